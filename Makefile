@@ -1,0 +1,55 @@
+# corpus-search: `make app` opens the app on the bundled corpus; `make test` runs the tests.
+# Both create .venv and install everything on a fresh machine; nothing else is needed.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+CLI    := $(VENV)/bin/corpus-search
+PORT   ?= 8501
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install install-dev browser index app test test-fast bench clean
+
+install: $(VENV)/.installed
+
+# torch first, as the local CPU build; constraints.txt keeps every later install from replacing it.
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt -r requirements.txt
+	$(PIP) install -q -c constraints.txt --no-deps -e .
+	touch $@
+
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install -q -c constraints.txt -r requirements-dev.txt
+	touch $@
+
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed: browser tests will be skipped"; \
+	else echo "chromium missing and not root: browser tests will be skipped (sudo apt-get install chromium)"; fi
+
+# Builds when sources changed or no index exists; otherwise returns at once.
+index: install
+	$(CLI) build
+
+app: index
+	$(CLI) app --port $(PORT)
+
+test: install-dev browser
+	$(PY) -m pytest
+
+test-fast: install-dev
+	$(PY) -m pytest -m "not browser and not slow"
+
+bench: install-dev
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf indexes .pytest_cache

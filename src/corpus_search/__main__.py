@@ -1,0 +1,3 @@
+from corpus_search.cli import main
+
+main()

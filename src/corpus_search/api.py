@@ -1,0 +1,206 @@
+"""The Python API: one `Corpus` object that the CLI and the app both call.
+
+    from corpus_search import Corpus
+    corpus = Corpus.open("indexes")
+    result = corpus.search('"Altai pipeline"', mode="keyword")
+    for hit in result.hits:
+        print(hit.passage.page, corpus.cite(hit.passage.passage_id))
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from corpus_search import config
+from corpus_search.build import KEYWORD, STORE, BuildReport, Progress
+from corpus_search.generations import Generations
+from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult
+from corpus_search.search import Filters, Searcher
+
+
+def default_corpus() -> Path:
+    return Path(config.get("corpus"))
+
+
+def default_index() -> Path:
+    return Path(config.get("index"))
+
+
+def build(corpus: Path | str | None = None, index: Path | str | None = None, progress: Progress | None = None,
+          force: bool = False) -> BuildReport:
+    """Build or update the index; see build.build."""
+    from corpus_search.build import build as _build
+
+    return _build(Path(corpus or default_corpus()), Path(index or default_index()), progress, force)
+
+
+class Corpus:
+    """One opened index generation: search, quote, cite, list."""
+
+    def __init__(self, root: Path, generation: Path, manifest: dict, warnings: list[str]):
+        from corpus_search.keyword_index import KeywordIndex
+        from corpus_search.store import Store
+        from corpus_search.vector_index import VectorIndex
+
+        self.root = root
+        self.generation = generation
+        self.manifest = manifest
+        self.warnings = warnings
+        self.store = Store.open(generation / STORE)
+        self.keyword = KeywordIndex.open(generation / KEYWORD)
+        self.vectors = VectorIndex.open(generation)
+        self._encoder = None
+        self._encoder_lock = threading.Lock()
+        self._query_cache: dict[str, Any] = {}
+        self.searcher = Searcher(self.store, self.keyword, self.vectors, self.encode_query)
+
+    @classmethod
+    def open(cls, index: Path | str | None = None) -> Corpus:
+        root = Path(index or default_index())
+        gen, manifest, warnings = Generations(root).good()
+        return cls(root, gen, manifest, warnings)
+
+    def close(self) -> None:
+        self.keyword.close()
+        self.store.close()
+
+    # -- semantic --------------------------------------------------------------
+    def encode_query(self, text: str):
+        cached = self._query_cache.get(text)
+        if cached is not None:
+            return cached
+        with self._encoder_lock:
+            if self._encoder is None:
+                from corpus_search.vector_index import Encoder
+
+                self._encoder = Encoder()
+        vec = self._encoder.encode_query(text)
+        if len(self._query_cache) > 512:
+            self._query_cache.clear()
+        self._query_cache[text] = vec
+        return vec
+
+    def semantic(self, text: str, k: int = 10) -> list[tuple[str, float]]:
+        """(passage_id, cosine) of the passages closest in meaning, best first."""
+        return self.vectors.search(self.encode_query(text), k=k)
+
+    # -- search ------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        mode: str = "hybrid",
+        entities: Sequence[str] = (),
+        labels: Sequence[str] = (),
+        doc_ids: Sequence[str] = (),
+        kinds: Sequence[str] = (),
+        limit: int = 10,
+    ) -> SearchResult:
+        filters = Filters(tuple(entities), tuple(labels), tuple(doc_ids), tuple(kinds))
+        return self.searcher.search(query, mode=mode, filters=filters, limit=limit)
+
+    def search_json(self, query: str, **kwargs) -> dict[str, Any]:
+        """The CONTRACT.md `search --json` object."""
+        return self.result_json(self.search(query, **kwargs))
+
+    def result_json(self, result: SearchResult) -> dict[str, Any]:
+        return {
+            "query": result.query,
+            "mode": result.mode,
+            "total": result.total,
+            "results": [self.hit_json(h) for h in result.hits],
+            "facets": {label: [{"name": n, "passages": c} for n, c in items] for label, items in result.facets.items()},
+            "warnings": list(result.warnings),
+            "seconds": round(result.seconds, 4),
+        }
+
+    def hit_json(self, hit: Hit) -> dict[str, Any]:
+        p = hit.passage
+        record = self.record(p.doc_id)
+        return {
+            "rank": hit.rank,
+            "passage_id": p.passage_id,
+            "doc_id": p.doc_id,
+            "title": record.title,
+            "authors": list(record.authors),
+            "year": record.year,
+            "page": p.page,
+            "page_end": p.page_end,
+            "paragraph": p.paragraph,
+            "section": p.section,
+            "kind": p.kind,
+            "text": p.text,
+            "score": hit.score,
+            "keyword_rank": hit.keyword_rank,
+            "semantic_rank": hit.semantic_rank,
+            "entities": [{"name": m.name, "label": m.label, "text": m.text} for m in hit.entities],
+            "highlights": [list(s) for s in hit.highlights],
+            "citation": self.cite(p.passage_id),
+        }
+
+    # -- quotations and citations ---------------------------------------------
+    def quote(self, text: str, limit: int = 5):
+        from corpus_search.quote import verify
+
+        return verify(self.store, text, semantic=self.semantic, limit=limit)
+
+    def check_draft(self, text: str):
+        from corpus_search.check import check_draft
+
+        return check_draft(self.store, text, semantic=self.semantic)
+
+    def cite(self, passage_id: str, style: str = "chicago", offset: int | None = None,
+             end_offset: int | None = None) -> str:
+        from corpus_search.cite import cite
+
+        passage = self.store.passage(passage_id)
+        return cite(self.record(passage.doc_id), passage, style=style, offset=offset, end_offset=end_offset)
+
+    # -- listing -----------------------------------------------------------------
+    def documents(self) -> list[Document]:
+        return self.store.documents()
+
+    def document(self, doc_id: str) -> Document:
+        return self.store.document(doc_id)
+
+    def record(self, doc_id: str) -> Record:
+        return self._records().get(doc_id) or self.store.document(doc_id).record
+
+    def _records(self) -> dict[str, Record]:
+        if not hasattr(self, "_record_cache"):
+            self._record_cache = {d.doc_id: d.record for d in self.store.documents()}
+        return self._record_cache
+
+    def passage(self, passage_id: str) -> Passage:
+        return self.store.passage(passage_id)
+
+    def passages(self, doc_id: str | None = None) -> list[Passage]:
+        return self.store.passages(doc_id)
+
+    def passage_json(self, passage: Passage, mentions=None) -> dict[str, Any]:
+        data = {
+            "passage_id": passage.passage_id,
+            "doc_id": passage.doc_id,
+            "page": passage.page,
+            "page_end": passage.page_end,
+            "page_label": passage.page_label,
+            "paragraph": passage.paragraph,
+            "section": passage.section,
+            "kind": passage.kind,
+            "text": passage.text,
+            "start": passage.start,
+            "end": passage.end,
+            "notes": list(passage.notes),
+        }
+        data["entities"] = [{"name": m.name, "label": m.label, "text": m.text} for m in (mentions or [])]
+        return data
+
+    def passages_json(self, doc_id: str | None = None) -> list[dict[str, Any]]:
+        passages = self.passages(doc_id)
+        mentions = self.store.mentions([p.passage_id for p in passages])
+        return [self.passage_json(p, mentions.get(p.passage_id, [])) for p in passages]
+
+    def entities(self, label: str | None = None, limit: int | None = None) -> list[Entity]:
+        return self.store.entities(label=label, limit=limit)

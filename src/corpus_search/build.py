@@ -1,0 +1,417 @@
+"""The build: sources -> passages -> entities -> store + keyword index + vector index.
+
+Incremental by content: a source whose file and record are unchanged since the
+current generation is carried over (passages, mentions, vectors) instead of
+being extracted, tagged and embedded again. Every build writes a new generation
+and switches to it only once it has been verified (see generations.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from corpus_search import config, generations
+from corpus_search.errors import CorpusSearchError, IndexMissingError, SourceError
+from corpus_search.models import (
+    STATUS_FAILED,
+    STATUS_OK,
+    Document,
+    Mention,
+    Passage,
+    Record,
+)
+from corpus_search.records import find_sources, load_record
+
+# Bump when cleaning, splitting or tagging changes what a source turns into,
+# so unchanged files are processed again.
+PIPELINE_VERSION = "1"
+STORE = "store.sqlite"
+KEYWORD = "keyword"
+
+
+class Progress:
+    """What a build reports as it goes; the CLI and the app render it."""
+
+    def stage(self, name: str, total: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+    def log(self, message: str) -> None: ...
+
+
+@dataclass
+class SourceReport:
+    path: str
+    doc_id: str
+    status: str
+    message: str
+    passages: int
+    reused: bool
+
+    def line(self) -> str:
+        state = self.status + (f": {self.message}" if self.message else "")
+        note = " (unchanged)" if self.reused else ""
+        return f"{self.path}: {state}; {self.passages} passages{note}"
+
+
+@dataclass
+class BuildReport:
+    generation: str
+    sources: list[SourceReport] = field(default_factory=list)
+    passages: int = 0
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    changed: bool = True
+
+    def to_json(self) -> dict:
+        return {
+            "generation": self.generation,
+            "passages": self.passages,
+            "seconds": round(self.seconds, 2),
+            "stage_seconds": {k: round(v, 2) for k, v in self.stage_seconds.items()},
+            "changed": self.changed,
+            "sources": [s.__dict__ for s in self.sources],
+        }
+
+
+@dataclass
+class _Source:
+    path: Path
+    rel: str
+    record: Record
+    sha256: str
+    key: str
+    doc: Document | None = None
+    text: str = ""
+    passages: list[Passage] = field(default_factory=list)
+    raw_mentions: list = field(default_factory=list)
+    reused: bool = False
+
+
+def source_key(sha256: str, record: Record) -> str:
+    payload = json.dumps([PIPELINE_VERSION, sha256, record.to_json()], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def models_manifest() -> dict:
+    from importlib import metadata
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "unknown"
+
+    return {
+        "spacy_model": config.get("spacy_model"),
+        "spacy_model_version": version(config.get("spacy_model").replace("_", "-")),
+        "spacy_version": version("spacy"),
+        "embedding_model": config.get("embedding_model"),
+        "embedding_model_name": "sentence-transformers/all-MiniLM-L6-v2",
+        "embedding_model_version": version(config.get("embedding_model").replace("_", "-")),
+        "sentence_transformers_version": version("sentence-transformers"),
+    }
+
+
+def build(corpus: Path, index: Path, progress: Progress | None = None, force: bool = False) -> BuildReport:
+    """Build (or update) the index of `corpus` in `index`; returns one report line per source."""
+    progress = progress or Progress()
+    gens = generations.Generations(index)
+    with gens.lock():
+        return _build_locked(corpus, gens, progress, force)
+
+
+def _build_locked(corpus: Path, gens: generations.Generations, progress: Progress, force: bool) -> BuildReport:
+    from corpus_search.ingest import sha256_file
+
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    paths = find_sources(corpus)
+    models = models_manifest()
+
+    # 1. What is there, and what changed.
+    sources: list[_Source] = []
+    failed: list[SourceReport] = []
+    seen_ids: dict[str, str] = {}
+    for path in paths:
+        rel = path.relative_to(corpus).as_posix()
+        try:
+            record = load_record(path, corpus)
+        except SourceError as exc:
+            failed.append(SourceReport(rel, "", STATUS_FAILED, str(exc), 0, False))
+            continue
+        if record.doc_id in seen_ids:
+            failed.append(
+                SourceReport(rel, record.doc_id, STATUS_FAILED,
+                             f"id {record.doc_id!r} is already used by {seen_ids[record.doc_id]}; give it its own id", 0, False)
+            )
+            continue
+        seen_ids[record.doc_id] = rel
+        try:
+            digest = sha256_file(path)
+        except OSError as exc:
+            failed.append(SourceReport(rel, record.doc_id, STATUS_FAILED, f"cannot read: {exc.strerror}", 0, False))
+            continue
+        sources.append(_Source(path, rel, record, digest, source_key(digest, record)))
+
+    previous = _open_previous(gens, models) if not force else None
+    if previous is not None:
+        old_store, old_vectors, old_manifest = previous
+        old_keys = old_store.source_keys()
+        if (
+            not failed
+            and old_manifest.get("corpus_hash") == _corpus_hash(sources)
+            and len(old_keys) == len(sources)
+        ):
+            report = _unchanged_report(gens, sources, old_store, started)
+            old_store.close()
+            return report
+        for src in sources:
+            if old_keys.get(src.record.doc_id) == src.key:
+                _carry_over(src, old_store)
+    else:
+        old_store = old_vectors = None
+
+    # 2. Extract and split what changed.
+    t = time.perf_counter()
+    todo = [s for s in sources if not s.reused]
+    progress.stage("extract and clean", len(todo))
+    for i, src in enumerate(todo):
+        _process(src)
+        progress.advance(i + 1)
+    timings["extract_clean"] = time.perf_counter() - t
+
+    # 3. Entities: tag new passages, canonicalise all (aliases may come from any source).
+    from corpus_search.entities import AliasTable, Tagger, canonicalize
+
+    new_passages = [p for s in todo for p in s.passages]
+    t = time.perf_counter()
+    progress.stage("entities", len(new_passages))
+    if new_passages:
+        raw = Tagger().tag(new_passages, progress=progress.advance)
+        by_pid: dict[str, list] = {}
+        for m in raw:
+            by_pid.setdefault(m.passage_id, []).append(m)
+        for src in todo:
+            src.raw_mentions = [m for p in src.passages for m in by_pid.get(p.passage_id, ())]
+    all_passages = [p for s in sources for p in s.passages]
+    user_dir = corpus / "_entities"
+    table = AliasTable.build(all_passages, user_dir if user_dir.is_dir() else None)
+    mentions = canonicalize([m for s in sources for m in s.raw_mentions], table)
+    timings["entities"] = time.perf_counter() - t
+
+    # 4. Embeddings: new passages only; carried-over ones keep their vectors.
+    t = time.perf_counter()
+    vectors: dict[str, np.ndarray] = {}
+    if old_vectors is not None:
+        reused_ids = [p.passage_id for s in sources if s.reused for p in s.passages]
+        vectors.update(old_vectors.vectors_for(reused_ids))
+    need = [p for p in all_passages if p.passage_id not in vectors]
+    progress.stage("embeddings", len(need))
+    if need:
+        from corpus_search.vector_index import Encoder
+
+        encoded = Encoder().encode([p.text for p in need], progress=progress.advance)
+        vectors.update({p.passage_id: encoded[i] for i, p in enumerate(need)})
+    timings["embeddings"] = time.perf_counter() - t
+    if old_store is not None:
+        old_store.close()
+
+    # 5. Write, verify and publish a new generation.
+    t = time.perf_counter()
+    progress.stage("write indexes", 3)
+    gen = gens.new()
+    _write_generation(gen, sources, mentions, table, vectors, models, progress)
+    timings["write_indexes"] = time.perf_counter() - t
+    t = time.perf_counter()
+    _verify_generation(gen)
+    gens.publish(gen)
+    gens.prune()
+    timings["verify_publish"] = time.perf_counter() - t
+
+    reports = failed + [
+        SourceReport(s.rel, s.record.doc_id, s.doc.status, s.doc.message, len(s.passages), s.reused) for s in sources
+    ]
+    reports.sort(key=lambda r: r.path)
+    return BuildReport(
+        generation=gen.name,
+        sources=reports,
+        passages=len(all_passages),
+        seconds=time.perf_counter() - started,
+        stage_seconds=timings,
+    )
+
+
+def _corpus_hash(sources: list[_Source]) -> str:
+    h = hashlib.sha256()
+    for s in sorted(sources, key=lambda s: s.record.doc_id):
+        h.update(f"{s.record.doc_id}\0{s.key}\n".encode())
+    return h.hexdigest()
+
+
+def _open_previous(gens: generations.Generations, models: dict):
+    from corpus_search.store import Store
+    from corpus_search.vector_index import VectorIndex
+
+    try:
+        gen, manifest, _ = gens.good()
+    except IndexMissingError:
+        return None
+    if manifest.get("models") != models:
+        return None  # other models: nothing can be carried over
+    try:
+        return Store.open(gen / STORE), VectorIndex.open(gen), manifest
+    except CorpusSearchError:
+        return None
+
+
+def _unchanged_report(gens, sources: list[_Source], store, started: float) -> BuildReport:
+    docs = {d.doc_id: d for d in store.documents()}
+    reports = [
+        SourceReport(s.rel, s.record.doc_id, docs[s.record.doc_id].status, docs[s.record.doc_id].message,
+                     docs[s.record.doc_id].passages, True)
+        for s in sources
+    ]
+    return BuildReport(
+        generation=gens.current().name,
+        sources=sorted(reports, key=lambda r: r.path),
+        passages=store.passage_count(),
+        seconds=time.perf_counter() - started,
+        changed=False,
+    )
+
+
+def _carry_over(src: _Source, store) -> None:
+    from corpus_search.entities import RawMention
+
+    src.doc = replace(store.document(src.record.doc_id), path=src.rel)
+    src.text = store.document_text(src.record.doc_id)
+    src.passages = store.passages(src.record.doc_id)
+    ids = [p.passage_id for p in src.passages]
+    src.raw_mentions = [RawMention(*row) for row in store.raw_mentions(ids)]
+    src.reused = True
+
+
+def _process(src: _Source) -> None:
+    """Extract and split one source; any failure becomes the source's status, never the build's."""
+    from corpus_search.ingest import extract
+    from corpus_search.passages import split_document
+
+    record = src.record
+    try:
+        extraction = extract(src.path, record)
+        pages = extraction.pages
+        split = split_document(record, pages) if pages else None
+    except Exception as exc:  # one bad source must not stop the build
+        src.doc = Document(record.doc_id, src.rel, src.sha256, record, STATUS_FAILED,
+                           f"could not be processed: {type(exc).__name__}: {exc}"[:300])
+        return
+    src.text = split.text if split else ""
+    src.passages = list(split.passages) if split else []
+    message = extraction.message
+    if record.guessed:
+        note = "no .toml record beside it: title guessed from the file name"
+        message = f"{message}; {note}" if message else note
+    status = extraction.status
+    if status == STATUS_OK and pages and not src.passages:
+        status, message = "empty", "no text found"
+    src.doc = Document(
+        doc_id=record.doc_id,
+        path=src.rel,
+        sha256=src.sha256,
+        record=record,
+        status=status,
+        message=message,
+        pages=len(pages),
+        skipped_pages=tuple(extraction.skipped_pages),
+        passages=len(src.passages),
+    )
+
+
+def _write_generation(gen: Path, sources, mentions: list[Mention], table, vectors, models, progress) -> None:
+    from corpus_search.keyword_index import KeywordDoc, KeywordIndex
+    from corpus_search.store import Store
+    from corpus_search.vector_index import VectorIndex
+
+    store = Store.create(gen / STORE)
+    for i, src in enumerate(sources):
+        store.add_document(src.doc, i, src.text, src.passages, src.key)
+        store.add_raw_mentions(src.raw_mentions)
+    store.add_mentions(mentions)
+    store.set_aliases(table.rows())
+    ids = [p.passage_id for s in sources for p in s.passages]
+    store.set_meta("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    store.commit()
+    store.close()
+    progress.advance(1)
+
+    names: dict[str, set[str]] = {}
+    for m in mentions:
+        names.setdefault(m.passage_id, set()).add(m.name)
+    KeywordIndex.create(
+        gen / KEYWORD,
+        (
+            KeywordDoc(p.passage_id, p.doc_id, p.kind, p.text, p.section, sorted(names.get(p.passage_id, ())))
+            for s in sources
+            for p in s.passages
+        ),
+    ).close()
+    progress.advance(2)
+
+    dim = next(iter(vectors.values())).shape[0] if vectors else 384
+    matrix = np.zeros((len(ids), dim), dtype=np.float32)
+    for i, pid in enumerate(ids):
+        matrix[i] = vectors[pid]
+    VectorIndex.save(gen, ids, matrix)
+    progress.advance(3)
+
+    corpus_hash = _corpus_hash(sources)
+    generations.write_manifest(
+        gen,
+        {
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "corpus_hash": corpus_hash,
+            "models": models,
+            "vector_dim": dim,
+            "counts": {"documents": len(sources), "passages": len(ids), "mentions": len(mentions)},
+            "documents": {s.record.doc_id: s.doc.status for s in sources},
+        },
+    )
+
+
+def _verify_generation(gen: Path) -> None:
+    """Open what was written, check the three parts agree and answer; raise before publishing if not."""
+    from corpus_search.keyword_index import KeywordIndex
+    from corpus_search.store import Store
+    from corpus_search.vector_index import VectorIndex
+
+    manifest = generations.read_manifest(gen)
+    problems = generations.verify_files(gen, manifest)
+    store = Store.open(gen / STORE)
+    keyword = KeywordIndex.open(gen / KEYWORD)
+    vec = VectorIndex.open(gen)
+    try:
+        n = store.passage_count()
+        counts = (n, keyword.count(), len(vec), manifest["counts"]["passages"])
+        if len(set(counts)) != 1:
+            problems.append(f"counts disagree (store, keyword, vectors, manifest): {counts}")
+        if n:
+            first = store.conn.execute("SELECT passage_id, text FROM passages ORDER BY row LIMIT 1").fetchone()
+            words = [w for w in first[1].split() if w.isalpha()][:3]
+            if words and not keyword.search(" ".join(words), limit=5).ids:
+                problems.append("canary keyword query found nothing")
+    except sqlite3.DatabaseError as exc:
+        problems.append(f"store unreadable: {exc}")
+    finally:
+        keyword.close()
+        store.close()
+    if problems:
+        raise CorpusSearchError(f"the new index failed verification and was not used: {problems[0]}")

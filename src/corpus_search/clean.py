@@ -1,0 +1,208 @@
+"""Clean extracted page text: unicode, hyphenated line ends, footnote markers, furniture.
+
+Everything here works line by line on one document and never raises on odd input.
+Footnote markers lifted out of the body are not deleted outright: they are replaced
+by a sentinel (private-use characters, which `normalize` has already stripped from
+the source, so they cannot collide) that `passages` turns into `note_marks` once
+the final offsets are known. Page breaks inside a paragraph travel the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+
+# Sentinels: "\ue000" + note number + "\ue001" marks a lifted footnote marker,
+# "\ue002" + page label + "\ue003" marks where a new page begins inside a paragraph.
+NOTE_OPEN, NOTE_CLOSE = "\ue000", "\ue001"
+PAGE_OPEN, PAGE_CLOSE = "\ue002", "\ue003"
+SENTINEL = re.compile("\ue000([^\ue001]*)\ue001|\ue002([^\ue003]*)\ue003")
+
+# NFKC would change these printed characters in ways a reader would notice or a
+# quotation would not survive: U+2011 becomes U+2010, "…" becomes "...", and the
+# spacing accent "´" becomes a space plus a combining accent.
+_KEEP = frozenset("\u2011\u2026\u00b4\u00a8\u00af\u02d8\u02d9\u02da\u02db\u02dc\u02dd")
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+
+def _keep_char(ch: str) -> bool:
+    cat = unicodedata.category(ch)
+    if ch == "\n":
+        return True
+    if cat == "Cc" or cat == "Co" or cat == "Cs":  # controls, private use, lone surrogates
+        return False
+    return ch not in "\ufeff\u200b\u00ad"  # BOM, zero-width space, soft hyphen: invisible in print
+
+
+def normalize(text: str) -> str:
+    """NFKC (ligatures, full-width forms) except for characters printed as they are; no controls."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").replace("\t", " ")
+    out: list[str] = []
+    for ch in text:
+        if not _keep_char(ch):
+            continue
+        if ch in _KEEP or ch.isascii():
+            out.append(ch)
+            continue
+        mapped = unicodedata.normalize("NFKC", ch)
+        # A mapping that starts with a space or a combining mark would glue an accent to
+        # the wrong letter; keep the printed character instead.
+        if mapped and (mapped[0] == " " and ch not in " \u00a0" or unicodedata.combining(mapped[0])):
+            mapped = ch
+        out.append(mapped)
+    return "".join(out)
+
+
+def squeeze_spaces(line: str) -> str:
+    """One line with runs of spaces collapsed and ends trimmed."""
+    return _SPACES.sub(" ", line).strip()
+
+
+# --- hyphenated line ends -------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W\d_]+(?:[-\u2010\u2011][^\W\d_]+)*")
+_HYPHENS = "-\u2010\u2011"
+# Word endings that are never words on their own: "-tion", "-ing" after a break mean
+# the word was split by the typesetter, not written with a hyphen.
+_SUFFIXES = (
+    "tion", "tions", "sion", "sions", "ment", "ments", "ness", "ity", "ities", "ing", "ings",
+    "ly", "ed", "er", "ers", "est", "ance", "ances", "ence", "ences", "ial", "ially", "ical",
+    "ically", "ous", "ive", "ives", "ism", "isms", "ist", "ists", "ise", "ised", "ize", "ized",
+    "ate", "ated", "ates", "able", "ible", "al", "ary", "ory", "ure", "ures", "ant", "ants",
+    "ent", "ents", "ship", "ships", "cy", "ic", "ics", "ia", "na", "sia", "tic", "tial",
+)
+# Prefixes English keeps with a hyphen in compounds ("non-interference", "post-Soviet").
+_KEEP_PREFIXES = frozenset(
+    "non self post pre anti ex co cross well multi inter intra pro semi quasi sub neo geo "
+    "mid counter half all full long short high low".split()
+)
+
+
+class HyphenJudge:
+    """Decides whether "left-" at a line end and "right" on the next line are one word."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.words: Counter[str] = Counter()  # whole words and the parts of compounds
+        self.compounds: Counter[str] = Counter()  # "sino-russian"
+        self.prefixes: Counter[str] = Counter()  # "sino" from "Sino-Russian"
+        for line in lines:
+            body = line.rstrip()
+            if body.endswith(tuple(_HYPHENS)):
+                body = body[:-1].rsplit(" ", 1)[0] if " " in body else ""  # the broken word is no evidence
+            for match in _WORD.finditer(body):
+                token = match.group(0).lower()
+                parts = re.split(f"[{_HYPHENS}]", token)
+                if len(parts) > 1:
+                    self.compounds[token.replace("\u2011", "-").replace("\u2010", "-")] += 1
+                    for part in parts[:-1]:
+                        self.prefixes[part] += 1
+                for part in parts:
+                    self.words[part] += 1
+
+    def join(self, left: str, right: str) -> bool:
+        """True: drop the hyphen ("Chi-na" -> "China"); False: keep it ("Sino-friendly")."""
+        if not left or not right or not left[-1].isalpha():
+            return False
+        if not right[0].isalpha():
+            return False
+        if right[0].isupper():  # "Soviet-Chinese", "US-China": a second capital is a compound
+            return False
+        joined = (left + right).lower()
+        compound = f"{left}-{right}".lower()
+        seen_joined, seen_compound = self.words[joined], self.compounds[compound]
+        if seen_joined or seen_compound:
+            return seen_joined >= seen_compound
+        lo_left, lo_right = left.lower(), right.lower()
+        if lo_left in _KEEP_PREFIXES or self.prefixes[lo_left] >= 1 and self.words[lo_right] >= 1:
+            return False  # "Sino-" is a prefix this document uses, "friendly" a word it uses
+        if lo_right in _SUFFIXES or len(lo_right) <= 2:
+            return True
+        if self.words[lo_left] and self.words[lo_right] and len(lo_left) >= 3 and len(lo_right) >= 4:
+            return False  # two words the document uses on their own: "high-level"
+        return True  # a typesetter's break is by far the commoner case
+
+
+def split_fragment(prev: str, nxt: str) -> tuple[str, str] | None:
+    """The word pieces around a line-end hyphen, or None when the line does not end in one."""
+    if len(prev) < 2 or prev[-1] not in _HYPHENS or not prev[-2].isalpha():
+        return None
+    m_left = re.search(r"[^\W\d_]+$", prev[:-1])
+    m_right = re.match(r"[^\W\d_]+", nxt)
+    if not m_left or not m_right:
+        return None
+    return m_left.group(0), m_right.group(0)
+
+
+# --- footnote markers ------------------------------------------------------------------
+
+# A marker is 1-3 digits glued to a word ("Union4") or to punctuation that follows a
+# word ("Pakistan.1", "are’.13"), followed by a space, punctuation or the line end. A
+# digit before it ("$1.3", "22.8") means it is part of a number.
+_MARKER = re.compile(
+    r"(?:(?<=[^\W\d_])|(?<=[^\d\s][.,;:!?\u2019\u201d\"')\]]))(\d{1,3})(?=[\s,.;:)]|$)"
+)
+
+
+class MarkerTracker:
+    """Finds glued footnote markers that continue the document's note numbering."""
+
+    def __init__(self, max_gap: int = 3) -> None:
+        self.last = 0
+        self.max_gap = max_gap
+        self.seen: list[str] = []
+
+    def lift(self, line: str) -> tuple[str, int]:
+        """The line with markers replaced by sentinels, and how many were lifted."""
+        out: list[str] = []
+        pos = 0
+        count = 0
+        for match in _MARKER.finditer(line):
+            number = int(match.group(1))
+            if not self.last < number <= self.last + self.max_gap:
+                continue  # "G20", "2014": not the next note, so part of the text
+            out.append(line[pos : match.start()])
+            out.append(f"{NOTE_OPEN}{number}{NOTE_CLOSE}")
+            pos = match.end()
+            self.last = number
+            self.seen.append(str(number))
+            count += 1
+        out.append(line[pos:])
+        return "".join(out), count
+
+
+# Footnote lines: "1. Feng Zhongping ..." (Chaillot), "1 United Nations ..." (CRS PDF),
+# "• 5 “More than ...” (...)" (web edition bullet).
+FOOTNOTE_START = re.compile(r"^(\d{1,3})(?:\.\s*|\s+)(?=\S)(?!\d)")
+BULLET_NOTE = re.compile(r"^[•\u2022\u25cf\u25aa*]\s*(\d{1,3})\s+(?=\S)")
+
+# --- page furniture --------------------------------------------------------------------
+
+_URL_LINE = re.compile(r"^(https?://|www\.)\S+(\s*\|.*)?$", re.I)
+_FOOTER = re.compile(r"^(Congressional Research Service|CRS)\s*[·|-]?\s*\d{0,4}$", re.I)
+_PAGE_NO = re.compile(r"^(page\s+)?\d{1,4}(\s*(of|/)\s*\d{1,4})?$|^[ivxlc]{1,6}$|^[-–]\s*\d{1,4}\s*[-–]$", re.I)
+
+
+def furniture_key(line: str) -> str:
+    """A line with its digits masked, so "Page 3" and "Page 4" count as the same furniture."""
+    return re.sub(r"\d+", "#", line.strip().lower())
+
+
+def is_furniture(line: str) -> bool:
+    """Lines that are layout, never text: URL-only lines, report footers, page numbers."""
+    s = line.strip()
+    return bool(_URL_LINE.match(s) or _FOOTER.match(s) or _PAGE_NO.match(s))
+
+
+def repeated_edges(pages: list[list[str]], depth: int = 3) -> set[str]:
+    """Keys of lines seen at the top or bottom of many pages: running heads and footers."""
+    if len(pages) < 3:
+        return set()
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        body = [ln for ln in lines if ln.strip()]
+        edge = {furniture_key(ln) for ln in body[:depth] + body[-depth:]}
+        counts.update(k for k in edge if len(k) >= 4)
+    need = max(2, len(pages) // 3)
+    return {key for key, n in counts.items() if n >= need}

@@ -1,0 +1,344 @@
+"""The command line: parse, call the library, render. No search logic lives here."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from corpus_search.errors import CorpusSearchError, UsageError
+
+MODES = ("hybrid", "keyword", "semantic")
+STYLES = ("chicago", "chicago-bib", "apa", "mla", "bibtex", "ris", "csl-json")
+
+
+class CliProgress:
+    """Build progress on stderr: a live line on a terminal, one line per stage otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.name = ""
+        self.total = 0
+        self.started = time.perf_counter()
+        self._last = 0.0
+
+    def stage(self, name: str, total: int) -> None:
+        self._end_line()
+        self.name, self.total, self.started = name, total, time.perf_counter()
+        if self.tty:
+            self.advance(0)
+        else:
+            click.echo(f"{name}: {total} to do", err=True)
+
+    def advance(self, done: int) -> None:
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        if done < self.total and now - self._last < 0.1:
+            return
+        self._last = now
+        width = 30
+        filled = int(width * done / self.total) if self.total else width
+        bar = "#" * filled + "-" * (width - filled)
+        click.echo(f"\r{self.name:<20} [{bar}] {done}/{self.total} {now - self.started:5.1f}s", err=True, nl=False)
+
+    def log(self, message: str) -> None:
+        self._end_line()
+        click.echo(message, err=True)
+
+    def _end_line(self) -> None:
+        if self.tty and self.name:
+            click.echo("", err=True)
+            self.name = ""
+
+
+def _open(ctx: click.Context):
+    from corpus_search.api import Corpus
+
+    corpus = Corpus.open(ctx.obj["index"])
+    for warning in corpus.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return corpus
+
+
+def _dump(data) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=None))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--corpus", "corpus_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of sources (default: corpus/).")
+@click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder for the indexes (default: indexes/).")
+@click.version_option(package_name="corpus-search")
+@click.pass_context
+def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None) -> None:
+    """Find what a set of sources says about a claim, filter by entity, quote it exactly."""
+    from corpus_search import config
+
+    ctx.ensure_object(dict)
+    ctx.obj["corpus"] = corpus_dir or Path(config.get("corpus"))
+    ctx.obj["index"] = index_dir or Path(config.get("index"))
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Process every source again, even unchanged ones.")
+@click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@click.pass_context
+def build(ctx: click.Context, force: bool, as_json: bool) -> None:
+    """Ingest every source under the corpus folder and build the indexes (incremental)."""
+    from corpus_search.api import build as run_build
+
+    progress = CliProgress()
+    report = run_build(ctx.obj["corpus"], ctx.obj["index"], progress=progress, force=force)
+    progress.log("")
+    if as_json:
+        _dump(report.to_json())
+        return
+    for src in report.sources:
+        click.echo(src.line())
+    state = "built" if report.changed else "unchanged, nothing to do"
+    click.echo(f"{report.passages} passages from {len(report.sources)} sources, {state} "
+               f"({report.generation}, {report.seconds:.1f}s)")
+
+
+def _search_options(f):
+    f = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACT.md).")(f)
+    f = click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)(f)
+    f = click.option("--kind", "kinds", multiple=True,
+                     help="Only passages of this kind (body, heading, footnote, caption, box, quote).")(f)
+    f = click.option("--doc", "doc_ids", multiple=True, help="Only this document (repeatable).")(f)
+    f = click.option("--label", "labels", multiple=True, help="Only passages mentioning an entity of this type.")(f)
+    f = click.option("--entity", "entities", multiple=True,
+                     help="Only passages mentioning this entity (name or alias; repeat = all of them).")(f)
+    f = click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)(f)
+    return f
+
+
+@cli.command()
+@click.argument("query")
+@_search_options
+@click.pass_context
+def search(ctx, query, mode, entities, labels, doc_ids, kinds, limit, as_json) -> None:
+    """Search passages: hybrid (default), keyword or semantic."""
+    corpus = _open(ctx)
+    result = corpus.search(query, mode=mode, entities=entities, labels=labels, doc_ids=doc_ids, kinds=kinds,
+                           limit=limit)
+    if as_json:
+        _dump(corpus.result_json(result))
+        return
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{result.total} passages match; showing {len(result.hits)} ({result.seconds * 1000:.0f} ms)")
+    for hit in result.hits:
+        _print_hit(corpus, hit)
+
+
+def _where(p) -> str:
+    if p.paragraph is not None:
+        return f"para. {p.paragraph}"
+    if p.page is not None:
+        return f"p. {p.page}" + (f"-{p.page_end}" if p.page_end and p.page_end != p.page else "")
+    return f"p. {p.page_label}" if p.page_label else ""
+
+
+def _print_hit(corpus, hit) -> None:
+    p = hit.passage
+    record = corpus.record(p.doc_id)
+    head = f"{hit.rank:>3}. {record.title[:60]} | {_where(p)} | {p.kind}"
+    click.echo(click.style(head, bold=True))
+    if p.section:
+        click.echo(f"     {p.section}")
+    text = p.text if len(p.text) <= 400 else p.text[:400] + "…"
+    click.echo(f"     {text}")
+    click.echo(f"     [{p.passage_id}] score {hit.score:.4f}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_search_options
+@click.pass_context
+def batch(ctx, file, mode, entities, labels, doc_ids, kinds, limit, as_json) -> None:
+    """Run many searches in one process: one query per line, or JSON lines."""
+    corpus = _open(ctx)
+    try:
+        lines = file.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise UsageError(f"{file} is not UTF-8 text") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        spec = {"query": line.strip()}
+        if line.lstrip().startswith("{"):
+            try:
+                spec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise UsageError(f"{file}:{n}: not valid JSON ({exc.msg})") from None
+            if not isinstance(spec, dict) or not isinstance(spec.get("query"), str):
+                raise UsageError(f"{file}:{n}: a JSON line needs a \"query\" string")
+        ents = spec.get("entity", entities)
+        ents = [ents] if isinstance(ents, str) else list(ents or [])
+        try:
+            result = corpus.search(
+                spec["query"], mode=spec.get("mode", mode), entities=ents, labels=spec.get("label", labels) or (),
+                doc_ids=spec.get("doc", doc_ids) or (), kinds=kinds, limit=int(spec.get("limit", limit)),
+            )
+        except CorpusSearchError as exc:
+            if as_json:
+                _dump({"query": spec["query"], "error": str(exc), "results": [], "total": 0})
+            else:
+                click.echo(f"{spec['query'][:40]}\terror: {exc}")
+            continue
+        if as_json:
+            _dump(corpus.result_json(result))
+        else:
+            for hit in result.hits:
+                p = hit.passage
+                snippet = " ".join(p.text.split())[:80]
+                click.echo(f"{result.query[:40]}\t{hit.rank}\t{p.doc_id}\t{_where(p)}\t{snippet}")
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--limit", type=click.IntRange(1, 50), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def quote(ctx, text, limit, as_json) -> None:
+    """Verify a quotation against the sources: where it occurs, or what the closest text says."""
+    corpus = _open(ctx)
+    report = corpus.quote(text, limit=limit)
+    if as_json:
+        _dump(report.to_json())
+        return
+    from corpus_search.quote import render_report
+
+    click.echo(render_report(report))
+    if not report.found:
+        ctx.exit(1)
+
+
+@cli.command()
+@click.argument("passage_id")
+@click.option("--style", type=click.Choice(STYLES), default="chicago", show_default=True)
+@click.pass_context
+def cite(ctx, passage_id, style) -> None:
+    """Print a citation of a passage, with its page (or paragraph)."""
+    corpus = _open(ctx)
+    click.echo(corpus.cite(passage_id, style=style))
+
+
+@cli.command()
+@click.option("--doc", "doc_id", default=None, help="Only this document.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def passages(ctx, doc_id, as_json) -> None:
+    """Export the passages (all of them by default)."""
+    corpus = _open(ctx)
+    rows = corpus.passages_json(doc_id)
+    if as_json:
+        _dump(rows)
+        return
+    for r in rows:
+        where = f"para. {r['paragraph']}" if r["paragraph"] is not None else f"p. {r['page']}"
+        click.echo(f"{r['passage_id']}\t{where}\t{r['kind']}\t{' '.join(r['text'].split())[:100]}")
+
+
+@cli.command()
+@click.option("--label", default=None, help="Only entities of this type (PERSON, ORG, GPE, ...).")
+@click.option("--limit", type=click.IntRange(1, 100000), default=None)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def entities(ctx, label, limit, as_json) -> None:
+    """List entities with their labels, aliases and passage counts."""
+    corpus = _open(ctx)
+    rows = corpus.entities(label=label, limit=limit)
+    if as_json:
+        _dump([e.to_json() for e in rows])
+        return
+    for e in rows:
+        aliases = f"  (also: {', '.join(e.aliases[:5])})" if e.aliases else ""
+        click.echo(f"{e.passages:>5}  {e.label:<8} {e.name}{aliases}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def documents(ctx, as_json) -> None:
+    """List the sources with their records and build status."""
+    corpus = _open(ctx)
+    docs = corpus.documents()
+    if as_json:
+        _dump([d.to_json() for d in docs])
+        return
+    for d in docs:
+        msg = f": {d.message}" if d.message else ""
+        click.echo(f"{d.doc_id}\t{d.status}{msg}\t{d.passages} passages\t{d.record.title}")
+
+
+@cli.command()
+@click.argument("draft", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def check(ctx, draft, as_json) -> None:
+    """Check every quotation in a draft (.txt, .md, .docx) against the sources."""
+    from corpus_search.check import read_draft, render_check
+
+    corpus = _open(ctx)
+    reports = corpus.check_draft(read_draft(draft))
+    if as_json:
+        _dump([r.to_json() for r in reports])
+        return
+    click.echo(render_check(reports))
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+@click.pass_context
+def app(ctx, port) -> None:
+    """Start the Streamlit front end on localhost."""
+    import subprocess
+
+    script = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
+    if not script.exists():
+        raise UsageError(f"the app is not where it should be ({script}); run from a checkout of corpus-search")
+    env = dict(os.environ, CORPUS_SEARCH_INDEX=str(Path(ctx.obj["index"]).resolve()),
+               CORPUS_SEARCH_CORPUS=str(Path(ctx.obj["corpus"]).resolve()), HF_HUB_OFFLINE="1")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+           "--server.address", "localhost", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    click.echo(f"corpus-search app on http://localhost:{port}", err=True)
+    raise SystemExit(subprocess.call(cmd, env=env))
+
+
+def main() -> None:
+    """Entry point: every error is one line on stderr and a non-zero exit, never a traceback."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        rv = cli.main(standalone_mode=False, prog_name="corpus-search")
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except CorpusSearchError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception as exc:  # a bug: still one line, with a way to see more
+        if os.environ.get("CORPUS_SEARCH_DEBUG"):
+            raise
+        click.echo(f"error: internal error ({type(exc).__name__}: {exc}); "
+                   "set CORPUS_SEARCH_DEBUG=1 for the traceback", err=True)
+        sys.exit(70)
+    except SystemExit:
+        raise

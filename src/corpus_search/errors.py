@@ -1,0 +1,45 @@
+"""One project exception, a few kinds; each message says what went wrong and how to fix it."""
+
+
+class CorpusSearchError(Exception):
+    """Base of every error corpus-search reports to a user."""
+
+    exit_code = 1
+
+
+class UsageError(CorpusSearchError):
+    """A bad argument or option value."""
+
+    exit_code = 2
+
+
+class QueryError(CorpusSearchError):
+    """A query that cannot be run at all (an empty one, say)."""
+
+    exit_code = 2
+
+
+class IndexMissingError(CorpusSearchError):
+    """No index has been built, or the one found is stale, foreign or corrupt."""
+
+    exit_code = 3
+
+
+class SourceError(CorpusSearchError):
+    """A source file that cannot be read: broken, encrypted, empty, too large."""
+
+    def __init__(self, message: str, status: str = "failed"):
+        super().__init__(message)
+        self.status = status
+
+
+class BuildLockedError(CorpusSearchError):
+    """Another build holds the lock on the index folder."""
+
+    exit_code = 4
+
+
+class NotFoundError(CorpusSearchError):
+    """A passage, document or entity id that does not exist."""
+
+    exit_code = 5

@@ -1,0 +1,202 @@
+"""Index generations: each build writes a whole new folder, verifies and fsyncs it,
+then switches the CURRENT pointer with one atomic rename.
+
+indexes/
+  CURRENT          the name of the generation readers use ("gen-000007")
+  .lock            held (flock) by a running build
+  gen-000007/      store.sqlite, keyword/, vectors.npy, vector_ids.json, manifest.json
+  gen-000006/      the previous generation, kept for rollback
+
+Readers open CURRENT once and then only that folder, so they always see one
+whole generation. A crash before the rename leaves the old pointer: the
+half-written folder is ignored and removed by the next build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from corpus_search import config
+from corpus_search.errors import BuildLockedError, IndexMissingError
+
+FORMAT_VERSION = 1
+POINTER = "CURRENT"
+MANIFEST = "manifest.json"
+_GEN = re.compile(r"^gen-(\d{6})$")
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(folder: Path) -> None:
+    """fsync every file, then every folder bottom-up, so the generation is on disk before the switch."""
+    for root, dirs, files in os.walk(folder, topdown=False):
+        for name in files:
+            fsync_path(Path(root) / name)
+        fsync_path(Path(root))
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def checksums(folder: Path) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != MANIFEST:
+            rel = path.relative_to(folder).as_posix()
+            out[rel] = {"size": path.stat().st_size, "blake2b": file_digest(path)}
+    return out
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    manifest = dict(manifest, format_version=FORMAT_VERSION, files=checksums(folder))
+    tmp = folder / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, folder / MANIFEST)
+
+
+def read_manifest(folder: Path) -> dict:
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexMissingError(f"index {folder} has no readable manifest ({exc}); run `corpus-search build`") from None
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMissingError(
+            f"index {folder} has format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}; "
+            "run `corpus-search build`"
+        )
+    return manifest
+
+
+def verify_files(folder: Path, manifest: dict, deep: bool = True) -> list[str]:
+    """Problems found: missing, truncated or (deep) changed files."""
+    problems = []
+    for rel, info in manifest.get("files", {}).items():
+        path = folder / rel
+        if not path.is_file():
+            problems.append(f"{rel} is missing")
+        elif path.stat().st_size != info["size"]:
+            problems.append(f"{rel} is truncated or changed ({path.stat().st_size} bytes, expected {info['size']})")
+        elif deep and file_digest(path) != info["blake2b"]:
+            problems.append(f"{rel} is corrupt (checksum differs)")
+    return problems
+
+
+class Generations:
+    """The generations under one index folder."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def list(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        gens = [p for p in self.root.iterdir() if p.is_dir() and _GEN.match(p.name)]
+        return sorted(gens, key=lambda p: p.name)
+
+    def current(self) -> Path | None:
+        try:
+            name = (self.root / POINTER).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        if not _GEN.match(name) or not (self.root / name).is_dir():
+            return None
+        return self.root / name
+
+    def good(self, deep: bool = True) -> tuple[Path, dict, list[str]]:
+        """The current generation if sound, else the newest older sound one, with the warnings met on the way."""
+        warnings: list[str] = []
+        current = self.current()
+        candidates = ([current] if current else []) + [g for g in reversed(self.list()) if g != current]
+        for gen in candidates:
+            if gen != current and not (gen / MANIFEST).exists():
+                continue  # an unfinished build's folder
+            try:
+                manifest = read_manifest(gen)
+            except IndexMissingError as exc:
+                warnings.append(str(exc))
+                continue
+            problems = verify_files(gen, manifest, deep=deep)
+            if not problems:
+                if gen != current:
+                    warnings.append(f"using the previous good index generation {gen.name}")
+                return gen, manifest, warnings
+            warnings.append(f"index generation {gen.name} is damaged: {problems[0]}; run `corpus-search build`")
+        if warnings:
+            raise IndexMissingError(warnings[-1])
+        raise IndexMissingError(f"no index in {self.root}; run `corpus-search build`")
+
+    def new(self) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        numbers = [int(_GEN.match(p.name).group(1)) for p in self.list()]
+        gen = self.root / f"gen-{(max(numbers) + 1 if numbers else 1):06d}"
+        gen.mkdir()
+        return gen
+
+    def publish(self, gen: Path) -> None:
+        """Make `gen` current with one atomic rename, durable before returning."""
+        fsync_tree(gen)
+        tmp = self.root / (POINTER + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(gen.name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.root / POINTER)
+        fsync_path(self.root)
+
+    def prune(self) -> None:
+        """Keep the current generation and the ones before it up to the setting; remove unfinished ones."""
+        keep = max(1, config.get_int("keep_generations"))
+        current = self.current()
+        gens = self.list()
+        finished = [g for g in gens if (g / MANIFEST).exists() and (current is None or g.name <= current.name)]
+        keep_set = set(finished[-keep:]) | ({current} if current else set())
+        for g in gens:
+            if g not in keep_set:
+                shutil.rmtree(g, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the build lock; a second build waits (setting lock_wait) or fails with a clear message."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + config.get_float("lock_wait")
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise BuildLockedError(
+                            f"another build is running on {self.root}; wait for it to finish "
+                            "(or set CORPUS_SEARCH_LOCK_WAIT=seconds to wait)"
+                        ) from None
+                    time.sleep(0.2)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            yield
+        finally:
+            os.close(fd)  # closing releases the flock, also when the process dies

@@ -1,0 +1,99 @@
+"""Bibliographic records: one TOML sidecar per source, or a guess from the file."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+from corpus_search.errors import SourceError
+from corpus_search.models import Record
+
+SOURCE_SUFFIXES = (".pdf", ".txt", ".md")
+_ID_OK = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def sidecar(path: Path) -> Path:
+    return path.with_suffix(".toml")
+
+
+def default_doc_id(path: Path, corpus: Path) -> str:
+    rel = path.relative_to(corpus).with_suffix("")
+    return _ID_OK.sub("-", "-".join(rel.parts)).strip("-").lower() or "doc"
+
+
+def load_record(path: Path, corpus: Path) -> Record:
+    """The record beside `path`, or one guessed from the file name (marked `guessed`)."""
+    toml_path = sidecar(path)
+    if not toml_path.exists():
+        title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
+        return Record(doc_id=default_doc_id(path, corpus), title=title, type="document", guessed=True)
+    try:
+        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SourceError(f"{toml_path.name}: record is not valid TOML ({exc}); fix or delete it") from None
+    return record_from_dict(data, default_doc_id(path, corpus))
+
+
+def record_from_dict(data: dict, fallback_id: str) -> Record:
+    doc_id = str(data.get("id") or fallback_id)
+    if _ID_OK.search(doc_id):
+        raise SourceError(f"record id {doc_id!r} may hold only letters, digits, '.', '_' and '-'")
+
+    def text(key: str) -> str | None:
+        value = data.get(key)
+        return None if value is None else str(value)
+
+    def names(key: str) -> tuple[str, ...]:
+        value = data.get(key) or ()
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(";")]
+        return tuple(str(v) for v in value if str(v).strip())
+
+    year = data.get("year")
+    if year is None and data.get("date"):
+        match = re.match(r"(\d{4})", str(data["date"]))
+        year = int(match.group(1)) if match else None
+    return Record(
+        doc_id=doc_id,
+        title=str(data.get("title") or doc_id),
+        authors=names("authors"),
+        contributors=names("contributors"),
+        type=str(data.get("type") or "report"),
+        year=int(year) if year is not None else None,
+        date=text("date"),
+        publisher=text("publisher"),
+        place=text("place"),
+        journal=text("journal"),
+        volume=text("volume"),
+        issue=text("issue"),
+        pages=text("pages"),
+        series=text("series"),
+        number=text("number"),
+        version=text("version"),
+        url=text("url"),
+        doi=text("doi"),
+        page_starts=text("page_starts"),
+        page_offset=int(data.get("page_offset") or 0),
+        numbered_paragraphs=bool(data.get("numbered_paragraphs", False)),
+        cite_by=str(data.get("cite_by") or "page"),
+        password=text("password"),
+    )
+
+
+def find_sources(corpus: Path) -> list[Path]:
+    """Every source file under the corpus folder, in a stable order (hidden and _ folders skipped)."""
+    if not corpus.is_dir():
+        from corpus_search.errors import UsageError
+
+        raise UsageError(f"corpus folder {corpus} does not exist; pass --corpus DIR")
+    found = []
+    for path in sorted(corpus.rglob("*")):
+        rel = path.relative_to(corpus)
+        if any(part.startswith((".", "_")) for part in rel.parts):
+            continue
+        if path.is_file() and path.suffix.lower() in SOURCE_SUFFIXES:
+            if path.name.lower() == "readme.md":
+                continue
+            found.append(path)
+    return found

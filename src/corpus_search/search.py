@@ -1,0 +1,211 @@
+"""Search: keyword (BM25F), semantic (cosine) and hybrid (reciprocal rank fusion), with filters,
+facets and highlights. The store is asked for text and entities; the indexes only for ids.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from corpus_search import config
+from corpus_search.errors import NotFoundError, QueryError, UsageError
+from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
+
+MODES = ("hybrid", "keyword", "semantic")
+MAX_QUERY_CHARS = 2000
+_WORD = re.compile(r"\w+(?:['’]\w+)?", re.UNICODE)
+_OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
+_STOP = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were will with "
+    "would which who why what how when where do does did not no".split()
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    entities: tuple[str, ...] = ()  # as the user typed them: canonical names or aliases
+    labels: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+
+
+class Searcher:
+    """Answers queries over one index generation."""
+
+    def __init__(self, store, keyword, vectors, encode_query: Callable[[str], object]):
+        self.store = store
+        self.keyword = keyword
+        self.vectors = vectors
+        self.encode_query = encode_query
+        self._aliases = None
+        self._names = None
+
+    # -- filters ---------------------------------------------------------------
+    def resolve_entity(self, text: str) -> list[str]:
+        from corpus_search.entities import resolve, suggest
+
+        if self._aliases is None:
+            self._aliases = self.store.aliases()
+            self._names = self.store.entity_names()
+        names = resolve(text, self._aliases, self._names)
+        if not names:
+            close = suggest(text, self._names)
+            hint = f" (did you mean: {', '.join(close)}?)" if close else "; `corpus-search entities` lists them"
+            raise QueryError(f"no entity called {text!r} in the corpus{hint}")
+        return names
+
+    def allowed_passages(self, filters: Filters) -> set[str] | None:
+        """The passages the filters allow, or None when nothing is filtered."""
+        sets: list[set[str]] = []
+        for text in filters.entities:
+            sets.append(self.store.passages_mentioning(self.resolve_entity(text)))
+        if filters.labels:
+            sets.append(self.store.passages_labelled([label.upper() for label in filters.labels]))
+        if filters.doc_ids or filters.kinds:
+            known = {d.doc_id for d in self.store.documents()}
+            for d in filters.doc_ids:
+                if d not in known:
+                    raise NotFoundError(f"no document {d!r} (known: {', '.join(sorted(known))})")
+            for k in filters.kinds:
+                if k not in PASSAGE_KINDS:
+                    raise UsageError(f"unknown passage kind {k!r}; choose from {', '.join(PASSAGE_KINDS)}")
+            sets.append(self.store.passage_ids(filters.doc_ids or None, filters.kinds or None))
+        if not sets:
+            return None
+        allowed = sets[0]
+        for s in sets[1:]:
+            allowed = allowed & s
+        return allowed
+
+    # -- search ------------------------------------------------------------------
+    def search(self, query: str, mode: str = "hybrid", filters: Filters = Filters(), limit: int = 10) -> SearchResult:
+        started = time.perf_counter()
+        if mode not in MODES:
+            raise UsageError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
+        if limit < 1:
+            raise UsageError("--limit must be at least 1")
+        warnings: list[str] = []
+        query = _clean_query(query)
+        if not query:
+            raise QueryError("the query is empty; type some words to search for")
+        if len(query) > MAX_QUERY_CHARS:
+            query = query[:MAX_QUERY_CHARS]
+            warnings.append(f"query cut to its first {MAX_QUERY_CHARS} characters")
+        allowed = self.allowed_passages(filters)
+        depth = max(limit, config.get_int("candidates"))
+
+        kw: list[tuple[str, float]] = []
+        sem: list[tuple[str, float]] = []
+        kw_total = 0
+        if allowed is not None and not allowed:
+            pass  # the filters leave nothing to search
+        else:
+            if mode in ("keyword", "hybrid"):
+                hits = self.keyword.search(query, limit=depth, allowed=allowed)
+                kw, kw_total = hits.ids, hits.total
+                warnings += hits.warnings
+            if mode in ("semantic", "hybrid"):
+                sem = self.vectors.search(self.encode_query(query), k=depth, allowed=allowed)
+
+        if mode == "keyword":
+            ranked = kw
+            total = kw_total
+        elif mode == "semantic":
+            ranked = sem
+            total = len(sem)
+        else:
+            ranked = _rrf(kw, sem, config.get_int("rrf_k"))
+            total = len(ranked)
+        kw_rank = {pid: i + 1 for i, (pid, _) in enumerate(kw)}
+        sem_rank = {pid: i + 1 for i, (pid, _) in enumerate(sem)}
+
+        top = ranked[:limit]
+        ids = [pid for pid, _ in top]
+        passages = self.store.get_passages(ids)
+        mentions = self.store.mentions(ids)
+        terms = query_terms(query)
+        hits_out = []
+        for rank, (pid, score) in enumerate(top, 1):
+            passage = passages[pid]
+            hits_out.append(
+                Hit(
+                    passage=passage,
+                    score=round(float(score), 6),
+                    rank=rank,
+                    entities=tuple(_dedupe(mentions.get(pid, []))),
+                    keyword_rank=kw_rank.get(pid),
+                    semantic_rank=sem_rank.get(pid),
+                    highlights=tuple(highlight_spans(passage.text, terms)),
+                )
+            )
+        facet_ids = [pid for pid, _ in ranked[: max(limit, 100)]] if mode != "semantic" else ids
+        return SearchResult(
+            query=query,
+            mode=mode,
+            hits=tuple(hits_out),
+            total=total,
+            facets=self.facets(facet_ids),
+            warnings=tuple(warnings),
+            seconds=time.perf_counter() - started,
+        )
+
+    def facets(self, passage_ids: Sequence[str], per_label: int = 8) -> dict[str, tuple[tuple[str, int], ...]]:
+        """Top entities per label among these passages (counted once per passage)."""
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for mentions in self.store.mentions(list(passage_ids)).values():
+            for m in _dedupe(mentions):
+                counts[m.label][m.name] += 1
+        return {label: tuple(c.most_common(per_label)) for label, c in sorted(counts.items())}
+
+
+def _rrf(kw: list[tuple[str, float]], sem: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
+    scores: dict[str, float] = defaultdict(float)
+    for ranking in (kw, sem):
+        for i, (pid, _) in enumerate(ranking):
+            scores[pid] += 1.0 / (k + i + 1)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _dedupe(mentions: Sequence[Mention]) -> list[Mention]:
+    seen, out = set(), []
+    for m in mentions:
+        if m.name not in seen:
+            seen.add(m.name)
+            out.append(m)
+    return out
+
+
+def _clean_query(query: str) -> str:
+    # Control characters (pasted from PDFs, or hostile) carry no meaning in a query.
+    query = "".join(ch if ch.isprintable() or ch in " \t" else " " for ch in query)
+    return " ".join(query.split())
+
+
+def query_terms(query: str) -> list[str]:
+    """Stemmed content words of a query, for highlighting."""
+    from whoosh.lang.porter import stem
+
+    words = [w for w in _WORD.findall(query) if w not in _OPERATORS]
+    terms = {stem(w.casefold()) for w in words if w.casefold() not in _STOP and len(w) > 1}
+    if not terms:
+        terms = {stem(w.casefold()) for w in words}
+    return sorted(terms)
+
+
+def highlight_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
+    """Character spans of words in `text` whose stem is one of `terms`."""
+    if not terms:
+        return []
+    from whoosh.lang.porter import stem
+
+    wanted = set(terms)
+    spans = []
+    for m in _WORD.finditer(text):
+        word = m.group(0).casefold()
+        word = word.split("'")[0].split("’")[0]
+        if stem(word) in wanted:
+            spans.append((m.start(), m.start() + len(word)))
+    return spans

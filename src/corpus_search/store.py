@@ -1,0 +1,334 @@
+"""The store: documents, passages, entity mentions and aliases in SQLite; the source of truth.
+
+The keyword and vector indexes refer to passages by `passage_id`; the text
+lives here only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from corpus_search.errors import IndexMissingError, NotFoundError
+from corpus_search.models import Document, Entity, Mention, Passage
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    ord INTEGER NOT NULL,
+    json TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    source_key TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS passages (
+    row INTEGER PRIMARY KEY,
+    passage_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    page INTEGER,
+    text TEXT NOT NULL,
+    json TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_doc ON passages (doc_id, seq);
+CREATE TABLE IF NOT EXISTS mentions (
+    passage_id TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    name TEXT NOT NULL,
+    label TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mentions_passage ON mentions (passage_id);
+CREATE INDEX IF NOT EXISTS mentions_name ON mentions (name);
+CREATE TABLE IF NOT EXISTS raw_mentions (
+    passage_id TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    label TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS raw_mentions_passage ON raw_mentions (passage_id);
+CREATE TABLE IF NOT EXISTS aliases (
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    label TEXT NOT NULL,
+    source TEXT NOT NULL,
+    PRIMARY KEY (key, name)
+);
+"""
+
+
+class Store:
+    """A SQLite store, opened read-only for queries and read-write by the build."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self.conn = conn
+        self.path = path
+        self._passage_cache: dict[str, Passage] = {}
+
+    # -- opening -----------------------------------------------------------
+    @classmethod
+    def create(cls, path: Path) -> Store:
+        conn = sqlite3.connect(path, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.executescript(SCHEMA)
+        return cls(conn, path)
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        if not path.exists():
+            raise IndexMissingError(f"no store at {path}; run `corpus-search build`")
+        uri = f"file:{path}?mode=ro&immutable=1"
+        try:
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM passages").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise IndexMissingError(f"store {path} is unreadable ({exc}); run `corpus-search build`") from None
+        return cls(conn, path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- writing (build only) ---------------------------------------------
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def add_document(
+        self, doc: Document, ord_: int, text: str, passages: Sequence[Passage], source_key: str = ""
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO documents (doc_id, ord, json, text, source_key) VALUES (?, ?, ?, ?, ?)",
+            (doc.doc_id, ord_, json.dumps(doc.to_json(), ensure_ascii=False), text, source_key),
+        )
+        self.conn.executemany(
+            "INSERT INTO passages (passage_id, doc_id, seq, kind, page, text, json) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (p.passage_id, p.doc_id, p.seq, p.kind, p.page, p.text, json.dumps(p.to_json(), ensure_ascii=False))
+                for p in passages
+            ],
+        )
+
+    def add_mentions(self, mentions: Iterable[Mention]) -> None:
+        self.conn.executemany(
+            "INSERT INTO mentions VALUES (?, ?, ?, ?, ?, ?)",
+            [(m.passage_id, m.start, m.end, m.text, m.name, m.label) for m in mentions],
+        )
+
+    def add_raw_mentions(self, raw: Iterable) -> None:
+        """What the tagger found before canonical names: kept so an unchanged source is not tagged again."""
+        self.conn.executemany(
+            "INSERT INTO raw_mentions VALUES (?, ?, ?, ?, ?)",
+            [(m.passage_id, m.start, m.end, m.text, m.label) for m in raw],
+        )
+
+    def raw_mentions(self, passage_ids: Sequence[str]) -> list[tuple]:
+        rows: list[tuple] = []
+        for chunk in _chunks(list(passage_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            rows += self.conn.execute(
+                f"SELECT passage_id, start, end, text, label FROM raw_mentions WHERE passage_id IN ({marks}) "
+                "ORDER BY passage_id, start",
+                chunk,
+            ).fetchall()
+        return rows
+
+    def set_aliases(self, rows: Iterable[tuple[str, str, str, str]]) -> None:
+        """Rows of (key, canonical name, label, source)."""
+        self.conn.executemany("INSERT OR REPLACE INTO aliases VALUES (?, ?, ?, ?)", list(rows))
+
+    def commit(self) -> None:
+        self.conn.commit()
+
+    # -- reading -----------------------------------------------------------
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def documents(self) -> list[Document]:
+        rows = self.conn.execute("SELECT json FROM documents ORDER BY ord").fetchall()
+        return [Document.from_json(json.loads(r[0])) for r in rows]
+
+    def document(self, doc_id: str) -> Document:
+        row = self.conn.execute("SELECT json FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            known = ", ".join(d.doc_id for d in self.documents()) or "none"
+            raise NotFoundError(f"no document {doc_id!r} (known: {known})")
+        return Document.from_json(json.loads(row[0]))
+
+    def document_text(self, doc_id: str) -> str:
+        row = self.conn.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no document {doc_id!r}")
+        return row[0]
+
+    def source_keys(self) -> dict[str, str]:
+        """doc_id -> the key (content + record hash) it was built from."""
+        return dict(self.conn.execute("SELECT doc_id, source_key FROM documents").fetchall())
+
+    def passage_count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
+
+    def passages(self, doc_id: str | None = None) -> list[Passage]:
+        if doc_id is None:
+            rows = self.conn.execute(
+                "SELECT p.json FROM passages p JOIN documents d USING (doc_id) ORDER BY d.ord, p.seq"
+            ).fetchall()
+        else:
+            self.document(doc_id)  # raises NotFoundError with the known ids
+            rows = self.conn.execute("SELECT json FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,)).fetchall()
+        return [Passage.from_json(json.loads(r[0])) for r in rows]
+
+    def passage(self, passage_id: str) -> Passage:
+        cached = self._passage_cache.get(passage_id)
+        if cached is not None:
+            return cached
+        row = self.conn.execute("SELECT json FROM passages WHERE passage_id = ?", (passage_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no passage {passage_id!r}; ids look like 'makocki2016:0042' (see `passages`)")
+        passage = Passage.from_json(json.loads(row[0]))
+        self._passage_cache[passage_id] = passage
+        return passage
+
+    def get_passages(self, ids: Sequence[str]) -> dict[str, Passage]:
+        out: dict[str, Passage] = {}
+        missing = [i for i in ids if i not in self._passage_cache]
+        for chunk in _chunks(missing, 500):
+            marks = ",".join("?" * len(chunk))
+            for pid, js in self.conn.execute(
+                f"SELECT passage_id, json FROM passages WHERE passage_id IN ({marks})", chunk
+            ):
+                self._passage_cache[pid] = Passage.from_json(json.loads(js))
+        for i in ids:
+            if i in self._passage_cache:
+                out[i] = self._passage_cache[i]
+        return out
+
+    def neighbour(self, passage: Passage, step: int) -> Passage | None:
+        """The passage `step` places before (-) or after (+) in the same document."""
+        row = self.conn.execute(
+            "SELECT json FROM passages WHERE doc_id = ? AND seq = ?", (passage.doc_id, passage.seq + step)
+        ).fetchone()
+        return Passage.from_json(json.loads(row[0])) if row else None
+
+    def passage_ids(self, doc_ids: Sequence[str] | None = None, kinds: Sequence[str] | None = None) -> set[str]:
+        sql, args = "SELECT passage_id FROM passages WHERE 1=1", []
+        if doc_ids:
+            sql += f" AND doc_id IN ({','.join('?' * len(doc_ids))})"
+            args += list(doc_ids)
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args += list(kinds)
+        return {r[0] for r in self.conn.execute(sql, args)}
+
+    # -- entities ----------------------------------------------------------
+    def mentions(self, passage_ids: Sequence[str]) -> dict[str, list[Mention]]:
+        out: dict[str, list[Mention]] = defaultdict(list)
+        for chunk in _chunks(list(passage_ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                f"SELECT passage_id, start, end, text, name, label FROM mentions "
+                f"WHERE passage_id IN ({marks}) ORDER BY passage_id, start",
+                chunk,
+            ):
+                out[row[0]].append(Mention(*row))
+        return out
+
+    def all_mentions(self) -> list[Mention]:
+        return [Mention(*r) for r in self.conn.execute("SELECT passage_id, start, end, text, name, label FROM mentions")]
+
+    def aliases(self) -> dict[str, list[tuple[str, str]]]:
+        """alias key -> [(canonical name, label)]."""
+        out: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for key, name, label in self.conn.execute("SELECT key, name, label FROM aliases"):
+            out[key].append((name, label))
+        return out
+
+    def passages_mentioning(self, names: Sequence[str]) -> set[str]:
+        if not names:
+            return set()
+        marks = ",".join("?" * len(names))
+        return {r[0] for r in self.conn.execute(f"SELECT DISTINCT passage_id FROM mentions WHERE name IN ({marks})", names)}
+
+    def passages_labelled(self, labels: Sequence[str]) -> set[str]:
+        marks = ",".join("?" * len(labels))
+        return {r[0] for r in self.conn.execute(f"SELECT DISTINCT passage_id FROM mentions WHERE label IN ({marks})", labels)}
+
+    def entity_names(self) -> dict[str, str]:
+        """Canonical name -> its label (the most frequent one)."""
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for name, label, n in self.conn.execute("SELECT name, label, count(*) FROM mentions GROUP BY name, label"):
+            counts[name][label] += n
+        return {name: c.most_common(1)[0][0] for name, c in counts.items()}
+
+    def entities(self, label: str | None = None, limit: int | None = None, cooccurring: int = 5) -> list[Entity]:
+        """Entities by passage count, with their aliases (surface forms) and the entities they appear with."""
+        rows = self.conn.execute(
+            "SELECT name, label, count(DISTINCT passage_id), count(*) FROM mentions GROUP BY name, label"
+        ).fetchall()
+        best: dict[str, tuple[str, int, int]] = {}
+        for name, lab, npass, nment in rows:
+            cur = best.get(name)
+            if cur is None or nment > cur[2]:
+                best[name] = (lab, npass, nment)
+        pass_counts = dict(
+            self.conn.execute("SELECT name, count(DISTINCT passage_id) FROM mentions GROUP BY name").fetchall()
+        )
+        ment_counts = dict(self.conn.execute("SELECT name, count(*) FROM mentions GROUP BY name").fetchall())
+        chosen = [
+            (name, lab)
+            for name, (lab, _, _) in best.items()
+            if label is None or lab.upper() == label.upper()
+        ]
+        chosen.sort(key=lambda nl: (-pass_counts[nl[0]], nl[0].casefold()))
+        if limit is not None:
+            chosen = chosen[:limit]
+        names = [n for n, _ in chosen]
+        surface: dict[str, Counter] = defaultdict(Counter)
+        for chunk in _chunks(names, 500):
+            marks = ",".join("?" * len(chunk))
+            for name, text, n in self.conn.execute(
+                f"SELECT name, text, count(*) FROM mentions WHERE name IN ({marks}) GROUP BY name, text", chunk
+            ):
+                surface[name][text] += n
+        declared: dict[str, set[str]] = defaultdict(set)
+        for name, key in self.conn.execute("SELECT name, key FROM aliases WHERE source != 'surface'"):
+            declared[name].add(key)
+        co = self._cooccurring(names, cooccurring) if cooccurring else {}
+        out = []
+        for name, lab in chosen:
+            aliases = [t for t, _ in surface[name].most_common() if t != name]
+            out.append(
+                Entity(
+                    name=name,
+                    label=lab,
+                    aliases=tuple(dict.fromkeys(aliases)),
+                    passages=pass_counts[name],
+                    mentions=ment_counts[name],
+                    cooccurring=tuple(co.get(name, ())),
+                )
+            )
+        return out
+
+    def _cooccurring(self, names: Sequence[str], top: int) -> dict[str, list[tuple[str, int]]]:
+        wanted = set(names)
+        by_passage: dict[str, set[str]] = defaultdict(set)
+        for pid, name in self.conn.execute("SELECT DISTINCT passage_id, name FROM mentions"):
+            by_passage[pid].add(name)
+        pairs: dict[str, Counter] = defaultdict(Counter)
+        for group in by_passage.values():
+            for a in group & wanted:
+                for b in group:
+                    if b != a:
+                        pairs[a][b] += 1
+        return {a: c.most_common(top) for a, c in pairs.items()}
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
