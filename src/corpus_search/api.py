@@ -74,10 +74,12 @@ class Corpus:
             return cached
         with self._encoder_lock:
             if self._encoder is None:
-                from corpus_search.vector_index import Encoder
+                # NumPy forward pass of the same model: no 9 s sentence-transformers import per query.
+                from corpus_search.query_encoder import QueryEncoder
+                from corpus_search.vector_index import model_path
 
-                self._encoder = Encoder()
-        vec = self._encoder.encode_query(text)
+                self._encoder = QueryEncoder(model_path())
+        vec = self._encoder.encode(text)
         if len(self._query_cache) > 512:
             self._query_cache.clear()
         self._query_cache[text] = vec

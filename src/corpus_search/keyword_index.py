@@ -35,12 +35,13 @@ class KeywordHits:
 
 
 def _analyzer():
-    from whoosh.analysis import CharsetFilter, StemmingAnalyzer
+    from whoosh.analysis import CharsetFilter, LowercaseFilter, RegexTokenizer, StemFilter
     from whoosh.support.charset import accent_map
 
     # No stop list: researchers quote whole phrases ("not anything like the ..."),
-    # and phrase queries need every word's position.
-    return StemmingAnalyzer(stoplist=None, minsize=1) | CharsetFilter(accent_map)
+    # and phrase queries need every word's position. Accents fold before stemming,
+    # so "Frédéric" and "Frederic" reach the same stem.
+    return RegexTokenizer() | LowercaseFilter() | CharsetFilter(accent_map) | StemFilter(cachesize=50000)
 
 
 def _schema():

@@ -214,6 +214,10 @@ class QuoteMatch:
     diff: tuple[tuple[str, str], ...] = ()  # (op, words): op in "=", "-", "+"
     selector: dict[str, Any] = field(default_factory=dict)  # W3C TextQuoteSelector + position
     file_sha256: str = ""
+    citation: str = ""  # Chicago note citing the quotation's own pages
+
+    def to_json(self) -> dict[str, Any]:
+        return _to_json(self)
 
 
 def _to_json(obj: Any) -> dict[str, Any]:

@@ -1,0 +1,407 @@
+"""Entities: spaCy NER + domain patterns + an alias table -> one canonical name and label per mention.
+
+Stage order: `Tagger.tag` finds raw mentions (model + EntityRuler from
+`data/entity_patterns.jsonl`); `AliasTable.build` collects what names mean
+(`data/aliases.toml`, abbreviations learned from the texts, then the user's
+`corpus/_entities/*.toml`); `canonicalize` turns raw mentions into `Mention`s.
+spaCy is imported only when a Tagger first tags, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from corpus_search import config
+from corpus_search.errors import CorpusSearchError
+from corpus_search.models import Mention, Passage
+from corpus_search.textnorm import fold
+
+DATA = Path(__file__).parent / "data"
+PATTERNS = DATA / "entity_patterns.jsonl"
+ALIASES = DATA / "aliases.toml"
+
+# Users filter by who and what; dates and amounts are noise in an entity list.
+DROPPED_LABELS = frozenset({"CARDINAL", "ORDINAL", "PERCENT", "MONEY", "QUANTITY", "DATE", "TIME"})
+# Tie-break for the majority label, so the same mentions always give the same label.
+LABEL_ORDER = ("PERSON", "ORG", "GPE", "LOC", "PROJECT", "NORP", "FAC", "EVENT", "LAW", "PRODUCT", "WORK_OF_ART", "LANGUAGE")
+# NER needs only its own embedding layer: in the en_core_web_* pipelines `ner` carries
+# its own tok2vec, so the shared one (which feeds tagger and parser) is dead weight.
+_UNUSED = ["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer", "morphologizer", "trainable_lemmatizer"]
+
+_PRONOUNS = frozenset(
+    "i me my mine we us our ours you your he him his she her hers it its they them their theirs "
+    "this that these those who whom whose which what one ones".split()
+)
+# Page furniture and reference apparatus the model likes to call an ORG or a LAW.
+_FURNITURE = re.compile(
+    r"^(box|figure|fig|table|chart|map|graph|annex|appendix|chapter|section|part|note|notes|page|pages|p|pp|"
+    r"para|paragraph|source|sources|vol|no)( [0-9ivxlc]+[a-z]?)?$"
+)
+_FUNCTION_WORDS = frozenset({"of", "and", "the", "for", "on", "in", "de", "&", "to", "at"})
+
+
+@dataclass(frozen=True)
+class RawMention:
+    """What the tagger saw: a span of a passage and the model's label, before canonical names."""
+
+    passage_id: str
+    start: int
+    end: int
+    text: str
+    label: str
+
+
+# -- keys ---------------------------------------------------------------------------
+def alias_key(text: str) -> str:
+    """The form names are compared in: "the U.S.", "US", "United States'" fold alike."""
+    key = fold(text)  # case, quotes (´ ’ -> '), dash variants, whitespace
+    key = re.sub(r"(?<=\w)'s?$", "", key)  # possessive: russia's, states'
+    key = key.replace("&", " and ").replace("-", " ")
+    key = re.sub(r"[^\w\s]", "", key)  # "u.s." -> "us"; brackets and quotes go
+    key = re.sub(r"\s+", " ", key).strip()
+    return re.sub(r"^the ", "", key)
+
+
+def _clean_name(text: str) -> str:
+    """A display name from a surface form: spaces collapsed, a leading 'the' dropped."""
+    name = re.sub(r"\s+", " ", text).strip()
+    return re.sub(r"^[Tt]he ", "", name)
+
+
+def _trim(text: str) -> tuple[int, int]:
+    """The part of a model span that names the thing: no 'the', possessive, quotes or glued note marks."""
+    lo, hi = 0, len(text)
+    while True:
+        before = (lo, hi)
+        m = re.search(r"\s*\([^)]*$", text[lo:hi])  # "the Shanghai Cooperation Organisation (SCO"
+        if m and m.start() > 0:
+            hi = lo + m.start()
+        m = re.search(r"(?:['’´]s?|\s+(?:19|20)\d\d[a-z]?|(?<=[a-z.,;:’'])\d{1,3}|[\s\W_]+)$", text[lo:hi])
+        if m and m.start() > 0 and not text[lo:hi].endswith(")"):
+            hi = lo + m.start()
+        m = re.match(r"(?:[\s\W_]+|[Tt]he\s+)", text[lo:hi])
+        if m and m.end() < hi - lo:
+            lo += m.end()
+        if (lo, hi) == before:
+            return lo, hi
+
+
+def _is_junk(key: str, text: str) -> bool:
+    if not re.search(r"[^\W\d_]", key) or len(key.replace(" ", "")) < 2:
+        return True  # lone numbers, single characters, punctuation
+    if key in _PRONOUNS or _FURNITURE.match(key):
+        return True
+    # Proper names are capitalised; lower-case spans are fragments ("sia" from "A-\nsia").
+    return not any(c.isupper() for c in text)
+
+
+# -- the alias table ----------------------------------------------------------------
+@dataclass
+class _Entry:
+    name: str
+    label: str | None  # a declared label is final; None: the mentions' majority decides
+    source: str
+
+
+class AliasTable:
+    """What each name means: declared (data file), learned (from the texts), user (overrides all)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._junk: set[str] = set()
+        self._rollup: dict[str, list[str]] = {}
+        self._fixed: dict[str, str] = {}  # canonical name -> declared label
+        self._seen: dict[str, tuple[str, str]] = {}  # surface keys met by canonicalize
+        self._labels: dict[str, str] = {}  # canonical name -> label chosen by canonicalize
+
+    @classmethod
+    def build(cls, passages: Sequence[Passage], user_dir: Path | None = None) -> AliasTable:
+        table = cls()
+        for abbr, long_form in learn_abbreviations(p.text for p in passages).items():
+            table._entries[alias_key(long_form)] = _Entry(long_form, None, "learned")
+            table._entries[alias_key(abbr)] = _Entry(long_form, None, "learned")
+        table._load(ALIASES, "table")
+        if user_dir is not None:
+            folder = user_dir / "_entities" if (user_dir / "_entities").is_dir() else user_dir
+            for path in sorted(folder.glob("*.toml")):
+                table._load(path, "user")
+        return table
+
+    def _load(self, path: Path, source: str) -> None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise CorpusSearchError(f"{path}: alias file is not valid TOML ({exc}); fix or remove it") from None
+        for item in data.get("entity", []):
+            name, label = str(item["name"]).strip(), item.get("label")
+            label = str(label).upper() if label else None
+            # A learned alias that pointed at an old spelling now points at the declared name.
+            for surface in [name, *item.get("aliases", [])]:
+                old = self._entries.get(alias_key(surface))
+                if old is not None and old.source == "learned":
+                    for entry in self._entries.values():
+                        if entry.name == old.name:
+                            entry.name = name
+                self._entries[alias_key(surface)] = _Entry(name, label, source)
+                self._junk.discard(alias_key(surface))  # declaring a name un-junks it
+            if label:
+                self._fixed[name] = label
+        self._junk.update(alias_key(k) for k in data.get("junk", {}).get("keys", []))
+        for name, parents in data.get("rollup", {}).items():
+            self._rollup[name] = [str(p) for p in parents]
+
+    def canonical(self, text: str, label: str) -> tuple[str, str] | None:
+        """(canonical name, label) for a surface form, or None when it is junk to drop."""
+        if label in DROPPED_LABELS:
+            return None
+        key = alias_key(text)
+        entry = self._entries.get(key)
+        if entry is not None and entry.source == "user":
+            return entry.name, entry.label or label
+        if key in self._junk or _is_junk(key, text):
+            return None
+        if entry is not None:
+            return entry.name, entry.label or label
+        return _clean_name(text), label
+
+    def fixed_label(self, name: str) -> str | None:
+        return self._fixed.get(name)
+
+    def declared(self, key: str) -> bool:
+        return key in self._entries
+
+    def learn(self, key: str, name: str) -> None:
+        """Record an alias found while canonicalising (a surname standing for a full name)."""
+        self._entries.setdefault(key, _Entry(name, None, "learned"))
+
+    def note(self, key: str, name: str, label: str) -> None:
+        self._seen[key] = (name, label)
+        self._labels[name] = label
+
+    def rollups(self) -> dict[str, list[str]]:
+        return self._rollup
+
+    def rows(self) -> list[tuple[str, str, str, str]]:
+        """(alias key, canonical name, label, source) for Store.set_aliases."""
+        out: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+        for key, (name, label) in self._seen.items():
+            out[(key, name)] = (key, name, label, "surface")
+        for key, entry in self._entries.items():
+            # Learned abbreviations carry no label of their own; most name organisations.
+            label = entry.label or self._labels.get(entry.name) or "ORG"
+            out[(key, entry.name)] = (key, entry.name, label, entry.source)
+        return sorted(out.values())
+
+
+def learn_abbreviations(texts: Iterable[str]) -> dict[str, str]:
+    """Short forms the texts define: "Eurasian Economic Union (EEU)" and annex lines "EEU Eurasian Economic Union"."""
+    found: dict[str, Counter] = defaultdict(Counter)
+    for text in texts:
+        flat = re.sub(r"\s+", " ", text)
+        for m in re.finditer(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7})\)", flat):
+            words = re.findall(r"[\w’'.&]+", flat[max(0, m.start() - 160) : m.start()].replace("–", " - "))
+            long_form = _expansion(m.group(1), words)
+            if long_form:
+                found[m.group(1)][long_form] += 1
+        for m in re.finditer(r"^[ \t]*([A-Z][A-Z0-9&]{1,7})[ \t]+([A-Z][^\n]{3,80}?)[ \t]*$", text, re.M):
+            long_form = m.group(2).strip()
+            if _initials_cover(m.group(1), long_form):
+                found[m.group(1)][long_form] += 1
+    # Most frequent expansion wins; Counter keeps first-seen order on ties, so this is stable.
+    return {abbr: c.most_common(1)[0][0] for abbr, c in found.items()}
+
+
+def _expansion(abbr: str, words: list[str]) -> str | None:
+    """The shortest run of capitalised words before '(ABBR)' whose initials spell it."""
+    letters = abbr.replace("&", "").upper()
+    for k in range(1, min(len(words), 12) + 1):
+        run = words[-k:]
+        if not run[0][:1].isupper():
+            continue
+        initials = "".join(w[0].upper() for part in run for w in re.split(r"[-–]", part) if w and w.lower() not in _FUNCTION_WORDS)
+        if initials == letters:
+            return " ".join(run).replace(" - ", "–")
+        if len(initials) > len(letters):
+            return None
+    return None
+
+
+def _initials_cover(abbr: str, long_form: str) -> bool:
+    """The abbreviation's letters appear, in order, among the words' initials (annex lines are loose)."""
+    initials = [w[0].upper() for w in re.findall(r"[A-Za-z][\w’']*", long_form)]
+    if not initials or initials[0] != abbr[0]:
+        return False
+    it = iter(initials)
+    return all(any(ch == i for i in it) for ch in abbr.replace("&", ""))
+
+
+@lru_cache(maxsize=1)
+def _packaged_rollups() -> dict[str, list[str]]:
+    return {k: list(v) for k, v in tomllib.loads(ALIASES.read_text(encoding="utf-8")).get("rollup", {}).items()}
+
+
+def rollup(name: str, table: AliasTable | None = None) -> list[str]:
+    """The places a name sits within ("Moscow" -> ["Russia"]), nearest first; an opt-in widening, never a merge."""
+    parents = table.rollups() if table is not None else _packaged_rollups()
+    out: list[str] = []
+    todo = list(parents.get(name, []))
+    while todo:
+        parent = todo.pop(0)
+        if parent != name and parent not in out:
+            out.append(parent)
+            todo.extend(parents.get(parent, []))
+    return out
+
+
+# -- tagging ------------------------------------------------------------------------
+# Same-length substitutions, so model offsets stay passage offsets: a line break inside
+# "Power \nof Siberia" would stop a phrase pattern, and U+2011 hides a hyphen from spaCy.
+_FOR_MODEL = str.maketrans({"\n": " ", "\r": " ", "\t": " ", "\u00a0": " ", "\u2011": "-", "\u2010": "-"})
+
+
+class Tagger:
+    """spaCy NER with an EntityRuler (domain patterns) placed before the model's `ner`."""
+
+    def __init__(self, model: str | None = None, patterns: Path | None = None):
+        self.model = model or config.get("spacy_model")
+        self.patterns = patterns or PATTERNS
+        self._nlp: Any = None
+
+    @property
+    def nlp(self) -> Any:
+        if self._nlp is None:
+            import spacy  # lazy: spaCy takes seconds to import
+
+            try:
+                nlp = spacy.load(self.model, exclude=_UNUSED)
+            except OSError as exc:
+                raise CorpusSearchError(
+                    f"spaCy model {self.model!r} is not installed ({exc}); install it or set CORPUS_SEARCH_SPACY_MODEL"
+                ) from None
+            ruler = nlp.add_pipe("entity_ruler", before="ner")
+            ruler.add_patterns(load_patterns(self.patterns))
+            self._nlp = nlp
+        return self._nlp
+
+    def tag(self, passages: Sequence[Passage], progress: Callable[[int], None] | None = None) -> list[RawMention]:
+        nlp = self.nlp
+        batch = config.get_int("ner_batch_size")
+        texts = ((p.text.translate(_FOR_MODEL), p.passage_id) for p in passages)
+        out: list[RawMention] = []
+        done = 0
+        for passage, (doc, pid) in zip(passages, nlp.pipe(texts, as_tuples=True, batch_size=batch)):
+            for ent in doc.ents:
+                if ent.label_ not in DROPPED_LABELS:
+                    text = passage.text[ent.start_char : ent.end_char]
+                    out.append(RawMention(pid, ent.start_char, ent.end_char, text, ent.label_))
+            done += 1
+            if progress is not None and (done % batch == 0 or done == len(passages)):
+                progress(done)
+        return out
+
+
+def load_patterns(path: Path) -> list[dict[str, Any]]:
+    """EntityRuler patterns, one JSON object a line; a bad line is reported by number."""
+    patterns = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise CorpusSearchError(f"cannot read entity patterns {path} ({exc})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("//"):
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict) or "label" not in item or "pattern" not in item:
+                raise ValueError("needs 'label' and 'pattern'")
+        except ValueError as exc:
+            raise CorpusSearchError(f"{path}:{n}: not a pattern ({exc}); see docs/entities.md") from None
+        patterns.append(item)
+    return patterns
+
+
+# -- canonical names ----------------------------------------------------------------
+def canonicalize(raw: Sequence[RawMention], table: AliasTable) -> list[Mention]:
+    """Mentions with one canonical name each and one label per name (declared, else the majority)."""
+    kept: list[tuple[RawMention, int, int, str, str, str]] = []  # raw, start, end, text, name, label
+    for m in sorted(set(raw), key=lambda r: (r.passage_id, r.start, r.end, r.label)):
+        lo, hi = _trim(m.text)
+        text = m.text[lo:hi]
+        found = table.canonical(text, m.label)
+        if found is not None:
+            kept.append((m, m.start + lo, m.start + hi, text, *found))
+
+    # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
+    spellings: dict[str, Counter] = defaultdict(Counter)
+    for _, _, _, text, name, _ in kept:
+        if not table.declared(alias_key(text)):
+            spellings[alias_key(name)][name] += 1
+    best = {k: min(c, key=lambda n: (-c[n], n)) for k, c in spellings.items()}
+    kept = [(m, s, e, t, best.get(alias_key(n), n) if not table.declared(alias_key(t)) else n, lab)
+            for m, s, e, t, n, lab in kept]
+
+    # A lone surname ("Putin", "Xi") stands for the one full name in the corpus it belongs to.
+    people: dict[str, set[str]] = defaultdict(set)
+    for _, _, _, _, name, label in kept:
+        parts = name.split()
+        if label == "PERSON" and len(parts) > 1:
+            for part in (parts[0], parts[-1]):
+                people[alias_key(part)].add(name)
+    for i, (m, s, e, text, name, label) in enumerate(kept):
+        key = alias_key(text)
+        if label == "PERSON" and " " not in name and not table.declared(key) and len(people.get(key, ())) == 1:
+            full = next(iter(people[key]))
+            table.learn(key, full)
+            kept[i] = (m, s, e, text, full, label)
+
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for _, _, _, _, name, label in kept:
+        counts[name][label] += 1
+    rank = {lab: i for i, lab in enumerate(LABEL_ORDER)}
+
+    def majority(name: str) -> str:
+        fixed = table.fixed_label(name)
+        if fixed:
+            return fixed
+        c = counts[name]
+        return min(c, key=lambda lab: (-c[lab], rank.get(lab, len(rank)), lab))
+
+    labels = {name: majority(name) for name in counts}
+    out = []
+    for m, s, e, text, name, _ in kept:
+        table.note(alias_key(text), name, labels[name])
+        out.append(Mention(m.passage_id, s, e, text, name, labels[name]))
+    return out
+
+
+# -- lookup for users ---------------------------------------------------------------
+def resolve(query: str, aliases: dict[str, list[tuple[str, str]]], names: dict[str, str]) -> list[str]:
+    """Canonical names a user's --entity string means: a canonical name or any alias; [] if unknown."""
+    wanted = query.strip().casefold()
+    key = alias_key(query)
+    found = [n for n in names if n.casefold() == wanted]
+    found += [n for n, _ in aliases.get(key, []) if n in names]
+    found += [n for n in names if alias_key(n) == key]
+    return list(dict.fromkeys(found))
+
+
+def suggest(query: str, names: dict[str, str], limit: int = 5) -> list[str]:
+    """Names close to an unknown query, for a "did you mean" message."""
+    key = alias_key(query)
+    if not key:
+        return []
+    by_key: dict[str, str] = {}
+    for n in sorted(names):
+        by_key.setdefault(alias_key(n), n)
+    close = difflib.get_close_matches(key, list(by_key), n=limit, cutoff=0.6)
+    contains = [k for k in by_key if len(key) >= 3 and re.search(rf"\b{re.escape(key)}", k)]
+    return list(dict.fromkeys(by_key[k] for k in [*close, *sorted(contains, key=len)]))[:limit]

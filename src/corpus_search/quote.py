@@ -1,0 +1,321 @@
+"""Verify a quotation: every place it occurs verbatim, or the closest source text and what differs.
+
+Matching runs on a "skeleton" of the text: folded (textnorm) and stripped of whitespace, hyphens,
+dashes and quotation marks, so typing and layout differences (curly quotes, a dash typed as "--",
+a line-end hyphen the cleaner kept or dropped, spacing) cannot hide a verbatim quotation. Every
+other character still has to agree. Reported text is always cut from the passage, never re-typed.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import re
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from corpus_search.cite import cite, find_locator
+from corpus_search.errors import NotFoundError, QueryError
+from corpus_search.models import Passage, QuoteMatch, Record
+from corpus_search.store import Store
+from corpus_search.textnorm import fold, fold_with_map
+
+Semantic = Callable[[str, int], list[tuple[str, float]]]
+
+# A near match at least this similar counts as the quotation, altered; below it, the words are not
+# in the corpus. Invented sentences score about 0.4-0.6 against their best window.
+CLOSE = 0.75
+SEMANTIC_PARAPHRASE = 0.7  # cosine at which a dissimilar text still says the same thing
+_SKIP = str.maketrans("", "", " -'\"")
+_EDGE_PUNCT = ".,;:!?"
+_QUOTE_MARKS = "\"'\u201c\u201d\u2018\u2019\u201e\u00ab\u00bb\u2039\u203a"
+# "..." / "…" / ". . ." / "[...]" mean omitted words; any other [bracketed text] is an editorial insertion.
+_GAP = re.compile(r"\[\s*(?:\.\s*){3}\]|\[\s*\u2026\s*\]|\.\s?\.\s?\.|\u2026|\[[^\]]{0,80}\]")
+_ELLIPSIS_CHARS = set(".\u2026 ")
+_OMISSION_SPAN = 6000  # skeleton characters an ellipsis may skip
+_INSERTION_SPAN = 80  # ...and a bracketed insertion may stand for (a few words)
+# A footnote marker pasted along with the words: "sanctions.2 European", "Union4 In".
+_PASTED_MARKER = re.compile(r"(?<=[a-z.,;:)\u201d\u2019\"])\d{1,3}(?=\s|$)")
+_WORD = re.compile(r"\S+")
+_NOT_ALNUM = re.compile(r"\W+|_")
+
+
+@dataclass(frozen=True)
+class QuoteReport:
+    """What verifying one quotation found."""
+
+    quote: str
+    found: bool
+    matches: tuple[QuoteMatch, ...]
+
+    @property
+    def verdict(self) -> str:
+        """"found" (verbatim), "altered" (a close match: see its `difference`) or "not found"."""
+        if self.found:
+            return "found"
+        best = self.matches[0] if self.matches else None
+        if best is not None and (best.similarity >= CLOSE or best.difference == "paraphrase"):
+            return "altered"
+        return "not found"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "quote": self.quote,
+            "found": self.found,
+            "verdict": self.verdict,
+            "matches": [_match_json(m) for m in self.matches],
+        }
+
+
+def _match_json(match: QuoteMatch) -> dict[str, Any]:
+    data = match.to_json()
+    # The CONTRACT.md keys first, in its order; the extras after.
+    head = ("passage_id", "doc_id", "page", "paragraph", "exact", "similarity", "source_text", "citation")
+    return {**{k: data[k] for k in head}, **{k: v for k, v in data.items() if k not in head}}
+
+
+# ---------------------------------------------------------------- the corpus, prepared once per store
+
+
+@dataclass
+class _Stream:
+    """Passages in reading order with their skeletons run together, so a match may cross a break."""
+
+    members: list[int]
+    starts: list[int]
+    text: str
+
+
+class _Prepared:
+    def __init__(self, store: Store):
+        self.store = store
+        self.count = store.passage_count()
+        self.passages: list[Passage] = store.passages()
+        self.index = {p.passage_id: i for i, p in enumerate(self.passages)}
+        self.folded = [fold(p.text) for p in self.passages]
+        self.skeletons = [f.translate(_SKIP) for f in self.folded]
+        everything = list(range(len(self.passages)))
+        # Footnotes, captions and headings may sit between the two halves of a paragraph.
+        flow = [i for i in everything if self.passages[i].kind not in ("footnote", "caption", "heading")]
+        self.streams = [self._stream(everything)]
+        if flow != everything:
+            self.streams.append(self._stream(flow))
+        self._maps: dict[int, list[int]] = {}
+        self._docs: dict[str, tuple[str, str, Record]] = {}
+
+    def _stream(self, members: list[int]) -> _Stream:
+        starts, pos = [], 0
+        for i in members:
+            starts.append(pos)
+            pos += len(self.skeletons[i])
+        return _Stream(members, starts, "".join(self.skeletons[i] for i in members))
+
+    def skeleton_map(self, i: int) -> list[int]:
+        """For each skeleton character of passage i, the index of its character in the passage text."""
+        if i not in self._maps:
+            folded, src = fold_with_map(self.passages[i].text)
+            self._maps[i] = [src[j] for j, ch in enumerate(folded) if ch not in " -'\""]
+        return self._maps[i]
+
+    def doc(self, doc_id: str) -> tuple[str, str, Record]:
+        """(cleaned document text, file sha256, record)."""
+        if doc_id not in self._docs:
+            document = self.store.document(doc_id)
+            self._docs[doc_id] = (self.store.document_text(doc_id), document.sha256, document.record)
+        return self._docs[doc_id]
+
+
+_PREPARED: weakref.WeakKeyDictionary[Store, _Prepared] = weakref.WeakKeyDictionary()
+
+
+def _prepared(store: Store) -> _Prepared:
+    ready = _PREPARED.get(store)
+    if ready is None or ready.count != store.passage_count():
+        ready = _Prepared(store)
+        _PREPARED[store] = ready
+    return ready
+
+
+# ---------------------------------------------------------------- reading the quotation
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    segments: tuple[str, ...]  # skeletons of the verbatim parts, in order
+    gaps: tuple[int, ...]  # longest skeleton span each gap between segments may cover
+    open_start: bool  # begins with an insertion: "[T]he ..."
+    open_end: bool
+    plain: str  # the words without gap marks, for fuzzy matching and diffs
+
+    @property
+    def gapped(self) -> bool:
+        return len(self.segments) > 1 or self.open_start or self.open_end
+
+
+def _strip_marks(text: str) -> str:
+    text = " ".join(text.split())
+    while text and (text[0] in _QUOTE_MARKS or text[-1] in _QUOTE_MARKS + _EDGE_PUNCT):
+        text = text[1:] if text[0] in _QUOTE_MARKS else text[:-1].rstrip()
+        text = text.strip()
+    return text
+
+
+def parse_quote(text: str) -> _Pattern:
+    """The verbatim parts of a quotation and the gaps its ellipses and insertions leave."""
+    text = _strip_marks(text)
+    segments: list[str] = []
+    gaps: list[int] = []
+    plain: list[str] = []
+    open_start = open_end = False
+    pending_gap = 0
+    pos = 0
+    for gap in [*_GAP.finditer(text), None]:
+        piece = text[pos : gap.start() if gap else len(text)]
+        skeleton = fold(piece).translate(_SKIP).strip(_EDGE_PUNCT)
+        if skeleton:
+            if segments:
+                gaps.append(pending_gap)
+            elif pending_gap:
+                open_start = open_start or pending_gap == _INSERTION_SPAN
+            segments.append(skeleton)
+            plain.append(piece)
+            pending_gap = 0
+        if gap is None:
+            break
+        is_omission = set(gap.group()) <= _ELLIPSIS_CHARS | set("[]")
+        span = _OMISSION_SPAN if is_omission else _INSERTION_SPAN
+        pending_gap = max(pending_gap, span)
+        if not is_omission:
+            plain.append(gap.group()[1:-1])  # the inserted words still help fuzzy matching
+        pos = gap.end()
+    open_end = pending_gap == _INSERTION_SPAN
+    if not segments:
+        raise QueryError("the quotation has no words to look for")
+    return _Pattern(tuple(segments), tuple(gaps), open_start, open_end, " ".join(" ".join(plain).split()))
+
+
+def _regex(pattern: _Pattern) -> re.Pattern[str]:
+    parts = [re.escape(pattern.segments[0])]
+    for gap, segment in zip(pattern.gaps, pattern.segments[1:]):
+        parts.append(f".{{0,{gap}}}?")
+        parts.append(re.escape(segment))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+# ---------------------------------------------------------------- verbatim matches
+
+
+def verify(store: Store, text: str, semantic: Semantic | None = None, limit: int = 5) -> QuoteReport:
+    """Every verbatim occurrence of the quotation, or its closest candidates (best first)."""
+    ready = _prepared(store)
+    pattern = parse_quote(text)
+    matches = _exact(ready, pattern)
+    if not matches and _PASTED_MARKER.search(text):
+        pattern = parse_quote(_PASTED_MARKER.sub("", text))
+        matches = _exact(ready, pattern)
+    if matches:
+        return QuoteReport(text, True, tuple(matches))
+    return QuoteReport(text, False, tuple(_closest(ready, pattern, semantic, limit)))
+
+
+def _exact(ready: _Prepared, pattern: _Pattern) -> list[QuoteMatch]:
+    regex = _regex(pattern)
+    found: dict[tuple[str, int], QuoteMatch] = {}
+    for stream in ready.streams:
+        pos = 0
+        while (m := regex.search(stream.text, pos)) is not None:
+            span = _locate(ready, stream, m.start(), m.end(), pattern)
+            if span is None:
+                pos = m.start() + 1
+                continue
+            first, start, last, end = span
+            key = (ready.passages[first].passage_id, start)
+            if key not in found:
+                found[key] = _build(ready, first, start, last, end, exact=True, similarity=1.0)
+                if pattern.gapped:
+                    diff = word_diff(pattern.plain, found[key].source_text)
+                    found[key] = _replace(found[key], diff=diff)
+            pos = m.end()
+    return sorted(found.values(), key=lambda q: (ready.index[q.passage_id], q.start))
+
+
+def _locate(ready: _Prepared, stream: _Stream, a: int, b: int, pattern: _Pattern) -> tuple[int, int, int, int] | None:
+    """(first passage, start, last passage, end) in passage-text offsets, or None if not a real match."""
+    i = bisect.bisect_right(stream.starts, a) - 1
+    j = bisect.bisect_right(stream.starts, b - 1) - 1
+    if j - i > 1:
+        return None
+    first, last = stream.members[i], stream.members[j]
+    p, q = ready.passages[first], ready.passages[last]
+    if p.doc_id != q.doc_id:
+        return None
+    start = ready.skeleton_map(first)[a - stream.starts[i]]
+    end = ready.skeleton_map(last)[b - 1 - stream.starts[j]] + 1
+    # Whole words only, unless an insertion stands for the start or end of a word ("[T]he").
+    if pattern.open_start:
+        while start > 0 and p.text[start - 1].isalnum():
+            start -= 1
+    elif start > 0 and p.text[start - 1].isalnum():
+        return None
+    if pattern.open_end:
+        while end < len(q.text) and q.text[end].isalnum():
+            end += 1
+    elif end < len(q.text) and q.text[end].isalnum():
+        return None
+    return first, start, last, end
+
+
+def _build(ready: _Prepared, first: int, start: int, last: int, end: int, **extra: Any) -> QuoteMatch:
+    p, q = ready.passages[first], ready.passages[last]
+    doc_text, sha, record = ready.doc(p.doc_id)
+    consistent = all(doc_text[x.start : x.end] == x.text for x in (p, q))
+    if first == last:
+        source = p.text[start:end]
+    else:
+        between = doc_text[p.end : q.start] if consistent else ""
+        source = p.text[start:] + (between if between and not between.strip() else "\n\n") + q.text[:end]
+    doc_start, doc_end = p.start + start, q.start + end
+    if consistent:
+        prefix, suffix = doc_text[max(doc_start - 32, 0) : doc_start], doc_text[doc_end : doc_end + 32]
+    else:
+        prefix, suffix = p.text[max(start - 32, 0) : start], q.text[end : end + 32]
+    selector = {
+        "type": "TextQuoteSelector",
+        "exact": source,
+        "prefix": prefix,
+        "suffix": suffix,
+        # The same span by position in the cleaned document text (W3C TextPositionSelector).
+        "position": {"type": "TextPositionSelector", "start": doc_start, "end": doc_end},
+    }
+    other = q if last != first else None
+    loc = find_locator(record, p, start, end, other)
+    return QuoteMatch(
+        passage_id=p.passage_id,
+        doc_id=p.doc_id,
+        source_text=source,
+        start=start,
+        # Offsets in the first passage; a match running on into the next one ends with its text.
+        end=end if first == last else len(p.text),
+        page=_page_number(p.page_at(start), p.page),
+        page_end=_page_number(loc.last, q.page_end) if loc.label == "page" else q.page_end,
+        paragraph=p.paragraph,
+        passage_ids=(p.passage_id,) if first == last else (p.passage_id, q.passage_id),
+        selector=selector,
+        file_sha256=sha,
+        citation=cite(record, p, "chicago", start, end, last=other),
+        **extra,
+    )
+
+
+def _page_number(label: str | None, fallback: int | None) -> int | None:
+    return int(label) if label and label.isdigit() else fallback
+
+
+def _replace(match: QuoteMatch, **changes: Any) -> QuoteMatch:
+    import dataclasses
+
+    return dataclasses.replace(match, **changes)
