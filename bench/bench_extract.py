@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import platform
 import statistics
 import sys
@@ -69,12 +70,20 @@ METHODS: list[tuple[str, Callable[[list[Path]], tuple[int, int]]]] = [
 ]
 
 
+def _load() -> str:
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except OSError:  # not available on every platform
+        return "n/a"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=3, help="runs per cell; the median is reported")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # pypdf's font warnings would swamp the output and cost time
 
+    load_before = _load()
     sets = [(f"GeoTopo ({GEOTOPO.name})", [GEOTOPO]), (f"CRS reports ({len(CRS)} PDFs)", CRS)]
     sets = [(name, paths) for name, paths in sets if paths and all(p.is_file() for p in paths)]
     lines = [
@@ -97,7 +106,9 @@ def main() -> None:
         f"`bench/bench_extract.py --repeat {args.repeat}`: median of {args.repeat} runs; "
         f"pypdf {pypdf.__version__}, pypdfium2 {pypdfium2.version.PYPDFIUM_INFO}, "
         f"Python {platform.python_version()}, {platform.machine()}.\n"
-        "`ingest.extract` includes starting the worker process and its JSON hand-back.\n\n"
+        "`ingest.extract` includes starting the worker process and its JSON hand-back.\n"
+        f"{os.cpu_count()} CPUs; load average before/after: {load_before} / {_load()} "
+        "(other work on the machine slows every row alike).\n\n"
     )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(header + "\n".join(lines) + "\n", encoding="utf-8")

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus_search import models
+from corpus_search.errors import UsageError
 from corpus_search.ingest import extract, sha256_file
 from corpus_search.models import Record
 from corpus_search.records import load_record
@@ -138,7 +139,11 @@ def test_corrupt_page_is_skipped_and_the_others_keep_their_numbers() -> None:
     result = extract(PDF_DATA / "pikepdf/tests/resources/content-stream-errors.pdf", rec())
     assert result.status == models.STATUS_OK_SKIPPED
     assert result.skipped_pages == (3,)
-    assert [(p.index, p.label, p.text) for p in result.pages] == [(0, "1", "Potato"), (1, "2", "Potato"), (3, "4", "Potato")]
+    assert [(p.index, p.label, p.text) for p in result.pages] == [
+        (0, "1", "Potato"),
+        (1, "2", "Potato"),
+        (3, "4", "Potato"),
+    ]
     assert result.message == "page 3 unreadable: Unexpected end of stream; skipped"
 
 
@@ -429,3 +434,10 @@ def test_sha256_file(tmp_path: Path) -> None:
     data = random.Random(1).randbytes(3 << 20)  # more than one read chunk
     path = write(tmp_path, data, "blob.bin")
     assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+
+
+@needs_pdf_data
+def test_a_bad_setting_is_a_usage_error_not_a_file_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORPUS_SEARCH_PDF_TIMEOUT", "soon")
+    with pytest.raises(UsageError, match="CORPUS_SEARCH_PDF_TIMEOUT"):
+        extract(GEOTOPO, rec())

@@ -165,11 +165,13 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     previous = _open_previous(gens, models) if not force else None
     if previous is not None:
         old_store, old_vectors, old_manifest = previous
-        old_keys = old_store.source_keys()
+        # Failed sources are tried again: the cause may have been fixed (a password added, a bug).
+        all_keys = old_store.source_keys()
+        old_keys = {d.doc_id: all_keys[d.doc_id] for d in old_store.documents() if d.status != STATUS_FAILED}
         if (
             not failed
             and old_manifest.get("corpus_hash") == _corpus_hash(sources)
-            and len(old_keys) == len(sources)
+            and len(old_keys) == len(sources) == len(all_keys)
         ):
             report = _unchanged_report(gens, sources, old_store, started)
             old_store.close()

@@ -87,9 +87,13 @@ class HyphenJudge:
         self.words: Counter[str] = Counter()  # whole words and the parts of compounds
         self.compounds: Counter[str] = Counter()  # "sino-russian"
         self.prefixes: Counter[str] = Counter()  # "sino" from "Sino-Russian"
+        broken = False
         for line in lines:
-            body = line.rstrip()
-            if body.endswith(tuple(_HYPHENS)):
+            body = line.strip()
+            if broken:  # the second half of a broken word is no evidence either
+                body = body.split(" ", 1)[1] if " " in body else ""
+            broken = body.endswith(tuple(_HYPHENS))
+            if broken:
                 body = body[:-1].rsplit(" ", 1)[0] if " " in body else ""  # the broken word is no evidence
             for match in _WORD.finditer(body):
                 token = match.group(0).lower()
@@ -115,7 +119,7 @@ class HyphenJudge:
         if seen_joined or seen_compound:
             return seen_joined >= seen_compound
         lo_left, lo_right = left.lower(), right.lower()
-        if lo_left in _KEEP_PREFIXES or self.prefixes[lo_left] >= 1 and self.words[lo_right] >= 1:
+        if (lo_left in _KEEP_PREFIXES or self.prefixes[lo_left]) and self.words[lo_right]:
             return False  # "Sino-" is a prefix this document uses, "friendly" a word it uses
         if lo_right in _SUFFIXES or len(lo_right) <= 2:
             return True
@@ -148,7 +152,7 @@ _MARKER = re.compile(
 class MarkerTracker:
     """Finds glued footnote markers that continue the document's note numbering."""
 
-    def __init__(self, max_gap: int = 3) -> None:
+    def __init__(self, max_gap: int = 2) -> None:
         self.last = 0
         self.max_gap = max_gap
         self.seen: list[str] = []
@@ -174,13 +178,13 @@ class MarkerTracker:
 
 # Footnote lines: "1. Feng Zhongping ..." (Chaillot), "1 United Nations ..." (CRS PDF),
 # "• 5 “More than ...” (...)" (web edition bullet).
-FOOTNOTE_START = re.compile(r"^(\d{1,3})(?:\.\s*|\s+)(?=\S)(?!\d)")
+FOOTNOTE_START = re.compile(r"^(\d{1,3})(?:\.\s*(?!\d)|\s+)(?=\S)")
 BULLET_NOTE = re.compile(r"^[•\u2022\u25cf\u25aa*]\s*(\d{1,3})\s+(?=\S)")
 
 # --- page furniture --------------------------------------------------------------------
 
 _URL_LINE = re.compile(r"^(https?://|www\.)\S+(\s*\|.*)?$", re.I)
-_FOOTER = re.compile(r"^(Congressional Research Service|CRS)\s*[·|-]?\s*\d{0,4}$", re.I)
+_FOOTER = re.compile(r"^(Congressional Research Service\b.{0,60}|CRS\s*[·|-]?\s*\d{1,4})$", re.I)
 _PAGE_NO = re.compile(r"^(page\s+)?\d{1,4}(\s*(of|/)\s*\d{1,4})?$|^[ivxlc]{1,6}$|^[-–]\s*\d{1,4}\s*[-–]$", re.I)
 
 

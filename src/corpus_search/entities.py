@@ -82,11 +82,13 @@ def _trim(text: str) -> tuple[int, int]:
     lo, hi = 0, len(text)
     while True:
         before = (lo, hi)
-        m = re.search(r"\s*\([^)]*$", text[lo:hi])  # "the Shanghai Cooperation Organisation (SCO"
+        # "Shanghai Cooperation Organisation (SCO": the short form is a mention of its own.
+        m = re.search(r"\s*\([^)]*\)?$", text[lo:hi])
         if m and m.start() > 0:
             hi = lo + m.start()
+        # possessive, a cited year ("Larin 2015"), a glued note mark ("coast7"), trailing punctuation
         m = re.search(r"(?:['’´]s?|\s+(?:19|20)\d\d[a-z]?|(?<=[a-z.,;:’'])\d{1,3}|[\s\W_]+)$", text[lo:hi])
-        if m and m.start() > 0 and not text[lo:hi].endswith(")"):
+        if m and m.start() > 0:
             hi = lo + m.start()
         m = re.match(r"(?:[\s\W_]+|[Tt]he\s+)", text[lo:hi])
         if m and m.end() < hi - lo:
@@ -165,7 +167,9 @@ class AliasTable:
             return None
         key = alias_key(text)
         entry = self._entries.get(key)
-        if entry is not None and entry.source == "user":
+        # Declared names (yours, then the data file) beat the junk rules; learned ones do not
+        # ("LNG Liquefied Natural Gas" in an annex does not make LNG an entity).
+        if entry is not None and entry.source in ("user", "table"):
             return entry.name, entry.label or label
         if key in self._junk or _is_junk(key, text):
             return None
@@ -208,7 +212,7 @@ def learn_abbreviations(texts: Iterable[str]) -> dict[str, str]:
     for text in texts:
         flat = re.sub(r"\s+", " ", text)
         for m in re.finditer(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7})\)", flat):
-            words = re.findall(r"[\w’'.&]+", flat[max(0, m.start() - 160) : m.start()].replace("–", " - "))
+            words = re.findall(r"[\w’'&]+(?:\.\w)*\.?", flat[max(0, m.start() - 160) : m.start()])
             long_form = _expansion(m.group(1), words)
             if long_form:
                 found[m.group(1)][long_form] += 1
@@ -227,9 +231,9 @@ def _expansion(abbr: str, words: list[str]) -> str | None:
         run = words[-k:]
         if not run[0][:1].isupper():
             continue
-        initials = "".join(w[0].upper() for part in run for w in re.split(r"[-–]", part) if w and w.lower() not in _FUNCTION_WORDS)
+        initials = "".join(w[0].upper() for w in run if w.lower() not in _FUNCTION_WORDS)
         if initials == letters:
-            return " ".join(run).replace(" - ", "–")
+            return " ".join(run).rstrip(".")
         if len(initials) > len(letters):
             return None
     return None
@@ -287,8 +291,9 @@ class Tagger:
                 raise CorpusSearchError(
                     f"spaCy model {self.model!r} is not installed ({exc}); install it or set CORPUS_SEARCH_SPACY_MODEL"
                 ) from None
-            ruler = nlp.add_pipe("entity_ruler", before="ner")
-            ruler.add_patterns(load_patterns(self.patterns))
+            patterns = load_patterns(self.patterns)
+            if patterns:  # an empty file means the bare model (spaCy warns on every doc otherwise)
+                nlp.add_pipe("entity_ruler", before="ner").add_patterns(patterns)
             self._nlp = nlp
         return self._nlp
 

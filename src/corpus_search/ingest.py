@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus_search import config
+from corpus_search.errors import UsageError
 from corpus_search.models import (
     STATUS_EMPTY,
     STATUS_FAILED,
@@ -70,7 +71,7 @@ class Extraction:
 
     pages: list[Page]
     status: str  # one of models.STATUS_*
-    message: str  # one line for the user; empty when all went well
+    message: str  # one line for the user; empty when all went well (text: notes a fallback encoding)
     skipped_pages: tuple[int, ...] = ()  # 1-based physical pages left out
     encoding: str | None = None  # text files: the encoding used to decode
 
@@ -105,6 +106,8 @@ def extract(path: Path, record: Record) -> Extraction:
             return _extract_pdf(path, record)
         if suffix in TEXT_SUFFIXES:
             return _extract_text(path, record)
+    except UsageError:
+        raise  # a bad CORPUS_SEARCH_* setting is the user's to fix, not this file's status
     except Exception as exc:  # noqa: BLE001 - the promise is a status, never a traceback
         return _failed(f"could not be read: {type(exc).__name__}: {exc}")
     return _failed(f"unsupported file type {suffix or '(none)'}; use .pdf, .txt or .md")
@@ -235,23 +238,26 @@ def _extract_pdf(path: Path, record: Record) -> Extraction:
         label = labels[index] if labels else str(index + 1 + record.page_offset)
         pages.append(Page(index=index, text=_clean_pdf_text(item.get("text") or ""), label=label))
     skipped = tuple(n for n, _ in errors)
+    status, message = _pdf_status(pages, errors)
+    return Extraction(pages=pages, status=status, message=message, skipped_pages=skipped)
+
+
+def _pdf_status(pages: list[Page], errors: list[tuple[int, str]]) -> tuple[str, str]:
+    """The worst thing that happened, in the order a user needs to hear it."""
     if not pages:
-        return Extraction(pages=[], status=STATUS_FAILED, message=f"no page could be read ({_describe_errors(errors)})",
-                          skipped_pages=skipped)
-    skipped_note = f"; {_describe_errors(errors)}; skipped" if errors else ""
+        return STATUS_FAILED, f"no page could be read ({_describe_errors(errors)})"
+    skipped_note = f"{_describe_errors(errors)}; skipped" if errors else ""
     text = "\n".join(p.text for p in pages)
     if not text.strip():
-        return Extraction(pages=pages, status=STATUS_NO_TEXT,
-                          message="no extractable text (scanned or vector text?); run OCR on it first" + skipped_note,
-                          skipped_pages=skipped)
+        message = "no extractable text (scanned or vector text?); run OCR on it first"
+        return STATUS_NO_TEXT, "; ".join(filter(None, (message, skipped_note)))
     problem = text_quality_problem(text)
     if problem:
-        return Extraction(pages=pages, status=STATUS_LOW_QUALITY,
-                          message=f"text looks garbled ({problem}; a font without a Unicode map?)" + skipped_note,
-                          skipped_pages=skipped)
+        message = f"text looks garbled ({problem}; a font without a Unicode map?)"
+        return STATUS_LOW_QUALITY, "; ".join(filter(None, (message, skipped_note)))
     if errors:
-        return Extraction(pages=pages, status=STATUS_OK_SKIPPED, message=skipped_note[2:], skipped_pages=skipped)
-    return Extraction(pages=pages, status=STATUS_OK, message="")
+        return STATUS_OK_SKIPPED, skipped_note
+    return STATUS_OK, ""
 
 
 def _run_worker(path: Path, password: str | None) -> dict[str, Any] | Extraction:
@@ -259,11 +265,12 @@ def _run_worker(path: Path, password: str | None) -> dict[str, Any] | Extraction
     memory_mb = config.get_int("pdf_memory_mb")
     try:
         proc = subprocess.Popen(
-            [sys.executable, str(_WORKER), str(path)],
+            # -P: the worker's own folder (our modules) must not shadow stdlib or pypdf imports.
+            [sys.executable, "-P", str(_WORKER), str(path)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=_memory_limiter(memory_mb),  # noqa: PLW1509 - one syscall, nothing that can deadlock
+            preexec_fn=_memory_limiter(memory_mb),  # noqa: PLW1509 - the limit must be set between fork and exec
             close_fds=True,
         )
     except OSError as exc:

@@ -54,6 +54,7 @@ _KEYWORDS = frozenset(
     "acknowledgements acknowledgments disclaimer".split()
 ) | {"executive summary", "table of contents", "editor's notes", "editor’s notes", "author information",
      "further reading", "about the authors", "list of abbreviations"}  # fmt: skip
+_FRONT_MATTER = frozenset({"abstract", "summary", "executive summary", "editor's notes", "editor’s notes"})
 _PARA_NO = re.compile(r"^(\d{1,3})(?=[^\W\d_]|[“‘\"(\[])")
 
 
@@ -89,6 +90,7 @@ class _Doc:
     labels: list[str | None]
     judge: HyphenJudge
     width: float  # typical full line length
+    blank_mode: bool = True  # paragraphs separated by blank lines (text exports) or not (PDF)
     stats: Counter[str] = field(default_factory=Counter)
     markers: MarkerTracker = field(default_factory=MarkerTracker)
     next_note: int = 1
@@ -102,12 +104,13 @@ def split_document(record: Record, pages: list[Page]) -> Split:
     doc.stats["pages"] = len(pages)
     nonblank = sum(1 for ln in all_lines if ln)
     blank_mode = nonblank > 0 and (len(all_lines) - nonblank) >= 0.15 * nonblank
+    doc.blank_mode = blank_mode
 
     edges = repeated_edges(page_lines)
     bodies: list[list[_Block]] = []
     notes: list[list[_Block]] = []
     for index, lines in enumerate(page_lines):
-        lines = _drop_furniture(lines, edges, doc)
+        lines = _drop_furniture(lines, edges if index else set(), doc)  # page 1's title is no running head
         body, foot = _lift_footnotes(lines, index, blank_mode, doc)
         blocks = _blocks(body, index, blank_mode, doc)
         if blocks:
@@ -256,6 +259,7 @@ def _split_glued_heading(block: _Block, doc: _Doc) -> list[_Block]:
         and len(first) <= 0.6 * doc.width
         and _heading_like(first)
         and block.lines[1][:1].isupper()
+        and len(block.lines[1]) >= 0.6 * doc.width  # a paragraph starts on the next line
         and not FOOTNOTE_START.match(first)
         and not _CAPTION.match(first)
     ):
@@ -265,11 +269,14 @@ def _split_glued_heading(block: _Block, doc: _Doc) -> list[_Block]:
 
 def _starts_paragraph(prev: str, line: str, nxt: str, doc: _Doc) -> bool:
     """PDF text has no blank lines between paragraphs: guess from line lengths and punctuation."""
+    prev, line, nxt = SENTINEL.sub("", prev), SENTINEL.sub("", line), SENTINEL.sub("", nxt)
     short = len(prev) < 0.8 * doc.width
     if _heading_like(prev) and len(prev) < 0.7 * doc.width and line[:1].isupper():
         return True  # a heading line ends here
-    if _heading_like(line) and len(line) < 0.7 * doc.width and nxt[:1].isupper() and _TERMINAL.search(prev):
-        return True  # a heading line starts here
+    if _heading_like(line) and len(line) < 0.7 * doc.width and (nxt[:1].isupper() or not nxt) and _TERMINAL.search(prev):
+        return True  # a heading line starts here (possibly the last line of the page)
+    if _CAPTION.match(line) or _CAPTION.match(prev):
+        return True
     if BULLET_NOTE.match(line) or line[:1] in "•●▪":
         return True
     return bool(short and _TERMINAL.search(prev) and (line[:1].isupper() or line[:1] in "“‘\"(0123456789"))
@@ -327,4 +334,251 @@ def _is_heading(blocks: list[_Block], i: int, doc: _Doc) -> bool:
             return True
         if not _heading_like(nxt.plain):
             return False
-    return False
+    # PDF text: a heading can be the last line of a page, its text on the next page.
+    return not doc.blank_mode and i == len(blocks) - 1 and len(block.lines) == 1
+
+
+# --- step 4: paragraphs across page breaks -----------------------------------------------
+
+
+def _continues(prev: _Block, nxt: _Block) -> bool:
+    """Does the first block of a page carry on the last paragraph of the page before?"""
+    before, after = prev.plain, nxt.plain
+    if not before or not after:
+        return False
+    return before.endswith("-") or not _TERMINAL.search(before) or after[0].islower()
+
+
+def _rejoin_pages(bodies: list[list[_Block]], notes: list[list[_Block]], doc: _Doc) -> list[_Block]:
+    """Blocks in reading order: a paragraph split by a page break becomes one block again,
+    and the footnotes lifted from a page follow the paragraph that was open at its foot."""
+    ordered: list[_Block] = []
+    open_block: _Block | None = None
+    for index, blocks in enumerate(bodies):
+        if open_block is not None and blocks and blocks[0].kind == "body" and blocks[0].paragraph is None:
+            if _continues(open_block, blocks[0]):
+                open_block.lines.append(f"{PAGE_OPEN}{doc.labels[index] or ''}{PAGE_CLOSE}")
+                open_block.lines.extend(blocks[0].lines)
+                doc.stats["page_joins"] += 1
+                blocks = blocks[1:]
+        if blocks:
+            open_block = blocks[-1] if blocks[-1].kind == "body" else None
+        elif not bodies[index]:
+            open_block = None  # an empty page (a full-page figure) ends any paragraph
+        ordered.extend(blocks)
+        ordered.extend(notes[index])
+    return ordered
+
+
+# --- step 5: sections, boxes and the final passages ---------------------------------------
+
+
+def _median_width(block: _Block) -> float:
+    lines = [ln for ln in block.lines if not ln.startswith(PAGE_OPEN)]
+    return statistics.median(len(ln) for ln in lines[:-1]) if len(lines) >= 3 else 0.0
+
+
+def _assign_sections(ordered: list[_Block], doc: _Doc) -> None:
+    """Heading paths ("Chapter 3 / Business versus politics") and box membership."""
+    body_widths = [w for b in ordered if b.kind == "body" and (w := _median_width(b))]
+    # Boxed text is set narrower than the body; a box that started at a page top ends
+    # where full-width text resumes (Chaillot's Box 3 shares its page with body text).
+    wide = statistics.median(body_widths) if len(body_widths) >= 10 else float("inf")
+    path: list[str] = []
+    box: str | None = None
+    box_page = -1
+    box_top = False
+    box_pages = 0
+    prev_heading = False
+    title = _fold(doc.record.title)
+    for n, block in enumerate(ordered):
+        if block.kind in ("footnote", "caption"):
+            block.section = box or " / ".join(path)
+            continue
+        if block.kind == "box-title":
+            box, box_page, box_top, box_pages = block.plain, block.page, block.top, 1
+            block.section = box
+            doc.stats["boxes"] += 1
+            prev_heading = False
+            continue
+        if box is not None:
+            if block.page != box_page:
+                if block.page == box_page + 1 and block.top and box_pages < 2 and block.kind != "heading":
+                    box_page, box_top, box_pages = block.page, True, box_pages + 1
+                else:
+                    box = None
+            if box is not None and block.kind == "heading" and block.plain[:1].isupper():
+                box = None  # a regular heading: the box is over ("… and Russian thinking" is inside it)
+            if box is not None and box_top and _median_width(block) >= wide:
+                box = None
+            if box is not None:
+                block.kind = "box"
+                block.section = box
+                continue
+        if block.kind == "heading":
+            text = block.plain
+            if n < 5 and title and _fold(text).startswith(title[:60]):
+                block.section = ""  # the document's own title is no section
+                prev_heading = False
+                continue
+            parent = n + 1 < len(ordered) and ordered[n + 1].kind == "heading"
+            if _CHAPTER.match(text) or (text.lower().rstrip(":") in _KEYWORDS and not prev_heading):
+                path = [text]
+            elif parent and not prev_heading:
+                path = path[:1] + [text] if path and _CHAPTER.match(path[0]) else [text]
+            elif prev_heading and len(path) < 3:
+                path.append(text)
+            elif path:
+                path[-1] = text
+            else:
+                path = [text]
+            prev_heading = True
+        else:
+            prev_heading = False
+            if block.paragraph == 1 and path and path[0].lower() in _FRONT_MATTER:
+                path = []  # numbered paragraph 1 starts the article proper, after the editor's notes
+        block.section = " / ".join(path)
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text.casefold()).strip()
+
+
+def _join_lines(lines: list[str], doc: _Doc) -> str:
+    """One paragraph from its lines: a space between lines, hyphenated breaks decided."""
+    out = ""
+    pending = ""  # a page-break sentinel waiting for the next line
+    for line in lines:
+        if line.startswith(PAGE_OPEN):
+            pending += line
+            continue
+        if not out:
+            out = line
+        elif out.endswith(("-", "\u2010", "\u2011")):
+            fragment = split_fragment(SENTINEL.sub("", out), SENTINEL.sub("", line))
+            if fragment and doc.judge.join(*fragment):
+                out = out[:-1] + pending + line
+                doc.stats["hyphen_joined"] += 1
+            else:
+                out = out + pending + line  # "Sino-friendly", "2014-2015"
+                if fragment:
+                    doc.stats["hyphen_kept"] += 1
+        else:
+            out = out + " " + pending + line
+        pending = ""
+    return out
+
+
+_SENTENCE_END = re.compile(r"[.!?…][’”\"')\]]*(?:\ue000\d+\ue001)?(?= (?:\ue002[^\ue003]*\ue003)?[A-Z“‘\"(])")
+
+
+def _split_long(raw: str) -> list[str]:
+    """Paragraphs above MAX_PASSAGE characters, cut at sentence ends (or spaces, if none)."""
+    chunks: list[str] = []
+    while len(SENTINEL.sub("", raw)) > MAX_PASSAGE:
+        ends = [m.end() for m in _SENTENCE_END.finditer(raw, 0, MAX_PASSAGE + 200) if 200 <= m.end() <= MAX_PASSAGE]
+        cut = ends[-1] if ends else raw.rfind(" ", 200, MAX_PASSAGE)
+        if cut <= 0:
+            cut = MAX_PASSAGE
+        while cut < len(raw) and raw[cut - 1] in (NOTE_OPEN, PAGE_OPEN):
+            cut += 1  # never cut inside a sentinel
+        chunks.append(raw[:cut])
+        raw = raw[cut:]
+    chunks.append(raw)
+    return chunks
+
+
+def _cut(raw: str, label: str | None) -> tuple[str, str | None, list[tuple[int, str]], list[tuple[int, str]]]:
+    """Sentinels out: the text, its start label, page breaks and note marks (text offsets)."""
+    parts: list[str] = []
+    size = 0
+    pos = 0
+    breaks: list[tuple[int, str]] = []
+    marks: list[tuple[int, str]] = []
+    for match in SENTINEL.finditer(raw):
+        piece = raw[pos : match.start()]
+        parts.append(piece)
+        size += len(piece)
+        if match.group(1) is not None:
+            marks.append((size, match.group(1)))
+        elif match.group(2):
+            breaks.append((size, match.group(2)))
+        pos = match.end()
+    parts.append(raw[pos:])
+    text = "".join(parts)
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+
+    def clip(off: int) -> int:
+        return min(max(off - lead, 0), len(text))
+
+    breaks = [(clip(o), lab) for o, lab in breaks]
+    marks = [(clip(o), num) for o, num in marks]
+    while breaks and breaks[0][0] == 0:  # a chunk that begins on the new page
+        label = breaks.pop(0)[1]
+    return text, label, breaks, marks
+
+
+def _page_fields(label: str | None) -> tuple[int | None, str | None]:
+    if label is None or label == "":
+        return None, None
+    return (int(label), None) if label.isdigit() else (None, label)
+
+
+def _finish(ordered: list[_Block], doc: _Doc) -> Split:
+    passages: list[Passage] = []
+    texts: list[str] = []
+    offset = 0
+    last_caption = ""
+    doc_id = doc.record.doc_id
+    for block in ordered:
+        raw = _join_lines(block.lines, doc)
+        if not SENTINEL.sub("", raw).strip():
+            continue
+        if block.kind == "caption":
+            plain = SENTINEL.sub("", raw).strip()
+            if plain == last_caption:  # the web edition prints each figure title twice
+                doc.stats["duplicate_captions"] += 1
+                continue
+            last_caption = plain
+        kind = "box" if block.kind == "box-title" else block.kind
+        chunks = _split_long(raw) if kind != "footnote" else [raw]
+        doc.stats["long_splits"] += len(chunks) - 1
+        label = doc.labels[block.page] if block.page < len(doc.labels) else None
+        for chunk in chunks:
+            text, start_label, breaks, marks = _cut(chunk, label)
+            if not text:
+                continue
+            end_label = breaks[-1][1] if breaks else start_label
+            page, page_label = _page_fields(start_label)
+            page_end, _ = _page_fields(end_label)
+            notes = (block.note,) if kind == "footnote" and block.note else tuple(dict.fromkeys(n for _, n in marks))
+            seq = len(passages)
+            passages.append(
+                Passage(
+                    passage_id=f"{doc_id}:{seq:04d}",
+                    doc_id=doc_id,
+                    seq=seq,
+                    text=text,
+                    kind=kind,
+                    page=page,
+                    page_end=page_end if page_end is not None else page,
+                    page_label=page_label,
+                    paragraph=block.paragraph,
+                    section=block.section,
+                    start=offset,
+                    end=offset + len(text),
+                    page_breaks=tuple(breaks),
+                    notes=notes,
+                    note_marks=tuple(marks) if kind != "footnote" else (),
+                )
+            )
+            texts.append(text)
+            offset += len(text) + 2
+            label = end_label
+    kinds = Counter(p.kind for p in passages)
+    doc.stats.update(
+        passages=len(passages), footnotes=kinds["footnote"], captions=kinds["caption"], headings=kinds["heading"]
+    )
+    stats = {key: int(doc.stats.get(key, 0)) for key in STAT_KEYS}
+    return Split(text="\n\n".join(texts), passages=passages, stats=stats)

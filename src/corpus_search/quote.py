@@ -12,6 +12,7 @@ import bisect
 import difflib
 import re
 import weakref
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,16 +52,13 @@ class QuoteReport:
     quote: str
     found: bool
     matches: tuple[QuoteMatch, ...]
+    # "found" (verbatim) | "altered" (close wording: see the first match's `difference`) |
+    # "paraphrase" (other words, same meaning, by the vector index) | "not found"
+    verdict: str = ""
 
-    @property
-    def verdict(self) -> str:
-        """"found" (verbatim), "altered" (a close match: see its `difference`) or "not found"."""
-        if self.found:
-            return "found"
-        best = self.matches[0] if self.matches else None
-        if best is not None and (best.similarity >= CLOSE or best.difference == "paraphrase"):
-            return "altered"
-        return "not found"
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            object.__setattr__(self, "verdict", _verdict(self.found, self.matches, paraphrase=False))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +67,14 @@ class QuoteReport:
             "verdict": self.verdict,
             "matches": [_match_json(m) for m in self.matches],
         }
+
+
+def _verdict(found: bool, matches: Sequence[QuoteMatch], paraphrase: bool) -> str:
+    if found:
+        return "found"
+    if matches and matches[0].similarity >= CLOSE:
+        return "altered"
+    return "paraphrase" if paraphrase else "not found"
 
 
 def _match_json(match: QuoteMatch) -> dict[str, Any]:
@@ -105,6 +111,7 @@ class _Prepared:
         if flow != everything:
             self.streams.append(self._stream(flow))
         self._maps: dict[int, list[int]] = {}
+        self._tokens: dict[int, list[tuple[str, int, int]]] = {}
         self._docs: dict[str, tuple[str, str, Record]] = {}
 
     def _stream(self, members: list[int]) -> _Stream:
@@ -113,6 +120,11 @@ class _Prepared:
             starts.append(pos)
             pos += len(self.skeletons[i])
         return _Stream(members, starts, "".join(self.skeletons[i] for i in members))
+
+    def tokens(self, i: int) -> list[tuple[str, int, int]]:
+        if i not in self._tokens:
+            self._tokens[i] = tokens(self.passages[i].text)
+        return self._tokens[i]
 
     def skeleton_map(self, i: int) -> list[int]:
         """For each skeleton character of passage i, the index of its character in the passage text."""
@@ -150,6 +162,7 @@ class _Pattern:
     open_start: bool  # begins with an insertion: "[T]he ..."
     open_end: bool
     plain: str  # the words without gap marks, for fuzzy matching and diffs
+    pieces: tuple[str, ...] = ()  # the verbatim parts as typed
 
     @property
     def gapped(self) -> bool:
@@ -170,11 +183,13 @@ def parse_quote(text: str) -> _Pattern:
     segments: list[str] = []
     gaps: list[int] = []
     plain: list[str] = []
+    pieces: list[str] = []
     open_start = open_end = False
     pending_gap = 0
     pos = 0
     for gap in [*_GAP.finditer(text), None]:
         piece = text[pos : gap.start() if gap else len(text)]
+        plain.append(piece)  # with its own spacing, so "[T]he" reads "The"
         skeleton = fold(piece).translate(_SKIP).strip(_EDGE_PUNCT)
         if skeleton:
             if segments:
@@ -182,20 +197,21 @@ def parse_quote(text: str) -> _Pattern:
             elif pending_gap:
                 open_start = open_start or pending_gap == _INSERTION_SPAN
             segments.append(skeleton)
-            plain.append(piece)
+            pieces.append(piece)
             pending_gap = 0
         if gap is None:
             break
         is_omission = set(gap.group()) <= _ELLIPSIS_CHARS | set("[]")
         span = _OMISSION_SPAN if is_omission else _INSERTION_SPAN
         pending_gap = max(pending_gap, span)
-        if not is_omission:
-            plain.append(gap.group()[1:-1])  # the inserted words still help fuzzy matching
+        # Inserted words still help fuzzy matching; omitted ones leave a word break.
+        plain.append(gap.group()[1:-1] if not is_omission else " ")
         pos = gap.end()
     open_end = pending_gap == _INSERTION_SPAN
     if not segments:
         raise QueryError("the quotation has no words to look for")
-    return _Pattern(tuple(segments), tuple(gaps), open_start, open_end, " ".join(" ".join(plain).split()))
+    plain_text = " ".join("".join(plain).split())
+    return _Pattern(tuple(segments), tuple(gaps), open_start, open_end, plain_text, tuple(pieces))
 
 
 def _regex(pattern: _Pattern) -> re.Pattern[str]:
@@ -218,8 +234,9 @@ def verify(store: Store, text: str, semantic: Semantic | None = None, limit: int
         pattern = parse_quote(_PASTED_MARKER.sub("", text))
         matches = _exact(ready, pattern)
     if matches:
-        return QuoteReport(text, True, tuple(matches))
-    return QuoteReport(text, False, tuple(_closest(ready, pattern, semantic, limit)))
+        return QuoteReport(text, True, tuple(matches), "found")
+    near, paraphrase = _closest(ready, pattern, semantic, limit)
+    return QuoteReport(text, False, tuple(near), _verdict(False, near, paraphrase))
 
 
 def _exact(ready: _Prepared, pattern: _Pattern) -> list[QuoteMatch]:
@@ -319,3 +336,227 @@ def _replace(match: QuoteMatch, **changes: Any) -> QuoteMatch:
     import dataclasses
 
     return dataclasses.replace(match, **changes)
+
+
+# ---------------------------------------------------------------- closest matches
+
+
+@dataclass(frozen=True)
+class _Token:
+    key: str  # folded, letters and digits only
+    passage: int
+    start: int  # span of the word in its passage text, punctuation trimmed
+    end: int
+
+
+@dataclass(frozen=True)
+class _Near:
+    similarity: float
+    first: int
+    start: int
+    last: int
+    end: int
+    keys: tuple[str, ...]  # the source words matched (without what an ellipsis skipped)
+
+
+def tokens(text: str) -> list[tuple[str, int, int]]:
+    """(key, start, end) of each word: the key folded to letters and digits, the span without edge punctuation."""
+    out = []
+    for m in _WORD.finditer(text):
+        key = _NOT_ALNUM.sub("", fold(m.group()))
+        if not key:
+            continue
+        start, end = m.start(), m.end()
+        while start < end and not text[start].isalnum():
+            start += 1
+        while end > start and not text[end - 1].isalnum():
+            end -= 1
+        out.append((key, start, end))
+    return out
+
+
+def similarity(qkeys: Sequence[str], skeys: Sequence[str]) -> float:
+    """How alike two word sequences are, in [0, 1]: spelling (character alignment) and vocabulary, equally.
+
+    Character similarity alone flatters unrelated English (~0.55); the share of words in common
+    pulls invented sentences down and keeps reordered ones up.
+    """
+    if not qkeys or not skeys:
+        return 0.0
+    chars = fuzz.ratio(" ".join(qkeys), " ".join(skeys)) / 100
+    shared = sum((Counter(qkeys) & Counter(skeys)).values()) / max(len(qkeys), len(skeys))
+    return round((chars + shared) / 2, 3)
+
+
+def _closest(ready: _Prepared, pattern: _Pattern, semantic: Semantic | None, limit: int) -> tuple[list[QuoteMatch], bool]:
+    """The closest candidates, best first, and whether the first is a paraphrase the vector index vouches for."""
+    segments = [[k for k, _, _ in tokens(piece)] for piece in pattern.pieces]
+    segments = [seg for seg in segments if seg]
+    qkeys = [k for seg in segments for k in seg]
+    if not qkeys:
+        return [], False
+    cosines: dict[int, float] = {}
+    pool: set[int] = set()
+    for _, _, i in process.extract(fold(pattern.plain), ready.folded, scorer=fuzz.partial_ratio, limit=20):
+        pool.add(i)
+    if semantic is not None:
+        for pid, cosine in semantic(pattern.plain, 10):
+            if pid in ready.index:
+                pool.add(ready.index[pid])
+                cosines[ready.index[pid]] = cosine
+    windows: set[tuple[int, ...]] = set()
+    for i in pool:
+        windows.add((i,))
+        # A quotation may run over a paragraph or page break into the next passage.
+        for a, b in ((i - 1, i), (i, i + 1)):
+            if 0 <= a and b < len(ready.passages) and ready.passages[a].doc_id == ready.passages[b].doc_id:
+                windows.add((a, b))
+    scored = [r for r in (_align(ready, w, segments) for w in sorted(windows)) if r is not None]
+    scored.sort(key=lambda r: -r.similarity)
+    chosen: list[_Near] = []
+    for r in scored:
+        if not any(_overlaps(r, c) for c in chosen):
+            chosen.append(r)
+        if len(chosen) == limit:
+            break
+    # When no wording is close, a passage the vector index finds close in meaning is a paraphrase.
+    paraphrase = False
+    if chosen and chosen[0].similarity < CLOSE:
+        backed = [c for c in chosen if cosines.get(c.first, 0.0) >= SEMANTIC_PARAPHRASE]
+        if backed:
+            best = max(backed, key=lambda c: cosines[c.first])
+            chosen.remove(best)
+            chosen.insert(0, best)
+            paraphrase = True
+    out = []
+    for n, near in enumerate(chosen):
+        match = _build(ready, near.first, near.start, near.last, near.end, exact=False, similarity=near.similarity)
+        kind = "paraphrase" if n == 0 and paraphrase else classify(qkeys, near.keys)
+        out.append(_replace(match, diff=word_diff(pattern.plain, match.source_text), difference=kind))
+    return out, paraphrase
+
+
+def _overlaps(a: _Near, b: _Near) -> bool:
+    """Two candidates cover some of the same text."""
+    def span(n: _Near) -> tuple[tuple[int, int], tuple[int, int]]:
+        return (n.first, n.start), (n.last, n.end)
+
+    (a0, a1), (b0, b1) = span(a), span(b)
+    return a0 < b1 and b0 < a1
+
+
+def _align(ready: _Prepared, window: tuple[int, ...], segments: list[list[str]]) -> _Near | None:
+    """The window's words closest to the quotation, its verbatim parts found in order."""
+    toks = [_Token(k, i, s, e) for i in window for k, s, e in ready.tokens(i)]
+    if not toks:
+        return None
+    keys = [t.key for t in toks]
+    pos, spans = 0, []
+    for seg in segments:
+        found = _best_window(seg, keys, pos)
+        if found is None:
+            return None
+        spans.append(found)
+        pos = found[1]
+    a, b = spans[0][0], spans[-1][1]
+    if len(window) > 1 and toks[a].passage == toks[b - 1].passage:
+        return None  # the single-passage window covers it
+    matched = tuple(k for x, y in spans for k in keys[x:y])
+    score = similarity([k for seg in segments for k in seg], matched)
+    if score >= 1.0:
+        score = 0.99  # the same words with other punctuation: close, but not verbatim
+    return _Near(score, toks[a].passage, toks[a].start, toks[b - 1].passage, toks[b - 1].end, matched)
+
+
+def _alike(a: str, b: str) -> bool:
+    return a == b or fuzz.ratio(a, b) >= 80
+
+
+def _best_window(qkeys: list[str], keys: list[str], lo: int) -> tuple[int, int] | None:
+    """Word range [a, b) of keys[lo:] most like qkeys."""
+    if lo >= len(keys):
+        return None
+    query = " ".join(qkeys)
+    offsets, pos = [], 0
+    for k in keys[lo:]:
+        offsets.append(pos)
+        pos += len(k) + 1
+    hint = fuzz.partial_ratio_alignment(query, " ".join(keys[lo:]))
+    if hint is None:
+        return None
+    ws = lo + bisect.bisect_right(offsets, hint.dest_start) - 1
+    we = lo + bisect.bisect_right(offsets, max(hint.dest_end - 1, hint.dest_start))
+    best = (-1.0, ws, we)
+    # Refine to whole words: the alignment's edges may fall inside words or miss omitted ones.
+    # A quotation usually starts and ends where its source words do, so windows that agree at
+    # the edges win near-ties ("are not" vs "are not simply cooperating" for "are cooperating").
+    for a in range(max(ws - 4, lo), min(ws + 5, len(keys))):
+        for b in range(max(we - 4, a + 1), min(we + 5, len(keys)) + 1):
+            score = similarity(qkeys, keys[a:b])
+            score += 0.05 * (_alike(qkeys[0], keys[a]) + _alike(qkeys[-1], keys[b - 1]))
+            if score > best[0]:
+                best = (score, a, b)
+    return best[1], best[2]
+
+
+# ---------------------------------------------------------------- what differs
+
+
+def word_diff(quote: str, source: str) -> tuple[tuple[str, str], ...]:
+    """(op, words) runs: "=" in both, "-" in the quotation only, "+" in the source only."""
+    qwords = [w for w in quote.split() if _key(w) or w not in ("...", "\u2026")]
+    qwords = [w for w in qwords if not _GAP.fullmatch(w)]
+    swords = source.split()
+    matcher = difflib.SequenceMatcher(a=[_key(w) for w in qwords], b=[_key(w) for w in swords], autojunk=False)
+    out: list[tuple[str, str]] = []
+
+    def add(op: str, words: Sequence[str]) -> None:
+        if not words:
+            return
+        if out and out[-1][0] == op:
+            out[-1] = (op, out[-1][1] + " " + " ".join(words))
+        else:
+            out.append((op, " ".join(words)))
+
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            add("=", swords[j1:j2])  # the source's own spelling of the shared words
+        else:
+            add("-", qwords[i1:i2])
+            add("+", swords[j1:j2])
+    return tuple(out)
+
+
+def _key(word: str) -> str:
+    return _NOT_ALNUM.sub("", fold(word)) or fold(word)
+
+
+def classify(qkeys: Sequence[str], skeys: Sequence[str]) -> str:
+    """typo | changed words | omitted words | added words | reordered | paraphrase."""
+    if list(qkeys) == list(skeys):
+        return "typo"
+    matcher = difflib.SequenceMatcher(a=list(qkeys), b=list(skeys), autojunk=False)
+    in_order = sum(block.size for block in matcher.get_matching_blocks())
+    shared = sum((Counter(qkeys) & Counter(skeys)).values())
+    longest = max(len(qkeys), len(skeys))
+    # The same words (nearly all of them) in another order.
+    if shared >= 0.9 * longest and in_order < shared:
+        return "reordered"
+    if in_order < 0.5 * len(qkeys):
+        return "paraphrase"
+    kinds = set()
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "replace":
+            pairs = list(zip(qkeys[i1:i2], skeys[j1:j2]))
+            same_count = i2 - i1 == j2 - j1
+            kinds.add("typo" if same_count and all(fuzz.ratio(x, y) >= 75 for x, y in pairs) else "changed words")
+        elif tag == "delete":
+            kinds.add("added words")  # words the quotation has and the source does not
+        elif tag == "insert":
+            kinds.add("omitted words")
+    for kind in ("changed words", "omitted words", "added words"):
+        if kinds == {kind} or (kind in kinds and kinds - {kind} <= {"typo"}):
+            return kind
+    if kinds == {"typo"}:
+        return "typo"
+    return "changed words"

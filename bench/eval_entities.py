@@ -1,0 +1,204 @@
+"""Entity quality and speed on the seed texts: precision/recall per kind, NER words/s.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_entities.py
+
+Compares (a) the bare spaCy model, (b) the model with the EntityRuler patterns and
+(c) ruler + alias table (canonical names compared) against the hand-labelled
+mentions in tests/data/entity_gold.jsonl, prints a markdown table and writes it to
+bench/results/entities.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from corpus_search.entities import AliasTable, RawMention, Tagger, _trim, alias_key, canonicalize  # noqa: E402
+from corpus_search.models import Passage  # noqa: E402
+from corpus_search.textnorm import fold  # noqa: E402
+
+CORPUS = ROOT / "corpus"
+GOLD = ROOT / "tests" / "data" / "entity_gold.jsonl"
+RESULTS = ROOT / "bench" / "results" / "entities.md"
+SEEDS = ("makocki-popescu-2016-chaillot.txt", "alexeeva-lasserre-2018-china-perspectives.txt")
+# What a user filters by; the model's FAC counts as a project (it is where it puts pipelines).
+KINDS = {"people": {"PERSON"}, "organisations": {"ORG"}, "places": {"GPE", "LOC"}, "projects": {"PROJECT", "FAC"}}
+
+
+def seed_passages() -> list[Passage]:
+    """The seeds' passages: the project's splitter when it exists, else paragraphs by blank line."""
+    try:
+        from corpus_search.ingest import extract
+        from corpus_search.passages import split_document
+        from corpus_search.records import load_record
+    except ImportError:
+        return [p for name in SEEDS for p in _split_simply(CORPUS / name)]
+    out: list[Passage] = []
+    for name in SEEDS:
+        path = CORPUS / name
+        record = load_record(path, CORPUS)
+        extraction = extract(path, record)
+        out.extend(split_document(record, extraction.pages).passages)
+    return out
+
+
+_KEEP_HYPHEN = re.compile(r"(?:Sino|Russo|post|Post|anti|pro|non|co|self|Euro|well|long|mid|high|low)$")
+
+
+def _split_simply(path: Path) -> list[Passage]:
+    doc_id = "makocki2016" if "chaillot" in path.name else "alexeeva2018"
+    raw = path.read_text(encoding="utf-8")
+    blocks = re.split(r"\n\s*\n", raw)
+    out = []
+    for block in blocks:
+        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+        text = ""
+        for ln in lines:
+            if text.endswith("-") and ln[:1].islower() and not _KEEP_HYPHEN.search(text[:-1]):
+                text = text[:-1] + ln
+            else:
+                text = f"{text} {ln}" if text else ln
+        text = re.sub(r"^\d{1,2}(?=[A-Z])", "", text)  # glued paragraph numbers ("14These")
+        if len(text) > 2:
+            out.append(Passage(f"{doc_id}:{len(out):04d}", doc_id, len(out), text))
+    return out
+
+
+@dataclass
+class GoldPassage:
+    passage: Passage
+    mentions: list[dict]
+
+
+def load_gold(passages: list[Passage]) -> list[GoldPassage]:
+    by_doc: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, []).append(p)
+    out = []
+    for n, line in enumerate(GOLD.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        item = json.loads(line)
+        needle = fold(item["contains"])
+        hits = [p for p in by_doc.get(item["doc_id"], []) if needle in fold(p.text)]
+        if not hits:
+            raise SystemExit(f"{GOLD}:{n}: no {item['doc_id']} passage contains {item['contains']!r}")
+        out.append(GoldPassage(hits[0], item["mentions"]))
+    return out
+
+
+def _kind(label: str) -> str | None:
+    return next((k for k, labels in KINDS.items() if label in labels), None)
+
+
+def score(gold: list[GoldPassage], predicted: dict[str, list[tuple[str, str]]], canonical: bool) -> dict[str, tuple[int, int, int]]:
+    """Per kind: (true positives, predicted, gold), mentions matched per passage as multisets.
+
+    Surface forms are compared by alias_key (so "the EEU" = "EEU"); with `canonical`, the
+    canonical name must equal the gold name.
+    """
+    totals = {k: [0, 0, 0] for k in [*KINDS, "all"]}
+    for g in gold:
+        want = Counter((alias_key(m["name"] if canonical else m["text"]), _kind(m["label"])) for m in g.mentions)
+        got = Counter((alias_key(t), _kind(lab)) for t, lab in predicted.get(g.passage.passage_id, []))
+        want = Counter({k: v for k, v in want.items() if k[1]})
+        got = Counter({k: v for k, v in got.items() if k[1]})
+        tp = want & got
+        for kind in KINDS:
+            row = totals[kind]
+            row[0] += sum(v for k, v in tp.items() if k[1] == kind)
+            row[1] += sum(v for k, v in got.items() if k[1] == kind)
+            row[2] += sum(v for k, v in want.items() if k[1] == kind)
+        totals["all"] = [sum(totals[k][i] for k in KINDS) for i in range(3)]
+    return {k: tuple(v) for k, v in totals.items()}
+
+
+def _surface(raw: list[RawMention]) -> dict[str, list[tuple[str, str]]]:
+    out: dict[str, list[tuple[str, str]]] = {}
+    for m in raw:
+        lo, hi = _trim(m.text)  # the same trimming for every system: "Gazprom’s" is Gazprom
+        out.setdefault(m.passage_id, []).append((m.text[lo:hi], m.label))
+    return out
+
+
+def evaluate() -> dict[str, dict[str, tuple[int, int, int]]]:
+    """Scores for the three systems on the gold passages."""
+    passages = seed_passages()
+    gold = load_gold(passages)
+    gold_passages = [g.passage for g in gold]
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = Path(tmp) / "none.jsonl"
+        empty.write_text("")
+        bare = Tagger(patterns=empty).tag(gold_passages)
+    ruled_all = Tagger().tag(passages)  # aliases learn from the whole seeds, as a build does
+    ids = {p.passage_id for p in gold_passages}
+    ruled = [m for m in ruled_all if m.passage_id in ids]
+    table = AliasTable.build(passages)
+    canon: dict[str, list[tuple[str, str]]] = {}
+    for m in canonicalize(ruled_all, table):
+        canon.setdefault(m.passage_id, []).append((m.name, m.label))
+    return {
+        "(a) bare model": score(gold, _surface(bare), canonical=False),
+        "(b) + ruler": score(gold, _surface(ruled), canonical=False),
+        "(c) + ruler + aliases": score(gold, canon, canonical=True),
+    }
+
+
+def recall(cells: tuple[int, int, int]) -> float:
+    return cells[0] / cells[2] if cells[2] else 0.0
+
+
+def precision(cells: tuple[int, int, int]) -> float:
+    return cells[0] / cells[1] if cells[1] else 0.0
+
+
+def speed(passages: list[Passage], rounds: int = 3) -> tuple[float, int]:
+    """Best words/s of Tagger.tag over the seeds (model loaded and warmed first)."""
+    tagger = Tagger()
+    tagger.tag(passages[:20])
+    words = sum(len(p.text.split()) for p in passages)
+    best = 0.0
+    for _ in range(rounds):
+        t = time.perf_counter()
+        tagger.tag(passages)
+        best = max(best, words / (time.perf_counter() - t))
+    return best, words
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    results = evaluate()
+    passages = seed_passages()
+    n_gold = sum(len(g.mentions) for g in load_gold(passages))
+    lines = [
+        f"Entity quality on {len(load_gold(passages))} hand-labelled seed passages ({n_gold} mentions, "
+        "tests/data/entity_gold.jsonl). P = precision, R = recall; (a) and (b) compare surface forms, "
+        "(c) compares canonical names.",
+        "",
+        "| system | " + " | ".join(f"{k} P | {k} R" for k in [*KINDS, "all"]) + " |",
+        "| --- |" + " ---: | ---: |" * (len(KINDS) + 1),
+    ]
+    for system, cells in results.items():
+        row = " | ".join(f"{precision(cells[k]):.2f} | {recall(cells[k]):.2f}" for k in [*KINDS, "all"])
+        lines.append(f"| {system} | {row} |")
+    wps, words = speed(passages)
+    lines += ["", f"NER speed (tok2vec/tagger/parser/lemmatizer excluded, ruler on, one process, "
+              f"{os.cpu_count()} cores): {wps:,.0f} words/s over {words:,} words of the seeds."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

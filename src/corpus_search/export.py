@@ -1,0 +1,119 @@
+"""Export passages and quotations with their citations, in formats reference managers import."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from corpus_search import cite as citing
+from corpus_search.errors import UsageError
+from corpus_search.models import Passage, Record
+
+FORMATS = ("csv", "bibtex", "ris", "csl-json", "markdown")
+CSV_COLUMNS = ("passage_id", "doc_id", "authors", "title", "year", "publisher", "journal", "page", "page_end",
+               "paragraph", "locator", "quote", "note", "citation")
+
+
+@dataclass(frozen=True)
+class ExportItem:
+    """A passage to export; with `quote` (and its offsets in the passage) a quotation from it."""
+
+    passage: Passage
+    record: Record
+    quote: str | None = None
+    offset: int | None = None
+    end_offset: int | None = None
+    note: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.quote if self.quote is not None else self.passage.text
+
+    def locator(self) -> citing.Locator:
+        return citing.find_locator(self.record, self.passage, self.offset, self.end_offset)
+
+
+def export(items: Sequence[ExportItem], fmt: str) -> str:
+    """The items in one of FORMATS; each item is one entry, so every quotation keeps its own page."""
+    fmt = fmt.lower()
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    keys = _keys(items)
+    if fmt == "csv":
+        return _csv(items)
+    if fmt == "bibtex":
+        return "\n\n".join(citing.bibtex(i.record, i.locator(), key, _note(i)) for i, key in zip(items, keys)) + "\n"
+    if fmt == "ris":
+        return "\n".join(_ris(i, key) for i, key in zip(items, keys))
+    if fmt == "csl-json":
+        data = [citing.csl_json(i.record, i.locator(), key, _note(i)) for i, key in zip(items, keys)]
+        return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    return _markdown(items)
+
+
+def _keys(items: Sequence[ExportItem]) -> list[str]:
+    """Citation keys: the doc id, made unique per item ("makocki2016", "makocki2016-p34")."""
+    counts = Counter(i.record.doc_id for i in items)
+    keys: list[str] = []
+    for item in items:
+        key = item.record.doc_id
+        if counts[key] > 1:
+            loc = item.locator()
+            key = f"{key}-{'p' if loc.label == 'page' else 'para'}{loc.value}" if loc.label else key
+        base, n = key, 2
+        while key in keys:
+            key, n = f"{base}-{n}", n + 1
+        keys.append(key)
+    return keys
+
+
+def _note(item: ExportItem) -> str:
+    """What a reference manager keeps as the entry's note: the quotation (or passage) and the user's note."""
+    quoted = f"“{item.text}” ({item.locator().text() or item.passage.passage_id})"
+    return f"{quoted} {item.note}".strip()
+
+
+def _ris(item: ExportItem, key: str) -> str:
+    entry = citing.ris(item.record, item.locator(), _note(item))
+    return entry.replace(f"ID  - {item.record.doc_id}\n", f"ID  - {key}\n", 1)
+
+
+def _csv(items: Sequence[ExportItem]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        r, p, loc = item.record, item.passage, item.locator()
+        writer.writerow([
+            p.passage_id, p.doc_id, "; ".join(r.authors), r.title, r.year or "", r.publisher or "", r.journal or "",
+            loc.first if loc.label == "page" else (p.page or ""),
+            loc.last if loc.label == "page" else (p.page_end or ""),
+            p.paragraph if p.paragraph is not None else "", loc.text(), item.text, item.note,
+            citing.cite(r, p, "chicago", item.offset, item.end_offset),
+        ])
+    return out.getvalue()
+
+
+def _markdown(items: Sequence[ExportItem]) -> str:
+    blocks = []
+    for n, item in enumerate(items, 1):
+        cited = citing.cite(item.record, item.passage, "chicago", item.offset, item.end_offset, em=("*", "*"))
+        quoted = "\n".join(f"> {line}" if line else ">" for line in _md_escape(item.text).splitlines())
+        block = f"{n}. {cited} [`{item.passage.passage_id}`]\n\n{_indent(quoted)}"
+        if item.note:
+            block += f"\n\n   {_md_escape(item.note)}"
+        blocks.append(block)
+    return "\n\n".join(blocks) + "\n"
+
+
+def _md_escape(text: str) -> str:
+    # Source text may hold characters Markdown reads as markup; show them as written.
+    return "".join(f"\\{ch}" if ch in "\\`*_[]<>#|" else ch for ch in text)
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"   {line}" for line in text.splitlines())

@@ -1,0 +1,153 @@
+"""Turning source text into safe HTML for the app: escape first, then add our own markup.
+
+Document text is data, never markup. Every helper here escapes the text for
+HTML *and* neutralises Markdown and Streamlit's markdown extensions (links,
+images, emphasis, `$math$`, `:emoji:`, autolinks), so a source that contains
+`[x](javascript:...)` or `![](http://host/img.png)` shows those characters
+literally. Only the tags these helpers add themselves (`<mark>`, `<del>`,
+`<ins>`, `<br>`, `<span>`) reach the page.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+
+# Characters that mean something to Markdown (CommonMark + GFM) or to Streamlit's
+# extensions. Written as numeric character references they are shown, not parsed.
+_MARKDOWN_CHARS = "\\`*_{}[]()#+-.!|~$:@^=%"
+_TABLE = {ord(c): f"&#{ord(c)};" for c in _MARKDOWN_CHARS}
+_TABLE.update({ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&quot;", ord("'"): "&#x27;"})
+
+
+def escape(text: str) -> str:
+    """Text made inert for `st.markdown(..., unsafe_allow_html=True)`: no tags, no Markdown, one line."""
+    text = text.replace("\x00", "")
+    # Line breaks would start Markdown blocks (lists, headings, code); runs of spaces render as one anyway.
+    text = " ".join(text.split())
+    return text.translate(_TABLE)
+
+
+def merge_spans(spans: Iterable[Sequence[int]], length: int) -> list[tuple[int, int]]:
+    """Spans clipped to [0, length], sorted, with overlapping or touching ones joined."""
+    clipped = sorted((max(0, int(s)), min(length, int(e))) for s, e in spans)
+    out: list[tuple[int, int]] = []
+    for s, e in clipped:
+        if e <= s:
+            continue
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def highlight(text: str, spans: Iterable[Sequence[int]] = (), tag: str = "mark") -> str:
+    """Escaped `text` with each span wrapped in `<tag>`; spans are character offsets into `text`."""
+    if tag not in ("mark", "strong", "ins", "del"):
+        raise ValueError(f"unsupported tag {tag!r}")
+    parts: list[str] = []
+    pos = 0
+    for s, e in merge_spans(spans, len(text)):
+        parts.append(escape_fragment(text[pos:s]))
+        parts.append(f"<{tag}>{escape_fragment(text[s:e])}</{tag}>")
+        pos = e
+    parts.append(escape_fragment(text[pos:]))
+    return "".join(parts)
+
+
+def escape_fragment(text: str) -> str:
+    """Like `escape`, but keeps a single leading or trailing space so fragments join with their spacing."""
+    if not text:
+        return ""
+    lead = " " if text[0].isspace() else ""
+    trail = " " if text[-1].isspace() and text.strip() else ""
+    body = escape(text)
+    return (lead + body + trail) if body else " "
+
+
+def snippet(text: str, spans: Sequence[Sequence[int]] = (), width: int = 700) -> tuple[str, list[tuple[int, int]]]:
+    """A window of at most `width` characters around the first span, with the spans shifted into it.
+
+    Returns the window (with "…" where text was cut) and the spans inside it.
+    """
+    if len(text) <= width:
+        return text, merge_spans(spans, len(text))
+    merged = merge_spans(spans, len(text))
+    first = merged[0][0] if merged else 0
+    start = max(0, first - width // 4)
+    end = min(len(text), start + width)
+    start = max(0, end - width)
+    # Cut at word boundaries so no word is shown half.
+    if start > 0:
+        space = text.find(" ", start)
+        if space != -1 and space < first:
+            start = space + 1
+    if end < len(text):
+        space = text.rfind(" ", start, end)
+        if space > start:
+            end = space
+    prefix = "… " if start > 0 else ""
+    suffix = " …" if end < len(text) else ""
+    shift = len(prefix) - start
+    inside = [(s + shift, e + shift) for s, e in merged if s >= start and e <= end]
+    return prefix + text[start:end] + suffix, inside
+
+
+def highlight_snippet(text: str, spans: Sequence[Sequence[int]] = (), width: int = 700) -> str:
+    """The escaped, highlighted window of `text` around its first highlight."""
+    window, inside = snippet(text, spans, width)
+    return highlight(window, inside)
+
+
+def diff_html(diff: Iterable[Sequence[str]]) -> str:
+    """A word diff as HTML: `=` plain, `-` (in the quotation, not the source) struck, `+` (in the source) inserted."""
+    parts = []
+    for op, words in diff:
+        body = escape(words)
+        if not body:
+            continue
+        if op == "-":
+            parts.append(f"<del>{body}</del>")
+        elif op == "+":
+            parts.append(f"<ins>{body}</ins>")
+        else:
+            parts.append(body)
+    return " ".join(parts)
+
+
+def locator(page: int | None, page_end: int | None = None, paragraph: int | None = None,
+            page_label: str | None = None) -> str:
+    """Where a passage sits, as a reader cites it: "p. 17", "pp. 17–18", "para. 12" ("" when unknown)."""
+    if paragraph is not None:
+        return f"para. {paragraph}"
+    if page is not None:
+        if page_end is not None and page_end != page:
+            return f"pp. {page}–{page_end}"
+        return f"p. {page}"
+    if page_label:
+        return f"p. {page_label}"
+    return ""
+
+
+def passage_locator(passage) -> str:
+    """`locator` for a Passage (or anything with page, page_end, paragraph, page_label)."""
+    return locator(passage.page, passage.page_end, passage.paragraph, getattr(passage, "page_label", None))
+
+
+def authors_line(authors: Sequence[str], limit: int = 3) -> str:
+    """"A", "A and B", "A, B and C", or "A et al." past `limit` names."""
+    names = [a for a in authors if a]
+    if not names:
+        return ""
+    if len(names) > limit:
+        return f"{names[0]} et al."
+    if len(names) == 1:
+        return names[0]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def badge(text: str, kind: str = "") -> str:
+    """A small inline label (entity chip, passage kind) as escaped HTML."""
+    css = "cs-badge" + (f" cs-{kind}" if kind.isalnum() else "")
+    return f'<span class="{css}">{escape(text)}</span>'

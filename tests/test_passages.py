@@ -1,0 +1,241 @@
+"""split_document on the real seeds and CRS PDFs: pages, sections, kinds and spans a user relies on."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from corpus_search.models import Page, Record
+from corpus_search.passages import Split, split_document
+from corpus_search.records import load_record
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CHAILLOT = "makocki-popescu-2016-chaillot.txt"
+ARTICLE = "alexeeva-lasserre-2018-china-perspectives.txt"
+CRS = sorted(p.name for p in (CORPUS / "crs").glob("*.pdf"))
+
+
+def _leading_space_pages(text: str, offset: int) -> list[Page]:
+    # The ingester's convention: every line that begins with a space starts a new page.
+    starts = [m.start() for m in re.finditer(r"(?m)^ ", text)]
+    if not starts or starts[0] != 0:
+        starts = [0, *starts]
+    chunks = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)])]
+    return [Page(index=i, text=c, label=str(i + 1 + offset)) for i, c in enumerate(chunks)]
+
+
+@cache
+def split(name: str) -> Split:
+    path = CORPUS / name
+    record = load_record(path, CORPUS)
+    try:
+        from corpus_search.ingest import extract
+
+        pages = extract(path, record).pages
+    except ImportError:  # before the ingester exists, read the text conventions here
+        text = path.read_text(encoding="utf-8")
+        if record.page_starts == "leading-space":
+            pages = _leading_space_pages(text, record.page_offset)
+        else:
+            pages = [Page(index=0, text=text, label=None)]
+    return split_document(record, pages)
+
+
+def containing(name: str, phrase: str) -> list:
+    return [p for p in split(name).passages if phrase in p.text]
+
+
+@pytest.mark.parametrize("name", [CHAILLOT, ARTICLE, *(f"crs/{n}" for n in CRS)])
+def test_passages_are_slices_of_the_cleaned_text(name: str) -> None:
+    result = split(name)
+    assert result.passages
+    for seq, p in enumerate(result.passages):
+        assert result.text[p.start : p.end] == p.text
+        assert p.seq == seq and p.passage_id == f"{p.doc_id}:{seq:04d}"
+        assert p.text == p.text.strip() and "\ue000" not in p.text and "\ue002" not in p.text
+
+
+@pytest.mark.parametrize(
+    ("phrase", "page"),
+    [
+        ("the relationship is not anything like the Soviet-Chinese brotherhood", 17),
+        ("Putin is a tactician rather than a strategist", 34),
+        ("Since US President Barack Obama", 5),
+        ("Following the annexation of Crimea, the outbreak", 7),
+        ("EEU Eurasian Economic Union", 52),
+    ],
+)
+def test_chaillot_quotes_are_on_their_printed_page(phrase: str, page: int) -> None:
+    found = containing(CHAILLOT, phrase)
+    assert len(found) == 1
+    p = found[0]
+    assert p.page_at(p.text.index(phrase)) == str(page)
+
+
+def test_foreword_heading_is_on_page_5() -> None:
+    heading = next(p for p in split(CHAILLOT).passages if p.text == "Foreword")
+    assert heading.kind == "heading" and heading.page == 5
+
+
+def test_altai_pipeline_passages_are_on_pages_32_33_37() -> None:
+    assert [p.page for p in containing(CHAILLOT, "Altai pipeline")] == [32, 33, 37]
+
+
+def test_box_4_spans_pages_17_and_18() -> None:
+    box = [p for p in split(CHAILLOT).passages if p.section.startswith("Box 4")]
+    assert {p.page for p in box} == {17, 18}
+    assert all(p.kind == "box" for p in box)
+    assert any("Soviet-Chinese brotherhood" in p.text for p in box)
+
+
+def test_box_3_ends_where_body_text_resumes() -> None:
+    resumed = containing(CHAILLOT, "The Russian version of ‘respect diplomacy’")[0]
+    assert resumed.kind == "body" and resumed.section == "Chapter 1 / Equality therapy"
+    assert resumed.page == 16 and resumed.page_end == 17
+
+
+def test_paragraph_across_a_page_break_is_one_passage_with_the_break_recorded() -> None:
+    # p. 9 ends "... In this" under footnote 1; p. 10 goes on "worldview, both China ...".
+    p = containing(CHAILLOT, "In this worldview, both China and Russia")[0]
+    assert (p.page, p.page_end) == (9, 10)
+    offset = p.text.index("worldview, both China")
+    assert (offset, "10") in p.page_breaks
+    assert p.page_at(offset - 5) == "9" and p.page_at(offset) == "10"
+
+
+def test_section_paths_follow_chapters_and_subheadings() -> None:
+    assert containing(CHAILLOT, "More than anything, China is motivated by mercantilist")[0].section == (
+        "Chapter 3 / Business versus politics"
+    )
+    assert containing(CHAILLOT, "ASEAN Association of Southeast Asian Nations")[0].kind == "body"
+
+
+@pytest.mark.parametrize(
+    ("phrase", "kind"),
+    [
+        ("FIGURE 1: RUSSIA’S TOP 3 ARMS EXPORTS DESTINATIONS", "caption"),
+        ("Source for data: SIPRI.", "caption"),
+        ("Box 2: The South China Sea disputes and Russia", "box"),
+        ("Feng Zhongping & Huan Jing", "footnote"),
+        ("Converging geopolitics?", "heading"),
+    ],
+)
+def test_chaillot_kinds(phrase: str, kind: str) -> None:
+    assert [p.kind for p in containing(CHAILLOT, phrase)] == [kind]
+
+
+def test_footnotes_are_lifted_and_linked_to_their_markers() -> None:
+    result = split(CHAILLOT)
+    notes = [p for p in result.passages if p.kind == "footnote"]
+    assert [p.notes for p in notes] == [(str(n),) for n in range(1, 26)]
+    first = notes[0]
+    assert first.page == 9 and first.text.startswith("Feng Zhongping & Huan Jing")
+    citing = containing(CHAILLOT, "with Pakistan. Russia is certainly far")[0]
+    assert citing.notes == ("1",)
+    offset, number = citing.note_marks[0]
+    assert number == "1" and citing.text[:offset].endswith("with Pakistan.")
+    for p in result.passages:
+        if p.kind != "footnote":
+            assert "Feng Zhongping" not in p.text and "ESPO Working Paper" not in p.text
+
+
+@pytest.mark.parametrize("kept", ["$1.3 billion", "in 2014", "G8 membership", "Su-35"])
+def test_numbers_that_are_not_markers_stay(kept: str) -> None:
+    assert containing(CHAILLOT, kept)
+
+
+def test_article_paragraph_numbers() -> None:
+    result = split(ARTICLE)
+    p = containing(ARTICLE, "These developments have been accentuated")[0]
+    assert p.paragraph == 14 and p.text.startswith("These developments")
+    numbered = [p.paragraph for p in result.passages if p.paragraph is not None]
+    assert numbered == sorted(numbered) and 1 in numbered and 36 in numbered
+    assert not any(re.match(r"\d+[A-Z]", p.text) for p in result.passages if p.kind == "body")
+
+
+def test_article_footnotes_and_markers() -> None:
+    result = split(ARTICLE)
+    notes = [p for p in result.passages if p.kind == "footnote"]
+    assert [p.notes[0] for p in notes] == ["5", "6", "10", "11", "12"]
+    assert notes[0].text.startswith("“More than 100 Billion")
+    p = containing(ARTICLE, "the ensuing sanctions. European and American")[0]
+    assert {"2", "3", "4"} <= set(p.notes)
+    assert containing(ARTICLE, "fall of the Soviet Union In other words")
+
+
+def test_article_captions_printed_once_and_header_kinds() -> None:
+    result = split(ARTICLE)
+    assert len(containing(ARTICLE, "Figure 1 – Development of trade")) == 1
+    assert result.stats["duplicate_captions"] == 4
+    assert result.passages[0].kind == "heading" and result.passages[0].text.startswith("The Evolution of Sino")
+    assert containing(ARTICLE, "Manuscript received on 28 November 2017")[0].kind == "body"
+    assert containing(ARTICLE, "Closer economic relations")[0].section.endswith("/ Closer economic relations")
+
+
+def test_article_keeps_non_breaking_hyphens() -> None:
+    assert "Sino\u2011Russian" in split(ARTICLE).text
+
+
+@pytest.mark.parametrize("name", [f"crs/{n}" for n in CRS])
+def test_crs_furniture_is_dropped(name: str) -> None:
+    result = split(name)
+    assert result.stats["dropped_furniture"] >= 1
+    for p in result.passages:
+        assert "https://crsreports.congress.gov" not in p.text
+        assert not re.fullmatch(r"Congressional Research Service \d+", p.text)
+
+
+def test_crs_footnotes_and_pages() -> None:
+    result = split("crs/R48903.pdf")
+    assert result.stats["footnotes"] >= 30
+    intro = containing("crs/R48903.pdf", "Before U.S. and Israeli military operations began")[0]
+    assert intro.page == 3 and "1" in intro.notes
+    assert "about 130 each day. As of April 7" in intro.text
+
+
+def test_long_paragraphs_are_split_at_sentence_ends() -> None:
+    text = " ".join(f"Sentence number {i} says something about Russia and China." for i in range(200))
+    result = split_document(Record(doc_id="long", title="Long"), [Page(index=0, text=text, label="1")])
+    assert len(result.passages) > 1
+    assert all(len(p.text) <= 2500 and p.text.endswith(".") for p in result.passages)
+
+
+@pytest.mark.parametrize(
+    "pages",
+    [
+        [],
+        [""],
+        [" ", "\x00\x01", "7"],
+        ["ا لسلام عليكم ورحمة الله\nمرحبا بالعالم"],
+        ["1. \n2. \n3."],
+        ["-\n-\n-"],
+        ["word-\n"],
+        ["Box 1: x"],
+        ["\ue000\ue002 private use"],
+    ],
+)
+def test_odd_pages_never_crash(pages: list[str]) -> None:
+    result = split_document(Record(doc_id="odd", title="Odd"), [Page(i, t, str(i + 1)) for i, t in enumerate(pages)])
+    for p in result.passages:
+        assert result.text[p.start : p.end] == p.text
+
+
+_PIECES = [*"ab Ab.-\n123 9’“”•\u2011\u00adﬁ\x00\ue001", "Box 1:", "FIGURE 2:", "Chi-\nna", "1. ", "\n\n", " 14These", "word.2 "]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.lists(st.sampled_from(_PIECES), max_size=120).map("".join), max_size=6),
+    st.booleans(),
+)
+def test_fuzz_split_document_never_raises(texts: list[str], numbered: bool) -> None:
+    record = Record(doc_id="fuzz", title="Fuzz", numbered_paragraphs=numbered)
+    result = split_document(record, [Page(i, t, str(i + 1) if i % 2 else None) for i, t in enumerate(texts)])
+    for p in result.passages:
+        assert result.text[p.start : p.end] == p.text
+        assert p.text and not any(ord(c) < 32 and c != "\n" for c in p.text)

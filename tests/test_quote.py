@@ -1,0 +1,282 @@
+"""Quotation verification: verbatim wherever typing and layout differ, and honest about near misses."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from corpus_search.errors import QueryError
+from corpus_search.models import Document, Passage, Record
+from corpus_search.quote import CLOSE, classify, parse_quote, similarity, verify, word_diff
+from corpus_search.store import Store
+
+# A tiny store whose text has the typography real sources have: curly quotes, en dashes, an
+# "fi" ligature, a line-end hyphen kept in a compound, a lifted footnote marker, a page break
+# inside a paragraph and a paragraph that runs on into the next.
+PARAGRAPHS = [
+    ("Moscow\u2019s \u2018turn to the East\u2019 \u2013 announced in 2014 \u2013 was meant to oﬀset the sanctions "
+     "of the Soviet-Chinese era. Russia looked east for capital.", 10, ()),
+    ("Gazprom dragged its feet on the pipeline. Russia looked east for capital. The first deliveries may "
+     "not take place until 2021 or even later.", 11, ((57, "12"),)),
+    ("The fear of being eclipsed by the meteoric rise of China is driving Russia\u2019s reluctance", 12, ()),
+    ("to fully embrace economic opportunities offered by the world\u2019s most populous country.", 12, ()),
+]
+OTHER = "A wholly different report about fisheries in the North Atlantic and their quotas."
+
+
+def _store(tmp_path) -> Store:
+    store = Store.create(tmp_path / "store.db")
+    for doc_id, paragraphs in (("doc", PARAGRAPHS), ("other", [(OTHER, 3, ())])):
+        text, passages = "", []
+        for seq, (body, page, breaks) in enumerate(paragraphs):
+            if text:
+                text += "\n\n"
+            start = len(text)
+            text += body
+            end_page = int(breaks[-1][1]) if breaks else page
+            passages.append(Passage(f"{doc_id}:{seq:04d}", doc_id, seq, body, page=page, page_end=end_page,
+                                    start=start, end=len(text), page_breaks=breaks))
+        record = Record(doc_id=doc_id, title=f"Report {doc_id}", authors=("Ann Author",), year=2016, publisher="Pub")
+        sha = hashlib.sha256(text.encode()).hexdigest()
+        store.add_document(Document(doc_id, f"{doc_id}.txt", sha, record), len(store.documents()), text, passages)
+    store.commit()
+    return store
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = _store(tmp_path)
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Moscow's 'turn to the East' -- announced in 2014 -- was meant to offset the sanctions",  # straight, "--", no ligature
+        "“Moscow’s ‘turn to the East’ — announced in 2014 — was meant to offset the sanctions.”",  # curly, em dash
+        "Moscow's  'turn to the\nEast' - announced in 2014 - was meant to offset   the sanctions",  # spacing, line breaks
+        "moscow's 'turn to the east' \u2011 announced in 2014 \u2011 was meant to offset the sanctions",  # U+2011, case
+        "Moscow's 'turn to the East' announced in 2014 was meant to offset the sanctions",  # dashes left out
+    ],
+)
+def test_typing_differences_still_match_verbatim(store, typed):
+    report = verify(store, typed)
+    assert report.found and report.verdict == "found"
+    (match,) = report.matches
+    assert match.exact and match.similarity == 1.0 and match.page == 10
+    # The source's own characters, cut from the passage, never the typed ones.
+    assert match.source_text.startswith("Moscow\u2019s \u2018turn") and "oﬀset the sanctions" in match.source_text
+    passage = store.passage(match.passage_id)
+    assert passage.text[match.start : match.end] == match.source_text
+
+
+def test_a_compound_hyphen_matches_with_or_without_it(store):
+    assert verify(store, "sanctions of the Soviet-Chinese era").found
+    assert verify(store, "sanctions of the Soviet Chinese era").found
+
+
+def test_every_occurrence_is_reported(store):
+    report = verify(store, "Russia looked east for capital")
+    assert report.found
+    assert [m.passage_id for m in report.matches] == ["doc:0000", "doc:0001"]
+
+
+def test_whole_words_only(store):
+    assert not verify(store, "oscow's 'turn to the East").found
+
+
+def test_page_is_the_page_of_the_first_word(store):
+    before = verify(store, "Gazprom dragged its feet on the pipeline").matches[0]
+    assert (before.page, before.page_end) == (11, 11)
+    across = verify(store, "on the pipeline. Russia looked east for capital. The first deliveries").matches[0]
+    assert (across.page, across.page_end) == (11, 12) and across.citation.endswith(", 11-12.")
+    after = verify(store, "The first deliveries may not take place until 2021").matches[0]
+    assert (after.page, after.page_end) == (12, 12)
+
+
+def test_a_quotation_running_into_the_next_paragraph(store):
+    report = verify(store, "driving Russia's reluctance to fully embrace economic opportunities")
+    assert report.found
+    (match,) = report.matches
+    assert match.passage_ids == ("doc:0002", "doc:0003")
+    assert match.source_text == "driving Russia\u2019s reluctance\n\nto fully embrace economic opportunities"
+    position = match.selector["position"]
+    assert store.document_text("doc")[position["start"] : position["end"]] == match.source_text
+
+
+def test_selector_and_file_hash(store):
+    match = verify(store, "Gazprom dragged its feet").matches[0]
+    text = store.document_text("doc")
+    sel = match.selector
+    assert sel["type"] == "TextQuoteSelector" and sel["exact"] == "Gazprom dragged its feet"
+    assert text.endswith(sel["suffix"] + text[text.index(sel["suffix"]) + len(sel["suffix"]):])
+    assert sel["suffix"] == text[match.selector["position"]["end"] :][:32]
+    assert sel["prefix"] == text[: sel["position"]["start"]][-32:]
+    assert match.file_sha256 == store.document("doc").sha256
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "Gazprom dragged its feet ... The first deliveries may not take place",
+        "Gazprom dragged its feet … The first deliveries may not take place",
+        "Gazprom dragged its feet [...] The first deliveries may not take place",
+        "The fear of being eclipsed . . . the world's most populous country",  # across two paragraphs
+    ],
+)
+def test_ellipsis_parts_in_order_in_one_or_two_passages(store, typed):
+    report = verify(store, typed)
+    assert report.found
+    match = report.matches[0]
+    assert ("+", "on the pipeline. Russia looked east for capital.") in match.diff or "fear" in typed
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "The first deliveries may not take place ... Gazprom dragged its feet",  # wrong order
+        "Gazprom dragged its feet ... fisheries in the North Atlantic",  # parts from two documents
+        "Moscow's 'turn to the East' ... to fully embrace economic opportunities",  # passages not adjacent
+    ],
+)
+def test_ellipsis_parts_that_do_not_belong_together(store, typed):
+    assert not verify(store, typed).found
+
+
+def test_bracketed_insertions_are_editorial(store):
+    assert verify(store, "[T]he first deliveries may not take place").found
+    assert verify(store, "[Gazprom's] first deliveries may not take place until 2021").found
+    match = verify(store, "Gazprom dragged [its] feet on the pipeline").matches[0]
+    assert match.source_text == "Gazprom dragged its feet on the pipeline"
+
+
+def test_a_pasted_footnote_marker_is_ignored(store):
+    assert verify(store, "was meant to offset the sanctions2 of the Soviet-Chinese era").found
+
+
+@pytest.mark.parametrize(
+    ("typed", "difference"),
+    [
+        ("Gazprom dragged its feet on the pipline", "typo"),
+        ("Gazprom dragged its heels on the pipeline", "changed words"),
+        ("Gazprom dragged its feet on the pipeline", None),  # control: verbatim
+        ("Gazprom dragged feet on the pipeline", "omitted words"),
+        ("Gazprom dragged its feet on the new gas pipeline", "added words"),
+        ("Gazprom dragged on the pipeline its feet", "reordered"),
+    ],
+)
+def test_near_misses_say_what_differs(store, typed, difference):
+    report = verify(store, typed)
+    if difference is None:
+        assert report.found
+        return
+    assert not report.found and report.verdict == "altered"
+    best = report.matches[0]
+    assert not best.exact and CLOSE <= best.similarity < 1.0
+    assert best.difference == difference and best.passage_id == "doc:0001"
+    assert best.source_text.startswith("Gazprom dragged its feet")
+
+
+def test_nonsense_is_not_found_and_scores_low(store):
+    report = verify(store, "The purple elephant danced quietly over seventeen frozen lakes")
+    assert not report.found and report.verdict == "not found"
+    assert all(m.similarity < 0.6 and not m.exact for m in report.matches)
+
+
+def test_empty_quotation_is_a_query_error(store):
+    with pytest.raises(QueryError):
+        verify(store, " “ … ” ")
+
+
+def test_report_json_has_the_contract_shape(store):
+    data = verify(store, "Gazprom dragged its feet").to_json()
+    assert set(data) >= {"quote", "found", "matches"}
+    match = data["matches"][0]
+    for key in ("passage_id", "doc_id", "page", "paragraph", "exact", "similarity", "source_text", "citation",
+                "passage_ids", "page_end", "start", "end", "difference", "diff", "selector", "file_sha256"):
+        assert key in match
+
+
+def test_semantic_candidates_are_used_and_paraphrase_reported(store):
+    def semantic(text, k):
+        return [("doc:0002", 0.83)]
+
+    report = verify(store, "Moscow is afraid that Beijing will outgrow it", semantic=semantic)
+    assert not report.found and report.verdict == "paraphrase"
+    assert report.matches[0].passage_id == "doc:0002" and report.matches[0].difference == "paraphrase"
+
+
+# ---------------------------------------------------------------- pieces
+
+
+def test_parse_quote_splits_at_gaps():
+    pattern = parse_quote("“[T]he cat ... sat on [the] mat.”")
+    assert pattern.segments == ("hecat", "saton", "mat")
+    assert pattern.open_start and not pattern.open_end
+    assert pattern.plain == "The cat sat on the mat"
+
+
+@pytest.mark.parametrize(
+    ("quote", "source", "expected"),
+    [
+        ("a b c d", "a b c d", "typo"),
+        ("a strategist rather than tactician", "a tactician rather than strategist", "reordered"),
+        ("the card of the more generous partner", "the card of the more respectful partner", "changed words"),
+        ("dependence on a partner is", "dependence on a single partner is", "omitted words"),
+        ("dependence on a new partner is", "dependence on a partner is", "added words"),
+        ("russia recieves gas from china", "russia receives gas from china", "typo"),
+        ("moscow fears beijing outgrowing it", "the rise of china is driving russian reluctance", "paraphrase"),
+    ],
+)
+def test_classify(quote, source, expected):
+    assert classify(quote.split(), source.split()) == expected
+
+
+def test_word_diff_marks_what_each_side_has():
+    diff = word_diff("Putin is a strategist", "Putin is a tactician")
+    assert diff == (("=", "Putin is a"), ("-", "strategist"), ("+", "tactician"))
+
+
+def test_similarity_is_low_for_unrelated_words():
+    assert similarity("the purple elephant danced".split(), "the rise of china is".split()) < 0.5
+    assert similarity("a b c".split(), "a b c".split()) == 1.0
+
+
+# ---------------------------------------------------------------- the real corpus
+
+
+def test_acceptance_exact_quotation_in_the_chaillot_paper(corpus):
+    report = corpus.quote("the relationship is not anything like the Soviet-Chinese brotherhood")
+    assert report.found
+    (match,) = report.matches
+    assert match.doc_id == "makocki2016" and match.page == 17 and match.exact
+    assert match.source_text.replace("\u2011", "-") == "the relationship is not anything like the Soviet-Chinese brotherhood"
+    assert match.selector["type"] == "TextQuoteSelector" and match.selector["exact"] == match.source_text
+    assert match.file_sha256 == corpus.store.document("makocki2016").sha256 and len(match.file_sha256) == 64
+    assert match.citation.endswith("17.")
+
+
+def test_acceptance_reordered_quotation(corpus):
+    report = corpus.quote("Putin is a strategist rather than a tactician")
+    assert not report.found
+    best = report.matches[0]
+    assert best.source_text == "Putin is a tactician rather than a strategist"
+    assert best.page == 34 and best.difference == "reordered" and best.doc_id == "makocki2016"
+
+
+def test_acceptance_ellipsis_within_one_paragraph(corpus):
+    report = corpus.quote("Russia and China are not simply cooperating ... a true partnership of equals")
+    assert report.found and report.matches[0].doc_id == "makocki2016"
+
+
+def test_acceptance_ellipsis_across_documents_is_not_found(corpus):
+    report = corpus.quote("the relationship is not anything like the Soviet-Chinese brotherhood ... "
+                          "the relationship is underpinned by the 1951 Australia-New Zealand-United States")
+    assert not report.found and report.verdict != "found"
+
+
+def test_invented_quotation_is_not_found_in_the_corpus(corpus):
+    report = corpus.quote("Moscow and Beijing signed a formal mutual defence treaty in the summer of 2015")
+    assert not report.found and report.verdict == "not found"
