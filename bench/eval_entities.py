@@ -162,17 +162,21 @@ def precision(cells: tuple[int, int, int]) -> float:
     return cells[0] / cells[1] if cells[1] else 0.0
 
 
-def speed(passages: list[Passage], rounds: int = 3) -> tuple[float, int]:
-    """Best words/s of Tagger.tag over the seeds (model loaded and warmed first)."""
+def speed(passages: list[Passage], rounds: int = 3) -> tuple[float, float, int]:
+    """Best words/s of Tagger.tag over the seeds, by wall clock and by CPU time (the model warmed first).
+
+    CPU time is reported too because a shared machine makes wall-clock figures swing.
+    """
     tagger = Tagger()
     tagger.tag(passages[:20])
     words = sum(len(p.text.split()) for p in passages)
-    best = 0.0
+    wall = cpu = 0.0
     for _ in range(rounds):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         tagger.tag(passages)
-        best = max(best, words / (time.perf_counter() - t))
-    return best, words
+        wall = max(wall, words / (time.perf_counter() - t))
+        cpu = max(cpu, words / (time.process_time() - c))
+    return wall, cpu, words
 
 
 def main() -> None:
@@ -191,9 +195,10 @@ def main() -> None:
     for system, cells in results.items():
         row = " | ".join(f"{precision(cells[k]):.2f} | {recall(cells[k]):.2f}" for k in [*KINDS, "all"])
         lines.append(f"| {system} | {row} |")
-    wps, words = speed(passages)
-    lines += ["", f"NER speed (tok2vec/tagger/parser/lemmatizer excluded, ruler on, one process, "
-              f"{os.cpu_count()} cores): {wps:,.0f} words/s over {words:,} words of the seeds."]
+    wall, cpu, words = speed(passages)
+    lines += ["", f"NER speed over the {words:,} words of the seeds (tagger/parser/lemmatizer/shared tok2vec "
+              f"excluded, ruler on, one process, {os.cpu_count()} cores): {wall:,.0f} words/s wall clock, "
+              f"{cpu:,.0f} words/s of CPU time."]
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

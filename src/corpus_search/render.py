@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 # Characters that mean something to Markdown (CommonMark + GFM) or to Streamlit's
 # extensions. Written as numeric character references they are shown, not parsed.
@@ -151,3 +152,114 @@ def badge(text: str, kind: str = "") -> str:
     """A small inline label (entity chip, passage kind) as escaped HTML."""
     css = "cs-badge" + (f" cs-{kind}" if kind.isalnum() else "")
     return f'<span class="{css}">{escape(text)}</span>'
+
+
+def annotate(text: str, spans: Iterable[Sequence[int]] = (), notes: Iterable[Sequence] = (),
+             breaks: Iterable[Sequence] = ()) -> str:
+    """Escaped `text` with spans in `<mark>`, footnote markers as `<sup>` and page breaks as `[p. N]` tags.
+
+    `notes` and `breaks` are (offset, label) pairs, as Passage.note_marks and Passage.page_breaks hold them.
+    """
+    inserts: list[tuple[int, int, str]] = []
+    for off, label in breaks:
+        inserts.append((int(off), 0, f'<span class="cs-pagebreak">&#91;p&#46; {escape(str(label))}&#93;</span> '))
+    for off, label in notes:
+        inserts.append((int(off), 1, f'<sup class="cs-note">{escape(str(label))}</sup>'))
+    merged = merge_spans(spans, len(text))
+    cuts = sorted({0, len(text)} | {s for s, _ in merged} | {e for _, e in merged}
+                  | {min(max(0, o), len(text)) for o, _, _ in inserts})
+    parts: list[str] = []
+    for a, b in zip(cuts, cuts[1:] + [None]):
+        for off, _, frag in sorted(i for i in inserts if min(max(0, i[0]), len(text)) == a):
+            parts.append(frag)
+        if b is None:
+            break
+        piece = escape_fragment(text[a:b])
+        if any(s <= a and b <= e for s, e in merged):
+            piece = f"<mark>{piece}</mark>"
+        parts.append(piece)
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class ReaderView:
+    """One screen of the reader: a printed page, or a run of numbered paragraphs."""
+
+    label: str  # "17", "iii", "¶ 1–5", "passages 1–15"
+    passages: tuple  # every passage of the view in document order, footnotes included
+
+
+def reader_views(passages: Sequence, by_paragraph: bool = False, per_view: int = 5) -> list[ReaderView]:
+    """Group a document's passages (in order) into pages, or runs of `per_view` numbered paragraphs.
+
+    Passages without a page (footnotes lifted out of the text, say) stay with the page before them.
+    Documents that know neither pages nor paragraphs are cut into runs of passages.
+    """
+    passages = list(passages)
+    if by_paragraph and any(p.paragraph is not None for p in passages):
+        return _paragraph_views(passages, per_view)
+    if any(p.page is not None or p.page_label for p in passages):
+        views: list[tuple[str, list]] = []
+        for p in passages:
+            label = p.page_label or (str(p.page) if p.page is not None else None)
+            if label is None:
+                label = views[-1][0] if views else "front"
+            if not views or views[-1][0] != label:
+                views.append((label, []))
+            views[-1][1].append(p)
+        return [ReaderView(label, tuple(ps)) for label, ps in views]
+    size = max(per_view * 3, 1)
+    return [ReaderView(f"passages {i + 1}–{min(i + size, len(passages))}", tuple(passages[i:i + size]))
+            for i in range(0, len(passages), size)]
+
+
+def _paragraph_views(passages: list, per_view: int) -> list[ReaderView]:
+    groups: list[list] = [[]]
+    numbered = 0
+    for p in passages:
+        if p.paragraph is not None:
+            if numbered == per_view:
+                # Headings just before the paragraph belong with it, not at the foot of the last view.
+                carry = []
+                while groups[-1] and groups[-1][-1].kind == "heading":
+                    carry.insert(0, groups[-1].pop())
+                groups.append(carry)
+                numbered = 0
+            numbered += 1
+        groups[-1].append(p)
+    views = []
+    for g in groups:
+        if not g:
+            continue
+        nums = [p.paragraph for p in g if p.paragraph is not None]
+        label = (f"¶ {nums[0]}–{nums[-1]}" if len(nums) > 1 and nums[0] != nums[-1]
+                 else f"¶ {nums[0]}" if nums else "front")
+        views.append(ReaderView(label, tuple(g)))
+    return views
+
+
+def view_of(views: Sequence[ReaderView], passage_id: str) -> int:
+    """Index of the view holding a passage (0 when it is not there)."""
+    for i, v in enumerate(views):
+        if any(p.passage_id == passage_id for p in v.passages):
+            return i
+    return 0
+
+
+def footnotes_for(view: ReaderView, passages: Sequence) -> list:
+    """The footnotes to show beside a view: those in it, and those its text refers to (nearest by number)."""
+    shown = [p for p in view.passages if p.kind == "footnote"]
+    have = {p.passage_id for p in shown}
+    notes = [p for p in passages if p.kind == "footnote"]
+    for body in view.passages:
+        if body.kind == "footnote":
+            continue
+        for number in body.notes:
+            # Note numbers restart in some sources: take the first footnote with that number after the marker.
+            after = [n for n in notes if number in n.notes and n.seq > body.seq]
+            before = [n for n in notes if number in n.notes and n.seq <= body.seq]
+            match = after[0] if after else (before[-1] if before else None)
+            if match is not None and match.passage_id not in have:
+                shown.append(match)
+                have.add(match.passage_id)
+    return sorted(shown, key=lambda p: p.seq)

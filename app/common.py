@@ -1,0 +1,250 @@
+"""What every page shares: the cached Corpus, error display, build progress, result cards, the collection.
+
+The app renders; the library decides. Document text only reaches the page through
+corpus_search.render, which escapes it before adding any markup.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from corpus_search import config
+from corpus_search.build import Progress
+from corpus_search.errors import CorpusSearchError, IndexMissingError
+from corpus_search.render import authors_line, badge, escape, highlight_snippet, passage_locator
+
+PAGES: dict[str, st.Page] = {}  # filled by streamlit_app.py, so pages can link to each other
+
+CSS = """
+<style>
+.cs-passage {line-height: 1.55; margin: 0.2rem 0 0.4rem 0;}
+.cs-passage mark {background: #fde68a; padding: 0 0.1em; border-radius: 2px;}
+.cs-hit {border-left: 4px solid #f59e0b; padding-left: 0.6rem; background: #fffbeb;}
+.cs-meta {color: #555; font-size: 0.9rem;}
+.cs-badge {display: inline-block; font-size: 0.75rem; padding: 0 0.45em; margin-right: 0.3em;
+           border-radius: 0.6em; background: #e5e7eb; color: #374151;}
+.cs-note {color: #b45309; font-weight: 600;}
+.cs-pagebreak {color: #6b7280; font-size: 0.8rem;}
+.cs-footnote {font-size: 0.85rem; color: #374151; margin-bottom: 0.5rem;}
+del {background: #fee2e2; text-decoration: line-through;}
+ins {background: #dcfce7; text-decoration: none;}
+</style>
+"""
+
+
+def index_dir() -> Path:
+    return Path(config.get("index")).resolve()
+
+
+def corpus_dir() -> Path:
+    return Path(config.get("corpus")).resolve()
+
+
+def has_module(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+@st.cache_resource(show_spinner="Opening the index…", max_entries=2)
+def _open_corpus(index: str, generation: str):
+    """One Corpus per index generation, shared by every session (read-only)."""
+    from corpus_search.api import Corpus
+
+    corpus = Corpus.open(index)
+    try:
+        corpus.encode_query("warm up")  # load the embedding model now, not on the first search
+    except Exception:  # semantic search will report its own error; keyword search still works
+        pass
+    return corpus
+
+
+def current_generation() -> str:
+    from corpus_search.generations import Generations
+
+    gen = Generations(index_dir()).current()
+    return gen.name if gen else ""
+
+
+def get_corpus():
+    """The Corpus for the current index generation, or None (with the reason shown) when there is none."""
+    try:
+        return _open_corpus(str(index_dir()), current_generation())
+    except CorpusSearchError as exc:
+        st.session_state["_open_error"] = str(exc)
+        return None
+
+
+def require_corpus():
+    """The Corpus, or a page telling how to build the index (with a Build button), then stop."""
+    corpus = get_corpus()
+    if corpus is not None:
+        for warning in corpus.warnings:
+            st.warning(warning)
+        return corpus
+    missing_index_page(st.session_state.get("_open_error", ""))
+    st.stop()
+
+
+def missing_index_page(reason: str) -> None:
+    st.header("No index yet")
+    st.write(
+        f"There is no search index in `{index_dir()}` yet, so there is nothing to search. "
+        f"Build it from the sources in `{corpus_dir()}`: press **Build the index** below, "
+        "or run `corpus-search build` in a terminal from the project folder."
+    )
+    if reason:
+        st.caption(f"Details: {reason}")
+    if st.button("Build the index", key="build_missing", type="primary"):
+        if run_build():
+            st.rerun()
+
+
+class AppProgress(Progress):
+    """Build progress as a Streamlit progress bar plus a short log."""
+
+    def __init__(self) -> None:
+        self.bar = st.progress(0.0, text="Starting the build…")
+        self.lines: list[str] = []
+        self.log_box = st.empty()
+        self.name, self.total = "", 0
+        self._last = 0.0
+
+    def stage(self, name: str, total: int) -> None:
+        self.name, self.total = name, total
+        self.bar.progress(0.0, text=f"{name}: 0 of {total}")
+
+    def advance(self, done: int) -> None:
+        now = time.monotonic()
+        if done < self.total and now - self._last < 0.2:
+            return
+        self._last = now
+        fraction = min(1.0, done / self.total) if self.total else 1.0
+        self.bar.progress(fraction, text=f"{self.name}: {done} of {self.total}")
+
+    def log(self, message: str) -> None:
+        if message.strip():
+            self.lines.append(message.strip())
+            self.log_box.caption(escape(" · ".join(self.lines[-3:])))
+
+
+def run_build(force: bool = False) -> bool:
+    """Build (incrementally) with a progress bar; True when a usable index came out."""
+    from corpus_search.api import build
+
+    progress = AppProgress()
+    try:
+        report = build(corpus_dir(), index_dir(), progress=progress, force=force)
+    except CorpusSearchError as exc:
+        st.error(str(exc))
+        return False
+    progress.bar.progress(1.0, text="Done")
+    # A new generation has a new name, so get_corpus opens it; the old one is dropped here.
+    _open_corpus.clear()
+    st.session_state.pop("_search_cache", None)
+    failed = [s for s in report.sources if not s.status.startswith("ok")]
+    state = "built" if report.changed else "unchanged, nothing to do"
+    st.success(f"{report.passages} passages from {len(report.sources)} sources, {state} "
+               f"in {report.seconds:.1f} s.")
+    for s in failed:
+        st.warning(f"{s.path}: {s.status}" + (f": {s.message}" if s.message else ""))
+    return True
+
+
+def guard_module(module: str, what: str) -> bool:
+    """False (with a plain-words note) when a library module this page needs is not there yet."""
+    if has_module(module):
+        return True
+    st.info(f"{what} is not available in this installation yet (the `{module}` module is missing).")
+    return False
+
+
+# -- the collection -------------------------------------------------------------------------
+def collection() -> list[dict]:
+    return st.session_state.setdefault("collection", [])
+
+
+def add_to_collection(passage_id: str, quote: str | None = None, offset: int | None = None,
+                      end_offset: int | None = None) -> None:
+    items = collection()
+    key = (passage_id, offset, end_offset)
+    if any((i["passage_id"], i.get("offset"), i.get("end_offset")) == key for i in items):
+        st.toast("Already in your collection")
+        return
+    items.append({"passage_id": passage_id, "quote": quote, "offset": offset, "end_offset": end_offset, "note": ""})
+    st.toast(f"Added to your collection ({len(items)} passages)")
+
+
+# -- opening the reader ----------------------------------------------------------------------
+def open_reader(passage_id: str, doc_id: str, query: str = "") -> None:
+    params = {"doc": doc_id, "hit": passage_id}
+    if query:
+        params["hq"] = query
+    st.session_state["_reader_target"] = passage_id
+    st.switch_page(PAGES["reader"], query_params=params)
+
+
+# -- result cards -------------------------------------------------------------------------------
+def meta_line(record, passage) -> str:
+    """Title, authors, year, where: escaped except for the parts we write ourselves."""
+    parts = [f"<strong>{escape(record.title)}</strong>"]
+    who = authors_line(record.authors)
+    if who:
+        parts.append(escape(who))
+    if record.year:
+        parts.append(str(int(record.year)))
+    where = passage_locator(passage)
+    if where:
+        parts.append(f'<span class="cs-loc">{where}</span>')
+    head = " · ".join(parts)
+    extra = []
+    if passage.section:
+        extra.append(escape(passage.section))
+    if passage.kind != "body":
+        extra.append(badge(passage.kind))
+    tail = f'<br><span class="cs-meta">{" · ".join(extra)}</span>' if extra else ""
+    return f'<div class="cs-head">{head}{tail}</div>'
+
+
+def passage_html(text: str, spans=(), width: int = 900, css: str = "cs-passage") -> str:
+    return f'<div class="{css}">{highlight_snippet(text, spans, width)}</div>'
+
+
+def cite_or_note(corpus, passage_id: str, style: str = "chicago", offset=None, end_offset=None) -> str:
+    try:
+        return corpus.cite(passage_id, style=style, offset=offset, end_offset=end_offset)
+    except (CorpusSearchError, ImportError) as exc:
+        return f"(no citation: {exc})"
+
+
+def quotation_block(corpus, passage, offset=None, end_offset=None) -> str:
+    text = passage.text if offset is None else passage.text[offset:end_offset]
+    text = " ".join(text.split())
+    return f"“{text}” {cite_or_note(corpus, passage.passage_id, offset=offset, end_offset=end_offset)}"
+
+
+def show_error(exc: Exception) -> None:
+    if isinstance(exc, IndexMissingError):
+        missing_index_page(str(exc))
+    else:
+        st.error(str(exc))
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _entities(index: str, generation: str) -> list:
+    return _open_corpus(index, generation).entities()
+
+
+def entities(corpus) -> list:
+    """Every entity of the current generation, most mentioned first (cached per generation)."""
+    return _entities(str(index_dir()), corpus.generation.name)
+
+
+def entity_label(entity) -> str:
+    """How an entity reads in a picker: name, type, passages and aliases (so typing an alias finds it)."""
+    text = f"{entity.name} · {entity.label} · {entity.passages}"
+    if entity.aliases:
+        text += " (also " + "; ".join(entity.aliases[:6]) + ")"
+    return text

@@ -1,0 +1,92 @@
+"""Reader: a whole document, page by page (or by runs of numbered paragraphs), footnotes beside the text."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import common
+from corpus_search.errors import CorpusSearchError
+from corpus_search.render import annotate, authors_line, escape, footnotes_for, highlight, reader_views, view_of
+from corpus_search.search import highlight_spans, query_terms
+
+corpus = common.require_corpus()
+documents = corpus.documents()
+if not documents:
+    st.info("The index holds no documents yet. Add some on the Documents page.")
+    st.stop()
+titles = {d.doc_id: d.record.title for d in documents}
+
+hit = st.query_params.get("hit", "")
+hq = st.query_params.get("hq", "")
+
+st.title("Reader")
+doc_id = st.selectbox("Document", list(titles), key="doc_r", format_func=lambda d: titles.get(d, d),
+                      index=list(titles).index(st.query_params["doc"]) if st.query_params.get("doc") in titles else 0)
+try:
+    record = corpus.record(doc_id)
+    passages = corpus.passages(doc_id)
+except CorpusSearchError as exc:
+    st.error(str(exc))
+    st.stop()
+if not passages:
+    st.info("This document has no passages (see its build status on the Documents page).")
+    st.stop()
+
+views = reader_views(passages, by_paragraph=record.cite_by == "paragraph")
+labels = [v.label for v in views]
+
+# Arriving from a search result: open the view that holds the passage, once.
+target = st.session_state.pop("_reader_target", None)
+if target and any(p.passage_id == target for p in passages):
+    st.session_state["view"] = labels[view_of(views, target)]
+if st.session_state.get("view") not in labels:
+    st.session_state["view"] = labels[view_of(views, hit)] if hit else labels[0]
+
+
+def _step(delta: int) -> None:
+    i = labels.index(st.session_state["view"]) + delta
+    st.session_state["view"] = labels[max(0, min(len(labels) - 1, i))]
+
+
+byline = " · ".join(x for x in (authors_line(record.authors), str(record.year or "")) if x)
+st.markdown(f"<strong>{escape(record.title)}</strong>" + (f" · {escape(byline)}" if byline else ""),
+            unsafe_allow_html=True)
+nav = st.columns([1, 2, 1, 4])
+nav[0].button("◀ Previous", key="prev", on_click=_step, args=(-1,), disabled=st.session_state["view"] == labels[0])
+kind = "Paragraphs" if record.cite_by == "paragraph" else "Page"
+nav[1].selectbox(kind, labels, key="view", label_visibility="collapsed",
+                 format_func=lambda label: label if label.startswith(("¶", "passages", "front")) else f"p. {label}")
+nav[2].button("Next ▶", key="next", on_click=_step, args=(1,), disabled=st.session_state["view"] == labels[-1])
+nav[3].caption(f"{labels.index(st.session_state['view']) + 1} of {len(labels)}")
+
+view = views[labels.index(st.session_state["view"])]
+terms = query_terms(hq) if hq else []
+shown = view.label if view.label.startswith(("¶", "passages", "front")) else f"p. {view.label}"
+st.subheader(shown)
+
+text_col, notes_col = st.columns([3, 1])
+with text_col:
+    for p in view.passages:
+        if p.kind == "footnote":
+            continue
+        spans = highlight_spans(p.text, terms) if p.passage_id == hit and terms else []
+        body = annotate(p.text, spans, notes=p.note_marks, breaks=p.page_breaks)
+        if p.paragraph is not None:
+            body = f'<span class="cs-badge">¶ {p.paragraph}</span>' + body
+        if p.kind == "heading":
+            html = f"<h4>{body}</h4>"
+        else:
+            css = "cs-passage cs-hit" if p.passage_id == hit else "cs-passage"
+            tag = f" {common.badge(p.kind)}" if p.kind not in ("body",) else ""
+            html = f'<div class="{css}" id="p-{p.seq}">{body}{tag}</div>'
+        st.markdown(html, unsafe_allow_html=True)
+        if p.passage_id == hit:
+            st.caption("The passage you opened is marked.")
+with notes_col:
+    notes = footnotes_for(view, passages)
+    st.markdown("**Notes**")
+    if not notes:
+        st.caption("No footnotes on this page.")
+    for n in notes:
+        number = f"<sup class='cs-note'>{escape(n.notes[0])}</sup> " if n.notes else ""
+        st.markdown(f'<div class="cs-footnote">{number}{highlight(n.text)}</div>', unsafe_allow_html=True)

@@ -1,0 +1,129 @@
+"""Search: query, mode and filters (all kept in the URL), result cards, facets."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import common
+from corpus_search.errors import CorpusSearchError
+from corpus_search.models import PASSAGE_KINDS
+from corpus_search.search import MODES
+
+EXAMPLES = ("Power of Siberia", "gas price negotiations", "Russian arms sales to China")
+LIMITS = (10, 20, 50, 100)
+
+corpus = common.require_corpus()
+entities = common.entities(corpus)
+by_name = {e.name: e for e in entities}
+labels = sorted({e.label for e in entities})
+documents = corpus.documents()
+titles = {d.doc_id: d.record.title for d in documents}
+
+
+def _add_entity(name: str) -> None:
+    current = list(st.session_state.get("entity") or [])
+    if name in by_name and name not in current:
+        st.session_state["entity"] = current + [name]
+
+
+def _chip_clicked(key: str) -> None:
+    name = st.session_state.get(key)
+    if name:
+        _add_entity(name)
+    st.session_state[key] = None
+
+
+st.title("Search")
+st.text_input("Search the sources", key="q", bind="query-params", persist_state="session",
+              placeholder="e.g. Power of Siberia, or a claim in your own words",
+              help='Keyword syntax: "exact phrase", AND, OR, NOT, word*.')
+top = st.columns([2, 1, 1])
+with top[0]:
+    st.radio("Mode", MODES, key="mode", horizontal=True, bind="query-params", persist_state="session",
+             help="hybrid: words and meaning combined; keyword: the words as typed; semantic: meaning only")
+with top[1]:
+    st.selectbox("Results", LIMITS, key="n", bind="query-params", persist_state="session")
+with top[2]:
+    st.multiselect("Leave out", [k for k in PASSAGE_KINDS if k != "body"], key="skip", bind="query-params",
+                   persist_state="session", help="Passage kinds to leave out, e.g. footnotes and captions")
+
+with st.expander("Filters", expanded=bool(st.session_state.get("entity") or st.session_state.get("label")
+                                            or st.session_state.get("doc"))):
+    st.multiselect("Entities (passages must mention all of them)", list(by_name), key="entity",
+                   bind="query-params", persist_state="session",
+                   format_func=lambda n: common.entity_label(by_name[n]) if n in by_name else n,
+                   placeholder="Type a name or an alias")
+    cols = st.columns(2)
+    cols[0].multiselect("Entity types", labels, key="label", bind="query-params", persist_state="session",
+                        help="Only passages that mention an entity of one of these types")
+    cols[1].multiselect("Documents", list(titles), key="doc", bind="query-params", persist_state="session",
+                        format_func=lambda d: titles.get(d, d))
+
+query = (st.session_state.get("q") or "").strip()
+if not query:
+    st.info("Type words to search for and press Enter. For example: " + ", ".join(f"“{e}”" for e in EXAMPLES) + ".")
+    st.caption(f"{len(documents)} documents, {sum(d.passages for d in documents)} passages, "
+               f"{len(entities)} entities in the index.")
+    st.stop()
+
+mode = st.session_state.get("mode") or "hybrid"
+skip = set(st.session_state.get("skip") or [])
+kinds = [k for k in PASSAGE_KINDS if k not in skip] if skip else []
+args = dict(mode=mode, entities=tuple(st.session_state.get("entity") or ()),
+            labels=tuple(st.session_state.get("label") or ()), doc_ids=tuple(st.session_state.get("doc") or ()),
+            kinds=tuple(kinds), limit=int(st.session_state.get("n") or 10))
+
+# One search per distinct request in a session: clicks on a card do not search again.
+cache = st.session_state.setdefault("_search_cache", {})
+key = (corpus.generation.name, query, tuple(sorted(args.items())))
+if key not in cache:
+    try:
+        cache.clear()
+        cache[key] = corpus.search(query, **args)
+    except CorpusSearchError as exc:
+        st.error(str(exc))
+        st.stop()
+result = cache[key]
+
+for warning in result.warnings:
+    st.warning(warning)
+shown = len(result.hits)
+st.markdown(f'<div class="cs-meta" id="cs-summary">{result.total} passages match · showing {shown} · '
+            f'{result.seconds * 1000:.0f} ms ({result.mode})</div>', unsafe_allow_html=True)
+if not result.hits:
+    st.info("Nothing matches. Try fewer words, another mode, or remove a filter.")
+    st.stop()
+
+main, side = st.columns([3, 1])
+with main:
+    for hit in result.hits:
+        p = hit.passage
+        record = corpus.record(p.doc_id)
+        with st.container(border=True, key=f"card-{hit.rank}"):
+            st.markdown(common.meta_line(record, p), unsafe_allow_html=True)
+            st.markdown(common.passage_html(p.text, hit.highlights), unsafe_allow_html=True)
+            names = [m.name for m in hit.entities if m.name in by_name]
+            if names:
+                chip_key = f"chip-{hit.rank}"
+                st.pills("Entities in this passage (click to filter)", names[:12], key=chip_key,
+                         label_visibility="collapsed", on_change=_chip_clicked, args=(chip_key,))
+            a, b, c = st.columns([1, 1, 2])
+            if a.button("Open in reader", key=f"open-{hit.rank}", icon=":material/menu_book:"):
+                common.open_reader(p.passage_id, p.doc_id, query)
+            if b.button("Add to collection", key=f"add-{hit.rank}", icon=":material/bookmark_add:"):
+                common.add_to_collection(p.passage_id)
+            with c.popover("Quote with citation", icon=":material/content_copy:"):
+                st.code(common.quotation_block(corpus, p), language=None, wrap_lines=True)
+
+with side:
+    st.subheader("Narrow by entity")
+    if not result.facets:
+        st.caption("No entities in these results.")
+    for label, items in result.facets.items():
+        options = [name for name, _ in items if name in by_name]
+        if not options:
+            continue
+        counts = dict(items)
+        facet_key = f"facet-{label}"
+        st.pills(label, options, key=facet_key, format_func=lambda n, c=counts: f"{n} ({c[n]})",
+                 on_change=_chip_clicked, args=(facet_key,))

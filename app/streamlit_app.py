@@ -1,0 +1,38 @@
+"""corpus-search in the browser: `corpus-search app` (or `streamlit run app/streamlit_app.py`).
+
+The entrypoint only sets up navigation; each page lives in app/pages/ and calls the library.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # so pages can `import common`
+    sys.path.insert(0, str(HERE))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import streamlit as st  # noqa: E402
+
+import common  # noqa: E402
+
+st.set_page_config(page_title="corpus-search", page_icon=":material/manage_search:", layout="wide")
+st.markdown(common.CSS, unsafe_allow_html=True)
+
+common.PAGES.update(
+    search=st.Page(HERE / "pages" / "search.py", title="Search", icon=":material/search:", url_path="search",
+                   default=True),
+    reader=st.Page(HERE / "pages" / "reader.py", title="Reader", icon=":material/menu_book:", url_path="reader"),
+    entities=st.Page(HERE / "pages" / "entities.py", title="Entities", icon=":material/label:", url_path="entities"),
+    quote=st.Page(HERE / "pages" / "quote.py", title="Quote check", icon=":material/format_quote:",
+                  url_path="quote"),
+    documents=st.Page(HERE / "pages" / "documents.py", title="Documents", icon=":material/description:",
+                      url_path="documents"),
+    collection=st.Page(HERE / "pages" / "collection.py", title="Collection", icon=":material/bookmarks:",
+                       url_path="collection"),
+)
+
+st.navigation(list(common.PAGES.values())).run()

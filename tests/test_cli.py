@@ -1,0 +1,104 @@
+"""The command-line contract (../shared/CONTRACT.md), run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(*args, index=None, corpus=None, cwd=ROOT, input=None):
+    cmd = [sys.executable, "-m", "corpus_search"]
+    if index:
+        cmd += ["--index", str(index)]
+    if corpus:
+        cmd += ["--corpus", str(corpus)]
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd, env=env, input=input,
+                          timeout=300)
+
+
+def one_error_line(proc):
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def test_help_is_fast_and_lists_the_contract_commands():
+    proc = run("--help")
+    assert proc.returncode == 0
+    for command in ("build", "search", "batch", "quote", "cite", "passages", "entities", "app"):
+        assert command in proc.stdout
+
+
+def test_search_json_shape(built_index):
+    proc = run("search", '"Altai pipeline"', "--mode", "keyword", "--json", index=built_index)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["mode"] == "keyword" and data["query"] == '"Altai pipeline"'
+    pages = sorted(r["page"] for r in data["results"] if "Altai pipeline" in r["text"])
+    assert pages == [32, 33, 37]
+
+
+def test_batch_runs_plain_and_json_lines(built_index, tmp_path):
+    f = tmp_path / "claims.txt"
+    f.write_text('Altai pipeline\n{"query": "pipeline", "entity": ["Gazprom"], "limit": 3, "mode": "keyword"}\n')
+    proc = run("batch", str(f), "--json", index=built_index)
+    assert proc.returncode == 0, proc.stderr
+    objs = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["query"] for o in objs] == ["Altai pipeline", "pipeline"]
+    assert len(objs[1]["results"]) <= 3
+    assert all(any(e["name"] == "Gazprom" for e in r["entities"]) for r in objs[1]["results"])
+    table = run("batch", str(f), index=built_index)
+    assert table.returncode == 0 and "makocki2016" in table.stdout
+
+
+def test_passages_and_entities_json(built_index):
+    proc = run("passages", "--doc", "alexeeva2018", "--json", index=built_index)
+    rows = json.loads(proc.stdout)
+    assert rows and {"passage_id", "doc_id", "page", "paragraph", "section", "kind", "text", "entities"} <= set(rows[0])
+    assert any(r["paragraph"] == 14 for r in rows)
+    ents = json.loads(run("entities", "--json", index=built_index).stdout)
+    gazprom = [e for e in ents if e["name"] == "Gazprom"]
+    assert gazprom and gazprom[0]["label"] == "ORG" and gazprom[0]["passages"] > 1
+
+
+def test_cite_gives_page_or_paragraph(built_index):
+    rows = json.loads(run("passages", "--json", index=built_index).stdout)
+    chaillot = next(r for r in rows if r["doc_id"] == "makocki2016" and r["page"] == 17)
+    out = run("cite", chaillot["passage_id"], index=built_index).stdout
+    assert "Makocki" in out and "17" in out
+    para = next(r for r in rows if r["doc_id"] == "alexeeva2018" and r["paragraph"] == 14)
+    out = run("cite", para["passage_id"], index=built_index).stdout
+    assert "para. 14" in out or "¶ 14" in out or "par. 14" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("search", "gas", "--mode", "fuzzy"),
+        ("search", "gas", "--doc", "nope"),
+        ("search", "gas", "--entity", "Nobody Atall"),
+        ("search", ""),
+        ("cite", "nope:0001"),
+        ("search", "gas", "--limit", "0"),
+        ("batch", "/nonexistent/file.txt"),
+        ("frobnicate",),
+    ],
+)
+def test_errors_are_one_line(built_index, args):
+    line = one_error_line(run(*args, index=built_index))
+    assert line.startswith("error:")
+
+
+def test_missing_index_is_one_line(tmp_path):
+    line = one_error_line(run("search", "gas", index=tmp_path / "none"))
+    assert "corpus-search build" in line

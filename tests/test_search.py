@@ -1,0 +1,113 @@
+"""End to end: the real index of the bundled corpus answers the questions a researcher asks."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpus_search.errors import NotFoundError, QueryError, UsageError
+
+
+def _texts(result):
+    return [h.passage.text for h in result.hits]
+
+
+def test_altai_phrase_finds_all_three_chaillot_passages(corpus):
+    result = corpus.search('"Altai pipeline"', mode="keyword", limit=10)
+    hits = [h for h in result.hits if "Altai pipeline" in h.passage.text]
+    assert {h.passage.doc_id for h in hits} == {"makocki2016"}
+    assert sorted(h.passage.page for h in hits) == [32, 33, 37]
+    # A phrase query matches only passages holding the phrase.
+    assert all("altai pipeline" in h.passage.text.casefold() for h in result.hits)
+
+
+def test_hybrid_finds_rejected_altai_route_from_a_paraphrase(corpus):
+    result = corpus.search("Why would Beijing refuse a gas route that also serves Europe?", limit=5)
+    assert any("Altai" in t and "reject" in t for t in _texts(result))
+    assert result.mode == "hybrid"
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_entity_filter_keeps_only_passages_mentioning_it(corpus, mode):
+    result = corpus.search("pipeline", mode=mode, entities=["Gazprom"], limit=20)
+    assert len(result.hits) > 1
+    for hit in result.hits:
+        assert "Gazprom" in {m.name for m in hit.entities}
+
+
+def test_two_entities_mean_both(corpus):
+    result = corpus.search("pipeline", entities=["Gazprom", "China"], limit=20)
+    assert result.hits
+    for hit in result.hits:
+        names = {m.name for m in hit.entities}
+        assert {"Gazprom", "China"} <= names
+
+
+def test_doc_filter(corpus):
+    result = corpus.search("Russia", doc_ids=["alexeeva2018"], limit=20)
+    assert result.hits and all(h.passage.doc_id == "alexeeva2018" for h in result.hits)
+    # The article is cited by paragraph.
+    assert any(h.passage.paragraph is not None for h in result.hits)
+
+
+def test_kind_filter_leaves_out_footnotes(corpus):
+    result = corpus.search("Russia China", kinds=["body"], limit=30)
+    assert result.hits and all(h.passage.kind == "body" for h in result.hits)
+
+
+def test_unknown_document_and_entity_are_clear_errors(corpus):
+    with pytest.raises(NotFoundError, match="no document"):
+        corpus.search("gas", doc_ids=["nope"])
+    with pytest.raises(QueryError, match="no entity"):
+        corpus.search("gas", entities=["Gazpromm"])
+    with pytest.raises(UsageError):
+        corpus.search("gas", mode="fuzzy")
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\x00\x01"])
+def test_empty_query_is_a_clear_error(corpus, query):
+    with pytest.raises(QueryError, match="empty"):
+        corpus.search(query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ['"Altai pipeline', "(gas AND", "title:gas", "AND", "OR OR", "*", "gas~~", "pipe*", "x" * 10_000, "a\tb\nc"],
+)
+def test_malformed_queries_still_answer(corpus, query):
+    result = corpus.search(query, mode="keyword")
+    assert result.total >= 0  # answered, no exception
+
+
+def test_malformed_query_says_so_and_searches_the_words(corpus):
+    result = corpus.search('"Altai pipeline', mode="keyword")
+    assert any("syntax" in w for w in result.warnings)
+    assert any("Altai" in t for t in _texts(result))
+
+
+def test_non_breaking_hyphen_matches_typed_hyphen(corpus):
+    # The article prints "Sino‑Russian" with U+2011.
+    result = corpus.search('"Sino-Russian rapprochement"', mode="keyword", doc_ids=["alexeeva2018"], limit=50)
+    assert any("Sino\u2011Russian rapprochement" in t for t in _texts(result))
+
+
+def test_highlights_mark_query_words(corpus):
+    result = corpus.search("pipelines", mode="keyword", limit=3)
+    hit = result.hits[0]
+    marked = {hit.passage.text[s:e].casefold() for s, e in hit.highlights}
+    assert any(w.startswith("pipeline") for w in marked)
+
+
+def test_facets_count_entities_of_matching_passages(corpus):
+    result = corpus.search("gas pipeline", limit=10)
+    orgs = dict(result.facets.get("ORG", ()))
+    assert orgs.get("Gazprom", 0) >= 2
+
+
+def test_results_carry_printed_pages_and_citations(corpus):
+    data = corpus.search_json('"Soviet-Chinese brotherhood"', mode="keyword")
+    top = data["results"][0]
+    assert top["page"] == 17 and top["doc_id"] == "makocki2016"
+    assert "17" in top["citation"] and "Makocki" in top["citation"]
+    for key in ("rank", "passage_id", "doc_id", "title", "page", "paragraph", "section", "kind", "text", "score",
+                "entities", "citation"):
+        assert key in top
