@@ -179,7 +179,7 @@ def add_to_collection(passage_id: str, quote: str | None = None, offset: int | N
 
 # -- opening the reader ----------------------------------------------------------------------
 def open_reader(passage_id: str, doc_id: str, query: str = "") -> None:
-    params = {"doc": doc_id, "hit": passage_id}
+    params = {"rdoc": doc_id, "hit": passage_id}
     if query:
         params["hq"] = query
     st.session_state["_reader_target"] = passage_id

@@ -45,7 +45,8 @@ def test_extracts_every_kind_of_quotation():
 
 
 def test_single_curly_quotes_are_not_confused_with_apostrophes():
-    draft = "Russia’s ‘turn to the East’ was Moscow’s answer; the ‘respect diplomacy of the Chinese side’ helped."
+    draft = ("Russia’s ‘pivot’ was Moscow’s answer; the ‘respect diplomacy of the Chinese side’ helped "
+             "in the ’90s, when rock ’n’ roll summits were the Kremlin’s favourite ones.")
     assert extract_quotations(draft) == ["respect diplomacy of the Chinese side"]
 
 

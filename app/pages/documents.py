@@ -1,2 +1,92 @@
+"""Documents: every source with its record and build status; add a document (with its record) or remove one."""
+
+from __future__ import annotations
+
 import streamlit as st
-st.info("coming")
+
+import common
+from corpus_search.errors import CorpusSearchError
+from corpus_search.render import authors_line
+from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload
+
+st.title("Documents")
+corpus = common.get_corpus()
+documents = corpus.documents() if corpus is not None else []
+
+if corpus is None:
+    st.warning("There is no index yet. Build one from the corpus folder, or add a document below.")
+    if st.button("Build the index", key="doc_build", type="primary"):
+        if common.run_build():
+            st.rerun()
+else:
+    ok = sum(1 for d in documents if d.status.startswith("ok"))
+    st.caption(f"{len(documents)} documents in `{common.corpus_dir()}` · {ok} built without problems · "
+               f"index generation {corpus.generation.name}")
+    st.dataframe(
+        [{"id": d.doc_id, "title": d.record.title, "authors": authors_line(d.record.authors, limit=4),
+          "year": d.record.year, "type": d.record.type,
+          "publisher / journal": d.record.journal or d.record.publisher or "",
+          "status": d.status, "message": d.message, "pages": d.pages, "passages": d.passages,
+          "cited by": d.record.cite_by, "file": d.path,
+          "record": "guessed (no .toml)" if d.record.guessed else "from .toml"} for d in documents],
+        hide_index=True, key="doc_table",
+    )
+    problems = [d for d in documents if not d.status.startswith("ok") or d.message]
+    for d in problems:
+        st.warning(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else ""))
+    if st.button("Rebuild (only what changed)", key="doc_rebuild"):
+        if common.run_build():
+            st.rerun()
+
+st.subheader("Add a document")
+with st.form("upload", clear_on_submit=False):
+    upload = st.file_uploader("PDF, plain text or Markdown", type=["pdf", "txt", "md"], key="up_file")
+    title = st.text_input("Title", key="up_title", help="Left empty, the file name is used")
+    authors = st.text_input("Authors", key="up_authors", help="Separate names with semicolons: Li Wei; Anna Smith")
+    c1, c2 = st.columns(2)
+    year = c1.text_input("Year", key="up_year")
+    kind = c2.selectbox("Type", RECORD_TYPES, key="up_type")
+    c3, c4 = st.columns(2)
+    publisher = c3.text_input("Publisher", key="up_publisher")
+    journal = c4.text_input("Journal", key="up_journal")
+    submitted = st.form_submit_button("Add and rebuild", type="primary")
+
+if submitted:
+    if upload is None:
+        st.error("Choose a file to add first.")
+    elif year.strip() and not year.strip().isdigit():
+        st.error(f"The year must be a number like 2016, not {year.strip()[:20]!r}.")
+    else:
+        record = UploadRecord(
+            title=title, authors=tuple(a.strip() for a in authors.split(";") if a.strip()),
+            year=int(year) if year.strip() else None, type=kind, publisher=publisher or None, journal=journal or None,
+        )
+        try:
+            saved = save_upload(common.corpus_dir(), upload.name, upload.getvalue(), record)
+        except CorpusSearchError as exc:
+            st.error(str(exc))
+        else:
+            if saved.duplicate:
+                st.info(f"This file is already in the corpus (as {saved.path.relative_to(common.corpus_dir())}, "
+                        f"document {saved.doc_id}); nothing was added.")
+            else:
+                st.success(f"Saved as {saved.path.relative_to(common.corpus_dir())} (document {saved.doc_id}). "
+                           "Rebuilding the index…")
+                if common.run_build():
+                    st.button("Show the new document", key="up_done")
+
+if documents:
+    st.subheader("Remove a document")
+    paths = {d.doc_id: d.path for d in documents}
+    titles = {d.doc_id: d.record.title for d in documents}
+    doomed = st.selectbox("Document", list(paths), key="rm_doc", format_func=lambda d: f"{titles[d]} ({paths[d]})")
+    sure = st.checkbox("Delete its file and record from the corpus folder", key="rm_sure")
+    if st.button("Remove and rebuild", key="rm_go", disabled=not sure):
+        try:
+            removed = remove_source(common.corpus_dir(), paths[doomed])
+        except CorpusSearchError as exc:
+            st.error(str(exc))
+        else:
+            st.success("Deleted " + ", ".join(p.name for p in removed) + ". Rebuilding the index…")
+            if common.run_build():
+                st.button("Show the updated list", key="rm_done")

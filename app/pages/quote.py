@@ -1,2 +1,141 @@
+"""Quote check: where a quotation occurs (or the closest wording, with what differs), cited in every style;
+and every quotation of a draft checked at once."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
 import streamlit as st
-st.info("coming")
+
+import common
+from corpus_search.errors import CorpusSearchError
+from corpus_search.render import diff_html, escape, passage_locator
+
+VERDICTS = {"found": "Found verbatim", "altered": "Close, but altered", "paraphrase": "Same meaning, other words",
+            "not found": "Not in the sources"}
+
+corpus = common.require_corpus()
+st.title("Quote check")
+if not common.guard_module("corpus_search.quote", "Quotation checking"):
+    st.stop()
+
+
+def show_match(m, i: int, expanded: bool) -> None:
+    try:
+        passage = corpus.passage(m.passage_id)
+        record = corpus.record(m.doc_id)
+    except CorpusSearchError as exc:
+        st.error(str(exc))
+        return
+    with st.container(border=True, key=f"match-{i}"):
+        st.markdown(common.meta_line(record, passage), unsafe_allow_html=True)
+        if m.exact:
+            st.markdown("**Verbatim** in this passage:")
+        else:
+            what = f" ({escape(m.difference)})" if m.difference else ""
+            st.markdown(f"**Similarity {m.similarity:.0%}**{what}")
+        st.markdown(common.passage_html(passage.text, [(m.start, m.end)], width=900), unsafe_allow_html=True)
+        if not m.exact and m.diff:
+            st.markdown('<div class="cs-meta">What differs: <del>struck</del> is in your quotation only, '
+                        '<ins>green</ins> is what the source says.</div>', unsafe_allow_html=True)
+            st.markdown(f'<div class="cs-passage">{diff_html(m.diff)}</div>', unsafe_allow_html=True)
+        with st.expander("Cite it (every style)", expanded=expanded):
+            styles = _styles()
+            for style in styles:
+                st.caption(style)
+                st.code(common.cite_or_note(corpus, m.passage_id, style, m.start, m.end), language=None,
+                        wrap_lines=True)
+        a, b = st.columns(2)
+        if a.button("Open in reader", key=f"q-open-{i}", icon=":material/menu_book:"):
+            common.open_reader(m.passage_id, m.doc_id)
+        if b.button("Add to collection", key=f"q-add-{i}", icon=":material/bookmark_add:"):
+            common.add_to_collection(m.passage_id, quote=m.source_text, offset=m.start, end_offset=m.end)
+
+
+def _styles() -> tuple[str, ...]:
+    try:
+        from corpus_search.cite import STYLES
+
+        return tuple(STYLES)
+    except ImportError:
+        return ("chicago",)
+
+
+def show_report(report, prefix: str, first_expanded: bool = True) -> None:
+    verdict = getattr(report, "verdict", "found" if report.found else "not found")
+    text = VERDICTS.get(verdict, verdict)
+    if report.found:
+        where = ", ".join(sorted({passage_locator(m) or m.doc_id for m in report.matches if m.exact}))
+        st.success(f"{text}: {where}")
+    elif report.matches:
+        st.warning(f"{text}. The closest wording in the sources is below.")
+    else:
+        st.error(f"{text}. Nothing in the sources comes close.")
+    for i, m in enumerate(report.matches):
+        show_match(m, f"{prefix}{i}", expanded=first_expanded and i == 0)
+
+
+one, draft = st.tabs(["One quotation", "A whole draft"])
+with one:
+    st.text_area("Paste a quotation", key="quote_text", height=110,
+                 placeholder="e.g. the relationship is not anything like the Soviet-Chinese brotherhood")
+    if st.button("Check quotation", key="quote_go", type="primary"):
+        text = (st.session_state.get("quote_text") or "").strip()
+        if not text:
+            st.session_state.pop("quote_report", None)
+            st.warning("Paste the words you want to check first.")
+        else:
+            try:
+                st.session_state["quote_report"] = corpus.quote(text)
+            except CorpusSearchError as exc:
+                st.session_state.pop("quote_report", None)
+                st.error(str(exc))
+    report = st.session_state.get("quote_report")
+    if report is not None:
+        show_report(report, "one-")
+
+with draft:
+    if not common.has_module("corpus_search.check"):
+        st.info("Checking a whole draft is not available in this installation yet.")
+    else:
+        st.caption("Every quotation in quotation marks (four words or more) is checked against the sources.")
+        st.text_area("Paste a draft", key="draft_text", height=160)
+        upload = st.file_uploader("…or upload one", type=["txt", "md", "docx"], key="draft_file")
+        if st.button("Check the draft", key="draft_go", type="primary"):
+            try:
+                if upload is not None:
+                    from corpus_search.check import read_draft
+
+                    suffix = Path(upload.name).suffix.lower()
+                    # A generated name: the browser's file name never reaches the file system.
+                    with tempfile.TemporaryDirectory() as tmp:
+                        path = Path(tmp) / f"draft{suffix if suffix in ('.txt', '.md', '.docx') else '.txt'}"
+                        path.write_bytes(upload.getvalue())
+                        text = read_draft(path)
+                else:
+                    text = st.session_state.get("draft_text") or ""
+                if not text.strip():
+                    st.warning("Paste a draft or upload one first.")
+                    st.session_state.pop("draft_reports", None)
+                else:
+                    st.session_state["draft_reports"] = corpus.check_draft(text)
+            except CorpusSearchError as exc:
+                st.session_state.pop("draft_reports", None)
+                st.error(str(exc))
+        reports = st.session_state.get("draft_reports")
+        if reports is not None:
+            if not reports:
+                st.info("No quotations found in the draft (text in quotation marks, four words or more).")
+            else:
+                found = sum(1 for r in reports if r.found)
+                st.markdown(f"**{found} of {len(reports)} quotations found verbatim.**")
+                st.dataframe([{"quotation": r.quote[:120], "verdict": getattr(r, "verdict", ""),
+                               "where": passage_locator(r.matches[0]) if r.matches else "",
+                               "document": r.matches[0].doc_id if r.matches else "",
+                               "similarity": round(r.matches[0].similarity, 2) if r.matches else None}
+                              for r in reports], hide_index=True, key="draft_table")
+                for j, r in enumerate(reports):
+                    label = f"{j + 1}. {VERDICTS.get(getattr(r, 'verdict', ''), '')}: “{escape(r.quote[:80])}”"
+                    with st.expander(label):
+                        show_report(r, f"d{j}-", first_expanded=False)

@@ -20,8 +20,15 @@ hit = st.query_params.get("hit", "")
 hq = st.query_params.get("hq", "")
 
 st.title("Reader")
-doc_id = st.selectbox("Document", list(titles), key="doc_r", format_func=lambda d: titles.get(d, d),
-                      index=list(titles).index(st.query_params["doc"]) if st.query_params.get("doc") in titles else 0)
+# Arriving from a search result (or an entity or a quotation): open its document at its view, once.
+target = st.session_state.pop("_reader_target", None)
+if target:
+    try:
+        st.session_state["rdoc"] = corpus.passage(target).doc_id
+    except CorpusSearchError:
+        target = None
+doc_id = st.selectbox("Document", list(titles), key="rdoc", format_func=lambda d: titles.get(d, d),
+                      bind="query-params")
 try:
     record = corpus.record(doc_id)
     passages = corpus.passages(doc_id)
@@ -35,8 +42,6 @@ if not passages:
 views = reader_views(passages, by_paragraph=record.cite_by == "paragraph")
 labels = [v.label for v in views]
 
-# Arriving from a search result: open the view that holds the passage, once.
-target = st.session_state.pop("_reader_target", None)
 if target and any(p.passage_id == target for p in passages):
     st.session_state["view"] = labels[view_of(views, target)]
 if st.session_state.get("view") not in labels:
@@ -54,7 +59,7 @@ st.markdown(f"<strong>{escape(record.title)}</strong>" + (f" · {escape(byline)}
 nav = st.columns([1, 2, 1, 4])
 nav[0].button("◀ Previous", key="prev", on_click=_step, args=(-1,), disabled=st.session_state["view"] == labels[0])
 kind = "Paragraphs" if record.cite_by == "paragraph" else "Page"
-nav[1].selectbox(kind, labels, key="view", label_visibility="collapsed",
+nav[1].selectbox(kind, labels, key="view", label_visibility="collapsed", bind="query-params",
                  format_func=lambda label: label if label.startswith(("¶", "passages", "front")) else f"p. {label}")
 nav[2].button("Next ▶", key="next", on_click=_step, args=(1,), disabled=st.session_state["view"] == labels[-1])
 nav[3].caption(f"{labels.index(st.session_state['view']) + 1} of {len(labels)}")

@@ -163,8 +163,9 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         sources.append(_Source(path, rel, record, digest, source_key(digest, record)))
 
     previous = _open_previous(gens, models) if not force else None
+    previous_gen = None
     if previous is not None:
-        old_store, old_vectors, old_manifest = previous
+        old_store, old_vectors, old_manifest, previous_gen = previous
         # Failed sources are tried again: the cause may have been fixed (a password added, a bug).
         all_keys = old_store.source_keys()
         old_keys = {d.doc_id: all_keys[d.doc_id] for d in old_store.documents() if d.status != STATUS_FAILED}
@@ -231,7 +232,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     t = time.perf_counter()
     progress.stage("write indexes", 3)
     gen = gens.new()
-    _write_generation(gen, sources, mentions, table, vectors, models, progress)
+    _write_generation(gen, sources, previous_gen, mentions, table, vectors, models, progress)
     timings["write_indexes"] = time.perf_counter() - t
     t = time.perf_counter()
     _verify_generation(gen)
@@ -270,7 +271,7 @@ def _open_previous(gens: generations.Generations, models: dict):
     if manifest.get("models") != models:
         return None  # other models: nothing can be carried over
     try:
-        return Store.open(gen / STORE), VectorIndex.open(gen), manifest
+        return Store.open(gen / STORE), VectorIndex.open(gen), manifest, gen
     except CorpusSearchError:
         return None
 
@@ -338,34 +339,48 @@ def _process(src: _Source) -> None:
     )
 
 
-def _write_generation(gen: Path, sources, mentions: list[Mention], table, vectors, models, progress) -> None:
+def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[Mention], table, vectors, models,
+                      progress) -> None:
+    """Write the generation: from a copy of the previous one when there is one, changing only what changed."""
+    import shutil
+
     from corpus_search.keyword_index import KeywordDoc, KeywordIndex
     from corpus_search.store import Store
     from corpus_search.vector_index import VectorIndex
 
+    kept = {s.record.doc_id for s in sources if s.reused}
+    new_sources = [s for s in sources if not s.reused]
+    if previous is not None:
+        shutil.copy2(previous / STORE, gen / STORE)
+        shutil.copytree(previous / KEYWORD, gen / KEYWORD)
+
     store = Store.create(gen / STORE)
-    for i, src in enumerate(sources):
+    gone = [d for d in store.source_keys() if d not in kept]
+    for doc_id in gone:
+        store.delete_document(doc_id)
+    for i, src in enumerate(new_sources):
         store.add_document(src.doc, i, src.text, src.passages, src.key)
         store.add_raw_mentions(src.raw_mentions)
+    store.set_order([s.record.doc_id for s in sources])
+    # Canonical names can change for every document when a new source teaches an alias.
+    store.clear_mentions()
     store.add_mentions(mentions)
     store.set_aliases(table.rows())
-    ids = [p.passage_id for s in sources for p in s.passages]
     store.set_meta("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     store.commit()
+    ids = [r[0] for r in store.conn.execute(
+        "SELECT p.passage_id FROM passages p JOIN documents d USING (doc_id) ORDER BY d.ord, p.seq")]
+    n_mentions = store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0]
     store.close()
     progress.advance(1)
 
-    names: dict[str, set[str]] = {}
-    for m in mentions:
-        names.setdefault(m.passage_id, set()).add(m.name)
-    KeywordIndex.create(
-        gen / KEYWORD,
-        (
-            KeywordDoc(p.passage_id, p.doc_id, p.kind, p.text, p.section, sorted(names.get(p.passage_id, ())))
-            for s in sources
-            for p in s.passages
-        ),
-    ).close()
+    keyword_docs = (
+        KeywordDoc(p.passage_id, p.doc_id, p.kind, p.text, p.section) for s in new_sources for p in s.passages
+    )
+    if previous is not None:
+        KeywordIndex.update(gen / KEYWORD, gone, keyword_docs).close()
+    else:
+        KeywordIndex.create(gen / KEYWORD, keyword_docs).close()
     progress.advance(2)
 
     dim = next(iter(vectors.values())).shape[0] if vectors else 384
@@ -375,15 +390,14 @@ def _write_generation(gen: Path, sources, mentions: list[Mention], table, vector
     VectorIndex.save(gen, ids, matrix)
     progress.advance(3)
 
-    corpus_hash = _corpus_hash(sources)
     generations.write_manifest(
         gen,
         {
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "corpus_hash": corpus_hash,
+            "corpus_hash": _corpus_hash(sources),
             "models": models,
             "vector_dim": dim,
-            "counts": {"documents": len(sources), "passages": len(ids), "mentions": len(mentions)},
+            "counts": {"documents": len(sources), "passages": len(ids), "mentions": n_mentions},
             "documents": {s.record.doc_id: s.doc.status for s in sources},
         },
     )

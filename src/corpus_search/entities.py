@@ -361,12 +361,18 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable) -> list[Mention]:
         if label == "PERSON" and len(parts) > 1:
             for part in (parts[0], parts[-1]):
                 people[alias_key(part)].add(name)
+    # Decided per name, not per mention, so all of a surname's mentions move together.
+    personal = {name for _, _, _, _, name, label in kept if label == "PERSON" and " " not in name}
+    surnames = {
+        alias_key(name): next(iter(people[alias_key(name)]))
+        for name in personal
+        if not table.declared(alias_key(name)) and len(people.get(alias_key(name), ())) == 1
+    }
+    for key, full in surnames.items():
+        table.learn(key, full)
     for i, (m, s, e, text, name, label) in enumerate(kept):
-        key = alias_key(text)
-        if label == "PERSON" and " " not in name and not table.declared(key) and len(people.get(key, ())) == 1:
-            full = next(iter(people[key]))
-            table.learn(key, full)
-            kept[i] = (m, s, e, text, full, label)
+        if name in personal and alias_key(name) in surnames:
+            kept[i] = (m, s, e, text, surnames[alias_key(name)], label)
 
     counts: dict[str, Counter] = defaultdict(Counter)
     for _, _, _, _, name, label in kept:

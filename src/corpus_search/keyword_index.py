@@ -24,7 +24,6 @@ class KeywordDoc:
     kind: str
     text: str
     section: str
-    entities: Sequence[str]  # canonical entity keys
 
 
 @dataclass(frozen=True)
@@ -45,28 +44,22 @@ def _analyzer():
 
 
 def _schema():
-    from whoosh.fields import ID, KEYWORD, TEXT, Schema
+    from whoosh.fields import ID, TEXT, Schema
 
     analyzer = _analyzer()
     return Schema(
         passage_id=ID(stored=True, unique=True),
         doc_id=ID,
         kind=ID,
-        entity=KEYWORD(lowercase=True, commas=True),
         text=TEXT(analyzer=analyzer, phrase=True),
         section=TEXT(analyzer=analyzer, field_boost=0.5),
     )
 
 
-def entity_key(name: str) -> str:
-    """How a canonical entity name is stored in the keyword index (commas separate keys)."""
-    return name.replace(",", " ").strip().casefold()
-
-
 class KeywordIndex:
     """Whoosh index of passages; searched by passage id, scored by BM25F."""
 
-    def __init__(self, ix):
+    def __init__(self, ix) -> None:
         self._ix = ix
         self._searcher = None
 
@@ -78,15 +71,22 @@ class KeywordIndex:
         ix = index.create_in(str(folder), _schema(), indexname=INDEX_NAME)
         writer = ix.writer(limitmb=256)
         for d in docs:
-            writer.add_document(
-                passage_id=d.passage_id,
-                doc_id=d.doc_id,
-                kind=d.kind,
-                entity=",".join(entity_key(e) for e in d.entities),
-                text=d.text,
-                section=d.section,
-            )
+            _add(writer, d)
         writer.commit(optimize=True)
+        return cls(ix)
+
+    @classmethod
+    def update(cls, folder: Path, remove_doc_ids: Iterable[str], docs: Iterable[KeywordDoc]) -> KeywordIndex:
+        """Change a copy of an index in place: drop documents' passages, add new ones (no full rebuild)."""
+        from whoosh import index
+
+        ix = index.open_dir(str(folder), indexname=INDEX_NAME)
+        writer = ix.writer(limitmb=256)
+        for doc_id in remove_doc_ids:
+            writer.delete_by_term("doc_id", doc_id)
+        for d in docs:
+            _add(writer, d)
+        writer.commit()  # whoosh's merge policy folds small segments in
         return cls(ix)
 
     @classmethod
@@ -140,7 +140,6 @@ class KeywordIndex:
         limit: int = 100,
         doc_ids: Sequence[str] | None = None,
         kinds: Sequence[str] | None = None,
-        entities: Sequence[str] | None = None,
         allowed: set[str] | None = None,
     ) -> KeywordHits:
         from whoosh import query as wq
@@ -151,8 +150,6 @@ class KeywordIndex:
             filters.append(wq.Or([wq.Term("doc_id", d) for d in doc_ids]))
         if kinds:
             filters.append(wq.Or([wq.Term("kind", k) for k in kinds]))
-        for name in entities or ():
-            filters.append(wq.Term("entity", entity_key(name)))
         flt = wq.And(filters) if filters else None
         searcher = self._get_searcher()
         if allowed is not None:
@@ -180,6 +177,10 @@ class KeywordIndex:
             elif field == "text" and isinstance(text, bytes):
                 words.append(text.decode("utf-8", "replace"))
         return words
+
+
+def _add(writer, d: KeywordDoc) -> None:
+    writer.add_document(passage_id=d.passage_id, doc_id=d.doc_id, kind=d.kind, text=d.text, section=d.section)
 
 
 def _syntax_problems(query: str) -> str:

@@ -114,6 +114,23 @@ class Store:
             ],
         )
 
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document with its passages and mentions (an incremental build replacing it)."""
+        ids = [r[0] for r in self.conn.execute("SELECT passage_id FROM passages WHERE doc_id = ?", (doc_id,))]
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            self.conn.execute(f"DELETE FROM mentions WHERE passage_id IN ({marks})", chunk)
+            self.conn.execute(f"DELETE FROM raw_mentions WHERE passage_id IN ({marks})", chunk)
+        self.conn.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+        self.conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+    def set_order(self, doc_ids: Sequence[str]) -> None:
+        self.conn.executemany("UPDATE documents SET ord = ? WHERE doc_id = ?", [(i, d) for i, d in enumerate(doc_ids)])
+
+    def clear_mentions(self) -> None:
+        self.conn.execute("DELETE FROM mentions")
+        self.conn.execute("DELETE FROM aliases")
+
     def add_mentions(self, mentions: Iterable[Mention]) -> None:
         self.conn.executemany(
             "INSERT INTO mentions VALUES (?, ?, ?, ?, ?, ?)",

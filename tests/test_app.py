@@ -1,0 +1,222 @@
+"""The Streamlit app, driven through AppTest against a real index of the bundled corpus."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from corpus_search.models import PASSAGE_KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app" / "streamlit_app.py"
+SUMMARY = re.compile(r"(\d+) passages match")
+
+
+@pytest.fixture
+def app(built_index, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(built_index))
+    monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(ROOT / "corpus"))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def search(at, query: str):
+    at.text_input(key="q").input(query).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def cards(at) -> list[str]:
+    """The header lines of the result cards (title · authors · year · page)."""
+    return [m.value for m in at.markdown if m.value.startswith('<div class="cs-head">')]
+
+
+def matched(at) -> int:
+    for m in at.markdown:
+        found = SUMMARY.search(m.value)
+        if found:
+            return int(found.group(1))
+    raise AssertionError("no '... passages match' line on the page")
+
+
+def test_empty_search_page_says_what_to_do(app):
+    assert any("Type words to search for" in i.value for i in app.info)
+    assert not cards(app)
+
+
+def test_query_shows_result_cards_with_page_numbers_and_highlights(app):
+    search(app, "Power of Siberia")
+    heads = cards(app)
+    assert len(heads) == 10
+    assert all(re.search(r'cs-loc">(p\. \d+|pp\. \d+–\d+|para\. \d+)<', h) for h in heads), heads
+    passages = [m.value for m in app.markdown if m.value.startswith('<div class="cs-passage">')]
+    assert any("<mark>Siberia</mark>" in p for p in passages)
+    assert matched(app) >= 10
+
+
+def test_entity_filter_narrows_the_results(app):
+    search(app, "gas pipeline")
+    before = matched(app)
+    app.multiselect(key="entity").select("Gazprom").run()
+    after = matched(app)
+    assert 0 < after < before
+    # Every card now mentions Gazprom (its chips list the passage's entities).
+    chips = [p for p in app.get("button_group") if p.key and p.key.startswith("chip-")]
+    assert chips and all("Gazprom" in p.options for p in chips)
+
+
+def test_two_entities_at_once_keep_only_passages_mentioning_both(app):
+    search(app, "gas")
+    app.multiselect(key="entity").select("Gazprom").run()
+    one = matched(app)
+    app.multiselect(key="entity").select("CNPC").run()
+    assert matched(app) <= one
+
+
+def test_leaving_out_footnotes_and_captions(app):
+    search(app, "Power of Siberia")
+    app.multiselect(key="skip").select("caption").select("footnote").run()
+    assert not any('cs-badge">caption<' in h or 'cs-badge">footnote<' in h for h in cards(app))
+
+
+def test_keyword_syntax_error_is_shown_in_plain_words(app):
+    search(app, '"unclosed phrase AND (')
+    assert not app.exception
+    assert app.warning or app.error or cards(app)
+
+
+def test_unknown_entity_in_the_url_is_ignored_not_an_error(built_index, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(built_index))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["q"] = "Power of Siberia"
+    at.query_params["entity"] = "No Such Thing"
+    at.run()
+    assert not at.exception
+
+
+def test_open_in_reader_shows_the_page_of_the_passage(app):
+    search(app, "Power of Siberia")
+    head = cards(app)[0]
+    page = re.search(r'cs-loc">p\. (\d+)', head).group(1)
+    app.button(key="open-1").click().run()
+    assert not app.exception, app.exception
+    assert [s.value for s in app.subheader] == [f"p. {page}"]
+    assert any('cs-hit' in m.value for m in app.markdown)
+
+
+def test_reader_shows_footnotes_beside_the_text(app):
+    app.switch_page("pages/reader.py").run()
+    app.selectbox(key="rdoc").select("alexeeva2018").run()
+    notes = [m.value for m in app.markdown if 'class="cs-footnote"' in m.value]
+    for _ in range(8):
+        if notes:
+            break
+        app.button(key="next").click().run()
+        notes = [m.value for m in app.markdown if 'class="cs-footnote"' in m.value]
+    assert notes, "no footnotes shown on the first pages of a document that has them"
+
+
+def test_add_to_collection_and_export_markdown(app):
+    search(app, "Power of Siberia")
+    app.button(key="add-1").click().run()
+    app.button(key="add-2").click().run()
+    app.switch_page("pages/collection.py").run()
+    assert not app.exception, app.exception
+    assert len([m for m in app.markdown if m.value.startswith('<div class="cs-head">')]) == 2
+    app.selectbox(key="export_fmt").select("markdown").run()
+    preview = app.code[-1].value
+    assert "p. " in preview or "para" in preview
+
+
+def test_quote_check_finds_the_quotation_on_page_17(app):
+    app.switch_page("pages/quote.py").run()
+    app.text_area(key="quote_text").input(
+        "the relationship is not anything like the Soviet-Chinese brotherhood").run()
+    app.button(key="quote_go").click().run()
+    assert not app.exception, app.exception
+    assert any("p. 17" in s.value for s in app.success)
+    heads = [m.value for m in app.markdown if m.value.startswith('<div class="cs-head">')]
+    assert 'cs-loc">p. 17<' in heads[0]
+    passage = [m.value for m in app.markdown if "<mark>" in m.value][0]
+    assert "<mark>the relationship is not anything like the Soviet&#45;Chinese brotherhood</mark>" in passage
+    assert any("17" in c.value for c in app.code)  # the citations carry the page
+
+
+def test_quote_check_shows_what_differs_for_an_altered_quotation(app):
+    app.switch_page("pages/quote.py").run()
+    app.text_area(key="quote_text").input("the relationship is nothing like the Soviet Chinese brotherhood").run()
+    app.button(key="quote_go").click().run()
+    assert any("altered" in w.value for w in app.warning)
+    assert any("<del>" in m.value and "<ins>" in m.value for m in app.markdown)
+
+
+def test_entities_page_lists_passages_of_the_chosen_entity(app):
+    app.switch_page("pages/entities.py").run()
+    assert not app.exception, app.exception
+    app.selectbox(key="ent_name").select("Gazprom").run()
+    assert app.subheader[0].value == "Gazprom"
+    marked = [m.value for m in app.markdown if "<mark>" in m.value]
+    assert marked and all("<mark>" in m for m in marked)
+
+
+def test_documents_page_lists_every_source_with_status(app):
+    app.switch_page("pages/documents.py").run()
+    assert not app.exception, app.exception
+    table = app.dataframe[0].value
+    assert len(table) == 8 and set(table["status"]) == {"ok"}
+
+
+def test_missing_index_explains_how_to_build(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(tmp_path / "nothing"))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    assert not at.exception
+    assert at.header[0].value == "No index yet"
+    assert at.button(key="build_missing")
+
+
+def test_upload_stores_a_safe_name_rebuilds_and_dedupes(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from corpus_search.api import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "first.txt").write_text("The Power of Siberia pipeline carries gas from Russia to China.\n")
+    index = tmp_path / "index"
+    build(corpus, index)
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(index))
+    monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(corpus))
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.switch_page("pages/documents.py").run()
+    data = b"Harbin and Vladivostok trade grew along the Amur river bridge.\n"
+
+    def upload(name: str):
+        at.file_uploader(key="up_file").upload(name, data, "text/plain")
+        at.text_input(key="up_title").input('A "tricky" title \\ [x](javascript:alert(1))')
+        at.text_input(key="up_year").input("2019")
+        at.button[[b.label for b in at.button].index("Add and rebuild")].click().run()
+        assert not at.exception, at.exception
+
+    upload("../../evil.txt")
+    assert any("Saved as uploads/" in s.value for s in at.success), [e.value for e in at.error]
+    stored = list((corpus / "uploads").iterdir())
+    assert sorted(p.suffix for p in stored) == [".toml", ".txt"]
+    assert not (tmp_path / "evil.txt").exists()
+    at.switch_page("pages/documents.py").run()
+    titles = list(at.dataframe[0].value["title"])
+    assert 'A "tricky" title \\ [x](javascript:alert(1))' in titles
+
+    upload("again.txt")
+    assert any("already in the corpus" in i.value for i in at.info)
+    assert len(list((corpus / "uploads").iterdir())) == 2
