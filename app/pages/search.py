@@ -7,6 +7,7 @@ import streamlit as st
 import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.models import PASSAGE_KINDS
+from corpus_search.render import escape
 from corpus_search.search import MODES
 
 EXAMPLES = ("Power of Siberia", "gas price negotiations", "Russian arms sales to China")
@@ -88,8 +89,8 @@ result = cache[key]
 for warning in result.warnings:
     st.warning(warning)
 shown = len(result.hits)
-st.markdown(f'<div class="cs-meta" id="cs-summary">{result.total} passages match · showing {shown} · '
-            f'{result.seconds * 1000:.0f} ms ({result.mode})</div>', unsafe_allow_html=True)
+st.markdown(f'<div class="cs-meta cs-summary">{result.total} passages match “{escape(result.query)}” · '
+            f'showing {shown} · {result.seconds * 1000:.0f} ms ({result.mode})</div>', unsafe_allow_html=True)
 if not result.hits:
     st.info("Nothing matches. Try fewer words, another mode, or remove a filter.")
     st.stop()
@@ -126,4 +127,4 @@ with side:
         counts = dict(items)
         facet_key = f"facet-{label}"
         st.pills(label, options, key=facet_key, format_func=lambda n, c=counts: f"{n} ({c[n]})",
-                 on_change=_chip_clicked, args=(facet_key,))
+                 on_change=_chip_clicked, args=(facet_key,), wrap=True)

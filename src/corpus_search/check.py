@@ -101,3 +101,17 @@ def _read_docx(path: Path) -> str:
                 parts.append("\n")
         paragraphs.append("".join(parts))
     return "\n\n".join(paragraphs)
+
+
+def render_check(reports: list[QuoteReport]) -> str:
+    """A manuscript report: one block per quotation, then the counts."""
+    from corpus_search.quote import render_report
+
+    if not reports:
+        return "No quotations of four or more words found in the draft."
+    blocks = []
+    for i, report in enumerate(reports, 1):
+        blocks.append(f"{i}. \u201c{report.quote}\u201d\n" + render_report(report))
+    counts = {v: sum(r.verdict == v for r in reports) for v in ("found", "altered", "paraphrase", "not found")}
+    summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    return "\n\n".join(blocks) + f"\n\n{len(reports)} quotations: {summary}"

@@ -124,27 +124,48 @@ class Generations:
         return self.root / name
 
     def good(self, deep: bool = True) -> tuple[Path, dict, list[str]]:
-        """The current generation if sound, else the newest older sound one, with the warnings met on the way."""
+        """The current generation if sound, else the newest older sound one, with the warnings met on the way.
+
+        Only published generations are candidates: a folder newer than CURRENT was never
+        switched to (a build died before its rename), so it is never read, even if it looks whole.
+        """
         warnings: list[str] = []
-        current = self.current()
-        candidates = ([current] if current else []) + [g for g in reversed(self.list()) if g != current]
+        try:
+            name = (self.root / POINTER).read_text(encoding="utf-8").strip()
+        except OSError:
+            raise IndexMissingError(f"no index in {self.root}; run `corpus-search build`") from None
+        if not _GEN.match(name):
+            raise IndexMissingError(
+                f"the index pointer {self.root / POINTER} does not name a generation; run `corpus-search build`"
+            )
+        current = self.root / name
+        candidates = [current] + [g for g in reversed(self.list()) if g.name < name]
+        damaged: list[str] = []
         for gen in candidates:
             if gen != current and not (gen / MANIFEST).exists():
                 continue  # an unfinished build's folder
-            try:
-                manifest = read_manifest(gen)
-            except IndexMissingError as exc:
-                warnings.append(str(exc))
-                continue
-            problems = verify_files(gen, manifest, deep=deep)
-            if not problems:
+            problem = self.problem(gen, deep=deep) if gen.is_dir() else "its folder is missing"
+            if problem is None:
                 if gen != current:
                     warnings.append(f"using the previous good index generation {gen.name}")
-                return gen, manifest, warnings
-            warnings.append(f"index generation {gen.name} is damaged: {problems[0]}; run `corpus-search build`")
-        if warnings:
-            raise IndexMissingError(warnings[-1])
-        raise IndexMissingError(f"no index in {self.root}; run `corpus-search build`")
+                return gen, read_manifest(gen), warnings
+            warnings.append(f"index generation {gen.name} is damaged: {problem}; run `corpus-search build`")
+            damaged.append(f"{gen.name} ({problem})")
+        raise IndexMissingError(
+            f"no sound index generation in {self.root}: {'; '.join(damaged)}; run `corpus-search build`"
+        )
+
+    def problem(self, gen: Path, deep: bool = True) -> str | None:
+        """The first thing wrong with a generation's files, or None when they match its manifest."""
+        try:
+            manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return f"{MANIFEST} is missing or unreadable"
+        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+            found = manifest.get("format_version") if isinstance(manifest, dict) else None
+            return f"format {found}, this version reads {FORMAT_VERSION}"
+        problems = verify_files(gen, manifest, deep=deep)
+        return problems[0] if problems else None
 
     def new(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -165,12 +186,23 @@ class Generations:
         fsync_path(self.root)
 
     def prune(self) -> None:
-        """Keep the current generation and the ones before it up to the setting; remove unfinished ones."""
+        """Keep the current generation and sound older ones up to the setting; remove the rest.
+
+        A damaged older generation is removed rather than kept, so the one kept for rollback can be used.
+        """
         keep = max(1, config.get_int("keep_generations"))
         current = self.current()
         gens = self.list()
-        finished = [g for g in gens if (g / MANIFEST).exists() and (current is None or g.name <= current.name)]
-        keep_set = set(finished[-keep:]) | ({current} if current else set())
+        if current is None:
+            finished = [g for g in gens if (g / MANIFEST).exists()]
+            keep_set = set(finished[-keep:])
+        else:
+            keep_set = {current}
+            for g in reversed(gens):
+                if len(keep_set) >= keep:
+                    break
+                if g.name < current.name and (g / MANIFEST).exists() and self.problem(g) is None:
+                    keep_set.add(g)
         for g in gens:
             if g not in keep_set:
                 shutil.rmtree(g, ignore_errors=True)

@@ -9,6 +9,7 @@ other character still has to agree. Reported text is always cut from the passage
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import difflib
 import re
 import weakref
@@ -20,7 +21,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from corpus_search.cite import cite, find_locator
-from corpus_search.errors import NotFoundError, QueryError
+from corpus_search.errors import QueryError
 from corpus_search.models import Passage, QuoteMatch, Record
 from corpus_search.store import Store
 from corpus_search.textnorm import fold, fold_with_map
@@ -333,8 +334,6 @@ def _page_number(label: str | None, fallback: int | None) -> int | None:
 
 
 def _replace(match: QuoteMatch, **changes: Any) -> QuoteMatch:
-    import dataclasses
-
     return dataclasses.replace(match, **changes)
 
 
@@ -422,11 +421,10 @@ def _closest(ready: _Prepared, pattern: _Pattern, semantic: Semantic | None, lim
     # When no wording is close, a passage the vector index finds close in meaning is a paraphrase.
     paraphrase = False
     if chosen and chosen[0].similarity < CLOSE:
-        backed = [c for c in chosen if cosines.get(c.first, 0.0) >= SEMANTIC_PARAPHRASE]
+        backed = [c for c in scored if cosines.get(c.first, 0.0) >= SEMANTIC_PARAPHRASE and len({c.first, c.last}) == 1]
         if backed:
-            best = max(backed, key=lambda c: cosines[c.first])
-            chosen.remove(best)
-            chosen.insert(0, best)
+            best = max(backed, key=lambda c: (cosines[c.first], c.similarity))
+            chosen = [best] + [c for c in chosen if not _overlaps(c, best)][: limit - 1]
             paraphrase = True
     out = []
     for n, near in enumerate(chosen):
@@ -504,8 +502,7 @@ def _best_window(qkeys: list[str], keys: list[str], lo: int) -> tuple[int, int] 
 
 def word_diff(quote: str, source: str) -> tuple[tuple[str, str], ...]:
     """(op, words) runs: "=" in both, "-" in the quotation only, "+" in the source only."""
-    qwords = [w for w in quote.split() if _key(w) or w not in ("...", "\u2026")]
-    qwords = [w for w in qwords if not _GAP.fullmatch(w)]
+    qwords = [w for w in quote.split() if not _GAP.fullmatch(w)]
     swords = source.split()
     matcher = difflib.SequenceMatcher(a=[_key(w) for w in qwords], b=[_key(w) for w in swords], autojunk=False)
     out: list[tuple[str, str]] = []
@@ -560,3 +557,49 @@ def classify(qkeys: Sequence[str], skeys: Sequence[str]) -> str:
     if kinds == {"typo"}:
         return "typo"
     return "changed words"
+
+
+# ---------------------------------------------------------------- plain-text report
+
+
+def _where(match: QuoteMatch) -> str:
+    if match.paragraph is not None:
+        return f"para. {match.paragraph}"
+    if match.page is None:
+        return "page unknown"
+    if match.page_end is not None and match.page_end != match.page:
+        return f"pp. {match.page}-{match.page_end}"
+    return f"p. {match.page}"
+
+
+def render_diff(diff: Sequence[Sequence[str]]) -> str:
+    """A word diff readable in a terminal: [-quoted words-] {+source words+}."""
+    parts = []
+    for op, words in diff:
+        parts.append(words if op == "=" else f"[-{words}-]" if op == "-" else f"{{+{words}+}}")
+    return " ".join(parts)
+
+
+def render_report(report: QuoteReport) -> str:
+    """The report as a person reads it: where the quotation is, or what the source really says."""
+    lines = []
+    if report.found:
+        exact = [m for m in report.matches if m.exact]
+        lines.append(f"FOUND verbatim, {len(exact)} occurrence{'s' if len(exact) != 1 else ''}:")
+        for m in exact:
+            lines.append(f"  {m.doc_id}, {_where(m)} [{', '.join(m.passage_ids) or m.passage_id}]")
+            lines.append(f"    source: {m.source_text}")
+            lines.append(f"    cite:   {m.citation}")
+        return "\n".join(lines)
+    label = {"altered": "NOT FOUND as quoted; the source has", "paraphrase": "NOT FOUND verbatim; a passage says this in other words"}
+    lines.append(label.get(report.verdict, "NOT FOUND in the corpus") + (":" if report.matches else "."))
+    shown = [m for m in report.matches[:3] if m.similarity >= CLOSE] if report.verdict == "altered" else []
+    for m in shown or report.matches[:1]:
+        kind = f", {m.difference}" if m.difference and report.verdict != "not found" else ""
+        lines.append(f"  {m.doc_id}, {_where(m)} (similarity {m.similarity:.2f}{kind})")
+        lines.append(f"    source: {m.source_text}")
+        if m.diff and report.verdict != "not found":
+            lines.append(f"    diff:   {render_diff(m.diff)}")
+        if report.verdict == "not found":
+            lines.append("    (closest text only: too different to be this quotation)")
+    return "\n".join(lines)

@@ -1,0 +1,309 @@
+"""The app in a real Chromium: search, filter, read, check a quotation, share a URL, stay safe with hostile text.
+
+The app runs under `streamlit run` on a free localhost port, as `corpus-search app` starts it.
+Also writes docs/screenshots/*.png and docs/browser-timing.md (Enter-to-results times).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app" / "streamlit_app.py"
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = ROOT / "docs" / "screenshots"
+TIMING = ROOT / "docs" / "browser-timing.md"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+TIMED_QUERIES = (
+    "Power of Siberia", "gas price negotiations", "Russian arms sales to China", "Arctic LNG",
+    "sanctions after Crimea", "Chinese investment in the Russian Far East", "Rosneft oil supply contract",
+    "Shanghai Cooperation Organisation", "Belt and Road and the Eurasian Economic Union", "trade imbalance",
+)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium "
+                       "(apt-get install chromium); playwright's own browsers are not used"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def streamlit_server(index: Path, corpus: Path, log: Path):
+    """`streamlit run` the app on a free port; yields its URL; stops that one process afterwards."""
+    port = free_port()
+    env = dict(os.environ, CORPUS_SEARCH_INDEX=str(index), CORPUS_SEARCH_CORPUS=str(corpus),
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.fileWatcherType", "none"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(built_index, tmp_path_factory):
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with streamlit_server(built_index, ROOT / "corpus", log) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(90_000)
+    yield pg
+    context.close()
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def summary(page, query: str):
+    """The '... passages match “query”' line of a finished search for `query`."""
+    return page.locator(".cs-summary", has_text=f"“{query}”")
+
+
+def run_search(page, query: str) -> int:
+    box = page.locator(".st-key-q input")
+    box.fill(query)
+    box.press("Enter")
+    line = summary(page, query)
+    line.wait_for()
+    page.locator(".st-key-card-1 .cs-passage").first.wait_for()
+    wait_idle(page)
+    return int(re.match(r"(\d+)", line.inner_text()).group(1))
+
+
+def matched(page, query: str) -> int:
+    return int(re.match(r"(\d+)", summary(page, query).inner_text()).group(1))
+
+
+def wait_idle(page) -> None:
+    """Until the script run has finished (Streamlit's running indicator is gone)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidgetRunningIcon\"]')"
+        " && !document.querySelector('[data-stale=\"true\"]')"
+    )
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url)
+    page.locator(".st-key-q input").wait_for()
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
+
+
+# -- the bundled corpus -------------------------------------------------------------------------
+def test_search_filter_read_and_share(page, app_url):
+    open_app(page, app_url)
+    total = run_search(page, "Power of Siberia")
+    heads = page.locator("[class*='st-key-card-'] .cs-head")
+    assert heads.count() == 10
+    locs = page.locator("[class*='st-key-card-'] .cs-loc").all_inner_texts()
+    assert all(re.fullmatch(r"(p\. \d+|pp\. \d+–\d+|para\. \d+)", loc) for loc in locs), locs
+    assert page.locator(".st-key-card-1 mark").count() > 0
+    shot(page, "search")
+
+    # An entity filter narrows the results.
+    page.get_by_text("Filters", exact=True).click()
+    entity_box = page.locator(".st-key-entity input")
+    entity_box.click()
+    entity_box.fill("Gazprom")
+    page.get_by_role("option", name=re.compile(r"^Gazprom · ORG")).first.wait_for()
+    entity_box.press("Enter")
+    page.keyboard.press("Escape")
+    page.wait_for_function(
+        "total => { const e = [...document.querySelectorAll('.cs-summary')].pop();"
+        " return e && parseInt(e.textContent) < total; }", arg=total)
+    wait_idle(page)
+    narrowed = matched(page, "Power of Siberia")
+    assert 0 < narrowed < total
+    assert "entity=Gazprom" in page.url and "q=Power" in page.url
+
+    # The URL carries the search: a fresh tab gets the same results.
+    shared = page.url
+    other = page.context.new_page()
+    other.goto(shared)
+    summary(other, "Power of Siberia").wait_for()
+    assert matched(other, "Power of Siberia") == narrowed
+    other.locator(".st-key-entity").get_by_text(re.compile("Gazprom")).first.wait_for()
+    other.close()
+
+    # Open the first result in the reader, at its page.
+    where = page.locator(".st-key-card-1 .cs-loc").inner_text()
+    page.locator(".st-key-card-1").get_by_role("button", name=re.compile("Open in reader")).click()
+    page.wait_for_url(re.compile(r"/reader"))
+    heading = where if where.startswith("p. ") else None
+    page.locator(".cs-hit").wait_for()
+    if heading:
+        page.get_by_role("heading", name=heading).wait_for()
+    assert page.locator(".cs-hit mark").count() > 0
+    shot(page, "reader")
+
+    # Back to the search: the back button brings the search back.
+    page.go_back()
+    summary(page, "Power of Siberia").wait_for()
+
+
+def test_quote_check_and_other_pages(page, app_url):
+    page.goto(app_url + "/quote")
+    area = page.locator(".st-key-quote_text textarea")
+    area.wait_for()
+    area.fill("the relationship is not anything like the Soviet-Chinese brotherhood")
+    page.locator(".st-key-quote_go button").click()
+    page.get_by_text("Found verbatim: p. 17").wait_for()
+    assert "Soviet-Chinese brotherhood" in page.locator(".st-key-match-one-0 mark").first.inner_text()
+    shot(page, "quote")
+
+    page.goto(app_url + "/entities")
+    page.locator(".st-key-ent_name").wait_for()
+    page.locator("[class*='st-key-ent-card-0']").wait_for()
+    shot(page, "entities")
+
+    page.goto(app_url + "/documents")
+    page.get_by_text("Add a document").wait_for()
+    shot(page, "documents")
+
+    # A collection lives in the session: add from a search, then look at it.
+    page.goto(app_url)
+    page.locator(".st-key-q input").wait_for()
+    run_search(page, "Power of Siberia")
+    page.locator(".st-key-card-1").get_by_role("button", name=re.compile("Add to collection")).click()
+    page.get_by_text("Added to your collection").wait_for()
+    page.get_by_role("link", name="Collection").click()
+    page.get_by_text("Export").first.wait_for()
+    page.locator("[class*='st-key-coll-0']").wait_for()
+    shot(page, "collection")
+
+
+def test_enter_to_results_time(page, app_url):
+    open_app(page, app_url)
+    run_search(page, "warm up the page")
+    times = []
+    for query in TIMED_QUERIES:
+        box = page.locator(".st-key-q input")
+        box.fill(query)
+        started = time.perf_counter()
+        box.press("Enter")
+        summary(page, query).wait_for()
+        page.locator(".st-key-card-1 .cs-passage").first.wait_for()
+        times.append(time.perf_counter() - started)
+        wait_idle(page)
+    median = statistics.median(times)
+    print(f"\nEnter-to-results, {len(times)} hybrid queries: median {median:.2f} s "
+          f"(min {min(times):.2f}, max {max(times):.2f})")
+    rows = "\n".join(f"| {q} | {t:.2f} |" for q, t in zip(TIMED_QUERIES, times))
+    TIMING.write_text(
+        "# Browser timing\n\n"
+        "Time from pressing Enter in the search box to seeing the result cards, in headless Chromium\n"
+        "against `streamlit run` on localhost, bundled corpus, hybrid mode, 10 results "
+        "(written by `tests/test_browser.py`).\n\n"
+        f"**Median: {median:.2f} s** over {len(times)} queries (min {min(times):.2f} s, max {max(times):.2f} s).\n\n"
+        "| query | seconds |\n| --- | --- |\n" + rows + "\n",
+        encoding="utf-8",
+    )
+    assert median < 10
+
+
+# -- hostile text -------------------------------------------------------------------------------
+HOSTILE = (
+    "<script>window.__xss=1</script>",
+    '<img src=x onerror="window.__xss=2">',
+    "[x](javascript:window.__xss=3)",
+    "![remote](http://198.51.100.7/pixel.png)",
+)
+
+
+@pytest.fixture(scope="module")
+def hostile_url(tmp_path_factory):
+    from corpus_search.api import build
+
+    base = tmp_path_factory.mktemp("hostile")
+    corpus = base / "corpus"
+    corpus.mkdir()
+    body = ("Zebra quartz harmonica notes, first line. " + " ".join(HOSTILE) +
+            " More zebra quartz harmonica words follow here.\n\n"
+            "A second paragraph about zebra quartz harmonica and nothing else.\n")
+    (corpus / "hostile.txt").write_text(body, encoding="utf-8")
+    (corpus / "hostile.toml").write_text(
+        'title = "<img src=y onerror=\\"window.__xss=4\\"> Zebra report"\nauthors = ["[a](javascript:x)"]\n'
+        "year = 2020\n", encoding="utf-8")
+    index = base / "index"
+    build(corpus, index)
+    with streamlit_server(index, corpus, base / "server.log") as url:
+        yield url
+
+
+def test_hostile_document_text_stays_inert(page, hostile_url):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.route(re.compile(r".*198\.51\.100\.7.*"), lambda route: route.abort())
+    open_app(page, hostile_url)
+    run_search(page, "zebra quartz harmonica")
+    card = page.locator("[class*='st-key-card-']", has_text="__xss=1").first
+    card.wait_for()
+    text = card.inner_text()
+    for literal in HOSTILE:
+        assert literal in text, (literal, text)
+    assert "<img src=y" in page.locator(".st-key-card-1 .cs-head").inner_text() or \
+        "<img src=y" in " ".join(page.locator(".cs-head").all_inner_texts())
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert card.locator("script, img, a[href^='javascript'], a").count() == 0
+    # Open it in the reader too: the same text, just as inert.
+    card.get_by_role("button", name=re.compile("Open in reader")).click()
+    page.wait_for_url(re.compile(r"/reader"))
+    page.locator(".cs-hit").wait_for()
+    assert "<script>window.__xss=1</script>" in page.locator(".cs-hit").inner_text()
+    assert page.evaluate("typeof window.__xss") == "undefined"
+    assert not [u for u in requests if "198.51.100.7" in u], requests
