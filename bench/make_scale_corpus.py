@@ -166,7 +166,7 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
 
     docs, passages, texts, mentions, raw, aliases, vectors, base_manifest = load_base(ensure_base_index(base))
     n_base = sum(len(v) for v in passages.values())
-    replicas = max(1, -(-n_passages // n_base))
+    replicas = max(1, -(-n_passages // n_base)) if n_passages else 1  # 0: the base passages once
     rng = random.Random(SEED)
     nrng = np.random.default_rng(SEED)
     if out.exists():
@@ -187,7 +187,7 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
     doc_status = {}
     for r in range(replicas):
         for doc in docs:
-            if len(ids) >= n_passages:
+            if n_passages and len(ids) >= n_passages:
                 break
             new_id, new_passages, text, base_of = _replica_passages(doc, passages[doc.doc_id], r, rng)
             record = doc.record if r == 0 else dataclasses.replace(

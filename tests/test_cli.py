@@ -102,3 +102,48 @@ def test_errors_are_one_line(built_index, args):
 def test_missing_index_is_one_line(tmp_path):
     line = one_error_line(run("search", "gas", index=tmp_path / "none"))
     assert "corpus-search build" in line
+
+
+def test_quote_found_json_and_text(built_index):
+    text = "the relationship is not anything like the Soviet-Chinese brotherhood"
+    proc = run("quote", text, "--json", index=built_index)
+    data = json.loads(proc.stdout)
+    assert data["found"] is True
+    m = data["matches"][0]
+    assert (m["doc_id"], m["page"], m["exact"]) == ("makocki2016", 17, True)
+    assert m["selector"]["exact"] == m["source_text"] and len(m["file_sha256"]) == 64
+    plain = run("quote", "“The relationship is not anything like the Soviet–Chinese brotherhood”", index=built_index)
+    assert plain.returncode == 0 and "p. 17" in plain.stdout
+
+
+def test_quote_not_found_shows_the_original(built_index):
+    proc = run("quote", "Putin is a strategist rather than a tactician", index=built_index)
+    assert proc.returncode == 1
+    assert "Putin is a tactician rather than a strategist" in proc.stdout and "reordered" in proc.stdout
+    data = json.loads(run("quote", "Putin is a strategist rather than a tactician", "--json", index=built_index).stdout)
+    assert data["found"] is False and all(not m["exact"] for m in data["matches"])
+    assert all(0 <= m["similarity"] <= 1 for m in data["matches"])
+
+
+def test_check_a_manuscript(built_index):
+    proc = run("check", str(ROOT / "tests" / "data" / "manuscript.md"), "--json", index=built_index)
+    reports = json.loads(proc.stdout)
+    assert len(reports) == 10
+    assert [r["verdict"] for r in reports].count("not found") >= 1
+    text = run("check", str(ROOT / "tests" / "data" / "manuscript.md"), index=built_index).stdout
+    assert "10 quotations" in text
+
+
+def test_export_ris_and_bibtex_from_a_search_and_a_quotation(built_index):
+    import bibtexparser
+    import rispy
+
+    ris = run("export", "--query", "Altai pipeline", "--limit", "3", "--format", "ris", index=built_index).stdout
+    entries = rispy.loads(ris)
+    assert len(entries) == 3 and all(e["authors"] for e in entries)
+    bib = run("export", "--quote", "the relationship is not anything like the Soviet-Chinese brotherhood",
+              "--format", "bibtex", index=built_index).stdout
+    lib = bibtexparser.parse_string(bib)
+    assert lib.entries[0]["pages"] == "17"
+    line = one_error_line(run("export", "--quote", "words nobody ever wrote in any source here", index=built_index))
+    assert "not found" in line

@@ -48,8 +48,9 @@ with top[2]:
     st.multiselect("Leave out", [k for k in PASSAGE_KINDS if k != "body"], key="skip", bind="query-params",
                    persist_state="session", help="Passage kinds to leave out, e.g. footnotes and captions")
 
-with st.expander("Filters", expanded=bool(st.session_state.get("entity") or st.session_state.get("label")
-                                            or st.session_state.get("doc"))):
+# Open the filters when any is set (bound widgets take their values from the URL when they are created).
+filtering = any(st.session_state.get(k) or st.query_params.get_all(k) for k in ("entity", "label", "doc"))
+with st.expander("Filters", expanded=filtering):
     st.multiselect("Entities (passages must mention all of them)", list(by_name), key="entity",
                    bind="query-params", persist_state="session",
                    format_func=lambda n: common.entity_label(by_name[n]) if n in by_name else n,

@@ -160,6 +160,17 @@ class Corpus:
         passage = self.store.passage(passage_id)
         return cite(self.record(passage.doc_id), passage, style=style, offset=offset, end_offset=end_offset)
 
+    def export(self, passage_ids: Sequence[str], fmt: str, quotes: Sequence | None = None) -> str:
+        """Passages (or verified quotations: QuoteMatch objects) as csv, bibtex, ris, csl-json or markdown."""
+        from corpus_search.export import ExportItem, export
+
+        items = [ExportItem(self.passage(pid), self.record(self.passage(pid).doc_id)) for pid in passage_ids]
+        for m in quotes or ():
+            passage = self.passage(m.passage_id)
+            items.append(ExportItem(passage, self.record(passage.doc_id), quote=m.source_text, offset=m.start,
+                                    end_offset=m.end))
+        return export(items, fmt)
+
     # -- listing -----------------------------------------------------------------
     def documents(self) -> list[Document]:
         return self.store.documents()

@@ -265,6 +265,31 @@ def entities(ctx, label, limit, as_json) -> None:
 
 
 @cli.command()
+@click.argument("passage_ids", nargs=-1)
+@click.option("--format", "fmt", type=click.Choice(("csv", "bibtex", "ris", "csl-json", "markdown")),
+              default="ris", show_default=True)
+@click.option("--query", default=None, help="Export the results of this search instead (hybrid, --limit results).")
+@click.option("--quote", "quotes", multiple=True, help="Export this quotation where it is found verbatim (repeatable).")
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.pass_context
+def export(ctx, passage_ids, fmt, query, quotes, limit) -> None:
+    """Export passages, search results or verified quotations for Zotero and other reference managers."""
+    corpus = _open(ctx)
+    ids = list(passage_ids)
+    if query:
+        ids += [h.passage.passage_id for h in corpus.search(query, limit=limit).hits]
+    matches = []
+    for text in quotes:
+        report = corpus.quote(text)
+        if not report.found:
+            raise UsageError(f"quotation not found verbatim, so not exported: {text[:60]!r} (see `corpus-search quote`)")
+        matches += [m for m in report.matches if m.exact][:1]
+    if not ids and not matches:
+        raise UsageError("nothing to export: give passage ids, --query or --quote")
+    click.echo(corpus.export(ids, fmt, quotes=matches), nl=False)
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def documents(ctx, as_json) -> None:

@@ -175,7 +175,15 @@ class Generations:
         return gen
 
     def publish(self, gen: Path) -> None:
-        """Make `gen` current with one atomic rename, durable before returning."""
+        """Make `gen` current with one atomic rename, durable before returning.
+
+        Folders numbered between the previous current generation and `gen` are builds that died
+        before their switch; they were never published, so they are removed, never kept for rollback.
+        """
+        previous = self.current()
+        for g in self.list():
+            if previous is not None and previous.name < g.name < gen.name:
+                shutil.rmtree(g, ignore_errors=True)
         fsync_tree(gen)
         tmp = self.root / (POINTER + ".tmp")
         with open(tmp, "w", encoding="utf-8") as f:

@@ -266,11 +266,12 @@ def _run_worker(path: Path, password: str | None) -> dict[str, Any] | Extraction
     try:
         proc = subprocess.Popen(
             # -P: the worker's own folder (our modules) must not shadow stdlib or pypdf imports.
-            [sys.executable, "-P", str(_WORKER), str(path)],
+            # The worker limits its own memory first thing: a preexec_fn is unsafe when the
+            # caller has threads (the app rebuilds from a Streamlit thread).
+            [sys.executable, "-P", str(_WORKER), str(path), str(max(memory_mb, 0))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            preexec_fn=_memory_limiter(memory_mb),  # noqa: PLW1509 - the limit must be set between fork and exec
             close_fds=True,
         )
     except OSError as exc:
@@ -296,21 +297,6 @@ def _run_worker(path: Path, password: str | None) -> dict[str, Any] | Extraction
         return _failed(f"the PDF reader crashed (signal {-proc.returncode})")
     last = next((line for line in reversed(stderr.splitlines()) if line.strip()), "no output")
     return _failed(f"the PDF reader crashed: {last.strip()[:200]}")
-
-
-def _memory_limiter(memory_mb: int) -> Any:
-    if memory_mb <= 0:
-        return None
-    try:
-        import resource
-    except ImportError:  # not POSIX: the time limit still applies
-        return None
-    limit = memory_mb * 1024 * 1024
-
-    def limit_memory() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return limit_memory
 
 
 def _memory_message(memory_mb: int) -> str:

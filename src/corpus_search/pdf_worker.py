@@ -83,10 +83,22 @@ def extract(path: str, password: str | None) -> dict[str, Any]:
     return {"ok": True, "pages": pages, "labels": _labels(reader, count)}
 
 
+def _limit_memory(memory_mb: int) -> None:
+    """Cap this process's address space, so a decompression bomb fails here, not the machine."""
+    try:
+        import resource
+    except ImportError:  # not POSIX: the time limit still applies
+        return
+    limit = memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: pdf_worker.py PATH", file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print("usage: pdf_worker.py PATH [MEMORY_MB]", file=sys.stderr)
         return 2
+    if len(argv) == 3 and int(argv[2]) > 0:
+        _limit_memory(int(argv[2]))
     # pypdf warns through logging; send that to stderr so stdout carries only our JSON.
     logging.basicConfig(stream=sys.stderr, level=logging.ERROR)
     raw = sys.stdin.read() if not sys.stdin.isatty() else ""

@@ -1,0 +1,217 @@
+"""Query latency on the scale indexes, with the peers measured on the same passages in the same run.
+
+For each index (made by make_scale_corpus.py):
+  * Corpus.open time (it verifies every file's checksum), then, after warm-up queries,
+    p50/p95 of Corpus.search for keyword, semantic (query encoding included: the query
+    vector cache is emptied before each query), hybrid, and hybrid filtered by an entity;
+  * the parts: query encoding, brute-force vector top-200, Whoosh top-200, entity filter;
+  * peers: bm25s on the same texts (latency, overlap@10 with our keyword top 10);
+    usearch HNSW vs exact NumPy (build time, latency, recall@10 vs exact);
+  * cold CLI: `corpus-search --help`, one keyword and one semantic query, each a fresh process.
+
+Run:  .venv/bin/python bench/bench_query.py --index bench/out/scale-10k [--index ...] [--rounds 2] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from common import QUERIES, WARMUP, machine, percentile  # noqa: E402
+
+ENTITIES = ("Gazprom", "Russia")  # a moderately common one and the commonest
+CLI = str(Path(sys.executable).with_name("corpus-search"))
+
+
+def _stats(ms: list[float]) -> dict:
+    return {"p50_ms": percentile(ms, 50), "p95_ms": percentile(ms, 95), "n": len(ms)}
+
+
+def _timed(fn, reps: list) -> list[float]:
+    out = []
+    for args in reps:
+        t = time.perf_counter()
+        fn(*args)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def bench_api(index: Path, rounds: int) -> dict:
+    from corpus_search.api import Corpus
+
+    t = time.perf_counter()
+    corpus = Corpus.open(index)
+    open_s = time.perf_counter() - t
+    n = len(corpus.vectors)
+    res: dict = {"index": str(index), "passages": n, "open_s": open_s}
+    for q in WARMUP:  # loads the query encoder, touches the matrix and Whoosh's segments
+        for mode in ("keyword", "semantic", "hybrid"):
+            corpus.search(q, mode=mode)
+        corpus.search(q, mode="hybrid", entities=[ENTITIES[0]])
+
+    def run(q, mode, entities=()):
+        corpus._query_cache.clear()  # pay for encoding every time, as a new query does
+        corpus.store._passage_cache.clear()
+        corpus.search(q, mode=mode, entities=entities)
+
+    reps = [(q,) for _ in range(rounds) for q in QUERIES]
+    for mode in ("keyword", "semantic", "hybrid"):
+        res[mode] = _stats(_timed(lambda q, m=mode: run(q, m), reps))
+    for ent in ENTITIES:
+        allowed = corpus.searcher.allowed_passages(_filters(ent))
+        res[f"hybrid+entity {ent}"] = dict(_stats(_timed(lambda q, e=ent: run(q, "hybrid", [e]), reps)),
+                                           allowed=len(allowed))
+
+    # The parts, one by one.
+    from corpus_search import config
+
+    depth = config.get_int("candidates")
+    enc = corpus._encoder
+    res["part encode_query"] = _stats(_timed(enc.encode, reps))
+    qvecs = [enc.encode(q) for q in QUERIES]
+    res["part vector top-200 (exact, mmap)"] = _stats(_timed(lambda v: corpus.vectors.search(v, k=depth),
+                                                             [(v,) for v in qvecs] * rounds))
+    res["part keyword top-200 (Whoosh)"] = _stats(_timed(lambda q: corpus.keyword.search(q, limit=depth), reps))
+    ent = ENTITIES[1]
+    res[f"part entity filter {ent} (store -> set)"] = _stats(
+        _timed(lambda: corpus.searcher.allowed_passages(_filters(ent)), [()] * 10))
+    allowed = corpus.searcher.allowed_passages(_filters(ent))
+    res[f"part keyword top-200 with {ent} filter"] = _stats(
+        _timed(lambda q: corpus.keyword.search(q, limit=depth, allowed=allowed), reps[:10]))
+    res[f"part vector top-200 with {ent} filter"] = _stats(
+        _timed(lambda v: corpus.vectors.search(v, k=depth, allowed=allowed), [(v,) for v in qvecs[:10]]))
+
+    res["peers"] = peers(corpus, qvecs, rounds)
+    corpus.close()
+    return res
+
+
+def _filters(entity: str):
+    from corpus_search.search import Filters
+
+    return Filters(entities=(entity,))
+
+
+def peers(corpus, qvecs: list[np.ndarray], rounds: int) -> dict:
+    out: dict = {}
+    ids = corpus.vectors.ids
+    rows = dict(corpus.store.conn.execute("SELECT passage_id, text FROM passages").fetchall())
+    texts = [rows[pid] for pid in ids]
+
+    # bm25s: the same texts, Porter stems like ours, no stop list (ours keeps every word too).
+    import bm25s
+    from whoosh.lang.porter import stem
+
+    def stemmer(words):
+        return [stem(w) for w in words]
+
+    t = time.perf_counter()
+    tokens = bm25s.tokenize(texts, stopwords=None, stemmer=stemmer, show_progress=False)
+    retriever = bm25s.BM25()
+    retriever.index(tokens, show_progress=False)
+    out["bm25s index_s"] = time.perf_counter() - t
+
+    def bm25(q, k):
+        qt = bm25s.tokenize([q], stopwords=None, stemmer=stemmer, show_progress=False)
+        docs, _ = retriever.retrieve(qt, k=k, show_progress=False, n_threads=1)
+        return [ids[i] for i in docs[0]]
+
+    reps = [(q,) for _ in range(rounds) for q in QUERIES]
+    out["bm25s top-10"] = _stats(_timed(lambda q: bm25(q, 10), reps))
+    out["bm25s top-200"] = _stats(_timed(lambda q: bm25(q, 200), reps))
+    out["whoosh top-10"] = _stats(_timed(lambda q: corpus.keyword.search(q, limit=10), reps))
+    overlap = []
+    for q in QUERIES:
+        ours = [pid for pid, _ in corpus.keyword.search(q, limit=10).ids]
+        theirs = bm25(q, 10)
+        overlap.append(len(set(ours) & set(theirs)) / 10)
+    out["bm25s overlap@10 with Whoosh"] = float(np.mean(overlap))
+
+    # Exact NumPy (the matrix in RAM, not mmap) vs usearch HNSW.
+    matrix = np.ascontiguousarray(corpus.vectors.matrix, dtype=np.float32)
+    pvecs = [matrix[i] for i in range(0, len(ids), max(1, len(ids) // 200))][:200]
+    queries = qvecs + pvecs
+
+    def exact(v, k):
+        s = matrix @ v
+        top = np.argpartition(-s, k - 1)[:k]
+        return top[np.argsort(-s[top])]
+
+    out["numpy exact top-200 (in RAM)"] = _stats(_timed(lambda v: exact(v, 200), [(v,) for v in qvecs] * rounds))
+    truth = [set(exact(v, 10)) for v in queries]
+    try:
+        from usearch.index import Index
+    except ImportError:
+        out["usearch"] = "not installed (pip install -c constraints.txt usearch)"
+        return out
+    for dtype in ("f32", "i8"):
+        t = time.perf_counter()
+        index = Index(ndim=matrix.shape[1], metric="ip", dtype=dtype, connectivity=16, expansion_add=128,
+                      expansion_search=64)
+        index.add(np.arange(len(ids)), matrix, threads=1)
+        build_s = time.perf_counter() - t
+        rec = np.mean([len(truth[i] & set(index.search(v, 10).keys.tolist())) / 10 for i, v in enumerate(queries)])
+        lat = _stats(_timed(lambda v: index.search(v, 200), [(v,) for v in qvecs] * rounds))
+        out[f"usearch hnsw {dtype}"] = {"build_s": build_s, "recall_at_10": float(rec), "top-200": lat,
+                                        "memory_mb": index.memory_usage / 2**20}
+    return out
+
+
+def bench_cli(index: Path, repeat: int = 3) -> dict:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    if not shutil.which(CLI):
+        return {"error": f"{CLI} not found"}
+
+    def run(args):
+        times = []
+        for _ in range(repeat):
+            t = time.perf_counter()
+            proc = subprocess.run([CLI, *args], capture_output=True, text=True, env=env)
+            times.append(time.perf_counter() - t)
+            if proc.returncode != 0:
+                return {"error": proc.stderr[-500:]}
+        return {"median_s": float(np.median(times)), "min_s": min(times), "runs": times}
+
+    q = QUERIES[0]
+    return {
+        "--help": run(["--help"]),
+        "keyword": run(["--index", str(index), "search", q, "--mode", "keyword"]),
+        "semantic": run(["--index", str(index), "search", q, "--mode", "semantic"]),
+        "hybrid": run(["--index", str(index), "search", q]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--index", type=Path, action="append", required=True)
+    parser.add_argument("--rounds", type=int, default=2, help="times each query is measured")
+    parser.add_argument("--no-cli", action="store_true")
+    parser.add_argument("--json", type=Path, help="append the results (one JSON object a line) here")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    for index in args.index:
+        before = machine()
+        res = bench_api(index, args.rounds)
+        if not args.no_cli:
+            res["cli"] = bench_cli(index)
+        res["machine_before"] = before
+        res["load_after"] = [round(x, 2) for x in os.getloadavg()]
+        line = json.dumps(res)
+        print(line, flush=True)
+        if args.json:
+            with open(args.json, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
