@@ -35,4 +35,8 @@ common.PAGES.update(
                        url_path="collection"),
 )
 
-st.navigation(list(common.PAGES.values())).run()
+page = st.navigation(list(common.PAGES.values()))
+# Pages that keep part of their state in the URL by hand need to know whether the user just arrived.
+st.session_state["_arrived"] = st.session_state.get("_page") != page.url_path
+st.session_state["_page"] = page.url_path
+page.run()

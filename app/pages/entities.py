@@ -62,7 +62,8 @@ with right:
         st.pills("Appears most often with (click to open)", co, key="ent_co", on_change=_pick, args=("ent_co",),
                  format_func=lambda n: f"{n} ({together[n]})")
     if st.button("Search within passages that mention it", key="ent_search", icon=":material/search:"):
-        st.switch_page(common.PAGES["search"], query_params={"entity": entity.name})
+        st.session_state["entity"] = [entity.name]
+        st.switch_page(common.PAGES["search"])
 
     ids = corpus.store.passages_mentioning([entity.name])
     found = sorted(corpus.store.get_passages(list(ids)).values(), key=lambda p: (p.doc_id, p.seq))

@@ -34,6 +34,22 @@ def _chip_clicked(key: str) -> None:
     st.session_state[key] = None
 
 
+SEARCH_KEYS = ("q", "mode", "n", "skip", "label", "doc")
+
+# Back from another page (the browser's back button, or the sidebar), Streamlit keeps that page's query
+# parameters; give the search the state it had when the user left it, and drop the other page's.
+if st.session_state.get("_arrived"):
+    for stray in ("hit", "hq", "rdoc", "view"):
+        if stray in st.query_params:
+            try:
+                del st.query_params[stray]
+            except Exception:  # bound on the page we came from: Streamlit clears it itself
+                pass
+    saved = st.session_state.get("_last_search")
+    if saved and "q" not in st.query_params:
+        for k, v in saved.items():
+            st.session_state[k] = v
+
 st.title("Search")
 st.text_input("Search the sources", key="q", bind="query-params", persist_state="session",
               placeholder="e.g. Power of Siberia, or a claim in your own words",
@@ -48,11 +64,28 @@ with top[2]:
     st.multiselect("Leave out", [k for k in PASSAGE_KINDS if k != "body"], key="skip", bind="query-params",
                    persist_state="session", help="Passage kinds to leave out, e.g. footnotes and captions")
 
+# The entity filter is kept in the URL by hand, as canonical names (a bound widget would write its
+# display labels, counts and all, which change with every build). The URL wins when it changed under
+# us (a shared link, the back button); the session wins when the user comes back from another page.
+url_entities = st.query_params.get_all("entity")
+if "_entity_url" not in st.session_state or (url_entities != st.session_state["_entity_url"]
+                                             and not st.session_state.get("_arrived")):
+    chosen: list[str] = []
+    for text in url_entities:
+        try:
+            names = [text] if text in by_name else corpus.searcher.resolve_entity(text)
+        except CorpusSearchError as exc:
+            st.warning(f"Entity filter ignored: {exc}")
+            continue
+        chosen += [n for n in names if n in by_name and n not in chosen]
+    st.session_state["entity"] = chosen
+
 # Open the filters when any is set (bound widgets take their values from the URL when they are created).
 filtering = any(st.session_state.get(k) or st.query_params.get_all(k) for k in ("entity", "label", "doc"))
+
 with st.expander("Filters", expanded=filtering):
     st.multiselect("Entities (passages must mention all of them)", list(by_name), key="entity",
-                   bind="query-params", persist_state="session",
+                   persist_state="session",
                    format_func=lambda n: common.entity_label(by_name[n]) if n in by_name else n,
                    placeholder="Type a name or an alias")
     cols = st.columns(2)
@@ -60,6 +93,16 @@ with st.expander("Filters", expanded=filtering):
                         help="Only passages that mention an entity of one of these types")
     cols[1].multiselect("Documents", list(titles), key="doc", bind="query-params", persist_state="session",
                         format_func=lambda d: titles.get(d, d))
+
+chosen = list(st.session_state.get("entity") or [])
+if chosen != url_entities:
+    if chosen:
+        st.query_params["entity"] = chosen
+    else:
+        del st.query_params["entity"]
+st.session_state["_entity_url"] = chosen
+
+st.session_state["_last_search"] = {k: st.session_state.get(k) for k in SEARCH_KEYS if st.session_state.get(k)}
 
 query = (st.session_state.get("q") or "").strip()
 if not query:

@@ -32,7 +32,7 @@ from corpus_search.records import find_sources, load_record
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
-PIPELINE_VERSION = "1"
+PIPELINE_VERSION = "2"
 STORE = "store.sqlite"
 KEYWORD = "keyword"
 

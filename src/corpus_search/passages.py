@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import statistics
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from corpus_search.clean import (
     BULLET_NOTE,
@@ -123,7 +123,10 @@ def split_document(record: Record, pages: list[Page]) -> Split:
         _classify(blocks, doc)
     ordered = _rejoin_pages(bodies, notes, doc)
     _assign_sections(ordered, doc)
-    return _finish(ordered, doc)
+    split = _finish(ordered, doc)
+    from corpus_search.offsets import add_raw_maps
+
+    return replace(split, passages=add_raw_maps(split.passages, pages))
 
 
 # --- step 1: furniture and footnotes ---------------------------------------------------

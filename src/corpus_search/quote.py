@@ -23,6 +23,7 @@ from rapidfuzz import fuzz, process
 from corpus_search.cite import cite, find_locator
 from corpus_search.errors import QueryError
 from corpus_search.models import Passage, QuoteMatch, Record
+from corpus_search.offsets import raw_offset
 from corpus_search.store import Store
 from corpus_search.textnorm import fold, fold_with_map
 
@@ -309,6 +310,11 @@ def _build(ready: _Prepared, first: int, start: int, last: int, end: int, **extr
         # The same span by position in the cleaned document text (W3C TextPositionSelector).
         "position": {"type": "TextPositionSelector", "start": doc_start, "end": doc_end},
     }
+    raw_start, raw_end = raw_offset(p, start), raw_offset(q, max(end - 1, 0))
+    if raw_start is not None and raw_end is not None:
+        # Where the words sit in the source as extracted (the decoded file, for a text source),
+        # so a reader can check them against the original layout.
+        selector["source_position"] = {"start": raw_start, "end": raw_end + 1}
     other = q if last != first else None
     loc = find_locator(record, p, start, end, other)
     return QuoteMatch(
