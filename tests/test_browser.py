@@ -211,12 +211,8 @@ def test_search_filter_read_and_share(page, app_url):
         page.wait_for_timeout(300)
         if "/reader" not in page.url:
             break
-    try:
-        summary(page, "Power of Siberia").wait_for(timeout=15000)
-    except Exception:
-        print("URL after back:", page.url)
-        page.screenshot(path="/tmp/back.png")
-        raise
+    summary(page, "Power of Siberia").wait_for()
+    assert matched(page, "Power of Siberia") == narrowed
 
 
 def test_quote_check_and_other_pages(page, app_url):
@@ -227,6 +223,8 @@ def test_quote_check_and_other_pages(page, app_url):
     page.locator(".st-key-quote_go button").click()
     page.get_by_text("Found verbatim: p. 17").wait_for()
     assert "Soviet-Chinese brotherhood" in page.locator(".st-key-match-one-0 mark").first.inner_text()
+    page.locator(".st-key-match-one-0 pre", has_text="17").first.wait_for()  # the citations, with the page
+    wait_idle(page)
     shot(page, "quote")
 
     page.goto(app_url + "/entities")

@@ -111,3 +111,14 @@ def test_results_carry_printed_pages_and_citations(corpus):
     for key in ("rank", "passage_id", "doc_id", "title", "page", "paragraph", "section", "kind", "text", "score",
                 "entities", "citation"):
         assert key in top
+
+
+def test_place_rollup_is_an_option_not_a_merge(corpus):
+    from corpus_search.search import Filters
+
+    plain = corpus.searcher.allowed_passages(Filters(entities=("Russia",)))
+    widened = corpus.searcher.allowed_passages(Filters(entities=("Russia",), rollup=True))
+    assert "Moscow" in corpus.searcher.within(["Russia"])
+    moscow_only = corpus.store.passages_mentioning(["Moscow"]) - plain
+    assert moscow_only, "some passages name Moscow but not Russia"
+    assert plain < widened and moscow_only <= widened

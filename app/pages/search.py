@@ -34,54 +34,62 @@ def _chip_clicked(key: str) -> None:
     st.session_state[key] = None
 
 
-SEARCH_KEYS = ("q", "mode", "n", "skip", "label", "doc")
+# The search lives in the URL (?q=...&mode=...&entity=A&entity=B), written by hand rather than by bound
+# widgets: entity and document filters go in as names and ids, not as their display labels. The URL wins
+# when it changed under us (a shared link, the back button within this page); the session wins when the
+# user comes back from another page, so a search survives a visit to the reader.
+DEFAULTS = {"q": "", "mode": "hybrid", "n": 10, "skip": [], "entity": [], "label": [], "doc": []}
 
-# Back from another page (the browser's back button, or the sidebar), Streamlit keeps that page's query
-# parameters; give the search the state it had when the user left it, and drop the other page's.
-if st.session_state.get("_arrived"):
-    for stray in ("hit", "hq", "rdoc", "view"):
-        if stray in st.query_params:
-            try:
-                del st.query_params[stray]
-            except Exception:  # bound on the page we came from: Streamlit clears it itself
-                pass
-    saved = st.session_state.get("_last_search")
-    if saved and "q" not in st.query_params:
-        for k, v in saved.items():
-            st.session_state[k] = v
 
-st.title("Search")
-st.text_input("Search the sources", key="q", bind="query-params", persist_state="session",
-              placeholder="e.g. Power of Siberia, or a claim in your own words",
-              help='Keyword syntax: "exact phrase", AND, OR, NOT, word*.')
-top = st.columns([2, 1, 1])
-with top[0]:
-    st.radio("Mode", MODES, key="mode", horizontal=True, bind="query-params", persist_state="session",
-             help="hybrid: words and meaning combined; keyword: the words as typed; semantic: meaning only")
-with top[1]:
-    st.selectbox("Results", LIMITS, key="n", bind="query-params", persist_state="session")
-with top[2]:
-    st.multiselect("Leave out", [k for k in PASSAGE_KINDS if k != "body"], key="skip", bind="query-params",
-                   persist_state="session", help="Passage kinds to leave out, e.g. footnotes and captions")
-
-# The entity filter is kept in the URL by hand, as canonical names (a bound widget would write its
-# display labels, counts and all, which change with every build). The URL wins when it changed under
-# us (a shared link, the back button); the session wins when the user comes back from another page.
-url_entities = st.query_params.get_all("entity")
-if "_entity_url" not in st.session_state or (url_entities != st.session_state["_entity_url"]
-                                             and not st.session_state.get("_arrived")):
+def _from_url() -> dict:
+    qp = st.query_params
+    state = dict(DEFAULTS)
+    state["q"] = qp.get("q", "")
+    state["mode"] = qp.get("mode") if qp.get("mode") in MODES else "hybrid"
+    n = qp.get("n", "")
+    state["n"] = int(n) if n.isdigit() and int(n) in LIMITS else 10
+    state["skip"] = [k for k in qp.get_all("skip") if k in PASSAGE_KINDS and k != "body"]
+    state["label"] = [x for x in qp.get_all("label") if x in labels]
+    state["doc"] = [d for d in qp.get_all("doc") if d in titles]
     chosen: list[str] = []
-    for text in url_entities:
+    for text in qp.get_all("entity"):
         try:
             names = [text] if text in by_name else corpus.searcher.resolve_entity(text)
         except CorpusSearchError as exc:
             st.warning(f"Entity filter ignored: {exc}")
             continue
         chosen += [n for n in names if n in by_name and n not in chosen]
-    st.session_state["entity"] = chosen
+    state["entity"] = chosen
+    return state
 
-# Open the filters when any is set (bound widgets take their values from the URL when they are created).
-filtering = any(st.session_state.get(k) or st.query_params.get_all(k) for k in ("entity", "label", "doc"))
+
+def _to_params(state: dict) -> dict:
+    return {k: (v if isinstance(v, list) else str(v)) for k, v in state.items() if v != DEFAULTS[k]}
+
+
+url_params = {k: (st.query_params.get_all(k) if isinstance(DEFAULTS[k], list) else st.query_params.get(k))
+              for k in DEFAULTS if k in st.query_params}
+if "_search_url" not in st.session_state or (url_params != st.session_state["_search_url"]
+                                             and not st.session_state.get("_arrived")):
+    for k, v in _from_url().items():
+        st.session_state[k] = v
+
+st.title("Search")
+st.text_input("Search the sources", key="q", persist_state="session",
+              placeholder="e.g. Power of Siberia, or a claim in your own words",
+              help='Keyword syntax: "exact phrase", AND, OR, NOT, word*.')
+top = st.columns([2, 1, 1])
+with top[0]:
+    st.radio("Mode", MODES, key="mode", horizontal=True, persist_state="session",
+             help="hybrid: words and meaning combined; keyword: the words as typed; semantic: meaning only")
+with top[1]:
+    st.selectbox("Results", LIMITS, key="n", persist_state="session")
+with top[2]:
+    st.multiselect("Leave out", [k for k in PASSAGE_KINDS if k != "body"], key="skip",
+                   persist_state="session", help="Passage kinds to leave out, e.g. footnotes and captions")
+
+# Open the filters when any is set.
+filtering = any(st.session_state.get(k) for k in ("entity", "label", "doc"))
 
 with st.expander("Filters", expanded=filtering):
     st.multiselect("Entities (passages must mention all of them)", list(by_name), key="entity",
@@ -89,20 +97,17 @@ with st.expander("Filters", expanded=filtering):
                    format_func=lambda n: common.entity_label(by_name[n]) if n in by_name else n,
                    placeholder="Type a name or an alias")
     cols = st.columns(2)
-    cols[0].multiselect("Entity types", labels, key="label", bind="query-params", persist_state="session",
+    cols[0].multiselect("Entity types", labels, key="label", persist_state="session",
                         help="Only passages that mention an entity of one of these types")
-    cols[1].multiselect("Documents", list(titles), key="doc", bind="query-params", persist_state="session",
+    cols[1].multiselect("Documents", list(titles), key="doc", persist_state="session",
                         format_func=lambda d: titles.get(d, d))
 
-chosen = list(st.session_state.get("entity") or [])
-if chosen != url_entities:
-    if chosen:
-        st.query_params["entity"] = chosen
-    else:
-        del st.query_params["entity"]
-st.session_state["_entity_url"] = chosen
-
-st.session_state["_last_search"] = {k: st.session_state.get(k) for k in SEARCH_KEYS if st.session_state.get(k)}
+current = {k: (list(st.session_state.get(k) or []) if isinstance(v, list) else st.session_state.get(k, v))
+           for k, v in DEFAULTS.items()}
+params = _to_params(current)
+if params != url_params or set(st.query_params.keys()) - set(DEFAULTS):
+    st.query_params.from_dict(params)
+st.session_state["_search_url"] = params
 
 query = (st.session_state.get("q") or "").strip()
 if not query:

@@ -99,8 +99,9 @@ class Corpus:
         doc_ids: Sequence[str] = (),
         kinds: Sequence[str] = (),
         limit: int = 10,
+        rollup: bool = False,
     ) -> SearchResult:
-        filters = Filters(tuple(entities), tuple(labels), tuple(doc_ids), tuple(kinds))
+        filters = Filters(tuple(entities), tuple(labels), tuple(doc_ids), tuple(kinds), rollup)
         return self.searcher.search(query, mode=mode, filters=filters, limit=limit)
 
     def search_json(self, query: str, **kwargs) -> dict[str, Any]:

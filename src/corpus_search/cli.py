@@ -113,6 +113,8 @@ def _search_options(f):
                      help="Only passages of this kind (body, heading, footnote, caption, box, quote).")(f)
     f = click.option("--doc", "doc_ids", multiple=True, help="Only this document (repeatable).")(f)
     f = click.option("--label", "labels", multiple=True, help="Only passages mentioning an entity of this type.")(f)
+    f = click.option("--rollup", is_flag=True,
+                     help="An --entity place also matches places within it (Moscow within Russia).")(f)
     f = click.option("--entity", "entities", multiple=True,
                      help="Only passages mentioning this entity (name or alias; repeat = all of them).")(f)
     f = click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)(f)
@@ -123,11 +125,11 @@ def _search_options(f):
 @click.argument("query")
 @_search_options
 @click.pass_context
-def search(ctx, query, mode, entities, labels, doc_ids, kinds, limit, as_json) -> None:
+def search(ctx, query, mode, entities, rollup, labels, doc_ids, kinds, limit, as_json) -> None:
     """Search passages: hybrid (default), keyword or semantic."""
     corpus = _open(ctx)
     result = corpus.search(query, mode=mode, entities=entities, labels=labels, doc_ids=doc_ids, kinds=kinds,
-                           limit=limit)
+                           limit=limit, rollup=rollup)
     if as_json:
         _dump(corpus.result_json(result))
         return
@@ -162,7 +164,7 @@ def _print_hit(corpus, hit) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_search_options
 @click.pass_context
-def batch(ctx, file, mode, entities, labels, doc_ids, kinds, limit, as_json) -> None:
+def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, limit, as_json) -> None:
     """Run many searches in one process: one query per line, or JSON lines."""
     corpus = _open(ctx)
     try:
@@ -186,6 +188,7 @@ def batch(ctx, file, mode, entities, labels, doc_ids, kinds, limit, as_json) -> 
             result = corpus.search(
                 spec["query"], mode=spec.get("mode", mode), entities=ents, labels=spec.get("label", labels) or (),
                 doc_ids=spec.get("doc", doc_ids) or (), kinds=kinds, limit=int(spec.get("limit", limit)),
+                rollup=bool(spec.get("rollup", rollup)),
             )
         except CorpusSearchError as exc:
             if as_json:

@@ -30,6 +30,7 @@ class Filters:
     labels: tuple[str, ...] = ()
     doc_ids: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
+    rollup: bool = False  # an entity filter also takes places within it ("Moscow" within "Russia")
 
 
 class Searcher:
@@ -57,11 +58,23 @@ class Searcher:
             raise QueryError(f"no entity called {text!r} in the corpus{hint}")
         return names
 
+    def within(self, names: Sequence[str]) -> list[str]:
+        """Entities of the corpus that sit within any of `names` (the opt-in place roll-up)."""
+        from corpus_search.entities import rollup
+
+        if self._names is None:
+            self.resolve_entity(names[0])
+        wanted = set(names)
+        return [n for n in self._names if wanted & set(rollup(n))]
+
     def allowed_passages(self, filters: Filters) -> set[str] | None:
         """The passages the filters allow, or None when nothing is filtered."""
         sets: list[set[str]] = []
         for text in filters.entities:
-            sets.append(self.store.passages_mentioning(self.resolve_entity(text)))
+            names = self.resolve_entity(text)
+            if filters.rollup:
+                names = names + self.within(names)
+            sets.append(self.store.passages_mentioning(names))
         if filters.labels:
             sets.append(self.store.passages_labelled([label.upper() for label in filters.labels]))
         if filters.doc_ids or filters.kinds:
