@@ -51,7 +51,7 @@ def streamlit_server(index: Path, corpus: Path, log: Path):
     port = free_port()
     env = dict(os.environ, CORPUS_SEARCH_INDEX=str(index), CORPUS_SEARCH_CORPUS=str(corpus),
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port),
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--client.toolbarMode", "minimal",
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     with open(log, "wb") as out:
@@ -158,6 +158,10 @@ def open_app(page, url: str) -> None:
 
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    wait_idle(page)
+    # Widgets render after the text: wait until no placeholder skeleton is left.
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=15_000)
+    page.wait_for_timeout(300)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=False)
 
 

@@ -336,7 +336,8 @@ def app(ctx, port) -> None:
     env = dict(os.environ, CORPUS_SEARCH_INDEX=str(Path(ctx.obj["index"]).resolve()),
                CORPUS_SEARCH_CORPUS=str(Path(ctx.obj["corpus"]).resolve()), HF_HUB_OFFLINE="1")
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.address", "localhost", "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+           "--server.address", "localhost", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "minimal"]
     click.echo(f"corpus-search app on http://localhost:{port}", err=True)
     raise SystemExit(subprocess.call(cmd, env=env))
 
