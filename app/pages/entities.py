@@ -65,9 +65,8 @@ with right:
         st.session_state["entity"] = [entity.name]
         st.switch_page(common.PAGES["search"])
 
-    ids = corpus.store.passages_mentioning([entity.name])
-    found = sorted(corpus.store.get_passages(list(ids)).values(), key=lambda p: (p.doc_id, p.seq))
-    mentions = corpus.store.mentions([p.passage_id for p in found])
+    found = corpus.passages_mentioning([entity.name])
+    mentions = corpus.mentions([p.passage_id for p in found])
     pages = max(1, -(-len(found) // PER_PAGE))
     page = st.number_input("Page of passages", 1, pages, 1, key="ent_page") if pages > 1 else 1
     for i, p in enumerate(found[(page - 1) * PER_PAGE: page * PER_PAGE]):

@@ -216,5 +216,17 @@ class Corpus:
         mentions = self.store.mentions([p.passage_id for p in passages])
         return [self.passage_json(p, mentions.get(p.passage_id, [])) for p in passages]
 
+    def passages_mentioning(self, names: Sequence[str]) -> list[Passage]:
+        """Passages that mention any of these entities (canonical names or aliases), in document order."""
+        resolved = [n for name in names for n in self.searcher.resolve_entity(name)]
+        ids = self.store.passages_mentioning(resolved)
+        found = self.store.get_passages(sorted(ids))
+        order = {d.doc_id: i for i, d in enumerate(self.documents())}
+        return sorted(found.values(), key=lambda p: (order.get(p.doc_id, 0), p.seq))
+
+    def mentions(self, passage_ids: Sequence[str]) -> dict:
+        """passage id -> its entity mentions (canonical name, label, span)."""
+        return self.store.mentions(passage_ids)
+
     def entities(self, label: str | None = None, limit: int | None = None) -> list[Entity]:
         return self.store.entities(label=label, limit=limit)

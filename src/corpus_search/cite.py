@@ -245,7 +245,9 @@ def chicago_note(record: Record, loc: Locator, em: tuple[str, str] = ("", "")) -
             extras.append(_series(record) + (f", version {record.version}" if record.version else ""))
         facts = ": ".join(p for p in (record.place, record.publisher) if p)
         facts = ", ".join(p for p in (facts, _long_date(record)) if p)
-        body = ", ".join([title, *extras]) + f" ({facts})"
+        # A title's own ? or ! stands in for the comma after it (Chicago 6.119).
+        sep = " " if record.title.endswith(("?", "!")) and extras else ", "
+        body = (title + sep + ", ".join(extras) if extras else title) + f" ({facts})"
         if where:
             body += f", {where}"
     link = f"https://doi.org/{record.doi}" if record.doi else record.url
