@@ -69,6 +69,14 @@ def test_empty_query_is_a_clear_error(corpus, query):
         corpus.search(query)
 
 
+def test_filters_without_words_list_the_passages_in_order(corpus):
+    result = corpus.search("", entities=["Yan Xuetong"], limit=100)
+    assert result.hits and result.total == len(result.hits)
+    assert all("Yan Xuetong" in {m.name for m in h.entities} for h in result.hits)
+    seqs = [(h.passage.doc_id, h.passage.seq) for h in result.hits]
+    assert seqs == sorted(seqs, key=lambda s: ([d.doc_id for d in corpus.documents()].index(s[0]), s[1]))
+
+
 @pytest.mark.parametrize(
     "query",
     ['"Altai pipeline', "(gas AND", "title:gas", "AND", "OR OR", "*", "gas~~", "pipe*", "x" * 10_000, "a\tb\nc"],

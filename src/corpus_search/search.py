@@ -103,7 +103,9 @@ class Searcher:
         warnings: list[str] = []
         query = _clean_query(query)
         if not query:
-            raise QueryError("the query is empty; type some words to search for")
+            if filters == Filters():
+                raise QueryError("the query is empty; type some words to search for (or filter by entity or document)")
+            return self._browse(filters, mode, limit, started)
         if len(query) > MAX_QUERY_CHARS:
             query = query[:MAX_QUERY_CHARS]
             warnings.append(f"query cut to its first {MAX_QUERY_CHARS} characters")
@@ -164,6 +166,21 @@ class Searcher:
             warnings=tuple(warnings),
             seconds=time.perf_counter() - started,
         )
+
+    def _browse(self, filters: Filters, mode: str, limit: int, started: float) -> SearchResult:
+        """No words, only filters: the passages they allow, in document order."""
+        allowed = self.allowed_passages(filters) or set()
+        order = {d.doc_id: i for i, d in enumerate(self.store.documents())}
+        found = sorted(self.store.get_passages(sorted(allowed)).values(), key=lambda p: (order.get(p.doc_id, 0), p.seq))
+        top = found[:limit]
+        mentions = self.store.mentions([p.passage_id for p in top])
+        hits = tuple(
+            Hit(passage=p, score=0.0, rank=i, entities=tuple(_dedupe(mentions.get(p.passage_id, []))))
+            for i, p in enumerate(top, 1)
+        )
+        return SearchResult(query="", mode=mode, hits=hits, total=len(found),
+                            facets=self.facets([p.passage_id for p in found[:500]]),
+                            seconds=time.perf_counter() - started)
 
     def facets(self, passage_ids: Sequence[str], per_label: int = 8) -> dict[str, tuple[tuple[str, int], ...]]:
         """Top entities per label among these passages (counted once per passage)."""
