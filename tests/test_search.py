@@ -130,3 +130,12 @@ def test_place_rollup_is_an_option_not_a_merge(corpus):
     moscow_only = corpus.store.passages_mentioning(["Moscow"]) - plain
     assert moscow_only, "some passages name Moscow but not Russia"
     assert plain < widened and moscow_only <= widened
+
+
+def test_abbreviation_and_full_name_filter_the_same_passages(corpus):
+    by_abbr = corpus.search("customs tariffs", entities=["EEU"], limit=100)
+    by_name = corpus.search("customs tariffs", entities=["Eurasian Economic Union"], limit=100)
+    ids = [h.passage.passage_id for h in by_abbr.hits]
+    assert ids and ids == [h.passage.passage_id for h in by_name.hits]
+    only_abbr = [h for h in by_abbr.hits if "EEU" in h.passage.text and "Eurasian Economic Union" not in h.passage.text]
+    assert only_abbr, "passages that only say 'EEU' are found by the full name too"
