@@ -82,6 +82,14 @@ class QueryEncoder:
         self.dim = cfg["hidden_size"]
 
     def encode(self, text: str) -> np.ndarray:
+        from threadpoolctl import threadpool_limits
+
+        # One query's matrices are tiny: BLAS threads only fight each other (4x slower
+        # on a busy 2-core machine), so this runs on one.
+        with threadpool_limits(1):
+            return self._encode(text)
+
+    def _encode(self, text: str) -> np.ndarray:
         enc = self.tokenizer.encode(text)
         ids = np.asarray(enc.ids, dtype=np.int64)
         types = np.asarray(enc.type_ids, dtype=np.int64)

@@ -9,6 +9,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from corpus_search import config
 from corpus_search.errors import NotFoundError, QueryError, UsageError
@@ -214,10 +215,16 @@ def _clean_query(query: str) -> str:
     return " ".join(query.split())
 
 
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Porter stem the keyword index uses, cached: highlighting stems every word of every hit."""
+    from whoosh.lang.porter import stem as porter
+
+    return porter(word)
+
+
 def query_terms(query: str) -> list[str]:
     """Stemmed content words of a query, for highlighting."""
-    from whoosh.lang.porter import stem
-
     words = [w for w in _WORD.findall(query) if w not in _OPERATORS]
     terms = {stem(w.casefold()) for w in words if w.casefold() not in _STOP and len(w) > 1}
     if not terms:
@@ -229,8 +236,6 @@ def highlight_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
     """Character spans of words in `text` whose stem is one of `terms`."""
     if not terms:
         return []
-    from whoosh.lang.porter import stem
-
     wanted = set(terms)
     spans = []
     for m in _WORD.finditer(text):
