@@ -6,6 +6,8 @@ so it can be replaced, and the build (generations.py) makes crash safety ours.
 
 from __future__ import annotations
 
+import io
+import pickle  # only to refuse foreign objects in Whoosh's own files; nothing of ours is pickled
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -14,6 +16,15 @@ from pathlib import Path
 from corpus_search.errors import IndexMissingError
 
 INDEX_NAME = "passages"
+# Whoosh keeps its schema, segment list and term infos as pickles. Loading a pickle can run
+# any code, so every load Whoosh does goes through an unpickler that only builds Whoosh's
+# own classes and plain containers (the manifest's checksums are checked before, too).
+_SAFE_GLOBALS = {
+    ("builtins", n) for n in ("set", "frozenset", "dict", "list", "tuple", "object", "bytearray", "slice", "range",
+                              "int", "float", "str", "bytes", "bool", "complex")
+} | {("copyreg", "_reconstructor"), ("_codecs", "encode"), ("collections", "defaultdict"), ("collections", "OrderedDict"),
+     ("array", "array"), ("array", "_array_reconstructor"), ("re", "_compile"), ("datetime", "datetime")}
+_patched = False
 _FIELD_SYNTAX = re.compile(r"\b(\w+):")
 
 
@@ -31,6 +42,48 @@ class KeywordHits:
     ids: list[tuple[str, float]]  # (passage_id, bm25 score), best first
     total: int
     warnings: list[str]
+
+
+class _WhooshOnlyUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        # Whoosh writes protocol 2, which names Python 2's modules; the unpickler maps them.
+        plain = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)
+        if module == "whoosh" or module.startswith("whoosh.") or (plain, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"the keyword index holds a foreign object ({module}.{name}); refusing it")
+
+
+def _safe_load(file):
+    return _WhooshOnlyUnpickler(file).load()
+
+
+def _safe_loads(data, *args, **kwargs):
+    return _WhooshOnlyUnpickler(io.BytesIO(data)).load()
+
+
+def _whoosh_safely():
+    """Route every pickle Whoosh loads through the restricted unpickler (once per process)."""
+    global _patched
+    if _patched:
+        return
+    import types
+
+    import whoosh.codec.whoosh3
+    import whoosh.columns
+    import whoosh.compat
+    import whoosh.filedb.fileindex
+    import whoosh.filedb.structfile
+    import whoosh.formats
+    import whoosh.index
+
+    whoosh.compat.load, whoosh.compat.loads = _safe_load, _safe_loads
+    for module in (whoosh.codec.whoosh3, whoosh.columns, whoosh.formats):
+        module.loads = _safe_loads
+    whoosh.filedb.structfile.load_pickle = _safe_load
+    safe_pickle = types.SimpleNamespace(loads=_safe_loads, dumps=pickle.dumps, PicklingError=pickle.PicklingError)
+    whoosh.filedb.fileindex.pickle = safe_pickle
+    whoosh.index.pickle = safe_pickle
+    _patched = True
 
 
 def _analyzer():
@@ -62,9 +115,11 @@ class KeywordIndex:
     def __init__(self, ix) -> None:
         self._ix = ix
         self._searcher = None
+        self._docnum_map: dict[str, int] | None = None
 
     @classmethod
     def create(cls, folder: Path, docs: Iterable[KeywordDoc]) -> KeywordIndex:
+        _whoosh_safely()
         from whoosh import index
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -78,6 +133,7 @@ class KeywordIndex:
     @classmethod
     def update(cls, folder: Path, remove_doc_ids: Iterable[str], docs: Iterable[KeywordDoc]) -> KeywordIndex:
         """Change a copy of an index in place: drop documents' passages, add new ones (no full rebuild)."""
+        _whoosh_safely()
         from whoosh import index
 
         ix = index.open_dir(str(folder), indexname=INDEX_NAME)
@@ -91,10 +147,12 @@ class KeywordIndex:
 
     @classmethod
     def open(cls, folder: Path) -> KeywordIndex:
+        _whoosh_safely()
         from whoosh import index
 
         try:
             ix = index.open_dir(str(folder), indexname=INDEX_NAME, readonly=True)
+            ix.doc_count()  # reads the table of contents now, so damage shows at open
         except Exception as exc:  # whoosh raises many kinds on a damaged folder
             raise IndexMissingError(f"keyword index {folder} is unreadable ({exc}); run `corpus-search build`") from None
         return cls(ix)
@@ -106,6 +164,12 @@ class KeywordIndex:
         if self._searcher is None:
             self._searcher = self._ix.searcher()
         return self._searcher
+
+    def _docnums(self, searcher) -> dict[str, int]:
+        """passage id -> Whoosh document number, read once per opened index."""
+        if self._docnum_map is None:
+            self._docnum_map = {fields["passage_id"]: num for num, fields in searcher.reader().iter_docs()}
+        return self._docnum_map
 
     def close(self) -> None:
         if self._searcher is not None:
@@ -152,13 +216,16 @@ class KeywordIndex:
             filters.append(wq.Or([wq.Term("kind", k) for k in kinds]))
         flt = wq.And(filters) if filters else None
         searcher = self._get_searcher()
+        try:
+            return self._search(q, searcher, flt, allowed, limit, warnings)
+        except pickle.UnpicklingError as exc:
+            raise IndexMissingError(f"keyword index refused: {exc}; run `corpus-search build --force`") from None
+
+    def _search(self, q, searcher, flt, allowed, limit, warnings) -> KeywordHits:
         if allowed is not None:
             # An arbitrary passage set (from the store) becomes a docnum set.
-            nums = set()
-            for pid in allowed:
-                num = searcher.document_number(passage_id=pid)
-                if num is not None:
-                    nums.add(num)
+            docnums = self._docnums(searcher)
+            nums = {docnums[pid] for pid in allowed if pid in docnums}
             if flt is not None:
                 nums &= set(searcher.docs_for_query(flt))
             results = searcher.search(q, limit=limit, filter=nums)
@@ -166,17 +233,6 @@ class KeywordIndex:
             results = searcher.search(q, limit=limit, filter=flt)
         ids = [(r["passage_id"], float(r.score)) for r in results]
         return KeywordHits(ids=ids, total=len(results), warnings=warnings)
-
-    def terms(self, query: str) -> list[str]:
-        """The words and phrases of a query, for highlighting."""
-        q, _ = self.parse(query)
-        words: list[str] = []
-        for field, text in q.iter_all_terms(phrases=True):
-            if field == "text" and isinstance(text, str):
-                words.append(text)
-            elif field == "text" and isinstance(text, bytes):
-                words.append(text.decode("utf-8", "replace"))
-        return words
 
 
 def _add(writer, d: KeywordDoc) -> None:

@@ -1,0 +1,81 @@
+"""The keyword index: Whoosh behind our interface, phrases, folding, and no code from its files."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import pytest
+
+from corpus_search.errors import IndexMissingError
+from corpus_search.keyword_index import KeywordDoc, KeywordIndex, _safe_loads
+
+DOCS = [
+    KeywordDoc("a:0001", "a", "body", "The Altai pipeline was rejected by China.", "Chapter 3"),
+    KeywordDoc("a:0002", "a", "body", "Sino\u2011Russian pipelines, said Frédéric.", "Chapter 3"),
+    KeywordDoc("b:0001", "b", "footnote", "A pipeline altogether elsewhere.", ""),
+]
+
+
+@pytest.fixture
+def index(tmp_path):
+    ix = KeywordIndex.create(tmp_path / "kw", DOCS)
+    yield ix
+    ix.close()
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ('"Altai pipeline"', ["a:0001"]),
+        ("pipelines", ["a:0001", "a:0002", "b:0001"]),  # stemming
+        ("sino-russian", ["a:0002"]),  # typed hyphen meets U+2011
+        ("frederic", ["a:0002"]),  # accents fold before stemming
+        ('"rejected by china"', ["a:0001"]),  # no stop words dropped from phrases
+    ],
+)
+def test_queries(index, query, expected):
+    assert sorted(pid for pid, _ in index.search(query).ids) == expected
+
+
+def test_filters(index):
+    assert [p for p, _ in index.search("pipeline", kinds=["footnote"]).ids] == ["b:0001"]
+    assert [p for p, _ in index.search("pipeline", doc_ids=["b"]).ids] == ["b:0001"]
+    assert [p for p, _ in index.search("pipeline", allowed={"a:0002"}).ids] == ["a:0002"]
+
+
+def test_update_replaces_a_documents_passages(tmp_path):
+    KeywordIndex.create(tmp_path / "kw", DOCS).close()
+    ix = KeywordIndex.update(tmp_path / "kw", ["a"], [KeywordDoc("a:0001", "a", "body", "Power of Siberia", "")])
+    assert ix.count() == 2
+    assert not ix.search("Altai").ids and ix.search("Siberia").ids[0][0] == "a:0001"
+    ix.close()
+
+
+class _Evil:
+    def __reduce__(self):
+        return (os.system, ("touch pwned-by-index",))
+
+
+def test_restricted_unpickler_refuses_foreign_objects():
+    with pytest.raises(pickle.UnpicklingError, match="foreign object"):
+        _safe_loads(pickle.dumps(_Evil()))
+    assert _safe_loads(pickle.dumps({"a": [1, 2.0, "x", b"y", frozenset({3})]})) == {
+        "a": [1, 2.0, "x", b"y", frozenset({3})]
+    }
+
+
+def test_a_tampered_index_runs_no_code(tmp_path, monkeypatch):
+    """A schema carrying a payload (as a hostile index folder would) is refused on open."""
+    from whoosh import index as windex
+
+    from corpus_search.keyword_index import INDEX_NAME, _schema
+
+    monkeypatch.chdir(tmp_path)
+    schema = _schema()
+    schema["text"].payload = _Evil()
+    (tmp_path / "kw").mkdir()
+    windex.create_in(str(tmp_path / "kw"), schema, indexname=INDEX_NAME)
+    with pytest.raises(IndexMissingError, match="foreign object"):
+        KeywordIndex.open(tmp_path / "kw")
+    assert not (tmp_path / "pwned-by-index").exists()
