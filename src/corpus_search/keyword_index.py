@@ -187,10 +187,13 @@ class KeywordIndex:
         )
         # Field syntax would let a query reach fields users do not know about; plain words only.
         parser.remove_plugin_class(qparser.FieldsPlugin)
+        # A question mark ends a question far more often than it stands for one letter.
+        query = query.replace("?", " ")
         problems = _syntax_problems(query)
         if problems:
             warnings.append(f"query syntax: {problems}; searched for the words instead")
             query = _plain_words(query)
+        query = _drop_stop_words(query)
         try:
             q = parser.parse(query)
         except Exception:  # whoosh's parser can raise on odd input; words always parse
@@ -230,13 +233,38 @@ class KeywordIndex:
                 nums &= set(searcher.docs_for_query(flt))
             results = searcher.search(q, limit=limit, filter=nums)
         else:
+            nums = set()
             results = searcher.search(q, limit=limit, filter=flt)
         ids = [(r["passage_id"], float(r.score)) for r in results]
-        return KeywordHits(ids=ids, total=len(results), warnings=warnings)
+        # Counting every match exactly means a second pass over the postings; Whoosh's
+        # estimate is an upper bound, so it is capped by what the filters allow.
+        if results.has_exact_length():
+            total = len(results)
+        else:
+            total = min(results.estimated_length(), len(nums) if allowed is not None else self.count())
+        return KeywordHits(ids=ids, total=max(total, len(ids)), warnings=warnings)
 
 
 def _add(writer, d: KeywordDoc) -> None:
     writer.add_document(passage_id=d.passage_id, doc_id=d.doc_id, kind=d.kind, text=d.text, section=d.section)
+
+
+# Dropped from plain-word queries (never from phrases, which the index keeps whole): they
+# match nearly every passage, add almost nothing to BM25 and cost most of the query time.
+_STOP_WORDS = frozenset(
+    "a an and are as at be been but by can could did do does for from had has have how if in into is it its "
+    "may might not of on or should so than that the their them then there these they this those to was we "
+    "were what when where which who whom why will with would also".split()
+)
+_PLAIN = re.compile(r"[\w\s'’-]+")
+
+
+def _drop_stop_words(query: str) -> str:
+    if not _PLAIN.fullmatch(query):
+        return query  # phrases, operators, wildcards: the user's syntax is kept as typed
+    words = query.split()
+    kept = [w for w in words if w.casefold() not in _STOP_WORDS]
+    return " ".join(kept) if kept else query
 
 
 def _syntax_problems(query: str) -> str:

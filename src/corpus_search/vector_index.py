@@ -116,11 +116,18 @@ class VectorIndex:
     def search(self, query_vec: np.ndarray, k: int = 100, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         if len(self.ids) == 0:
             return []
-        scores = np.asarray(self.matrix @ query_vec.astype(np.float32))
-        if allowed is not None:
-            mask = np.fromiter((pid in allowed for pid in self.ids), dtype=bool, count=len(self.ids))
-            scores = np.where(mask, scores, -np.inf)
-        k = min(k, len(self.ids))
+        q = query_vec.astype(np.float32)
+        if allowed is None:
+            rows = None
+            scores = np.asarray(self.matrix @ q)
+        else:
+            # Score only the rows the filters allow (sorted: sequential reads of the mmap).
+            rows = np.fromiter(sorted(self._row[p] for p in allowed if p in self._row), dtype=np.int64)
+            if len(rows) == 0:
+                return []
+            scores = np.asarray(self.matrix[rows] @ q)
+        k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [(self.ids[i], float(scores[i])) for i in top if np.isfinite(scores[i])]
+        index = top if rows is None else rows[top]
+        return [(self.ids[i], float(s)) for i, s in zip(index, scores[top])]
