@@ -174,6 +174,11 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
             and old_manifest.get("corpus_hash") == _corpus_hash(sources)
             and len(old_keys) == len(sources) == len(all_keys)
         ):
+            if gens.current() != previous_gen:
+                # The current generation was damaged and reads fell back to this sound one,
+                # which matches the corpus: point at it again instead of rebuilding.
+                gens.publish(previous_gen)
+                gens.prune()
             report = _unchanged_report(gens, sources, old_store, started)
             old_store.close()
             return report
