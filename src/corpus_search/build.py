@@ -197,39 +197,42 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         progress.advance(i + 1)
     timings["extract_clean"] = time.perf_counter() - t
 
-    # 3. Entities: tag new passages, canonicalise all (aliases may come from any source).
-    from corpus_search.entities import AliasTable, Tagger, canonicalize
+    # 3 and 4. Entities and embeddings. Both need models whose imports are slow and
+    # single-threaded, so NER runs in a worker process while this one loads the
+    # embedding model and embeds; the two stages share one progress bar.
+    from corpus_search.entities import AliasTable, canonicalize
 
     new_passages = [p for s in todo for p in s.passages]
-    t = time.perf_counter()
-    progress.stage("entities", len(new_passages))
-    if new_passages:
-        raw = Tagger().tag(new_passages, progress=progress.advance)
-        by_pid: dict[str, list] = {}
-        for m in raw:
-            by_pid.setdefault(m.passage_id, []).append(m)
-        for src in todo:
-            src.raw_mentions = [m for p in src.passages for m in by_pid.get(p.passage_id, ())]
     all_passages = [p for s in sources for p in s.passages]
-    user_dir = corpus / "_entities"
-    table = AliasTable.build(all_passages, user_dir if user_dir.is_dir() else None)
-    mentions = canonicalize([m for s in sources for m in s.raw_mentions], table)
-    timings["entities"] = time.perf_counter() - t
-
-    # 4. Embeddings: new passages only; carried-over ones keep their vectors.
-    t = time.perf_counter()
     vectors: dict[str, np.ndarray] = {}
     if old_vectors is not None:
         reused_ids = [p.passage_id for s in sources if s.reused for p in s.passages]
         vectors.update(old_vectors.vectors_for(reused_ids))
     need = [p for p in all_passages if p.passage_id not in vectors]
-    progress.stage("embeddings", len(need))
+    t = time.perf_counter()
+    tagger = _NerJob(new_passages)
+    progress.stage("entities + embeddings", len(new_passages) + len(need))
     if need:
         from corpus_search.vector_index import Encoder
 
-        encoded = Encoder().encode([p.text for p in need], progress=progress.advance)
+        def advance(done: int) -> None:
+            progress.advance(tagger.done() + done)
+
+        encoded = Encoder().encode([p.text for p in need], progress=advance)
         vectors.update({p.passage_id: encoded[i] for i, p in enumerate(need)})
     timings["embeddings"] = time.perf_counter() - t
+    t = time.perf_counter()
+    raw = tagger.result(lambda n: progress.advance(n + len(need)))
+    # With NER in its own process this is only the wait after embedding finished.
+    timings["entities"] = time.perf_counter() - t
+    by_pid: dict[str, list] = {}
+    for m in raw:
+        by_pid.setdefault(m.passage_id, []).append(m)
+    for src in todo:
+        src.raw_mentions = [m for p in src.passages for m in by_pid.get(p.passage_id, ())]
+    user_dir = corpus / "_entities"
+    table = AliasTable.build(all_passages, user_dir if user_dir.is_dir() else None)
+    mentions = canonicalize([m for s in sources for m in s.raw_mentions], table)
     if old_store is not None:
         old_store.close()
 
@@ -256,6 +259,63 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         seconds=time.perf_counter() - started,
         stage_seconds=timings,
     )
+
+
+class _NerJob:
+    """spaCy NER over the new passages: in a worker process when there is enough to do, else here."""
+
+    MIN_PARALLEL = 50  # below this, starting a process costs more than it saves
+
+    def __init__(self, passages: list[Passage]):
+        import multiprocessing as mp
+
+        self.passages = passages
+        self.count = 0
+        self.final: tuple[str, object] | None = None
+        self.proc = None
+        if len(passages) >= self.MIN_PARALLEL and config.get_int("parallel_ner"):
+            ctx = mp.get_context("spawn")  # no fork: the parent may hold torch threads
+            self.queue = ctx.SimpleQueue()
+            self.proc = ctx.Process(target=_ner_worker, args=(passages, self.queue), daemon=True)
+            self.proc.start()
+
+    def _take(self) -> None:
+        kind, value = self.queue.get()
+        if kind == "progress":
+            self.count = value
+        else:
+            self.final = (kind, value)
+
+    def done(self) -> int:
+        """Passages tagged so far (never blocks)."""
+        while self.proc is not None and self.final is None and not self.queue.empty():
+            self._take()
+        return self.count
+
+    def result(self, progress: Callable[[int], None]) -> list:
+        from corpus_search.entities import Tagger
+
+        if self.proc is None:
+            return Tagger().tag(self.passages, progress=progress) if self.passages else []
+        while self.final is None:
+            self._take()
+            progress(self.count)
+        self.proc.join()
+        kind, value = self.final
+        if kind == "error":
+            raise CorpusSearchError(f"entity tagging failed: {value}")
+        return value
+
+
+def _ner_worker(passages: list[Passage], queue) -> None:
+    """Runs in the NER process: tag, report progress, send the raw mentions back."""
+    try:
+        from corpus_search.entities import Tagger
+
+        raw = Tagger().tag(passages, progress=lambda n: queue.put(("progress", n)))
+        queue.put(("done", raw))
+    except BaseException as exc:  # reported to the parent, which fails the build cleanly
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
 def _corpus_hash(sources: list[_Source]) -> str:
