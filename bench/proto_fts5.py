@@ -28,7 +28,13 @@ from common import QUERIES, WARMUP, machine, percentile  # noqa: E402
 _TOKEN = re.compile(r'"[^"]*"|\w+', re.UNICODE)
 
 
-def to_fts(query: str) -> str:
+STOP = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were will with "
+    "would which who why what how when where do does did not no".split()
+)  # search.py's _STOP
+
+
+def to_fts(query: str, drop_stop: bool = False) -> str:
     """Words OR'ed (Whoosh's OrGroup), quoted phrases kept as phrases; no other syntax."""
     parts = []
     for tok in _TOKEN.findall(query):
@@ -36,7 +42,7 @@ def to_fts(query: str) -> str:
             words = re.findall(r"\w+", tok)
             if words:
                 parts.append('"' + " ".join(words) + '"')
-        elif tok not in ("AND", "OR", "NOT"):
+        elif tok not in ("AND", "OR", "NOT") and not (drop_stop and tok.casefold() in STOP):
             parts.append('"' + tok + '"')  # quoted: FTS5 keywords and odd words stay plain terms
     return " OR ".join(parts)
 
@@ -72,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--skip-whoosh", action="store_true", help="no Whoosh latency (overlap still computed)")
     args = parser.parse_args()
     from corpus_search.build import KEYWORD, STORE
     from corpus_search.generations import Generations
@@ -105,20 +112,27 @@ def main() -> None:
         out["fts5 top-200"] = lat(lambda q: conn.execute(SQL, (to_fts(q), 200)).fetchall(), items)
         out["fts5 top-200 entity=Russia (join)"] = lat(
             lambda q: conn.execute(SQL_ENTITY, (to_fts(q), "Russia", 200)).fetchall(), items)
-        out["whoosh top-200"] = lat(lambda q: kw.search(q, limit=200), items)
-        overlap, overlap200 = [], []
+        out["fts5 top-200, stop words dropped outside phrases"] = lat(
+            lambda q: conn.execute(SQL, (to_fts(q, True), 200)).fetchall(), items)
+        if not args.skip_whoosh:
+            out["whoosh top-200"] = lat(lambda q: kw.search(q, limit=200), items)
+        overlap, overlap200, overlap_stop = [], [], []
         for q in QUERIES:
             ours = [p for p, _ in kw.search(q, limit=200).ids]
             fts = [r[0] for r in conn.execute(SQL, (to_fts(q), 200)).fetchall()]
             overlap.append(len(set(ours[:10]) & set(fts[:10])) / 10)
             overlap200.append(len(set(ours) & set(fts)) / max(1, min(200, len(ours))))
+            fts_stop = [r[0] for r in conn.execute(SQL, (to_fts(q, True), 10)).fetchall()]
+            overlap_stop.append(len(set(ours[:10]) & set(fts_stop)) / 10)
         out["overlap@10 with Whoosh"] = sum(overlap) / len(overlap)
         out["overlap@200 with Whoosh"] = sum(overlap200) / len(overlap200)
+        out["overlap@10 with Whoosh, stop words dropped"] = sum(overlap_stop) / len(overlap_stop)
         phrase = '"Power of Siberia"'
         out["phrase query hits (fts5, whoosh)"] = [
             len(conn.execute(SQL, (to_fts(phrase), 100000)).fetchall()), kw.search(phrase, limit=100000).total]
         kw.close()
         conn.close()
+    out["load_after"] = [round(x, 2) for x in __import__("os").getloadavg()]
     line = json.dumps(out)
     print(line)
     if args.json:
