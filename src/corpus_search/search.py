@@ -189,7 +189,12 @@ class Searcher:
         for mentions in self.store.mentions(list(passage_ids)).values():
             for m in _dedupe(mentions):
                 counts[m.label][m.name] += 1
-        return {label: tuple(c.most_common(per_label)) for label, c in sorted(counts.items())}
+        from corpus_search.entities import LABEL_ORDER
+
+        # Who and what first (people, organisations, places, projects), then the rest.
+        rank = {label: i for i, label in enumerate(LABEL_ORDER)}
+        ordered = sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
+        return {label: tuple(c.most_common(per_label)) for label, c in ordered}
 
 
 def _rrf(kw: list[tuple[str, float]], sem: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
