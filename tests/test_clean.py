@@ -80,3 +80,9 @@ def test_markers_follow_the_note_sequence(lines: list[str], lifted: list[str]) -
 def test_marker_becomes_a_sentinel_in_place() -> None:
     text, count = MarkerTracker().lift("with Pakistan.1 Russia")
     assert count == 1 and text == f"with Pakistan.{NOTE_OPEN}1\ue001 Russia"
+
+
+def test_bidi_controls_are_dropped():
+    from corpus_search.clean import normalize
+
+    assert normalize("evil\u202etxt.exe\u202c and \u2066isolated\u2069") == "eviltxt.exe and isolated"

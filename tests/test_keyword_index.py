@@ -79,3 +79,15 @@ def test_a_tampered_index_runs_no_code(tmp_path, monkeypatch):
     with pytest.raises(IndexMissingError, match="foreign object"):
         KeywordIndex.open(tmp_path / "kw")
     assert not (tmp_path / "pwned-by-index").exists()
+
+
+def test_a_query_past_the_time_cap_returns_what_it_found_with_a_warning(tmp_path, monkeypatch):
+    docs = [KeywordDoc(f"d:{i:04d}", "d", "body", f"gas pipeline number {i}", "") for i in range(2000)]
+    ix = KeywordIndex.create(tmp_path / "kw", docs)
+    monkeypatch.setenv("CORPUS_SEARCH_QUERY_TIMEOUT", "0")
+    hits = ix.search("gas pipeline", limit=10)
+    assert any("too long" in w for w in hits.warnings)
+    assert 0 < len(hits.ids) <= 10
+    monkeypatch.setenv("CORPUS_SEARCH_QUERY_TIMEOUT", "10")
+    assert not ix.search("gas pipeline", limit=10).warnings
+    ix.close()

@@ -642,7 +642,7 @@ ALLOWED_FILES = [
 
 def test_index_folder_holds_only_expected_file_types(small):
     index = small["template"]
-    assert {p.name for p in index.iterdir()} <= {"CURRENT", ".lock"} | _gen_names(index)
+    assert {p.name for p in index.iterdir()} <= {"CURRENT", ".lock", ".verified.json"} | _gen_names(index)
     gen = Generations(index).current()
     for path in gen.rglob("*"):
         assert not path.is_symlink(), path

@@ -32,7 +32,7 @@ from corpus_search.records import find_sources, load_record
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "3"
 STORE = "store.sqlite"
 KEYWORD = "keyword"
 
@@ -245,6 +245,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     t = time.perf_counter()
     _verify_generation(gen)
     gens.publish(gen)
+    gens.remember_sound(gen)  # just hashed in full: the first open need not do it again
     gens.prune()
     timings["verify_publish"] = time.perf_counter() - t
 

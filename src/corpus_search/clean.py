@@ -33,7 +33,10 @@ def _keep_char(ch: str) -> bool:
         return True
     if cat == "Cc" or cat == "Co" or cat == "Cs":  # controls, private use, lone surrogates
         return False
-    return ch not in "\ufeff\u200b\u00ad"  # BOM, zero-width space, soft hyphen: invisible in print
+    # BOM, zero-width space, soft hyphen: invisible in print. Bidi embeddings, overrides and
+    # isolates (U+202A-202E, U+2066-2069) would make a passage display in another order
+    # than its text reads, so a quotation could look unlike what it matches.
+    return ch not in "\ufeff\u200b\u00ad\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
 def normalize(text: str) -> str:

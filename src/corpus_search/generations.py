@@ -32,6 +32,7 @@ from corpus_search.errors import BuildLockedError, IndexMissingError
 FORMAT_VERSION = 1
 POINTER = "CURRENT"
 MANIFEST = "manifest.json"
+VERIFIED = ".verified.json"  # stat keys of files last found sound, so opens need not re-hash them
 _GEN = re.compile(r"^gen-(\d{6})$")
 
 
@@ -88,8 +89,20 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
-def verify_files(folder: Path, manifest: dict, deep: bool = True) -> list[str]:
-    """Problems found: missing, truncated or (deep) changed files."""
+def stat_key(path: Path) -> list[int]:
+    """What changes when a file is rewritten, truncated or replaced: size, mtime and inode."""
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def verify_files(folder: Path, manifest: dict, deep: bool = True,
+                 checked: dict[str, list[int]] | None = None) -> list[str]:
+    """Problems found: missing, truncated or (deep) changed files.
+
+    `checked` maps files already found sound to their stat_key then; a file whose
+    stat_key is unchanged is not hashed again (every open would otherwise read the
+    whole index: 1.5 s at 100k passages).
+    """
     problems = []
     for rel, info in manifest.get("files", {}).items():
         path = folder / rel
@@ -97,7 +110,7 @@ def verify_files(folder: Path, manifest: dict, deep: bool = True) -> list[str]:
             problems.append(f"{rel} is missing")
         elif path.stat().st_size != info["size"]:
             problems.append(f"{rel} is truncated or changed ({path.stat().st_size} bytes, expected {info['size']})")
-        elif deep and file_digest(path) != info["blake2b"]:
+        elif deep and (checked or {}).get(rel) != stat_key(path) and file_digest(path) != info["blake2b"]:
             problems.append(f"{rel} is corrupt (checksum differs)")
     return problems
 
@@ -146,6 +159,8 @@ class Generations:
                 continue  # an unfinished build's folder
             problem = self.problem(gen, deep=deep) if gen.is_dir() else "its folder is missing"
             if problem is None:
+                if deep:
+                    self.remember_sound(gen)
                 if gen != current:
                     warnings.append(f"using the previous good index generation {gen.name}")
                 return gen, read_manifest(gen), warnings
@@ -164,8 +179,30 @@ class Generations:
         if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
             found = manifest.get("format_version") if isinstance(manifest, dict) else None
             return f"format {found}, this version reads {FORMAT_VERSION}"
-        problems = verify_files(gen, manifest, deep=deep)
+        problems = verify_files(gen, manifest, deep=deep, checked=self._sound().get(gen.name))
         return problems[0] if problems else None
+
+    def _sound(self) -> dict[str, dict[str, list[int]]]:
+        try:
+            data = json.loads((self.root / VERIFIED).read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def remember_sound(self, gen: Path) -> None:
+        """Record that gen's files matched their checksums, as they are now (best effort: readers may not write)."""
+        try:
+            manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
+            known = {g: v for g, v in self._sound().items() if (self.root / g).is_dir()}
+            entry = {rel: stat_key(gen / rel) for rel in manifest.get("files", {})}
+            if known.get(gen.name) == entry:
+                return
+            known[gen.name] = entry
+            tmp = self.root / f"{VERIFIED}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(known), encoding="utf-8")
+            os.replace(tmp, self.root / VERIFIED)
+        except (OSError, ValueError):
+            pass
 
     def new(self) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import pickle  # only to refuse foreign objects in Whoosh's own files; nothing of ours is pickled
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,18 @@ class KeywordIndex:
             self._searcher = self._ix.searcher()
         return self._searcher
 
+    @staticmethod
+    def _collect(searcher, q, limit: int, flt, warnings: list[str]):
+        """Run the query under the query_timeout setting; past it, the best found so far, with a warning."""
+        from corpus_search import config
+
+        collector = _bounded_collector(searcher.collector(limit=limit), flt,
+                                       time.monotonic() + config.get_float("query_timeout"))
+        searcher.search_with_collector(q, collector)
+        if collector.timed_out:
+            warnings.append("the keyword query took too long; these are the best matches found in time")
+        return collector.results()
+
     def _docnums(self, searcher) -> dict[str, int]:
         """passage id -> Whoosh document number, read once per opened index."""
         if self._docnum_map is None:
@@ -231,10 +244,10 @@ class KeywordIndex:
             nums = {docnums[pid] for pid in allowed if pid in docnums}
             if flt is not None:
                 nums &= set(searcher.docs_for_query(flt))
-            results = searcher.search(q, limit=limit, filter=nums)
+            results = self._collect(searcher, q, limit, nums, warnings)
         else:
             nums = set()
-            results = searcher.search(q, limit=limit, filter=flt)
+            results = self._collect(searcher, q, limit, flt, warnings)
         ids = [(r["passage_id"], float(r.score)) for r in results]
         # Counting every match exactly means a second pass over the postings; Whoosh's
         # estimate is an upper bound, so it is capped by what the filters allow.
@@ -243,6 +256,26 @@ class KeywordIndex:
         else:
             total = min(results.estimated_length(), len(nums) if allowed is not None else self.count())
         return KeywordHits(ids=ids, total=max(total, len(ids)), warnings=warnings)
+
+
+def _bounded_collector(child, flt, deadline: float):
+    """A filtering collector that stops at a deadline (Whoosh's TimeLimitCollector drops filters)."""
+    from whoosh.collectors import FilterCollector
+
+    class Bounded(FilterCollector):
+        timed_out = False
+
+        def collect_matches(self) -> None:
+            child, allow = self.child, self._allow
+            for n, sub_docnum in enumerate(child.matches()):
+                if n % 256 == 255 and time.monotonic() > deadline:
+                    self.timed_out = True
+                    return
+                if allow is not None and self.offset + sub_docnum not in allow:
+                    continue
+                child.collect(sub_docnum)
+
+    return Bounded(child, allow=flt)
 
 
 def _add(writer, d: KeywordDoc) -> None:
