@@ -16,6 +16,7 @@ from pathlib import Path
 
 from corpus_search import config
 from corpus_search.errors import NotFoundError, UsageError
+from corpus_search.ingest import sha256_file
 from corpus_search.records import SOURCE_SUFFIXES, default_doc_id, find_sources, sidecar
 
 UPLOAD_DIR = "uploads"
@@ -127,7 +128,7 @@ def find_duplicate(corpus: Path, digest: str, size: int) -> Path | None:
     candidates = [p for p in guess if p.suffix.lower() in SOURCE_SUFFIXES] + find_sources(corpus)
     for path in candidates:
         try:
-            if path.stat().st_size == size and _sha256_file(path) == digest:
+            if path.stat().st_size == size and sha256_file(path) == digest:
                 return path
         except OSError:
             continue
@@ -220,14 +221,6 @@ def _doc_id_of(path: Path, corpus: Path) -> str:
         return load_record(path, corpus).doc_id
     except Exception:  # a broken record still names a document the user can find
         return default_doc_id(path, corpus)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
