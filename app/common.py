@@ -6,7 +6,6 @@ corpus_search.render, which escapes it before adding any markup.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
@@ -42,10 +41,6 @@ def index_dir() -> Path:
 
 def corpus_dir() -> Path:
     return Path(config.get("corpus")).resolve()
-
-
-def has_module(name: str) -> bool:
-    return importlib.util.find_spec(name) is not None
 
 
 @st.cache_resource(show_spinner="Opening the index…", max_entries=2)
@@ -151,14 +146,6 @@ def run_build(force: bool = False) -> bool:
     for s in failed:
         st.warning(f"{s.path}: {s.status}" + (f": {s.message}" if s.message else ""))
     return True
-
-
-def guard_module(module: str, what: str) -> bool:
-    """False (with a plain-words note) when a library module this page needs is not there yet."""
-    if has_module(module):
-        return True
-    st.info(f"{what} is not available in this installation yet (the `{module}` module is missing).")
-    return False
 
 
 # -- the collection -------------------------------------------------------------------------

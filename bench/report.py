@@ -58,10 +58,11 @@ def write_report(path: Path, build: list[dict], query: list[dict], incremental: 
         w("| --- | ---: | --- |")
         w(f"| imports + setup before the build starts | {_f(cold['import_and_setup_s'])} | |")
         w(f"| extract + clean + split | {_f(st.get('extract_clean'))} | {_f(cold['pages_per_s_extract_clean'])} pages/s |")
-        w(f"| entities (spaCy load + NER + aliases) | {_f(st.get('entities'))} | "
-          f"{_f(cold['ner_words_per_s_incl_load'], 0)} words/s incl. load |")
-        w(f"| embeddings (sentence-transformers import + load + encode) | {_f(st.get('embeddings'))} | "
+        w(f"| embeddings (sentence-transformers import + load + encode; NER runs meanwhile in a worker "
+          f"process) | {_f(st.get('embeddings'))} | "
           f"{_f(cold['embed_passages_per_s_incl_load'])} passages/s incl. load |")
+        w(f"| entities: wait for the NER worker after embedding, then aliases | {_f(st.get('entities'))} | "
+          f"(NER rate: see the NER table) |")
         w(f"| write indexes (store, Whoosh, vectors, manifest) | {_f(st.get('write_indexes'))} | |")
         w(f"| verify + publish | {_f(st.get('verify_publish'))} | |")
         w(f"| **full cold build, process wall time** | **{_f(cold['wall_s'])}** | peak RSS {_f(cold['peak_rss_mb'], 0)} MB |")
@@ -118,9 +119,14 @@ def write_report(path: Path, build: list[dict], query: list[dict], incremental: 
             for q in emb["quality"]:
                 w(f"| {q['variant']} | {q['cos_mean']:.4f} | {q['cos_min']:.4f} | {q['recall_at_10']:.3f} |")
             w("")
-        best = max(r["passages_per_s"] for r in emb["runs"])
-        w(f"Target: embedding >= {targets['embed_passages_per_s']} passages/s: "
-          f"**{_ok(best, targets['embed_passages_per_s'], False)}** (best {best:.1f}). Load after: {emb.get('load_after')}.")
+        # Only variants that give the model's own vectors count: fp32 at the full 256 tokens
+        # (the shipped setting is fp32, length-sorted batches of 16).
+        exact = [r for r in emb["runs"] if r["variant"].startswith("fp32") and "max_seq" not in r["variant"]]
+        best_run = max(exact, key=lambda r: r["passages_per_s"])
+        best = best_run["passages_per_s"]
+        w(f"Target: embedding >= {targets['embed_passages_per_s']} passages/s with the model's own vectors: "
+          f"**{_ok(best, targets['embed_passages_per_s'], False)}** ({best_run['variant']}: {best:.1f}; variants "
+          f"that change the vectors do not count, however fast). Load after: {emb.get('load_after')}.")
         w("")
 
     w("## Queries (scale indexes)")
@@ -142,7 +148,10 @@ def write_report(path: Path, build: list[dict], query: list[dict], incremental: 
                 v = by_size[n].get(k)
                 cells.append(f"{_f(v['p50_ms'])} / {_f(v['p95_ms'])}" if v else "-")
             w(f"| {k} | " + " | ".join(cells) + " |")
-        w("| Corpus.open (checksums every file), s | " + " | ".join(_f(by_size[n]["open_s"], 2) for n in sizes) + " |")
+        w("| Corpus.open, first (hashes every file), s | " + " | ".join(_f(by_size[n]["open_s"], 2) for n in sizes) + " |")
+        if all("reopen_s" in by_size[n] for n in sizes):
+            w("| Corpus.open, again (files unchanged since verified), s | "
+              + " | ".join(_f(by_size[n]["reopen_s"], 2) for n in sizes) + " |")
         w("| load before / after | " + " | ".join(
             f"{by_size[n]['machine_before']['load']} / {by_size[n]['load_after']}" for n in sizes) + " |")
         w("")
@@ -205,7 +214,15 @@ def write_report(path: Path, build: list[dict], query: list[dict], incremental: 
           f"**{_ok(ratio, targets['incremental_over_alone'])}** (ratio {_f(ratio, 2)}). "
           f"Load before / after: {inc['machine_before']['load']} / {inc.get('load_after')}.")
         w("")
-    extra = path.parent / "bench" / "results" / "notes.md"
-    if extra.exists():
-        w(extra.read_text(encoding="utf-8"))
+    results = path.parent / "bench" / "results"
+    # Written by their own scripts: bench/bench_extract.py (pypdf vs pypdfium2) and
+    # bench/eval_entities.py (entity precision and recall on the gold set).
+    for name in ("extract.md", "entities.md", "notes.md"):
+        extra = results / name
+        if extra.exists():
+            text = extra.read_text(encoding="utf-8").strip()
+            if name == "entities.md" and not text.startswith("#"):
+                w("## Entity quality and NER speed (`.venv/bin/python bench/eval_entities.py`)\n")
+            w("#" + text if text.startswith("# ") else text)
+            w("")
     path.write_text("\n".join(L) + "\n", encoding="utf-8")

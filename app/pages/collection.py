@@ -52,19 +52,18 @@ for i, item in enumerate(items):
         b.button("Remove", key=f"coll-rm-{i}", on_click=_remove, args=(i,), icon=":material/delete:")
 
 st.subheader("Export")
-if common.guard_module("corpus_search.export", "Exporting a collection"):
-    from corpus_search.export import FORMATS, ExportItem, export
+from corpus_search.export import FORMATS, ExportItem, export
 
-    fmt = st.selectbox("Format", FORMATS, key="export_fmt")
-    export_items = [ExportItem(passage=p, record=r, quote=it.get("quote"), offset=it.get("offset"),
-                               end_offset=it.get("end_offset"), note=it.get("note", "")) for it, p, r in resolved]
-    try:
-        data = export(export_items, fmt)
-    except CorpusSearchError as exc:
-        st.error(str(exc))
-    else:
-        ext, mime = EXTENSIONS.get(fmt, ("txt", "text/plain"))
-        st.download_button(f"Download {len(export_items)} passages as {fmt}", data, file_name=f"collection.{ext}",
-                           mime=mime, key="export_go", icon=":material/download:")
-        with st.expander("Preview"):
-            st.code(data[:5000], language=None)
+fmt = st.selectbox("Format", FORMATS, key="export_fmt")
+export_items = [ExportItem(passage=p, record=r, quote=it.get("quote"), offset=it.get("offset"),
+                           end_offset=it.get("end_offset"), note=it.get("note", "")) for it, p, r in resolved]
+try:
+    data = export(export_items, fmt)
+except CorpusSearchError as exc:
+    st.error(str(exc))
+else:
+    ext, mime = EXTENSIONS.get(fmt, ("txt", "text/plain"))
+    st.download_button(f"Download {len(export_items)} passages as {fmt}", data, file_name=f"collection.{ext}",
+                       mime=mime, key="export_go", icon=":material/download:")
+    with st.expander("Preview"):
+        st.code(data[:5000], language=None)

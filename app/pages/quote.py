@@ -17,8 +17,6 @@ VERDICTS = {"found": "Found verbatim", "altered": "Close, but altered", "paraphr
 
 corpus = common.require_corpus()
 st.title("Quote check")
-if not common.guard_module("corpus_search.quote", "Quotation checking"):
-    st.stop()
 
 
 def show_match(m, i: int, expanded: bool) -> None:
@@ -96,46 +94,43 @@ with one:
         show_report(report, "one-")
 
 with draft:
-    if not common.has_module("corpus_search.check"):
-        st.info("Checking a whole draft is not available in this installation yet.")
-    else:
-        st.caption("Every quotation in quotation marks (four words or more) is checked against the sources.")
-        st.text_area("Paste a draft", key="draft_text", height=160)
-        upload = st.file_uploader("…or upload one", type=["txt", "md", "docx"], key="draft_file")
-        if st.button("Check the draft", key="draft_go", type="primary"):
-            try:
-                if upload is not None:
-                    from corpus_search.check import read_draft
+    st.caption("Every quotation in quotation marks (four words or more) is checked against the sources.")
+    st.text_area("Paste a draft", key="draft_text", height=160)
+    upload = st.file_uploader("…or upload one", type=["txt", "md", "docx"], key="draft_file")
+    if st.button("Check the draft", key="draft_go", type="primary"):
+        try:
+            if upload is not None:
+                from corpus_search.check import read_draft
 
-                    suffix = Path(upload.name).suffix.lower()
-                    # A generated name: the browser's file name never reaches the file system.
-                    with tempfile.TemporaryDirectory() as tmp:
-                        path = Path(tmp) / f"draft{suffix if suffix in ('.txt', '.md', '.docx') else '.txt'}"
-                        path.write_bytes(upload.getvalue())
-                        text = read_draft(path)
-                else:
-                    text = st.session_state.get("draft_text") or ""
-                if not text.strip():
-                    st.warning("Paste a draft or upload one first.")
-                    st.session_state.pop("draft_reports", None)
-                else:
-                    st.session_state["draft_reports"] = corpus.check_draft(text)
-            except CorpusSearchError as exc:
-                st.session_state.pop("draft_reports", None)
-                st.error(str(exc))
-        reports = st.session_state.get("draft_reports")
-        if reports is not None:
-            if not reports:
-                st.info("No quotations found in the draft (text in quotation marks, four words or more).")
+                suffix = Path(upload.name).suffix.lower()
+                # A generated name: the browser's file name never reaches the file system.
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = Path(tmp) / f"draft{suffix if suffix in ('.txt', '.md', '.docx') else '.txt'}"
+                    path.write_bytes(upload.getvalue())
+                    text = read_draft(path)
             else:
-                found = sum(1 for r in reports if r.found)
-                st.markdown(f"**{found} of {len(reports)} quotations found verbatim.**")
-                st.dataframe([{"quotation": r.quote[:120], "verdict": getattr(r, "verdict", ""),
-                               "where": passage_locator(r.matches[0]) if r.matches else "",
-                               "document": r.matches[0].doc_id if r.matches else "",
-                               "similarity": round(r.matches[0].similarity, 2) if r.matches else None}
-                              for r in reports], hide_index=True, key="draft_table")
-                for j, r in enumerate(reports):
-                    label = f"{j + 1}. {VERDICTS.get(getattr(r, 'verdict', ''), '')}: “{escape(r.quote[:80])}”"
-                    with st.expander(label):
-                        show_report(r, f"d{j}-", first_expanded=False)
+                text = st.session_state.get("draft_text") or ""
+            if not text.strip():
+                st.warning("Paste a draft or upload one first.")
+                st.session_state.pop("draft_reports", None)
+            else:
+                st.session_state["draft_reports"] = corpus.check_draft(text)
+        except CorpusSearchError as exc:
+            st.session_state.pop("draft_reports", None)
+            st.error(str(exc))
+    reports = st.session_state.get("draft_reports")
+    if reports is not None:
+        if not reports:
+            st.info("No quotations found in the draft (text in quotation marks, four words or more).")
+        else:
+            found = sum(1 for r in reports if r.found)
+            st.markdown(f"**{found} of {len(reports)} quotations found verbatim.**")
+            st.dataframe([{"quotation": r.quote[:120], "verdict": getattr(r, "verdict", ""),
+                           "where": passage_locator(r.matches[0]) if r.matches else "",
+                           "document": r.matches[0].doc_id if r.matches else "",
+                           "similarity": round(r.matches[0].similarity, 2) if r.matches else None}
+                          for r in reports], hide_index=True, key="draft_table")
+            for j, r in enumerate(reports):
+                label = f"{j + 1}. {VERDICTS.get(getattr(r, 'verdict', ''), '')}: “{escape(r.quote[:80])}”"
+                with st.expander(label):
+                    show_report(r, f"d{j}-", first_expanded=False)
