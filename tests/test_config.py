@@ -1,0 +1,25 @@
+"""Settings are data: every one is documented in the README with its default, and bad values are clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from corpus_search import config
+from corpus_search.errors import UsageError
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("setting", config.SETTINGS, ids=lambda s: s.name)
+def test_every_setting_is_in_the_readme_with_its_default(setting):
+    row = next((line for line in README.splitlines() if f"`CORPUS_SEARCH_{setting.name.upper()}`" in line), None)
+    assert row is not None, f"README does not document CORPUS_SEARCH_{setting.name.upper()}"
+    assert f"`{setting.default}`" in row
+
+
+def test_a_bad_number_is_a_clear_error(monkeypatch):
+    monkeypatch.setenv("CORPUS_SEARCH_RRF_K", "sixty")
+    with pytest.raises(UsageError, match="CORPUS_SEARCH_RRF_K"):
+        config.get_int("rrf_k")
