@@ -221,3 +221,19 @@ def test_upload_stores_a_safe_name_rebuilds_and_dedupes(tmp_path, monkeypatch):
     upload("again.txt")
     assert any("already in the corpus" in i.value for i in at.info)
     assert len(list((corpus / "uploads").iterdir())) == 2
+
+
+def test_filters_without_words_list_the_passages(built_index, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(built_index))
+    monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(ROOT / "corpus"))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["entity"] = "Yan Xuetong"
+    at.run()
+    assert not at.exception, at.exception
+    summary = " ".join(m.value for m in at.markdown if "cs-summary" in m.value)
+    assert "pass the filters" in summary
+    assert len(cards(at)) >= 2
+    passages = [m.value for m in at.markdown if m.value.startswith('<div class="cs-passage">')]
+    assert all("Yan" in p for p in passages)

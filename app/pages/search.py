@@ -110,7 +110,7 @@ if params != url_params or set(st.query_params.keys()) - set(DEFAULTS):
 st.session_state["_search_url"] = params
 
 query = (st.session_state.get("q") or "").strip()
-if not query:
+if not query and not filtering:
     st.info("Type words to search for and press Enter. For example: " + ", ".join(f"“{e}”" for e in EXAMPLES) + ".")
     st.caption(f"{len(documents)} documents, {sum(d.passages for d in documents)} passages, "
                f"{len(entities)} entities in the index.")
@@ -138,7 +138,8 @@ result = cache[key]
 for warning in result.warnings:
     st.warning(warning)
 shown = len(result.hits)
-st.markdown(f'<div class="cs-meta cs-summary">{result.total} passages match “{escape(result.query)}” · '
+what = f"match “{escape(result.query)}”" if result.query else "pass the filters (in document order)"
+st.markdown(f'<div class="cs-meta cs-summary">{result.total} passages {what} · '
             f'showing {shown} · {result.seconds * 1000:.0f} ms ({result.mode})</div>', unsafe_allow_html=True)
 if not result.hits:
     st.info("Nothing matches. Try fewer words, another mode, or remove a filter.")
