@@ -98,3 +98,17 @@ def test_bad_sources_never_stop_the_build(tmp_path):
     c = Corpus.open(tmp_path / "i")
     assert c.search("Gazprom", mode="keyword").hits
     c.close()
+
+
+def test_a_failed_source_is_not_retried_until_it_changes_or_force(tmp_path):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    _write(corpus, "good", "Gazprom and CNPC signed a gas deal.", "good")
+    (corpus / "junk.pdf").write_bytes(b"%PDF-1.3\nnot really\n%%EOF")
+    first = build(corpus, tmp_path / "i")
+    again = build(corpus, tmp_path / "i")
+    assert not again.changed and again.generation == first.generation
+    junk = next(s for s in again.sources if s.path == "junk.pdf")
+    assert junk.status == "failed" and "--force" in junk.line()
+    forced = build(corpus, tmp_path / "i", force=True)
+    assert forced.changed and not any(s.reused for s in forced.sources)

@@ -117,7 +117,7 @@ def hostile(tmp_path_factory) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", CORPUS_SEARCH_MAX_SOURCE_MB=str(CAP_MB))
     cmd = [sys.executable, "-m", "corpus_search", "--corpus", str(corpus), "--index", str(index), "build"]
     first = subprocess.run(cmd + ["--json"], capture_output=True, text=True, timeout=900, env=env)
-    # Again, for the report a user reads: failed sources are tried again, the rest carried over.
+    # Again, for the report a user reads: unchanged sources (failed ones too) are carried over.
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
     return {"corpus": corpus, "index": index, "first": first, "again": again, "pdfs": len(pdfs)}
 

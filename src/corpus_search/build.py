@@ -59,6 +59,8 @@ class SourceReport:
     def line(self) -> str:
         state = self.status + (f": {self.message}" if self.message else "")
         note = " (unchanged)" if self.reused else ""
+        if self.reused and self.status == STATUS_FAILED:
+            note = " (unchanged since it failed; `corpus-search build --force` tries again)"
         return f"{self.path}: {state}; {self.passages} passages{note}"
 
 
@@ -166,13 +168,14 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     previous_gen = None
     if previous is not None:
         old_store, old_vectors, old_manifest, previous_gen = previous
-        # Failed sources are tried again: the cause may have been fixed (a password added, a bug).
-        all_keys = old_store.source_keys()
-        old_keys = {d.doc_id: all_keys[d.doc_id] for d in old_store.documents() if d.status != STATUS_FAILED}
+        # A source that failed is carried over like any other while its file, record and the
+        # pipeline are unchanged (a PDF that hangs would cost its time cap on every build);
+        # `build --force` tries everything again, and a changed record (a password) does too.
+        old_keys = old_store.source_keys()
         if (
             not failed
             and old_manifest.get("corpus_hash") == _corpus_hash(sources)
-            and len(old_keys) == len(sources) == len(all_keys)
+            and len(old_keys) == len(sources)
         ):
             if gens.current() != previous_gen:
                 # The current generation was damaged and reads fell back to this sound one,
