@@ -326,13 +326,12 @@ def main() -> None:
     if args.child:
         print(json.dumps(PARTS[args.child](args.quick)))
         return
+    sys.path.insert(0, str(ROOT / "bench"))
+    from common import emit
+
     for name in args.parts.split(","):
         data = run_part(name, args.quick)
-        line = json.dumps(data)
-        print(line)
-        if args.json:
-            with open(args.json, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
+        emit(data, args.json)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from common import machine  # noqa: E402
+from common import emit, machine  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("corpus-search"))
 NEW_DOC = """Gazprom and CNPC signed a new memorandum on the Far Eastern route of gas supplies, the company said.
@@ -78,11 +78,7 @@ def main() -> None:
     if "wall_s" in out["incremental"] and "wall_s" in out["alone"]:
         out["incremental_over_alone"] = out["incremental"]["wall_s"] / out["alone"]["wall_s"]
     out["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    line = json.dumps(out)
-    print(line)
-    if args.json:
-        with open(args.json, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+    emit(out, args.json)
 
 
 if __name__ == "__main__":

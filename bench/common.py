@@ -67,3 +67,14 @@ def machine() -> dict:
         "uptime": uptime,
         "time": time.strftime("%Y-%m-%d %H:%M:%S %z"),
     }
+
+
+def emit(data: dict, json_path: str | None) -> None:
+    """Print one result line and append it to the results file (one JSON object a line)."""
+    import json
+
+    line = json.dumps(data)
+    print(line)
+    if json_path:
+        with open(json_path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")

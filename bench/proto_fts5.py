@@ -12,7 +12,6 @@ Run:  .venv/bin/python bench/proto_fts5.py --index bench/out/scale-100k [--json 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import shutil
 import sqlite3
@@ -23,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from common import QUERIES, WARMUP, machine, percentile  # noqa: E402
+from common import emit, QUERIES, WARMUP, machine, percentile  # noqa: E402
 
 _TOKEN = re.compile(r'"[^"]*"|\w+', re.UNICODE)
 
@@ -133,11 +132,7 @@ def main() -> None:
         kw.close()
         conn.close()
     out["load_after"] = [round(x, 2) for x in __import__("os").getloadavg()]
-    line = json.dumps(out)
-    print(line)
-    if args.json:
-        with open(args.json, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+    emit(out, args.json)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Run:  .venv/bin/python bench/proto_vectors.py --index bench/out/scale-100k [--js
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -24,7 +23,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-from common import QUERIES, machine, percentile  # noqa: E402
+from common import emit, QUERIES, machine, percentile  # noqa: E402
 
 
 def base_of(pid: str) -> str:
@@ -113,11 +112,7 @@ def main() -> None:
                 lat(lambda q, ix=index: ix.search(q, 200), qs[:20] * 2), build_s=build_s, recall_at_10=r,
                 recall_at_10_by_base=rb, mb=index.memory_usage / 2**20)
     out["load_after"] = [round(x, 2) for x in __import__("os").getloadavg()]
-    line = json.dumps(out)
-    print(line)
-    if args.json:
-        with open(args.json, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+    emit(out, args.json)
 
 
 if __name__ == "__main__":
