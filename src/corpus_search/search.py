@@ -46,12 +46,16 @@ class Searcher:
         self._names = None
 
     # -- filters ---------------------------------------------------------------
-    def resolve_entity(self, text: str) -> list[str]:
-        from corpus_search.entities import resolve, suggest
-
+    def _load_names(self) -> None:
+        """Aliases and canonical names, read from the store once per opened generation."""
         if self._aliases is None:
             self._aliases = self.store.aliases()
             self._names = self.store.entity_names()
+
+    def resolve_entity(self, text: str) -> list[str]:
+        from corpus_search.entities import resolve, suggest
+
+        self._load_names()
         names = resolve(text, self._aliases, self._names)
         if not names:
             close = suggest(text, self._names)
@@ -63,8 +67,7 @@ class Searcher:
         """Entities of the corpus that sit within any of `names` (the opt-in place roll-up)."""
         from corpus_search.entities import rollup
 
-        if self._names is None:
-            self.resolve_entity(names[0])
+        self._load_names()
         wanted = set(names)
         return [n for n in self._names if wanted & set(rollup(n))]
 
