@@ -135,20 +135,28 @@ def wait_idle(page) -> None:
 
 
 def pick_entity(page, name: str) -> None:
-    """Type a name into the entity filter and take the first suggestion (retrying if a rerun closed the list)."""
+    """Type a name into the entity filter and click its suggestion, as a user would.
+
+    Retried until the chip shows. On a freshly started app the first try often fails: the typed
+    suggestion appears late, or re-renders under the click, or Enter selects nothing (seen in about
+    half of the runs; the second try has always worked).
+    """
     box = page.locator(".st-key-entity input")
     option = page.get_by_role("option", name=re.compile(rf"^{re.escape(name)} · "))
-    for attempt in range(5):
+    chip = page.locator(".st-key-entity [data-tag]", has_text=name)
+    for _ in range(6):
         box.click()
         box.fill(name)
         try:
             option.first.wait_for(timeout=5_000)
+            option.first.click(timeout=5_000)
+            chip.first.wait_for(timeout=5_000)
             break
         except Exception:
             page.keyboard.press("Escape")
             wait_idle(page)
-    box.press("Enter")
     page.keyboard.press("Escape")
+    assert chip.count() > 0, f"could not pick {name!r} in the entity filter"
 
 
 def open_app(page, url: str) -> None:
