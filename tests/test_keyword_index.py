@@ -65,6 +65,36 @@ def test_restricted_unpickler_refuses_foreign_objects():
     }
 
 
+def _global_call(module: str, name: str, arg: str) -> bytes:
+    """A protocol-4 pickle that calls module's `name` (dotted names allowed) with one string."""
+    def short(text: str) -> bytes:
+        data = text.encode()
+        return b"\x8c" + bytes([len(data)]) + data
+
+    return b"\x80\x04" + short(module) + short(name) + b"\x93" + short(arg) + b"\x85R."
+
+
+@pytest.mark.parametrize("module, name", [
+    ("whoosh.compat", "exec_"),           # exec under a Whoosh name
+    ("whoosh.index", "os.system"),        # a dotted name reaching a module Whoosh imported
+    ("whoosh.filedb.filestore", "os.system"),
+    ("builtins", "eval"),
+])
+def test_whoosh_names_that_run_code_are_refused(tmp_path, monkeypatch, module, name):
+    import whoosh.filedb.filestore  # noqa: F401  (the modules must be loaded for the lookup to succeed)
+    import whoosh.index  # noqa: F401
+
+    monkeypatch.chdir(tmp_path)
+    arg = "open('pwned', 'w')" if name in ("exec_", "eval") else "touch pwned"
+    payload = _global_call(module, name, arg)
+    with pytest.raises(pickle.UnpicklingError, match="foreign object"):
+        _safe_loads(payload)
+    assert not (tmp_path / "pwned").exists()
+    # The same bytes through the ordinary unpickler do run: the test's payload is a real one.
+    pickle.loads(payload)
+    assert (tmp_path / "pwned").exists()
+
+
 def test_a_tampered_index_runs_no_code(tmp_path, monkeypatch):
     """A schema carrying a payload (as a hostile index folder would) is refused on open."""
     from whoosh import index as windex

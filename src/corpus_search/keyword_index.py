@@ -18,13 +18,32 @@ from corpus_search.errors import IndexMissingError
 
 INDEX_NAME = "passages"
 # Whoosh keeps its schema, segment list and term infos as pickles. Loading a pickle can run
-# any code, so every load Whoosh does goes through an unpickler that only builds Whoosh's
-# own classes and plain containers (the manifest's checksums are checked before, too).
+# any code, so every load Whoosh does goes through an unpickler that only builds plain containers
+# and the Whoosh classes our own schema and codec write, each named exactly (the manifest's
+# checksums are checked before, too). "Any whoosh.* name" is not safe: `whoosh.compat.exec_` is
+# exec, and a protocol-4 pickle can reach `os.system` as "whoosh.index" / "os.system".
 _SAFE_GLOBALS = {
     ("builtins", n) for n in ("set", "frozenset", "dict", "list", "tuple", "object", "bytearray", "slice", "range",
                               "int", "float", "str", "bytes", "bool", "complex")
 } | {("copyreg", "_reconstructor"), ("_codecs", "encode"), ("collections", "defaultdict"), ("collections", "OrderedDict"),
      ("array", "array"), ("array", "_array_reconstructor"), ("re", "_compile"), ("datetime", "datetime")}
+_WHOOSH_GLOBALS = {
+    ("whoosh.analysis.analyzers", "CompositeAnalyzer"),
+    ("whoosh.analysis.filters", "CharsetFilter"),
+    ("whoosh.analysis.filters", "LowercaseFilter"),
+    ("whoosh.analysis.morph", "StemFilter"),
+    ("whoosh.analysis.tokenizers", "IDTokenizer"),
+    ("whoosh.analysis.tokenizers", "RegexTokenizer"),
+    ("whoosh.codec.whoosh3", "W3Codec"),
+    ("whoosh.codec.whoosh3", "W3Segment"),
+    ("whoosh.fields", "ID"),
+    ("whoosh.fields", "Schema"),
+    ("whoosh.fields", "TEXT"),
+    ("whoosh.formats", "Existence"),
+    ("whoosh.formats", "Frequency"),
+    ("whoosh.formats", "Positions"),
+    ("whoosh.lang.porter", "stem"),
+}
 _patched = False
 _FIELD_SYNTAX = re.compile(r"\b(\w+):")
 
@@ -49,7 +68,7 @@ class _WhooshOnlyUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         # Whoosh writes protocol 2, which names Python 2's modules; the unpickler maps them.
         plain = {"__builtin__": "builtins", "copy_reg": "copyreg"}.get(module, module)
-        if module == "whoosh" or module.startswith("whoosh.") or (plain, name) in _SAFE_GLOBALS:
+        if (plain, name) in _SAFE_GLOBALS or (module, name) in _WHOOSH_GLOBALS:
             return super().find_class(module, name)
         raise pickle.UnpicklingError(f"the keyword index holds a foreign object ({module}.{name}); refusing it")
 
