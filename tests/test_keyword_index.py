@@ -32,6 +32,10 @@ def index(tmp_path):
         ("sino-russian", ["a:0002"]),  # typed hyphen meets U+2011
         ("frederic", ["a:0002"]),  # accents fold before stemming
         ('"rejected by china"', ["a:0001"]),  # no stop words dropped from phrases
+        ("pipeline NOT china", ["a:0002", "b:0001"]),  # operators are syntax, not stop words
+        ("pipeline AND china", ["a:0001"]),
+        ("altai OR elsewhere", ["a:0001", "b:0001"]),
+        ("pipeline not china", ["a:0001", "a:0002", "b:0001"]),  # lower case: plain words
     ],
 )
 def test_queries(index, query, expected):

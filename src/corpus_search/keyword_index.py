@@ -311,10 +311,13 @@ _STOP_WORDS = frozenset(
 _PLAIN = re.compile(r"[\w\s'’-]+")
 
 
+_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
+
+
 def _drop_stop_words(query: str) -> str:
-    if not _PLAIN.fullmatch(query):
-        return query  # phrases, operators, wildcards: the user's syntax is kept as typed
     words = query.split()
+    if not _PLAIN.fullmatch(query) or _OPERATORS & set(words):
+        return query  # phrases, operators, wildcards: the user's syntax is kept as typed
     kept = [w for w in words if w.casefold() not in _STOP_WORDS]
     return " ".join(kept) if kept else query
 
