@@ -231,7 +231,7 @@ class KeywordIndex:
         except Exception:  # whoosh's parser can raise on odd input; words always parse
             warnings.append("query syntax could not be read; searched for the words instead")
             q = parser.parse(_plain_words(query))
-        return q, warnings
+        return _prohibit(q), warnings
 
     def search(
         self,
@@ -275,6 +275,25 @@ class KeywordIndex:
         else:
             total = min(results.estimated_length(), len(nums) if allowed is not None else self.count())
         return KeywordHits(ids=ids, total=max(total, len(ids)), warnings=warnings)
+
+
+def _prohibit(q):
+    """Make NOT exclude, as in Lucene: in Whoosh's OR grouping "pipeline NOT china" is
+    pipeline OR (anything without china), which matches every passage."""
+    from whoosh import query as wq
+
+    if isinstance(q, wq.Not):
+        return wq.Not(_prohibit(q.query))
+    if not isinstance(q, wq.compound.CompoundQuery):
+        return q
+    subs = [_prohibit(s) for s in q.subqueries]
+    nots = [s for s in subs if isinstance(s, wq.Not)]
+    keep = [s for s in subs if not isinstance(s, wq.Not)]
+    if isinstance(q, wq.Or) and nots and keep:
+        positive = keep[0] if len(keep) == 1 else wq.Or(keep, boost=q.boost, scale=q.scale)
+        negative = nots[0].query if len(nots) == 1 else wq.Or([n.query for n in nots])
+        return wq.AndNot(positive, negative)
+    return q.__class__(subs, boost=q.boost) if subs != q.subqueries else q
 
 
 def _bounded_collector(child, flt, deadline: float):
