@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import pickle
 
 import pytest
@@ -119,9 +120,96 @@ def test_a_query_past_the_time_cap_returns_what_it_found_with_a_warning(tmp_path
     docs = [KeywordDoc(f"d:{i:04d}", "d", "body", f"gas pipeline number {i}", "") for i in range(2000)]
     ix = KeywordIndex.create(tmp_path / "kw", docs)
     monkeypatch.setenv("CORPUS_SEARCH_QUERY_TIMEOUT", "0")
-    hits = ix.search("gas pipeline", limit=10)
+    hits = ix.search('"gas pipeline" OR number*', limit=10)  # syntax: Whoosh runs it (plain words are NumPy's)
     assert any("too long" in w for w in hits.warnings)
     assert 0 < len(hits.ids) <= 10
     monkeypatch.setenv("CORPUS_SEARCH_QUERY_TIMEOUT", "10")
     assert not ix.search("gas pipeline", limit=10).warnings
     ix.close()
+
+
+# -- the NumPy scorer for plain-word queries (bm25.py) -------------------------------------------
+SCORER_QUERIES = (
+    "Power of Siberia gas pipeline price negotiations", "Russia's turn to the East after Ukraine sanctions",
+    "Chinese investment in the Russian Far East", "Shanghai Cooperation Organisation", "gas", "gas gas",
+    "Gazprom's deal", "zzzunknownword", "Siberia China Russia gas", "arms sales S-400 and Su-35 to China",
+)
+
+
+def _whoosh_exact(ix: KeywordIndex, query: str, keep, limit: int) -> list[tuple[str, float]]:
+    """Whoosh's own top hits, scored without its collector's pruning (which alters the coordination bonus)."""
+    import numpy as np
+    from whoosh.collectors import FilterCollector, TopCollector
+
+    q, _ = ix.parse(query)
+    allow = {int(i) for i in np.flatnonzero(keep)}
+    if not allow:
+        return []
+    collector = FilterCollector(TopCollector(limit=limit, usequality=False, replace=0), allow=allow)
+    ix._get_searcher().search_with_collector(q, collector)
+    return [(r["passage_id"], r.score) for r in collector.results()]
+
+
+@pytest.fixture(scope="module")
+def real_indexes(corpus, tmp_path_factory):
+    """Keyword indexes of the bundled passages: one made at once, one updated (two segments, deletions)."""
+    passages = corpus.passages()
+    docs = [KeywordDoc(p.passage_id, p.doc_id, p.kind, p.text, p.section) for p in passages]
+    root = tmp_path_factory.mktemp("kw")
+    KeywordIndex.create(root / "whole", docs).close()
+    KeywordIndex.create(root / "updated", [d for d in docs if d.doc_id != "makocki2016"]).close()
+    KeywordIndex.update(root / "updated", ["alexeeva2018"],
+                        [d for d in docs if d.doc_id in ("makocki2016", "alexeeva2018")]).close()
+    yield {name: KeywordIndex.open(root / name) for name in ("whole", "updated")}, passages
+
+
+@pytest.mark.parametrize("name", ["whole", "updated"])
+@pytest.mark.parametrize("filters", ["none", "kinds", "doc_ids", "allowed", "nothing allowed"])
+def test_plain_word_queries_rank_and_score_as_whoosh_does(real_indexes, name, filters):
+    indexes, passages = real_indexes
+    ix = indexes[name]
+    assert ix._scorer is not None
+    if name == "updated":
+        assert len(ix._ix.reader().leaf_readers()) == 2  # the case where segments matter
+    kwargs = {"none": {}, "kinds": {"kinds": ["footnote", "caption"]}, "doc_ids": {"doc_ids": ["makocki2016"]},
+              "allowed": {"allowed": {p.passage_id for p in passages[::3]}},
+              "nothing allowed": {"allowed": {"no-such:0001"}}}[filters]
+    keep = ix._scorer.mask(kwargs.get("doc_ids"), kwargs.get("kinds"), kwargs.get("allowed"))
+    compared = 0
+    for query in SCORER_QUERIES:
+        fast = ix.search(query, limit=20, **kwargs)
+        exact = _whoosh_exact(ix, query, keep, 20)
+        assert [p for p, _ in fast.ids] == [p for p, _ in exact], query
+        assert [s for _, s in fast.ids] == pytest.approx([s for _, s in exact], rel=1e-9), query
+        compared += len(exact)
+        assert fast.total >= len(fast.ids)
+    assert (compared > 0) == (filters != "nothing allowed")
+
+
+def test_syntax_goes_to_whoosh_and_an_index_without_a_scorer_still_answers(real_indexes, tmp_path):
+    import shutil
+
+    from corpus_search.bm25 import plain_terms
+
+    ix = real_indexes[0]["whole"]
+    for query in ('"Power of Siberia"', "gas NOT oil", "gas AND oil", "Gazp*"):
+        assert plain_terms(ix.parse(query)[0]) is None, query
+        assert ix.search(query, limit=5).ids, query
+    folder = Path(ix._ix.storage.folder)
+    old = tmp_path / "old"
+    shutil.copytree(folder, old)
+    for path in old.glob("bm25*"):
+        path.unlink()
+    legacy = KeywordIndex.open(old)
+    assert legacy._scorer is None
+    # Whoosh's own collector prunes finished terms and so drifts a little in its scores; the best
+    # matches agree.
+    top = [p for p, _ in ix.search("Power of Siberia gas pipeline", limit=10).ids]
+    assert [p for p, _ in legacy.search("Power of Siberia gas pipeline", limit=10).ids][:3] == top[:3]
+    legacy.close()
+
+
+def test_an_empty_allowed_set_means_no_results_on_both_paths(index):
+    assert index.search("pipeline", allowed=set()).ids == []
+    assert index.search('"Altai pipeline"', allowed=set()).ids == []
+    assert index.search('"Altai pipeline"', allowed={"nope:1"}).ids == []

@@ -637,6 +637,7 @@ def test_source_loads_no_pickle_and_evaluates_no_code(path):
 ALLOWED_FILES = [
     r"manifest\.json", r"store\.sqlite", r"vectors\.npy", r"vector_ids\.json",
     r"keyword/_passages_\d+\.toc", r"keyword/passages_[a-z0-9]+\.seg", r"keyword/passages_WRITELOCK",
+    r"keyword/bm25_[a-z_]+\.npy", r"keyword/bm25\.json",
 ]
 
 

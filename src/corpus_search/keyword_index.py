@@ -132,10 +132,13 @@ def _schema():
 class KeywordIndex:
     """Whoosh index of passages; searched by passage id, scored by BM25F."""
 
-    def __init__(self, ix) -> None:
+    def __init__(self, ix, folder: Path) -> None:
+        from corpus_search.bm25 import Scorer
+
         self._ix = ix
         self._searcher = None
         self._docnum_map: dict[str, int] | None = None
+        self._scorer = Scorer.open(folder)  # NumPy scoring of plain-word queries; None in older indexes
 
     @classmethod
     def create(cls, folder: Path, docs: Iterable[KeywordDoc]) -> KeywordIndex:
@@ -148,7 +151,7 @@ class KeywordIndex:
         for d in docs:
             _add(writer, d)
         writer.commit(optimize=True)
-        return cls(ix)
+        return cls._exported(ix, folder)
 
     @classmethod
     def update(cls, folder: Path, remove_doc_ids: Iterable[str], docs: Iterable[KeywordDoc]) -> KeywordIndex:
@@ -163,7 +166,14 @@ class KeywordIndex:
         for d in docs:
             _add(writer, d)
         writer.commit()  # whoosh's merge policy folds small segments in
-        return cls(ix)
+        return cls._exported(ix, folder)
+
+    @classmethod
+    def _exported(cls, ix, folder: Path) -> KeywordIndex:
+        from corpus_search import bm25
+
+        bm25.export(ix, folder)
+        return cls(ix, folder)
 
     @classmethod
     def open(cls, folder: Path) -> KeywordIndex:
@@ -175,7 +185,7 @@ class KeywordIndex:
             ix.doc_count()  # reads the table of contents now, so damage shows at open
         except Exception as exc:  # whoosh raises many kinds on a damaged folder
             raise IndexMissingError(f"keyword index {folder} is unreadable ({exc}); run `corpus-search build`") from None
-        return cls(ix)
+        return cls(ix, folder)
 
     def count(self) -> int:
         return self._ix.doc_count()
@@ -243,7 +253,14 @@ class KeywordIndex:
     ) -> KeywordHits:
         from whoosh import query as wq
 
+        from corpus_search.bm25 import plain_terms
+
         q, warnings = self.parse(query)
+        plain = plain_terms(q) if self._scorer is not None else None
+        if plain is not None:
+            keep = self._scorer.mask(doc_ids, kinds, allowed)
+            scored = self._scorer.search(plain[0], plain[1], keep, limit)
+            return KeywordHits(ids=scored.ids, total=scored.total, warnings=warnings)
         filters = []
         if doc_ids:
             filters.append(wq.Or([wq.Term("doc_id", d) for d in doc_ids]))
@@ -263,6 +280,8 @@ class KeywordIndex:
             nums = {docnums[pid] for pid in allowed if pid in docnums}
             if flt is not None:
                 nums &= set(searcher.docs_for_query(flt))
+            if not nums:  # Whoosh reads an empty allow-set as no filter at all
+                return KeywordHits(ids=[], total=0, warnings=warnings)
             results = self._collect(searcher, q, limit, nums, warnings)
         else:
             nums = set()

@@ -1,0 +1,218 @@
+"""Whoosh's BM25F scores for plain-word queries, computed in NumPy from Whoosh's own postings.
+
+Whoosh scores every posting in pure Python: at 100k passages a plain-word query takes
+hundreds of milliseconds. After each commit the keyword index exports its postings (term,
+passage, weight), field lengths and statistics as plain .npy arrays beside the Whoosh files;
+a query that is a disjunction of terms (what the parser makes of words typed without
+syntax) is then scored here with the same formula, the same quantised field lengths and the
+same coordination bonus, so the ranking is Whoosh's own. Phrases, AND, NOT and wildcards go
+to Whoosh. tests/test_keyword_index.py checks both paths agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = 1
+META = "bm25.json"
+ARRAYS = ("terms", "indptr", "df", "segments", "docs", "weights", "lengths", "pids", "doc_ids", "kinds")
+FIELDS = ("text", "section")
+B, K1 = 0.75, 1.2  # whoosh.scoring.BM25F's defaults, which the index uses
+_SEP = "\x1f"  # field and term in one vocabulary key
+
+
+def _path(folder: Path, name: str) -> Path:
+    return folder / f"bm25_{name}.npy"
+
+
+def export(ix, folder: Path) -> None:
+    """Write the postings and statistics of a committed Whoosh index into `folder`."""
+    postings: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    in_segment: dict[str, int] = {}  # key -> bit set of the segments whose lexicon holds it
+    with ix.searcher() as searcher:
+        reader = searcher.reader()
+        total = reader.doc_count_all()
+        lengths = np.zeros((len(FIELDS), total), dtype=np.float32)
+        pids = [""] * total  # "" marks a deleted document
+        doc_ids = [""] * total
+        kinds = [""] * total
+        df: dict[str, int] = {}
+        leaves = _leaves(reader)
+        if len(leaves) > 62:
+            raise ValueError("more than 62 keyword index segments")
+        for seg, (leaf, offset) in enumerate(leaves):
+            for fieldname, raw in leaf.all_terms():
+                if fieldname not in FIELDS:
+                    continue
+                key = fieldname + _SEP + raw.decode("utf-8")
+                ids, weights = _read_postings(leaf.postings(fieldname, raw))
+                postings.setdefault(key, []).append((ids + offset, weights))
+                in_segment[key] = in_segment.get(key, 0) | (1 << seg)
+        for key in postings:
+            fieldname, text = key.split(_SEP, 1)
+            df[key] = reader.doc_frequency(fieldname, text)
+        for num, stored in reader.iter_docs():  # live documents only
+            pids[num] = stored["passage_id"]
+        for f, fieldname in enumerate(FIELDS):
+            for num in range(total):
+                lengths[f, num] = reader.doc_field_length(num, fieldname, 0)
+        for fieldname, target in (("doc_id", doc_ids), ("kind", kinds)):
+            for raw in reader.lexicon(fieldname):
+                value = raw.decode("utf-8")
+                for num in reader.postings(fieldname, raw).all_ids():
+                    target[num] = value
+        avg = [searcher.avg_field_length(f) or 1.0 for f in FIELDS]
+
+    keys = sorted(postings)
+    docs = [np.concatenate([p[0] for p in postings[k]]) for k in keys]
+    weights = [np.concatenate([p[1] for p in postings[k]]) for k in keys]
+    indptr = np.zeros(len(keys) + 1, dtype=np.int64)
+    np.cumsum([len(d) for d in docs], out=indptr[1:])
+    arrays = {
+        "terms": np.array(keys, dtype=str),
+        "indptr": indptr,
+        "df": np.array([df[k] for k in keys], dtype=np.int64),
+        "segments": np.array([in_segment[k] for k in keys], dtype=np.int64),
+        "docs": np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32),
+        "weights": np.concatenate(weights).astype(np.float32) if weights else np.zeros(0, np.float32),
+        "lengths": lengths,
+        "pids": np.array(pids, dtype=str),
+        "doc_ids": np.array(doc_ids, dtype=str),
+        "kinds": np.array(kinds, dtype=str),
+    }
+    for name, array in arrays.items():
+        np.save(_path(folder, name), array, allow_pickle=False)
+    meta = {"format": FORMAT, "documents": total, "avg_field_length": dict(zip(FIELDS, avg)),
+            "segment_offsets": [offset for _, offset in leaves]}
+    (folder / META).write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _leaves(reader):
+    return reader.leaf_readers() if not reader.is_atomic() else [(reader, 0)]
+
+
+def _read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
+    ids, weights = [], []
+    while matcher.is_active():
+        ids.append(matcher.id())
+        weights.append(matcher.weight())
+        matcher.next()
+    return np.array(ids, dtype=np.int64), np.array(weights, dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Scored:
+    ids: list[tuple[str, float]]  # (passage_id, score), best first
+    total: int
+
+
+class Scorer:
+    """The exported arrays of one keyword index, memory-mapped; scores disjunctions of terms."""
+
+    def __init__(self, folder: Path, meta: dict) -> None:
+        a = {name: np.load(_path(folder, name), mmap_mode="r", allow_pickle=False) for name in ARRAYS}
+        self._terms, self._indptr, self._df, self._segments = a["terms"], a["indptr"], a["df"], a["segments"]
+        self._docs, self._weights, self._lengths = a["docs"], a["weights"], a["lengths"]
+        self._pids, self._doc_ids, self._kinds = a["pids"], a["doc_ids"], a["kinds"]
+        self._n = int(meta["documents"])
+        self._avg = [float(meta["avg_field_length"][f]) for f in FIELDS]
+        offsets = [int(o) for o in meta["segment_offsets"]]
+        # Whoosh searches segment by segment; its coordination bonus counts the query's terms
+        # found in each segment's own lexicon, so each document needs its segment.
+        self._segment_of = (np.searchsorted(np.array(offsets), np.arange(self._n), side="right") - 1).astype(np.int8)
+        self._n_segments = len(offsets)
+        self._live = None
+        self._row_of: dict[str, int] | None = None
+
+    @classmethod
+    def open(cls, folder: Path) -> Scorer | None:
+        """The scorer of an index folder, or None when it has none (an index from before it existed)."""
+        try:
+            meta = json.loads((folder / META).read_text(encoding="utf-8"))
+            if meta.get("format") != FORMAT:
+                return None
+            return cls(folder, meta)
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def count(self) -> int:
+        return int(np.count_nonzero(self._pids != ""))
+
+    def _row(self, fieldname: str, text: str) -> int | None:
+        key = fieldname + _SEP + text
+        i = int(np.searchsorted(self._terms, key))
+        return i if i < len(self._terms) and self._terms[i] == key else None
+
+    def mask(self, doc_ids=None, kinds=None, allowed: set[str] | None = None) -> np.ndarray:
+        """Which Whoosh document numbers a query may return: live, and within every filter."""
+        if self._live is None:
+            self._live = self._pids != ""
+        keep = self._live.copy()
+        if doc_ids:
+            keep &= np.isin(self._doc_ids, list(doc_ids))
+        if kinds:
+            keep &= np.isin(self._kinds, list(kinds))
+        if allowed is not None:
+            if self._row_of is None:
+                self._row_of = {str(p): i for i, p in enumerate(self._pids) if p}
+            rows = [self._row_of[p] for p in allowed if p in self._row_of]
+            only = np.zeros(len(keep), dtype=bool)
+            only[rows] = True
+            keep &= only
+        return keep
+
+    def search(self, terms: list[tuple[str, str]], scale: float | None, keep: np.ndarray, limit: int) -> Scored:
+        """Score Or(terms) the way Whoosh does: BM25F per term, summed, times the coordination bonus."""
+        scores = np.zeros(self._n, dtype=np.float64)
+        matched = np.zeros(self._n, dtype=np.int32)
+        present = np.zeros(self._n_segments, dtype=np.int64)  # query terms in each segment's lexicon
+        for fieldname, text in terms:
+            row = self._row(fieldname, text)
+            if row is None:
+                continue
+            bits = int(self._segments[row])
+            present += [(bits >> s) & 1 for s in range(self._n_segments)]
+            lo, hi = int(self._indptr[row]), int(self._indptr[row + 1])
+            docs = np.asarray(self._docs[lo:hi])
+            tf = np.asarray(self._weights[lo:hi], dtype=np.float64)
+            f = FIELDS.index(fieldname)
+            idf = np.log(self._n / (int(self._df[row]) + 1)) + 1
+            fl = np.asarray(self._lengths[f][docs], dtype=np.float64)
+            scores[docs] += idf * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / self._avg[f]))
+            matched[docs] += 1
+        hit = (matched > 0) & keep
+        if scale:
+            # whoosh.matching.CoordMatcher's "SQR" bonus for matching more of the query's terms
+            count = present[self._segment_of].astype(np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sqr = (scores + (matched - 1) / (count - scale) ** 2) * ((count - 1) / count)
+            scores = np.where((count == 0) | (count == scale), 0.0, sqr)
+        nums = np.flatnonzero(hit)
+        total = len(nums)
+        if total > limit:
+            # Keep everything tied with the last place, so ties resolve by index order below.
+            kth = np.partition(scores[nums], total - limit)[total - limit]
+            nums = nums[scores[nums] >= kth]
+        # Best first; equal scores in index order, as Whoosh's collector returns them.
+        nums = nums[np.lexsort((nums, -scores[nums]))][:limit]
+        return Scored(ids=[(str(self._pids[n]), float(scores[n])) for n in nums], total=total)
+
+
+def plain_terms(q) -> tuple[list[tuple[str, str]], float | None] | None:
+    """The (field, term) leaves and coordination scale of a parsed query that is one Or of Terms, else None."""
+    from whoosh import query as wq
+
+    if isinstance(q, wq.Term):
+        return ([(q.fieldname, q.text)], None) if q.boost == 1.0 else None
+    if not isinstance(q, wq.Or) or q.boost != 1.0 or q.minmatch:
+        return None
+    terms = []
+    for sub in q.subqueries:
+        if not isinstance(sub, wq.Term) or sub.boost != 1.0 or not isinstance(sub.text, str):
+            return None
+        terms.append((sub.fieldname, sub.text))
+    return terms, q.scale
