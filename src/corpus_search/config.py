@@ -28,7 +28,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_source_mb", "200", "Sources larger than this (MiB) are skipped with a message."),
     Setting("pdf_timeout", "120", "Seconds one PDF may take to extract before it is failed."),
     Setting("pdf_memory_mb", "2048", "Address-space limit (MiB) for the PDF extraction worker."),
-    Setting("query_timeout", "10", "Seconds a keyword query may collect matches; past it, the best found so far, with a warning."),
+    Setting("query_timeout", "10", "Seconds a keyword query with syntax (phrases, operators, wildcards: the ones Whoosh scores) may collect matches; past it, the best found so far, with a warning."),
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),
