@@ -166,7 +166,18 @@ def add_to_collection(passage_id: str, quote: str | None = None, offset: int | N
 
 # -- opening the reader ----------------------------------------------------------------------
 def open_reader(passage_id: str, doc_id: str, query: str = "") -> None:
+    from corpus_search.render import reader_views, view_of
+
     params = {"rdoc": doc_id, "hit": passage_id}
+    # The reader's document and page widgets are bound to the URL: arriving with both already in
+    # it means they add no history entries of their own, so one Back returns to the search.
+    corpus = require_corpus()
+    try:
+        views = reader_views(corpus.passages(doc_id), by_paragraph=corpus.record(doc_id).cite_by == "paragraph")
+        if views:
+            params["view"] = views[view_of(views, passage_id)].label
+    except CorpusSearchError:
+        pass  # the reader explains a missing document itself
     if query:
         params["hq"] = query
     st.session_state["_reader_target"] = passage_id

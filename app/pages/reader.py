@@ -21,14 +21,24 @@ hq = st.query_params.get("hq", "")
 
 st.title("Reader")
 # Arriving from a search result (or an entity or a quotation): open its document at its view, once.
+# The document and page come in through the URL (a shared link, or from open_reader) and are
+# applied when the URL changes. The widgets are not bound to the URL: bound widgets pushed history
+# entries of their own, and going back to the search took up to three presses of Back.
 target = st.session_state.pop("_reader_target", None)
+url = {k: st.query_params.get(k, "") for k in ("rdoc", "view", "hit")}
+if url != st.session_state.get("_reader_url"):
+    st.session_state["_reader_url"] = url
+    if url["rdoc"] in titles:
+        st.session_state["rdoc"] = url["rdoc"]
+        st.session_state["_reader_view"] = url["view"]
+    elif url["hit"] and not target:
+        target = url["hit"]
 if target:
     try:
         st.session_state["rdoc"] = corpus.passage(target).doc_id
     except CorpusSearchError:
         target = None
-doc_id = st.selectbox("Document", list(titles), key="rdoc", format_func=lambda d: titles.get(d, d),
-                      bind="query-params")
+doc_id = st.selectbox("Document", list(titles), key="rdoc", format_func=lambda d: titles.get(d, d))
 try:
     record = corpus.record(doc_id)
     passages = corpus.passages(doc_id)
@@ -44,6 +54,9 @@ labels = [v.label for v in views]
 
 if target and any(p.passage_id == target for p in passages):
     st.session_state["view"] = labels[view_of(views, target)]
+elif st.session_state.get("_reader_view") in labels:
+    st.session_state["view"] = st.session_state["_reader_view"]
+st.session_state.pop("_reader_view", None)
 if st.session_state.get("view") not in labels:
     st.session_state["view"] = labels[view_of(views, hit)] if hit else labels[0]
 
@@ -59,7 +72,7 @@ st.markdown(f"<strong>{escape(record.title)}</strong>" + (f" · {escape(byline)}
 nav = st.columns([1, 2, 1, 4])
 nav[0].button("◀ Previous", key="prev", on_click=_step, args=(-1,), disabled=st.session_state["view"] == labels[0])
 kind = "Paragraphs" if record.cite_by == "paragraph" else "Page"
-nav[1].selectbox(kind, labels, key="view", label_visibility="collapsed", bind="query-params",
+nav[1].selectbox(kind, labels, key="view", label_visibility="collapsed",
                  format_func=lambda label: label if label.startswith(("¶", "passages", "front")) else f"p. {label}")
 nav[2].button("Next ▶", key="next", on_click=_step, args=(1,), disabled=st.session_state["view"] == labels[-1])
 nav[3].caption(f"{labels.index(st.session_state['view']) + 1} of {len(labels)}")
