@@ -213,3 +213,10 @@ def test_an_empty_allowed_set_means_no_results_on_both_paths(index):
     assert index.search("pipeline", allowed=set()).ids == []
     assert index.search('"Altai pipeline"', allowed=set()).ids == []
     assert index.search('"Altai pipeline"', allowed={"nope:1"}).ids == []
+
+
+def test_an_empty_index_answers_nothing_on_both_paths(tmp_path):
+    ix = KeywordIndex.create(tmp_path / "kw", [])
+    assert ix._scorer is not None and ix.count() == 0
+    assert ix.search("gas pipeline").ids == [] and ix.search('"gas pipeline"').ids == []
+    ix.close()

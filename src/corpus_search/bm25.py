@@ -32,7 +32,7 @@ def _path(folder: Path, name: str) -> Path:
 def export(ix, folder: Path) -> None:
     """Write the postings and statistics of a committed Whoosh index into `folder`."""
     postings: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    in_segment: dict[str, int] = {}  # key -> bit set of the segments whose lexicon holds it
+    in_segment: dict[str, list[int]] = {}  # key -> the segments whose lexicon holds it
     with ix.searcher() as searcher:
         reader = searcher.reader()
         total = reader.doc_count_all()
@@ -42,8 +42,6 @@ def export(ix, folder: Path) -> None:
         kinds = [""] * total
         df: dict[str, int] = {}
         leaves = _leaves(reader)
-        if len(leaves) > 62:
-            raise ValueError("more than 62 keyword index segments")
         for seg, (leaf, offset) in enumerate(leaves):
             for fieldname, raw in leaf.all_terms():
                 if fieldname not in FIELDS:
@@ -51,7 +49,7 @@ def export(ix, folder: Path) -> None:
                 key = fieldname + _SEP + raw.decode("utf-8")
                 ids, weights = _read_postings(leaf.postings(fieldname, raw))
                 postings.setdefault(key, []).append((ids + offset, weights))
-                in_segment[key] = in_segment.get(key, 0) | (1 << seg)
+                in_segment.setdefault(key, []).append(seg)
         for key in postings:
             fieldname, text = key.split(_SEP, 1)
             df[key] = reader.doc_frequency(fieldname, text)
@@ -76,7 +74,7 @@ def export(ix, folder: Path) -> None:
         "terms": np.array(keys, dtype=str),
         "indptr": indptr,
         "df": np.array([df[k] for k in keys], dtype=np.int64),
-        "segments": np.array([in_segment[k] for k in keys], dtype=np.int64),
+        "segments": _membership([in_segment[k] for k in keys], len(leaves)),
         "docs": np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32),
         "weights": np.concatenate(weights).astype(np.float32) if weights else np.zeros(0, np.float32),
         "lengths": lengths,
@@ -89,6 +87,14 @@ def export(ix, folder: Path) -> None:
     meta = {"format": FORMAT, "documents": total, "avg_field_length": dict(zip(FIELDS, avg)),
             "segment_offsets": [offset for _, offset in leaves]}
     (folder / META).write_text(json.dumps(meta), encoding="utf-8")
+
+
+def _membership(rows: list[list[int]], n_segments: int) -> np.ndarray:
+    """terms x segments, 1 where the segment's lexicon holds the term."""
+    out = np.zeros((len(rows), max(1, n_segments)), dtype=np.uint8)
+    for i, segs in enumerate(rows):
+        out[i, segs] = 1
+    return out
 
 
 def _leaves(reader):
@@ -143,7 +149,7 @@ class Scorer:
         offsets = [int(o) for o in meta["segment_offsets"]]
         # Whoosh searches segment by segment; its coordination bonus counts the query's terms
         # found in each segment's own lexicon, so each document needs its segment.
-        self._segment_of = (np.searchsorted(np.array(offsets), np.arange(self._n), side="right") - 1).astype(np.int8)
+        self._segment_of = (np.searchsorted(np.array(offsets), np.arange(self._n), side="right") - 1).astype(np.int32)
         self._n_segments = len(offsets)
         self._live = None
         self._row_of: dict[str, int] | None = None
@@ -194,8 +200,7 @@ class Scorer:
             row = self._row(fieldname, text)
             if row is None:
                 continue
-            bits = int(self._segments[row])
-            present += [(bits >> s) & 1 for s in range(self._n_segments)]
+            present += self._segments[row]
             lo, hi = int(self._indptr[row]), int(self._indptr[row + 1])
             docs = np.asarray(self._docs[lo:hi])
             tf = np.asarray(self._weights[lo:hi], dtype=np.float64)
