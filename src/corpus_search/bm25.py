@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = 1
+FORMAT = 2  # 2: segment membership as a terms x segments array
 META = "bm25.json"
 ARRAYS = ("terms", "indptr", "df", "segments", "docs", "weights", "lengths", "pids", "doc_ids", "kinds")
 FIELDS = ("text", "section")
