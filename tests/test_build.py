@@ -112,3 +112,23 @@ def test_a_failed_source_is_not_retried_until_it_changes_or_force(tmp_path):
     assert junk.status == "failed" and "--force" in junk.line()
     forced = build(corpus, tmp_path / "i", force=True)
     assert forced.changed and not any(s.reused for s in forced.sources)
+
+
+def test_an_index_from_before_the_keyword_export_gets_one_on_the_next_build(tmp_path, monkeypatch):
+    from corpus_search import bm25
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    _write(corpus, "one", "Gazprom signed the Power of Siberia contract with CNPC in May 2014.", "one")
+    with monkeypatch.context() as m:
+        m.setattr(bm25, "export", lambda ix, folder: None)  # what the code before the export wrote
+        old = build(corpus, index)
+    assert not list((Generations(index).current() / "keyword").glob("bm25*"))
+    again = build(corpus, index)
+    assert again.changed and again.generation != old.generation
+    assert all(s.reused for s in again.sources)  # nothing re-extracted or re-embedded
+    c = Corpus.open(index)
+    assert c.keyword._scorer is not None
+    assert [h.passage.passage_id for h in c.search("Gazprom contract", mode="keyword").hits] == ["one:0000"]
+    c.close()
+    assert not build(corpus, index).changed

@@ -176,6 +176,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
             not failed
             and old_manifest.get("corpus_hash") == _corpus_hash(sources)
             and len(old_keys) == len(sources)
+            and _keyword_export_current(previous_gen)
         ):
             if gens.current() != previous_gen:
                 # The current generation was damaged and reads fell back to this sound one,
@@ -343,6 +344,18 @@ def _open_previous(gens: generations.Generations, models: dict):
         return Store.open(gen / STORE), VectorIndex.open(gen), manifest, gen
     except CorpusSearchError:
         return None
+
+
+def _keyword_export_current(gen: Path) -> bool:
+    """Whether the keyword index carries the NumPy scorer's export in the current format.
+
+    An index from before the export (or from an older format) is rebuilt from the same sources:
+    every source is carried over and only the keyword index is rewritten, so plain-word queries
+    stop falling back to Whoosh's slower scoring.
+    """
+    from corpus_search.bm25 import Scorer
+
+    return Scorer.open(gen / KEYWORD) is not None
 
 
 def _unchanged_report(gens, sources: list[_Source], store, started: float) -> BuildReport:
