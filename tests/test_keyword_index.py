@@ -37,6 +37,9 @@ def index(tmp_path):
         ("pipeline AND china", ["a:0001"]),
         ("altai OR elsewhere", ["a:0001", "b:0001"]),
         ("pipeline not china", ["a:0001", "a:0002", "b:0001"]),  # lower case: plain words
+        ("(pipeline NOT china) ANDMAYBE altai", ["a:0002", "b:0001"]),  # NOT inside a binary operator
+        ("pipeline AND (rejected OR elsewhere NOT china)", ["b:0001"]),
+        ("pipeline ANDNOT china", ["a:0002", "b:0001"]),
     ],
 )
 def test_queries(index, query, expected):

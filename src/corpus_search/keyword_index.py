@@ -245,7 +245,10 @@ class KeywordIndex:
         except Exception:  # whoosh's parser can raise on odd input; words always parse
             warnings.append("query syntax could not be read; searched for the words instead")
             q = parser.parse(_plain_words(query))
-        return _prohibit(q), warnings
+        try:
+            return _prohibit(q), warnings
+        except Exception:  # a query shape the rewrite does not know: Whoosh's own reading of it
+            return q, warnings
 
     def search(
         self,
@@ -305,18 +308,18 @@ def _prohibit(q):
     pipeline OR (anything without china), which matches every passage."""
     from whoosh import query as wq
 
-    if isinstance(q, wq.Not):
-        return wq.Not(_prohibit(q.query))
-    if not isinstance(q, wq.compound.CompoundQuery):
+    if q.is_leaf():
         return q
-    subs = [_prohibit(s) for s in q.subqueries]
-    nots = [s for s in subs if isinstance(s, wq.Not)]
-    keep = [s for s in subs if not isinstance(s, wq.Not)]
-    if isinstance(q, wq.Or) and nots and keep:
-        positive = keep[0] if len(keep) == 1 else wq.Or(keep, boost=q.boost, scale=q.scale)
-        negative = nots[0].query if len(nots) == 1 else wq.Or([n.query for n in nots])
-        return wq.AndNot(positive, negative)
-    return q.__class__(subs, boost=q.boost) if subs != q.subqueries else q
+    new = q.apply(_prohibit)  # a copy with transformed children, of whatever node type
+    if isinstance(q, wq.Or):
+        new.scale, new.minmatch = q.scale, q.minmatch  # apply() keeps only the boost
+        nots = [s for s in new.subqueries if isinstance(s, wq.Not)]
+        keep = [s for s in new.subqueries if not isinstance(s, wq.Not)]
+        if nots and keep:
+            positive = keep[0] if len(keep) == 1 else wq.Or(keep, boost=q.boost, scale=q.scale)
+            negative = nots[0].query if len(nots) == 1 else wq.Or([n.query for n in nots])
+            return wq.AndNot(positive, negative)
+    return new
 
 
 def _bounded_collector(child, flt, deadline: float):
