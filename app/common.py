@@ -169,8 +169,8 @@ def open_reader(passage_id: str, doc_id: str, query: str = "") -> None:
     from corpus_search.render import reader_views, view_of
 
     params = {"rdoc": doc_id, "hit": passage_id}
-    # The reader's document and page widgets are bound to the URL: arriving with both already in
-    # it means they add no history entries of their own, so one Back returns to the search.
+    # The document and page go in the URL, so the reader's link can be shared and opens the same
+    # page (the reader reads them; its widgets are not bound to the URL, which keeps Back to one press).
     corpus = require_corpus()
     try:
         views = reader_views(corpus.passages(doc_id), by_paragraph=corpus.record(doc_id).cite_by == "paragraph")
