@@ -4,8 +4,8 @@ Whoosh scores every posting in pure Python: at 100k passages a plain-word query 
 hundreds of milliseconds. After each commit the keyword index exports its postings (term,
 passage, weight), field lengths and statistics as plain .npy arrays beside the Whoosh files;
 a query that is a disjunction of terms (what the parser makes of words typed without
-syntax) is then scored here with the same formula, the same quantised field lengths and the
-same coordination bonus, so the ranking is Whoosh's own. Phrases, AND, NOT and wildcards go
+syntax) is then scored here with the same formula and the same quantised field lengths, so
+the ranking is Whoosh's own. Phrases, AND, NOT and wildcards go
 to Whoosh. tests/test_keyword_index.py checks both paths agree.
 """
 
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-FORMAT = 2  # 2: segment membership as a terms x segments array
+FORMAT = 3  # 3: no segment membership (the coordination bonus it served is gone)
 META = "bm25.json"
-ARRAYS = ("terms", "indptr", "df", "segments", "docs", "weights", "lengths", "pids", "doc_ids", "kinds")
+ARRAYS = ("terms", "indptr", "df", "docs", "weights", "lengths", "pids", "doc_ids", "kinds")
 FIELDS = ("text", "section")
 B, K1 = 0.75, 1.2  # whoosh.scoring.BM25F's defaults, which the index uses
 _SEP = "\x1f"  # field and term in one vocabulary key
@@ -32,7 +32,6 @@ def _path(folder: Path, name: str) -> Path:
 def export(ix, folder: Path) -> None:
     """Write the postings and statistics of a committed Whoosh index into `folder`."""
     postings: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    in_segment: dict[str, list[int]] = {}  # key -> the segments whose lexicon holds it
     with ix.searcher() as searcher:
         reader = searcher.reader()
         total = reader.doc_count_all()
@@ -41,15 +40,13 @@ def export(ix, folder: Path) -> None:
         doc_ids = [""] * total
         kinds = [""] * total
         df: dict[str, int] = {}
-        leaves = _leaves(reader)
-        for seg, (leaf, offset) in enumerate(leaves):
+        for leaf, offset in _leaves(reader):
             for fieldname, raw in leaf.all_terms():
                 if fieldname not in FIELDS:
                     continue
                 key = fieldname + _SEP + raw.decode("utf-8")
                 ids, weights = _read_postings(leaf.postings(fieldname, raw))
                 postings.setdefault(key, []).append((ids + offset, weights))
-                in_segment.setdefault(key, []).append(seg)
         for key in postings:
             fieldname, text = key.split(_SEP, 1)
             df[key] = reader.doc_frequency(fieldname, text)
@@ -74,7 +71,6 @@ def export(ix, folder: Path) -> None:
         "terms": np.array(keys, dtype=str),
         "indptr": indptr,
         "df": np.array([df[k] for k in keys], dtype=np.int64),
-        "segments": _membership([in_segment[k] for k in keys], len(leaves)),
         "docs": np.concatenate(docs).astype(np.int32) if docs else np.zeros(0, np.int32),
         "weights": np.concatenate(weights).astype(np.float32) if weights else np.zeros(0, np.float32),
         "lengths": lengths,
@@ -84,17 +80,8 @@ def export(ix, folder: Path) -> None:
     }
     for name, array in arrays.items():
         np.save(_path(folder, name), array, allow_pickle=False)
-    meta = {"format": FORMAT, "documents": total, "avg_field_length": dict(zip(FIELDS, avg)),
-            "segment_offsets": [offset for _, offset in leaves]}
+    meta = {"format": FORMAT, "documents": total, "avg_field_length": dict(zip(FIELDS, avg))}
     (folder / META).write_text(json.dumps(meta), encoding="utf-8")
-
-
-def _membership(rows: list[list[int]], n_segments: int) -> np.ndarray:
-    """terms x segments, 1 where the segment's lexicon holds the term."""
-    out = np.zeros((len(rows), max(1, n_segments)), dtype=np.uint8)
-    for i, segs in enumerate(rows):
-        out[i, segs] = 1
-    return out
 
 
 def _leaves(reader):
@@ -141,16 +128,11 @@ class Scorer:
 
     def __init__(self, folder: Path, meta: dict) -> None:
         a = {name: np.load(_path(folder, name), mmap_mode="r", allow_pickle=False) for name in ARRAYS}
-        self._terms, self._indptr, self._df, self._segments = a["terms"], a["indptr"], a["df"], a["segments"]
+        self._terms, self._indptr, self._df = a["terms"], a["indptr"], a["df"]
         self._docs, self._weights, self._lengths = a["docs"], a["weights"], a["lengths"]
         self._pids, self._doc_ids, self._kinds = a["pids"], a["doc_ids"], a["kinds"]
         self._n = int(meta["documents"])
         self._avg = [float(meta["avg_field_length"][f]) for f in FIELDS]
-        offsets = [int(o) for o in meta["segment_offsets"]]
-        # Whoosh searches segment by segment; its coordination bonus counts the query's terms
-        # found in each segment's own lexicon, so each document needs its segment.
-        self._segment_of = (np.searchsorted(np.array(offsets), np.arange(self._n), side="right") - 1).astype(np.int32)
-        self._n_segments = len(offsets)
         self._live = None
         self._row_of: dict[str, int] | None = None
 
@@ -191,16 +173,14 @@ class Scorer:
             keep &= only
         return keep
 
-    def search(self, terms: list[tuple[str, str]], scale: float | None, keep: np.ndarray, limit: int) -> Scored:
-        """Score Or(terms) the way Whoosh does: BM25F per term, summed, times the coordination bonus."""
+    def search(self, terms: list[tuple[str, str]], keep: np.ndarray, limit: int) -> Scored:
+        """Score Or(terms) the way Whoosh does: BM25F per term, summed."""
         scores = np.zeros(self._n, dtype=np.float64)
-        matched = np.zeros(self._n, dtype=np.int32)
-        present = np.zeros(self._n_segments, dtype=np.int64)  # query terms in each segment's lexicon
+        matched = np.zeros(self._n, dtype=bool)
         for fieldname, text in terms:
             row = self._row(fieldname, text)
             if row is None:
                 continue
-            present += self._segments[row]
             lo, hi = int(self._indptr[row]), int(self._indptr[row + 1])
             docs = np.asarray(self._docs[lo:hi])
             tf = np.asarray(self._weights[lo:hi], dtype=np.float64)
@@ -208,14 +188,8 @@ class Scorer:
             idf = np.log(self._n / (int(self._df[row]) + 1)) + 1
             fl = np.asarray(self._lengths[f][docs], dtype=np.float64)
             scores[docs] += idf * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / self._avg[f]))
-            matched[docs] += 1
-        hit = (matched > 0) & keep
-        if scale:
-            # whoosh.matching.CoordMatcher's "SQR" bonus for matching more of the query's terms
-            count = present[self._segment_of].astype(np.float64)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                sqr = (scores + (matched - 1) / (count - scale) ** 2) * ((count - 1) / count)
-            scores = np.where((count == 0) | (count == scale), 0.0, sqr)
+            matched[docs] = True
+        hit = matched & keep
         nums = np.flatnonzero(hit)
         total = len(nums)
         if total > limit:
@@ -227,17 +201,17 @@ class Scorer:
         return Scored(ids=[(str(self._pids[n]), float(scores[n])) for n in nums], total=total)
 
 
-def plain_terms(q) -> tuple[list[tuple[str, str]], float | None] | None:
-    """The (field, term) leaves and coordination scale of a parsed query that is one Or of Terms, else None."""
+def plain_terms(q) -> list[tuple[str, str]] | None:
+    """The (field, term) leaves of a parsed query that is one plain Or of Terms, else None."""
     from whoosh import query as wq
 
     if isinstance(q, wq.Term):
-        return ([(q.fieldname, q.text)], None) if q.boost == 1.0 else None
-    if not isinstance(q, wq.Or) or q.boost != 1.0 or q.minmatch:
+        return [(q.fieldname, q.text)] if q.boost == 1.0 else None
+    if not isinstance(q, wq.Or) or q.boost != 1.0 or q.minmatch or q.scale:
         return None
     terms = []
     for sub in q.subqueries:
         if not isinstance(sub, wq.Term) or sub.boost != 1.0 or not isinstance(sub.text, str):
             return None
         terms.append((sub.fieldname, sub.text))
-    return terms, q.scale
+    return terms

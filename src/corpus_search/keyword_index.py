@@ -229,7 +229,10 @@ class KeywordIndex:
 
         warnings: list[str] = []
         parser = qparser.MultifieldParser(
-            ["text", "section"], schema=self._ix.schema, group=qparser.OrGroup.factory(0.9)
+            # Plain OR, no "coordination bonus": Whoosh's SQR bonus multiplies every score by
+            # (terms - 1) / terms, which is 0 when only one of the query's field terms exists, and
+            # a one-word search then came back in index order instead of by relevance.
+            ["text", "section"], schema=self._ix.schema, group=qparser.OrGroup
         )
         # Field syntax would let a query reach fields users do not know about; plain words only.
         parser.remove_plugin_class(qparser.FieldsPlugin)
@@ -266,7 +269,7 @@ class KeywordIndex:
         plain = plain_terms(q) if self._scorer is not None else None
         if plain is not None:
             keep = self._scorer.mask(doc_ids, kinds, allowed)
-            scored = self._scorer.search(plain[0], plain[1], keep, limit)
+            scored = self._scorer.search(plain, keep, limit)
             return KeywordHits(ids=scored.ids, total=scored.total, warnings=warnings)
         filters = []
         if doc_ids:
@@ -316,7 +319,7 @@ def _prohibit(q):
         nots = [s for s in new.subqueries if isinstance(s, wq.Not)]
         keep = [s for s in new.subqueries if not isinstance(s, wq.Not)]
         if nots and keep:
-            positive = keep[0] if len(keep) == 1 else wq.Or(keep, boost=q.boost, scale=q.scale)
+            positive = keep[0] if len(keep) == 1 else wq.Or(keep, boost=q.boost)
             negative = nots[0].query if len(nots) == 1 else wq.Or([n.query for n in nots])
             return wq.AndNot(positive, negative)
     return new
