@@ -5,8 +5,8 @@ hundreds of milliseconds. After each commit the keyword index exports its postin
 passage, weight), field lengths and statistics as plain .npy arrays beside the Whoosh files;
 a query that is a disjunction of terms (what the parser makes of words typed without
 syntax) is then scored here with the same formula and the same quantised field lengths, so
-the ranking is Whoosh's own. Phrases, AND, NOT and wildcards go
-to Whoosh. tests/test_keyword_index.py checks both paths agree.
+the ranking is Whoosh's own. Phrases, AND, NOT and wildcards go to Whoosh.
+tests/test_keyword_index.py checks both paths agree.
 """
 
 from __future__ import annotations
