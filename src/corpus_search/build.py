@@ -498,9 +498,9 @@ def _verify_generation(gen: Path) -> None:
     vec = VectorIndex.open(gen)
     try:
         n = store.passage_count()
-        counts = (n, keyword.count(), len(vec), manifest["counts"]["passages"])
+        counts = (n, keyword.count(), keyword.exported_count(), len(vec), manifest["counts"]["passages"])
         if len(set(counts)) != 1:
-            problems.append(f"counts disagree (store, keyword, vectors, manifest): {counts}")
+            problems.append(f"counts disagree (store, keyword, keyword export, vectors, manifest): {counts}")
         if n:
             first = store.conn.execute("SELECT passage_id, text FROM passages ORDER BY row LIMIT 1").fetchone()
             words = [w for w in first[1].split() if w.isalpha()][:3]

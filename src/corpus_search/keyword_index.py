@@ -188,11 +188,11 @@ class KeywordIndex:
         return cls(ix, folder)
 
     def count(self) -> int:
-        """Passages in the index; -1 when Whoosh and the exported scorer disagree (a damaged export)."""
-        n = self._ix.doc_count()
-        if self._scorer is not None and self._scorer.count() != n:
-            return -1
-        return n
+        return self._ix.doc_count()
+
+    def exported_count(self) -> int:
+        """Passages in the NumPy scorer's export (Whoosh's count when there is none)."""
+        return self._scorer.count() if self._scorer is not None else self.count()
 
     def _get_searcher(self):
         if self._searcher is None:
@@ -302,7 +302,7 @@ class KeywordIndex:
         if results.has_exact_length():
             total = len(results)
         else:
-            total = min(results.estimated_length(), len(nums) if allowed is not None else self._ix.doc_count())
+            total = min(results.estimated_length(), len(nums) if allowed is not None else self.count())
         return KeywordHits(ids=ids, total=max(total, len(ids)), warnings=warnings)
 
 
