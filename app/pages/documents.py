@@ -1,4 +1,5 @@
-"""Documents: every source with its record and build status; add a document (with its record) or remove one."""
+"""Documents: every source with its record and build status; add a document (with its record), remove one to the
+trash, restore or purge it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import streamlit as st
 import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import authors_line
-from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload
+from corpus_search.uploads import RECORD_TYPES, UploadRecord, save_upload
 
 st.title("Documents")
 corpus = common.get_corpus()
@@ -75,18 +76,65 @@ if submitted:
                 if common.run_build():
                     st.button("Show the new document", key="up_done")
 
-if documents:
-    st.subheader("Remove a document")
-    paths = {d.doc_id: d.path for d in documents}
-    titles = {d.doc_id: d.record.title for d in documents}
-    doomed = st.selectbox("Document", list(paths), key="rm_doc", format_func=lambda d: f"{titles[d]} ({paths[d]})")
-    sure = st.checkbox("Delete its file and record from the corpus folder", key="rm_sure")
-    if st.button("Remove and rebuild", key="rm_go", disabled=not sure):
+
+
+def remove_and_trash(documents) -> None:
+    """Remove a document to the trash; restore or purge what is there (kept apart from the rest of the page)."""
+    from corpus_search import trash
+
+    folder = common.corpus_dir()
+    if documents:
+        st.subheader("Remove a document")
+        paths = {d.doc_id: d.path for d in documents}
+        titles = {d.doc_id: d.record.title for d in documents}
+        doomed = st.selectbox("Document", list(paths), key="rm_doc",
+                              format_func=lambda d: f"{titles[d]} ({paths[d]})")
+        if st.button("Move to the trash and rebuild", key="rm_go"):
+            try:
+                item = trash.remove(folder, paths[doomed])
+            except CorpusSearchError as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"Moved {item.path} to the trash (item {item.id}); restore it below. Rebuilding the index…")
+                if common.run_build():
+                    st.button("Show the updated list", key="rm_done")
+
+    try:
+        items = trash.list_trash(folder)
+    except CorpusSearchError as exc:
+        st.error(str(exc))
+        return
+    st.subheader("Trash")
+    if not items:
+        st.caption(f"The trash (`{trash.TRASH_DIR}/` in the corpus folder) is empty.")
+        return
+    st.dataframe([{"id": i.id, "file": i.path, "removed (UTC)": i.removed_at,
+                   "files": ", ".join(f.path + ("" if f.moved else " (copy; still used by another source)")
+                                      for f in i.files)} for i in items], hide_index=True, key="trash_table")
+    labels = {i.id: f"{i.path} (removed {i.removed_at})" for i in items}
+    chosen = st.selectbox("Trashed document", list(labels), key="trash_item", format_func=labels.get)
+    c1, c2 = st.columns(2)
+    if c1.button("Restore and rebuild", key="trash_restore"):
         try:
-            removed = remove_source(common.corpus_dir(), paths[doomed])
+            item = trash.restore(folder, chosen)
         except CorpusSearchError as exc:
             st.error(str(exc))
         else:
-            st.success("Deleted " + ", ".join(p.name for p in removed) + ". Rebuilding the index…")
+            st.success(f"Restored {item.path}. Rebuilding the index…")
             if common.run_build():
-                st.button("Show the updated list", key="rm_done")
+                st.button("Show the updated list", key="trash_restored")
+    sure = c2.checkbox("Delete it for good: from the trash and every index generation (no undo)", key="purge_sure")
+    if c2.button("Purge", key="trash_purge", disabled=not sure):
+        try:
+            plan = trash.purge(folder, common.index_dir(), chosen, progress=common.AppProgress())
+        except CorpusSearchError as exc:
+            st.error(str(exc))
+        else:
+            # Nothing purged may be served from memory either.
+            common._open_corpus.clear()
+            st.session_state.pop("_search_cache", None)
+            st.success(f"Purged: deleted {plan.describe()}.")
+            st.button("Show the updated list", key="trash_purged")
+
+
+remove_and_trash(documents)

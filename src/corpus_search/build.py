@@ -123,15 +123,24 @@ def models_manifest() -> dict:
     }
 
 
-def build(corpus: Path, index: Path, progress: Progress | None = None, force: bool = False) -> BuildReport:
-    """Build (or update) the index of `corpus` in `index`; returns one report line per source."""
+def build(corpus: Path, index: Path, progress: Progress | None = None, force: bool = False, scrub: bool = False,
+          prepare: Callable[[], None] | None = None) -> BuildReport:
+    """Build (or update) the index of `corpus` in `index`; returns one report line per source.
+
+    `scrub` (a purge): write the new generation into fresh files, so no deleted row or posting of a
+    removed source lingers in SQLite free pages or unmerged Whoosh segments, and delete every older
+    generation. `prepare` runs under the build lock before the corpus is read (a purge deletes there).
+    """
     progress = progress or Progress()
     gens = generations.Generations(index)
     with gens.lock():
-        return _build_locked(corpus, gens, progress, force)
+        if prepare is not None:
+            prepare()
+        return _build_locked(corpus, gens, progress, force, scrub)
 
 
-def _build_locked(corpus: Path, gens: generations.Generations, progress: Progress, force: bool) -> BuildReport:
+def _build_locked(corpus: Path, gens: generations.Generations, progress: Progress, force: bool,
+                  scrub: bool = False) -> BuildReport:
     from corpus_search.ingest import sha256_file
 
     started = time.perf_counter()
@@ -173,7 +182,8 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         # `build --force` tries everything again, and a changed record (a password) does too.
         old_keys = old_store.source_keys()
         if (
-            not failed
+            not scrub
+            and not failed
             and old_manifest.get("corpus_hash") == _corpus_hash(sources)
             and len(old_keys) == len(sources)
             and _keyword_export_current(previous_gen)
@@ -244,13 +254,15 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     t = time.perf_counter()
     progress.stage("write indexes", 3)
     gen = gens.new()
-    _write_generation(gen, sources, previous_gen, mentions, table, vectors, models, progress)
+    _write_generation(gen, sources, None if scrub else previous_gen, mentions, table, vectors, models, progress)
     timings["write_indexes"] = time.perf_counter() - t
     t = time.perf_counter()
     _verify_generation(gen)
     gens.publish(gen)
     gens.remember_sound(gen)  # just hashed in full: the first open need not do it again
     gens.prune()
+    if scrub:
+        gens.remove_others(gen)
     timings["verify_publish"] = time.perf_counter() - t
 
     reports = failed + [
@@ -431,7 +443,8 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
     from corpus_search.vector_index import VectorIndex
 
     kept = {s.record.doc_id for s in sources if s.reused}
-    new_sources = [s for s in sources if not s.reused]
+    # Without a previous generation to copy (a first build, or a purge's fresh files) every source is written.
+    new_sources = sources if previous is None else [s for s in sources if not s.reused]
     if previous is not None:
         shutil.copy2(previous / STORE, gen / STORE)
         shutil.copytree(previous / KEYWORD, gen / KEYWORD)

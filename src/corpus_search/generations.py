@@ -252,6 +252,12 @@ class Generations:
             if g not in keep_set:
                 shutil.rmtree(g, ignore_errors=True)
 
+    def remove_others(self, keep: Path) -> None:
+        """Delete every generation but `keep`: after a purge no older one may still hold what was purged."""
+        for g in self.list():
+            if g != keep:
+                shutil.rmtree(g)
+
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the build lock; a second build waits (setting lock_wait) or fails with a clear message."""

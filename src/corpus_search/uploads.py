@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus_search import config
-from corpus_search.errors import NotFoundError, UsageError
+from corpus_search.errors import UsageError
 from corpus_search.ingest import sha256_file
 from corpus_search.records import SOURCE_SUFFIXES, default_doc_id, find_sources, sidecar
 
@@ -135,22 +135,14 @@ def find_duplicate(corpus: Path, digest: str, size: int) -> Path | None:
     return None
 
 
-def remove_source(corpus: Path, rel_path: str) -> list[Path]:
-    """Delete a source (given relative to the corpus, as Document.path has it) and its record."""
-    corpus = Path(corpus).resolve()
-    if "\x00" in rel_path:
-        raise UsageError("a source path cannot contain NUL")
-    path = (corpus / rel_path).resolve()
-    if not path.is_relative_to(corpus) or path == corpus:
-        raise UsageError(f"{_shown(rel_path)} is not inside the corpus folder")
-    if path.suffix.lower() not in SOURCE_SUFFIXES or not path.is_file():
-        raise NotFoundError(f"no source {_shown(rel_path)} in the corpus folder")
-    removed = []
-    for p in (path, sidecar(path)):
-        if p.is_file():
-            p.unlink()
-            removed.append(p)
-    return removed
+def remove_source(corpus: Path, rel_path: str):
+    """Move a source (given relative to the corpus, as Document.path has it) to the corpus trash; see trash.py.
+
+    Never a plain delete: a removal can be undone (`restore`), and `purge` is the one way to delete for good.
+    """
+    from corpus_search.trash import remove
+
+    return remove(corpus, rel_path)
 
 
 # -- TOML, written by hand (no writer library is a dependency) ------------------------------
