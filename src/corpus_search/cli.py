@@ -323,6 +323,75 @@ def check(ctx, draft, as_json) -> None:
     click.echo(render_check(reports))
 
 
+@cli.command("remove")
+@click.argument("path")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def remove_cmd(ctx, path, as_json) -> None:
+    """Move a source (PATH from the corpus folder) and its record to the corpus trash."""
+    from corpus_search.trash import remove
+
+    item = remove(ctx.obj["corpus"], path)
+    if as_json:
+        _dump(item.to_json())
+        return
+    click.echo(f"moved {item.path} to the trash as {item.id} (`corpus-search restore {item.id}` puts it back); "
+               "`corpus-search build` drops it from the index")
+
+
+@cli.command("trash")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def trash_cmd(ctx, as_json) -> None:
+    """List what is in the corpus trash, most recently removed first."""
+    from corpus_search.trash import list_trash
+
+    items = list_trash(ctx.obj["corpus"])
+    if as_json:
+        _dump([i.to_json() for i in items])
+        return
+    if not items:
+        click.echo("the trash is empty")
+    for i in items:
+        click.echo(f"{i.id}\t{i.removed_at}\t{i.path}\t{', '.join(f.path for f in i.files)}")
+
+
+@cli.command("restore")
+@click.argument("key", metavar="ID|PATH")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def restore_cmd(ctx, key, as_json) -> None:
+    """Put a trashed source back where it was (by trash id, or by path: the latest removal)."""
+    from corpus_search.trash import restore
+
+    item = restore(ctx.obj["corpus"], key)
+    if as_json:
+        _dump(item.to_json())
+        return
+    click.echo(f"restored {', '.join(f.path for f in item.files)}; `corpus-search build` indexes it again")
+
+
+@cli.command("purge")
+@click.argument("key", metavar="PATH|ID")
+@click.option("--yes", is_flag=True, help="Really delete: without it, only say what would be deleted.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def purge_cmd(ctx, key, yes, as_json) -> None:
+    """Delete a source for good: from the corpus, the trash and every index generation."""
+    from corpus_search.trash import plan_purge, purge
+
+    if not yes:
+        plan = plan_purge(ctx.obj["corpus"], ctx.obj["index"], key)
+        raise UsageError(f"purge would delete {plan.describe()}; add --yes to do it")
+    progress = CliProgress()
+    plan = purge(ctx.obj["corpus"], ctx.obj["index"], key, progress=progress)
+    progress.log("")
+    if as_json:
+        _dump(dict(plan.to_json(), purged=True))
+        return
+    click.echo(f"purged: deleted {plan.describe()}")
+
+
 @cli.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
 @click.pass_context

@@ -21,6 +21,7 @@ import re
 import secrets
 import shutil
 import time
+from datetime import datetime, timezone
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,20 +63,22 @@ class TrashItem:
 @dataclass(frozen=True)
 class PurgePlan:
     target: str  # what the user named
+    path: str  # the source's path, relative to the corpus
     corpus_files: tuple[str, ...]  # deleted from the corpus folder
     trash_ids: tuple[str, ...]  # trash items deleted
     kept: tuple[str, ...]  # records left because another source uses them
 
     def describe(self) -> str:
-        parts = [", ".join(self.corpus_files)] if self.corpus_files else []
+        parts = [", ".join(self.corpus_files) + " from the corpus folder"] if self.corpus_files else []
         if self.trash_ids:
-            parts.append("trash item" + ("s " if len(self.trash_ids) > 1 else " ") + ", ".join(self.trash_ids))
-        what = " and ".join(parts) or f"nothing on disk for {self.target}"
+            items = "items " if len(self.trash_ids) > 1 else "item "
+            parts.append(f"{self.path} from the trash ({items}{', '.join(self.trash_ids)})")
+        what = " and ".join(parts) or f"nothing on disk ({self.path} is only in the index)"
         kept = f" (keeping {', '.join(self.kept)}, which another source uses)" if self.kept else ""
         return f"{what}{kept}, then rewrite the index without it and delete every older index generation"
 
     def to_json(self) -> dict:
-        return {"target": self.target, "corpus_files": list(self.corpus_files), "trash_ids": list(self.trash_ids),
+        return {"target": self.target, "path": self.path, "corpus_files": list(self.corpus_files), "trash_ids": list(self.trash_ids),
                 "kept": list(self.kept)}
 
 
@@ -88,7 +91,9 @@ def remove(corpus: Path, rel_path: str) -> TrashItem:
     sharers = _sharers(path)
     if os.path.lexists(record):
         files.append(_describe(record, _rel(record, root), "record", moved=not sharers))
-    item = TrashItem(_new_id(), rel, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), tuple(files))
+    # Microseconds: "the latest removal" of a path must be well defined, also within one second.
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    item = TrashItem(_new_id(), rel, now, tuple(files))
     entry = _trash_root(root, create=True) / item.id
     entry.mkdir()
     _write_json(entry / ENTRY, item.to_json())
@@ -167,7 +172,7 @@ def plan_purge(corpus: Path, index: Path, key: str) -> PurgePlan:
     root = Path(corpus).resolve()
     if _ID.match(key):
         item = find_item(root, key)
-        return PurgePlan(key, (), (item.id,), ())
+        return PurgePlan(key, item.path, (), (item.id,), ())
     rel = check_rel(root, key)
     corpus_files: list[str] = []
     kept: list[str] = []
@@ -180,7 +185,7 @@ def plan_purge(corpus: Path, index: Path, key: str) -> PurgePlan:
     trash_ids = tuple(i.id for i in list_trash(root) if i.path == rel)
     if not corpus_files and not trash_ids and not _indexed(Path(index), rel):
         raise NotFoundError(f"no source {_shown(key)} in the corpus folder, its trash or the index")
-    return PurgePlan(key, tuple(corpus_files), trash_ids, tuple(kept))
+    return PurgePlan(key, rel, tuple(corpus_files), trash_ids, tuple(kept))
 
 
 def purge(corpus: Path, index: Path, key: str, progress=None) -> PurgePlan:
