@@ -328,3 +328,51 @@ def test_cli_bad_paths_are_one_line(corpus, tmp_path, args):
     (tmp_path / "outside.txt").write_text("keep me")
     one_error_line(cli(*args, corpus=corpus, index=tmp_path / "no-index"))
     assert (tmp_path / "outside.txt").read_text() == "keep me"
+
+
+# -- the app -------------------------------------------------------------------------------------
+def test_app_removes_to_the_trash_restores_and_purges(corpus, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from corpus_search.api import build
+
+    index = tmp_path / "index"
+    build(corpus, index)
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(index))
+    monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(corpus))
+    at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=180)
+    at.switch_page("pages/documents.py").run()
+    before = sha(corpus / "secret.txt")
+
+    def page():
+        at.switch_page("pages/documents.py").run()
+        assert not at.exception, at.exception
+
+    def frame(marker: str):
+        """The page's table with this column (AppTest does not expose dataframe keys)."""
+        return next(d.value for d in at.dataframe if marker in d.value.columns)
+
+    page()
+    at.selectbox(key="rm_doc").select("secret").run()
+    at.button(key="rm_go").click().run()
+    assert not at.exception, at.exception
+    assert any("Moved secret.txt to the trash" in s.value for s in at.success), [e.value for e in at.error]
+    page()
+    assert list(frame("removed (UTC)")["file"]) == ["secret.txt"]
+    assert list(frame("status")["id"]) == ["keep"]
+
+    at.button(key="trash_restore").click().run()
+    assert any("Restored secret.txt" in s.value for s in at.success), [e.value for e in at.error]
+    assert sha(corpus / "secret.txt") == before
+    page()
+    assert sorted(frame("status")["id"]) == ["keep", "secret"]
+
+    at.selectbox(key="rm_doc").select("secret").run()
+    at.button(key="rm_go").click().run()
+    page()
+    assert at.button(key="trash_purge").disabled  # purging asks first
+    at.checkbox(key="purge_sure").check().run()
+    at.button(key="trash_purge").click().run()
+    assert not at.exception, at.exception
+    assert any(s.value.startswith("Purged") for s in at.success), [e.value for e in at.error]
+    assert trash.list_trash(corpus) == [] and leaks(index) == []

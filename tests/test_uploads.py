@@ -111,12 +111,15 @@ def test_missing_title_falls_back_to_the_file_name(corpus):
     assert load_record(saved.path, corpus).title == "Annual Report"
 
 
-def test_remove_source_deletes_the_file_and_its_record(corpus):
+def test_remove_source_moves_the_file_and_its_record_to_the_trash(corpus):
     saved = save_upload(corpus, "x.txt", TEXT, UploadRecord(title="T"))
     rel = saved.path.relative_to(corpus).as_posix()
-    removed = remove_source(corpus, rel)
-    assert set(removed) == {saved.path, saved.record_path}
+    item = remove_source(corpus, rel)
+    assert {f.path for f in item.files} == {rel, saved.record_path.relative_to(corpus).as_posix()}
     assert not saved.path.exists() and not saved.record_path.exists()
+    held = corpus / "_trash" / item.id / "files" / rel
+    assert held.read_bytes() == TEXT
+    assert find_sources(corpus) == []
 
 
 @pytest.mark.parametrize("rel", ["../outside.txt", "/etc/passwd", "uploads/../../outside.txt", "a\x00.txt", "."])
