@@ -133,7 +133,8 @@ def remove_and_trash(documents) -> None:
             # Nothing purged may be served from memory either.
             common._open_corpus.clear()
             st.session_state.pop("_search_cache", None)
-            st.success(f"Purged: deleted {plan.describe()}.")
+            st.success(f"Purged: deleted {plan.describe()}; the index was rewritten without it and older "
+                       "index generations deleted.")
             st.button("Show the updated list", key="trash_purged")
 
 

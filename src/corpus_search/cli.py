@@ -382,14 +382,15 @@ def purge_cmd(ctx, key, yes, as_json) -> None:
 
     if not yes:
         plan = plan_purge(ctx.obj["corpus"], ctx.obj["index"], key)
-        raise UsageError(f"purge would delete {plan.describe()}; add --yes to do it")
+        raise UsageError(f"purge would delete {plan.describe()}, then rewrite the index without it and delete "
+                         "every older index generation; add --yes to do it")
     progress = CliProgress()
     plan = purge(ctx.obj["corpus"], ctx.obj["index"], key, progress=progress)
     progress.log("")
     if as_json:
         _dump(dict(plan.to_json(), purged=True))
         return
-    click.echo(f"purged: deleted {plan.describe()}")
+    click.echo(f"purged: deleted {plan.describe()}; the index holds nothing of it, in any generation")
 
 
 @cli.command()

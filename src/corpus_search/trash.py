@@ -75,7 +75,7 @@ class PurgePlan:
             parts.append(f"{self.path} from the trash ({items}{', '.join(self.trash_ids)})")
         what = " and ".join(parts) or f"nothing on disk ({self.path} is only in the index)"
         kept = f" (keeping {', '.join(self.kept)}, which another source uses)" if self.kept else ""
-        return f"{what}{kept}, then rewrite the index without it and delete every older index generation"
+        return f"{what}{kept}"
 
     def to_json(self) -> dict:
         return {"target": self.target, "path": self.path, "corpus_files": list(self.corpus_files), "trash_ids": list(self.trash_ids),
