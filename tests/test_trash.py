@@ -130,6 +130,19 @@ def test_a_record_shared_by_another_source_is_kept(corpus):
     assert (corpus / "report.pdf").read_bytes() == MINIMAL_PDF.read_bytes() and sha(corpus / "report.toml") == record
 
 
+def test_both_sources_of_a_shared_record_removed_then_restored_in_any_order(corpus):
+    (corpus / "report.txt").write_text("Shared text.\n")
+    (corpus / "report.pdf").write_bytes(MINIMAL_PDF.read_bytes())
+    (corpus / "report.toml").write_text('title = "Shared record"\n')
+    before = {p.name: sha(p) for p in corpus.glob("report.*")}
+    txt = trash.remove(corpus, "report.txt")  # the record stays for the .pdf
+    pdf = trash.remove(corpus, "report.pdf")  # now the record goes with the last source reading it
+    assert not list(corpus.glob("report.*"))
+    trash.restore(corpus, txt.id)
+    trash.restore(corpus, pdf.id)
+    assert {p.name: sha(p) for p in corpus.glob("report.*")} == before
+
+
 def test_removing_a_symlinked_source_moves_the_link_only(corpus, tmp_path):
     outside = tmp_path / "outside"
     outside.mkdir()

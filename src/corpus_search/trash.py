@@ -89,7 +89,7 @@ def remove(corpus: Path, rel_path: str) -> TrashItem:
     files = [_describe(path, rel, "source", moved=True)]
     record = sidecar(path)
     sharers = _sharers(path)
-    if os.path.lexists(record):
+    if record.is_symlink() or record.is_file():
         files.append(_describe(record, _rel(record, root), "record", moved=not sharers))
     # Microseconds: "the latest removal" of a path must be well defined, also within one second.
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -99,13 +99,22 @@ def remove(corpus: Path, rel_path: str) -> TrashItem:
     _write_json(entry / ENTRY, item.to_json())
     # Source first: a build running meanwhile sees a record without its source (ignored),
     # never a source without its record.
-    for f in files:
-        dest = entry / FILES / f.path
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if f.moved:
-            os.rename(root / f.path, dest)  # rename moves a link itself, never what it points to
-        else:
-            shutil.copy2(root / f.path, dest, follow_symlinks=False)
+    done = []
+    try:
+        for f in files:
+            dest = entry / FILES / f.path
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if f.moved:
+                os.rename(root / f.path, dest)  # rename moves a link itself, never what it points to
+            else:
+                shutil.copy2(root / f.path, dest, follow_symlinks=False)
+            done.append(f)
+    except OSError as exc:
+        for f in done:  # put back what was moved: a removal happens whole or not at all
+            if f.moved:
+                os.rename(entry / FILES / f.path, root / f.path)
+        shutil.rmtree(entry, ignore_errors=True)
+        raise CorpusSearchError(f"cannot move {rel} to the trash: {exc.strerror or exc}") from None
     return item
 
 
@@ -128,7 +137,7 @@ def list_trash(corpus: Path) -> list[TrashItem]:
 def restore(corpus: Path, key: str) -> TrashItem:
     """Put a trashed source (by trash id, or by its path: the latest removal) back where it was, same bytes."""
     root = Path(corpus).resolve()
-    item = find_item(root, key)
+    item = find_item(Path(corpus), key)
     entry = _trash_root(root, create=False) / item.id
     moves = []
     for f in item.files:
@@ -139,7 +148,7 @@ def restore(corpus: Path, key: str) -> TrashItem:
             raise CorpusSearchError(f"{f.path} changed in the trash (item {item.id}); not restoring it")
         dest = root / f.path
         if os.path.lexists(dest):
-            if f.moved:
+            if f.moved and not (f.role == "record" and _same(dest, f)):
                 raise UsageError(f"cannot restore {f.path}: something is already at that path; move it away first")
             continue  # a shared record still (or again) in place
         moves.append((held, dest, f))
@@ -159,7 +168,7 @@ def find_item(corpus: Path, key: str) -> TrashItem:
             if item.id == key:
                 return item
         raise NotFoundError(f"no trash item {key!r}; `corpus-search trash` lists them")
-    rel = check_rel(Path(corpus).resolve(), key)
+    rel = check_rel(Path(corpus), key)
     for item in items:
         if item.path == rel:
             return item
@@ -173,14 +182,14 @@ def plan_purge(corpus: Path, index: Path, key: str) -> PurgePlan:
     if _ID.match(key):
         item = find_item(root, key)
         return PurgePlan(key, item.path, (), (item.id,), ())
-    rel = check_rel(root, key)
+    rel = check_rel(Path(corpus), key)
     corpus_files: list[str] = []
     kept: list[str] = []
     if os.path.lexists(root / rel):
         _, path, rel = source_path(root, rel)
         corpus_files.append(rel)
         record = sidecar(path)
-        if os.path.lexists(record):
+        if record.is_symlink() or record.is_file():
             (kept if _sharers(path) else corpus_files).append(_rel(record, root))
     trash_ids = tuple(i.id for i in list_trash(root) if i.path == rel)
     if not corpus_files and not trash_ids and not _indexed(Path(index), rel):
@@ -194,7 +203,7 @@ def purge(corpus: Path, index: Path, key: str, progress=None) -> PurgePlan:
     from corpus_search.generations import Generations
 
     root = Path(corpus).resolve()
-    plan = plan_purge(root, index, key)
+    plan = plan_purge(Path(corpus), index, key)
 
     def delete() -> None:
         for rel in plan.corpus_files:
@@ -218,7 +227,7 @@ def purge(corpus: Path, index: Path, key: str, progress=None) -> PurgePlan:
 
 
 # -- paths -----------------------------------------------------------------------------------
-def check_rel(root: Path, rel_path: str) -> str:
+def check_rel(corpus: Path, rel_path: str) -> str:
     """A path inside the corpus as a clean relative POSIX string, or UsageError (no NUL, no '..', no escape)."""
     if not isinstance(rel_path, str) or not rel_path.strip() or "\x00" in rel_path:
         raise UsageError(f"{_shown(rel_path)} is not a path")
@@ -226,12 +235,12 @@ def check_rel(root: Path, rel_path: str) -> str:
     if ".." in path.parts:
         raise UsageError(f"{_shown(rel_path)}: '..' is not allowed; give the path from the corpus folder")
     if path.is_absolute():
-        for base in (Path(os.path.abspath(root)), root.resolve()):
+        for base in (Path(os.path.abspath(corpus)), Path(corpus).resolve()):
             if path.is_relative_to(base):
                 path = path.relative_to(base)
                 break
         else:
-            raise UsageError(f"{_shown(rel_path)} is outside the corpus folder {root}")
+            raise UsageError(f"{_shown(rel_path)} is outside the corpus folder {corpus}")
     if not path.parts:
         raise UsageError(f"{_shown(rel_path)} is the corpus folder itself, not a source")
     if any(part.startswith((".", "_")) for part in path.parts):
@@ -242,7 +251,7 @@ def check_rel(root: Path, rel_path: str) -> str:
 def source_path(corpus: Path, rel_path: str) -> tuple[Path, Path, str]:
     """(corpus, source path, relative path) of an existing source, its parents checked to be real folders."""
     root = Path(corpus).resolve()
-    rel = check_rel(root, rel_path)
+    rel = check_rel(Path(corpus), rel_path)
     _check_parents(root, rel)
     path = root / rel
     if path.suffix.lower() not in SOURCE_SUFFIXES or path.name.lower() == "readme.md":
@@ -311,6 +320,10 @@ def _describe(path: Path, rel: str, role: str, moved: bool) -> TrashedFile:
     if path.is_symlink():
         return TrashedFile(rel, role, moved, link=os.readlink(path))
     return TrashedFile(rel, role, moved, sha256=sha256_file(path), size=path.stat().st_size)
+
+
+def _same(path: Path, f: TrashedFile) -> bool:
+    return f.sha256 is not None and not path.is_symlink() and path.is_file() and sha256_file(path) == f.sha256
 
 
 def _load(entry: Path) -> TrashItem:
