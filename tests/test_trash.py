@@ -284,6 +284,19 @@ def test_purge_leaves_none_of_the_documents_words_under_the_index(corpus, tmp_pa
     assert keyword_hits(index, "Altai pipeline") == ["keep"]
 
 
+def test_purge_while_a_build_runs_deletes_nothing_and_says_so(corpus, tmp_path):
+    from corpus_search.api import build
+    from corpus_search.errors import BuildLockedError
+    from corpus_search.generations import Generations
+
+    index = tmp_path / "index"
+    build(corpus, index)
+    with Generations(index).lock():  # a build in progress
+        with pytest.raises(BuildLockedError, match="another build is running"):
+            trash.purge(corpus, index, "secret.txt")
+    assert (corpus / "secret.txt").read_text(encoding="utf-8") == SECRET
+
+
 def test_removing_the_pdf_keeps_the_shared_record_and_the_txt_builds_with_it(tmp_path):
     from corpus_search.api import Corpus, build
 

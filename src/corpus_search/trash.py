@@ -146,6 +146,7 @@ def restore(corpus: Path, key: str) -> TrashItem:
             raise NotFoundError(f"trash item {item.id} is missing {f.path}; it cannot be restored")
         if f.sha256 is not None and (held.is_symlink() or sha256_file(held) != f.sha256):
             raise CorpusSearchError(f"{f.path} changed in the trash (item {item.id}); not restoring it")
+        _check_parents(root, f.path)  # before anything moves: a restore happens whole or not at all
         dest = root / f.path
         if os.path.lexists(dest):
             if f.moved and not (f.role == "record" and _same(dest, f)):
@@ -205,7 +206,10 @@ def purge(corpus: Path, index: Path, key: str, progress=None) -> PurgePlan:
     root = Path(corpus).resolve()
     plan = plan_purge(Path(corpus), index, key)
 
+    deleted = []
+
     def delete() -> None:
+        deleted.append(True)
         for rel in plan.corpus_files:
             if os.path.lexists(root / rel):
                 os.unlink(root / rel)  # unlink removes a link itself, never its target
@@ -220,8 +224,11 @@ def purge(corpus: Path, index: Path, key: str, progress=None) -> PurgePlan:
     try:
         build(root, Path(index), progress, scrub=True, prepare=delete)
     except CorpusSearchError as exc:
+        if not deleted:
+            raise  # nothing was deleted (another build held the lock, say): the message says what to do
         raise CorpusSearchError(
-            f"purging {key}: the index could not be rewritten ({exc}); run `corpus-search purge` again"
+            f"{plan.path} was deleted, but the index could not be rewritten without it ({exc}); "
+            f"run `corpus-search purge {plan.path} --yes` again"
         ) from None
     return plan
 
