@@ -254,7 +254,7 @@ def test_removed_then_restored_document_is_searchable_again_after_a_build(corpus
     assert "secret" in keyword_hits(index, "quixotrane")
 
 
-@pytest.mark.parametrize("how", ["trashed-then-built", "straight-from-the-corpus"])
+@pytest.mark.parametrize("how", ["trashed-then-built", "straight-from-the-corpus", "deleted-by-hand"])
 def test_purge_leaves_none_of_the_documents_words_under_the_index(corpus, tmp_path, how):
     from corpus_search.api import Corpus, build
     from corpus_search.generations import Generations
@@ -263,6 +263,10 @@ def test_purge_leaves_none_of_the_documents_words_under_the_index(corpus, tmp_pa
     build(corpus, index)
     if how == "trashed-then-built":
         key = trash.remove(corpus, "secret.txt").id
+    elif how == "deleted-by-hand":  # gone from the corpus, not in the trash: the index still names it
+        key = "secret.txt"
+        (corpus / "secret.txt").unlink()
+        (corpus / "secret.toml").unlink()
     else:
         key = "secret.txt"
         (corpus / "keep.txt").write_text(KEEP + "\nA second paragraph about the Amur bridge.\n")
