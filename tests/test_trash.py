@@ -48,7 +48,8 @@ def leaks(index: Path, words=UNIQUE) -> list[str]:
     """Files under `index` holding any word or its index stem: raw bytes, any case, UTF-8/16/32, or zlib-deflated."""
     from corpus_search.search import stem
 
-    needles = {w.encode(enc) for word in words for w in (word, stem(word)) for enc in ("utf-8", "utf-16-le", "utf-32-le")}
+    encodings = ("utf-8", "utf-16-le", "utf-32-le")
+    needles = {w.encode(enc) for word in words for w in (word, stem(word)) for enc in encodings}
     found = []
     for path in sorted(p for p in index.rglob("*") if p.is_file()):
         data = path.read_bytes()

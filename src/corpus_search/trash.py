@@ -78,8 +78,8 @@ class PurgePlan:
         return f"{what}{kept}"
 
     def to_json(self) -> dict:
-        return {"target": self.target, "path": self.path, "corpus_files": list(self.corpus_files), "trash_ids": list(self.trash_ids),
-                "kept": list(self.kept)}
+        return {"target": self.target, "path": self.path, "corpus_files": list(self.corpus_files),
+                "trash_ids": list(self.trash_ids), "kept": list(self.kept)}
 
 
 # -- remove and restore ---------------------------------------------------------------------
