@@ -15,6 +15,7 @@ import pickletools
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -337,39 +338,73 @@ def test_the_keyword_folder_holds_pickles_only_where_we_plant_them(built, key_a)
     assert _whoosh_everything(keyword)[1] == 0
 
 
-@pytest.mark.parametrize("name", list(PAYLOADS))
-def test_payloads_in_every_pickle_of_the_segment_never_run(copy, name):
-    """Each pickle in the segment file (postings, stored fields, the compound directory) replaced by the
-    payload where it fits, the rest of the file left in place, the manifest re-keyed."""
-    gen = Generations(copy).current()
-    seg = next((gen / "keyword").glob("*.seg"))
+def _zlib_pickle_spans(data: bytes) -> list[tuple[int, int]]:
+    """Byte ranges of every zlib stream that inflates to a pickle (Whoosh compresses its posting blocks)."""
+    spans, i = [], 0
+    while i < len(data) - 2:
+        if data[i] == 0x78 and data[i + 1] in (0x01, 0x5E, 0x9C, 0xDA):
+            inflate = zlib.decompressobj()
+            try:
+                out = inflate.decompress(data[i:])
+            except zlib.error:
+                out = b""
+            if inflate.eof and out[:1] == b"\x80" and _pickle_spans(out)[:1] == [(0, len(out))]:
+                end = len(data) - len(inflate.unused_data)
+                spans.append((i, end))
+                i = end
+                continue
+        i += 1
+    return spans
+
+
+SEGMENT_PLACES = ["compound directory", "inlined postings and stored fields", "compressed posting blocks"]
+
+
+def _plant_in_segment(seg: Path, place: str, payload: bytes) -> int:
+    """Replace every pickle of one kind in the segment file by the payload where it fits; how many were."""
+    from whoosh.filedb.structfile import StructFile
+
     data = bytearray(seg.read_bytes())
-    payload = PAYLOADS[name]
-    spans = [(a, b) for a, b in _pickle_spans(bytes(data)) if b - a >= len(payload)]
-    assert spans, f"no pickle in the segment is long enough for {name}"
+    directory = StructFile(io.BytesIO(bytes(data[:8]))).read_long()  # where the compound file keeps its directory
+    plain = _pickle_spans(bytes(data))
+    if place == "compound directory":
+        spans = [(a, b) for a, b in plain if a == directory]
+    elif place == "inlined postings and stored fields":
+        spans = [(a, b) for a, b in plain if a < directory]
+    else:
+        spans, payload = _zlib_pickle_spans(bytes(data)), zlib.compress(payload, 3)
+    spans = [(a, b) for a, b in spans if b - a >= len(payload)]
     for a, b in spans:
-        data[a:b] = payload + b"\x00" * (b - a - len(payload))  # padding after STOP is never read
+        data[a:b] = payload + b"\x00" * (b - a - len(payload))  # padding after the end is never read
     seg.write_bytes(bytes(data))
+    return len(spans)
+
+
+@pytest.mark.parametrize("place", SEGMENT_PLACES)
+@pytest.mark.parametrize("name", list(PAYLOADS))
+def test_payloads_in_every_pickle_of_the_segment_never_run(copy, name, place):
+    """Each pickle of one kind in the segment file replaced by the payload where it fits, the rest of the
+    file left in place, the manifest re-keyed as `trust` would."""
+    gen = Generations(copy).current()
+    planted = _plant_in_segment(next((gen / "keyword").glob("*.seg")), place, PAYLOADS[name])
+    assert planted, f"no {place} pickle is long enough for {name}"
     _rekey(gen)
     message = _open_and_search(copy)
     if message is None:  # the searches did not reach a payload: read everything Whoosh can load
         reads, refusals = _whoosh_everything(gen / "keyword")
-        assert refusals, f"none of {reads} reads reached one of the {len(spans)} planted payloads"
+        assert refusals, f"none of {reads} reads reached one of the {planted} planted payloads"
+        print(f"\n[trust] {name} in {planted} {place}: searches answered; {refusals} of {reads} reads refused")
     else:
         assert "keyword index" in message
-    assert not Path("m").exists(), f"{name} planted in {len(spans)} segment pickles ran"
+        print(f"\n[trust] {name} in {planted} {place}: refused: {message}")
+    assert not Path("m").exists(), f"{name} planted in {planted} segment pickles ({place}) ran"
 
 
-def test_cli_search_of_a_segment_full_of_payloads_runs_nothing(built, tmp_path):
+@pytest.mark.parametrize("place", SEGMENT_PLACES)
+def test_cli_search_of_a_segment_full_of_payloads_runs_nothing(built, tmp_path, place):
     index = shutil.copytree(built["index"], tmp_path / "index")
     gen = Generations(index).current()
-    seg = next((gen / "keyword").glob("*.seg"))
-    data = bytearray(seg.read_bytes())
-    payload = PAYLOADS["os.system REDUCE protocol 4"]
-    for a, b in _pickle_spans(bytes(data)):
-        if b - a >= len(payload):
-            data[a:b] = payload + b"\x00" * (b - a - len(payload))
-    seg.write_bytes(bytes(data))
+    assert _plant_in_segment(next((gen / "keyword").glob("*.seg")), place, PAYLOADS["os.system REDUCE protocol 2"])
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CORPUS_SEARCH_SECRET_FILE", str(built["key"]))
         _rekey(gen)
@@ -410,3 +445,19 @@ print("\n".join(left))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=_env())
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ""
+
+
+# -- the app ---------------------------------------------------------------------------------------------
+
+
+def test_the_app_shows_the_one_line_reason_for_an_index_from_elsewhere(copy, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CORPUS_SEARCH_SECRET_FILE", str(tmp_path / "key-b" / "secret.key"))
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(copy))
+    monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(ROOT / "corpus"))
+    at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    shown = [e.value for e in at.caption] + [e.value for e in at.error]
+    assert any("corpus-search trust" in v and "corpus-search build" in v for v in shown), shown
