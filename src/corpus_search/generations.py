@@ -278,7 +278,8 @@ class Generations:
             if not candidates:
                 raise IndexMissingError(f"the index pointer {self.root / POINTER} {trouble}, and no published "
                                         "generation is recorded; run `corpus-search build`")
-            warnings.append(f"the index pointer {self.root / POINTER} {trouble}; run `corpus-search build` to repair it")
+            warnings.append(f"the index pointer {self.root / POINTER} {trouble}; "
+                            "run `corpus-search build` to repair it")
         elif not (self.root / name).is_dir():
             warnings.append(f"index generation {name} is damaged: its folder is missing; run `corpus-search build`")
             candidates = [g for g in self.published() if g.name < name]
@@ -392,7 +393,8 @@ class Generations:
                 continue
             if _keyed_by_us(manifest, key):
                 problems = verify_files(gen, manifest)
-                (refused if problems else done).append(f"{gen.name}: " + (problems[0] if problems else "already trusted"))
+                line = f"{gen.name}: {problems[0] if problems else 'already trusted'}"
+                (refused if problems else done).append(line)
                 continue
             problem = _foreign_problem(gen, manifest)
             if problem is None:
@@ -402,8 +404,9 @@ class Generations:
             else:
                 refused.append(f"{gen.name}: {problem}")
         if not done:
-            raise IndexMissingError(f"nothing in {self.root} can be trusted: {'; '.join(refused) or 'no generation found'}"
-                                    "; run `corpus-search build` to rebuild it")
+            reasons = "; ".join(refused) or "no generation found"
+            raise IndexMissingError(f"nothing in {self.root} can be trusted: {reasons}; "
+                                    "run `corpus-search build` to rebuild it")
         self._record_published([self.root / line.split(":")[0] for line in done])
         return done + [f"{line} (refused)" for line in refused]
 

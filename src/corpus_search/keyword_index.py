@@ -95,7 +95,8 @@ def _safe_loads(data, *args, **kwargs):
 
 
 def _refuse_marshal(*args, **kwargs):
-    raise pickle.UnpicklingError("the keyword index holds marshalled data, which this version never writes; refusing it")
+    raise pickle.UnpicklingError("the keyword index holds marshalled data, which this version never writes; "
+                                 "refusing it")
 
 
 class _NoRenamingUnpickler(_WhooshOnlyUnpickler):
@@ -106,7 +107,7 @@ class _NoRenamingUnpickler(_WhooshOnlyUnpickler):
 
 
 def _whoosh_safely():
-    """Route every pickle Whoosh loads through the restricted unpickler and close its legacy loaders (once per process).
+    """Route every pickle Whoosh loads through the restricted unpickler; close its legacy loaders (once per process).
 
     Every Whoosh module that binds a loader at import time is imported here and each binding replaced:
     pickle.load(s) by the restricted unpickler, marshal.load(s) by a refusal, the pickle and marshal
