@@ -461,6 +461,25 @@ def test_cli_search_of_a_segment_full_of_payloads_runs_nothing(built, tmp_path, 
             assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
+NPY_FILES = ["vectors.npy"] + [f"keyword/bm25_{n}.npy" for n in
+                                ("terms", "indptr", "df", "docs", "weights", "lengths", "pids", "doc_ids", "kinds")]
+
+
+@pytest.mark.parametrize("rel", NPY_FILES)
+def test_a_pickled_array_in_any_npy_file_never_runs(copy, rel):
+    """NumPy files are loaded with allow_pickle=False: an object array (a pickle inside .npy) is never unpickled."""
+    import numpy as np
+
+    gen = Generations(copy).current()
+    assert (gen / rel).exists()
+    with open(gen / rel, "wb") as f:
+        np.save(f, np.array([_Call(os.system, ">m")], dtype=object), allow_pickle=True)
+    _rekey(gen)
+    message = _open_and_search(copy)
+    assert not Path("m").exists(), f"the payload in {rel} ran"
+    assert message is None or "\n" not in message
+
+
 # -- no raw loader left anywhere in Whoosh -----------------------------------------------------------------
 
 
