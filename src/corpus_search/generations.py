@@ -38,7 +38,7 @@ from pathlib import Path
 from corpus_search import config
 from corpus_search.errors import BuildLockedError, CorpusSearchError, IndexMissingError, IndexUntrustedError
 
-FORMAT_VERSION = 2  # 2: keyed checksums; 1 (unkeyed blake2b) opens only after `corpus-search trust`
+FORMAT_VERSION = 1  # a manifest without a MAC (unkeyed blake2b checksums) opens only after `corpus-search trust`
 POINTER = "CURRENT"
 PUBLISHED = "PUBLISHED"
 MANIFEST = "manifest.json"
@@ -133,7 +133,7 @@ def untrusted_message(root: Path) -> str:
 
 
 def file_digest(path: Path, key: bytes | None = None) -> str:
-    """Keyed blake2b of a file (unkeyed only to check a format-1 manifest before trusting it)."""
+    """Keyed blake2b of a file (unkeyed only to check a manifest from before keys, before trusting it)."""
     h = hashlib.blake2b(digest_size=32, key=key) if key else hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -173,7 +173,7 @@ def _load_manifest(folder: Path) -> dict:
 def read_manifest(folder: Path) -> dict:
     """The manifest, once its MAC verifies with this installation's key."""
     manifest = _load_manifest(folder)
-    if manifest.get("format_version") not in (1, FORMAT_VERSION):
+    if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMissingError(
             f"index {folder} has format {manifest.get('format_version')}, this version reads {FORMAT_VERSION}; "
             "run `corpus-search build`"
@@ -317,7 +317,7 @@ class Generations:
         except (OSError, ValueError):
             return f"{MANIFEST} is missing or unreadable", False
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
-        if found not in (1, FORMAT_VERSION):
+        if found != FORMAT_VERSION:
             return f"format {found}, this version reads {FORMAT_VERSION}", False
         if not _keyed_by_us(manifest, secret_key()):
             return "its checksums were not made with this installation's key", True
@@ -378,7 +378,7 @@ class Generations:
         """Re-key the published generations' manifests with this installation's key; one line per generation.
 
         Called once the user has accepted the folder. A generation is still refused when its files do not
-        match its own manifest (sizes; a format-1 manifest's checksums too), it holds a file its manifest
+        match its own manifest (sizes; an unkeyed manifest's checksums too), it holds a file its manifest
         does not list, or its parts do not open under our loaders (a keyword index whose table of contents
         is in a format we do not write, or that names a foreign object, is refused): trusting an index
         never lets anything in it run.
@@ -505,7 +505,7 @@ def _foreign_problem(gen: Path, manifest: dict) -> str | None:
     from corpus_search.vector_index import VectorIndex
 
     found = manifest.get("format_version")
-    if found not in (1, FORMAT_VERSION):
+    if found != FORMAT_VERSION:
         return f"format {found}, this version reads {FORMAT_VERSION}"
     listed = manifest.get("files")
     if not isinstance(listed, dict) or not listed:
@@ -517,7 +517,7 @@ def _foreign_problem(gen: Path, manifest: dict) -> str | None:
         path = gen / rel
         if not isinstance(info, dict) or not path.is_file() or path.stat().st_size != info.get("size"):
             return f"{rel} is missing or not the size its manifest says"
-        if found == 1 and file_digest(path) != info.get("blake2b"):
+        if "blake2b" in info and file_digest(path) != info["blake2b"]:  # an unkeyed manifest can still be checked
             return f"{rel} is corrupt (checksum differs)"
     try:  # each part opens under our own loaders: restricted unpickler, TOC format check, no pickled arrays
         Store.open(gen / "store.sqlite").close()
