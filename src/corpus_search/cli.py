@@ -412,6 +412,30 @@ def app(ctx, port) -> None:
     raise SystemExit(subprocess.call(cmd, env=env))
 
 
+@cli.command()
+@click.argument("index", required=False, type=click.Path(path_type=Path))
+@click.option("--yes", is_flag=True, help="Trust without asking (for scripts).")
+@click.pass_context
+def trust(ctx, index, yes) -> None:
+    """Accept an index built elsewhere: re-key its checksums with this installation's key."""
+    from corpus_search.generations import Generations, secret_path
+
+    gens = Generations(Path(index or ctx.obj["index"]))
+    lines = gens.describe()
+    if not lines:
+        raise UsageError(f"no index generation in {gens.root} to trust; run `corpus-search build`")
+    click.echo(f"{gens.root}:", err=True)
+    for line in lines:
+        click.echo(f"  {line}", err=True)
+    click.echo("Trusting it records that you accept its contents as if built here. Its files are still "
+               "never run: foreign formats and objects stay refused.", err=True)
+    if not yes and not click.confirm("Trust this index?", default=False, err=True):
+        raise UsageError("not trusted; nothing changed")
+    for line in gens.trust():
+        click.echo(line)
+    click.echo(f"checksums now keyed with {secret_path()}", err=True)
+
+
 def main() -> None:
     """Entry point: every error is one line on stderr and a non-zero exit, never a traceback."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

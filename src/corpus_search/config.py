@@ -33,6 +33,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),
     Setting("lock_wait", "0", "Seconds a build waits for another build's lock (0: fail at once)."),
+    Setting("secret_file", "~/.config/corpus-search/secret.key",
+            "This installation's key for index checksums (created 0600 on first use; keep it outside any index "
+            "folder). An index whose checksums do not verify with it opens only after `corpus-search trust`."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

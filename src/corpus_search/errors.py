@@ -25,6 +25,10 @@ class IndexMissingError(CorpusSearchError):
     exit_code = 3
 
 
+class IndexUntrustedError(IndexMissingError):
+    """An index whose checksums were not made with this installation's key: built elsewhere, or tampered with."""
+
+
 class SourceError(CorpusSearchError):
     """A source file that cannot be read: broken, encrypted, empty, too large."""
 

@@ -7,8 +7,11 @@ so it can be replaced, and the build (generations.py) makes crash safety ours.
 from __future__ import annotations
 
 import io
+import marshal  # only to take marshal's loaders away from Whoosh; nothing of ours is marshalled
 import pickle  # only to refuse foreign objects in Whoosh's own files; nothing of ours is pickled
 import re
+import sys
+import types
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +47,16 @@ _WHOOSH_GLOBALS = {
     ("whoosh.formats", "Positions"),
     ("whoosh.lang.porter", "stem"),
 }
+# The only table-of-contents format Whoosh 2.7 writes. Whoosh sends any other version it knows
+# (-110) to whoosh.legacy, whose RenamingUnpickler imports whatever a pickle names, so the version
+# is read and refused here before Whoosh opens the file.
+TOC_VERSION = -111
+# Whoosh modules that bind a deserialiser at import time; each is imported, then patched, up front.
+_WHOOSH_LOADING_MODULES = (
+    "whoosh.compat", "whoosh.index", "whoosh.legacy", "whoosh.util.loading", "whoosh.filedb.structfile",
+    "whoosh.filedb.fileindex", "whoosh.filedb.compound", "whoosh.filedb.filetables", "whoosh.codec.whoosh3",
+    "whoosh.codec.plaintext", "whoosh.columns", "whoosh.formats", "whoosh.externalsort", "whoosh.multiproc",
+)
 _patched = False
 _FIELD_SYNTAX = re.compile(r"\b(\w+):")
 
@@ -81,29 +94,92 @@ def _safe_loads(data, *args, **kwargs):
     return _WhooshOnlyUnpickler(io.BytesIO(data)).load()
 
 
+def _refuse_marshal(*args, **kwargs):
+    raise pickle.UnpicklingError("the keyword index holds marshalled data, which this version never writes; "
+                                 "refusing it")
+
+
+class _NoRenamingUnpickler(_WhooshOnlyUnpickler):
+    """Whoosh's legacy RenamingUnpickler imports any name it is given; ours admits the same names as any load."""
+
+    def __init__(self, f, objmap=None, shortcuts=None):
+        super().__init__(f)
+
+
 def _whoosh_safely():
-    """Route every pickle Whoosh loads through the restricted unpickler (once per process)."""
+    """Route every pickle Whoosh loads through the restricted unpickler; close its legacy loaders (once per process).
+
+    Every Whoosh module that binds a loader at import time is imported here and each binding replaced:
+    pickle.load(s) by the restricted unpickler, marshal.load(s) by a refusal, the pickle and marshal
+    modules by namespaces holding those, RenamingUnpickler by the restricted unpickler. Modules imported
+    later get the patched whoosh.compat names. tests/test_index_trust.py imports every Whoosh module
+    afterwards and checks that no raw loader is left anywhere.
+    """
     global _patched
     if _patched:
         return
-    import types
+    import importlib
 
-    import whoosh.codec.whoosh3
-    import whoosh.columns
-    import whoosh.compat
-    import whoosh.filedb.fileindex
-    import whoosh.filedb.structfile
-    import whoosh.formats
+    for name in _WHOOSH_LOADING_MODULES:
+        importlib.import_module(name)
     import whoosh.index
+    import whoosh.legacy
+    import whoosh.util.loading
 
-    whoosh.compat.load, whoosh.compat.loads = _safe_load, _safe_loads
-    for module in (whoosh.codec.whoosh3, whoosh.columns, whoosh.formats):
-        module.loads = _safe_loads
-    whoosh.filedb.structfile.load_pickle = _safe_load
-    safe_pickle = types.SimpleNamespace(loads=_safe_loads, dumps=pickle.dumps, PicklingError=pickle.PicklingError)
-    whoosh.filedb.fileindex.pickle = safe_pickle
-    whoosh.index.pickle = safe_pickle
+    safe_pickle = types.SimpleNamespace(
+        load=_safe_load, loads=_safe_loads, dump=pickle.dump, dumps=pickle.dumps, Unpickler=_WhooshOnlyUnpickler,
+        Pickler=pickle.Pickler, PicklingError=pickle.PicklingError, UnpicklingError=pickle.UnpicklingError,
+        HIGHEST_PROTOCOL=pickle.HIGHEST_PROTOCOL)
+    safe_marshal = types.SimpleNamespace(load=_refuse_marshal, loads=_refuse_marshal, dump=marshal.dump,
+                                         dumps=marshal.dumps)
+    swap = {id(pickle.load): _safe_load, id(pickle.loads): _safe_loads, id(pickle.Unpickler): _WhooshOnlyUnpickler,
+            id(pickle._Unpickler): _WhooshOnlyUnpickler, id(marshal.load): _refuse_marshal,
+            id(marshal.loads): _refuse_marshal, id(pickle): safe_pickle, id(marshal): safe_marshal,
+            id(whoosh.util.loading.RenamingUnpickler): _NoRenamingUnpickler}
+    for modname, module in list(sys.modules.items()):
+        if modname == "whoosh" or modname.startswith("whoosh."):
+            for attr, value in list(vars(module).items()):
+                if id(value) in swap:
+                    setattr(module, attr, swap[id(value)])
+    # No legacy table-of-contents loader at all: check_toc refuses other versions first, and this
+    # makes sure a TOC swapped in after that check is not read by whoosh.legacy either.
+    whoosh.legacy.toc_loaders.clear()
+    whoosh.index.toc_loaders.clear()
     _patched = True
+
+
+def check_toc(folder: Path) -> None:
+    """Refuse a keyword index whose newest table of contents is not in the format we write, before Whoosh reads it."""
+    from whoosh.filedb.filestore import FileStorage
+    from whoosh.filedb.structfile import StructFile
+    from whoosh.index import TOC
+    from whoosh.system import _FLOAT_SIZE, _INT_SIZE, _LONG_SIZE
+
+    try:
+        storage = FileStorage(str(folder), readonly=True)
+        gen = TOC._latest_generation(storage, INDEX_NAME)  # the same file Whoosh will read
+        if gen < 0:
+            raise IndexMissingError(f"keyword index {folder} has no table of contents; run `corpus-search build`")
+        with open(folder / TOC._filename(INDEX_NAME, gen), "rb") as f:
+            head = f.read(64)
+    except OSError as exc:
+        raise IndexMissingError(f"keyword index {folder} is unreadable ({exc.strerror}); "
+                                "run `corpus-search build`") from None
+    expected = io.BytesIO()
+    writer = StructFile(expected)
+    for size in (_INT_SIZE, _LONG_SIZE, _FLOAT_SIZE):
+        writer.write_varint(size)
+    writer.write_int(-12345)
+    prefix = expected.getvalue()
+    writer.write_int(TOC_VERSION)
+    if not head.startswith(expected.getvalue()):
+        found = "unknown"
+        if head.startswith(prefix) and len(head) >= len(prefix) + 4:
+            found = str(StructFile(io.BytesIO(head[len(prefix):])).read_int())
+        raise IndexMissingError(
+            f"keyword index {folder} has a table of contents in format {found}; this version reads only "
+            f"{TOC_VERSION} (older formats load through code that can run what the file holds), so it is "
+            "refused; run `corpus-search build`")
 
 
 def _analyzer():
@@ -159,6 +235,7 @@ class KeywordIndex:
         _whoosh_safely()
         from whoosh import index
 
+        check_toc(folder)
         ix = index.open_dir(str(folder), indexname=INDEX_NAME)
         writer = ix.writer(limitmb=256)
         for doc_id in remove_doc_ids:
@@ -180,6 +257,7 @@ class KeywordIndex:
         _whoosh_safely()
         from whoosh import index
 
+        check_toc(folder)
         try:
             ix = index.open_dir(str(folder), indexname=INDEX_NAME, readonly=True)
             ix.doc_count()  # reads the table of contents now, so damage shows at open
