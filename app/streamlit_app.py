@@ -1,4 +1,4 @@
-"""corpus-search in the browser: `corpus-search app` (or `streamlit run app/streamlit_app.py`).
+"""corpus-search in the browser: `corpus-search app` (which serves it through app/serve.py).
 
 The entrypoint only sets up navigation; each page lives in app/pages/ and calls the library.
 """
@@ -18,9 +18,11 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import streamlit as st  # noqa: E402
 
 import common  # noqa: E402
+import login  # noqa: E402
 
 st.set_page_config(page_title="corpus-search", page_icon=":material/manage_search:", layout="wide")
 st.markdown(common.CSS, unsafe_allow_html=True)
+login.require_sign_in()  # before any page: with a password set, nothing else renders until it is given
 
 common.PAGES.update(
     search=st.Page(HERE / "pages" / "search.py", title="Search", icon=":material/search:", url_path="search",
