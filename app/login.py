@@ -11,14 +11,17 @@ from corpus_search.render import escape
 
 def _client() -> str:
     try:
-        return st.context.ip_address or "unknown"
-    except Exception:  # no request context (a test run): one shared client
-        return "unknown"
+        address = st.context.ip_address
+    except Exception:
+        address = None
+    # No address without a browser behind the run (AppTest): all such runs count as one client.
+    return address if isinstance(address, str) and address else "unknown"
 
 
-def _gate(body) -> None:
-    """Show only `body` (no navigation to the real pages), then stop the run."""
-    st.navigation([st.Page(body, title="Sign in", url_path="sign-in", default=True)], position="hidden").run()
+def _gate(pages, body) -> None:
+    """Show only `body`, then stop: the pages are registered (so a shared URL keeps its page) but none runs."""
+    st.navigation(pages, position="hidden")
+    body()
     st.stop()
 
 
@@ -50,19 +53,19 @@ def _oidc_configured() -> bool:
         return False
 
 
-def require_sign_in() -> None:
-    """Return when the visitor may see the app; otherwise show the sign-in (or why there is none) and stop."""
+def require_sign_in(pages) -> None:
+    """Return when the visitor may see `pages`; otherwise show the sign-in (or why there is none) and stop."""
     try:
         stored = server.password_hash()
     except CorpusSearchError as exc:
-        _gate(lambda: st.error(escape(str(exc))))
+        _gate(pages, lambda: st.error(escape(str(exc))))
     if stored:
         if not st.session_state.get("_signed_in"):
-            _gate(lambda: _password_form(stored))
+            _gate(pages, lambda: _password_form(stored))
         return
     if _oidc_configured():
         if not st.user.is_logged_in:
-            _gate(lambda: (st.title("corpus-search"), st.button("Sign in", key="oidc_login", on_click=st.login)))
+            _gate(pages, lambda: (st.title("corpus-search"), st.button("Sign in", key="oidc_login", on_click=st.login)))
         return
     from streamlit import config as st_config
 
@@ -72,5 +75,5 @@ def require_sign_in() -> None:
     address = address or "0.0.0.0"  # Streamlit's default: every interface
     if not server.is_loopback(address):
         # Started by hand (`streamlit run`) on a reachable address without a password: show nothing.
-        _gate(lambda: st.error(escape(f"This app listens on {address} without a password: "
+        _gate(pages, lambda: st.error(escape(f"This app listens on {address} without a password: "
                                       f"{server.HOW_TO_SET_A_PASSWORD}.")))

@@ -22,7 +22,6 @@ import login  # noqa: E402
 
 st.set_page_config(page_title="corpus-search", page_icon=":material/manage_search:", layout="wide")
 st.markdown(common.CSS, unsafe_allow_html=True)
-login.require_sign_in()  # before any page: with a password set, nothing else renders until it is given
 
 common.PAGES.update(
     search=st.Page(HERE / "pages" / "search.py", title="Search", icon=":material/search:", url_path="search",
@@ -37,6 +36,8 @@ common.PAGES.update(
                        url_path="collection"),
 )
 
+# Before any page runs: with a password set, nothing but the sign-in renders until it is given.
+login.require_sign_in(list(common.PAGES.values()))
 page = st.navigation(list(common.PAGES.values()))
 # Pages that keep part of their state in the URL by hand need to know whether the user just arrived.
 st.session_state["_arrived"] = st.session_state.get("_page") != page.url_path

@@ -6,7 +6,7 @@ import streamlit as st
 
 import common
 from corpus_search.errors import CorpusSearchError
-from corpus_search.render import authors_line
+from corpus_search.render import authors_line, escape
 from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload
 
 st.title("Documents")
@@ -33,7 +33,7 @@ else:
     )
     problems = [d for d in documents if not d.status.startswith("ok") or d.message]
     for d in problems:
-        st.warning(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else ""))
+        st.warning(escape(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else "")))
     if st.button("Rebuild (only what changed)", key="doc_rebuild"):
         if common.run_build():
             st.rerun()
@@ -55,7 +55,7 @@ if submitted:
     if upload is None:
         st.error("Choose a file to add first.")
     elif year.strip() and not year.strip().isdigit():
-        st.error(f"The year must be a number like 2016, not {year.strip()[:20]!r}.")
+        st.error(f"The year must be a number like 2016, not {escape(repr(year.strip()[:20]))}.")
     else:
         record = UploadRecord(
             title=title, authors=tuple(a.strip() for a in authors.split(";") if a.strip()),
@@ -64,7 +64,7 @@ if submitted:
         try:
             saved = save_upload(common.corpus_dir(), upload.name, upload.getvalue(), record)
         except CorpusSearchError as exc:
-            st.error(str(exc))
+            st.error(escape(str(exc)))
         else:
             if saved.duplicate:
                 st.info(f"This file is already in the corpus (as {saved.path.relative_to(common.corpus_dir())}, "
@@ -85,8 +85,8 @@ if documents:
         try:
             removed = remove_source(common.corpus_dir(), paths[doomed])
         except CorpusSearchError as exc:
-            st.error(str(exc))
+            st.error(escape(str(exc)))
         else:
-            st.success("Deleted " + ", ".join(p.name for p in removed) + ". Rebuilding the index…")
+            st.success("Deleted " + escape(", ".join(p.name for p in removed)) + ". Rebuilding the index…")
             if common.run_build():
                 st.button("Show the updated list", key="rm_done")

@@ -206,10 +206,10 @@ def check_can_serve(address: str, script_dir: Path | None = None) -> None:
 
 
 class Throttle:
-    """Wrong passwords per client: past `free` failures, each try waits twice as long as the last (capped)."""
+    """Wrong passwords per client: past `free` failures, a pause before the next try, doubling each time (capped)."""
 
-    def __init__(self, free: int = 5, cap: float = 300.0, forget_after: float = 900.0) -> None:
-        self.free, self.cap, self.forget_after = free, cap, forget_after
+    def __init__(self, free: int = 5, pause: float = 30.0, cap: float = 300.0, forget_after: float = 900.0) -> None:
+        self.free, self.pause, self.cap, self.forget_after = free, pause, cap, forget_after
         self._failures: dict[str, tuple[int, float]] = {}
         self._lock = threading.Lock()
 
@@ -223,7 +223,7 @@ class Throttle:
                 return 0.0
             if count < self.free:
                 return 0.0
-            return max(0.0, last + min(self.cap, 2.0 ** (count - self.free)) - now)
+            return max(0.0, last + min(self.cap, self.pause * 2.0 ** (count - self.free)) - now)
 
     def failed(self, client: str) -> None:
         with self._lock:
