@@ -20,7 +20,8 @@ import streamlit as st  # noqa: E402
 import common  # noqa: E402
 import login  # noqa: E402
 
-st.set_page_config(page_title="corpus-search", page_icon=":material/manage_search:", layout="wide")
+# A file, not a :material/...: icon, which the browser would fetch from fonts.gstatic.com: nothing loads from elsewhere.
+st.set_page_config(page_title="corpus-search", page_icon=str(HERE / "icon.png"), layout="wide")
 st.markdown(common.CSS, unsafe_allow_html=True)
 
 common.PAGES.update(
