@@ -173,7 +173,7 @@ def test_sigterm_to_the_cli_stops_the_server(tmp_path):
 # -- open addresses need a password ---------------------------------------------------------------
 def run_cli(*args: str, env: dict, cwd: Path, stdin: str = "") -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "corpus_search", *args], input=stdin, capture_output=True,
-                          text=True, env=env, cwd=cwd, timeout=120)
+                          text=True, env=env, cwd=cwd, timeout=30)
 
 
 @pytest.mark.parametrize("address", ["0.0.0.0", "::", "192.0.2.10", "team-box.example"])
@@ -188,7 +188,12 @@ def test_an_open_address_without_a_password_is_refused(tmp_path, address):
 
 def test_a_malformed_password_hash_is_refused_even_on_localhost(tmp_path):
     env = cli_env(HOME=str(tmp_path), CORPUS_SEARCH_APP_PASSWORD_HASH="hunter2")
-    done = run_cli("--index", str(tmp_path), "app", env=env, cwd=tmp_path)
+    port = free_port()
+    try:
+        done = run_cli("--index", str(tmp_path), "app", "--port", str(port), env=env, cwd=tmp_path)
+    finally:
+        for pid in servers_on(port):  # had it started after all
+            os.kill(pid, signal.SIGKILL)
     assert done.returncode != 0
     assert done.stderr.count("\n") == 1 and "app-password" in done.stderr, done.stderr
 
