@@ -338,6 +338,7 @@ def test_reader_parameters_from_a_shared_url_stay_inert(shared_url, payload):
         at.query_params[key] = payload
     at.run()
     assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Reader"] and at.subheader  # the reader opened, on some page
     assert_inert(at)
 
 
