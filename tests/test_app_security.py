@@ -167,7 +167,10 @@ def test_sigterm_to_the_cli_stops_the_server(tmp_path):
         assert not healthy(port), "the server still answers after SIGTERM to `corpus-search app`"
         assert not servers_on(port), "a streamlit process is left running"
         with socket.socket() as s:
-            s.bind(("127.0.0.1", port))  # the port is free again
+            # The port is free for the next server (SO_REUSEADDR, as servers do: closed connections may linger).
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+            s.listen()
 
 
 # -- open addresses need a password ---------------------------------------------------------------
