@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 import common
+from corpus_search.render import escape
 from corpus_search.errors import CorpusSearchError
-from corpus_search.render import authors_line, escape
+from corpus_search.render import authors_line
 from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload
 
 st.title("Documents")
@@ -85,8 +86,8 @@ if documents:
         try:
             removed = remove_source(common.corpus_dir(), paths[doomed])
         except CorpusSearchError as exc:
-            st.error(escape(str(exc)))
+            st.error(str(exc))
         else:
-            st.success("Deleted " + escape(", ".join(p.name for p in removed)) + ". Rebuilding the index…")
+            st.success("Deleted " + ", ".join(p.name for p in removed) + ". Rebuilding the index…")
             if common.run_build():
                 st.button("Show the updated list", key="rm_done")
