@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import login
 from corpus_search import config
 from corpus_search.build import Progress
 from corpus_search.errors import CorpusSearchError, IndexMissingError
@@ -65,6 +66,8 @@ def current_generation() -> str:
 
 def get_corpus():
     """The Corpus for the current index generation, or None (with the reason shown) when there is none."""
+    # Streamlit may run a page from pages/ without the entrypoint (its pages-folder mode), so pages ask too.
+    login.require_sign_in(list(PAGES.values()))
     try:
         return _open_corpus(str(index_dir()), current_generation())
     except CorpusSearchError as exc:
@@ -77,7 +80,7 @@ def require_corpus():
     corpus = get_corpus()
     if corpus is not None:
         for warning in corpus.warnings:
-            st.warning(warning)
+            st.warning(escape(warning))
         return corpus
     missing_index_page(st.session_state.get("_open_error", ""))
     st.stop()
@@ -91,7 +94,7 @@ def missing_index_page(reason: str) -> None:
         "or run `corpus-search build` in a terminal from the project folder."
     )
     if reason:
-        st.caption(f"Details: {reason}")
+        st.caption(f"Details: {escape(reason)}")
     if st.button("Build the index", key="build_missing", type="primary"):
         if run_build():
             st.rerun()
@@ -133,7 +136,7 @@ def run_build(force: bool = False) -> bool:
     try:
         report = build(corpus_dir(), index_dir(), progress=progress, force=force)
     except CorpusSearchError as exc:
-        st.error(str(exc))
+        st.error(escape(str(exc)))
         return False
     progress.bar.progress(1.0, text="Done")
     # A new generation has a new name, so get_corpus opens it; the old one is dropped here.
@@ -144,7 +147,7 @@ def run_build(force: bool = False) -> bool:
     st.success(f"{report.passages} passages from {len(report.sources)} sources, {state} "
                f"in {report.seconds:.1f} s.")
     for s in failed:
-        st.warning(f"{s.path}: {s.status}" + (f": {s.message}" if s.message else ""))
+        st.warning(escape(f"{s.path}: {s.status}" + (f": {s.message}" if s.message else "")))
     return True
 
 
@@ -227,7 +230,7 @@ def show_error(exc: Exception) -> None:
     if isinstance(exc, IndexMissingError):
         missing_index_page(str(exc))
     else:
-        st.error(str(exc))
+        st.error(escape(str(exc)))
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)

@@ -1,4 +1,4 @@
-"""corpus-search in the browser: `corpus-search app` (or `streamlit run app/streamlit_app.py`).
+"""corpus-search in the browser: `corpus-search app` (which serves it through app/serve.py).
 
 The entrypoint only sets up navigation; each page lives in app/pages/ and calls the library.
 """
@@ -18,8 +18,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import streamlit as st  # noqa: E402
 
 import common  # noqa: E402
+import login  # noqa: E402
 
-st.set_page_config(page_title="corpus-search", page_icon=":material/manage_search:", layout="wide")
+# A file, not a :material/...: icon, which the browser would fetch from fonts.gstatic.com: nothing loads from elsewhere.
+st.set_page_config(page_title="corpus-search", page_icon=str(HERE / "icon.png"), layout="wide")
 st.markdown(common.CSS, unsafe_allow_html=True)
 
 common.PAGES.update(
@@ -35,6 +37,8 @@ common.PAGES.update(
                        url_path="collection"),
 )
 
+# Before any page runs: with a password set, nothing but the sign-in renders until it is given.
+login.require_sign_in(list(common.PAGES.values()))
 page = st.navigation(list(common.PAGES.values()))
 # Pages that keep part of their state in the URL by hand need to know whether the user just arrived.
 st.session_state["_arrived"] = st.session_state.get("_page") != page.url_path

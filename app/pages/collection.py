@@ -6,6 +6,7 @@ import streamlit as st
 
 import common
 from corpus_search.errors import CorpusSearchError
+from corpus_search.render import escape
 
 EXTENSIONS = {"csv": ("csv", "text/csv"), "bibtex": ("bib", "application/x-bibtex"),
               "ris": ("ris", "application/x-research-info-systems"), "csl-json": ("json", "application/json"),
@@ -33,7 +34,7 @@ for i, item in enumerate(items):
     try:
         passage = corpus.passage(item["passage_id"])
     except CorpusSearchError:
-        st.warning(f"{item['passage_id']} is no longer in the index (its document was changed or removed).")
+        st.warning(f"{escape(item['passage_id'])} is no longer in the index (its document was changed or removed).")
         continue
     record = corpus.record(passage.doc_id)
     resolved.append((item, passage, record))
@@ -60,7 +61,7 @@ export_items = [ExportItem(passage=p, record=r, quote=it.get("quote"), offset=it
 try:
     data = export(export_items, fmt)
 except CorpusSearchError as exc:
-    st.error(str(exc))
+    st.error(escape(str(exc)))
 else:
     ext, mime = EXTENSIONS.get(fmt, ("txt", "text/plain"))
     st.download_button(f"Download {len(export_items)} passages as {fmt}", data, file_name=f"collection.{ext}",

@@ -7,7 +7,7 @@ import streamlit as st
 
 import common
 from corpus_search.errors import CorpusSearchError
-from corpus_search.render import authors_line
+from corpus_search.render import authors_line, escape
 from corpus_search.uploads import RECORD_TYPES, UploadRecord, save_upload
 
 st.title("Documents")
@@ -34,7 +34,7 @@ else:
     )
     problems = [d for d in documents if not d.status.startswith("ok") or d.message]
     for d in problems:
-        st.warning(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else ""))
+        st.warning(escape(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else "")))
     if st.button("Rebuild (only what changed)", key="doc_rebuild"):
         if common.run_build():
             st.rerun()
@@ -56,7 +56,7 @@ if submitted:
     if upload is None:
         st.error("Choose a file to add first.")
     elif year.strip() and not year.strip().isdigit():
-        st.error(f"The year must be a number like 2016, not {year.strip()[:20]!r}.")
+        st.error(f"The year must be a number like 2016, not {escape(repr(year.strip()[:20]))}.")
     else:
         record = UploadRecord(
             title=title, authors=tuple(a.strip() for a in authors.split(";") if a.strip()),
@@ -65,7 +65,7 @@ if submitted:
         try:
             saved = save_upload(common.corpus_dir(), upload.name, upload.getvalue(), record)
         except CorpusSearchError as exc:
-            st.error(str(exc))
+            st.error(escape(str(exc)))
         else:
             if saved.duplicate:
                 st.info(f"This file is already in the corpus (as {saved.path.relative_to(common.corpus_dir())}, "
@@ -93,16 +93,16 @@ def remove_and_trash(documents) -> None:
             try:
                 item = trash.remove(folder, paths[doomed])
             except CorpusSearchError as exc:
-                st.error(str(exc))
+                st.error(escape(str(exc)))
             else:
-                st.success(f"Moved {item.path} to the trash (item {item.id}); restore it below. Rebuilding the index…")
+                st.success(f"Moved {escape(item.path)} to the trash (item {item.id}); restore it below. Rebuilding the index…")
                 if common.run_build():
                     st.button("Show the updated list", key="rm_done")
 
     try:
         items = trash.list_trash(folder)
     except CorpusSearchError as exc:
-        st.error(str(exc))
+        st.error(escape(str(exc)))
         return
     st.subheader("Trash")
     if not items:
@@ -118,9 +118,9 @@ def remove_and_trash(documents) -> None:
         try:
             item = trash.restore(folder, chosen)
         except CorpusSearchError as exc:
-            st.error(str(exc))
+            st.error(escape(str(exc)))
         else:
-            st.success(f"Restored {item.path}. Rebuilding the index…")
+            st.success(f"Restored {escape(item.path)}. Rebuilding the index…")
             if common.run_build():
                 st.button("Show the updated list", key="trash_restored")
     sure = c2.checkbox("Delete it for good: from the trash and every index generation (no undo)", key="purge_sure")
@@ -128,12 +128,12 @@ def remove_and_trash(documents) -> None:
         try:
             plan = trash.purge(folder, common.index_dir(), chosen, progress=common.AppProgress())
         except CorpusSearchError as exc:
-            st.error(str(exc))
+            st.error(escape(str(exc)))
         else:
             # Nothing purged may be served from memory either.
             common._open_corpus.clear()
             st.session_state.pop("_search_cache", None)
-            st.success(f"Purged: deleted {plan.describe()}; the index was rewritten without it and older "
+            st.success(f"Purged: deleted {escape(plan.describe())}; the index was rewritten without it and older "
                        "index generations deleted.")
             st.button("Show the updated list", key="trash_purged")
 

@@ -52,7 +52,7 @@ def _pick(key: str) -> None:
 
 with right:
     entity = by_name[st.session_state["ent_name"]]
-    st.subheader(entity.name)
+    st.subheader(escape(entity.name))
     st.markdown(f"{escape(entity.label)} · {entity.passages} passages · {entity.mentions} mentions")
     if entity.aliases:
         st.markdown("Also called: " + ", ".join(f"“{escape(a)}”" for a in entity.aliases), unsafe_allow_html=True)
@@ -60,7 +60,7 @@ with right:
     if co:
         together = dict(entity.cooccurring)
         st.pills("Appears most often with (click to open)", co, key="ent_co", on_change=_pick, args=("ent_co",),
-                 format_func=lambda n: f"{n} ({together[n]})")
+                 format_func=lambda n: escape(f"{n} ({together[n]})"))
     if st.button("Search within passages that mention it", key="ent_search", icon=":material/search:"):
         st.session_state["entity"] = [entity.name]
         st.switch_page(common.PAGES["search"])

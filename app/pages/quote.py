@@ -24,7 +24,7 @@ def show_match(m, i: int, expanded: bool) -> None:
         passage = corpus.passage(m.passage_id)
         record = corpus.record(m.doc_id)
     except CorpusSearchError as exc:
-        st.error(str(exc))
+        st.error(escape(str(exc)))
         return
     with st.container(border=True, key=f"match-{i}"):
         st.markdown(common.meta_line(record, passage), unsafe_allow_html=True)
@@ -65,7 +65,7 @@ def show_report(report, prefix: str, first_expanded: bool = True) -> None:
     text = VERDICTS.get(verdict, verdict)
     if report.found:
         where = ", ".join(sorted({passage_locator(m) or m.doc_id for m in report.matches if m.exact}))
-        st.success(f"{text}: {where}")
+        st.success(f"{text}: {escape(where)}")
     elif report.matches:
         st.warning(f"{text}. The closest wording in the sources is below.")
     else:
@@ -117,7 +117,7 @@ with draft:
                 st.session_state["draft_reports"] = corpus.check_draft(text)
         except CorpusSearchError as exc:
             st.session_state.pop("draft_reports", None)
-            st.error(str(exc))
+            st.error(escape(str(exc)))
     reports = st.session_state.get("draft_reports")
     if reports is not None:
         if not reports:

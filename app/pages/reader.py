@@ -43,7 +43,7 @@ try:
     record = corpus.record(doc_id)
     passages = corpus.passages(doc_id)
 except CorpusSearchError as exc:
-    st.error(str(exc))
+    st.error(escape(str(exc)))
     st.stop()
 if not passages:
     st.info("This document has no passages (see its build status on the Documents page).")
@@ -80,7 +80,7 @@ nav[3].caption(f"{labels.index(st.session_state['view']) + 1} of {len(labels)}")
 view = views[labels.index(st.session_state["view"])]
 terms = query_terms(hq) if hq else []
 shown = view.label if view.label.startswith(("¶", "passages", "front")) else f"p. {view.label}"
-st.subheader(shown)
+st.subheader(escape(shown))
 
 text_col, notes_col = st.columns([3, 1])
 with text_col:

@@ -56,7 +56,7 @@ def _from_url() -> dict:
         try:
             names = [text] if text in by_name else corpus.searcher.resolve_entity(text)
         except CorpusSearchError as exc:
-            st.warning(f"Entity filter ignored: {exc}")
+            st.warning(escape(f"Entity filter ignored: {exc}"))
             continue
         chosen += [n for n in names if n in by_name and n not in chosen]
     state["entity"] = chosen
@@ -131,12 +131,12 @@ if key not in cache:
         cache.clear()
         cache[key] = corpus.search(query, **args)
     except CorpusSearchError as exc:
-        st.error(str(exc))
+        st.error(escape(str(exc)))
         st.stop()
 result = cache[key]
 
 for warning in result.warnings:
-    st.warning(warning)
+    st.warning(escape(warning))
 shown = len(result.hits)
 what = f"match “{escape(result.query)}”" if result.query else "pass the filters (in document order)"
 st.markdown(f'<div class="cs-meta cs-summary">{result.total} passages {what} · '
@@ -157,7 +157,8 @@ with main:
             if names:
                 chip_key = f"chip-{hit.rank}"
                 st.pills("Entities in this passage (click to filter)", names[:12], key=chip_key,
-                         label_visibility="collapsed", on_change=_chip_clicked, args=(chip_key,))
+                         label_visibility="collapsed", on_change=_chip_clicked, args=(chip_key,),
+                         format_func=escape)
             a, b, c = st.columns([1, 1, 2])
             if a.button("Open in reader", key=f"open-{hit.rank}", icon=":material/menu_book:"):
                 common.open_reader(p.passage_id, p.doc_id, query)
@@ -176,5 +177,5 @@ with side:
             continue
         counts = dict(items)
         facet_key = f"facet-{label}"
-        st.pills(label, options, key=facet_key, format_func=lambda n, c=counts: f"{n} ({c[n]})",
+        st.pills(escape(label), options, key=facet_key, format_func=lambda n, c=counts: escape(f"{n} ({c[n]})"),
                  on_change=_chip_clicked, args=(facet_key,), wrap=True)

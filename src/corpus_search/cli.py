@@ -395,21 +395,47 @@ def purge_cmd(ctx, key, yes, as_json) -> None:
 
 @cli.command()
 @click.option("--port", type=click.IntRange(1, 65535), default=8501, show_default=True)
+@click.option("--address", default=None,
+              help="Address to listen on (default: the app_address setting, localhost). Any address other "
+                   "machines can reach needs a password: see `corpus-search app-password`.")
 @click.pass_context
-def app(ctx, port) -> None:
-    """Start the Streamlit front end on localhost."""
-    import subprocess
+def app(ctx, port, address) -> None:
+    """Start the Streamlit front end (on localhost unless --address says otherwise)."""
+    from corpus_search import config
+    from corpus_search.server import check_can_serve, is_loopback
 
-    script = Path(__file__).resolve().parents[2] / "app" / "streamlit_app.py"
+    app_dir = Path(__file__).resolve().parents[2] / "app"
+    script = app_dir / "serve.py"
     if not script.exists():
         raise UsageError(f"the app is not where it should be ({script}); run from a checkout of corpus-search")
+    address = (address or config.get("app_address")).strip()
+    check_can_serve(address, script_dir=app_dir)
     env = dict(os.environ, CORPUS_SEARCH_INDEX=str(Path(ctx.obj["index"]).resolve()),
-               CORPUS_SEARCH_CORPUS=str(Path(ctx.obj["corpus"]).resolve()), HF_HUB_OFFLINE="1")
+               CORPUS_SEARCH_CORPUS=str(Path(ctx.obj["corpus"]).resolve()), HF_HUB_OFFLINE="1",
+               CORPUS_SEARCH_APP_ADDRESS=address)
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.address", "localhost", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--client.toolbarMode", "minimal"]
-    click.echo(f"corpus-search app on http://localhost:{port}", err=True)
-    raise SystemExit(subprocess.call(cmd, env=env))
+    shown = "localhost" if is_loopback(address) else address
+    click.echo(f"corpus-search app on http://{shown}:{port}", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The server takes this process over, so a SIGTERM or Ctrl-C sent to `corpus-search app` stops it.
+    os.execve(sys.executable, cmd, env)
+
+
+@cli.command("app-password")
+def app_password() -> None:
+    """Print the hash of a password for CORPUS_SEARCH_APP_PASSWORD_HASH (asked for, or one line on stdin)."""
+    from corpus_search.server import hash_password
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password for the app", hide_input=True, confirmation_prompt=True, err=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        raise UsageError("the password needs at least 8 characters")
+    click.echo(hash_password(password))
 
 
 @cli.command()

@@ -36,6 +36,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("secret_file", "~/.config/corpus-search/secret.key",
             "This installation's key for index checksums (created 0600 on first use; keep it outside any index "
             "folder). An index whose checksums do not verify with it opens only after `corpus-search trust`."),
+    Setting("app_address", "localhost", "Address `corpus-search app` listens on; anything but loopback needs a password (or [auth] in secrets.toml)."),
+    Setting("app_hosts", "", "Extra Host names the app answers to, comma-separated (localhost, 127.0.0.1, [::1] and the listening address always are); any other Host gets 403."),
+    Setting("app_password_hash", "", "Password the app asks for before any page, as `corpus-search app-password` prints it (scrypt; never the password itself)."),
+    Setting("app_password_file", "", "File holding that hash instead (used when CORPUS_SEARCH_APP_PASSWORD_HASH is empty)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
