@@ -32,6 +32,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),
+    Setting("max_limit", "1000", "Most results one search may ask for (--limit, a batch line's \"limit\", Corpus.search); more is an error."),
+    Setting("max_quote_chars", "5000", "Longest quotation `quote` and `check` will verify (characters); longer is an error."),
+    Setting("max_batch_mb", "10", "Largest `batch` file (MiB) read; a larger one is refused before any search runs."),
+    Setting("max_batch_queries", "10000", "Most queries one `batch` file may hold."),
+    Setting("max_draft_mb", "20", "Largest draft (MiB on disk) `check` reads; a larger one is refused."),
+    Setting("max_draft_text_mb", "50", "Most text (MiB, once unzipped) `check` reads out of a draft: a .docx zip bomb stops here."),
+    Setting("draft_timeout", "60", "Seconds reading one draft may take (in a worker process) before it is stopped."),
+    Setting("draft_memory_mb", "1024", "Address-space limit (MiB) for the worker process that reads a draft."),
     Setting("lock_wait", "0", "Seconds a build waits for another build's lock (0: fail at once)."),
 )
 
