@@ -57,7 +57,8 @@ class QuoteReport:
     found: bool
     matches: tuple[QuoteMatch, ...]
     # "found" (verbatim) | "altered" (close wording: see the first match's `difference`) |
-    # "paraphrase" (other words, same meaning, by the vector index) | "not found"
+    # "paraphrase" (other words, same meaning, by the vector index) | "not found" |
+    # "too long" (a draft's quotation over the max_quote_chars cap, not checked)
     verdict: str = ""
 
     def __post_init__(self) -> None:
@@ -692,6 +693,9 @@ def render_report(report: QuoteReport) -> str:
             lines.append(f"    source: {m.source_text}")
             lines.append(f"    cite:   {m.citation}")
         return "\n".join(lines)
+    if report.verdict == "too long":
+        return (f"NOT CHECKED: {len(report.quote):,} characters, more than the {max_quote_chars():,} a quotation may have "
+                "(a stray quotation mark? CORPUS_SEARCH_MAX_QUOTE_CHARS sets the cap)")
     label = {"altered": "NOT FOUND as quoted; the source has", "paraphrase": "NOT FOUND verbatim; a passage says this in other words"}
     lines.append(label.get(report.verdict, "NOT FOUND in the corpus") + (":" if report.matches else "."))
     shown = [m for m in report.matches[:3] if m.similarity >= CLOSE] if report.verdict == "altered" else []
