@@ -86,7 +86,7 @@ def read_draft(path: Path) -> str:
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
     if size > max_mb * 1024 * 1024:
-        raise SourceError(f"{path.name} is {size / 1024 / 1024:.0f} MiB; the largest draft `check` reads is "
+        raise SourceError(f"{path.name} is {size / 1024 / 1024:.1f} MiB; the largest draft `check` reads is "
                           f"{max_mb} MiB (set CORPUS_SEARCH_MAX_DRAFT_MB to allow more)")
     result = _run_draft_worker(path)
     if result.get("ok"):
