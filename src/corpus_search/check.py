@@ -149,7 +149,9 @@ def render_check(reports: list[QuoteReport]) -> str:
         return "No quotations of four or more words found in the draft."
     blocks = []
     for i, report in enumerate(reports, 1):
-        blocks.append(f"{i}. \u201c{report.quote}\u201d\n" + render_report(report))
-    counts = {v: sum(r.verdict == v for r in reports) for v in ("found", "altered", "paraphrase", "not found", "too long")}
+        shown = report.quote if report.verdict != "too long" else report.quote[:200] + "\u2026"
+        blocks.append(f"{i}. \u201c{shown}\u201d\n" + render_report(report))
+    verdicts = ("found", "altered", "paraphrase", "not found", "too long")
+    counts = {v: sum(r.verdict == v for r in reports) for v in verdicts}
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     return "\n\n".join(blocks) + f"\n\n{len(reports)} quotations: {summary}"

@@ -694,8 +694,8 @@ def render_report(report: QuoteReport) -> str:
             lines.append(f"    cite:   {m.citation}")
         return "\n".join(lines)
     if report.verdict == "too long":
-        return (f"NOT CHECKED: {len(report.quote):,} characters, more than the {max_quote_chars():,} a quotation may have "
-                "(a stray quotation mark? CORPUS_SEARCH_MAX_QUOTE_CHARS sets the cap)")
+        return (f"NOT CHECKED: {len(report.quote):,} characters, more than the {max_quote_chars():,} "
+                "a quotation may have (a stray quotation mark? CORPUS_SEARCH_MAX_QUOTE_CHARS sets the cap)")
     label = {"altered": "NOT FOUND as quoted; the source has", "paraphrase": "NOT FOUND verbatim; a passage says this in other words"}
     lines.append(label.get(report.verdict, "NOT FOUND in the corpus") + (":" if report.matches else "."))
     shown = [m for m in report.matches[:3] if m.similarity >= CLOSE] if report.verdict == "altered" else []
