@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from corpus_search.check import check_draft, extract_quotations, read_draft, render_check
-from corpus_search.errors import SourceError
+from corpus_search.errors import QueryError, SourceError
 
 MANUSCRIPT = Path(__file__).parent / "data" / "manuscript.md"
 
@@ -229,3 +229,10 @@ def test_a_long_quotation_in_a_draft_is_reported_not_checked(corpus, monkeypatch
     short, long_ = sorted(check_draft(corpus.store, draft), key=lambda r: len(r.quote))
     assert short.verdict != "too long" and long_.verdict == "too long" and not long_.matches
     assert "NOT CHECKED" in render_check([long_]) and "CORPUS_SEARCH_MAX_QUOTE_CHARS" in render_check([long_])
+
+
+def test_a_draft_with_too_many_quotations_is_refused(corpus, monkeypatch):
+    draft = " ".join(f'"quoted words number {n}"' for n in range(2001))
+    assert len(extract_quotations(draft)) == 2001
+    with pytest.raises(QueryError, match="2,001 quotations; the most `check` verifies is 2,000"):
+        check_draft(corpus.store, draft)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus_search import config
-from corpus_search.errors import SourceError
+from corpus_search.errors import QueryError, SourceError
 from corpus_search.quote import QuoteReport, Semantic, max_quote_chars, verify
 from corpus_search.store import Store
 
@@ -51,9 +51,11 @@ def extract_quotations(draft_text: str, min_words: int = 4) -> list[str]:
             continue  # a quotation within a quotation: the outer one is checked
         found.append((m.start(), m.group(1)))
     out: list[str] = []
+    seen: set[str] = set()  # a list's `in` made a draft of many quotations quadratic
     for _, quote in sorted(found):
         quote = " ".join(quote.split()).strip()
-        if len(re.findall(r"\w+", quote)) >= min_words and quote not in out:
+        if len(re.findall(r"\w+", quote)) >= min_words and quote not in seen:
+            seen.add(quote)
             out.append(quote)
     return out
 
@@ -64,9 +66,15 @@ def check_draft(store: Store, draft_text: str, semantic: Semantic | None = None)
     A quotation over the length cap (often a stray quotation mark pairing with one far away) is
     reported as too long, unchecked, rather than failing the whole manuscript.
     """
+    quotes = extract_quotations(draft_text)
+    most = config.get_int("max_draft_quotes")
+    if len(quotes) > most:
+        # Each one is a corpus-wide search: a draft of a hundred thousand would run for hours.
+        raise QueryError(f"the draft holds {len(quotes):,} quotations; the most `check` verifies is {most:,} "
+                         "(split it, or set CORPUS_SEARCH_MAX_DRAFT_QUOTES)")
     cap = max_quote_chars()
     return [verify(store, quote, semantic) if len(quote) <= cap else QuoteReport(quote, False, (), "too long")
-            for quote in extract_quotations(draft_text)]
+            for quote in quotes]
 
 
 def read_draft(path: Path) -> str:
