@@ -100,8 +100,8 @@ def read_draft(path: Path) -> str:
     if result.get("ok"):
         return str(result["text"])
     kind, detail = result.get("kind"), str(result.get("message", ""))
-    if kind == "too-large":
-        setting = "MAX_DRAFT_UNZIPPED_MB" if "unzips" in detail else "MAX_DRAFT_MB"
+    if kind in ("too-large", "unzips-too-large"):
+        setting = "MAX_DRAFT_UNZIPPED_MB" if kind == "unzips-too-large" else "MAX_DRAFT_MB"
         raise SourceError(f"{path.name}: {detail}, the most `check` reads (set CORPUS_SEARCH_{setting} to allow more)")
     if kind == "memory":
         raise SourceError(_memory_message(path))

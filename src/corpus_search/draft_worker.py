@@ -4,7 +4,7 @@ Usage: python draft_worker.py PATH MAX_TEXT_CHARS MAX_UNZIPPED_BYTES MEMORY_MB
 
 Prints one JSON object on stdout and nothing else:
   {"ok": true, "text": str}
-  {"ok": false, "kind": "broken" | "encoding" | "too-large" | "memory", "message": str}
+  {"ok": false, "kind": "broken" | "encoding" | "too-large" | "unzips-too-large" | "memory", "message": str}
 
 Like pdf_worker.py it imports nothing from corpus_search (it runs by file path, with -P) and
 reports facts; `check.read_draft` turns them into a message for the user.
@@ -26,7 +26,9 @@ _CHUNK = 1 << 16
 
 
 class TooLarge(Exception):
-    pass
+    def __init__(self, message: str, kind: str = "too-large"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def read_docx(path: str, max_chars: int, max_bytes: int) -> str:
@@ -38,7 +40,7 @@ def read_docx(path: str, max_chars: int, max_bytes: int) -> str:
         while chunk := xml.read(_CHUNK):
             unzipped += len(chunk)
             if unzipped > max_bytes:
-                raise TooLarge(f"it unzips to more than {max_bytes // (1024 * 1024)} MiB")
+                raise TooLarge(f"it unzips to more than {max_bytes // (1024 * 1024)} MiB", "unzips-too-large")
             parser.feed(chunk)
             for _, node in parser.read_events():
                 if node.tag == _P:
@@ -83,7 +85,7 @@ def read(path: str, max_chars: int, max_unzipped: int) -> dict[str, Any]:
             return {"ok": True, "text": read_docx(path, max_chars, max_unzipped)}
         return {"ok": True, "text": read_text(path, max_chars)}
     except TooLarge as exc:
-        return {"ok": False, "kind": "too-large", "message": str(exc)}
+        return {"ok": False, "kind": exc.kind, "message": str(exc)}
     except MemoryError:
         return {"ok": False, "kind": "memory", "message": "MemoryError"}
     except UnicodeDecodeError:

@@ -223,10 +223,12 @@ def check_limit(limit: object) -> int:
     results should learn they get at most a thousand, and the CLI, batch lines and the API agree.
     """
     try:
+        if isinstance(limit, bool):
+            raise TypeError
         n = operator.index(limit)  # ints (NumPy's too); not floats, strings or bools
     except TypeError:
         raise UsageError(f"limit must be a whole number, not {limit!r}") from None
-    if isinstance(limit, bool) or n < 1:
+    if n < 1:
         raise UsageError(f"limit must be at least 1, not {limit!r}")
     cap = config.get_int("max_limit")
     if n > cap:
