@@ -147,3 +147,57 @@ def test_export_ris_and_bibtex_from_a_search_and_a_quotation(built_index):
     assert lib.entries[0]["pages"] == "17"
     line = one_error_line(run("export", "--quote", "words nobody ever wrote in any source here", index=built_index))
     assert "not found" in line
+
+
+# ---------------------------------------------------------------- bounded input
+
+
+@pytest.mark.timeout(60)
+def test_batch_of_dev_zero_is_refused_quickly(built_index):
+    line = one_error_line(run("batch", "/dev/zero", index=built_index))
+    assert "larger than 10 MiB" in line and "CORPUS_SEARCH_MAX_BATCH_MB" in line
+
+
+@pytest.mark.timeout(60)
+def test_batch_with_one_50_mb_line_is_refused(built_index, tmp_path):
+    big = tmp_path / "big.txt"
+    with big.open("w") as f:
+        f.write("gas " * (50 * 1024 * 1024 // 4) + "\n")
+    line = one_error_line(run("batch", str(big), index=built_index))
+    assert "larger than 10 MiB" in line
+
+
+def test_batch_with_too_many_queries_is_refused(built_index, tmp_path):
+    many = tmp_path / "many.txt"
+    many.write_text("gas\n" * 10_001)
+    line = one_error_line(run("batch", str(many), index=built_index))
+    assert "10,001 queries" in line and "10,000" in line
+
+
+def test_batch_line_limits_are_capped_and_typed(built_index, tmp_path):
+    queries = tmp_path / "q.jsonl"
+    queries.write_text('{"query": "gas", "limit": 10000000}\n{"query": "gas", "limit": "all"}\n'
+                       '{"query": "gas", "label": "NOPE"}\n{"query": "gas", "limit": 2, "label": "ORG"}\n')
+    proc = run("batch", str(queries), "--json", index=built_index)
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == 4
+    assert "more than 1,000" in out[0]["error"] and out[0]["results"] == []
+    assert "whole number" in out[1]["error"]
+    assert "no entities labelled 'NOPE'" in out[2]["error"]
+    assert len(out[3]["results"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("search", "gas", "--limit", "10000000"), "CORPUS_SEARCH_MAX_LIMIT"),
+        (("export", "--query", "gas", "--limit", "5000"), "CORPUS_SEARCH_MAX_LIMIT"),
+        (("search", "gas", "--label", "NOPE"), "its labels are EVENT"),
+        (("entities", "--label", "NOPE"), "its labels are EVENT"),
+        (("quote", "word " * 1001), "the most `quote` checks is 5,000"),
+    ],
+)
+def test_over_the_caps_and_unknown_labels_are_one_line(built_index, args, expected):
+    line = one_error_line(run(*args, index=built_index))
+    assert expected in line and "GPE" in line if "labels" in expected else expected in line

@@ -13,7 +13,7 @@ import rispy
 
 from corpus_search.errors import UsageError
 from corpus_search.export import CSV_COLUMNS, FORMATS, ExportItem, export
-from corpus_search.models import Passage
+from corpus_search.models import Passage, Record
 from corpus_search.records import load_record
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
@@ -95,3 +95,71 @@ def test_unknown_format_lists_the_valid_ones():
     with pytest.raises(UsageError) as err:
         export(ITEMS, "docx")
     assert all(fmt in str(err.value) for fmt in FORMATS)
+
+
+# ---------------------------------------------------------------- hostile records and text
+
+HOSTILE_TITLE = 'Evil} , note = {pwned}}\n@misc{injected, title={x}}\n% 100\\% # & $5 _under ~tilde {'
+HOSTILE_TEXT = '=HYPERLINK("http://evil.example","click")\r\nTY  - JOUR\nER  - \n@article{inj, title={y}}'
+HOSTILE = Record("evil}doc\n@misc{x", HOSTILE_TITLE, authors=("+Eve Hacker",), publisher="@Pub\tInc", year=2020,
+                 url="https://example.org/a}b{c")
+HOSTILE_PASSAGE = Passage("evil:0001", "evil", 1, HOSTILE_TEXT, page=3, page_end=3)
+HOSTILE_ITEMS = [ExportItem(HOSTILE_PASSAGE, HOSTILE, note="-2+3"), ExportItem(P34, CHAILLOT)]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_hostile_bibtex_is_one_entry_per_item_and_round_trips_as_data():
+    from bibtexparser.middlewares import LatexDecodingMiddleware
+
+    text = export(HOSTILE_ITEMS, "bibtex")
+    library = bibtexparser.parse_string(text, append_middleware=[LatexDecodingMiddleware(keep_math_mode=False)])
+    assert not library.failed_blocks
+    assert len(library.entries) == 2  # nothing injected
+    first = library.entries[0]
+    assert "@" not in first.key and "}" not in first.key and "\n" not in first.key
+    assert set(first.fields_dict) >= {"title", "note", "author"} and "injected" not in text.split("title")[0]
+    # Decoded, the hostile title is the title (its line breaks collapsed): data, not syntax.
+    assert first.fields_dict["title"].value == _flat(HOSTILE_TITLE)
+    assert _flat(HOSTILE_TEXT) in first.fields_dict["note"].value
+    # The raw file's braces balance inside every field, as BibTeX counts them (backslashes ignored).
+    for line in text.splitlines():
+        if " = {" in line:
+            value = line.split(" = {", 1)[1].rstrip(",")[:-1]
+            assert value.count("{") == value.count("}"), line
+    assert library.entries[1].fields_dict["title"].value == CHAILLOT.title
+
+
+def test_hostile_ris_cannot_inject_tags():
+    text = export(HOSTILE_ITEMS, "ris")
+    entries = rispy.loads(text)
+    assert len(entries) == 2
+    first = entries[0]
+    assert first["title"] == _flat(HOSTILE_TITLE)
+    assert first["type_of_reference"] == "RPRT"  # the text's "TY  - JOUR" line did not become a tag
+    assert any(_flat(HOSTILE_TEXT) in note for note in first["notes"])
+    # Every line is a tag line: nothing a value held started a line of its own.
+    assert all(line[:2].isalnum() and line[2:6] == "  - " for line in text.splitlines() if line)
+
+
+def test_hostile_csv_cells_are_neutralised_for_spreadsheets():
+    rows = list(csv.DictReader(io.StringIO(export(HOSTILE_ITEMS, "csv"))))
+    assert len(rows) == 2
+    first = rows[0]
+    assert first["quote"] == "'" + HOSTILE_TEXT  # the text itself, behind a quote a spreadsheet shows as text
+    assert first["authors"] == "'+Eve Hacker" and first["publisher"] == "'@Pub\tInc" and first["note"] == "'-2+3"
+    assert first["title"] == HOSTILE_TITLE  # starts with a letter: left alone
+    for row in rows:
+        for value in row.values():
+            assert not value or value[0] not in "=+-@\t\r", value
+
+
+def test_hostile_markdown_cannot_break_out():
+    text = export(HOSTILE_ITEMS, "markdown")
+    first = text.split("\n\n2. ")[0]
+    head = first.splitlines()[0]
+    assert head.startswith("1. ") and "@misc{injected" in head  # the citation, title and all, on one line
+    assert "\\#" in head and "\\_under" in head  # markup characters shown as written
+    assert not any(line.startswith("@") or line.startswith("TY") for line in first.splitlines())

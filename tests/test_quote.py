@@ -8,7 +8,7 @@ import pytest
 
 from corpus_search.errors import QueryError
 from corpus_search.models import Document, Passage, Record
-from corpus_search.quote import CLOSE, classify, parse_quote, similarity, verify, word_diff
+from corpus_search.quote import CLOSE, _gapped_matches, classify, parse_quote, similarity, verify, word_diff
 from corpus_search.store import Store
 
 # A tiny store whose text has the typography real sources have: curly quotes, en dashes, an
@@ -280,3 +280,48 @@ def test_acceptance_ellipsis_across_documents_is_not_found(corpus):
 def test_invented_quotation_is_not_found_in_the_corpus(corpus):
     report = corpus.quote("Moscow and Beijing signed a formal mutual defence treaty in the summer of 2015")
     assert not report.found and report.verdict == "not found"
+
+
+# ---------------------------------------------------------------- bounded work
+
+
+def test_a_quotation_over_the_cap_is_an_error_naming_the_cap(store, monkeypatch):
+    words = ("Russia looked east for capital. " * 200)[:5001]
+    with pytest.raises(QueryError, match="5,001 characters; the most `quote` checks is 5,000"):
+        verify(store, words)
+    monkeypatch.setenv("CORPUS_SEARCH_MAX_QUOTE_CHARS", "40")
+    with pytest.raises(QueryError, match="CORPUS_SEARCH_MAX_QUOTE_CHARS"):
+        verify(store, "Gazprom dragged its feet on the pipeline. Russia")
+
+
+def test_an_ellipsis_part_found_only_at_its_later_occurrence():
+    # "beta" first occurs too far (over 80 characters, an insertion's reach) before "delta"; its
+    # second occurrence is near enough. The match must not stop at the first.
+    text = "alphabeta" + "x" * 70 + "beta" + "y" * 10 + "delta"
+    assert _gapped_matches(text, parse_quote("alpha [a] beta [b] delta")) == [(0, len(text))]
+    assert _gapped_matches(text + "zz", parse_quote("alpha [a] beta [b] omega")) == []
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("parts", [3, 6])
+def test_ellipses_whose_last_part_is_missing_do_not_hang(corpus, parts):
+    # A regular expression for this backtracked through every combination of "of the"s: with three
+    # parts it took 15 s on the bundled corpus, with four more than five minutes.
+    quote = " ... ".join(["of the"] * parts + ["xqzjw vvkq"])
+    report = corpus.quote(quote)
+    assert not report.found
+
+
+@pytest.mark.timeout(180)  # a hang guard, not a speed target: bench/bench_quote.py measures speed
+@pytest.mark.parametrize("where", ["corpus", "absent"])
+def test_a_quotation_at_the_cap_is_checked(corpus, where):
+    text = " ".join(corpus.store.document_text("makocki2016").split())
+    if where == "absent":
+        words = text.split()
+        text = " ".join(words[i] for i in range(len(words) - 1, 0, -7))  # the corpus's words, not its sentences
+    quote = text[1000:6000]
+    quote = quote[quote.index(" ") + 1 : quote.rindex(" ")]
+    report = corpus.quote(quote)
+    assert report.matches and report.verdict in ("found", "altered", "not found", "paraphrase")
+    if where == "corpus":
+        assert report.matches[0].doc_id == "makocki2016"

@@ -139,3 +139,31 @@ def test_abbreviation_and_full_name_filter_the_same_passages(corpus):
     assert ids and ids == [h.passage.passage_id for h in by_name.hits]
     only_abbr = [h for h in by_abbr.hits if "EEU" in h.passage.text and "Eurasian Economic Union" not in h.passage.text]
     assert only_abbr, "passages that only say 'EEU' are found by the full name too"
+
+
+@pytest.mark.parametrize("limit", [10_000_000, 1001, 0, -5, "10", 2.5, True])
+def test_limits_outside_one_to_the_cap_are_errors(corpus, limit):
+    with pytest.raises(UsageError, match="limit"):
+        corpus.search("gas pipeline", mode="keyword", limit=limit)
+
+
+def test_the_limit_cap_is_a_setting(corpus, monkeypatch):
+    assert len(corpus.search("gas", mode="keyword", limit=1000).hits) <= 1000
+    monkeypatch.setenv("CORPUS_SEARCH_MAX_LIMIT", "3")
+    with pytest.raises(UsageError, match="more than 3.*CORPUS_SEARCH_MAX_LIMIT"):
+        corpus.search("gas", mode="keyword", limit=4)
+    assert len(corpus.search("gas", mode="keyword", limit=3).hits) == 3
+
+
+def test_unknown_label_is_an_error_listing_the_known_ones(corpus):
+    known = corpus.labels()
+    assert "GPE" in known and "ORG" in known
+    for call in (lambda: corpus.search("gas", labels=["NOPE"]), lambda: corpus.entities(label="NOPE")):
+        with pytest.raises(QueryError) as caught:
+            call()
+        assert "'NOPE'" in str(caught.value) and ", ".join(known) in str(caught.value)
+    # Known labels, in any case, still filter.
+    hits = corpus.search("gas", mode="keyword", labels=["org"], limit=5).hits
+    assert hits and all(any(m.label == "ORG" for m in corpus.mentions([h.passage.passage_id])[h.passage.passage_id])
+                        for h in hits)
+    assert all(e.label == "GPE" for e in corpus.entities(label="gpe", limit=5))

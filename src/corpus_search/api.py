@@ -229,4 +229,11 @@ class Corpus:
         return self.store.mentions(passage_ids)
 
     def entities(self, label: str | None = None, limit: int | None = None) -> list[Entity]:
+        """Entities by passage count; an unknown label is an error listing the known ones."""
+        if label is not None:
+            label = self.searcher.check_label(label)
         return self.store.entities(label=label, limit=limit)
+
+    def labels(self) -> list[str]:
+        """The entity labels that occur in this corpus."""
+        return self.searcher.labels()

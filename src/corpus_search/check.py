@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import re
-import zipfile
+import subprocess
+import sys
 from pathlib import Path
-from xml.etree import ElementTree
+from typing import Any
 
-from corpus_search.errors import SourceError
-from corpus_search.quote import QuoteReport, Semantic, verify
+from corpus_search import config
+from corpus_search.errors import QueryError, SourceError
+from corpus_search.quote import QuoteReport, Semantic, max_quote_chars, verify
 from corpus_search.store import Store
 
 DRAFT_SUFFIXES = (".txt", ".md", ".markdown", ".docx")
@@ -19,9 +22,11 @@ _BLOCK = re.compile(r"(?:^[ \t]{0,3}>[^\n]*(?:\n|$))+", re.MULTILINE)
 _DOUBLE = re.compile(r"\u201c((?:(?!\n\s*\n)[^\u201c\u201d])+)\u201d|\"((?:(?!\n\s*\n)[^\"])+)\"")
 # A single curly quotation opens after a space or bracket and closes before a space or
 # punctuation; an apostrophe (its twin, U+2019) sits between letters and is neither.
-_SINGLE = re.compile(r"(?:(?<=^)|(?<=[\s(\[\u2014\u2013-]))\u2018((?:(?!\n\s*\n).)+?)\u2019(?![A-Za-z\u00c0-\u024f])",
+# An opening mark ends the search for the previous one's close: without that bound, every mark in a
+# paragraph whose closing marks are all apostrophes scanned to its end (quadratic in its length).
+_SINGLE = re.compile(r"(?:(?<=^)|(?<=[\s(\[\u2014\u2013-]))\u2018((?:(?!\n\s*\n)[^\u2018])+?)\u2019(?![A-Za-z\u00c0-\u024f])",
                      re.DOTALL | re.MULTILINE)
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_WORKER = Path(__file__).with_name("draft_worker.py")
 
 
 def extract_quotations(draft_text: str, min_words: int = 4) -> list[str]:
@@ -46,61 +51,102 @@ def extract_quotations(draft_text: str, min_words: int = 4) -> list[str]:
             continue  # a quotation within a quotation: the outer one is checked
         found.append((m.start(), m.group(1)))
     out: list[str] = []
+    seen: set[str] = set()  # a list's `in` made a draft of many quotations quadratic
     for _, quote in sorted(found):
         quote = " ".join(quote.split()).strip()
-        if len(re.findall(r"\w+", quote)) >= min_words and quote not in out:
+        if len(re.findall(r"\w+", quote)) >= min_words and quote not in seen:
+            seen.add(quote)
             out.append(quote)
     return out
 
 
 def check_draft(store: Store, draft_text: str, semantic: Semantic | None = None) -> list[QuoteReport]:
-    """A verification report for every quotation in the draft, in order."""
-    return [verify(store, quote, semantic) for quote in extract_quotations(draft_text)]
+    """A verification report for every quotation in the draft, in order.
+
+    A quotation over the length cap (often a stray quotation mark pairing with one far away) is
+    reported as too long, unchecked, rather than failing the whole manuscript.
+    """
+    quotes = extract_quotations(draft_text)
+    most = config.get_int("max_draft_quotes")
+    if len(quotes) > most:
+        # Each one is a corpus-wide search: a draft of a hundred thousand would run for hours.
+        raise QueryError(f"the draft holds {len(quotes):,} quotations; the most `check` verifies is {most:,} "
+                         "(split it, or set CORPUS_SEARCH_MAX_DRAFT_QUOTES)")
+    cap = max_quote_chars()
+    return [verify(store, quote, semantic) if len(quote) <= cap else QuoteReport(quote, False, (), "too long")
+            for quote in quotes]
 
 
 def read_draft(path: Path) -> str:
-    """The text of a .txt, .md or .docx draft."""
+    """The text of a .txt, .md or .docx draft, read in a worker process under size, time and memory caps.
+
+    A draft comes from outside (a colleague, a download): a .docx is a zip whose document.xml may
+    unzip to a hundred times its size, and parsing it whole took 13 bytes of memory per byte of XML
+    (a 2.6 MB Word file peaked over 1 GB). The worker streams it; the caps stop what is left.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in DRAFT_SUFFIXES:
         raise SourceError(f"{path.name}: drafts must be {', '.join(DRAFT_SUFFIXES)}; save it as one of those")
+    max_mb = config.get_int("max_draft_mb")
     try:
-        if suffix == ".docx":
-            return _read_docx(path)
-        raw = path.read_bytes()
+        size = path.stat().st_size
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
-    for encoding in ("utf-8-sig", "utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ("utf-8-sig",):
-        try:
-            return raw.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    try:
-        return raw.decode("cp1252")  # Word's "plain text" export on Windows
-    except UnicodeDecodeError:
-        raise SourceError(f"{path.name} is not UTF-8 text; save it as UTF-8") from None
+    if size > max_mb * 1024 * 1024:
+        raise SourceError(f"{path.name} is {size / 1024 / 1024:.1f} MiB; the largest draft `check` reads is "
+                          f"{max_mb} MiB (set CORPUS_SEARCH_MAX_DRAFT_MB to allow more)")
+    result = _run_draft_worker(path)
+    if result.get("ok"):
+        return str(result["text"])
+    kind, detail = result.get("kind"), str(result.get("message", ""))
+    if kind in ("too-large", "unzips-too-large"):
+        setting = "MAX_DRAFT_UNZIPPED_MB" if kind == "unzips-too-large" else "MAX_DRAFT_MB"
+        raise SourceError(f"{path.name}: {detail}, the most `check` reads (set CORPUS_SEARCH_{setting} to allow more)")
+    if kind == "memory":
+        raise SourceError(_memory_message(path))
+    if kind == "encoding":
+        raise SourceError(f"{path.name} is not UTF-8 text; save it as UTF-8")
+    raise SourceError(f"{path.name} is not a readable {suffix} file ({detail}); re-save it")
 
 
-def _read_docx(path: Path) -> str:
-    """Paragraph text of a Word file (the document body; no dependency beyond the standard library)."""
+def _run_draft_worker(path: Path) -> dict[str, Any]:
+    """The worker's JSON answer; a timeout, crash or memory kill becomes a SourceError."""
+    timeout = config.get_float("draft_timeout")
+    memory_mb = config.get_int("draft_memory_mb")
+    max_text = config.get_int("max_draft_mb") * 1024 * 1024
+    max_unzipped = config.get_int("max_draft_unzipped_mb") * 1024 * 1024
     try:
-        with zipfile.ZipFile(path) as archive:
-            xml = archive.read("word/document.xml")
-        root = ElementTree.fromstring(xml)
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError) as exc:
-        raise SourceError(f"{path.name} is not a readable .docx file ({exc}); re-save it from Word") from None
-    paragraphs = []
-    for para in root.iter(f"{_W}p"):
-        parts = []
-        for node in para.iter():
-            if node.tag == f"{_W}t" and node.text:
-                parts.append(node.text)
-            elif node.tag == f"{_W}tab":
-                parts.append("\t")
-            elif node.tag in (f"{_W}br", f"{_W}cr"):
-                parts.append("\n")
-        paragraphs.append("".join(parts))
-    return "\n\n".join(paragraphs)
+        # Run by path with -P, as the PDF worker is: it needs only the standard library.
+        proc = subprocess.Popen([sys.executable, "-P", str(_WORKER), str(path), str(max_text), str(max_unzipped),
+                                 str(max(memory_mb, 0))],
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                close_fds=True)
+    except OSError as exc:
+        raise SourceError(f"could not start the draft reader: {exc}") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise SourceError(f"{path.name}: reading it took longer than {timeout:g} s; stopped "
+                          "(set CORPUS_SEARCH_DRAFT_TIMEOUT to allow more)") from None
+    try:
+        result = json.loads(out)
+        if proc.returncode == 0 and isinstance(result, dict):
+            return result
+    except ValueError:
+        pass
+    stderr = err.decode("utf-8", "replace")
+    if "MemoryError" in stderr or "memory" in stderr.lower():
+        raise SourceError(_memory_message(path))
+    last = next((line for line in reversed(stderr.splitlines()) if line.strip()), f"exit {proc.returncode}")
+    raise SourceError(f"{path.name}: the draft reader crashed ({last.strip()[:200]})")
+
+
+def _memory_message(path: Path) -> str:
+    return (f"{path.name}: reading it needed more than {config.get_int('draft_memory_mb')} MiB of memory; stopped "
+            "(set CORPUS_SEARCH_DRAFT_MEMORY_MB to allow more)")
 
 
 def render_check(reports: list[QuoteReport]) -> str:
@@ -111,7 +157,9 @@ def render_check(reports: list[QuoteReport]) -> str:
         return "No quotations of four or more words found in the draft."
     blocks = []
     for i, report in enumerate(reports, 1):
-        blocks.append(f"{i}. \u201c{report.quote}\u201d\n" + render_report(report))
-    counts = {v: sum(r.verdict == v for r in reports) for v in ("found", "altered", "paraphrase", "not found")}
+        shown = report.quote if report.verdict != "too long" else report.quote[:200] + "\u2026"
+        blocks.append(f"{i}. \u201c{shown}\u201d\n" + render_report(report))
+    verdicts = ("found", "altered", "paraphrase", "not found", "too long")
+    counts = {v: sum(r.verdict == v for r in reports) for v in verdicts}
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     return "\n\n".join(blocks) + f"\n\n{len(reports)} quotations: {summary}"

@@ -387,8 +387,29 @@ def mla(record: Record, loc: Locator, em: tuple[str, str] = ("", "")) -> str:
     return f"{text} ({short}{'' if where.startswith(',') else ' '}{where})"
 
 
-def _bib_escape(value: str) -> str:
-    return re.sub(r"([&%$#_{}])", r"\\\1", value)
+_BIB_SPECIAL = {
+    "\\": r"\textbackslash{}", "{": r"$\lbrace$", "}": r"$\rbrace$",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+}
+_BIB_SPECIAL_RE = re.compile("|".join(re.escape(ch) for ch in _BIB_SPECIAL))
+
+
+def _bib_escape(value: str, verbatim: bool = False) -> str:
+    """A field value as LaTeX text that cannot end its field or entry (a hostile title is only a title).
+
+    BibTeX counts braces without regard to backslashes, so "\\}" would still close the field: braces
+    become $\\lbrace$ and $\\rbrace$ (no brace left to count), and the macros that stand for other
+    specials end in an empty, balanced "{}". Whitespace, line breaks included, is collapsed, so no
+    line of the value can start a new "@entry".
+    """
+    value = " ".join(value.split())
+    if verbatim:  # url and doi are read verbatim: percent-encode what could end the field instead
+        return "".join(_URL_UNSAFE.get(ch, ch) for ch in value)
+    return _BIB_SPECIAL_RE.sub(lambda m: _BIB_SPECIAL[m.group()], value)
+
+
+_URL_UNSAFE = {"{": "%7B", "}": "%7D", "\\": "%5C", " ": "%20"}
 
 
 def _page_range(record: Record, loc: Locator) -> tuple[str, str]:
@@ -439,7 +460,7 @@ def bibtex(record: Record, loc: Locator, key: str | None = None, note: str = "")
         note = "; ".join(p for p in (loc.text(), note) if p)
     fields += [("edition", record.version or ""), ("doi", record.doi or ""), ("url", record.url or ""),
                ("note", note)]
-    body = ",\n".join(f"  {name} = {{{_bib_escape(value)}}}" for name, value in fields if value)
+    body = ",\n".join(f"  {name} = {{{_bib_escape(value, name in ('url', 'doi'))}}}" for name, value in fields if value)
     return f"@{kind}{{{key or record.doc_id},\n{body}\n}}"
 
 

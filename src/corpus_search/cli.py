@@ -108,7 +108,8 @@ def build(ctx: click.Context, force: bool, as_json: bool) -> None:
 
 def _search_options(f):
     f = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACT.md).")(f)
-    f = click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)(f)
+    f = click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+                     help="Results to show (at most CORPUS_SEARCH_MAX_LIMIT, 1000 by default).")(f)
     f = click.option("--kind", "kinds", multiple=True,
                      help="Only passages of this kind (body, heading, footnote, caption, box, quote).")(f)
     f = click.option("--doc", "doc_ids", multiple=True, help="Only this document (repeatable).")(f)
@@ -166,35 +167,25 @@ def _print_hit(corpus, hit) -> None:
 @click.pass_context
 def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, limit, as_json) -> None:
     """Run many searches in one process: one query per line, or JSON lines."""
+    lines = _read_batch(file)  # before the index opens: a bad file fails at once
     corpus = _open(ctx)
-    try:
-        lines = file.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        raise UsageError(f"{file} is not UTF-8 text") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip() or line.lstrip().startswith("#"):
+    for n, line in lines:
+        spec = _batch_spec(file, n, line)  # malformed JSON stops the run: the rest is probably wrong too
+        try:
+            _check_batch_spec(file, n, spec)
+        except UsageError as exc:
+            _batch_error(as_json, spec["query"], exc)
             continue
-        spec = {"query": line.strip()}
-        if line.lstrip().startswith("{"):
-            try:
-                spec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{file}:{n}: not valid JSON ({exc.msg})") from None
-            if not isinstance(spec, dict) or not isinstance(spec.get("query"), str):
-                raise UsageError(f"{file}:{n}: a JSON line needs a \"query\" string")
         ents = spec.get("entity", entities)
         ents = [ents] if isinstance(ents, str) else list(ents or [])
         try:
             result = corpus.search(
                 spec["query"], mode=spec.get("mode", mode), entities=ents, labels=spec.get("label", labels) or (),
-                doc_ids=spec.get("doc", doc_ids) or (), kinds=kinds, limit=int(spec.get("limit", limit)),
+                doc_ids=spec.get("doc", doc_ids) or (), kinds=kinds, limit=spec.get("limit", limit),
                 rollup=bool(spec.get("rollup", rollup)),
             )
         except CorpusSearchError as exc:
-            if as_json:
-                _dump({"query": spec["query"], "error": str(exc), "results": [], "total": 0})
-            else:
-                click.echo(f"{spec['query'][:40]}\terror: {exc}")
+            _batch_error(as_json, spec["query"], exc)
             continue
         if as_json:
             _dump(corpus.result_json(result))
@@ -203,6 +194,73 @@ def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, limit, as_j
                 p = hit.passage
                 snippet = " ".join(p.text.split())[:80]
                 click.echo(f"{result.query[:40]}\t{hit.rank}\t{p.doc_id}\t{_where(p)}\t{snippet}")
+
+
+def _batch_error(as_json: bool, query: str, exc: Exception) -> None:
+    if as_json:
+        _dump({"query": query, "error": str(exc), "results": [], "total": 0})
+    else:
+        click.echo(f"{query[:40]}\terror: {exc}")
+
+
+def _read_batch(file: Path) -> list[tuple[int, str]]:
+    """(line number, line) of each query in a batch file, read under the size and count caps.
+
+    The file may be anything the user names (/dev/zero, a 50 MB log), so at most the cap plus one
+    byte is read: past it, one line says so before any work is done.
+    """
+    from corpus_search import config
+
+    max_mb, max_queries = config.get_int("max_batch_mb"), config.get_int("max_batch_queries")
+    cap = max_mb * 1024 * 1024
+    try:
+        with open(file, "rb") as f:
+            raw = f.read(cap + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
+    if len(raw) > cap:
+        raise UsageError(f"{file} is larger than {max_mb} MiB, the most `batch` reads "
+                         "(split it, or set CORPUS_SEARCH_MAX_BATCH_MB)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{file} is not UTF-8 text") from None
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    if len(lines) > max_queries:
+        raise UsageError(f"{file} holds {len(lines):,} queries; the most one `batch` runs is {max_queries:,} "
+                         "(split it, or set CORPUS_SEARCH_MAX_BATCH_QUERIES)")
+    return lines
+
+
+def _batch_spec(file: Path, n: int, line: str) -> dict:
+    """One batch line as a search: {"query": ...} plus what a JSON line sets, each of the right type."""
+    if not line.lstrip().startswith("{"):
+        return {"query": line.strip()}
+    try:
+        spec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{file}:{n}: not valid JSON ({exc.msg})") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("query"), str):
+        raise UsageError(f"{file}:{n}: a JSON line needs a \"query\" string")
+    return spec
+
+
+def _check_batch_spec(file: Path, n: int, spec: dict) -> None:
+    """A JSON line's options are of the right type (strings, lists of strings, a whole-number limit)."""
+    limit = spec.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise UsageError(f"{file}:{n}: \"limit\" must be a whole number, not {json.dumps(limit)[:40]}")
+    for key in ("entity", "label", "doc"):
+        value = spec.get(key)
+        if value is not None and not isinstance(value, str) and not (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise UsageError(f"{file}:{n}: \"{key}\" must be a string or a list of strings")
+    for key in ("label", "doc"):
+        if isinstance(spec.get(key), str):
+            spec[key] = [spec[key]]
+    if "mode" in spec and not isinstance(spec["mode"], str):
+        raise UsageError(f"{file}:{n}: \"mode\" must be one of {', '.join(MODES)}")
 
 
 @cli.command()
@@ -273,7 +331,8 @@ def entities(ctx, label, limit, as_json) -> None:
               default="ris", show_default=True)
 @click.option("--query", default=None, help="Export the results of this search instead (hybrid, --limit results).")
 @click.option("--quote", "quotes", multiple=True, help="Export this quotation where it is found verbatim (repeatable).")
-@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Results of --query to export (at most CORPUS_SEARCH_MAX_LIMIT).")
 @click.pass_context
 def export(ctx, passage_ids, fmt, query, quotes, limit) -> None:
     """Export passages, search results or verified quotations for Zotero and other reference managers."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +18,9 @@ from corpus_search.models import Passage, Record
 FORMATS = ("csv", "bibtex", "ris", "csl-json", "markdown")
 CSV_COLUMNS = ("passage_id", "doc_id", "authors", "title", "year", "publisher", "journal", "page", "page_end",
                "paragraph", "locator", "quote", "note", "citation")
+# Spreadsheets read a cell starting with these as a formula (OWASP "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_:.\-]+")
 
 
 @dataclass(frozen=True)
@@ -55,15 +60,21 @@ def export(items: Sequence[ExportItem], fmt: str) -> str:
     return _markdown(items)
 
 
+def _safe_key(doc_id: str) -> str:
+    # A key is written bare (BibTeX "@misc{KEY,", RIS "ID  - KEY"): keep only characters that cannot
+    # end it or start another entry, whatever a file name held.
+    return _KEY_UNSAFE.sub("-", doc_id).strip("-") or "item"
+
+
 def _keys(items: Sequence[ExportItem]) -> list[str]:
     """Citation keys: the doc id, made unique per item ("makocki2016", "makocki2016-p34")."""
-    counts = Counter(i.record.doc_id for i in items)
+    counts = Counter(_safe_key(i.record.doc_id) for i in items)
     keys: list[str] = []
     for item in items:
-        key = item.record.doc_id
+        key = _safe_key(item.record.doc_id)
         if counts[key] > 1:
             loc = item.locator()
-            key = f"{key}-{'p' if loc.label == 'page' else 'para'}{loc.value}" if loc.label else key
+            key = _safe_key(f"{key}-{'p' if loc.label == 'page' else 'para'}{loc.value}") if loc.label else key
         base, n = key, 2
         while key in keys:
             key, n = f"{base}-{n}", n + 1
@@ -78,8 +89,19 @@ def _note(item: ExportItem) -> str:
 
 
 def _ris(item: ExportItem, key: str) -> str:
+    # citing.ris writes every value on one line (whitespace, line breaks included, collapsed), so no
+    # value can start a tag of its own; the ID line is replaced by the safe key.
     entry = citing.ris(item.record, item.locator(), _note(item))
-    return entry.replace(f"ID  - {item.record.doc_id}\n", f"ID  - {key}\n", 1)
+    head, _, rest = entry.partition("\n")
+    _, _, rest = rest.partition("\n")
+    return f"{head}\nID  - {key}\n{rest}"
+
+
+def _cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading quote (OWASP)."""
+    if isinstance(value, str) and value and value[0] in _FORMULA_START:
+        return "'" + value
+    return value
 
 
 def _csv(items: Sequence[ExportItem]) -> str:
@@ -88,7 +110,7 @@ def _csv(items: Sequence[ExportItem]) -> str:
     writer.writerow(CSV_COLUMNS)
     for item in items:
         r, p, loc = item.record, item.passage, item.locator()
-        writer.writerow([
+        writer.writerow(_cell(v) for v in [
             p.passage_id, p.doc_id, "; ".join(r.authors), r.title, r.year or "", r.publisher or "", r.journal or "",
             loc.first if loc.label == "page" else (p.page or ""),
             loc.last if loc.label == "page" else (p.page_end or ""),
@@ -101,18 +123,29 @@ def _csv(items: Sequence[ExportItem]) -> str:
 def _markdown(items: Sequence[ExportItem]) -> str:
     blocks = []
     for n, item in enumerate(items, 1):
-        cited = citing.cite(item.record, item.passage, "chicago", item.offset, item.end_offset, em=("*", "*"))
+        # The record's words are escaped before the citation adds its own emphasis around the title.
+        cited = citing.cite(_md_record(item.record), item.passage, "chicago", item.offset, item.end_offset,
+                            em=("*", "*"))
         quoted = "\n".join(f"> {line}" if line else ">" for line in _md_escape(item.text).splitlines())
-        block = f"{n}. {cited} [`{item.passage.passage_id}`]\n\n{_indent(quoted)}"
+        block = f"{n}. {cited} [`{item.passage.passage_id.replace('`', '')}`]\n\n{_indent(quoted)}"
         if item.note:
-            block += f"\n\n   {_md_escape(item.note)}"
+            block += f"\n\n{_indent(_md_escape(item.note))}"
         blocks.append(block)
     return "\n\n".join(blocks) + "\n"
 
 
+def _md_record(record: Record) -> Record:
+    """The record with every text field on one line and Markdown-escaped."""
+    changes = {f.name: _md_escape(" ".join(v.split())) for f in dataclasses.fields(record)
+               if f.name not in ("doc_id", "url", "doi") and isinstance(v := getattr(record, f.name), str)}
+    changes["authors"] = tuple(_md_escape(" ".join(a.split())) for a in record.authors)
+    changes["contributors"] = tuple(_md_escape(" ".join(a.split())) for a in record.contributors)
+    return dataclasses.replace(record, **changes)
+
+
 def _md_escape(text: str) -> str:
     # Source text may hold characters Markdown reads as markup; show them as written.
-    return "".join(f"\\{ch}" if ch in "\\`*_[]<>#|" else ch for ch in text)
+    return "".join(f"\\{ch}" if ch in "\\`*_[]<>#|!()" else ch for ch in text)
 
 
 def _indent(text: str) -> str:

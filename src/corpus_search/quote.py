@@ -20,6 +20,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from corpus_search import config
 from corpus_search.cite import cite, find_locator
 from corpus_search.errors import QueryError
 from corpus_search.models import Passage, QuoteMatch, Record
@@ -45,6 +46,7 @@ _INSERTION_SPAN = 80  # ...and a bracketed insertion may stand for (a few words)
 _PASTED_MARKER = re.compile(r"(?<=[a-z.,;:)\u201d\u2019\"])\d{1,3}(?=\s|$)")
 _WORD = re.compile(r"\S+")
 _NOT_ALNUM = re.compile(r"\W+|_")
+_POOL_PIECE = 120  # characters of the quotation per fuzzy candidate search (see _fuzzy_pool)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class QuoteReport:
     found: bool
     matches: tuple[QuoteMatch, ...]
     # "found" (verbatim) | "altered" (close wording: see the first match's `difference`) |
-    # "paraphrase" (other words, same meaning, by the vector index) | "not found"
+    # "paraphrase" (other words, same meaning, by the vector index) | "not found" |
+    # "too long" (a draft's quotation over the max_quote_chars cap, not checked)
     verdict: str = ""
 
     def __post_init__(self) -> None:
@@ -216,12 +219,55 @@ def parse_quote(text: str) -> _Pattern:
     return _Pattern(tuple(segments), tuple(gaps), open_start, open_end, plain_text, tuple(pieces))
 
 
-def _regex(pattern: _Pattern) -> re.Pattern[str]:
-    parts = [re.escape(pattern.segments[0])]
-    for gap, segment in zip(pattern.gaps, pattern.segments[1:]):
-        parts.append(f".{{0,{gap}}}?")
-        parts.append(re.escape(segment))
-    return re.compile("".join(parts), re.DOTALL)
+def _occurrences(text: str, segment: str) -> list[int]:
+    """Start of every occurrence of `segment` in `text`, overlapping ones included."""
+    found, at = [], text.find(segment)
+    while at >= 0:
+        found.append(at)
+        at = text.find(segment, at + 1)
+    return found
+
+
+def _gapped_matches(text: str, pattern: _Pattern) -> list[tuple[int, int]]:
+    """(start, end) of each way the segments occur in order with gaps no longer than allowed, by start.
+
+    A regular expression (segment, .{0,gap}?, segment, ...) backtracks through every combination of
+    occurrences when a late segment is missing: "of the ... of the ... of the ... xyz" took minutes.
+    Here each segment is found once (str.find) and two passes over the sorted occurrences keep those
+    reachable from a first segment and leading on to a last one: linear in the text and the matches.
+    From each start the earliest continuation is taken, as the lazy gaps of the expression did.
+    """
+    segs, gaps = pattern.segments, pattern.gaps
+    occ = [_occurrences(text, seg) for seg in segs]
+    # Forward: occurrences some chain of earlier segments reaches.
+    reach = [occ[0]]
+    for k in range(1, len(segs)):
+        ends = [a + len(segs[k - 1]) for a in reach[-1]]
+        keep = []
+        for b in occ[k]:
+            i = bisect.bisect_right(ends, b) - 1  # the latest end at or before b leaves the shortest gap
+            if i >= 0 and b - ends[i] <= gaps[k - 1]:
+                keep.append(b)
+        reach.append(keep)
+    # Backward: of those, the ones a chain of later segments completes.
+    good = [reach[-1]]
+    for k in range(len(segs) - 2, -1, -1):
+        nxt = good[0]
+        keep = []
+        for a in reach[k]:
+            e = a + len(segs[k])
+            j = bisect.bisect_left(nxt, e)
+            if j < len(nxt) and nxt[j] - e <= gaps[k]:
+                keep.append(a)
+        good.insert(0, keep)
+    out = []
+    for a in good[0]:
+        at = a
+        for k in range(1, len(segs)):
+            e = at + len(segs[k - 1])
+            at = good[k][bisect.bisect_left(good[k], e)]  # exists and lies within the gap: see above
+        out.append((a, at + len(segs[-1])))
+    return out
 
 
 # ---------------------------------------------------------------- verbatim matches
@@ -229,6 +275,7 @@ def _regex(pattern: _Pattern) -> re.Pattern[str]:
 
 def verify(store: Store, text: str, semantic: Semantic | None = None, limit: int = 5) -> QuoteReport:
     """Every verbatim occurrence of the quotation, or its closest candidates (best first)."""
+    check_length(text)
     ready = _prepared(store)
     pattern = parse_quote(text)
     matches = _exact(ready, pattern)
@@ -241,15 +288,27 @@ def verify(store: Store, text: str, semantic: Semantic | None = None, limit: int
     return QuoteReport(text, False, tuple(near), _verdict(False, near, paraphrase))
 
 
+def max_quote_chars() -> int:
+    return config.get_int("max_quote_chars")
+
+
+def check_length(text: str) -> None:
+    """Refuse a quotation longer than the cap: past a few pages it is a mistake (or an attack), not a quotation."""
+    cap = max_quote_chars()
+    if len(text) > cap:
+        raise QueryError(f"the quotation is {len(text):,} characters; the most `quote` checks is {cap:,} "
+                         f"(set CORPUS_SEARCH_MAX_QUOTE_CHARS to allow more)")
+
+
 def _exact(ready: _Prepared, pattern: _Pattern) -> list[QuoteMatch]:
-    regex = _regex(pattern)
     found: dict[tuple[str, int], QuoteMatch] = {}
     for stream in ready.streams:
         pos = 0
-        while (m := regex.search(stream.text, pos)) is not None:
-            span = _locate(ready, stream, m.start(), m.end(), pattern)
+        for a, b in _gapped_matches(stream.text, pattern):
+            if a < pos:
+                continue  # inside the match before: matches do not overlap
+            span = _locate(ready, stream, a, b, pattern)
             if span is None:
-                pos = m.start() + 1
                 continue
             first, start, last, end = span
             key = (ready.passages[first].passage_id, start)
@@ -258,7 +317,7 @@ def _exact(ready: _Prepared, pattern: _Pattern) -> list[QuoteMatch]:
                 if pattern.gapped:
                     diff = word_diff(pattern.plain, found[key].source_text)
                     found[key] = _replace(found[key], diff=diff)
-            pos = m.end()
+            pos = b
     return sorted(found.values(), key=lambda q: (ready.index[q.passage_id], q.start))
 
 
@@ -388,8 +447,15 @@ def similarity(qkeys: Sequence[str], skeys: Sequence[str]) -> float:
     """
     if not qkeys or not skeys:
         return 0.0
-    chars = fuzz.ratio(" ".join(qkeys), " ".join(skeys)) / 100
-    shared = sum((Counter(qkeys) & Counter(skeys)).values()) / max(len(qkeys), len(skeys))
+    return _similarity(" ".join(qkeys), Counter(qkeys), len(qkeys), skeys)
+
+
+def _similarity(qtext: str, qcount: Counter[str], qlen: int, skeys: Sequence[str]) -> float:
+    """similarity() with the quotation's side worked out once (it is called for many windows)."""
+    if not qlen or not skeys:
+        return 0.0
+    chars = fuzz.ratio(qtext, " ".join(skeys)) / 100
+    shared = sum((qcount & Counter(skeys)).values()) / max(qlen, len(skeys))
     return round((chars + shared) / 2, 3)
 
 
@@ -401,9 +467,7 @@ def _closest(ready: _Prepared, pattern: _Pattern, semantic: Semantic | None, lim
     if not qkeys:
         return [], False
     cosines: dict[int, float] = {}
-    pool: set[int] = set()
-    for _, _, i in process.extract(fold(pattern.plain), ready.folded, scorer=fuzz.partial_ratio, limit=20):
-        pool.add(i)
+    pool = _fuzzy_pool(ready, fold(pattern.plain))
     if semantic is not None:
         for pid, cosine in semantic(pattern.plain, 10):
             if pid in ready.index:
@@ -438,6 +502,37 @@ def _closest(ready: _Prepared, pattern: _Pattern, semantic: Semantic | None, lim
         kind = "paraphrase" if n == 0 and paraphrase else classify(qkeys, near.keys)
         out.append(_replace(match, diff=word_diff(pattern.plain, match.source_text), difference=kind))
     return out, paraphrase
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    """The text cut at spaces into pieces of about `size` characters."""
+    pieces, start = [], 0
+    while start < len(text):
+        end = start + size
+        if end < len(text):
+            space = text.rfind(" ", start + size // 2, end)
+            end = space if space > start else end
+        pieces.append(text[start:end].strip())
+        start = end
+    return [p for p in pieces if p]
+
+
+def _fuzzy_pool(ready: _Prepared, folded: str, size: int = 20) -> set[int]:
+    """The passages most like the quotation, by fuzzy partial matching.
+
+    partial_ratio costs about the square of the needle's length (a 1,600-character needle took 8 s
+    over 240,000 characters of passages, a 100-character one 0.02 s), so a long quotation is matched
+    in pieces of _POOL_PIECE characters and each passage scores the sum over the pieces: near-linear
+    in the quotation's length, and a passage holding much of it ranks first.
+    """
+    pieces = _chunks(folded, _POOL_PIECE)
+    if len(pieces) == 1:
+        return {i for _, _, i in process.extract(folded, ready.folded, scorer=fuzz.partial_ratio, limit=size)}
+    totals: Counter[int] = Counter()
+    for piece in pieces:
+        for _, score, i in process.extract(piece, ready.folded, scorer=fuzz.partial_ratio, limit=size):
+            totals[i] += score
+    return {i for i, _ in totals.most_common(size)}
 
 
 def _overlaps(a: _Near, b: _Near) -> bool:
@@ -491,12 +586,13 @@ def _best_window(qkeys: list[str], keys: list[str], lo: int) -> tuple[int, int] 
     ws = lo + bisect.bisect_right(offsets, hint.dest_start) - 1
     we = lo + bisect.bisect_right(offsets, max(hint.dest_end - 1, hint.dest_start))
     best = (-1.0, ws, we)
+    qcount, qlen = Counter(qkeys), len(qkeys)
     # Refine to whole words: the alignment's edges may fall inside words or miss omitted ones.
     # A quotation usually starts and ends where its source words do, so windows that agree at
     # the edges win near-ties ("are not" vs "are not simply cooperating" for "are cooperating").
     for a in range(max(ws - 4, lo), min(ws + 5, len(keys))):
         for b in range(max(we - 4, a + 1), min(we + 5, len(keys)) + 1):
-            score = similarity(qkeys, keys[a:b])
+            score = _similarity(query, qcount, qlen, keys[a:b])
             score += 0.05 * (_alike(qkeys[0], keys[a]) + _alike(qkeys[-1], keys[b - 1]))
             if score > best[0]:
                 best = (score, a, b)
@@ -597,6 +693,9 @@ def render_report(report: QuoteReport) -> str:
             lines.append(f"    source: {m.source_text}")
             lines.append(f"    cite:   {m.citation}")
         return "\n".join(lines)
+    if report.verdict == "too long":
+        return (f"NOT CHECKED: {len(report.quote):,} characters, more than the {max_quote_chars():,} "
+                "a quotation may have (a stray quotation mark? CORPUS_SEARCH_MAX_QUOTE_CHARS sets the cap)")
     label = {"altered": "NOT FOUND as quoted; the source has", "paraphrase": "NOT FOUND verbatim; a passage says this in other words"}
     lines.append(label.get(report.verdict, "NOT FOUND in the corpus") + (":" if report.matches else "."))
     shown = [m for m in report.matches[:3] if m.similarity >= CLOSE] if report.verdict == "altered" else []

@@ -4,6 +4,7 @@ facets and highlights. The store is asked for text and entities; the indexes onl
 
 from __future__ import annotations
 
+import operator
 import re
 import time
 from collections import Counter, defaultdict
@@ -44,6 +45,7 @@ class Searcher:
         self.encode_query = encode_query
         self._aliases = None
         self._names = None
+        self._labels: list[str] | None = None
 
     # -- filters ---------------------------------------------------------------
     def _load_names(self) -> None:
@@ -63,6 +65,21 @@ class Searcher:
             raise QueryError(f"no entity called {text!r} in the corpus{hint}")
         return names
 
+    def labels(self) -> list[str]:
+        """The entity labels that occur in this corpus (PERSON, ORG, GPE, ...), sorted."""
+        if self._labels is None:
+            rows = self.store.conn.execute("SELECT DISTINCT label FROM mentions")
+            self._labels = sorted(label for (label,) in rows)
+        return self._labels
+
+    def check_label(self, label: str) -> str:
+        """The label in upper case, or an error naming the known ones (like an unknown entity)."""
+        known = self.labels()
+        if not isinstance(label, str) or label.upper() not in known:
+            listed = ", ".join(known) if known else "none: the corpus has no entities"
+            raise QueryError(f"no entities labelled {label!r} in the corpus; its labels are {listed}")
+        return label.upper()
+
     def within(self, names: Sequence[str]) -> list[str]:
         """Entities of the corpus that sit within any of `names` (the opt-in place roll-up)."""
         from corpus_search.entities import rollup
@@ -80,7 +97,7 @@ class Searcher:
                 names = names + self.within(names)
             sets.append(self.store.passages_mentioning(names))
         if filters.labels:
-            sets.append(self.store.passages_labelled([label.upper() for label in filters.labels]))
+            sets.append(self.store.passages_labelled([self.check_label(label) for label in filters.labels]))
         if filters.doc_ids or filters.kinds:
             known = {d.doc_id for d in self.store.documents()}
             for d in filters.doc_ids:
@@ -102,8 +119,7 @@ class Searcher:
         started = time.perf_counter()
         if mode not in MODES:
             raise UsageError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
-        if limit < 1:
-            raise UsageError("--limit must be at least 1")
+        limit = check_limit(limit)
         warnings: list[str] = []
         query = _clean_query(query)
         if not query:
@@ -198,6 +214,27 @@ class Searcher:
         rank = {label: i for i, label in enumerate(LABEL_ORDER)}
         ordered = sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
         return {label: tuple(c.most_common(per_label)) for label, c in ordered}
+
+
+def check_limit(limit: object) -> int:
+    """The number of results asked for, if it is a whole number from 1 to the max_limit setting.
+
+    Over the cap is an error rather than a silent clamp: a caller who asked for ten million
+    results should learn they get at most a thousand, and the CLI, batch lines and the API agree.
+    """
+    try:
+        if isinstance(limit, bool):
+            raise TypeError
+        n = operator.index(limit)  # ints (NumPy's too); not floats, strings or bools
+    except TypeError:
+        raise UsageError(f"limit must be a whole number, not {limit!r}") from None
+    if n < 1:
+        raise UsageError(f"limit must be at least 1, not {limit!r}")
+    cap = config.get_int("max_limit")
+    if n > cap:
+        raise UsageError(f"limit {n:,} is more than {cap:,}, the most results one search returns "
+                         "(set CORPUS_SEARCH_MAX_LIMIT to allow more)")
+    return n
 
 
 def _rrf(kw: list[tuple[str, float]], sem: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
