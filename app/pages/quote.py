@@ -13,7 +13,7 @@ from corpus_search.errors import CorpusSearchError
 from corpus_search.render import diff_html, escape, passage_locator
 
 VERDICTS = {"found": "Found verbatim", "altered": "Close, but altered", "paraphrase": "Same meaning, other words",
-            "not found": "Not in the sources"}
+            "not found": "Not in the sources", "too long": "Too long to check"}
 
 corpus = common.require_corpus()
 st.title("Quote check")
@@ -63,6 +63,10 @@ def _styles() -> tuple[str, ...]:
 def show_report(report, prefix: str, first_expanded: bool = True) -> None:
     verdict = getattr(report, "verdict", "found" if report.found else "not found")
     text = VERDICTS.get(verdict, verdict)
+    if verdict == "too long":
+        st.warning(f"{text}: {len(report.quote):,} characters, over the cap (CORPUS_SEARCH_MAX_QUOTE_CHARS); "
+                   "check it in shorter pieces.")
+        return
     if report.found:
         where = ", ".join(sorted({passage_locator(m) or m.doc_id for m in report.matches if m.exact}))
         st.success(f"{text}: {escape(where)}")
