@@ -33,6 +33,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),
     Setting("lock_wait", "0", "Seconds a build waits for another build's lock (0: fail at once)."),
+    Setting("annotations", "auto", "Folder of the annotation store (highlights, notes, tags, collections); `auto` is "
+            "annotations/ beside the index folder. No build writes there except to re-anchor."),
+    Setting("author", "auto", "Name recorded as the author of new annotations; `auto` is your login name."),
+    Setting("note_max_chars", "20000", "Longest note (characters) an annotation may carry."),
+    Setting("anchor_fuzzy_min", "85", "Similarity (0-100) a changed passage needs for an annotation to re-anchor "
+            "on it fuzzily; below it the annotation is kept as an orphan."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
