@@ -33,6 +33,8 @@ common.PAGES.update(
                       url_path="documents"),
     collection=st.Page(HERE / "pages" / "collection.py", title="Collection", icon=":material/bookmarks:",
                        url_path="collection"),
+    annotations=st.Page(HERE / "pages" / "annotations.py", title="Annotations", icon=":material/edit_note:",
+                        url_path="annotations"),
 )
 
 page = st.navigation(list(common.PAGES.values()))

@@ -127,12 +127,10 @@ def _place_imported(ann: Annotation, index_store, docs: dict) -> Annotation:
     """Anchor an imported annotation: in its own document when known, else where its quote is found."""
     candidates = [ann.doc_id] if ann.doc_id in docs else _guess_documents(ann.source, docs)
     for doc_id in candidates:
-        doc = DocumentText.load(index_store, doc_id)
-        outcome, changes = reanchor(dataclasses.replace(ann, doc_id=doc_id), doc)
+        here = dataclasses.replace(ann, doc_id=doc_id)
+        outcome, changes = reanchor(here, DocumentText.load(index_store, doc_id))
         if outcome != "orphaned":
-            if outcome == "unchanged":
-                return dataclasses.replace(ann, doc_id=doc_id)
-            return dataclasses.replace(ann, **changes)
+            return dataclasses.replace(here, **changes)
     return dataclasses.replace(ann, status=ORPHAN, passage_start=None, passage_end=None)
 
 
