@@ -120,7 +120,8 @@ def _save(corpus, passage, key: str) -> None:
     except CorpusSearchError as exc:
         st.error(str(exc))
         return
-    st.session_state.pop(f"{key}-offset", None)
+    for field in ("offset", "quote", "note", "tags", "newcoll"):  # an empty form for the next one
+        st.session_state.pop(f"{key}-{field}", None)
     st.toast(f"Annotation saved ({len(a.exact)} characters highlighted)")
     st.rerun()
 

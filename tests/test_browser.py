@@ -403,6 +403,9 @@ def test_a_note_on_selected_words_survives_reload_and_restart(browser, corpus, b
     page.set_default_timeout(90_000)
     try:
         with streamlit_server(built_index, ROOT / "corpus", tmp_path / "first.log") as url:
+            # The front page first, as `corpus-search app` opens it: a fresh server's very first request
+            # straight to /reader runs the page file alone (Streamlit's pages/ folder mode).
+            open_app(page, url)
             page.goto(url + url_path)
             page.locator(f'[data-pid="{target.passage_id}"]').wait_for()
             wait_idle(page)
@@ -421,6 +424,7 @@ def test_a_note_on_selected_words_survives_reload_and_restart(browser, corpus, b
             _highlight_and_note(page, target.passage_id, quote, note, label)
 
         with streamlit_server(built_index, ROOT / "corpus", tmp_path / "second.log") as url:
+            open_app(page, url)
             page.goto(url + url_path)
             _highlight_and_note(page, target.passage_id, quote, note, label)
             page.goto(url + "/annotations")
