@@ -14,36 +14,33 @@ EXTENSIONS = {"w3c": ("jsonld", "application/ld+json"), "csv": ("csv", "text/csv
               "bibtex": ("bib", "application/x-bibtex"), "ris": ("ris", "application/x-research-info-systems"),
               "csl-json": ("json", "application/json"), "markdown": ("md", "text/markdown")}
 
+DEFAULT_COLLECTION = "Collection"
+
 corpus = common.require_corpus()
 store = annotating.store()
 st.markdown(annotating.CSS, unsafe_allow_html=True)
 st.title("Collection")
 
-# Passages gathered with "Add to collection" on other pages live in this browser session until saved.
+# "Add to collection" on the other pages gathers passages in the browser session; arriving here
+# saves them to the store (into the collection last opened here), where they outlast the session.
 pending = common.collection()
-names = [n for n, _ in store.collections()]
 if pending:
-    with st.container(border=True, key="pending"):
-        st.markdown(f"**{len(pending)} passages gathered in this session, not saved yet**")
-        for item in pending:
-            st.text(f"{item['passage_id']}: {(item.get('quote') or '')[:120]}")
-        target = st.text_input("Save them to the collection", value=names[0] if names else "Collection",
-                               key="pending-target")
-        if st.button("Save to the collection", key="pending-save", type="primary", icon=":material/save:"):
-            saved = 0
-            for item in list(pending):
-                try:
-                    passage = corpus.passage(item["passage_id"])
-                    start = item.get("offset") or 0
-                    end = item.get("end_offset") or len(passage.text)
-                    annotate_span(corpus, passage, start, end, store, note=item.get("note", ""), collections=[target])
-                except CorpusSearchError as exc:
-                    st.warning(f"{item['passage_id']}: {exc}")
-                    continue
-                pending.remove(item)
-                saved += 1
-            st.success(f"{saved} saved to “{target}”.")
-            st.rerun()
+    target = st.session_state.get("coll-name") or DEFAULT_COLLECTION
+    saved = 0
+    for item in list(pending):
+        try:
+            passage = corpus.passage(item["passage_id"])
+            start = item.get("offset") or 0
+            end = item.get("end_offset") or len(passage.text)
+            annotate_span(corpus, passage, start, end, store, note=item.get("note", ""), collections=[target])
+        except CorpusSearchError as exc:
+            st.warning(f"{item['passage_id']} was not saved: {exc}")
+            continue
+        pending.remove(item)
+        saved += 1
+    if saved:
+        st.session_state["coll-name"] = target
+        st.toast(f"{saved} passages saved to the collection “{target}”")
 
 rows = store.collections()
 if not rows:
@@ -52,6 +49,8 @@ if not rows:
     st.stop()
 
 labels = {n: f"{n} ({c})" for n, c in rows}
+if st.session_state.get("coll-name") not in labels:  # renamed or deleted (here or in another tab)
+    st.session_state.pop("coll-name", None)
 name = st.selectbox("Collection", list(labels), key="coll-name", format_func=lambda n: labels.get(n, n))
 with st.expander("Rename or delete this collection"):
     new = st.text_input("New name", key="coll-rename")
