@@ -120,8 +120,7 @@ def _save(corpus, passage, key: str) -> None:
     except CorpusSearchError as exc:
         st.error(str(exc))
         return
-    for field in ("offset", "quote", "note", "tags", "newcoll"):  # an empty form for the next one
-        st.session_state.pop(f"{key}-{field}", None)
+    st.session_state.pop(f"{key}-offset", None)
     st.toast(f"Annotation saved ({len(a.exact)} characters highlighted)")
     st.rerun()
 
