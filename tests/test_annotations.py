@@ -262,6 +262,9 @@ def test_w3c_export_imported_into_an_empty_store_gives_identical_annotations(cor
     item = data["first"]["items"][0]
     assert item["type"] == "Annotation" and item["target"]["selector"][0]["type"] == "TextQuoteSelector"
     assert {b["purpose"] for b in item["body"]} == {"commenting", "tagging"}
+    doc_target, passage_target = item["target"]
+    assert doc_target["source"].startswith("urn:corpus-search:doc:")
+    assert passage_target["selector"]["type"] == "TextPositionSelector"
 
     second = AnnotationStore.open(tmp_path / "two")
     counts = import_text(text, second, corpus.store)
@@ -361,6 +364,19 @@ def test_a_megabyte_note_is_refused_with_the_setting_to_change(corpus, store, mo
     monkeypatch.setenv("CORPUS_SEARCH_NOTE_MAX_CHARS", "10")
     with pytest.raises(UsageError, match="capped at 10"):
         annotate(corpus, passage.passage_id, store, note="eleven char")
+
+
+def test_an_import_with_one_oversized_note_stores_nothing(store):
+    rows = [{"type": "Annotation", "body": {"type": "TextualBody", "value": note, "purpose": "commenting"},
+             "target": {"source": "urn:corpus-search:doc:x", "selector": {"type": "TextQuoteSelector", "exact": "w"}}}
+            for note in ("fine", "z" * 1_000_000)]
+    with pytest.raises(UsageError, match="capped"):
+        import_text(json.dumps(rows), store)
+    assert store.count() == 0
+    with pytest.raises(UsageError, match="not JSON"):
+        import_text("{oops", store)
+    with pytest.raises(UsageError, match="no annotations found"):
+        import_text('{"hello": 1}', store)
 
 
 # -- the command line -------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ __all__ = ["ANCHORED", "ORPHAN", "Annotation", "AnnotationConflict", "Annotation
            "place", "reanchor_store", "span_in_passage", "summary_line"]
 
 EXPORT_FORMATS = ("w3c", "csv", "bibtex", "ris", "csl-json", "markdown")
+# An import file comes from outside: JSON this large is a mistake or an attack, not a reading list.
+IMPORT_MAX_CHARS = 64 * 1024 * 1024
 
 
 def open_store(index: Path | str) -> AnnotationStore:
@@ -87,11 +89,15 @@ def annotate_span(corpus, passage, start: int, end: int, store: AnnotationStore,
 
 def import_text(text: str, store: AnnotationStore, index_store=None) -> dict[str, int]:
     """Import a W3C JSON-LD or Hypothesis file; anchor what is new in the current index. Returns counts."""
+    if len(text) > IMPORT_MAX_CHARS:
+        raise UsageError(f"the file holds {len(text):,} characters; imports are capped at {IMPORT_MAX_CHARS:,}: "
+                         "split it into several files")
     kind, annotations = import_annotations(text)
+    for ann in annotations:  # all or nothing: a note over the cap refuses the file before any is stored
+        check_note(ann.note)
     counts = {"format": kind, "imported": 0, "skipped": 0, "anchored": 0, "orphaned": 0}
     docs = _documents(index_store)
     for ann in annotations:
-        check_note(ann.note)
         if _exists(store, ann.id):
             counts["skipped"] += 1
             continue

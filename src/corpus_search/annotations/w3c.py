@@ -24,6 +24,7 @@ from corpus_search.errors import UsageError
 
 CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 DOC_URI = "urn:corpus-search:doc:"
+PASSAGE_URI = "urn:corpus-search:passage:"
 ID_URI = "urn:uuid:"
 _EXTRA = ("passage_id", "passage_start", "passage_end", "page", "paragraph", "file_sha256", "collections",
           "status", "anchored_by", "source", "version")
@@ -52,13 +53,23 @@ def annotation_to_w3c(a: Annotation) -> dict[str, Any]:
         "created": a.created,
         "modified": a.updated,
         "creator": {"type": "Person", "name": a.author},
-        "target": {"source": f"{DOC_URI}{a.doc_id}", "selector": selectors},
+        "target": _targets(a, selectors),
         "corpus_search": {k: getattr(a, k) for k in _EXTRA},
     }
     out["corpus_search"]["collections"] = list(a.collections)
     if body:
         out["body"] = body
     return out
+
+
+def _targets(a: Annotation, selectors: list) -> dict[str, Any] | list[dict[str, Any]]:
+    """The words in the source's cleaned text and, when placed, the same words in their passage."""
+    document = {"source": f"{DOC_URI}{a.doc_id}", "selector": selectors}
+    if not a.passage_id or a.passage_start is None or a.passage_end is None:
+        return document
+    passage = {"source": f"{PASSAGE_URI}{a.passage_id}",
+               "selector": {"type": "TextPositionSelector", "start": a.passage_start, "end": a.passage_end}}
+    return [document, passage]
 
 
 def loads(text: str) -> tuple[str, list[Annotation]]:
@@ -111,6 +122,16 @@ def _selectors(target: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
     raise UsageError("an annotation has no TextQuoteSelector: only annotations on quoted words can be imported")
 
 
+def _passage_target(target: Any) -> dict[str, Any]:
+    for t in target if isinstance(target, list) else [target]:
+        source = t.get("source") if isinstance(t, dict) else None
+        sel = t.get("selector") if isinstance(t, dict) else None
+        if isinstance(source, str) and source.startswith(PASSAGE_URI) and isinstance(sel, dict):
+            return {"passage_id": source[len(PASSAGE_URI):], "passage_start": sel.get("start"),
+                    "passage_end": sel.get("end")}
+    return {}
+
+
 def _text(value: Any, limit: int = 10_000) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
@@ -127,6 +148,8 @@ def from_w3c(row: dict[str, Any]) -> Annotation:
                  and b.get("purpose", "commenting") == "commenting" and "value" in b), "")
     tags = clean_tags(_text(b.get("value")) for b in bodies if isinstance(b, dict) and b.get("purpose") == "tagging")
     extra = row.get("corpus_search") if isinstance(row.get("corpus_search"), dict) else {}
+    if "passage_id" not in extra:  # a file written elsewhere may still carry our passage target
+        extra = {**extra, **_passage_target(row.get("target"))}
     creator = row.get("creator")
     author = _text(creator.get("name")) if isinstance(creator, dict) else _text(creator)
     raw_id = _text(row.get("id")) or new_id()
