@@ -260,9 +260,9 @@ def test_w3c_export_imported_into_an_empty_store_gives_identical_annotations(cor
     data = json.loads(text)
     assert data["@context"] == "http://www.w3.org/ns/anno.jsonld" and data["type"] == "AnnotationCollection"
     item = data["first"]["items"][0]
-    assert item["type"] == "Annotation" and item["target"]["selector"][0]["type"] == "TextQuoteSelector"
     assert {b["purpose"] for b in item["body"]} == {"commenting", "tagging"}
     doc_target, passage_target = item["target"]
+    assert item["type"] == "Annotation" and doc_target["selector"][0]["type"] == "TextQuoteSelector"
     assert doc_target["source"].startswith("urn:corpus-search:doc:")
     assert passage_target["selector"]["type"] == "TextPositionSelector"
 

@@ -397,6 +397,7 @@ def test_a_note_on_selected_words_survives_reload_and_restart(browser, corpus, b
     label = views[view_of(views, target.passage_id)].label
     url_path = f"/reader?rdoc=makocki2016&view={label}"
     note = "Check this against Alexeeva, p. 12"
+    hostile = " <script>window.__pwned = 1</script> [x](javascript:window.__pwned=2) <img src=x onerror=window.__pwned=3>"
 
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -414,10 +415,14 @@ def test_a_note_on_selected_words_survives_reload_and_restart(browser, corpus, b
             page.wait_for_function("([sel, q]) => document.querySelector(sel)?.value === q",
                                    arg=[".st-key-reader-annotate-quote input", quote])
             assert quote_box.input_value() == quote
-            page.locator(".st-key-reader-annotate-note textarea").fill(note)
+            page.locator(".st-key-reader-annotate-note textarea").fill(note + hostile)
             page.locator(".st-key-reader-annotate-tags input").fill("pipeline, check")
             page.get_by_role("button", name="Save annotation").click()
             _highlight_and_note(page, target.passage_id, quote, note, label)
+            # The note's markup stays text: no script ran, no javascript: link, no image.
+            card = page.locator(".cs-annot", has_text=note).first
+            assert "<script>" in card.inner_text() and card.locator("a, img, script").count() == 0
+            assert page.evaluate("window.__pwned") is None
             shot(page, "reader-annotation")
 
             page.reload()
