@@ -18,7 +18,8 @@ from corpus_search.render import escape
 CSS = """
 <style>
 .cs-passage mark.cs-ann, mark.cs-ann {background: #bfdbfe; border-bottom: 2px solid #2563eb;}
-.cs-annot {font-size: 0.88rem; border-left: 3px solid #2563eb; padding: 0.1rem 0 0.1rem 0.5rem; margin: 0.2rem 0 0.6rem 0;}
+.cs-annot {font-size: 0.88rem; border-left: 3px solid #2563eb; padding: 0.1rem 0 0.1rem 0.5rem;
+           margin: 0.2rem 0 0.6rem 0;}
 .cs-annot p {margin: 0.1rem 0;}
 .cs-annot q {font-style: italic;}
 .cs-orphan {border-left-color: #dc2626;}

@@ -248,7 +248,8 @@ def test_a_stale_edit_is_refused_and_tag_additions_merge(tmp_path):
 def _some_annotations(corpus, store):
     made = []
     for i, p in enumerate(body_passages(corpus, "makocki2016")[:3] + body_passages(corpus, "crs-r48903", 100)[:2]):
-        made.append(annotate(corpus, p.passage_id, store, quote=middle_words(p.text, 5 + i), note=f"**n{i}** [x](https://e.org)",
+        made.append(annotate(corpus, p.passage_id, store, quote=middle_words(p.text, 5 + i),
+                             note=f"**n{i}** [x](https://e.org)",
                              tags=[f"t{i % 2}"], collections=["A"] if i % 2 else ["A", "B"]))
     return made
 
@@ -301,7 +302,8 @@ def test_a_hypothesis_export_imports_onto_the_right_document_and_page(corpus, st
         "flagged": False, "hidden": False,
         "user_info": {"display_name": "J. Doe"},
     }
-    lost = dict(row, id="other", text="nowhere", uri="https://elsewhere.example/x", target=[{"source": "https://elsewhere.example/x", "selector": [
+    elsewhere = "https://elsewhere.example/x"
+    lost = dict(row, id="other", text="nowhere", uri=elsewhere, target=[{"source": elsewhere, "selector": [
         {"type": "TextQuoteSelector", "exact": "a sentence no source in this corpus contains, at all, anywhere",
          "prefix": "", "suffix": ""}]}])
     export_file = {"export_date": "2024-03-06T00:00:00.000Z", "export_userid": "acct:jdoe@hypothes.is",
@@ -391,7 +393,8 @@ def test_cli_annotate_list_export_import(corpus, built_index, tmp_path):
     made = json.loads(proc.stdout)
     assert made["exact"] == quote and made["tags"] == ["t1", "t2"] and made["collections"] == ["Draft"]
 
-    listed = json.loads(run_cli("annotations", "list", "--tag", "t2", "--json", index=built_index, env_extra=env).stdout)
+    listed = json.loads(run_cli("annotations", "list", "--tag", "t2", "--json", index=built_index,
+                                env_extra=env).stdout)
     assert [a["id"] for a in listed] == [made["id"]]
     assert json.loads(run_cli("annotations", "list", "--search", "nothing like it", "--json", index=built_index,
                               env_extra=env).stdout) == []

@@ -417,12 +417,12 @@ def annotate(ctx, passage_id, quote, offset, note, tags, collections, as_json) -
     click.echo(_annotation_line(a))
 
 
-@cli.group()
-def annotations() -> None:
+@cli.group("annotations")
+def annotations_group() -> None:
     """List, edit, export and import annotations (the store beside the index folder)."""
 
 
-@annotations.command("list")
+@annotations_group.command("list")
 @click.option("--tag", default=None, help="Only annotations with this tag.")
 @click.option("--collection", default=None, help="Only this collection, in its order.")
 @click.option("--doc", "doc_id", default=None, help="Only this document.")
@@ -444,7 +444,7 @@ def annotations_list(ctx, tag, collection, doc_id, search, orphans, as_json) -> 
         click.echo("no annotations", err=True)
 
 
-@annotations.command("edit")
+@annotations_group.command("edit")
 @click.argument("annotation_id")
 @click.option("--version", "version", type=int, required=True,
               help="The version you edited (from list --json); a newer stored version refuses the edit.")
@@ -461,7 +461,7 @@ def annotations_edit(ctx, annotation_id, version, note, tags, as_json) -> None:
     click.echo(_annotation_line(a))
 
 
-@annotations.command("delete")
+@annotations_group.command("delete")
 @click.argument("annotation_id")
 @click.pass_context
 def annotations_delete(ctx, annotation_id) -> None:
@@ -469,7 +469,7 @@ def annotations_delete(ctx, annotation_id) -> None:
     _annotation_store(ctx).delete(annotation_id)
 
 
-@annotations.command("collections")
+@annotations_group.command("collections")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def annotations_collections(ctx, as_json) -> None:
@@ -482,7 +482,7 @@ def annotations_collections(ctx, as_json) -> None:
         click.echo(f"{name}\t{count}")
 
 
-@annotations.command("export")
+@annotations_group.command("export")
 @click.option("--format", "fmt", type=click.Choice(("w3c", "csv", "bibtex", "ris", "csl-json", "markdown")),
               default="w3c", show_default=True)
 @click.option("--collection", default=None, help="Only this collection, in its order.")
@@ -501,7 +501,7 @@ def annotations_export(ctx, fmt, collection, tag, doc_id) -> None:
     click.echo(text, nl=False)
 
 
-@annotations.command("import")
+@annotations_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context

@@ -22,7 +22,8 @@ from corpus_search.annotations.store import (FILENAME, AnnotationConflict, Annot
                                              store_dir)
 from corpus_search.errors import UsageError
 
-__all__ = ["ANCHORED", "ORPHAN", "Annotation", "AnnotationConflict", "AnnotationStore", "DocumentText", "EXPORT_FORMATS",
+__all__ = ["ANCHORED", "ORPHAN", "Annotation", "AnnotationConflict", "AnnotationStore", "DocumentText",
+           "EXPORT_FORMATS",
            "after_build", "annotate", "annotate_span", "export", "import_text", "note_html", "open_store",
            "place", "reanchor_store", "span_in_passage", "summary_line"]
 
@@ -175,7 +176,8 @@ def export(annotations: Sequence[Annotation], fmt: str, corpus=None) -> tuple[st
             warnings.append(f"annotation {a.id} ({_short(a.exact)!r}) is an orphan: not in the {fmt} export")
             continue
         note = a.note + (f" (tags: {', '.join(a.tags)})" if a.tags else "")
-        items.append(ExportItem(passage, corpus.record(passage.doc_id), quote=passage.text[a.passage_start:a.passage_end],
+        words = passage.text[a.passage_start : a.passage_end]
+        items.append(ExportItem(passage, corpus.record(passage.doc_id), quote=words,
                                 offset=a.passage_start, end_offset=a.passage_end, note=note.strip()))
     return export_items(items, fmt), warnings
 

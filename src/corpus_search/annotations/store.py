@@ -253,7 +253,8 @@ class AnnotationStore:
             if replace:
                 conn.execute("DELETE FROM annotations WHERE id = ?", (annotation.id,))
             try:
-                conn.execute(f"INSERT INTO annotations ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                marks = ", ".join("?" * len(_COLUMNS))
+                conn.execute(f"INSERT INTO annotations ({', '.join(_COLUMNS)}) VALUES ({marks})",
                              tuple(getattr(annotation, c) for c in _COLUMNS))
             except sqlite3.IntegrityError:
                 raise UsageError(f"an annotation {annotation.id!r} already exists") from None
@@ -290,7 +291,8 @@ class AnnotationStore:
             self._require(conn, annotation_id)
             for tag in clean_tags(tags):
                 conn.execute("INSERT OR IGNORE INTO tags VALUES (?, ?)", (annotation_id, tag))
-            conn.execute("UPDATE annotations SET version = version + 1, updated = ? WHERE id = ?", (now(), annotation_id))
+            conn.execute("UPDATE annotations SET version = version + 1, updated = ? WHERE id = ?",
+                         (now(), annotation_id))
         return self.get(annotation_id)
 
     def set_position(self, annotation_id: str, **fields) -> None:
@@ -321,7 +323,8 @@ class AnnotationStore:
 
     def remove_from_collection(self, name: str, annotation_id: str) -> None:
         with self._tx() as conn:
-            conn.execute("DELETE FROM collection_items WHERE collection = ? AND annotation_id = ?", (name, annotation_id))
+            conn.execute("DELETE FROM collection_items WHERE collection = ? AND annotation_id = ?",
+                         (name, annotation_id))
 
     def move_in_collection(self, name: str, annotation_id: str, step: int) -> None:
         """Move an annotation `step` places up (-) or down (+) in its collection."""
