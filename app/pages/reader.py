@@ -126,6 +126,13 @@ with notes_col:
     st.caption("Select words in the text: they fill the form. Notes are kept beside the index and survive "
                "reloads, restarts and rebuilds.")
     annotating.annotate_form(corpus, [p for p in view.passages if p.kind != "footnote"], "reader-annotate", picked)
+    orphans = [a for a in annotating.store().list(doc_id=doc_id) if a.orphan]
+    if orphans:
+        with st.expander(f"{len(orphans)} annotations no longer found in this document"):
+            st.caption("Their words were changed or removed in a new version of the source; they are kept "
+                       "with their quotes (see the Annotations page).")
+            for a in orphans:
+                st.markdown(annotating.note_card(a), unsafe_allow_html=True)
     mine = [a for pid in shown_ids for a in notes_by_pid.get(pid, ())]
     if mine:
         with st.expander(f"Edit the {len(mine)} annotations on this page"):

@@ -379,10 +379,14 @@ def main() -> None:
 
 # -- annotations (issue 15): highlights, notes, tags and collections kept apart from the index --------
 
-def _annotation_store(ctx):
-    from corpus_search.annotations import open_store
+def _annotation_store(ctx, create: bool = True):
+    """The store beside the index; commands that only read get an empty one rather than create it."""
+    from corpus_search.annotations import AnnotationStore, FILENAME, store_dir
 
-    return open_store(ctx.obj["index"])
+    folder = store_dir(ctx.obj["index"])
+    if not create and not (folder / FILENAME).exists():
+        return AnnotationStore(Path(":memory:"))
+    return AnnotationStore.open(folder)
 
 
 def _annotation_line(a) -> str:
@@ -432,7 +436,7 @@ def annotations_group() -> None:
 @click.pass_context
 def annotations_list(ctx, tag, collection, doc_id, search, orphans, as_json) -> None:
     """List annotations, filtered by tag, collection, document or text."""
-    found = _annotation_store(ctx).list(tag=tag, collection=collection, doc_id=doc_id, search=search)
+    found = _annotation_store(ctx, create=False).list(tag=tag, collection=collection, doc_id=doc_id, search=search)
     if orphans:
         found = [a for a in found if a.orphan]
     if as_json:
@@ -474,7 +478,7 @@ def annotations_delete(ctx, annotation_id) -> None:
 @click.pass_context
 def annotations_collections(ctx, as_json) -> None:
     """The collections, in order, with how many annotations each holds."""
-    rows = _annotation_store(ctx).collections()
+    rows = _annotation_store(ctx, create=False).collections()
     if as_json:
         _dump([{"name": n, "annotations": c} for n, c in rows])
         return
@@ -493,7 +497,7 @@ def annotations_export(ctx, fmt, collection, tag, doc_id) -> None:
     """Export annotations as W3C Web Annotation JSON-LD or a reference-manager format."""
     from corpus_search.annotations import export as run_export
 
-    found = _annotation_store(ctx).list(tag=tag, collection=collection, doc_id=doc_id)
+    found = _annotation_store(ctx, create=False).list(tag=tag, collection=collection, doc_id=doc_id)
     corpus = None if fmt == "w3c" else _open(ctx)
     text, warnings = run_export(found, fmt, corpus)
     for warning in warnings:

@@ -20,9 +20,11 @@ from corpus_search.annotations.model import ANCHORED, ORPHAN, Annotation
 from corpus_search.annotations.note import note_html
 from corpus_search.annotations.store import (FILENAME, AnnotationConflict, AnnotationStore, check_note, new_annotation,
                                              store_dir)
+
+__all__ = ["FILENAME", "store_dir"]
 from corpus_search.errors import UsageError
 
-__all__ = ["ANCHORED", "ORPHAN", "Annotation", "AnnotationConflict", "AnnotationStore", "DocumentText",
+__all__ += ["ANCHORED", "ORPHAN", "Annotation", "AnnotationConflict", "AnnotationStore", "DocumentText",
            "EXPORT_FORMATS",
            "after_build", "annotate", "annotate_span", "export", "import_text", "note_html", "open_store",
            "place", "reanchor_store", "span_in_passage", "summary_line"]

@@ -134,7 +134,8 @@ class AnnotationStore:
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.RLock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # isolation_level=None: transactions are the explicit BEGIN IMMEDIATE ones below.
             self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
