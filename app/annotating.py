@@ -79,7 +79,7 @@ def _tags(text: str) -> list[str]:
     return [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
 
 
-def annotate_form(corpus, passages, key: str, chosen: dict | None = None) -> None:
+def annotate_form(corpus, passages, key: str, chosen: dict | None = None, in_dialog: bool = False) -> None:
     """Quote, note, tags, collection: saved to the store. `chosen` prefills it from a selection."""
     by_id = {p.passage_id: p for p in passages}
     if not by_id:
@@ -100,12 +100,19 @@ def annotate_form(corpus, passages, key: str, chosen: dict | None = None) -> Non
         st.text_input("Tags (comma-separated)", key=f"{key}-tags")
         st.selectbox("Collection", ["(none)", *names, "New collection…"], key=f"{key}-coll")
         st.text_input("New collection name", key=f"{key}-newcoll")
-        saved = st.form_submit_button("Save annotation", type="primary", icon=":material/edit_note:")
-    if saved:
-        _save(corpus, by_id[st.session_state[f"{key}-pid"]], key)
+        # Saved in the submit callback, where the form's boxes may still be emptied for the next note;
+        # a refused save keeps everything the user typed.
+        st.form_submit_button("Save annotation", type="primary", icon=":material/edit_note:", on_click=_save,
+                              args=(corpus, by_id, key))
+    error = st.session_state.pop(f"{key}-error", None)
+    if error:
+        st.error(error)
+    if st.session_state.pop(f"{key}-saved", None) and in_dialog:
+        st.rerun()  # closes the dialog
 
 
-def _save(corpus, passage, key: str) -> None:
+def _save(corpus, by_id: dict, key: str) -> None:
+    passage = by_id[st.session_state[f"{key}-pid"]]
     quote = st.session_state.get(f"{key}-quote", "").strip()
     coll = st.session_state.get(f"{key}-coll", "(none)")
     if coll == "New collection…":
@@ -119,11 +126,13 @@ def _save(corpus, passage, key: str) -> None:
         a = annotate_span(corpus, passage, start, end, store(), note=st.session_state.get(f"{key}-note", ""),
                           tags=_tags(st.session_state.get(f"{key}-tags", "")), collections=collections)
     except CorpusSearchError as exc:
-        st.error(str(exc))
+        st.session_state[f"{key}-error"] = str(exc)
         return
     st.session_state.pop(f"{key}-offset", None)
+    for field in ("quote", "note", "tags", "newcoll"):
+        st.session_state[f"{key}-{field}"] = ""
+    st.session_state[f"{key}-saved"] = True
     st.toast(f"Annotation saved ({len(a.exact)} characters highlighted)")
-    st.rerun()
 
 
 def _passage_label(p) -> str:
@@ -142,9 +151,9 @@ def annotate_dialog(corpus, passage_id: str, start: int | None = None, end: int 
         return
     key = f"dlg-{passage_id}"
     chosen = None
-    if start is not None and end is not None and f"{key}-quote" not in st.session_state:
+    if start is not None and end is not None and not st.session_state.get(f"{key}-quote"):
         chosen = {"pid": passage_id, "text": passage.text[start:end], "offset": start}
-    annotate_form(corpus, [passage], key, chosen)
+    annotate_form(corpus, [passage], key, chosen, in_dialog=True)
 
 
 def note_card(a, with_quote: bool = True) -> str:

@@ -88,7 +88,8 @@ picked = annotating.selection_listener("reader-selection")
 shown_ids = [p.passage_id for p in view.passages]
 notes_by_pid: dict[str, list] = {}
 for a in annotating.store().list(passage_ids=shown_ids):
-    notes_by_pid.setdefault(a.passage_id, []).append(a)
+    if not a.orphan:  # an orphan's old passage may hold other words now; orphans are listed apart
+        notes_by_pid.setdefault(a.passage_id, []).append(a)
 
 text_col, notes_col = st.columns([3, 1])
 with text_col:
