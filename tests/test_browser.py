@@ -410,10 +410,16 @@ def test_a_note_on_selected_words_survives_reload_and_restart(browser, corpus, b
             page.goto(url + url_path)
             page.locator(f'[data-pid="{target.passage_id}"]').wait_for()
             wait_idle(page)
-            _select_words(page, target.passage_id, quote)
             quote_box = page.locator(".st-key-reader-annotate-quote input")
-            page.wait_for_function("([sel, q]) => document.querySelector(sel)?.value === q",
-                                   arg=[".st-key-reader-annotate-quote input", quote])
+            # The selection listener mounts a moment after the text shows: select again until it reports.
+            for _ in range(10):
+                _select_words(page, target.passage_id, quote)
+                try:
+                    page.wait_for_function("([sel, q]) => document.querySelector(sel)?.value === q",
+                                           arg=[".st-key-reader-annotate-quote input", quote], timeout=5_000)
+                    break
+                except Exception:
+                    wait_idle(page)
             assert quote_box.input_value() == quote
             page.locator(".st-key-reader-annotate-note textarea").fill(note + hostile)
             page.locator(".st-key-reader-annotate-tags input").fill("pipeline, check")
