@@ -158,13 +158,30 @@ def collection() -> list[dict]:
 
 def add_to_collection(passage_id: str, quote: str | None = None, offset: int | None = None,
                       end_offset: int | None = None) -> None:
-    items = collection()
-    key = (passage_id, offset, end_offset)
-    if any((i["passage_id"], i.get("offset"), i.get("end_offset")) == key for i in items):
-        st.toast("Already in your collection")
+    """Save the passage (or the quoted span of it) to the collection last opened, in the annotation store at once.
+
+    A session list would be lost on a reload or a restart; the store is what the Collection page shows.
+    """
+    import annotating  # imports this module: load it on use
+    from corpus_search.annotations import annotate_span
+
+    corpus = get_corpus()
+    target = st.session_state.get("coll-name") or "Collection"
+    store = annotating.store()
+    try:
+        passage = corpus.passage(passage_id)
+        start = offset or 0
+        end = end_offset or len(passage.text)
+        already = [a for a in store.list(collection=target)
+                   if a.passage_id == passage_id and (a.passage_start, a.passage_end) == (start, end)]
+        if already:
+            st.toast(escape(f"Already in the collection “{target}”"))
+            return
+        annotate_span(corpus, passage, start, end, store, collections=[target])
+    except CorpusSearchError as exc:
+        st.toast(escape(f"Not saved: {exc}"))
         return
-    items.append({"passage_id": passage_id, "quote": quote, "offset": offset, "end_offset": end_offset, "note": ""})
-    st.toast(f"Added to your collection ({len(items)} passages)")
+    st.toast(escape(f"Saved to the collection “{target}” ({len(store.list(collection=target))} items)"))
 
 
 # -- opening the reader ----------------------------------------------------------------------

@@ -35,6 +35,8 @@ common.PAGES.update(
                       url_path="documents"),
     collection=st.Page(HERE / "pages" / "collection.py", title="Collection", icon=":material/bookmarks:",
                        url_path="collection"),
+    annotations=st.Page(HERE / "pages" / "annotations.py", title="Annotations", icon=":material/edit_note:",
+                        url_path="annotations"),
 )
 
 # Before any page runs: with a password set, nothing but the sign-in renders until it is given.

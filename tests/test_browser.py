@@ -348,3 +348,98 @@ def test_hostile_document_text_stays_inert(page, hostile_url):
     assert "<script>window.__xss=1</script>" in page.locator(".cs-hit").inner_text()
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert not [u for u in requests if "198.51.100.7" in u], requests
+
+
+# -- annotations (issue 15) -------------------------------------------------------------------------
+def _select_words(page, pid: str, quote: str) -> None:
+    """Select `quote` inside the passage element as a mouse would, then release the mouse."""
+    found = page.evaluate(
+        """([pid, quote]) => {
+            const el = document.querySelector(`[data-pid="${pid}"]`);
+            const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+            for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+                const i = n.textContent.indexOf(quote);
+                if (i >= 0) {
+                    const range = document.createRange();
+                    range.setStart(n, i);
+                    range.setEnd(n, i + quote.length);
+                    const sel = window.getSelection();
+                    sel.removeAllRanges();
+                    sel.addRange(range);
+                    document.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+                    return true;
+                }
+            }
+            return false;
+        }""", [pid, quote])
+    assert found, f"{quote!r} is not shown in passage {pid}"
+
+
+def _highlight_and_note(page, pid: str, quote: str, note: str, page_label: str) -> None:
+    passage = page.locator(f'[data-pid="{pid}"]')
+    passage.wait_for()
+    mark = passage.locator("mark.cs-ann")
+    mark.first.wait_for()
+    assert " ".join(mark.all_inner_texts()).split() == quote.split()
+    assert page.locator(".cs-annot", has_text=note).count() >= 1
+    assert page.get_by_role("heading", name=f"p. {page_label}").count() == 1
+
+
+def test_a_note_on_selected_words_survives_reload_and_restart(browser, corpus, built_index, tmp_path, monkeypatch):
+    from corpus_search.render import reader_views, view_of
+
+    monkeypatch.setenv("CORPUS_SEARCH_ANNOTATIONS", str(tmp_path / "annotations"))
+    passages = corpus.passages("makocki2016")
+    target = [p for p in passages if p.kind == "body" and len(p.text) > 300 and p.page is not None][12]
+    words = target.text.split(" ")
+    quote = " ".join(words[len(words) // 2 : len(words) // 2 + 7])
+    views = reader_views(passages)
+    label = views[view_of(views, target.passage_id)].label
+    url_path = f"/reader?rdoc=makocki2016&view={label}"
+    note = "Check this against Alexeeva, p. 12"
+    hostile = " <script>window.__pwned = 1</script> [x](javascript:window.__pwned=2) <img src=x onerror=window.__pwned=3>"
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(90_000)
+    try:
+        with streamlit_server(built_index, ROOT / "corpus", tmp_path / "first.log") as url:
+            # The front page first, as `corpus-search app` opens it: a fresh server's very first request
+            # straight to /reader runs the page file alone (Streamlit's pages/ folder mode).
+            open_app(page, url)
+            page.goto(url + url_path)
+            page.locator(f'[data-pid="{target.passage_id}"]').wait_for()
+            wait_idle(page)
+            quote_box = page.locator(".st-key-reader-annotate-quote input")
+            # The selection listener mounts a moment after the text shows: select again until it reports.
+            for _ in range(10):
+                _select_words(page, target.passage_id, quote)
+                try:
+                    page.wait_for_function("([sel, q]) => document.querySelector(sel)?.value === q",
+                                           arg=[".st-key-reader-annotate-quote input", quote], timeout=5_000)
+                    break
+                except Exception:
+                    wait_idle(page)
+            assert quote_box.input_value() == quote
+            page.locator(".st-key-reader-annotate-note textarea").fill(note + hostile)
+            page.locator(".st-key-reader-annotate-tags input").fill("pipeline, check")
+            page.get_by_role("button", name="Save annotation").click()
+            _highlight_and_note(page, target.passage_id, quote, note, label)
+            # The note's markup stays text: no script ran, no javascript: link, no image.
+            card = page.locator(".cs-annot", has_text=note).first
+            assert "<script>" in card.inner_text() and card.locator("a, img, script").count() == 0
+            assert page.evaluate("window.__pwned") is None
+            shot(page, "reader-annotation")
+
+            page.reload()
+            _highlight_and_note(page, target.passage_id, quote, note, label)
+
+        with streamlit_server(built_index, ROOT / "corpus", tmp_path / "second.log") as url:
+            open_app(page, url)
+            page.goto(url + url_path)
+            _highlight_and_note(page, target.passage_id, quote, note, label)
+            page.goto(url + "/annotations")
+            page.locator(".cs-annot", has_text=note).wait_for()
+            assert "pipeline" in page.locator(".cs-annot", has_text=note).inner_text()
+    finally:
+        context.close()

@@ -1,70 +1,111 @@
-"""Collection: the passages gathered in this session, with notes, exported as CSV, BibTeX, RIS or Markdown."""
+"""Collections: named, ordered sets of annotations kept in the annotation store, exported for a reference manager."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+import annotating
 import common
+from corpus_search.annotations import EXPORT_FORMATS, annotate_span
+from corpus_search.annotations import export as export_annotations
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import escape
 
-EXTENSIONS = {"csv": ("csv", "text/csv"), "bibtex": ("bib", "application/x-bibtex"),
-              "ris": ("ris", "application/x-research-info-systems"), "csl-json": ("json", "application/json"),
-              "markdown": ("md", "text/markdown")}
+EXTENSIONS = {"w3c": ("jsonld", "application/ld+json"), "csv": ("csv", "text/csv"),
+              "bibtex": ("bib", "application/x-bibtex"), "ris": ("ris", "application/x-research-info-systems"),
+              "csl-json": ("json", "application/json"), "markdown": ("md", "text/markdown")}
+
+DEFAULT_COLLECTION = "Collection"
 
 corpus = common.require_corpus()
+store = annotating.store()
+st.markdown(annotating.CSS, unsafe_allow_html=True)
 st.title("Collection")
-items = common.collection()
-if not items:
-    st.info("Your collection is empty. Add passages from Search, Entities or Quote check with “Add to collection”; "
-            "they stay here for this browser session.")
+
+# "Add to collection" on the other pages gathers passages in the browser session; arriving here
+# saves them to the store (into the collection last opened here), where they outlast the session.
+pending = common.collection()
+if pending:
+    target = st.session_state.get("coll-name") or DEFAULT_COLLECTION
+    saved = 0
+    for item in list(pending):
+        try:
+            passage = corpus.passage(item["passage_id"])
+            start = item.get("offset") or 0
+            end = item.get("end_offset") or len(passage.text)
+            annotate_span(corpus, passage, start, end, store, note=item.get("note", ""), collections=[target])
+        except CorpusSearchError as exc:
+            st.warning(escape(f"{item['passage_id']} was not saved: {exc}"))
+            continue
+        pending.remove(item)
+        saved += 1
+    if saved:
+        st.session_state["coll-name"] = target
+        st.toast(f"{saved} passages saved to the collection “{target}”")
+
+rows = store.collections()
+if not rows:
+    st.info("No collections yet. Annotate words in the Reader, a search result or a quote-check match and choose "
+            "a collection; collections are kept beside the index and survive restarts and rebuilds.")
     st.stop()
 
+labels = {n: f"{n} ({c})" for n, c in rows}
+if st.session_state.get("coll-name") not in labels:  # renamed or deleted (here or in another tab)
+    st.session_state.pop("coll-name", None)
+name = st.selectbox("Collection", list(labels), key="coll-name", format_func=lambda n: labels.get(n, n))
+with st.expander("Rename or delete this collection"):
+    new = st.text_input("New name", key="coll-rename")
+    a, b = st.columns(2)
+    if a.button("Rename", key="coll-rename-go") and new.strip():
+        try:
+            store.rename_collection(name, new)
+        except CorpusSearchError as exc:
+            st.error(escape(str(exc)))
+        else:
+            st.session_state.pop("coll-name", None)
+            st.rerun()
+    if b.button("Delete the collection (its annotations stay)", key="coll-delete"):
+        store.delete_collection(name)
+        st.session_state.pop("coll-name", None)
+        st.rerun()
 
-def _remove(i: int) -> None:
-    items.pop(i)
-
-
-def _save_note(i: int, key: str) -> None:
-    items[i]["note"] = st.session_state.get(key, "")
-
-
-resolved = []
-for i, item in enumerate(items):
-    try:
-        passage = corpus.passage(item["passage_id"])
-    except CorpusSearchError:
-        st.warning(f"{escape(item['passage_id'])} is no longer in the index (its document was changed or removed).")
-        continue
-    record = corpus.record(passage.doc_id)
-    resolved.append((item, passage, record))
-    with st.container(border=True, key=f"coll-{i}"):
-        st.markdown(common.meta_line(record, passage), unsafe_allow_html=True)
-        spans = [(item["offset"], item["end_offset"])] if item.get("offset") is not None else []
-        st.markdown(common.passage_html(passage.text, spans, width=600), unsafe_allow_html=True)
-        note_key = f"note-{item['passage_id']}-{item.get('offset')}"
-        st.session_state.setdefault(note_key, item.get("note", ""))
-        st.text_area("Note", key=note_key, height=70, on_change=_save_note, args=(i, note_key))
-        items[i]["note"] = st.session_state.get(note_key, "")
-        a, b = st.columns([3, 1])
-        with a.popover("Quote with citation", icon=":material/content_copy:"):
-            st.code(common.quotation_block(corpus, passage, item.get("offset"), item.get("end_offset")),
-                    language=None, wrap_lines=True)
-        b.button("Remove", key=f"coll-rm-{i}", on_click=_remove, args=(i,), icon=":material/delete:")
+items = store.list(collection=name)
+for i, ann in enumerate(items):
+    with st.container(border=True, key=f"coll-item-{ann.id}"):
+        try:
+            passage = corpus.passage(ann.passage_id) if not ann.orphan else None
+        except CorpusSearchError:
+            passage = None
+        if passage is not None:
+            st.markdown(common.meta_line(corpus.record(passage.doc_id), passage), unsafe_allow_html=True)
+            st.markdown(common.passage_html(passage.text, [(ann.passage_start, ann.passage_end)], width=600),
+                        unsafe_allow_html=True)
+        st.markdown(annotating.note_card(ann, with_quote=passage is None), unsafe_allow_html=True)
+        cols = st.columns(4)
+        if cols[0].button("Up", key=f"up-{ann.id}", disabled=i == 0, icon=":material/arrow_upward:"):
+            store.move_in_collection(name, ann.id, -1)
+            st.rerun()
+        if cols[1].button("Down", key=f"down-{ann.id}", disabled=i == len(items) - 1,
+                          icon=":material/arrow_downward:"):
+            store.move_in_collection(name, ann.id, 1)
+            st.rerun()
+        if cols[2].button("Remove", key=f"rm-{ann.id}", icon=":material/remove:"):
+            store.remove_from_collection(name, ann.id)
+            st.rerun()
+        if passage is not None and cols[3].button("Open in reader", key=f"open-{ann.id}", icon=":material/menu_book:"):
+            common.open_reader(passage.passage_id, passage.doc_id)
 
 st.subheader("Export")
-from corpus_search.export import FORMATS, ExportItem, export
-
-fmt = st.selectbox("Format", FORMATS, key="export_fmt")
-export_items = [ExportItem(passage=p, record=r, quote=it.get("quote"), offset=it.get("offset"),
-                           end_offset=it.get("end_offset"), note=it.get("note", "")) for it, p, r in resolved]
+fmt = st.selectbox("Format", EXPORT_FORMATS, key="export_fmt")
 try:
-    data = export(export_items, fmt)
+    data, warnings = export_annotations(items, fmt, corpus)
 except CorpusSearchError as exc:
     st.error(escape(str(exc)))
 else:
+    if warnings:  # orphans have no passage to cite; their quotes are in the W3C export
+        st.warning(f"{len(warnings)} orphans (words no longer found in their source) are left out of this export.")
     ext, mime = EXTENSIONS.get(fmt, ("txt", "text/plain"))
-    st.download_button(f"Download {len(export_items)} passages as {fmt}", data, file_name=f"collection.{ext}",
-                       mime=mime, key="export_go", icon=":material/download:")
+    st.download_button(f"Download {len(items)} annotations as {fmt}", data, file_name=f"collection.{ext}", mime=mime,
+                       key="export_go", icon=":material/download:")
     with st.expander("Preview"):
         st.code(data[:5000], language=None)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
+import annotating
 import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import diff_html, escape, passage_locator
@@ -49,6 +50,8 @@ def show_match(m, i: int, expanded: bool) -> None:
             common.open_reader(m.passage_id, m.doc_id)
         if b.button("Add to collection", key=f"q-add-{i}", icon=":material/bookmark_add:"):
             common.add_to_collection(m.passage_id, quote=m.source_text, offset=m.start, end_offset=m.end)
+        if st.button("Annotate", key=f"q-annotate-{i}", icon=":material/edit_note:"):
+            annotating.annotate_dialog(corpus, m.passage_id, m.start, m.end)
 
 
 def _styles() -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+import annotating
 import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import annotate, authors_line, escape, footnotes_for, highlight, reader_views, view_of
@@ -82,22 +83,36 @@ terms = query_terms(hq) if hq else []
 shown = view.label if view.label.startswith(("¶", "passages", "front")) else f"p. {view.label}"
 st.subheader(escape(shown))
 
+st.markdown(annotating.CSS, unsafe_allow_html=True)
+picked = annotating.selection_listener("reader-selection")
+shown_ids = [p.passage_id for p in view.passages]
+notes_by_pid: dict[str, list] = {}
+for a in annotating.store().list(passage_ids=shown_ids):
+    if not a.orphan:  # an orphan's old passage may hold other words now; orphans are listed apart
+        notes_by_pid.setdefault(a.passage_id, []).append(a)
+
 text_col, notes_col = st.columns([3, 1])
 with text_col:
     for p in view.passages:
         if p.kind == "footnote":
             continue
         spans = highlight_spans(p.text, terms) if p.passage_id == hit and terms else []
-        body = annotate(p.text, spans, notes=p.note_marks, breaks=p.page_breaks)
+        own = [a for a in notes_by_pid.get(p.passage_id, ()) if not a.orphan and a.passage_end]
+        body = annotate(p.text, spans + [(a.passage_start, a.passage_end) for a in own], notes=p.note_marks,
+                        breaks=p.page_breaks)
+        if own and not spans:  # only the user's highlights: drawn as annotations
+            body = body.replace("<mark>", '<mark class="cs-ann">')
         if p.paragraph is not None:
             body = f'<span class="cs-badge">¶ {p.paragraph}</span>' + body
         if p.kind == "heading":
-            html = f"<h4>{body}</h4>"
+            html = f'<h4 data-pid="{escape(p.passage_id)}">{body}</h4>'
         else:
             css = "cs-passage cs-hit" if p.passage_id == hit else "cs-passage"
             tag = f" {common.badge(p.kind)}" if p.kind not in ("body",) else ""
-            html = f'<div class="{css}" id="p-{p.seq}">{body}{tag}</div>'
+            html = f'<div class="{css}" id="p-{p.seq}" data-pid="{escape(p.passage_id)}">{body}{tag}</div>'
         st.markdown(html, unsafe_allow_html=True)
+        for a in notes_by_pid.get(p.passage_id, ()):
+            st.markdown(annotating.note_card(a), unsafe_allow_html=True)
         if p.passage_id == hit:
             st.caption("The passage you opened is marked.")
 with notes_col:
@@ -108,3 +123,20 @@ with notes_col:
     for n in notes:
         number = f"<sup class='cs-note'>{escape(n.notes[0])}</sup> " if n.notes else ""
         st.markdown(f'<div class="cs-footnote">{number}{highlight(n.text)}</div>', unsafe_allow_html=True)
+    st.markdown("**Annotate**")
+    st.caption("Select words in the text: they fill the form. Notes are kept beside the index and survive "
+               "reloads, restarts and rebuilds.")
+    annotating.annotate_form(corpus, [p for p in view.passages if p.kind != "footnote"], "reader-annotate", picked)
+    orphans = [a for a in annotating.store().list(doc_id=doc_id) if a.orphan]
+    if orphans:
+        with st.expander(f"{len(orphans)} annotations no longer found in this document"):
+            st.caption("Their words were changed or removed in a new version of the source; they are kept "
+                       "with their quotes (see the Annotations page).")
+            for a in orphans:
+                st.markdown(annotating.note_card(a), unsafe_allow_html=True)
+    mine = [a for pid in shown_ids for a in notes_by_pid.get(pid, ())]
+    if mine:
+        with st.expander(f"Edit the {len(mine)} annotations on this page"):
+            for a in mine:
+                st.markdown(annotating.note_card(a), unsafe_allow_html=True)
+                annotating.edit_controls(a, "reader-edit")

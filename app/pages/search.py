@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+import annotating
 import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.models import PASSAGE_KINDS
@@ -166,6 +167,8 @@ with main:
                 common.add_to_collection(p.passage_id)
             with c.popover("Quote with citation", icon=":material/content_copy:"):
                 st.code(common.quotation_block(corpus, p), language=None, wrap_lines=True)
+            if st.button("Annotate", key=f"annotate-{hit.rank}", icon=":material/edit_note:"):
+                annotating.annotate_dialog(corpus, p.passage_id)
 
 with side:
     st.subheader("Narrow by entity")

@@ -72,6 +72,7 @@ class BuildReport:
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     changed: bool = True
+    annotations: dict = field(default_factory=dict)  # re-anchoring counts (annotations/__init__.py)
 
     def to_json(self) -> dict:
         return {
@@ -81,6 +82,7 @@ class BuildReport:
             "stage_seconds": {k: round(v, 2) for k, v in self.stage_seconds.items()},
             "changed": self.changed,
             "sources": [s.__dict__ for s in self.sources],
+            "annotations": self.annotations,
         }
 
 
@@ -275,7 +277,15 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         passages=len(all_passages),
         seconds=time.perf_counter() - started,
         stage_seconds=timings,
+        annotations=_reanchor_annotations(gens.root, gen),
     )
+
+
+def _reanchor_annotations(index: Path, gen: Path) -> dict:
+    # User annotations live outside the generations; they are found again in the new text.
+    from corpus_search.annotations import after_build
+
+    return after_build(index, gen / STORE)
 
 
 class _NerJob:

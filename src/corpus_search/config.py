@@ -49,6 +49,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("app_hosts", "", "Extra Host names the app answers to, comma-separated (localhost, 127.0.0.1, [::1] and the listening address always are); any other Host gets 403."),
     Setting("app_password_hash", "", "Password the app asks for before any page, as `corpus-search app-password` prints it (scrypt; never the password itself)."),
     Setting("app_password_file", "", "File holding that hash instead (used when CORPUS_SEARCH_APP_PASSWORD_HASH is empty)."),
+    Setting("annotations", "auto", "Folder of the annotation store (highlights, notes, tags, collections); `auto` is "
+            "annotations/ beside the index folder. No build writes there except to re-anchor."),
+    Setting("author", "auto", "Name recorded as the author of new annotations; `auto` is your login name."),
+    Setting("note_max_chars", "20000", "Longest note (characters) an annotation may carry."),
+    Setting("anchor_fuzzy_min", "85", "Similarity (0-100) a changed passage needs for an annotation to re-anchor "
+            "on it fuzzily; below it the annotation is kept as an orphan."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

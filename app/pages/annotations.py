@@ -1,0 +1,68 @@
+"""Annotations: every highlight and note, filtered by tag, collection, document or words; import and export."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import annotating
+import common
+from corpus_search.annotations import EXPORT_FORMATS, import_text
+from corpus_search.annotations import export as export_annotations
+from corpus_search.errors import CorpusSearchError
+from corpus_search.render import escape
+
+corpus = common.require_corpus()
+store = annotating.store()
+st.markdown(annotating.CSS, unsafe_allow_html=True)
+st.title("Annotations")
+
+titles = {d.doc_id: d.record.title for d in corpus.documents()}
+cols = st.columns(4)
+tag = cols[0].selectbox("Tag", ["(any)", *[t for t, _ in store.tags()]], key="ann-tag")
+coll = cols[1].selectbox("Collection", ["(any)", *[n for n, _ in store.collections()]], key="ann-coll")
+doc = cols[2].selectbox("Document", ["(any)", *titles], key="ann-doc", format_func=lambda d: titles.get(d, d))
+words = cols[3].text_input("Words in the note or quote", key="ann-search")
+only_orphans = st.checkbox("Only orphans (words no longer found in their source)", key="ann-orphans")
+
+found = store.list(tag=None if tag == "(any)" else tag, collection=None if coll == "(any)" else coll,
+                   doc_id=None if doc == "(any)" else doc, search=words.strip() or None)
+if only_orphans:
+    found = [a for a in found if a.orphan]
+st.caption(f"{len(found)} of {store.count()} annotations")
+
+for a in found:
+    with st.container(border=True, key=f"ann-{a.id}"):
+        where = f"p. {a.page}" if a.page else (f"¶ {a.paragraph}" if a.paragraph is not None else "")
+        st.markdown(f"<strong>{escape(titles.get(a.doc_id, a.doc_id or a.source))}</strong>"
+                    + (f" · {escape(where)}" if where else ""), unsafe_allow_html=True)
+        st.markdown(annotating.note_card(a), unsafe_allow_html=True)
+        if not a.orphan and a.passage_id and st.button("Open at its page", key=f"ann-open-{a.id}",
+                                                       icon=":material/menu_book:"):
+            common.open_reader(a.passage_id, a.doc_id)
+        with st.expander("Edit"):
+            annotating.edit_controls(a, "ann-edit")
+
+st.subheader("Export")
+fmt = st.selectbox("Format", EXPORT_FORMATS, key="ann-export-fmt")
+try:
+    data, warnings = export_annotations(found, fmt, corpus)
+except CorpusSearchError as exc:
+    st.error(escape(str(exc)))
+else:
+    if warnings:
+        st.warning(f"{len(warnings)} orphans are left out of this export (they are in the W3C one).")
+    ext = {"w3c": "jsonld", "csv": "csv", "bibtex": "bib", "ris": "ris", "csl-json": "json", "markdown": "md"}[fmt]
+    st.download_button(f"Download {len(found)} annotations as {fmt}", data, file_name=f"annotations.{ext}",
+                       key="ann-export-go", icon=":material/download:")
+
+st.subheader("Import")
+upload = st.file_uploader("W3C Web Annotation JSON-LD or a Hypothesis JSON export", type=["json", "jsonld"],
+                          key="ann-import")
+if upload is not None and st.button("Import", key="ann-import-go", icon=":material/upload:"):
+    try:
+        counts = import_text(upload.getvalue().decode("utf-8", errors="replace"), store, corpus.store)
+    except CorpusSearchError as exc:
+        st.error(escape(str(exc)))
+    else:
+        st.success(f"{counts['imported']} imported ({counts['anchored']} anchored, {counts['orphaned']} orphans kept "
+                   f"with their quotes); {counts['skipped']} were already here.")
