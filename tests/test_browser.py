@@ -253,15 +253,16 @@ def test_quote_check_and_other_pages(page, app_url):
     page.get_by_text("Add a document").wait_for()
     shot(page, "documents")
 
-    # A collection lives in the session: add from a search, then look at it.
+    # Add to collection saves to the annotation store at once: add from a search, then look at it.
     page.goto(app_url)
     page.locator(".st-key-q input").wait_for()
     run_search(page, "Power of Siberia")
     page.locator(".st-key-card-1").get_by_role("button", name=re.compile("Add to collection")).click()
-    page.get_by_text("Added to your collection").wait_for()
+    page.get_by_text("Saved to the collection").wait_for()
     page.get_by_role("link", name="Collection").click()
     page.get_by_text("Export").first.wait_for()
-    page.locator("[class*='st-key-coll-0']").wait_for()
+    page.locator("[class*='st-key-coll-item-']").first.wait_for()
+    assert "siberia" in page.locator("[class*='st-key-coll-item-']").first.inner_text().lower()
     shot(page, "collection")
 
 
