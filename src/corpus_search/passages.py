@@ -600,7 +600,9 @@ def _finish(ordered: list[_Block], doc: _Doc) -> Split:
                 continue
             last_caption = plain
         kind = "box" if block.kind == "box-title" else block.kind
-        chunks = _split_long(raw) if kind != "footnote" else [raw]
+        # Footnotes too: every passage stays near MAX_PASSAGE, so tagging and embedding one is
+        # bounded work (spaCy refuses texts over a million characters outright).
+        chunks = _split_long(raw)
         doc.stats["long_splits"] += len(chunks) - 1
         label = doc.labels[block.page] if block.page < len(doc.labels) else None
         for chunk in chunks:
