@@ -132,3 +132,24 @@ def test_an_index_from_before_the_keyword_export_gets_one_on_the_next_build(tmp_
     assert [h.passage.passage_id for h in c.search("Gazprom contract", mode="keyword").hits] == ["one:0000"]
     c.close()
     assert not build(corpus, index).changed
+
+
+@pytest.mark.timeout(600)
+def test_a_source_that_failed_is_carried_over_until_it_is_retried(tmp_path, monkeypatch):
+    from hostile_pdf import write_hostile_pdf
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    _write(corpus, "one", "Gazprom signed the Power of Siberia contract with CNPC in May 2014.", "one")
+    write_hostile_pdf(corpus / "slow.pdf", pages=1, mb_per_page=3)  # seconds of pypdf work
+    monkeypatch.setenv("CORPUS_SEARCH_PDF_TIMEOUT", "2")
+    first = {s.path: s for s in build(corpus, index).sources}
+    assert first["slow.pdf"].status == "failed" and first["slow.pdf"].message.startswith("over the time cap (2 s)")
+    assert first["one.txt"].status == "ok"
+
+    again = build(corpus, index)  # the same bytes: not tried again, so no build pays the cap twice
+    assert not again.changed and all(s.reused for s in again.sources)
+
+    retried = {s.path: s for s in build(corpus, index, retry={"slow"}).sources}
+    assert not retried["slow.pdf"].reused and retried["one.txt"].reused
+    assert retried["slow.pdf"].message.startswith("over the time cap (2 s)")
