@@ -1,4 +1,8 @@
-"""Documents: every source with its record and build status; add a document (with its record) or remove one."""
+"""Documents: every source with its record and build status; add a document (with its record) or remove one.
+
+Builds run in their own process (common.run_build): this page shows their progress with a
+Cancel button, and lists the sources that failed with their reason, to retry or remove.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,28 @@ from corpus_search.errors import CorpusSearchError
 from corpus_search.render import authors_line
 from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload
 
+
+def failed_sources(documents) -> None:
+    """Each source that did not build, with its reason and a Retry and a Remove button."""
+    failed = [d for d in documents if not d.status.startswith("ok")]
+    if not failed:
+        return
+    st.subheader(f"Sources that did not build ({len(failed)})")
+    for d in failed:
+        text, retry, remove = st.columns([6, 1, 1], vertical_alignment="center")
+        text.warning(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else ""))
+        # A retry processes the file again though its bytes are unchanged (after raising a cap, say).
+        if retry.button("Retry", key=f"retry_{d.doc_id}", help="Process this source again"):
+            common.run_build(retry=(d.doc_id,))
+        if remove.button("Remove", key=f"remove_{d.doc_id}", help="Delete its file and record, then rebuild"):
+            try:
+                remove_source(common.corpus_dir(), d.path)
+            except CorpusSearchError as exc:
+                st.error(str(exc))
+            else:
+                common.run_build()
+
+
 st.title("Documents")
 corpus = common.get_corpus()
 documents = corpus.documents() if corpus is not None else []
@@ -16,8 +42,8 @@ documents = corpus.documents() if corpus is not None else []
 if corpus is None:
     st.warning("There is no index yet. Build one from the corpus folder, or add a document below.")
     if st.button("Build the index", key="doc_build", type="primary"):
-        if common.run_build():
-            st.rerun()
+        common.run_build()
+    common.build_panel()
 else:
     ok = sum(1 for d in documents if d.status.startswith("ok"))
     st.caption(f"{len(documents)} documents in `{common.corpus_dir()}` · {ok} built without problems · "
@@ -31,12 +57,13 @@ else:
           "record": "guessed (no .toml)" if d.record.guessed else "from .toml"} for d in documents],
         hide_index=True, key="doc_table",
     )
-    problems = [d for d in documents if not d.status.startswith("ok") or d.message]
-    for d in problems:
-        st.warning(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else ""))
     if st.button("Rebuild (only what changed)", key="doc_rebuild"):
-        if common.run_build():
-            st.rerun()
+        common.run_build()
+    common.build_panel()
+    failed_sources(documents)
+    notes = [d for d in documents if d.status.startswith("ok") and d.message]
+    for d in notes:
+        st.warning(f"{d.path}: {d.status}: {d.message}")
 
 st.subheader("Add a document")
 with st.form("upload", clear_on_submit=False):
@@ -72,8 +99,7 @@ if submitted:
             else:
                 st.success(f"Saved as {saved.path.relative_to(common.corpus_dir())} (document {saved.doc_id}). "
                            "Rebuilding the index…")
-                if common.run_build():
-                    st.button("Show the new document", key="up_done")
+                common.run_build()
 
 if documents:
     st.subheader("Remove a document")
@@ -88,5 +114,4 @@ if documents:
             st.error(str(exc))
         else:
             st.success("Deleted " + ", ".join(p.name for p in removed) + ". Rebuilding the index…")
-            if common.run_build():
-                st.button("Show the updated list", key="rm_done")
+            common.run_build()
