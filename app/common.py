@@ -153,11 +153,10 @@ def _build_outcome(job: dict) -> None:
     elif job["state"] == "done":
         report = job["report"]
         state = "built" if report["changed"] else "unchanged, nothing to do"
+        failed = sum(1 for s in report["sources"] if not s["status"].startswith("ok"))
+        note = f" {failed} did not build: the Documents page lists them with the reason." if failed else ""
         st.success(f"{report['passages']} passages from {len(report['sources'])} sources, {state} "
-                   f"in {report['seconds']:.1f} s.")
-        for s in report["sources"]:
-            if not s["status"].startswith("ok"):
-                st.warning(f"{s['path']}: {s['status']}" + (f": {s['message']}" if s["message"] else ""))
+                   f"in {report['seconds']:.1f} s.{note}")
 
 
 # -- the collection -------------------------------------------------------------------------
