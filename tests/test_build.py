@@ -153,3 +153,23 @@ def test_a_source_that_failed_is_carried_over_until_it_is_retried(tmp_path, monk
     retried = {s.path: s for s in build(corpus, index, retry={"slow"}).sources}
     assert not retried["slow.pdf"].reused and retried["one.txt"].reused
     assert retried["slow.pdf"].message.startswith("over the time cap (2 s)")
+
+
+@pytest.mark.timeout(300)
+def test_a_tagger_that_goes_silent_stops_the_build_with_an_error_not_a_hang(small, tmp_path, monkeypatch):
+    from corpus_search.errors import CorpusSearchError
+
+    corpus, index, _ = small
+    before = Generations(index).current().name
+    paragraphs = "\n\n".join(f"Paragraph {i}: Rosneft shipped oil to Sinopec through the Skovorodino spur."
+                             for i in range(60))  # enough passages for the tagger's own process
+    _write(corpus, "many", paragraphs, "many")
+    # Loading spaCy alone takes longer than this, so the tagger says nothing in time.
+    monkeypatch.setenv("CORPUS_SEARCH_NER_STALL", "0.5")
+    try:
+        with pytest.raises(CorpusSearchError, match=r"entity tagging failed: no progress for 0.5 s"):
+            build(corpus, index)
+    finally:
+        (corpus / "many.txt").unlink()
+        (corpus / "many.toml").unlink()
+    assert Generations(index).current().name == before  # readers still have the index they had

@@ -286,7 +286,7 @@ class _NerJob:
         self.proc = None
         if len(passages) >= self.MIN_PARALLEL and config.get_int("parallel_ner"):
             ctx = mp.get_context("spawn")  # no fork: the parent may hold torch threads
-            self.queue = ctx.SimpleQueue()
+            self.queue = ctx.Queue()
             self.proc = ctx.Process(target=_ner_worker, args=(passages, self.queue), daemon=True)
             self.proc.start()
             self.stall = config.get_float("ner_stall")
@@ -299,9 +299,16 @@ class _NerJob:
         worker that reports nothing for `ner_stall` seconds is stuck, and waiting longer would
         hang the build (and the app's build with it).
         """
+        import queue
+
         assert self.proc is not None
-        while not self.queue._reader.poll(1.0):  # SimpleQueue has no timeout of its own
-            if not self.proc.is_alive():
+        while True:
+            try:
+                kind, value = self.queue.get(timeout=1.0)
+                break
+            except queue.Empty:
+                pass
+            if not self.proc.is_alive() and self.queue.empty():
                 self.final = ("error", f"the tagger process ended without an answer (exit code {self.proc.exitcode})")
                 return
             if time.monotonic() - self.last_news > self.stall:
@@ -309,7 +316,6 @@ class _NerJob:
                 self.final = ("error", f"no progress for {self.stall:g} s, stopped "
                                        "(raise CORPUS_SEARCH_NER_STALL to allow more)")
                 return
-        kind, value = self.queue.get()
         self.last_news = time.monotonic()
         if kind == "progress":
             self.count = value
