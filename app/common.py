@@ -115,7 +115,8 @@ def run_build(force: bool = False, retry: tuple[str, ...] = ()) -> bool:
 
 @st.fragment(run_every=1.0)
 def build_panel() -> None:
-    """The running build's progress and a Cancel button; once it ends, its outcome (every session sees it)."""
+    """The running build's progress and a Cancel button (on any session's page that shows the panel);
+    once it ends, its outcome, for the session that watched it run."""
     from corpus_search import build_job
 
     job = build_job.status(index_dir())
@@ -129,6 +130,8 @@ def build_panel() -> None:
                     text=f"Building the index{retry}: {stage}" + (f", {done} of {total}" if total else ""))
         st.caption(f"Started {time.time() - job['started']:.0f} s ago. Searches keep using the current index "
                    "until the new one is complete.")
+        if job.get("log"):
+            st.caption(escape(" · ".join(job["log"])))
         if st.button("Cancel the build", key="build_cancel"):
             build_job.cancel(index_dir())
             st.rerun(scope="app")

@@ -286,7 +286,8 @@ def test_a_source_over_the_time_cap_is_listed_with_its_reason_and_can_be_retried
     at.button(key="remove_slow").click().run()
     assert not at.exception, at.exception
     assert not (corpus / "slow.pdf").exists()
-    wait_for_build(index)
+    job = wait_for_build(index)
+    assert job["state"] == "done", job
     at.switch_page("pages/documents.py").run()
     assert list(at.dataframe[0].value["file"]) == ["first.txt"]
     assert not any("slow.pdf" in w.value for w in at.warning)

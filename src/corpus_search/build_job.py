@@ -47,10 +47,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:  # a finished child of this process is a zombie until reaped: count it as gone
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
+        if os.waitpid(pid, os.WNOHANG)[0] != 0:
+            return False
     except ChildProcessError:
-        return True  # not our child: kill(0) said it exists
+        pass  # not our child: kill(0) said it exists
+    try:  # after a reboot the id may belong to another program: a build job says so in its command line
+        return b"corpus_search.build_job" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True  # no /proc here: trust kill(0)
 
 
 def status(index: Path) -> dict | None:
@@ -78,12 +82,14 @@ def start(corpus: Path, index: Path, force: bool = False, retry: Collection[str]
         [sys.executable, "-P", "-c",
          f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.build_job import main; sys.exit(main())",
          json.dumps(request)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
         start_new_session=True,  # its own process group, so Cancel reaches the workers it starts
     )
     state = {"state": "running", "pid": proc.pid, "started": time.time(), "retry": sorted(retry),
              "stage": "starting", "done": 0, "total": 0}
     _write(index, state)
+    assert proc.stdin is not None
+    proc.stdin.close()  # the child waits for this, so its own writes always come after this one
     return state
 
 
@@ -150,8 +156,12 @@ def main() -> int:
     request = json.loads(sys.argv[1])
     index = Path(request["index"])
     threading.Thread(target=_watch_parent, daemon=True).start()
-    state = {"state": "running", "pid": os.getpid(), "started": time.time(), "retry": request["retry"],
-             "stage": "starting", "done": 0, "total": 0}
+    sys.stdin.read()  # until the parent has written the first state
+    try:
+        state = json.loads(_state_path(index).read_text(encoding="utf-8"))  # keeps its start time
+    except (OSError, ValueError):
+        state = {"state": "running", "pid": os.getpid(), "started": time.time(), "retry": request["retry"],
+                 "stage": "starting", "done": 0, "total": 0}
     try:
         report = build(Path(request["corpus"]), index, _FileProgress(index, state), request["force"],
                        request["retry"])
