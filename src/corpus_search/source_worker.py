@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -58,9 +56,9 @@ def process(path: Path, record: Record) -> Processed:
             # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
             [sys.executable, "-P", "-c",
              f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"],
+            # In the build's process group (no session of its own), so cancelling a build kills it too;
+            # it starts no process of its own, so a timeout needs to kill only this one.
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
-            # Its own process group: a timeout kills it and anything it started, nothing else.
-            start_new_session=True,
         )
     except OSError as exc:
         return Processed(STATUS_FAILED, f"could not start the source worker: {exc}")
@@ -76,10 +74,7 @@ def process(path: Path, record: Record) -> Processed:
 
 
 def _kill(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        proc.kill()
+    proc.kill()
     proc.communicate()
 
 
