@@ -13,7 +13,6 @@ import streamlit as st
 
 import login
 from corpus_search import config
-from corpus_search.build import Progress
 from corpus_search.errors import CorpusSearchError, IndexMissingError
 from corpus_search.render import authors_line, badge, escape, highlight_snippet, passage_locator
 
@@ -96,48 +95,24 @@ def missing_index_page(reason: str) -> None:
     if reason:
         st.caption(f"Details: {escape(reason)}")
     if st.button("Build the index", key="build_missing", type="primary"):
-        if run_build():
-            st.rerun()
+        run_build()
+    build_panel()
 
 
-class AppProgress(Progress):
-    """Build progress as a Streamlit progress bar plus a short log."""
+def run_build(force: bool = False, retry: tuple[str, ...] = ()) -> bool:
+    """Start a build in its own process (see corpus_search.build_job); True when it started.
 
-    def __init__(self) -> None:
-        self.bar = st.progress(0.0, text="Starting the build…")
-        self.lines: list[str] = []
-        self.log_box = st.empty()
-        self.name, self.total = "", 0
-        self._last = 0.0
+    The build never runs in this server process: a source that takes minutes must not freeze
+    every session, and Cancel must be able to stop it. `build_panel` shows its progress.
+    """
+    from corpus_search import build_job
 
-    def stage(self, name: str, total: int) -> None:
-        self.name, self.total = name, total
-        self.bar.progress(0.0, text=f"{name}: 0 of {total}")
-
-    def advance(self, done: int) -> None:
-        now = time.monotonic()
-        if done < self.total and now - self._last < 0.2:
-            return
-        self._last = now
-        fraction = min(1.0, done / self.total) if self.total else 1.0
-        self.bar.progress(fraction, text=f"{self.name}: {done} of {self.total}")
-
-    def log(self, message: str) -> None:
-        if message.strip():
-            self.lines.append(message.strip())
-            self.log_box.caption(escape(" · ".join(self.lines[-3:])))
-
-
-def run_build(force: bool = False) -> bool:
-    """Build (incrementally) with a progress bar; True when a usable index came out."""
-    from corpus_search.api import build
-
-    progress = AppProgress()
     try:
-        report = build(corpus_dir(), index_dir(), progress=progress, force=force)
+        job = build_job.start(corpus_dir(), index_dir(), force=force, retry=retry)
     except CorpusSearchError as exc:
         st.error(escape(str(exc)))
         return False
+<<<<<<< HEAD
     progress.bar.progress(1.0, text="Done")
     # A new generation has a new name, so get_corpus opens it; the old one is dropped here.
     _open_corpus.clear()
@@ -148,7 +123,59 @@ def run_build(force: bool = False) -> bool:
                f"in {report.seconds:.1f} s.")
     for s in failed:
         st.warning(escape(f"{s.path}: {s.status}" + (f": {s.message}" if s.message else "")))
+=======
+    st.session_state["_build_watched"] = job["started"]  # a build over in under a second still reports
+>>>>>>> wt-caps
     return True
+
+
+@st.fragment(run_every=1.0)
+def build_panel() -> None:
+    """The running build's progress and a Cancel button (on any session's page that shows the panel);
+    once it ends, its outcome, for the session that watched it run."""
+    from corpus_search import build_job
+
+    job = build_job.status(index_dir())
+    if job is None:
+        return
+    if job["state"] == "running":
+        total, done = job.get("total") or 0, job.get("done") or 0
+        stage = job.get("stage") or "starting"
+        retry = f" (retrying {', '.join(job['retry'])})" if job.get("retry") else ""
+        st.progress(min(1.0, done / total) if total else 0.0,
+                    text=f"Building the index{retry}: {stage}" + (f", {done} of {total}" if total else ""))
+        st.caption(f"Started {time.time() - job['started']:.0f} s ago. Searches keep using the current index "
+                   "until the new one is complete.")
+        if job.get("log"):
+            st.caption(escape(" · ".join(job["log"])))
+        if st.button("Cancel the build", key="build_cancel"):
+            build_job.cancel(index_dir())
+            st.rerun(scope="app")
+        st.session_state["_build_watched"] = job["started"]
+        return
+    if st.session_state.get("_build_watched") == job["started"]:
+        # This session watched it run: show the whole app again once, on the new generation.
+        st.session_state["_build_watched"] = None
+        st.session_state["_build_ended"] = job["started"]
+        _open_corpus.clear()
+        st.session_state.pop("_search_cache", None)
+        st.rerun(scope="app")
+    if st.session_state.get("_build_ended") == job["started"]:
+        _build_outcome(job)
+
+
+def _build_outcome(job: dict) -> None:
+    if job["state"] == "cancelled":
+        st.info("The build was cancelled; the index is as it was before it started.")
+    elif job["state"] == "failed":
+        st.error(f"The build failed: {job.get('error', '')}")
+    elif job["state"] == "done":
+        report = job["report"]
+        state = "built" if report["changed"] else "unchanged, nothing to do"
+        failed = sum(1 for s in report["sources"] if not s["status"].startswith("ok"))
+        note = f" {failed} did not build: the Documents page lists them with the reason." if failed else ""
+        st.success(f"{report['passages']} passages from {len(report['sources'])} sources, {state} "
+                   f"in {report['seconds']:.1f} s.{note}")
 
 
 # -- the collection -------------------------------------------------------------------------

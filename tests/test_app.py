@@ -213,6 +213,7 @@ def test_upload_stores_a_safe_name_rebuilds_and_dedupes(tmp_path, monkeypatch):
 
     upload("../../evil.txt")
     assert any("Saved as uploads/" in s.value for s in at.success), [e.value for e in at.error]
+    wait_for_build(index)
     stored = list((corpus / "uploads").iterdir())
     assert sorted(p.suffix for p in stored) == [".toml", ".txt"]
     assert not (tmp_path / "evil.txt").exists()
@@ -223,6 +224,20 @@ def test_upload_stores_a_safe_name_rebuilds_and_dedupes(tmp_path, monkeypatch):
     upload("again.txt")
     assert any("already in the corpus" in i.value for i in at.info)
     assert len(list((corpus / "uploads").iterdir())) == 2
+
+
+def wait_for_build(index: Path, seconds: float = 300) -> dict:
+    """The app builds in a background process: wait for the one it started to end."""
+    import time
+
+    from corpus_search import build_job
+
+    deadline = time.monotonic() + seconds
+    while (job := build_job.status(index)) is not None and job["state"] == "running":
+        assert time.monotonic() < deadline, f"the build is still running after {seconds} s: {job}"
+        time.sleep(0.5)
+    assert job is not None, "no build was started"
+    return job
 
 
 def test_filters_without_words_list_the_passages(built_index, monkeypatch):
@@ -239,3 +254,42 @@ def test_filters_without_words_list_the_passages(built_index, monkeypatch):
     assert len(cards(at)) >= 2
     passages = [m.value for m in at.markdown if m.value.startswith('<div class="cs-passage">')]
     assert all("Yan" in p for p in passages)
+
+
+@pytest.mark.timeout(600)
+def test_a_source_over_the_time_cap_is_listed_with_its_reason_and_can_be_retried_or_removed(tmp_path, monkeypatch):
+    from hostile_pdf import write_hostile_pdf
+    from streamlit.testing.v1 import AppTest
+
+    from corpus_search.api import build
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "first.txt").write_text("The Power of Siberia pipeline carries gas from Russia to China.\n")
+    write_hostile_pdf(corpus / "slow.pdf", pages=1, mb_per_page=3)  # seconds of pypdf work
+    monkeypatch.setenv("CORPUS_SEARCH_PDF_TIMEOUT", "2")
+    build(corpus, index)
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(index))
+    monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(corpus))
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.switch_page("pages/documents.py").run()
+    assert not at.exception, at.exception
+    assert any(w.value.startswith("slow.pdf: failed: over the time cap (2 s)") for w in at.warning), \
+        [w.value for w in at.warning]
+
+    at.button(key="retry_slow").click().run()
+    assert not at.exception, at.exception
+    job = wait_for_build(index)
+    assert job["state"] == "done" and job["retry"] == ["slow"]
+    sources = {s["path"]: s for s in job["report"]["sources"]}
+    assert not sources["slow.pdf"]["reused"] and sources["first.txt"]["reused"]  # processed again, alone
+
+    at.switch_page("pages/documents.py").run()
+    at.button(key="remove_slow").click().run()
+    assert not at.exception, at.exception
+    assert not (corpus / "slow.pdf").exists()
+    job = wait_for_build(index)
+    assert job["state"] == "done", job
+    at.switch_page("pages/documents.py").run()
+    assert list(at.dataframe[0].value["file"]) == ["first.txt"]
+    assert not any("slow.pdf" in w.value for w in at.warning)

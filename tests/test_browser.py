@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -46,16 +47,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(index: Path, corpus: Path, log: Path):
-    """`streamlit run` the app on a free port; yields its URL; stops that one process afterwards."""
+def streamlit_server(index: Path, corpus: Path, log: Path, extra_env: dict | None = None, procs: list | None = None):
+    """`streamlit run` the app on a free port; yields its URL; stops that one process afterwards.
+
+    `procs`, when given, receives the server's Popen (to signal it)."""
     port = free_port()
     env = dict(os.environ, CORPUS_SEARCH_INDEX=str(index), CORPUS_SEARCH_CORPUS=str(corpus),
-               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", **(extra_env or {}))
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--client.toolbarMode", "minimal",
            "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
            "--server.fileWatcherType", "none"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    if procs is not None:
+        procs.append(proc)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -444,3 +449,97 @@ def test_a_note_on_selected_words_survives_reload_and_restart(browser, corpus, b
             assert "pipeline" in page.locator(".cs-annot", has_text=note).inner_text()
     finally:
         context.close()
+
+
+# -- issue 17: a hostile file costs its time cap, in a build the app runs beside itself ---------------------
+CAP_S = 20  # CORPUS_SEARCH_PDF_TIMEOUT for this app: long enough to search during the build, short for a test
+
+
+def _group_gone(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.timeout(900)
+def test_a_text_bomb_fails_at_the_time_cap_while_another_session_searches(browser, tmp_path):
+    from hostile_pdf import write_hostile_pdf
+
+    from corpus_search import build_job
+    from corpus_search.api import build
+    from corpus_search.generations import Generations
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    for name in ("makocki-popescu-2016-chaillot", "alexeeva-lasserre-2018-china-perspectives"):
+        text = (ROOT / "corpus" / f"{name}.txt").read_text(encoding="utf-8")[:8000]
+        (corpus / f"{name}.txt").write_text(text[: text.rfind("\n\n")] + "\n", encoding="utf-8")
+        (corpus / f"{name}.toml").write_bytes((ROOT / "corpus" / f"{name}.toml").read_bytes())
+    build(corpus, index)
+    (corpus / "uploads").mkdir()
+    write_hostile_pdf(corpus / "uploads" / "bomb.pdf")  # 3 pages of 70 MB text in half a megabyte
+    before = Generations(index).current().name
+    procs: list = []
+    with streamlit_server(index, corpus, tmp_path / "server.log", {"CORPUS_SEARCH_PDF_TIMEOUT": str(CAP_S)},
+                          procs) as url:
+        reader = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        reader.set_default_timeout(90_000)
+        admin = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        admin.set_default_timeout(90_000)
+        open_app(reader, url)
+        assert run_search(reader, "Russia") > 0
+
+        # One session starts the build that meets the bomb ...
+        admin.goto(url + "/documents")
+        admin.get_by_role("button", name="Rebuild (only what changed)").click()
+        started = time.monotonic()
+        admin.get_by_text("Building the index").first.wait_for()
+        # ... and the other keeps searching meanwhile, and gets results.
+        assert build_job.status(index)["state"] == "running"
+        assert run_search(reader, "Beijing") > 0
+        assert build_job.status(index)["state"] == "running", "the build ended before the search: no overlap shown"
+
+        # The build ends within the cap (plus the build's own seconds), the bomb failed with its reason.
+        bomb = admin.get_by_text(re.compile(rf"uploads/bomb.pdf: failed: over the time cap \({CAP_S} s\)"))
+        bomb.first.wait_for(timeout=(CAP_S + 120) * 1000)
+        elapsed = time.monotonic() - started
+        print(f"\n[reliability] app build with a text-bomb PDF: failed at the {CAP_S} s cap, build over in "
+              f"{elapsed:.1f} s; a search in another session answered during it")
+        assert elapsed < CAP_S + 120
+        job = build_job.status(index)
+        assert job["state"] == "done"
+        statuses = {s["path"]: s["status"] for s in job["report"]["sources"]}
+        assert statuses["uploads/bomb.pdf"] == "failed" and list(statuses.values()).count("ok") == 2
+        wait_idle(admin)
+        admin.locator(".st-key-retry_uploads-bomb").scroll_into_view_if_needed()
+        shot(admin, "documents-failed")
+        assert admin.locator(".st-key-retry_uploads-bomb button").count() >= 1
+        assert admin.locator(".st-key-remove_uploads-bomb button").count() >= 1
+
+        # Retry, then Cancel: the build's whole process group goes, the index stays as it was.
+        published = Generations(index).current().name
+        admin.locator(".st-key-retry_uploads-bomb button").first.click()
+        admin.get_by_role("button", name="Cancel the build").wait_for()
+        pid = build_job.status(index)["pid"]
+        admin.get_by_role("button", name="Cancel the build").click()
+        admin.get_by_text("The build was cancelled").first.wait_for(timeout=30_000)
+        assert build_job.status(index)["state"] == "cancelled"
+        deadline = time.monotonic() + 10  # killed at once; the last zombies are reaped a moment later
+        while not _group_gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _group_gone(pid), "a process of the cancelled build is still running"
+        assert Generations(index).current().name == published != before
+
+        # SIGTERM stops the app promptly, and the build it started goes with it.
+        admin.locator(".st-key-retry_uploads-bomb button").first.click()
+        admin.get_by_role("button", name="Cancel the build").wait_for()
+        pid = build_job.status(index)["pid"]
+        procs[0].send_signal(signal.SIGTERM)
+        procs[0].wait(timeout=20)
+        deadline = time.monotonic() + 10
+        while not _group_gone(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _group_gone(pid), "the build outlived the app"
+        assert Generations(index).current().name == published

@@ -132,3 +132,44 @@ def test_an_index_from_before_the_keyword_export_gets_one_on_the_next_build(tmp_
     assert [h.passage.passage_id for h in c.search("Gazprom contract", mode="keyword").hits] == ["one:0000"]
     c.close()
     assert not build(corpus, index).changed
+
+
+@pytest.mark.timeout(600)
+def test_a_source_that_failed_is_carried_over_until_it_is_retried(tmp_path, monkeypatch):
+    from hostile_pdf import write_hostile_pdf
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    _write(corpus, "one", "Gazprom signed the Power of Siberia contract with CNPC in May 2014.", "one")
+    write_hostile_pdf(corpus / "slow.pdf", pages=1, mb_per_page=3)  # seconds of pypdf work
+    monkeypatch.setenv("CORPUS_SEARCH_PDF_TIMEOUT", "2")
+    first = {s.path: s for s in build(corpus, index).sources}
+    assert first["slow.pdf"].status == "failed" and first["slow.pdf"].message.startswith("over the time cap (2 s)")
+    assert first["one.txt"].status == "ok"
+
+    again = build(corpus, index)  # the same bytes: not tried again, so no build pays the cap twice
+    assert not again.changed and all(s.reused for s in again.sources)
+
+    retried = {s.path: s for s in build(corpus, index, retry={"slow"}).sources}
+    assert not retried["slow.pdf"].reused and retried["one.txt"].reused
+    assert retried["slow.pdf"].message.startswith("over the time cap (2 s)")
+
+
+@pytest.mark.timeout(300)
+def test_a_tagger_that_goes_silent_stops_the_build_with_an_error_not_a_hang(small, tmp_path, monkeypatch):
+    from corpus_search.errors import CorpusSearchError
+
+    corpus, index, _ = small
+    before = Generations(index).current().name
+    paragraphs = "\n\n".join(f"Paragraph {i}: Rosneft shipped oil to Sinopec through the Skovorodino spur."
+                             for i in range(60))  # enough passages for the tagger's own process
+    _write(corpus, "many", paragraphs, "many")
+    # Loading spaCy alone takes longer than this, so the tagger says nothing in time.
+    monkeypatch.setenv("CORPUS_SEARCH_NER_STALL", "0.5")
+    try:
+        with pytest.raises(CorpusSearchError, match=r"entity tagging failed: no progress for 0.5 s"):
+            build(corpus, index)
+    finally:
+        (corpus / "many.txt").unlink()
+        (corpus / "many.toml").unlink()
+    assert Generations(index).current().name == before  # readers still have the index they had

@@ -192,3 +192,79 @@ def test_real_and_decoded_text_is_searchable(hostile):
         assert n == c.keyword.count() == len(c.vectors) == c.manifest["counts"]["passages"]
     finally:
         c.close()
+
+
+# -- issue 17: a PDF that expands to gigabytes of text costs its time cap, not the build ---------------------
+CAP_S = 5  # CORPUS_SEARCH_PDF_TIMEOUT for these builds: the bomb needs minutes, the real sources a second
+
+
+@pytest.mark.timeout(120)
+def test_the_source_worker_stops_a_text_bomb_at_the_time_cap(tmp_path, monkeypatch):
+    import time
+
+    from hostile_pdf import write_hostile_pdf
+
+    from corpus_search.models import Record
+    from corpus_search.source_worker import process
+
+    bomb = write_hostile_pdf(tmp_path / "bomb.pdf")
+    assert bomb.stat().st_size < 1_000_000  # half a megabyte on disk
+    monkeypatch.setenv("CORPUS_SEARCH_PDF_TIMEOUT", "2")
+    started = time.monotonic()
+    result = process(bomb, Record(doc_id="bomb", title="Bomb"))
+    assert time.monotonic() - started < 2 + 5
+    assert (result.status, result.passages) == (STATUS_FAILED, ())
+    assert result.message.startswith("over the time cap (2 s)")
+
+
+@pytest.mark.timeout(120)
+def test_the_source_worker_stops_a_source_at_the_memory_cap(tmp_path, monkeypatch):
+    from corpus_search.models import Record
+    from corpus_search.source_worker import process
+
+    big = tmp_path / "big.txt"
+    big.write_text("Gazprom and CNPC signed. " * 2_400_000, encoding="utf-8")  # 60 MB of text
+    monkeypatch.setenv("CORPUS_SEARCH_PDF_MEMORY_MB", "250")
+    result = process(big, Record(doc_id="big", title="Big"))
+    assert result.status == STATUS_FAILED
+    assert result.message.startswith("over the memory cap (250 MiB)")
+
+
+@pytest.fixture(scope="module")
+def bomb_build(tmp_path_factory) -> dict:
+    from hostile_pdf import write_hostile_pdf
+
+    corpus = tmp_path_factory.mktemp("bomb-corpus")
+    index = tmp_path_factory.mktemp("bomb-index")
+    for name, src, doc_id in (("real-a", "makocki-popescu-2016-chaillot.txt", "reala"),
+                              ("real-b", "alexeeva-lasserre-2018-china-perspectives.txt", "realb")):
+        (corpus / f"{name}.txt").write_text(_excerpt(ROOT / "corpus" / src, 6000), encoding="utf-8")
+        (corpus / f"{name}.toml").write_text(RECORD.format(id=doc_id, title=name), encoding="utf-8")
+    (corpus / "uploads").mkdir()
+    write_hostile_pdf(corpus / "uploads" / "bomb.pdf")
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", CORPUS_SEARCH_PDF_TIMEOUT=str(CAP_S))
+    cmd = [sys.executable, "-m", "corpus_search", "--corpus", str(corpus), "--index", str(index), "build", "--json"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    return {"corpus": corpus, "index": index, "done": done}
+
+
+@pytest.mark.timeout(700)  # a hang guard: before issue 17 this build never finished
+def test_a_text_bomb_pdf_fails_at_the_time_cap_and_the_build_goes_on(bomb_build):
+    done = bomb_build["done"]
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    sources = {s["path"]: s for s in report["sources"]}
+    bomb = sources["uploads/bomb.pdf"]
+    assert (bomb["status"], bomb["passages"]) == (STATUS_FAILED, 0)
+    assert bomb["message"].startswith(f"over the time cap ({CAP_S} s)")
+    # The sources are processed side by side, so the whole stage costs about one cap, not more.
+    assert report["stage_seconds"]["extract_clean"] < CAP_S + 15
+    assert sources["real-a.txt"]["status"] == sources["real-b.txt"]["status"] == STATUS_OK
+    c = Corpus.open(bomb_build["index"])
+    try:
+        assert c.search("Russia China", mode="keyword").hits
+        listed = {d.path: d for d in c.documents()}
+        assert listed["uploads/bomb.pdf"].status == STATUS_FAILED  # listed, with its reason, so it can be removed
+        assert "over the time cap" in listed["uploads/bomb.pdf"].message
+    finally:
+        c.close()

@@ -239,3 +239,38 @@ def test_fuzz_split_document_never_raises(texts: list[str], numbered: bool) -> N
     for p in result.passages:
         assert result.text[p.start : p.end] == p.text
         assert p.text and not any(ord(c) < 32 and c != "\n" for c in p.text)
+
+
+# -- one huge paragraph: splitting is linear in its length (issue 17; bench/bench_split.py has the figures)
+_PROSE = "The pipeline from Siberia carried gas to China in 2014, and the contract was signed in May. "
+_HUGE = {
+    "one paragraph of prose": (_PROSE * 11_000)[:1_000_000],
+    "no spaces or newlines": "x" * 1_000_000,
+    "short lines, no blank line": "\n".join((_PROSE * 11_000)[i : i + 80] for i in range(0, 1_000_000, 80)),
+    "hyphen at every line end": "\n".join("Gazprom and CNPC signed a con-" if i % 2 else "tract about the pipe-"
+                                          for i in range(40_000)),
+}
+
+
+@pytest.mark.timeout(180)  # a hang guard, not a speed target: before the fix the first case took minutes
+@pytest.mark.parametrize("name", sorted(_HUGE))
+def test_a_megabyte_paragraph_becomes_passages_of_readable_size(name: str) -> None:
+    from corpus_search.passages import MAX_PASSAGE
+
+    text = _HUGE[name]
+    result = split_document(Record(doc_id="huge", title="Huge"), [Page(index=0, text=text)])
+    letters = "".join(c for c in text if c.isalnum())
+    assert len(result.passages) >= len(letters) // MAX_PASSAGE
+    assert all(len(p.text) <= MAX_PASSAGE for p in result.passages)
+    assert all(result.text[p.start : p.end] == p.text for p in result.passages)
+    # Nothing is lost: every letter of the source is in some passage, in order.
+    assert "".join(c for p in result.passages for c in p.text if c.isalnum()) == letters
+
+
+@pytest.mark.timeout(60)
+def test_splitting_eight_megabytes_of_one_paragraph_does_not_hang() -> None:
+    from corpus_search.passages import MAX_PASSAGE, _split_long
+
+    chunks = _split_long((_PROSE * 90_000)[:8_000_000])
+    assert "".join(chunks) == (_PROSE * 90_000)[:8_000_000]
+    assert max(len(c) for c in chunks) <= MAX_PASSAGE and len(chunks) >= 8_000_000 // MAX_PASSAGE

@@ -1,5 +1,13 @@
+<<<<<<< HEAD
 """Documents: every source with its record and build status; add a document (with its record), remove one to the
 trash, restore or purge it."""
+=======
+"""Documents: every source with its record and build status; add a document (with its record) or remove one.
+
+Builds run in their own process (common.run_build): this page shows their progress with a
+Cancel button, and lists the sources that failed with their reason, to retry or remove.
+"""
+>>>>>>> wt-caps
 
 from __future__ import annotations
 
@@ -10,6 +18,28 @@ from corpus_search.errors import CorpusSearchError
 from corpus_search.render import authors_line, escape
 from corpus_search.uploads import RECORD_TYPES, UploadRecord, save_upload
 
+
+def failed_sources(documents) -> None:
+    """Each source that did not build, with its reason and a Retry and a Remove button."""
+    failed = [d for d in documents if not d.status.startswith("ok")]
+    if not failed:
+        return
+    st.subheader(f"Sources that did not build ({len(failed)})")
+    for d in failed:
+        text, retry, remove = st.columns([6, 1, 1], vertical_alignment="center")
+        text.warning(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else ""))
+        # A retry processes the file again though its bytes are unchanged (after raising a cap, say).
+        if retry.button("Retry", key=f"retry_{d.doc_id}", help="Process this source again"):
+            common.run_build(retry=(d.doc_id,))
+        if remove.button("Remove", key=f"remove_{d.doc_id}", help="Delete its file and record, then rebuild"):
+            try:
+                remove_source(common.corpus_dir(), d.path)
+            except CorpusSearchError as exc:
+                st.error(str(exc))
+            else:
+                common.run_build()
+
+
 st.title("Documents")
 corpus = common.get_corpus()
 documents = corpus.documents() if corpus is not None else []
@@ -17,8 +47,8 @@ documents = corpus.documents() if corpus is not None else []
 if corpus is None:
     st.warning("There is no index yet. Build one from the corpus folder, or add a document below.")
     if st.button("Build the index", key="doc_build", type="primary"):
-        if common.run_build():
-            st.rerun()
+        common.run_build()
+    common.build_panel()
 else:
     ok = sum(1 for d in documents if d.status.startswith("ok"))
     st.caption(f"{len(documents)} documents in `{common.corpus_dir()}` · {ok} built without problems · "
@@ -32,12 +62,19 @@ else:
           "record": "guessed (no .toml)" if d.record.guessed else "from .toml"} for d in documents],
         hide_index=True, key="doc_table",
     )
+<<<<<<< HEAD
     problems = [d for d in documents if not d.status.startswith("ok") or d.message]
     for d in problems:
         st.warning(escape(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else "")))
+=======
+>>>>>>> wt-caps
     if st.button("Rebuild (only what changed)", key="doc_rebuild"):
-        if common.run_build():
-            st.rerun()
+        common.run_build()
+    common.build_panel()
+    failed_sources(documents)
+    notes = [d for d in documents if d.status.startswith("ok") and d.message]
+    for d in notes:
+        st.warning(f"{d.path}: {d.status}: {d.message}")
 
 st.subheader("Add a document")
 with st.form("upload", clear_on_submit=False):
@@ -73,8 +110,7 @@ if submitted:
             else:
                 st.success(f"Saved as {saved.path.relative_to(common.corpus_dir())} (document {saved.doc_id}). "
                            "Rebuilding the index…")
-                if common.run_build():
-                    st.button("Show the new document", key="up_done")
+                common.run_build()
 
 
 
@@ -120,6 +156,7 @@ def remove_and_trash(documents) -> None:
         except CorpusSearchError as exc:
             st.error(escape(str(exc)))
         else:
+<<<<<<< HEAD
             st.success(f"Restored {escape(item.path)}. Rebuilding the index…")
             if common.run_build():
                 st.button("Show the updated list", key="trash_restored")
@@ -139,3 +176,7 @@ def remove_and_trash(documents) -> None:
 
 
 remove_and_trash(documents)
+=======
+            st.success("Deleted " + ", ".join(p.name for p in removed) + ". Rebuilding the index…")
+            common.run_build()
+>>>>>>> wt-caps

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,11 @@ def default_index() -> Path:
 
 
 def build(corpus: Path | str | None = None, index: Path | str | None = None, progress: Progress | None = None,
-          force: bool = False) -> BuildReport:
+          force: bool = False, retry: Collection[str] = ()) -> BuildReport:
     """Build or update the index; see build.build."""
     from corpus_search.build import build as _build
 
-    return _build(Path(corpus or default_corpus()), Path(index or default_index()), progress, force)
+    return _build(Path(corpus or default_corpus()), Path(index or default_index()), progress, force, retry)
 
 
 class Corpus:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -125,10 +126,13 @@ def models_manifest() -> dict:
     }
 
 
-def build(corpus: Path, index: Path, progress: Progress | None = None, force: bool = False, scrub: bool = False,
+def build(corpus: Path, index: Path, progress: Progress | None = None, force: bool = False,
+          retry: Collection[str] = (), scrub: bool = False,
           prepare: Callable[[], None] | None = None) -> BuildReport:
     """Build (or update) the index of `corpus` in `index`; returns one report line per source.
 
+    `retry`: doc ids processed again even when their file and record are unchanged (a source
+    that failed, say, once the caps are raised).
     `scrub` (a purge): write the new generation into fresh files, so no deleted row or posting of a
     removed source lingers in SQLite free pages or unmerged Whoosh segments, and delete every older
     generation. `prepare` runs under the build lock before the corpus is read (a purge deletes there).
@@ -138,11 +142,11 @@ def build(corpus: Path, index: Path, progress: Progress | None = None, force: bo
     with gens.lock():
         if prepare is not None:
             prepare()
-        return _build_locked(corpus, gens, progress, force, scrub)
+        return _build_locked(corpus, gens, progress, force, frozenset(retry), scrub)
 
 
 def _build_locked(corpus: Path, gens: generations.Generations, progress: Progress, force: bool,
-                  scrub: bool = False) -> BuildReport:
+                  retry: frozenset[str] = frozenset(), scrub: bool = False) -> BuildReport:
     from corpus_search.ingest import sha256_file
 
     started = time.perf_counter()
@@ -186,6 +190,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         if (
             not scrub
             and not failed
+            and not retry & set(old_keys)
             and old_manifest.get("corpus_hash") == _corpus_hash(sources)
             and len(old_keys) == len(sources)
             and _keyword_export_current(previous_gen)
@@ -199,7 +204,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
             old_store.close()
             return report
         for src in sources:
-            if old_keys.get(src.record.doc_id) == src.key:
+            if old_keys.get(src.record.doc_id) == src.key and src.record.doc_id not in retry:
                 _carry_over(src, old_store)
     else:
         old_store = old_vectors = None
@@ -208,9 +213,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     t = time.perf_counter()
     todo = [s for s in sources if not s.reused]
     progress.stage("extract and clean", len(todo))
-    for i, src in enumerate(todo):
-        _process(src)
-        progress.advance(i + 1)
+    _process_all(todo, progress)
     timings["extract_clean"] = time.perf_counter() - t
 
     # 3 and 4. Entities and embeddings. Both need models whose imports are slow and
@@ -302,12 +305,37 @@ class _NerJob:
         self.proc = None
         if len(passages) >= self.MIN_PARALLEL and config.get_int("parallel_ner"):
             ctx = mp.get_context("spawn")  # no fork: the parent may hold torch threads
-            self.queue = ctx.SimpleQueue()
+            self.queue = ctx.Queue()
             self.proc = ctx.Process(target=_ner_worker, args=(passages, self.queue), daemon=True)
             self.proc.start()
+            self.stall = config.get_float("ner_stall")
+            self.last_news = time.monotonic()
 
     def _take(self) -> None:
-        kind, value = self.queue.get()
+        """One message from the worker; an error if it died or went silent past the stall cap.
+
+        Every passage is at most about MAX_PASSAGE characters, so a batch is bounded work: a
+        worker that reports nothing for `ner_stall` seconds is stuck, and waiting longer would
+        hang the build (and the app's build with it).
+        """
+        import queue
+
+        assert self.proc is not None
+        while True:
+            try:
+                kind, value = self.queue.get(timeout=1.0)
+                break
+            except queue.Empty:
+                pass
+            if not self.proc.is_alive() and self.queue.empty():
+                self.final = ("error", f"the tagger process ended without an answer (exit code {self.proc.exitcode})")
+                return
+            if time.monotonic() - self.last_news > self.stall:
+                self.proc.kill()
+                self.final = ("error", f"no progress for {self.stall:g} s, stopped "
+                                       "(raise CORPUS_SEARCH_NER_STALL to allow more)")
+                return
+        self.last_news = time.monotonic()
         if kind == "progress":
             self.count = value
         else:
@@ -327,7 +355,7 @@ class _NerJob:
         while self.final is None:
             self._take()
             progress(self.count)
-        self.proc.join()
+        self.proc.join(timeout=30)
         kind, value = self.final
         if kind == "error":
             raise CorpusSearchError(f"entity tagging failed: {value}")
@@ -407,28 +435,38 @@ def _carry_over(src: _Source, store) -> None:
     src.reused = True
 
 
+def _process_all(todo: list[_Source], progress: Progress) -> None:
+    """Each source in its own capped worker process, a few at once (the workers are separate
+    processes, so threads that only wait on them are enough)."""
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
+    workers = config.get_int("source_workers") or min(os.cpu_count() or 1, 4)
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(_process, src) for src in todo]
+        try:
+            for done, future in enumerate(as_completed(futures), 1):
+                future.result()
+                progress.advance(done)
+        except BaseException:
+            for future in futures:  # stopped (Ctrl-C, Cancel): start no further workers
+                future.cancel()
+            raise
+
+
 def _process(src: _Source) -> None:
-    """Extract and split one source; any failure becomes the source's status, never the build's."""
-    from corpus_search.ingest import extract
-    from corpus_search.passages import split_document
+    """Extract and split one source under the caps; any failure becomes the source's status, never the build's."""
+    from corpus_search.source_worker import process
 
     record = src.record
-    try:
-        extraction = extract(src.path, record)
-        pages = extraction.pages
-        split = split_document(record, pages) if pages else None
-    except Exception as exc:  # one bad source must not stop the build
-        src.doc = Document(record.doc_id, src.rel, src.sha256, record, STATUS_FAILED,
-                           f"could not be processed: {type(exc).__name__}: {exc}"[:300])
-        return
-    src.text = split.text if split else ""
-    src.passages = list(split.passages) if split else []
-    message = extraction.message
+    result = process(src.path, record)
+    src.text = result.text
+    src.passages = list(result.passages)
+    message = result.message
     if record.guessed:
         note = "no .toml record beside it: title guessed from the file name"
         message = f"{message}; {note}" if message else note
-    status = extraction.status
-    if status == STATUS_OK and pages and not src.passages:
+    status = result.status
+    if status == STATUS_OK and result.pages and not src.passages:
         status, message = "empty", "no text found"
     src.doc = Document(
         doc_id=record.doc_id,
@@ -437,8 +475,8 @@ def _process(src: _Source) -> None:
         record=record,
         status=status,
         message=message,
-        pages=len(pages),
-        skipped_pages=tuple(extraction.skipped_pages),
+        pages=result.pages,
+        skipped_pages=result.skipped_pages,
         passages=len(src.passages),
     )
 

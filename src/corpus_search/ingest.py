@@ -85,8 +85,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def extract(path: Path, record: Record) -> Extraction:
-    """Pages of a source file, or a status saying why there are none (never raises for a bad file)."""
+def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
+    """Pages of a source file, or a status saying why there are none (never raises for a bad file).
+
+    `isolated`: this process already runs under the caps (source_worker), so a PDF is read here
+    instead of in a PDF worker of its own.
+    """
     path = Path(path)
     limit_mb = config.get_int("max_source_mb")  # a bad setting is a usage error and may raise
     try:
@@ -103,7 +107,7 @@ def extract(path: Path, record: Record) -> Extraction:
     suffix = path.suffix.lower()
     try:
         if suffix == ".pdf":
-            return _extract_pdf(path, record)
+            return _extract_pdf(path, record, isolated)
         if suffix in TEXT_SUFFIXES:
             return _extract_text(path, record)
     except UsageError:
@@ -219,8 +223,13 @@ def _split_leading_space(text: str) -> list[str]:
 # ---------------------------------------------------------------- PDFs
 
 
-def _extract_pdf(path: Path, record: Record) -> Extraction:
-    result = _run_worker(path, record.password)
+def _extract_pdf(path: Path, record: Record, isolated: bool = False) -> Extraction:
+    if isolated:
+        from corpus_search import pdf_worker
+
+        result: dict[str, Any] | Extraction = pdf_worker.extract(str(path), record.password)
+    else:
+        result = _run_worker(path, record.password)
     if isinstance(result, Extraction):
         return result
     if not result.get("ok"):

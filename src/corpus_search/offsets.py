@@ -16,6 +16,7 @@ across lines.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -42,6 +43,9 @@ def page_starts(pages: Sequence[Page]) -> list[int]:
         starts.append(pos)
         pos += len(p.text)
     return starts
+
+
+_MAX_TRIES = 2000  # occurrences of a passage's first word tried as its start
 
 
 def _tokens(text: str) -> list[tuple[int, str]]:
@@ -104,8 +108,10 @@ def _anchor(ptoks, rtoks, where, first: int) -> int | None:
     want = [t for _, t in ptoks[:6]]
     candidates = where.get(want[0], [])
     i = bisect.bisect_left(candidates, first)
-    ordered = candidates[i:] + candidates[:i]  # its own page first, then anywhere
-    for j in ordered:
+    # Its own page first, then anywhere; a bounded number of tries, so a text that repeats its
+    # words (a hostile or generated file) costs a constant per passage, not a scan of the source.
+    ordered = itertools.islice(itertools.chain(range(i, len(candidates)), range(i)), _MAX_TRIES)
+    for j in (candidates[n] for n in ordered):
         if all(k < len(rtoks) and _same(rtoks[j + k][1] if j + k < len(rtoks) else "", w)
                for k, w in enumerate(want)):
             return j

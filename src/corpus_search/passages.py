@@ -13,6 +13,7 @@ passage's page is the printed page of its first word. The pipeline, in order:
 
 from __future__ import annotations
 
+import bisect
 import re
 import statistics
 from collections import Counter
@@ -161,13 +162,17 @@ def _lift_footnotes(lines: list[str], page: int, blank_mode: bool, doc: _Doc) ->
     they stay in place as slot lines that `_blocks` turns into footnote blocks.
     """
     body: list[str] = []
+    last_at: dict[int, int] = {}  # note number -> last line that starts like that note
+    for j, line in enumerate(lines):
+        if match := FOOTNOTE_START.match(line):
+            last_at[int(match.group(1))] = j
     for i, line in enumerate(lines):
         bullet = BULLET_NOTE.match(line)
         if bullet:
             body.extend(["", f"{_FOOT_SLOT}{bullet.group(1)}{_FOOT_SLOT}{line[bullet.end() :]}", ""])
             doc.next_note = max(doc.next_note, int(bullet.group(1)) + 1)
             continue
-        if _footnote_region_starts(lines, i, blank_mode, doc):
+        if _footnote_region_starts(lines, i, blank_mode, doc, last_at):
             return body, _footnote_blocks(lines[i:], page, doc)
         lifted, count = (line, 0) if _CAPTION.match(line) else doc.markers.lift(line)
         doc.stats["note_markers"] += count
@@ -178,7 +183,7 @@ def _lift_footnotes(lines: list[str], page: int, blank_mode: bool, doc: _Doc) ->
 _FOOT_SLOT = "\ue004"  # private use, so it cannot occur in normalised source text
 
 
-def _footnote_region_starts(lines: list[str], i: int, blank_mode: bool, doc: _Doc) -> bool:
+def _footnote_region_starts(lines: list[str], i: int, blank_mode: bool, doc: _Doc, last_at: dict[int, int]) -> bool:
     match = FOOTNOTE_START.match(lines[i])
     if not match or (blank_mode and i > 0 and lines[i - 1]):
         return False
@@ -188,6 +193,11 @@ def _footnote_region_starts(lines: list[str], i: int, blank_mode: bool, doc: _Do
     if str(number) in doc.markers.seen:
         return True
     # No marker found (glued to a digit, say): accept only an unbroken run of notes to the page end.
+    if not blank_mode:
+        # PDF text: every line may start a note, so the run below is "note n+1 starts some line
+        # after this one"; answered from a table, since scanning per line is quadratic on a page
+        # of thousands of "1 ..." lines.
+        return number == doc.next_note and last_at.get(number + 1, -1) > i
     expected = number
     for j in range(i, len(lines)):
         m = FOOTNOTE_START.match(lines[j])
@@ -448,46 +458,91 @@ def _fold(text: str) -> str:
 
 
 def _join_lines(lines: list[str], doc: _Doc) -> str:
-    """One paragraph from its lines: a space between lines, hyphenated breaks decided."""
-    out = ""
+    """One paragraph from its lines: a space between lines, hyphenated breaks decided.
+
+    Built as a list of non-empty parts, and a hyphen is judged on the paragraph's tail only,
+    so a paragraph of a million lines costs a million steps, not a million copies of itself.
+    """
+    parts: list[str] = []
     pending = ""  # a page-break sentinel waiting for the next line
     for line in lines:
         if line.startswith(PAGE_OPEN):
             pending += line
             continue
-        if not out:
-            out = line
-        elif out.endswith(("-", "\u2010", "\u2011")):
-            fragment = split_fragment(SENTINEL.sub("", out), SENTINEL.sub("", line))
+        if not parts:
+            new = [line]
+        elif parts[-1].endswith(("-", "\u2010", "\u2011")):
+            fragment = split_fragment(_plain_tail(parts), SENTINEL.sub("", line))
             if fragment and doc.judge.join(*fragment):
-                out = out[:-1] + pending + line
+                parts[-1] = parts[-1][:-1]
+                if not parts[-1]:
+                    parts.pop()
                 doc.stats["hyphen_joined"] += 1
-            else:
-                out = out + pending + line  # "Sino-friendly", "2014-2015"
-                if fragment:
-                    doc.stats["hyphen_kept"] += 1
+            elif fragment:  # "Sino-friendly"; no fragment: "2014-2015"
+                doc.stats["hyphen_kept"] += 1
+            new = [pending, line]
         else:
-            out = out + " " + pending + line
+            new = [" ", pending, line]
+        parts.extend(piece for piece in new if piece)
         pending = ""
-    return out
+    return "".join(parts)
+
+
+_TAIL = 400  # characters of a paragraph's end that decide a line-end hyphen (a word is far shorter)
+
+
+def _plain_tail(parts: list[str]) -> str:
+    """The paragraph's last _TAIL characters so far, sentinels removed (one cut off at the start too)."""
+    tail: list[str] = []
+    size = 0
+    for part in reversed(parts):
+        tail.append(part)
+        size += len(part)
+        if size >= _TAIL:
+            break
+    text = "".join(reversed(tail))[-_TAIL:]
+    close = min((i for i in (text.find(NOTE_CLOSE), text.find(PAGE_CLOSE)) if i >= 0), default=-1)
+    opened = min((i for i in (text.find(NOTE_OPEN), text.find(PAGE_OPEN)) if i >= 0), default=len(text))
+    if size > _TAIL and 0 <= close < opened:  # the cut fell inside a sentinel
+        text = text[close + 1 :]
+    return SENTINEL.sub("", text)
 
 
 _SENTENCE_END = re.compile(r"[.!?…][’”\"')\]]*(?:\ue000\d+\ue001)?(?= (?:\ue002[^\ue003]*\ue003)?[A-Z“‘\"(])")
 
 
 def _split_long(raw: str) -> list[str]:
-    """Paragraphs above MAX_PASSAGE characters, cut at sentence ends (or spaces, if none)."""
+    """Paragraphs above MAX_PASSAGE characters, cut at sentence ends (or spaces, if none).
+
+    One pass: each cut looks only at the next MAX_PASSAGE + 200 characters, and the text left
+    after a cut is measured from sentinel positions found once, never by rescanning the rest.
+    """
+    spans = [m.span() for m in SENTINEL.finditer(raw)]
+    starts = [a for a, _ in spans]
+    hidden_after = [0] * (len(spans) + 1)  # sentinel characters in spans[i:]
+    for i in range(len(spans) - 1, -1, -1):
+        hidden_after[i] = hidden_after[i + 1] + spans[i][1] - spans[i][0]
+
+    def plain_left(pos: int) -> int:
+        i = bisect.bisect_left(starts, pos)
+        if i and spans[i - 1][1] > pos:  # a hard cut inside a sentinel: measure as the old code did
+            return len(SENTINEL.sub("", raw[pos:]))
+        return len(raw) - pos - hidden_after[i]
+
     chunks: list[str] = []
-    while len(SENTINEL.sub("", raw)) > MAX_PASSAGE:
-        ends = [m.end() for m in _SENTENCE_END.finditer(raw, 0, MAX_PASSAGE + 200) if 200 <= m.end() <= MAX_PASSAGE]
-        cut = ends[-1] if ends else raw.rfind(" ", 200, MAX_PASSAGE)
+    pos = 0
+    while plain_left(pos) > MAX_PASSAGE:
+        ends = [m.end() - pos for m in _SENTENCE_END.finditer(raw, pos, pos + MAX_PASSAGE + 200)
+                if 200 <= m.end() - pos <= MAX_PASSAGE]
+        space = raw.rfind(" ", pos + 200, pos + MAX_PASSAGE)
+        cut = ends[-1] if ends else (space - pos if space >= 0 else -1)
         if cut <= 0:
             cut = MAX_PASSAGE
-        while cut < len(raw) and raw[cut - 1] in (NOTE_OPEN, PAGE_OPEN):
+        while pos + cut < len(raw) and raw[pos + cut - 1] in (NOTE_OPEN, PAGE_OPEN):
             cut += 1  # never cut inside a sentinel
-        chunks.append(raw[:cut])
-        raw = raw[cut:]
-    chunks.append(raw)
+        chunks.append(raw[pos : pos + cut])
+        pos += cut
+    chunks.append(raw[pos:])
     return chunks
 
 
@@ -545,7 +600,9 @@ def _finish(ordered: list[_Block], doc: _Doc) -> Split:
                 continue
             last_caption = plain
         kind = "box" if block.kind == "box-title" else block.kind
-        chunks = _split_long(raw) if kind != "footnote" else [raw]
+        # Footnotes too: every passage stays near MAX_PASSAGE, so tagging and embedding one is
+        # bounded work (spaCy refuses texts over a million characters outright).
+        chunks = _split_long(raw)
         doc.stats["long_splits"] += len(chunks) - 1
         label = doc.labels[block.page] if block.page < len(doc.labels) else None
         for chunk in chunks:

@@ -7,7 +7,8 @@ Prints one JSON object on stdout and nothing else:
   {"ok": false, "kind": "password" | "wrong-password" | "broken" | "dependency" | "memory", "message": str}
 
 Deliberately imports nothing from corpus_search: it runs by file path, so it starts fast and needs no install.
-It reports facts; `ingest` turns them into a status and a message for the user.
+It reports facts; `ingest` turns them into a status and a message for the user. In a build, `source_worker`
+calls `extract` in its own capped process instead (that process is the isolation, so no second child).
 """
 
 from __future__ import annotations
