@@ -112,20 +112,7 @@ def run_build(force: bool = False, retry: tuple[str, ...] = ()) -> bool:
     except CorpusSearchError as exc:
         st.error(escape(str(exc)))
         return False
-<<<<<<< HEAD
-    progress.bar.progress(1.0, text="Done")
-    # A new generation has a new name, so get_corpus opens it; the old one is dropped here.
-    _open_corpus.clear()
-    st.session_state.pop("_search_cache", None)
-    failed = [s for s in report.sources if not s.status.startswith("ok")]
-    state = "built" if report.changed else "unchanged, nothing to do"
-    st.success(f"{report.passages} passages from {len(report.sources)} sources, {state} "
-               f"in {report.seconds:.1f} s.")
-    for s in failed:
-        st.warning(escape(f"{s.path}: {s.status}" + (f": {s.message}" if s.message else "")))
-=======
     st.session_state["_build_watched"] = job["started"]  # a build over in under a second still reports
->>>>>>> wt-caps
     return True
 
 
@@ -168,7 +155,7 @@ def _build_outcome(job: dict) -> None:
     if job["state"] == "cancelled":
         st.info("The build was cancelled; the index is as it was before it started.")
     elif job["state"] == "failed":
-        st.error(f"The build failed: {job.get('error', '')}")
+        st.error(escape(f"The build failed: {job.get('error', '')}"))
     elif job["state"] == "done":
         report = job["report"]
         state = "built" if report["changed"] else "unchanged, nothing to do"

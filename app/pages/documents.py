@@ -1,13 +1,9 @@
-<<<<<<< HEAD
 """Documents: every source with its record and build status; add a document (with its record), remove one to the
-trash, restore or purge it."""
-=======
-"""Documents: every source with its record and build status; add a document (with its record) or remove one.
+trash, restore or purge it.
 
 Builds run in their own process (common.run_build): this page shows their progress with a
 Cancel button, and lists the sources that failed with their reason, to retry or remove.
 """
->>>>>>> wt-caps
 
 from __future__ import annotations
 
@@ -16,7 +12,7 @@ import streamlit as st
 import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import authors_line, escape
-from corpus_search.uploads import RECORD_TYPES, UploadRecord, save_upload
+from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload
 
 
 def failed_sources(documents) -> None:
@@ -27,16 +23,17 @@ def failed_sources(documents) -> None:
     st.subheader(f"Sources that did not build ({len(failed)})")
     for d in failed:
         text, retry, remove = st.columns([6, 1, 1], vertical_alignment="center")
-        text.warning(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else ""))
+        text.warning(escape(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else "")))
         # A retry processes the file again though its bytes are unchanged (after raising a cap, say).
         if retry.button("Retry", key=f"retry_{d.doc_id}", help="Process this source again"):
             common.run_build(retry=(d.doc_id,))
-        if remove.button("Remove", key=f"remove_{d.doc_id}", help="Delete its file and record, then rebuild"):
+        if remove.button("Remove", key=f"remove_{d.doc_id}", help="Move its file and record to the trash (restorable), then rebuild"):
             try:
                 remove_source(common.corpus_dir(), d.path)
             except CorpusSearchError as exc:
-                st.error(str(exc))
+                st.error(escape(str(exc)))
             else:
+                st.success(escape(f"Moved {d.path} to the trash; restore it below. Rebuilding the index…"))
                 common.run_build()
 
 
@@ -62,19 +59,13 @@ else:
           "record": "guessed (no .toml)" if d.record.guessed else "from .toml"} for d in documents],
         hide_index=True, key="doc_table",
     )
-<<<<<<< HEAD
-    problems = [d for d in documents if not d.status.startswith("ok") or d.message]
-    for d in problems:
-        st.warning(escape(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else "")))
-=======
->>>>>>> wt-caps
     if st.button("Rebuild (only what changed)", key="doc_rebuild"):
         common.run_build()
     common.build_panel()
     failed_sources(documents)
     notes = [d for d in documents if d.status.startswith("ok") and d.message]
     for d in notes:
-        st.warning(f"{d.path}: {d.status}: {d.message}")
+        st.warning(escape(f"{d.path}: {d.status}: {d.message}"))
 
 st.subheader("Add a document")
 with st.form("upload", clear_on_submit=False):
@@ -156,7 +147,6 @@ def remove_and_trash(documents) -> None:
         except CorpusSearchError as exc:
             st.error(escape(str(exc)))
         else:
-<<<<<<< HEAD
             st.success(f"Restored {escape(item.path)}. Rebuilding the index…")
             if common.run_build():
                 st.button("Show the updated list", key="trash_restored")
@@ -176,7 +166,3 @@ def remove_and_trash(documents) -> None:
 
 
 remove_and_trash(documents)
-=======
-            st.success("Deleted " + ", ".join(p.name for p in removed) + ". Rebuilding the index…")
-            common.run_build()
->>>>>>> wt-caps
