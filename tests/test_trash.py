@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import os
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -240,6 +242,7 @@ def test_purge_without_an_index_deletes_from_the_corpus_and_the_trash(corpus, tm
 
 # -- with a real index ---------------------------------------------------------------------------
 def test_removed_then_restored_document_is_searchable_again_after_a_build(corpus, tmp_path):
+    from corpus_search import build_job
     from corpus_search.api import build
 
     index = tmp_path / "index"
@@ -365,6 +368,7 @@ def test_cli_bad_paths_are_one_line(corpus, tmp_path, args):
 def test_app_removes_to_the_trash_restores_and_purges(corpus, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
+    from corpus_search import build_job
     from corpus_search.api import build
 
     index = tmp_path / "index"
@@ -376,8 +380,16 @@ def test_app_removes_to_the_trash_restores_and_purges(corpus, tmp_path, monkeypa
     before = sha(corpus / "secret.txt")
 
     def page():
+        # Builds started from the app run in their own process: wait for the one just started to end.
+        deadline = time.monotonic() + 300
+        while (build_job.status(index) or {}).get("state") == "running" and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert (build_job.status(index) or {}).get("state") != "running", "the app's build did not end"
         at.switch_page("pages/documents.py").run()
         assert not at.exception, at.exception
+
+    def said(prefix: str) -> bool:
+        return any(html.unescape(s.value).startswith(prefix) for s in at.success)
 
     def frame(marker: str):
         """The page's table with this column (AppTest does not expose dataframe keys)."""
@@ -387,13 +399,13 @@ def test_app_removes_to_the_trash_restores_and_purges(corpus, tmp_path, monkeypa
     at.selectbox(key="rm_doc").select("secret").run()
     at.button(key="rm_go").click().run()
     assert not at.exception, at.exception
-    assert any("Moved secret.txt to the trash" in s.value for s in at.success), [e.value for e in at.error]
+    assert said("Moved secret.txt to the trash"), [e.value for e in at.error]
     page()
     assert list(frame("removed (UTC)")["file"]) == ["secret.txt"]
     assert list(frame("status")["id"]) == ["keep"]
 
     at.button(key="trash_restore").click().run()
-    assert any("Restored secret.txt" in s.value for s in at.success), [e.value for e in at.error]
+    assert said("Restored secret.txt"), [e.value for e in at.error]
     assert sha(corpus / "secret.txt") == before
     page()
     assert sorted(frame("status")["id"]) == ["keep", "secret"]
@@ -405,5 +417,5 @@ def test_app_removes_to_the_trash_restores_and_purges(corpus, tmp_path, monkeypa
     at.checkbox(key="purge_sure").check().run()
     at.button(key="trash_purge").click().run()
     assert not at.exception, at.exception
-    assert any(s.value.startswith("Purged") for s in at.success), [e.value for e in at.error]
+    assert said("Purged"), [e.value for e in at.error]
     assert trash.list_trash(corpus) == [] and leaks(index) == []

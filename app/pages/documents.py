@@ -153,7 +153,9 @@ def remove_and_trash(documents) -> None:
     sure = c2.checkbox("Delete it for good: from the trash and every index generation (no undo)", key="purge_sure")
     if c2.button("Purge", key="trash_purge", disabled=not sure):
         try:
-            plan = trash.purge(folder, common.index_dir(), chosen, progress=common.AppProgress())
+            # Purge rewrites what the index already holds (no source is parsed), so it runs here, under the build lock.
+            with st.spinner("Purging: rewriting the index without it…"):
+                plan = trash.purge(folder, common.index_dir(), chosen)
         except CorpusSearchError as exc:
             st.error(escape(str(exc)))
         else:
