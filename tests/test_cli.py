@@ -201,3 +201,31 @@ def test_batch_line_limits_are_capped_and_typed(built_index, tmp_path):
 def test_over_the_caps_and_unknown_labels_are_one_line(built_index, args, expected):
     line = one_error_line(run(*args, index=built_index))
     assert expected in line and "GPE" in line if "labels" in expected else expected in line
+
+
+@pytest.mark.timeout(600)
+def test_build_retry_reprocesses_a_failed_source_once_the_cap_is_raised(tmp_path):
+    """A source that failed at the time cap stays failed (not re-tried every build) until `--retry` names it."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from hostile_pdf import write_hostile_pdf
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "one.txt").write_text("Gazprom signed the Power of Siberia contract with CNPC in May 2014.\n",
+                                    encoding="utf-8")
+    write_hostile_pdf(corpus / "slow.pdf", pages=1, mb_per_page=1)  # more than the first cap, well under the second
+
+    def build(*extra, timeout="0.3"):
+        env = dict(os.environ, HF_HUB_OFFLINE="1", CORPUS_SEARCH_PDF_TIMEOUT=timeout)
+        proc = subprocess.run([sys.executable, "-m", "corpus_search", "--index", str(index), "--corpus", str(corpus),
+                               "build", "--json", *extra], capture_output=True, text=True, env=env, timeout=500)
+        assert proc.returncode == 0, proc.stderr
+        return proc, {s["path"]: s for s in json.loads(proc.stdout)["sources"]}
+
+    _, first = build()
+    assert first["slow.pdf"]["status"] == "failed" and "over the time cap" in first["slow.pdf"]["message"]
+    _, again = build(timeout="300")  # the same bytes: not tried again without --retry
+    assert again["slow.pdf"]["status"] == "failed"
+    proc, retried = build("--retry", "slow", "--retry", "nosuchid", timeout="300")
+    assert retried["slow.pdf"]["status"] != "failed", retried["slow.pdf"]
+    assert "no source has the id nosuchid" in proc.stderr

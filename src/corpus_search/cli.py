@@ -87,15 +87,21 @@ def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None) -> 
 
 @cli.command()
 @click.option("--force", is_flag=True, help="Process every source again, even unchanged ones.")
+@click.option("--retry", "retry", multiple=True, metavar="DOC_ID",
+              help="Process this source again though it is unchanged (one that failed, after raising a cap); repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
 @click.pass_context
-def build(ctx: click.Context, force: bool, as_json: bool) -> None:
+def build(ctx: click.Context, force: bool, retry: tuple[str, ...], as_json: bool) -> None:
     """Ingest every source under the corpus folder and build the indexes (incremental)."""
     from corpus_search.api import build as run_build
 
     progress = CliProgress()
-    report = run_build(ctx.obj["corpus"], ctx.obj["index"], progress=progress, force=force)
+    report = run_build(ctx.obj["corpus"], ctx.obj["index"], progress=progress, force=force, retry=retry)
     progress.log("")
+    unknown = sorted(set(retry) - {s.doc_id for s in report.sources})
+    if unknown:
+        click.echo(f"warning: no source has the id {', '.join(unknown)}; nothing retried for it "
+                   "(`corpus-search documents` lists the ids)", err=True)
     if as_json:
         _dump(report.to_json())
         return

@@ -84,7 +84,7 @@ def extract(path: str, password: str | None) -> dict[str, Any]:
     return {"ok": True, "pages": pages, "labels": _labels(reader, count)}
 
 
-def _limit_memory(memory_mb: int) -> None:
+def limit_memory(memory_mb: int) -> None:
     """Cap this process's address space, so a decompression bomb fails here, not the machine."""
     try:
         import resource
@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
         print("usage: pdf_worker.py PATH [MEMORY_MB]", file=sys.stderr)
         return 2
     if len(argv) == 3 and int(argv[2]) > 0:
-        _limit_memory(int(argv[2]))
+        limit_memory(int(argv[2]))
     # pypdf warns through logging; send that to stderr so stdout carries only our JSON.
     logging.basicConfig(stream=sys.stderr, level=logging.ERROR)
     raw = sys.stdin.read() if not sys.stdin.isatty() else ""

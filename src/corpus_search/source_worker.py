@@ -22,6 +22,7 @@ from pathlib import Path
 
 from corpus_search import config
 from corpus_search.models import STATUS_FAILED, Passage, Record
+from corpus_search.pdf_worker import limit_memory
 
 _SRC = str(Path(__file__).resolve().parents[1])  # the child imports this very checkout of the package
 
@@ -106,16 +107,6 @@ def _out_of_memory(stderr: str) -> bool:
 # ---------------------------------------------------------------- the child
 
 
-def _limit_memory(memory_mb: int) -> None:
-    """Cap this process's address space first thing, so a decompression bomb fails here, not the machine."""
-    try:
-        import resource
-    except ImportError:  # not POSIX: the time cap still applies
-        return
-    limit = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
 def _work(request: dict) -> dict:
     from corpus_search.ingest import extract
     from corpus_search.passages import split_document
@@ -144,7 +135,7 @@ def _work(request: dict) -> dict:
 def main() -> int:
     request = json.loads(sys.stdin.read())
     if request.get("memory_mb", 0) > 0:
-        _limit_memory(int(request["memory_mb"]))
+        limit_memory(int(request["memory_mb"]))
     # pypdf warns through logging; anything a library prints must not corrupt the JSON on stdout.
     logging.basicConfig(stream=sys.stderr, level=logging.ERROR)
     out = sys.stdout

@@ -87,6 +87,9 @@ class Store:
         uri = f"file:{path}?mode=ro&immutable=1"
         try:
             conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            # A trusted index's content is data: views and triggers in its schema may not call
+            # functions that are unsafe outside the application's own statements.
+            conn.execute("PRAGMA trusted_schema=OFF")
             conn.execute("SELECT count(*) FROM passages").fetchone()
         except sqlite3.DatabaseError as exc:
             raise IndexMissingError(f"store {path} is unreadable ({exc}); run `corpus-search build`") from None
