@@ -13,7 +13,7 @@ import streamlit as st
 
 import login
 from corpus_search import config
-from corpus_search.errors import CorpusSearchError, IndexMissingError
+from corpus_search.errors import CorpusSearchError, IndexMissingError, IndexUntrustedError
 from corpus_search.render import authors_line, badge, escape, highlight_snippet, passage_locator
 
 PAGES: dict[str, st.Page] = {}  # filled by streamlit_app.py, so pages can link to each other
@@ -71,6 +71,7 @@ def get_corpus():
         return _open_corpus(str(index_dir()), current_generation())
     except CorpusSearchError as exc:
         st.session_state["_open_error"] = str(exc)
+        st.session_state["_open_untrusted"] = isinstance(exc, IndexUntrustedError)
         return None
 
 
@@ -81,17 +82,27 @@ def require_corpus():
         for warning in corpus.warnings:
             st.warning(escape(warning))
         return corpus
-    missing_index_page(st.session_state.get("_open_error", ""))
+    missing_index_page(st.session_state.get("_open_error", ""), st.session_state.get("_open_untrusted", False))
     st.stop()
 
 
-def missing_index_page(reason: str) -> None:
-    st.header("No index yet")
-    st.write(
-        f"There is no search index in `{index_dir()}` yet, so there is nothing to search. "
-        f"Build it from the sources in `{corpus_dir()}`: press **Build the index** below, "
-        "or run `corpus-search build` in a terminal from the project folder."
-    )
+def missing_index_page(reason: str, untrusted: bool = False) -> None:
+    if untrusted:
+        # Not "no index": there is one, built elsewhere or changed without this installation's key.
+        st.header("This index is not trusted here")
+        st.write(
+            f"The index in `{index_dir()}` was built on another installation, or changed since it was built "
+            "here, so nothing is read from it. If you trust where it came from, run `corpus-search trust` "
+            f"on it in a terminal; or rebuild it here from the sources in `{corpus_dir()}` with **Build the "
+            "index** below (the untrusted generations are replaced)."
+        )
+    else:
+        st.header("No index yet")
+        st.write(
+            f"There is no search index in `{index_dir()}` yet, so there is nothing to search. "
+            f"Build it from the sources in `{corpus_dir()}`: press **Build the index** below, "
+            "or run `corpus-search build` in a terminal from the project folder."
+        )
     if reason:
         st.caption(f"Details: {escape(reason)}")
     if st.button("Build the index", key="build_missing", type="primary"):
@@ -259,7 +270,7 @@ def quotation_block(corpus, passage, offset=None, end_offset=None) -> str:
 
 def show_error(exc: Exception) -> None:
     if isinstance(exc, IndexMissingError):
-        missing_index_page(str(exc))
+        missing_index_page(str(exc), isinstance(exc, IndexUntrustedError))
     else:
         st.error(escape(str(exc)))
 

@@ -16,10 +16,12 @@ SUMMARY = re.compile(r"(\d+) passages match")
 
 
 @pytest.fixture
-def app(built_index, monkeypatch):
+def app(built_index, monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(built_index))
+    # Each test its own annotation store: what one saves to a collection never shows in another.
+    monkeypatch.setenv("CORPUS_SEARCH_ANNOTATIONS", str(tmp_path / "annotations"))
     monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(ROOT / "corpus"))
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.run()

@@ -97,7 +97,9 @@ def browser():
 @pytest.fixture(scope="module")
 def app_url(built_index, tmp_path_factory):
     log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    with streamlit_server(built_index, ROOT / "corpus", log) as url:
+    # Its own annotation store, apart from the one AppTest tests write beside the shared index.
+    annotations = tmp_path_factory.mktemp("annotations")
+    with streamlit_server(built_index, ROOT / "corpus", log, {"CORPUS_SEARCH_ANNOTATIONS": str(annotations)}) as url:
         yield url
 
 
@@ -263,7 +265,7 @@ def test_quote_check_and_other_pages(page, app_url):
     page.locator(".st-key-q input").wait_for()
     run_search(page, "Power of Siberia")
     page.locator(".st-key-card-1").get_by_role("button", name=re.compile("Add to collection")).click()
-    page.get_by_text("Saved to the collection").wait_for()
+    page.get_by_text("Saved to the collection").first.wait_for()
     page.get_by_role("link", name="Collection").click()
     page.get_by_text("Export").first.wait_for()
     page.locator("[class*='st-key-coll-item-']").first.wait_for()
