@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -164,7 +165,13 @@ def test_a_tagger_that_goes_silent_stops_the_build_with_an_error_not_a_hang(smal
     paragraphs = "\n\n".join(f"Paragraph {i}: Rosneft shipped oil to Sinopec through the Skovorodino spur."
                              for i in range(60))  # enough passages for the tagger's own process
     _write(corpus, "many", paragraphs, "many")
-    # Loading spaCy alone takes longer than this, so the tagger says nothing in time.
+    # A tagger process that really goes silent: Python runs sitecustomize at the start of every process,
+    # and this one sleeps in multiprocessing's spawned children (the tagger is the build's only one).
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import sys, time\nif '--multiprocessing-fork' in sys.argv:\n    time.sleep(300)\n", encoding="utf-8")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("CORPUS_SEARCH_NER_STALL", "0.5")
     try:
         with pytest.raises(CorpusSearchError, match=r"entity tagging failed: no progress for 0.5 s"):

@@ -61,7 +61,8 @@ class SourceReport:
         state = self.status + (f": {self.message}" if self.message else "")
         note = " (unchanged)" if self.reused else ""
         if self.reused and self.status == STATUS_FAILED:
-            note = f" (unchanged since it failed; `corpus-search build --retry {self.doc_id}` tries again)"
+            note = (f" (unchanged since it failed; `corpus-search build --retry {self.doc_id}` tries it again, "
+                    "`--force` every source)")
         return f"{self.path}: {state}; {self.passages} passages{note}"
 
 
