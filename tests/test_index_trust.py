@@ -524,3 +524,26 @@ def test_the_app_shows_the_one_line_reason_for_an_index_from_elsewhere(copy, tmp
     assert not at.exception, at.exception
     shown = [e.value for e in at.caption] + [e.value for e in at.error]
     assert any("corpus-search trust" in v and "corpus-search build" in v for v in shown), shown
+
+
+def test_links_planted_in_an_index_folder_are_never_written_through(built, copy, tmp_path):
+    """A colleague's folder can hold `.lock` or `PUBLISHED.tmp` as a link to one of the user's files:
+    trusting, building or publishing must replace the link, never truncate and overwrite its target."""
+    victims = {}
+    for name in (".lock", "PUBLISHED.tmp", "CURRENT.tmp"):
+        victim = tmp_path / f"victim-{len(victims)}.txt"
+        victim.write_text("the user's own file\n")
+        (copy / name).unlink(missing_ok=True)
+        (copy / name).symlink_to(victim)
+        victims[name] = victim
+    gens = Generations(copy)
+    try:
+        with gens.lock():
+            gens.publish(gens.current())
+    except Exception as exc:  # refusing is fine; writing through the link is not
+        assert "\n" not in str(exc)
+    key_b = tmp_path / "key-b" / "secret.key"
+    trusted = _cli(copy, "trust", "--yes", str(copy), cwd=tmp_path, key=key_b)
+    assert "Traceback" not in trusted.stderr
+    for name, victim in victims.items():
+        assert victim.read_text() == "the user's own file\n", name

@@ -113,6 +113,14 @@ def _create_secret(path: Path) -> None:
                                 "set CORPUS_SEARCH_SECRET_FILE to a file in a writable folder") from None
 
 
+def _create(path: Path, flags: int = os.O_WRONLY | os.O_EXCL) -> int:
+    """Open a fresh file to write at path. The folder may be a colleague's: a link planted at that name is
+    removed, never written through (it could point at any file of the user's)."""
+    if flags & os.O_EXCL:
+        path.unlink(missing_ok=True)
+    return os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+
+
 def _mac(key: bytes, data: object) -> str:
     payload = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":")).encode()
     return hmac.new(key, payload, hashlib.sha256).hexdigest()
@@ -156,7 +164,8 @@ def write_manifest(folder: Path, manifest: dict) -> None:
     manifest = dict(manifest, format_version=FORMAT_VERSION, files=checksums(folder, key))
     manifest["mac"] = manifest_mac(manifest, key)
     tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    with os.fdopen(_create(tmp), "w", encoding="utf-8") as f:
+        f.write(json.dumps(manifest, indent=2, ensure_ascii=False))
     os.replace(tmp, folder / MANIFEST)
 
 
@@ -347,7 +356,8 @@ class Generations:
                 return
             known[gen.name] = entry
             tmp = self.root / f"{VERIFIED}.{os.getpid()}.tmp"
-            tmp.write_text(json.dumps({"entries": known, "mac": _mac(secret_key(), known)}), encoding="utf-8")
+            with os.fdopen(_create(tmp), "w", encoding="utf-8") as f:
+                f.write(json.dumps({"entries": known, "mac": _mac(secret_key(), known)}))
             os.replace(tmp, self.root / VERIFIED)
         except (OSError, ValueError, KeyError, TypeError):
             pass
@@ -429,7 +439,7 @@ class Generations:
                 shutil.rmtree(g, ignore_errors=True)
         fsync_tree(gen)
         tmp = self.root / (POINTER + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with os.fdopen(_create(tmp), "w", encoding="utf-8") as f:
             f.write(gen.name + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -442,7 +452,7 @@ class Generations:
         names = [g.name for g in reversed(self.published())] + [g.name for g in gens]
         names = list(dict.fromkeys(n for n in names if (self.root / n).is_dir()))[-20:]
         tmp = self.root / (PUBLISHED + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with os.fdopen(_create(tmp), "w", encoding="utf-8") as f:
             f.write("".join(n + "\n" for n in names))
             f.flush()
             os.fsync(f.fileno())
@@ -481,7 +491,11 @@ class Generations:
     def lock(self) -> Iterator[None]:
         """Hold the build lock; a second build waits (setting lock_wait) or fails with a clear message."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = _create(self.root / ".lock", os.O_RDWR)
+        except OSError as exc:  # ELOOP: a link planted as the lock is refused, not truncated through
+            raise BuildLockedError(f"cannot take the build lock {self.root / '.lock'} ({exc.strerror}); "
+                                   "remove that file and try again") from None
         deadline = time.monotonic() + config.get_float("lock_wait")
         try:
             while True:
