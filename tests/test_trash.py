@@ -292,6 +292,24 @@ def test_purge_leaves_none_of_the_documents_words_under_the_index(corpus, tmp_pa
     assert keyword_hits(index, "Altai pipeline") == ["keep"]
 
 
+def test_purge_with_a_linked_generation_folder_still_deletes_the_rollback_generation(corpus, tmp_path):
+    # A link named like a generation made the purge stop with an internal error before it deleted
+    # the rollback generation, which still held the document in full.
+    from corpus_search.api import build
+
+    index = tmp_path / "index"
+    build(corpus, index)
+    key = trash.remove(corpus, "secret.txt").id
+    build(corpus, index)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("the user's own file\n")
+    (index / "gen-000000").symlink_to(outside)
+    trash.purge(corpus, index, key)
+    assert leaks(index) == []
+    assert (outside / "mine.txt").read_text() == "the user's own file\n"
+
+
 def test_purge_while_a_build_runs_deletes_nothing_and_says_so(corpus, tmp_path):
     from corpus_search.api import build
     from corpus_search.errors import BuildLockedError

@@ -484,7 +484,9 @@ class Generations:
     def remove_others(self, keep: Path) -> None:
         """Delete every generation but `keep`: after a purge no older one may still hold what was purged."""
         for g in self.list():
-            if g != keep:
+            if g.is_symlink():  # never deleted through; rmtree refuses a link, and stopped the purge
+                g.unlink()
+            elif g != keep:
                 shutil.rmtree(g)
 
     @contextlib.contextmanager
