@@ -547,3 +547,24 @@ def test_links_planted_in_an_index_folder_are_never_written_through(built, copy,
     assert "Traceback" not in trusted.stderr
     for name, victim in victims.items():
         assert victim.read_text() == "the user's own file\n", name
+
+
+@pytest.mark.parametrize("damage", ["deep cache", "deep manifest", "manifest files not a mapping"])
+def test_hostile_json_in_an_index_folder_is_a_damaged_file_not_an_internal_error(built, copy, tmp_path, damage):
+    # JSON nested 100,000 deep raised RecursionError: every command on the folder was an internal error.
+    gen = Generations(copy).current()
+    deep = "[" * 100_000 + "]" * 100_000
+    if damage == "deep cache":
+        (copy / ".verified.json").write_text(deep)
+    elif damage == "deep manifest":
+        (gen / MANIFEST).write_text(deep)
+    else:
+        (gen / MANIFEST).write_text(json.dumps({"format_version": 1, "files": 5, "counts": 7}))
+    search = _cli(copy, "search", "Russia", "--mode", "keyword", cwd=tmp_path, key=built["key"])
+    trust = _cli(copy, "trust", "--yes", str(copy), cwd=tmp_path, key=built["key"])
+    for done in (search, trust):
+        assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    if damage == "deep cache":  # a cache that does not verify is ignored: every file is hashed instead
+        assert search.returncode == 0 and "Russia" in search.stdout
+    else:
+        assert search.returncode != 0 and len(search.stderr.strip().splitlines()) == 1

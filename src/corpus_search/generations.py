@@ -172,7 +172,7 @@ def write_manifest(folder: Path, manifest: dict) -> None:
 def _load_manifest(folder: Path) -> dict:
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
         raise IndexMissingError(f"index {folder} has no readable manifest ({exc}); run `corpus-search build`") from None
     if not isinstance(manifest, dict):
         raise IndexMissingError(f"index {folder} has no readable manifest; run `corpus-search build`")
@@ -323,7 +323,7 @@ class Generations:
         """(the first thing wrong with gen or None, whether that is its checksums not being keyed by us)."""
         try:
             manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return f"{MANIFEST} is missing or unreadable", False
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
         if found != FORMAT_VERSION:
@@ -342,7 +342,7 @@ class Generations:
             entries = data.get("entries")
             if isinstance(entries, dict) and hmac.compare_digest(str(data.get("mac")), _mac(secret_key(), entries)):
                 return entries
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             pass
         return {}
 
@@ -359,7 +359,7 @@ class Generations:
             with os.fdopen(_create(tmp), "w", encoding="utf-8") as f:
                 f.write(json.dumps({"entries": known, "mac": _mac(secret_key(), known)}))
             os.replace(tmp, self.root / VERIFIED)
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             pass
 
     # -- trusting an index built elsewhere ---------------------------------------------------------
@@ -380,8 +380,9 @@ class Generations:
                 lines.append(f"{gen.name}: no readable manifest")
                 continue
             counts = m.get("counts") if isinstance(m.get("counts"), dict) else {}
+            files = m.get("files") if isinstance(m.get("files"), dict) else {}
             lines.append(f"{gen.name}: {counts.get('passages', '?')} passages from {counts.get('documents', '?')} "
-                         f"sources, built {m.get('created', '?')}, {len(m.get('files') or {})} files")
+                         f"sources, built {m.get('created', '?')}, {len(files)} files")
         return lines
 
     def trust(self) -> list[str]:
