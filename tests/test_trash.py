@@ -437,3 +437,17 @@ def test_app_removes_to_the_trash_restores_and_purges(corpus, tmp_path, monkeypa
     assert not at.exception, at.exception
     assert said("Purged"), [e.value for e in at.error]
     assert trash.list_trash(corpus) == [] and leaks(index) == []
+
+
+@pytest.mark.parametrize("content", ["[" * 100_000 + "]" * 100_000, "[1]", '{"state": "running", "pid": "x"}'])
+def test_hostile_json_in_the_trash_or_the_build_state_is_skipped(corpus, tmp_path, content):
+    # Nested 100,000 deep, `trash` was an internal error; the app's build status raised on a list or a bad pid.
+    from corpus_search import build_job
+
+    kept = trash.remove(corpus, "secret.txt").id
+    other = trash.remove(corpus, "keep.txt").id
+    (corpus / "_trash" / other / "entry.json").write_text(content)
+    assert [i.id for i in trash.list_trash(corpus)] == [kept]
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / build_job.STATE).write_text(content)
+    assert build_job.status(tmp_path / "index") is None

@@ -63,7 +63,9 @@ def status(index: Path) -> dict | None:
     """The last build started here: state running/done/failed/cancelled, progress and report; None if none."""
     try:
         state = json.loads(_state_path(index).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # the index folder may be a colleague's: any bytes
+        return None
+    if not isinstance(state, dict) or not isinstance(state.get("pid", 0), int):
         return None
     if state.get("state") == "running" and not _alive(int(state.get("pid", 0))):
         state.update(state="failed", error="the build process ended without a report")
