@@ -439,7 +439,8 @@ def test_app_removes_to_the_trash_restores_and_purges(corpus, tmp_path, monkeypa
     assert trash.list_trash(corpus) == [] and leaks(index) == []
 
 
-@pytest.mark.parametrize("content", ["[" * 100_000 + "]" * 100_000, "[1]", '{"state": "running", "pid": "x"}'])
+@pytest.mark.parametrize("content", ["[" * 100_000 + "]" * 100_000, "[1]", '{"state": "running", "pid": "x"}',
+                                     '{"state": "running", "pid": 0}', '{"state": "running", "pid": -1}'])
 def test_hostile_json_in_the_trash_or_the_build_state_is_skipped(corpus, tmp_path, content):
     # Nested 100,000 deep, `trash` was an internal error; the app's build status raised on a list or a bad pid.
     from corpus_search import build_job
@@ -451,3 +452,8 @@ def test_hostile_json_in_the_trash_or_the_build_state_is_skipped(corpus, tmp_pat
     (tmp_path / "index").mkdir()
     (tmp_path / "index" / build_job.STATE).write_text(content)
     assert build_job.status(tmp_path / "index") is None
+    # pid 0 read as "running", and Cancel then killed its own process group: run it in a session of its own.
+    done = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from corpus_search import "
+                           f"build_job; print(build_job.cancel(Path(sys.argv[1])))", str(tmp_path / "index")],
+                          capture_output=True, text=True, timeout=60, start_new_session=True)
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr

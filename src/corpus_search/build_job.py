@@ -65,9 +65,10 @@ def status(index: Path) -> dict | None:
         state = json.loads(_state_path(index).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):  # the index folder may be a colleague's: any bytes
         return None
-    if not isinstance(state, dict) or not isinstance(state.get("pid", 0), int):
+    pid = state.get("pid") if isinstance(state, dict) else None
+    if type(pid) is not int or pid <= 0:  # pid 0 made Cancel kill the app's own process group
         return None
-    if state.get("state") == "running" and not _alive(int(state.get("pid", 0))):
+    if state.get("state") == "running" and not _alive(pid):
         state.update(state="failed", error="the build process ended without a report")
     return state
 
