@@ -570,3 +570,15 @@ def test_hostile_json_in_an_index_folder_is_a_damaged_file_not_an_internal_error
         assert search.returncode == 0 and "Russia" in search.stdout
     else:
         assert search.returncode != 0 and len(search.stderr.strip().splitlines()) == 1
+
+
+def test_trust_shows_a_foreign_manifest_without_its_terminal_escapes(built, copy, tmp_path):
+    # The sender writes the manifest: "created" holding escapes could erase and rewrite the trust prompt.
+    gen = Generations(copy).current()
+    manifest = json.loads((gen / MANIFEST).read_text())
+    manifest["created"] = "2026\x1b[2K\r\x1b[1A\x1b[2Kgen-000001: built on your machine\x1b]0;title\x07"
+    (gen / MANIFEST).write_text(json.dumps(manifest))
+    done = _cli(copy, "trust", str(copy), cwd=tmp_path, key=tmp_path / "key-b" / "secret.key", stdin="n\n")
+    shown = done.stdout + done.stderr
+    assert "gen-000001:" in shown
+    assert not any(ch in shown for ch in "\x1b\r\x07"), repr(shown)

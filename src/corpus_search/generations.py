@@ -383,7 +383,8 @@ class Generations:
             files = m.get("files") if isinstance(m.get("files"), dict) else {}
             lines.append(f"{gen.name}: {counts.get('passages', '?')} passages from {counts.get('documents', '?')} "
                          f"sources, built {m.get('created', '?')}, {len(files)} files")
-        return lines
+        # The manifest is the sender's: a terminal escape in it could rewrite the lines the user is judging.
+        return ["".join(ch if ch.isprintable() else "?" for ch in line)[:300] for line in lines]
 
     def trust(self) -> list[str]:
         """Re-key the published generations' manifests with this installation's key; one line per generation.
