@@ -23,3 +23,11 @@ def test_a_bad_number_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("CORPUS_SEARCH_RRF_K", "sixty")
     with pytest.raises(UsageError, match="CORPUS_SEARCH_RRF_K"):
         config.get_int("rrf_k")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "1e999", "-5"])
+def test_a_duration_that_is_not_a_finite_number_of_zero_or_more_is_a_clear_error(monkeypatch, value):
+    # nan and inf were an internal error in every build; -5 failed every source "over the time cap (-5 s)".
+    monkeypatch.setenv("CORPUS_SEARCH_PDF_TIMEOUT", value)
+    with pytest.raises(UsageError, match="CORPUS_SEARCH_PDF_TIMEOUT"):
+        config.get_float("pdf_timeout")

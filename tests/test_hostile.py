@@ -230,6 +230,49 @@ def test_the_source_worker_stops_a_source_at_the_memory_cap(tmp_path, monkeypatc
     assert result.message.startswith("over the memory cap (250 MiB)")
 
 
+@pytest.mark.timeout(180)
+def test_a_build_stopped_by_sigterm_leaves_no_worker_running_past_the_cap(tmp_path):
+    """`kill PID` (not the group) of a build left its source workers running with no cap: minutes of CPU."""
+    import signal
+    import time
+
+    from hostile_pdf import write_hostile_pdf
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_hostile_pdf(corpus / "bomb.pdf", pages=8)  # a minute or more of work: an orphan outlives the wait below
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", CORPUS_SEARCH_PDF_TIMEOUT="3")
+    build = subprocess.Popen([sys.executable, "-m", "corpus_search", "--corpus", str(corpus), "--index",
+                              str(tmp_path / "index"), "build"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def running() -> list[int]:
+        """The build's source workers still running (in its process group; zombies excluded)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                if int(stat[2]) == build.pid and stat[0] != "Z" and b"source_worker" in (proc / "cmdline").read_bytes():
+                    found.append(int(proc.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return found
+
+    deadline = time.monotonic() + 60
+    while not running() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert running(), "the build started no source worker"
+    build.send_signal(signal.SIGTERM)  # the build alone, as `kill PID` or a service manager does
+    build.wait(timeout=30)
+    deadline = time.monotonic() + 40  # the cap is 4 s of CPU; generous for a loaded machine
+    while running() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = running()
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, "a source worker kept running after its build was stopped"
+
+
 @pytest.fixture(scope="module")
 def bomb_build(tmp_path_factory) -> dict:
     from hostile_pdf import write_hostile_pdf

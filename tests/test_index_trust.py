@@ -523,6 +523,63 @@ def test_the_app_shows_the_one_line_reason_for_an_index_from_elsewhere(copy, tmp
     at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=120)
     at.run()
     assert not at.exception, at.exception
-    shown = [html.unescape(e.value) for e in at.caption] + [html.unescape(e.value) for e in at.error]
+    # Escaped for Markdown (render.escape writes entities, which Markdown shows as the characters).
+    shown = [html.unescape(e.value) for e in [*at.caption, *at.error]]
     assert any("corpus-search trust" in v and "corpus-search build" in v for v in shown), shown
     assert [h.value for h in at.header] == ["This index is not trusted here"]
+
+
+def test_links_planted_in_an_index_folder_are_never_written_through(built, copy, tmp_path):
+    """A colleague's folder can hold `.lock` or `PUBLISHED.tmp` as a link to one of the user's files:
+    trusting, building or publishing must replace the link, never truncate and overwrite its target."""
+    victims = {}
+    for name in (".lock", "PUBLISHED.tmp", "CURRENT.tmp"):
+        victim = tmp_path / f"victim-{len(victims)}.txt"
+        victim.write_text("the user's own file\n")
+        (copy / name).unlink(missing_ok=True)
+        (copy / name).symlink_to(victim)
+        victims[name] = victim
+    gens = Generations(copy)
+    try:
+        with gens.lock():
+            gens.publish(gens.current())
+    except Exception as exc:  # refusing is fine; writing through the link is not
+        assert "\n" not in str(exc)
+    key_b = tmp_path / "key-b" / "secret.key"
+    trusted = _cli(copy, "trust", "--yes", str(copy), cwd=tmp_path, key=key_b)
+    assert "Traceback" not in trusted.stderr
+    for name, victim in victims.items():
+        assert victim.read_text() == "the user's own file\n", name
+
+
+@pytest.mark.parametrize("damage", ["deep cache", "deep manifest", "manifest files not a mapping"])
+def test_hostile_json_in_an_index_folder_is_a_damaged_file_not_an_internal_error(built, copy, tmp_path, damage):
+    # JSON nested 100,000 deep raised RecursionError: every command on the folder was an internal error.
+    gen = Generations(copy).current()
+    deep = "[" * 100_000 + "]" * 100_000
+    if damage == "deep cache":
+        (copy / ".verified.json").write_text(deep)
+    elif damage == "deep manifest":
+        (gen / MANIFEST).write_text(deep)
+    else:
+        (gen / MANIFEST).write_text(json.dumps({"format_version": 1, "files": 5, "counts": 7}))
+    search = _cli(copy, "search", "Russia", "--mode", "keyword", cwd=tmp_path, key=built["key"])
+    trust = _cli(copy, "trust", "--yes", str(copy), cwd=tmp_path, key=built["key"])
+    for done in (search, trust):
+        assert "internal error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    if damage == "deep cache":  # a cache that does not verify is ignored: every file is hashed instead
+        assert search.returncode == 0 and "Russia" in search.stdout
+    else:
+        assert search.returncode != 0 and len(search.stderr.strip().splitlines()) == 1
+
+
+def test_trust_shows_a_foreign_manifest_without_its_terminal_escapes(built, copy, tmp_path):
+    # The sender writes the manifest: "created" holding escapes could erase and rewrite the trust prompt.
+    gen = Generations(copy).current()
+    manifest = json.loads((gen / MANIFEST).read_text())
+    manifest["created"] = "2026\x1b[2K\r\x1b[1A\x1b[2Kgen-000001: built on your machine\x1b]0;title\x07"
+    (gen / MANIFEST).write_text(json.dumps(manifest))
+    done = _cli(copy, "trust", str(copy), cwd=tmp_path, key=tmp_path / "key-b" / "secret.key", stdin="n\n")
+    shown = done.stdout + done.stderr
+    assert "gen-000001:" in shown
+    assert not any(ch in shown for ch in "\x1b\r\x07"), repr(shown)

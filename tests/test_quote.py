@@ -294,6 +294,14 @@ def test_a_quotation_over_the_cap_is_an_error_naming_the_cap(store, monkeypatch)
         verify(store, "Gazprom dragged its feet on the pipeline. Russia")
 
 
+@pytest.mark.timeout(60)
+def test_a_quotation_that_unfolds_past_the_cap_is_an_error(store):
+    # U+FDFA unfolds (NFKC) into 18 characters: 4,999 of them passed the 5,000 cap and were
+    # matched as 90,000 characters, over 4 minutes on one small document.
+    with pytest.raises(QueryError, match="89,982 characters; the most `quote` checks is 5,000"):
+        verify(store, "\ufdfa" * 4999)
+
+
 def test_an_ellipsis_part_found_only_at_its_later_occurrence():
     # "beta" first occurs too far (over 80 characters, an insertion's reach) before "delta"; its
     # second occurrence is near enough. The match must not stop at the first.

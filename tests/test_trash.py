@@ -292,6 +292,24 @@ def test_purge_leaves_none_of_the_documents_words_under_the_index(corpus, tmp_pa
     assert keyword_hits(index, "Altai pipeline") == ["keep"]
 
 
+def test_purge_with_a_linked_generation_folder_still_deletes_the_rollback_generation(corpus, tmp_path):
+    # A link named like a generation made the purge stop with an internal error before it deleted
+    # the rollback generation, which still held the document in full.
+    from corpus_search.api import build
+
+    index = tmp_path / "index"
+    build(corpus, index)
+    key = trash.remove(corpus, "secret.txt").id
+    build(corpus, index)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "mine.txt").write_text("the user's own file\n")
+    (index / "gen-000000").symlink_to(outside)
+    trash.purge(corpus, index, key)
+    assert leaks(index) == []
+    assert (outside / "mine.txt").read_text() == "the user's own file\n"
+
+
 def test_purge_while_a_build_runs_deletes_nothing_and_says_so(corpus, tmp_path):
     from corpus_search.api import build
     from corpus_search.errors import BuildLockedError
@@ -419,3 +437,23 @@ def test_app_removes_to_the_trash_restores_and_purges(corpus, tmp_path, monkeypa
     assert not at.exception, at.exception
     assert said("Purged"), [e.value for e in at.error]
     assert trash.list_trash(corpus) == [] and leaks(index) == []
+
+
+@pytest.mark.parametrize("content", ["[" * 100_000 + "]" * 100_000, "[1]", '{"state": "running", "pid": "x"}',
+                                     '{"state": "running", "pid": 0}', '{"state": "running", "pid": -1}'])
+def test_hostile_json_in_the_trash_or_the_build_state_is_skipped(corpus, tmp_path, content):
+    # Nested 100,000 deep, `trash` was an internal error; the app's build status raised on a list or a bad pid.
+    from corpus_search import build_job
+
+    kept = trash.remove(corpus, "secret.txt").id
+    other = trash.remove(corpus, "keep.txt").id
+    (corpus / "_trash" / other / "entry.json").write_text(content)
+    assert [i.id for i in trash.list_trash(corpus)] == [kept]
+    (tmp_path / "index").mkdir()
+    (tmp_path / "index" / build_job.STATE).write_text(content)
+    assert build_job.status(tmp_path / "index") is None
+    # pid 0 read as "running", and Cancel then killed its own process group: run it in a session of its own.
+    done = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from corpus_search import "
+                           f"build_job; print(build_job.cancel(Path(sys.argv[1])))", str(tmp_path / "index")],
+                          capture_output=True, text=True, timeout=60, start_new_session=True)
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr

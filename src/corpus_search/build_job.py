@@ -22,6 +22,7 @@ from pathlib import Path
 
 from corpus_search.build import Progress
 from corpus_search.errors import CorpusSearchError, UsageError
+from corpus_search.generations import _create
 
 STATE = ".build-job.json"
 _SRC = str(Path(__file__).resolve().parents[1])
@@ -35,7 +36,8 @@ def _write(index: Path, state: dict) -> None:
     path = _state_path(index)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{STATE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state), encoding="utf-8")
+    with os.fdopen(_create(tmp), "w", encoding="utf-8") as f:  # never through a link planted in the folder
+        f.write(json.dumps(state))
     os.replace(tmp, path)  # readers see the old state or the new one, never half of one
 
 
@@ -61,9 +63,12 @@ def status(index: Path) -> dict | None:
     """The last build started here: state running/done/failed/cancelled, progress and report; None if none."""
     try:
         state = json.loads(_state_path(index).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # the index folder may be a colleague's: any bytes
         return None
-    if state.get("state") == "running" and not _alive(int(state.get("pid", 0))):
+    pid = state.get("pid") if isinstance(state, dict) else None
+    if type(pid) is not int or pid <= 0:  # pid 0 made Cancel kill the app's own process group
+        return None
+    if state.get("state") == "running" and not _alive(pid):
         state.update(state="failed", error="the build process ended without a report")
     return state
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from corpus_search import config
 from corpus_search.errors import QueryError, SourceError
-from corpus_search.quote import QuoteReport, Semantic, max_quote_chars, verify
+from corpus_search.quote import QuoteReport, Semantic, max_quote_chars, quote_length, verify
 from corpus_search.store import Store
 
 DRAFT_SUFFIXES = (".txt", ".md", ".markdown", ".docx")
@@ -73,7 +73,7 @@ def check_draft(store: Store, draft_text: str, semantic: Semantic | None = None)
         raise QueryError(f"the draft holds {len(quotes):,} quotations; the most `check` verifies is {most:,} "
                          "(split it, or set CORPUS_SEARCH_MAX_DRAFT_QUOTES)")
     cap = max_quote_chars()
-    return [verify(store, quote, semantic) if len(quote) <= cap else QuoteReport(quote, False, (), "too long")
+    return [verify(store, quote, semantic) if quote_length(quote) <= cap else QuoteReport(quote, False, (), "too long")
             for quote in quotes]
 
 

@@ -6,6 +6,7 @@ otherwise the default below applies. The README lists them all.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -80,8 +81,11 @@ def get_int(name: str) -> int:
 def get_float(name: str) -> float:
     value = get(name)
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
+        number = math.nan
+    if not 0 <= number < math.inf:  # every float setting is a duration or a score: nan, inf or -5 broke builds
         from corpus_search.errors import UsageError
 
-        raise UsageError(f"setting CORPUS_SEARCH_{name.upper()}={value!r} is not a number") from None
+        raise UsageError(f"setting CORPUS_SEARCH_{name.upper()}={value!r} is not a number of zero or more")
+    return number

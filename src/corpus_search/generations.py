@@ -113,6 +113,14 @@ def _create_secret(path: Path) -> None:
                                 "set CORPUS_SEARCH_SECRET_FILE to a file in a writable folder") from None
 
 
+def _create(path: Path, flags: int = os.O_WRONLY | os.O_EXCL) -> int:
+    """Open a fresh file to write at path. The folder may be a colleague's: a link planted at that name is
+    removed, never written through (it could point at any file of the user's)."""
+    if flags & os.O_EXCL:
+        path.unlink(missing_ok=True)
+    return os.open(path, flags | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+
+
 def _mac(key: bytes, data: object) -> str:
     payload = json.dumps(data, sort_keys=True, ensure_ascii=True, separators=(",", ":")).encode()
     return hmac.new(key, payload, hashlib.sha256).hexdigest()
@@ -156,14 +164,15 @@ def write_manifest(folder: Path, manifest: dict) -> None:
     manifest = dict(manifest, format_version=FORMAT_VERSION, files=checksums(folder, key))
     manifest["mac"] = manifest_mac(manifest, key)
     tmp = folder / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    with os.fdopen(_create(tmp), "w", encoding="utf-8") as f:
+        f.write(json.dumps(manifest, indent=2, ensure_ascii=False))
     os.replace(tmp, folder / MANIFEST)
 
 
 def _load_manifest(folder: Path) -> dict:
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
         raise IndexMissingError(f"index {folder} has no readable manifest ({exc}); run `corpus-search build`") from None
     if not isinstance(manifest, dict):
         raise IndexMissingError(f"index {folder} has no readable manifest; run `corpus-search build`")
@@ -314,7 +323,7 @@ class Generations:
         """(the first thing wrong with gen or None, whether that is its checksums not being keyed by us)."""
         try:
             manifest = json.loads((gen / MANIFEST).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):
             return f"{MANIFEST} is missing or unreadable", False
         found = manifest.get("format_version") if isinstance(manifest, dict) else None
         if found != FORMAT_VERSION:
@@ -333,7 +342,7 @@ class Generations:
             entries = data.get("entries")
             if isinstance(entries, dict) and hmac.compare_digest(str(data.get("mac")), _mac(secret_key(), entries)):
                 return entries
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             pass
         return {}
 
@@ -347,9 +356,10 @@ class Generations:
                 return
             known[gen.name] = entry
             tmp = self.root / f"{VERIFIED}.{os.getpid()}.tmp"
-            tmp.write_text(json.dumps({"entries": known, "mac": _mac(secret_key(), known)}), encoding="utf-8")
+            with os.fdopen(_create(tmp), "w", encoding="utf-8") as f:
+                f.write(json.dumps({"entries": known, "mac": _mac(secret_key(), known)}))
             os.replace(tmp, self.root / VERIFIED)
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             pass
 
     # -- trusting an index built elsewhere ---------------------------------------------------------
@@ -370,9 +380,11 @@ class Generations:
                 lines.append(f"{gen.name}: no readable manifest")
                 continue
             counts = m.get("counts") if isinstance(m.get("counts"), dict) else {}
+            files = m.get("files") if isinstance(m.get("files"), dict) else {}
             lines.append(f"{gen.name}: {counts.get('passages', '?')} passages from {counts.get('documents', '?')} "
-                         f"sources, built {m.get('created', '?')}, {len(m.get('files') or {})} files")
-        return lines
+                         f"sources, built {m.get('created', '?')}, {len(files)} files")
+        # The manifest is the sender's: a terminal escape in it could rewrite the lines the user is judging.
+        return ["".join(ch if ch.isprintable() else "?" for ch in line)[:300] for line in lines]
 
     def trust(self) -> list[str]:
         """Re-key the published generations' manifests with this installation's key; one line per generation.
@@ -429,7 +441,7 @@ class Generations:
                 shutil.rmtree(g, ignore_errors=True)
         fsync_tree(gen)
         tmp = self.root / (POINTER + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with os.fdopen(_create(tmp), "w", encoding="utf-8") as f:
             f.write(gen.name + "\n")
             f.flush()
             os.fsync(f.fileno())
@@ -442,7 +454,7 @@ class Generations:
         names = [g.name for g in reversed(self.published())] + [g.name for g in gens]
         names = list(dict.fromkeys(n for n in names if (self.root / n).is_dir()))[-20:]
         tmp = self.root / (PUBLISHED + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
+        with os.fdopen(_create(tmp), "w", encoding="utf-8") as f:
             f.write("".join(n + "\n" for n in names))
             f.flush()
             os.fsync(f.fileno())
@@ -474,14 +486,20 @@ class Generations:
     def remove_others(self, keep: Path) -> None:
         """Delete every generation but `keep`: after a purge no older one may still hold what was purged."""
         for g in self.list():
-            if g != keep:
+            if g.is_symlink():  # never deleted through; rmtree refuses a link, and stopped the purge
+                g.unlink()
+            elif g != keep:
                 shutil.rmtree(g)
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the build lock; a second build waits (setting lock_wait) or fails with a clear message."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = _create(self.root / ".lock", os.O_RDWR)
+        except OSError as exc:  # ELOOP: a link planted as the lock is refused, not truncated through
+            raise BuildLockedError(f"cannot take the build lock {self.root / '.lock'} ({exc.strerror}); "
+                                   "remove that file and try again") from None
         deadline = time.monotonic() + config.get_float("lock_wait")
         try:
             while True:

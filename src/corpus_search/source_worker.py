@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ def process(path: Path, record: Record) -> Processed:
     """Extract, clean and split `path` in a worker process; never raises for a bad file."""
     timeout = config.get_float("pdf_timeout")  # a bad setting is a usage error and may raise
     memory_mb = config.get_int("pdf_memory_mb")
-    request = json.dumps({"path": str(path), "record": record.to_json(), "memory_mb": memory_mb}).encode()
+    request = json.dumps({"path": str(path), "record": record.to_json(), "memory_mb": memory_mb,
+                          "timeout": timeout}).encode()
     try:
         proc = subprocess.Popen(
             # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
@@ -136,6 +138,13 @@ def main() -> int:
     request = json.loads(sys.stdin.read())
     if request.get("memory_mb", 0) > 0:
         limit_memory(int(request["memory_mb"]))
+    if request.get("timeout", 0) > 0:
+        # The parent kills this process at the time cap, but a build stopped by SIGTERM cannot: the
+        # CPU limit (a second past the cap, so the parent's timeout comes first) stops an orphan too.
+        import resource
+
+        seconds = math.ceil(request["timeout"]) + 1
+        resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
     # pypdf warns through logging; anything a library prints must not corrupt the JSON on stdout.
     logging.basicConfig(stream=sys.stderr, level=logging.ERROR)
     out = sys.stdout

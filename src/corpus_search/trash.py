@@ -129,7 +129,7 @@ def list_trash(corpus: Path) -> list[TrashItem]:
         if _ID.match(entry.name) and entry.is_dir() and not entry.is_symlink():
             try:
                 items.append(_load(entry))
-            except (OSError, ValueError, KeyError, TypeError, UsageError):
+            except (OSError, ValueError, KeyError, TypeError, UsageError, RecursionError):
                 continue  # a half-written or hand-edited entry is not offered for restore
     return sorted(items, key=lambda i: (i.removed_at, i.id), reverse=True)
 
