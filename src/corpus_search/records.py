@@ -11,6 +11,14 @@ from corpus_search.models import Record
 
 SOURCE_SUFFIXES = (".pdf", ".txt", ".md")
 _ID_OK = re.compile(r"[^A-Za-z0-9_.-]+")
+# Control characters (C0, DEL, C1) and bidi embeddings/overrides/isolates: in a title or a name they
+# could rewrite a terminal (ESC, OSC) or reorder what a reader sees; a field is one line of text.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
+
+
+def plain(value: str) -> str:
+    """A record field as one line of printable text."""
+    return " ".join(_CONTROL.sub(" ", value).split())
 
 
 def sidecar(path: Path) -> Path:
@@ -26,7 +34,7 @@ def load_record(path: Path, corpus: Path) -> Record:
     """The record beside `path`, or one guessed from the file name (marked `guessed`)."""
     toml_path = sidecar(path)
     if not toml_path.exists():
-        title = path.stem.replace("_", " ").replace("-", " ").strip() or path.name
+        title = plain(path.stem.replace("_", " ").replace("-", " ")) or plain(path.name) or "untitled"
         return Record(doc_id=default_doc_id(path, corpus), title=title, type="document", guessed=True)
     try:
         data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
@@ -42,13 +50,13 @@ def record_from_dict(data: dict, fallback_id: str) -> Record:
 
     def text(key: str) -> str | None:
         value = data.get(key)
-        return None if value is None else str(value)
+        return None if value is None else plain(str(value))
 
     def names(key: str) -> tuple[str, ...]:
         value = data.get(key) or ()
         if isinstance(value, str):
-            value = [v.strip() for v in value.split(";")]
-        return tuple(str(v) for v in value if str(v).strip())
+            value = value.split(";")
+        return tuple(plain(str(v)) for v in value if plain(str(v)))
 
     year = data.get("year")
     if year is None and data.get("date"):
@@ -56,7 +64,7 @@ def record_from_dict(data: dict, fallback_id: str) -> Record:
         year = int(match.group(1)) if match else None
     return Record(
         doc_id=doc_id,
-        title=str(data.get("title") or doc_id),
+        title=plain(str(data.get("title") or "")) or doc_id,
         authors=names("authors"),
         contributors=names("contributors"),
         type=str(data.get("type") or "report"),
@@ -77,7 +85,7 @@ def record_from_dict(data: dict, fallback_id: str) -> Record:
         page_offset=int(data.get("page_offset") or 0),
         numbered_paragraphs=bool(data.get("numbered_paragraphs", False)),
         cite_by=str(data.get("cite_by") or "page"),
-        password=text("password"),
+        password=None if data.get("password") is None else str(data["password"]),  # exactly as typed
     )
 
 
