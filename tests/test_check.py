@@ -236,3 +236,15 @@ def test_a_draft_with_too_many_quotations_is_refused(corpus, monkeypatch):
     assert len(extract_quotations(draft)) == 2001
     with pytest.raises(QueryError, match="2,001 quotations; the most `check` verifies is 2,000"):
         check_draft(corpus.store, draft)
+
+
+def test_a_draft_over_its_time_budget_reports_the_rest_unchecked(corpus, monkeypatch):
+    """Each long quotation costs seconds; a draft may not hold a terminal or the app for hours."""
+    draft = read_draft(MANUSCRIPT)
+    monkeypatch.setenv("CORPUS_SEARCH_CHECK_TIMEOUT", "0")
+    reports = check_draft(corpus.store, draft)
+    assert len(reports) == 10 and {r.verdict for r in reports} == {"out of time"}
+    text = render_check(reports)
+    assert "NOT CHECKED: the draft's time budget ran out" in text and text.endswith("10 quotations: 10 out of time")
+    monkeypatch.setenv("CORPUS_SEARCH_CHECK_TIMEOUT", "600")
+    assert "out of time" not in {r.verdict for r in check_draft(corpus.store, draft)}

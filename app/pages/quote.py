@@ -14,7 +14,8 @@ from corpus_search.errors import CorpusSearchError
 from corpus_search.render import diff_html, escape, passage_locator
 
 VERDICTS = {"found": "Found verbatim", "altered": "Close, but altered", "paraphrase": "Same meaning, other words",
-            "not found": "Not in the sources", "too long": "Too long to check"}
+            "not found": "Not in the sources", "too long": "Too long to check",
+            "out of time": "Not checked: the draft's time budget ran out"}
 
 corpus = common.require_corpus()
 st.title("Quote check")
@@ -66,6 +67,9 @@ def _styles() -> tuple[str, ...]:
 def show_report(report, prefix: str, first_expanded: bool = True) -> None:
     verdict = getattr(report, "verdict", "found" if report.found else "not found")
     text = VERDICTS.get(verdict, verdict)
+    if verdict == "out of time":
+        st.warning(f"{text} (CORPUS_SEARCH_CHECK_TIMEOUT); check the draft in parts.")
+        return
     if verdict == "too long":
         st.warning(f"{text}: {len(report.quote):,} characters, over the cap (CORPUS_SEARCH_MAX_QUOTE_CHARS); "
                    "check it in shorter pieces.")

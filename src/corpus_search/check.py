@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,18 @@ def check_draft(store: Store, draft_text: str, semantic: Semantic | None = None)
         raise QueryError(f"the draft holds {len(quotes):,} quotations; the most `check` verifies is {most:,} "
                          "(split it, or set CORPUS_SEARCH_MAX_DRAFT_QUOTES)")
     cap = max_quote_chars()
-    return [verify(store, quote, semantic) if quote_length(quote) <= cap else QuoteReport(quote, False, (), "too long")
-            for quote in quotes]
+    # Long quotations cost seconds each: a whole draft gets a time budget, and what is left when it
+    # runs out is reported unchecked rather than holding a terminal or the app for hours.
+    deadline = time.monotonic() + config.get_float("check_timeout")
+    reports = []
+    for quote in quotes:
+        if quote_length(quote) > cap:
+            reports.append(QuoteReport(quote, False, (), "too long"))
+        elif time.monotonic() >= deadline:
+            reports.append(QuoteReport(quote, False, (), "out of time"))
+        else:
+            reports.append(verify(store, quote, semantic))
+    return reports
 
 
 def read_draft(path: Path) -> str:
@@ -159,7 +170,7 @@ def render_check(reports: list[QuoteReport]) -> str:
     for i, report in enumerate(reports, 1):
         shown = report.quote if report.verdict != "too long" else report.quote[:200] + "\u2026"
         blocks.append(f"{i}. \u201c{shown}\u201d\n" + render_report(report))
-    verdicts = ("found", "altered", "paraphrase", "not found", "too long")
+    verdicts = ("found", "altered", "paraphrase", "not found", "too long", "out of time")
     counts = {v: sum(r.verdict == v for r in reports) for v in verdicts}
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     return "\n\n".join(blocks) + f"\n\n{len(reports)} quotations: {summary}"

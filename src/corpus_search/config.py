@@ -42,6 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_draft_mb", "20", "Largest draft (MiB on disk, and of text once read) `check` reads; a larger one is refused."),
     Setting("max_draft_unzipped_mb", "256", "Most a .docx draft's document.xml may unzip to (MiB; a 2.6 MB Word file held 94): a zip bomb stops here."),
     Setting("max_draft_quotes", "2000", "Most quotations `check` verifies in one draft; more is an error."),
+    Setting("check_timeout", "600", "Seconds `check` (and the app's draft check) may spend verifying one draft's quotations; those left are reported unchecked."),
     Setting("draft_timeout", "60", "Seconds reading one draft may take (in a worker process) before it is stopped."),
     Setting("draft_memory_mb", "1024", "Address-space limit (MiB) for the worker process that reads a draft."),
     Setting("lock_wait", "0", "Seconds a build waits for another build's lock (0: fail at once)."),

@@ -58,7 +58,8 @@ class QuoteReport:
     matches: tuple[QuoteMatch, ...]
     # "found" (verbatim) | "altered" (close wording: see the first match's `difference`) |
     # "paraphrase" (other words, same meaning, by the vector index) | "not found" |
-    # "too long" (a draft's quotation over the max_quote_chars cap, not checked)
+    # "too long" (a draft's quotation over the max_quote_chars cap, not checked) |
+    # "out of time" (a draft's quotation left when its check_timeout budget ran out, not checked)
     verdict: str = ""
 
     def __post_init__(self) -> None:
@@ -702,6 +703,9 @@ def render_report(report: QuoteReport) -> str:
     if report.verdict == "too long":
         return (f"NOT CHECKED: {quote_length(report.quote):,} characters, more than the {max_quote_chars():,} "
                 "a quotation may have (a stray quotation mark? CORPUS_SEARCH_MAX_QUOTE_CHARS sets the cap)")
+    if report.verdict == "out of time":
+        return ("NOT CHECKED: the draft's time budget ran out before this quotation "
+                "(check the draft in parts, or raise CORPUS_SEARCH_CHECK_TIMEOUT)")
     label = {"altered": "NOT FOUND as quoted; the source has", "paraphrase": "NOT FOUND verbatim; a passage says this in other words"}
     lines.append(label.get(report.verdict, "NOT FOUND in the corpus") + (":" if report.matches else "."))
     shown = [m for m in report.matches[:3] if m.similarity >= CLOSE] if report.verdict == "altered" else []
