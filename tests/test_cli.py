@@ -229,3 +229,9 @@ def test_build_retry_reprocesses_a_failed_source_once_the_cap_is_raised(tmp_path
     proc, retried = build("--retry", "slow", "--retry", "nosuchid", timeout="300")
     assert retried["slow.pdf"]["status"] != "failed", retried["slow.pdf"]
     assert "no source has the id nosuchid" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [("cite", "x" * 100_000), ("search", "gas", "--entity", "y" * 100_000)])
+def test_an_error_quoting_a_huge_argument_stays_a_short_line(built_index, args):
+    line = one_error_line(run(*args, index=built_index))
+    assert line.startswith("error: ") and len(line) < 1000 and " … " in line

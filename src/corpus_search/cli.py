@@ -531,6 +531,12 @@ def trust(ctx, index, yes) -> None:
     click.echo(f"checksums now keyed with {secret_path()}", err=True)
 
 
+def _error_line(message: str, most: int = 600) -> str:
+    """One short line: an error that quotes its input (a 100 KB passage id, say) shows its ends, not all of it."""
+    line = " ".join(str(message).split())
+    return line if len(line) <= most else f"{line[:most // 2]} … {line[-most // 2:]}"
+
+
 def main() -> None:
     """Entry point: every error is one line on stderr and a non-zero exit, never a traceback."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -542,10 +548,10 @@ def main() -> None:
         click.echo("error: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        click.echo(f"error: {_error_line(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except CorpusSearchError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {_error_line(str(exc))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
@@ -555,7 +561,7 @@ def main() -> None:
     except Exception as exc:  # a bug: still one line, with a way to see more
         if os.environ.get("CORPUS_SEARCH_DEBUG"):
             raise
-        click.echo(f"error: internal error ({type(exc).__name__}: {exc}); "
+        click.echo(f"error: internal error ({type(exc).__name__}: {_error_line(str(exc), 300)}); "
                    "set CORPUS_SEARCH_DEBUG=1 for the traceback", err=True)
         sys.exit(70)
     except SystemExit:
