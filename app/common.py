@@ -206,7 +206,8 @@ def add_to_collection(passage_id: str, quote: str | None = None, offset: int | N
     except CorpusSearchError as exc:
         st.toast(escape(f"Not saved: {exc}"))
         return
-    st.toast(escape(f"Saved to the collection “{target}” ({len(store.list(collection=target))} items)"))
+    n = len(store.list(collection=target))
+    st.toast(escape(f"Saved to the collection “{target}” ({n} item{'' if n == 1 else 's'})"))
 
 
 # -- opening the reader ----------------------------------------------------------------------

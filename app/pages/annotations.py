@@ -52,7 +52,7 @@ else:
     if warnings:
         st.warning(f"{len(warnings)} orphans are left out of this export (they are in the W3C one).")
     ext = {"w3c": "jsonld", "csv": "csv", "bibtex": "bib", "ris": "ris", "csl-json": "json", "markdown": "md"}[fmt]
-    st.download_button(f"Download {len(found)} annotations as {fmt}", data, file_name=f"annotations.{ext}",
+    st.download_button(f"Download {len(found)} annotation{'' if len(found) == 1 else 's'} as {fmt}", data, file_name=f"annotations.{ext}",
                        key="ann-export-go", icon=":material/download:")
 
 st.subheader("Import")

@@ -105,7 +105,7 @@ else:
     if warnings:  # orphans have no passage to cite; their quotes are in the W3C export
         st.warning(f"{len(warnings)} orphans (words no longer found in their source) are left out of this export.")
     ext, mime = EXTENSIONS.get(fmt, ("txt", "text/plain"))
-    st.download_button(f"Download {len(items)} annotations as {fmt}", data, file_name=f"collection.{ext}", mime=mime,
+    st.download_button(f"Download {len(items)} annotation{'' if len(items) == 1 else 's'} as {fmt}", data, file_name=f"collection.{ext}", mime=mime,
                        key="export_go", icon=":material/download:")
     with st.expander("Preview"):
         st.code(data[:5000], language=None)

@@ -136,7 +136,7 @@ with notes_col:
                 st.markdown(annotating.note_card(a), unsafe_allow_html=True)
     mine = [a for pid in shown_ids for a in notes_by_pid.get(pid, ())]
     if mine:
-        with st.expander(f"Edit the {len(mine)} annotations on this page"):
+        with st.expander(f"Edit the {len(mine)} annotation{'' if len(mine) == 1 else 's'} on this page"):
             for a in mine:
                 st.markdown(annotating.note_card(a), unsafe_allow_html=True)
                 annotating.edit_controls(a, "reader-edit")
