@@ -10,7 +10,9 @@ from __future__ import annotations
 import streamlit as st
 
 import common
-from corpus_search.annotations import AnnotationConflict, AnnotationStore, annotate_span, note_html, span_in_passage
+from corpus_search.annotations import (EXPORT_FORMATS, AnnotationConflict, AnnotationStore, annotate_span, note_html,
+                                       span_in_passage)
+from corpus_search.annotations import export as export_annotations
 from corpus_search.annotations.store import store_dir
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import escape
@@ -197,3 +199,28 @@ def edit_controls(a, key: str) -> None:
     if right.button("Delete", key=f"{key}-del-{a.id}", icon=":material/delete:"):
         store().delete(a.id)
         st.rerun()
+
+
+EXTENSIONS = {"w3c": ("jsonld", "application/ld+json"), "csv": ("csv", "text/csv"),
+              "bibtex": ("bib", "application/x-bibtex"), "ris": ("ris", "application/x-research-info-systems"),
+              "csl-json": ("json", "application/json"), "markdown": ("md", "text/markdown")}
+
+
+def export_section(annotations, corpus, key: str, file_stem: str) -> None:
+    """Export these annotations in a chosen format: a download button and a preview."""
+    st.subheader("Export")
+    fmt = st.selectbox("Format", EXPORT_FORMATS, key=f"{key}_fmt")
+    try:
+        data, warnings = export_annotations(annotations, fmt, corpus)
+    except CorpusSearchError as exc:
+        st.error(escape(str(exc)))
+        return
+    if warnings:  # orphans have no passage to cite; their quotes are in the W3C export
+        st.warning(f"{len(warnings)} orphans (words no longer found in their source) are left out of this export; "
+                   "the W3C export keeps them.")
+    ext, mime = EXTENSIONS.get(fmt, ("txt", "text/plain"))
+    n = len(annotations)
+    st.download_button(f"Download {n} annotation{'' if n == 1 else 's'} as {fmt}", data,
+                       file_name=f"{file_stem}.{ext}", mime=mime, key=f"{key}_go", icon=":material/download:")
+    with st.expander("Preview"):
+        st.code(data[:5000], language=None)

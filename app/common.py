@@ -177,10 +177,6 @@ def _build_outcome(job: dict) -> None:
 
 
 # -- the collection -------------------------------------------------------------------------
-def collection() -> list[dict]:
-    return st.session_state.setdefault("collection", [])
-
-
 def add_to_collection(passage_id: str, quote: str | None = None, offset: int | None = None,
                       end_offset: int | None = None) -> None:
     """Save the passage (or the quoted span of it) to the collection last opened, in the annotation store at once.
@@ -191,7 +187,7 @@ def add_to_collection(passage_id: str, quote: str | None = None, offset: int | N
     from corpus_search.annotations import annotate_span
 
     corpus = get_corpus()
-    target = st.session_state.get("coll-name") or "Collection"
+    target = st.session_state.get("coll-name") or "Collection"  # the one last opened on the Collection page
     store = annotating.store()
     try:
         passage = corpus.passage(passage_id)

@@ -58,7 +58,8 @@ def require_sign_in(pages) -> None:
     try:
         stored = server.password_hash()
     except CorpusSearchError as exc:
-        _gate(pages, lambda: st.error(escape(str(exc))))
+        message = escape(str(exc))  # `exc` is unbound once the except block ends
+        _gate(pages, lambda: st.error(message))
     if stored:
         if not st.session_state.get("_signed_in"):
             _gate(pages, lambda: _password_form(stored))

@@ -460,12 +460,18 @@ def test_a_note_on_selected_words_survives_reload_and_restart(browser, corpus, b
 CAP_S = 20  # CORPUS_SEARCH_PDF_TIMEOUT for this app: long enough to search during the build, short for a test
 
 
-def _group_gone(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
+def _group_gone(pgid: int) -> bool:
+    """No process of the group is left running. A killed worker whose parent died first stays a zombie
+    until PID 1 reaps it (this sandbox's init can take a while under load): it runs nothing, so it is gone."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended while we looked
+            continue
+        state, group = fields[0], int(fields[2])
+        if group == pgid and state not in ("Z", "X"):
+            return False
+    return True
 
 
 @pytest.mark.timeout(900)

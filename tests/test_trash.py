@@ -242,7 +242,6 @@ def test_purge_without_an_index_deletes_from_the_corpus_and_the_trash(corpus, tm
 
 # -- with a real index ---------------------------------------------------------------------------
 def test_removed_then_restored_document_is_searchable_again_after_a_build(corpus, tmp_path):
-    from corpus_search import build_job
     from corpus_search.api import build
 
     index = tmp_path / "index"

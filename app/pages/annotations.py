@@ -6,8 +6,7 @@ import streamlit as st
 
 import annotating
 import common
-from corpus_search.annotations import EXPORT_FORMATS, import_text
-from corpus_search.annotations import export as export_annotations
+from corpus_search.annotations import import_text
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import escape
 
@@ -42,18 +41,7 @@ for a in found:
         with st.expander("Edit"):
             annotating.edit_controls(a, "ann-edit")
 
-st.subheader("Export")
-fmt = st.selectbox("Format", EXPORT_FORMATS, key="ann-export-fmt")
-try:
-    data, warnings = export_annotations(found, fmt, corpus)
-except CorpusSearchError as exc:
-    st.error(escape(str(exc)))
-else:
-    if warnings:
-        st.warning(f"{len(warnings)} orphans are left out of this export (they are in the W3C one).")
-    ext = {"w3c": "jsonld", "csv": "csv", "bibtex": "bib", "ris": "ris", "csl-json": "json", "markdown": "md"}[fmt]
-    st.download_button(f"Download {len(found)} annotation{'' if len(found) == 1 else 's'} as {fmt}", data, file_name=f"annotations.{ext}",
-                       key="ann-export-go", icon=":material/download:")
+annotating.export_section(found, corpus, "ann-export", "annotations")
 
 st.subheader("Import")
 upload = st.file_uploader("W3C Web Annotation JSON-LD or a Hypothesis JSON export", type=["json", "jsonld"],

@@ -6,14 +6,8 @@ import streamlit as st
 
 import annotating
 import common
-from corpus_search.annotations import EXPORT_FORMATS, annotate_span
-from corpus_search.annotations import export as export_annotations
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import escape
-
-EXTENSIONS = {"w3c": ("jsonld", "application/ld+json"), "csv": ("csv", "text/csv"),
-              "bibtex": ("bib", "application/x-bibtex"), "ris": ("ris", "application/x-research-info-systems"),
-              "csl-json": ("json", "application/json"), "markdown": ("md", "text/markdown")}
 
 DEFAULT_COLLECTION = "Collection"
 
@@ -21,27 +15,6 @@ corpus = common.require_corpus()
 store = annotating.store()
 st.markdown(annotating.CSS, unsafe_allow_html=True)
 st.title("Collection")
-
-# "Add to collection" on the other pages gathers passages in the browser session; arriving here
-# saves them to the store (into the collection last opened here), where they outlast the session.
-pending = common.collection()
-if pending:
-    target = st.session_state.get("coll-name") or DEFAULT_COLLECTION
-    saved = 0
-    for item in list(pending):
-        try:
-            passage = corpus.passage(item["passage_id"])
-            start = item.get("offset") or 0
-            end = item.get("end_offset") or len(passage.text)
-            annotate_span(corpus, passage, start, end, store, note=item.get("note", ""), collections=[target])
-        except CorpusSearchError as exc:
-            st.warning(escape(f"{item['passage_id']} was not saved: {exc}"))
-            continue
-        pending.remove(item)
-        saved += 1
-    if saved:
-        st.session_state["coll-name"] = target
-        st.toast(f"{saved} passages saved to the collection “{target}”")
 
 rows = store.collections()
 if not rows:
@@ -95,17 +68,4 @@ for i, ann in enumerate(items):
         if passage is not None and cols[3].button("Open in reader", key=f"open-{ann.id}", icon=":material/menu_book:"):
             common.open_reader(passage.passage_id, passage.doc_id)
 
-st.subheader("Export")
-fmt = st.selectbox("Format", EXPORT_FORMATS, key="export_fmt")
-try:
-    data, warnings = export_annotations(items, fmt, corpus)
-except CorpusSearchError as exc:
-    st.error(escape(str(exc)))
-else:
-    if warnings:  # orphans have no passage to cite; their quotes are in the W3C export
-        st.warning(f"{len(warnings)} orphans (words no longer found in their source) are left out of this export.")
-    ext, mime = EXTENSIONS.get(fmt, ("txt", "text/plain"))
-    st.download_button(f"Download {len(items)} annotation{'' if len(items) == 1 else 's'} as {fmt}", data, file_name=f"collection.{ext}", mime=mime,
-                       key="export_go", icon=":material/download:")
-    with st.expander("Preview"):
-        st.code(data[:5000], language=None)
+annotating.export_section(items, corpus, "export", "collection")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 import common
-from corpus_search.render import escape, passage_locator
+from corpus_search.render import escape
 
 PER_PAGE = 25
 

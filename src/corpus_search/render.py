@@ -10,7 +10,6 @@ literally. Only the tags these helpers add themselves (`<mark>`, `<del>`,
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
