@@ -460,6 +460,20 @@ def test_a_note_on_selected_words_survives_reload_and_restart(browser, corpus, b
 CAP_S = 20  # CORPUS_SEARCH_PDF_TIMEOUT for this app: long enough to search during the build, short for a test
 
 
+def _group_left(pgid: int) -> list[str]:
+    """What of the group is still there, for the failure message: pid, state and command of each."""
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ")[:120].decode(errors="replace")
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            left.append(f"{stat.parent.name} {fields[0]} {cmd}")
+    return left
+
+
 def _group_gone(pgid: int) -> bool:
     """No process of the group is left running. A killed worker whose parent died first stays a zombie
     until PID 1 reaps it (this sandbox's init can take a while under load): it runs nothing, so it is gone."""
@@ -540,7 +554,7 @@ def test_a_text_bomb_fails_at_the_time_cap_while_another_session_searches(browse
         deadline = time.monotonic() + 10  # killed at once; the last zombies are reaped a moment later
         while not _group_gone(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _group_gone(pid), "a process of the cancelled build is still running"
+        assert _group_gone(pid), f"a process of the cancelled build is still running: {_group_left(pid)}"
         assert Generations(index).current().name == published != before
 
         # SIGTERM stops the app promptly, and the build it started goes with it.
@@ -552,5 +566,5 @@ def test_a_text_bomb_fails_at_the_time_cap_while_another_session_searches(browse
         deadline = time.monotonic() + 10
         while not _group_gone(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _group_gone(pid), "the build outlived the app"
+        assert _group_gone(pid), f"the build outlived the app: {_group_left(pid)}"
         assert Generations(index).current().name == published
