@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from corpus_search import config
+from corpus_search import config, workers
 from corpus_search.errors import QueryError, SourceError
 from corpus_search.quote import QuoteReport, Semantic, max_quote_chars, quote_length, verify
 from corpus_search.store import Store
@@ -127,32 +125,19 @@ def _run_draft_worker(path: Path) -> dict[str, Any]:
     memory_mb = config.get_int("draft_memory_mb")
     max_text = config.get_int("max_draft_mb") * 1024 * 1024
     max_unzipped = config.get_int("max_draft_unzipped_mb") * 1024 * 1024
-    try:
-        # Run by path with -P, as the PDF worker is: it needs only the standard library.
-        proc = subprocess.Popen([sys.executable, "-P", str(_WORKER), str(path), str(max_text), str(max_unzipped),
-                                 str(max(memory_mb, 0))],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                close_fds=True)
-    except OSError as exc:
-        raise SourceError(f"could not start the draft reader: {exc}") from None
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+    # Run by path with -P, as the PDF worker is: it needs only the standard library.
+    run = workers.run_json([sys.executable, "-P", str(_WORKER), str(path), str(max_text), str(max_unzipped),
+                            str(max(memory_mb, 0))], None, timeout)
+    if run.start_error:
+        raise SourceError(f"could not start the draft reader: {run.start_error}")
+    if run.timed_out:
         raise SourceError(f"{path.name}: reading it took longer than {timeout:g} s; stopped "
-                          "(set CORPUS_SEARCH_DRAFT_TIMEOUT to allow more)") from None
-    try:
-        result = json.loads(out)
-        if proc.returncode == 0 and isinstance(result, dict):
-            return result
-    except ValueError:
-        pass
-    stderr = err.decode("utf-8", "replace")
-    if "MemoryError" in stderr or "memory" in stderr.lower():
+                          "(set CORPUS_SEARCH_DRAFT_TIMEOUT to allow more)")
+    if run.result is not None and run.returncode == 0:
+        return run.result
+    if run.out_of_memory:
         raise SourceError(_memory_message(path))
-    last = next((line for line in reversed(stderr.splitlines()) if line.strip()), f"exit {proc.returncode}")
-    raise SourceError(f"{path.name}: the draft reader crashed ({last.strip()[:200]})")
+    raise SourceError(f"{path.name}: the draft reader crashed ({run.last_error or f'exit {run.returncode}'})")
 
 
 def _memory_message(path: Path) -> str:

@@ -9,14 +9,13 @@ import codecs
 import hashlib
 import json
 import re
-import subprocess
 import sys
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from corpus_search import config
+from corpus_search import config, workers
 from corpus_search.errors import UsageError
 from corpus_search.models import (
     STATUS_EMPTY,
@@ -272,40 +271,22 @@ def _pdf_status(pages: list[Page], errors: list[tuple[int, str]]) -> tuple[str, 
 def _run_worker(path: Path, password: str | None) -> dict[str, Any] | Extraction:
     timeout = config.get_float("pdf_timeout")
     memory_mb = config.get_int("pdf_memory_mb")
-    try:
-        proc = subprocess.Popen(
-            # -P: the worker's own folder (our modules) must not shadow stdlib or pypdf imports.
-            # The worker limits its own memory first thing: a preexec_fn is unsafe when the
-            # caller has threads (the app rebuilds from a Streamlit thread).
-            [sys.executable, "-P", str(_WORKER), str(path), str(max(memory_mb, 0))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            close_fds=True,
-        )
-    except OSError as exc:
-        return _failed(f"could not start the PDF worker: {exc}")
+    # -P: the worker's own folder (our modules) must not shadow stdlib or pypdf imports. The worker
+    # limits its own memory first thing: a preexec_fn is unsafe when the caller has threads.
     # The password goes through stdin, not argv, so it never shows in a process listing.
-    request = json.dumps({"password": password}).encode()
-    try:
-        out, err = proc.communicate(request, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+    run = workers.run_json([sys.executable, "-P", str(_WORKER), str(path), str(max(memory_mb, 0))],
+                           json.dumps({"password": password}).encode(), timeout)
+    if run.start_error:
+        return _failed(f"could not start the PDF worker: {run.start_error}")
+    if run.timed_out:
         return _failed(f"took longer than {timeout:g} s; stopped (raise CORPUS_SEARCH_PDF_TIMEOUT to allow more)")
-    stderr = err.decode("utf-8", "replace")
-    try:
-        result = json.loads(out)
-        if proc.returncode == 0 and isinstance(result, dict):
-            return result
-    except ValueError:
-        pass
-    if "MemoryError" in stderr or "Cannot allocate memory" in stderr or "out of memory" in stderr.lower():
+    if run.result is not None and run.returncode == 0:
+        return run.result
+    if run.out_of_memory:
         return _failed(_memory_message(memory_mb))
-    if proc.returncode and proc.returncode < 0:
-        return _failed(f"the PDF reader crashed (signal {-proc.returncode})")
-    last = next((line for line in reversed(stderr.splitlines()) if line.strip()), "no output")
-    return _failed(f"the PDF reader crashed: {last.strip()[:200]}")
+    if run.returncode and run.returncode < 0:
+        return _failed(f"the PDF reader crashed (signal {-run.returncode})")
+    return _failed(f"the PDF reader crashed: {run.last_error or 'no output'}")
 
 
 def _memory_message(memory_mb: int) -> str:

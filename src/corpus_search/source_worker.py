@@ -16,12 +16,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus_search import config
+from corpus_search import config, workers
 from corpus_search.models import STATUS_FAILED, Passage, Record
 from corpus_search.pdf_worker import limit_memory
 
@@ -54,56 +53,35 @@ def process(path: Path, record: Record) -> Processed:
     memory_mb = config.get_int("pdf_memory_mb")
     request = json.dumps({"path": str(path), "record": record.to_json(), "memory_mb": memory_mb,
                           "timeout": timeout}).encode()
-    try:
-        proc = subprocess.Popen(
-            # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
-            [sys.executable, "-P", "-c",
-             f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"],
-            # In the build's process group (no session of its own), so cancelling a build kills it too;
-            # it starts no process of its own, so a timeout needs to kill only this one.
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
-        )
-    except OSError as exc:
-        return Processed(STATUS_FAILED, f"could not start the source worker: {exc}")
-    try:
-        out, err = proc.communicate(request, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill(proc)
+    # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
+    # In the build's process group (no session of its own), so cancelling a build kills it too;
+    # it starts no process of its own, so a timeout needs to kill only this one.
+    run = workers.run_json(
+        [sys.executable, "-P", "-c",
+         f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"],
+        request, timeout)
+    if run.start_error:
+        return Processed(STATUS_FAILED, f"could not start the source worker: {run.start_error}")
+    if run.timed_out:
         return Processed(STATUS_FAILED, time_cap_message(timeout))
-    except BaseException:  # the build itself is stopped (Ctrl-C, Cancel): leave no worker behind
-        _kill(proc)
-        raise
-    return _answer(proc.returncode, out, err.decode("utf-8", "replace"), memory_mb)
+    return _answer(run, memory_mb)
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    proc.kill()
-    proc.communicate()
-
-
-def _answer(returncode: int, out: bytes, stderr: str, memory_mb: int) -> Processed:
-    try:
-        result = json.loads(out) if out else None
-    except ValueError:
-        result = None
-    if isinstance(result, dict) and result.get("kind") == "done":
+def _answer(run: workers.Run, memory_mb: int) -> Processed:
+    result = run.result
+    if result is not None and result.get("kind") == "done":
         return Processed(
             status=result["status"], message=result["message"], pages=result["pages"],
             skipped_pages=tuple(result["skipped_pages"]), text=result["text"],
             passages=tuple(Passage.from_json(p) for p in result["passages"]),
         )
-    if isinstance(result, dict) and result.get("kind") == "memory" or _out_of_memory(stderr):
+    if result is not None and result.get("kind") == "memory" or run.out_of_memory:
         return Processed(STATUS_FAILED, memory_cap_message(memory_mb))
-    if isinstance(result, dict) and result.get("kind") == "error":
+    if result is not None and result.get("kind") == "error":
         return Processed(STATUS_FAILED, str(result.get("message", ""))[:300])
-    if returncode and returncode < 0:
-        return Processed(STATUS_FAILED, f"the source worker crashed (signal {-returncode})")
-    last = next((line for line in reversed(stderr.splitlines()) if line.strip()), "no output")
-    return Processed(STATUS_FAILED, f"the source worker crashed: {last.strip()[:200]}")
-
-
-def _out_of_memory(stderr: str) -> bool:
-    return "MemoryError" in stderr or "Cannot allocate memory" in stderr or "out of memory" in stderr.lower()
+    if run.returncode and run.returncode < 0:
+        return Processed(STATUS_FAILED, f"the source worker crashed (signal {-run.returncode})")
+    return Processed(STATUS_FAILED, f"the source worker crashed: {run.last_error or 'no output'}")
 
 
 # ---------------------------------------------------------------- the child
