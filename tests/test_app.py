@@ -11,7 +11,7 @@ import pytest
 from corpus_search.models import PASSAGE_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "app" / "streamlit_app.py"
+APP = ROOT / "src" / "corpus_search" / "app" / "streamlit_app.py"  # the package's entry: pages/ sits beside it
 SUMMARY = re.compile(r"(\d+) passages match")
 
 

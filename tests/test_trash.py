@@ -392,7 +392,7 @@ def test_app_removes_to_the_trash_restores_and_purges(corpus, tmp_path, monkeypa
     build(corpus, index)
     monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(index))
     monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(corpus))
-    at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=180)
+    at = AppTest.from_file(str(ROOT / "src" / "corpus_search" / "app" / "streamlit_app.py"), default_timeout=180)
     at.switch_page("pages/documents.py").run()
     before = sha(corpus / "secret.txt")
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corpus_search.errors import UsageError
+from corpus_search.locators import locator_text
 from corpus_search.models import Passage, Record
 
 STYLES = ("chicago", "chicago-bib", "apa", "mla", "bibtex", "ris", "csl-json")
@@ -43,13 +44,7 @@ class Locator:
         return self.first if self.last in ("", self.first) else f"{self.first}-{self.last}"
 
     def text(self, mla: bool = False) -> str:
-        if not self.label:
-            return ""
-        if self.label == "paragraph":
-            single, plural = ("par.", "pars.") if mla else ("para.", "paras.")
-        else:
-            single, plural = "p.", "pp."
-        return f"{single if self.last in ('', self.first) else plural} {self.value}"
+        return locator_text(self.label, self.first, self.last, mla=mla)
 
 
 def find_locator(

@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from corpus_search.errors import CorpusSearchError, UsageError
+from corpus_search.locators import locator_of, locator_text, passage_locator_text
 
 MODES = ("hybrid", "keyword", "semantic")
 STYLES = ("chicago", "chicago-bib", "apa", "mla", "bibtex", "ris", "csl-json")
@@ -152,11 +153,7 @@ def search(ctx, query, mode, entities, rollup, labels, doc_ids, kinds, limit, as
 
 
 def _where(p) -> str:
-    if p.paragraph is not None:
-        return f"para. {p.paragraph}"
-    if p.page is not None:
-        return f"p. {p.page}" + (f"-{p.page_end}" if p.page_end and p.page_end != p.page else "")
-    return f"p. {p.page_label}" if p.page_label else ""
+    return locator_of(p)
 
 
 def _print_hit(corpus, hit) -> None:
@@ -314,7 +311,7 @@ def passages(ctx, doc_id, as_json) -> None:
         _dump(rows)
         return
     for r in rows:
-        where = f"para. {r['paragraph']}" if r["paragraph"] is not None else f"p. {r['page']}"
+        where = passage_locator_text(r["page"], r.get("page_end"), r["paragraph"]) or "-"
         click.echo(f"{r['passage_id']}\t{where}\t{r['kind']}\t{' '.join(r['text'].split())[:100]}")
 
 
@@ -473,10 +470,11 @@ def app(ctx, port, address) -> None:
     from corpus_search import config
     from corpus_search.server import check_can_serve, is_loopback
 
-    app_dir = Path(__file__).resolve().parents[2] / "app"
+    # The app ships inside the package, so an installed wheel serves it as a checkout does.
+    app_dir = Path(__file__).resolve().parent / "app"
     script = app_dir / "serve.py"
     if not script.exists():
-        raise UsageError(f"the app is not where it should be ({script}); run from a checkout of corpus-search")
+        raise UsageError(f"the app is not where it should be ({script}); reinstall corpus-search")
     address = (address or config.get("app_address")).strip()
     check_can_serve(address, script_dir=app_dir)
     env = dict(os.environ, CORPUS_SEARCH_INDEX=str(Path(ctx.obj["index"]).resolve()),
@@ -581,7 +579,7 @@ def _annotation_store(ctx, create: bool = True):
 
 
 def _annotation_line(a) -> str:
-    where = f"p. {a.page}" if a.page else (a.passage_id or a.source or "?")
+    where = (locator_text("page", a.page) if a.page else "") or a.passage_id or a.source or "?"
     state = " [orphan]" if a.orphan else ""
     tags = f"  #{' #'.join(a.tags)}" if a.tags else ""
     note = f"  — {' '.join(a.note.split())[:80]}" if a.note else ""

@@ -22,6 +22,7 @@ from rapidfuzz import fuzz, process
 
 from corpus_search import config
 from corpus_search.cite import cite, find_locator
+from corpus_search.locators import locator_of
 from corpus_search.errors import QueryError
 from corpus_search.models import Passage, QuoteMatch, Record
 from corpus_search.offsets import raw_offset
@@ -672,13 +673,9 @@ def classify(qkeys: Sequence[str], skeys: Sequence[str]) -> str:
 
 
 def _where(match: QuoteMatch) -> str:
-    if match.paragraph is not None:
-        return f"para. {match.paragraph}"
-    if match.page is None:
+    if match.paragraph is None and match.page is None:
         return "page unknown"
-    if match.page_end is not None and match.page_end != match.page:
-        return f"pp. {match.page}-{match.page_end}"
-    return f"p. {match.page}"
+    return locator_of(match)
 
 
 def render_diff(diff: Sequence[Sequence[str]]) -> str:

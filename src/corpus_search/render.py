@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from corpus_search.locators import EN_DASH, passage_locator_text
+
 # Characters that mean something to Markdown (CommonMark + GFM) or to Streamlit's
 # extensions. Written as numeric character references they are shown, not parsed.
 _MARKDOWN_CHARS = "\\`*_{}[]()#+-.!|~$:@^=%"
@@ -119,15 +121,7 @@ def diff_html(diff: Iterable[Sequence[str]]) -> str:
 def locator(page: int | None, page_end: int | None = None, paragraph: int | None = None,
             page_label: str | None = None) -> str:
     """Where a passage sits, as a reader cites it: "p. 17", "pp. 17–18", "para. 12" ("" when unknown)."""
-    if paragraph is not None:
-        return f"para. {paragraph}"
-    if page is not None:
-        if page_end is not None and page_end != page:
-            return f"pp. {page}–{page_end}"
-        return f"p. {page}"
-    if page_label:
-        return f"p. {page_label}"
-    return ""
+    return passage_locator_text(page, page_end, paragraph, page_label, dash=EN_DASH)  # typeset: an en dash
 
 
 def passage_locator(passage) -> str:

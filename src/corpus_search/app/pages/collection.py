@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-import annotating
-import common
+from corpus_search.app import annotating
+from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import escape
 

@@ -1,7 +1,8 @@
-"""The server `corpus-search app` runs: the app behind a Host check (`streamlit run app/serve.py`).
+"""The server `corpus-search app` runs: the app behind a Host check (`streamlit run <this file>`).
 
-Streamlit finds `app` below and serves it with uvicorn; HostCheck answers 403 to any request,
-page, static file, health check or websocket, whose Host is not a name the app is served under.
+Streamlit finds `app` below and serves this package's streamlit_app.py with uvicorn; HostCheck
+answers 403 to any request, page, static file, health check or websocket, whose Host is not a
+name the app is served under.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-import common
+from corpus_search.app import common
 from corpus_search.render import escape
 
 PER_PAGE = 25

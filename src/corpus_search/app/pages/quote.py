@@ -8,8 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-import annotating
-import common
+from corpus_search.app import annotating
+from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import diff_html, escape, passage_locator
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-import annotating
-import common
+from corpus_search.app import annotating
+from corpus_search.app import common
 from corpus_search.annotations import import_text
 from corpus_search.errors import CorpusSearchError
+from corpus_search.locators import locator_text
 from corpus_search.render import escape
 
 corpus = common.require_corpus()
@@ -31,7 +32,8 @@ st.caption(f"{len(found)} of {store.count()} annotations")
 
 for a in found:
     with st.container(border=True, key=f"ann-{a.id}"):
-        where = f"p. {a.page}" if a.page else (f"¶ {a.paragraph}" if a.paragraph is not None else "")
+        # An annotation records the page its words start on: one page, even when they run over.
+        where = locator_text("page", a.page) if a.page else locator_text("paragraph", a.paragraph)
         st.markdown(f"<strong>{escape(titles.get(a.doc_id, a.doc_id or a.source))}</strong>"
                     + (f" · {escape(where)}" if where else ""), unsafe_allow_html=True)
         st.markdown(annotating.note_card(a), unsafe_allow_html=True)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-import common
+from corpus_search.app import common
 from corpus_search.annotations import (EXPORT_FORMATS, AnnotationConflict, AnnotationStore, annotate_span, note_html,
                                        span_in_passage)
 from corpus_search.annotations import export as export_annotations
 from corpus_search.annotations.store import store_dir
 from corpus_search.errors import CorpusSearchError
-from corpus_search.render import escape
+from corpus_search.render import escape, passage_locator
 
 CSS = """
 <style>
@@ -138,7 +138,7 @@ def _save(corpus, by_id: dict, key: str) -> None:
 
 
 def _passage_label(p) -> str:
-    where = f"¶ {p.paragraph}" if p.paragraph is not None else (f"p. {p.page}" if p.page is not None else "")
+    where = passage_locator(p)
     words = " ".join(p.text.split()[:10])
     return f"{where} · {words}…" if where else f"{words}…"
 

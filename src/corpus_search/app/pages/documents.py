@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-import common
+from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import authors_line, escape
 from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload

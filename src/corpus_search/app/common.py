@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-import login
+from corpus_search.app import login
 from corpus_search import config
 from corpus_search.errors import CorpusSearchError, IndexMissingError, IndexUntrustedError
 from corpus_search.render import authors_line, badge, escape, highlight_snippet, passage_locator
@@ -183,7 +183,7 @@ def add_to_collection(passage_id: str, quote: str | None = None, offset: int | N
 
     A session list would be lost on a reload or a restart; the store is what the Collection page shows.
     """
-    import annotating  # imports this module: load it on use
+    from corpus_search.app import annotating  # imports this module: load it on use
     from corpus_search.annotations import annotate_span
 
     corpus = get_corpus()
