@@ -41,6 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tomli_w
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
@@ -271,12 +272,9 @@ def make_folder(out: Path, n_documents: int, per_doc: int = 3, base: Path = BASE
         doc_id = f"scale{n:05d}"
         paras = [perturb(p.text, rng) if n >= len(chunks) else p.text for p in chunk]
         (out / f"{doc_id}.txt").write_text("\n\n".join(" ".join(t.split()) for t in paras) + "\n", encoding="utf-8")
-        title = doc.record.title.replace('"', "'")
-        (out / f"{doc_id}.toml").write_text(
-            f'id = "{doc_id}"\ntitle = "{title} (part {n})"\ntype = "report"\nyear = {doc.record.year or 2020}\n'
-            f'authors = {json.dumps(list(doc.record.authors))}\n',
-            encoding="utf-8",
-        )
+        record = {"id": doc_id, "title": f"{doc.record.title} (part {n})", "type": "report",
+                  "year": doc.record.year or 2020, "authors": list(doc.record.authors)}
+        (out / f"{doc_id}.toml").write_text(tomli_w.dumps(record), encoding="utf-8")
         total += len(paras)
     return {"documents": n_documents, "paragraphs": total}
 

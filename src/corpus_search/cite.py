@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import bibtexparser
+import rispy
+
 from corpus_search.errors import UsageError
 from corpus_search.locators import locator_text
 from corpus_search.models import Passage, Record
@@ -455,37 +458,60 @@ def bibtex(record: Record, loc: Locator, key: str | None = None, note: str = "")
         note = "; ".join(p for p in (loc.text(), note) if p)
     fields += [("edition", record.version or ""), ("doi", record.doi or ""), ("url", record.url or ""),
                ("note", note)]
-    body = ",\n".join(f"  {name} = {{{_bib_escape(value, name in ('url', 'doi'))}}}" for name, value in fields if value)
-    return f"@{kind}{{{key or record.doc_id},\n{body}\n}}"
+    # bibtexparser writes the entry; the values are escaped and braced here, so its middlewares stay out of the way.
+    entry = bibtexparser.model.Entry(kind, key or record.doc_id, [
+        bibtexparser.model.Field(name, "{" + _bib_escape(value, name in ("url", "doi")) + "}")
+        for name, value in fields if value])
+    layout = bibtexparser.BibtexFormat()
+    layout.indent = "  "
+    return bibtexparser.write_string(bibtexparser.Library([entry]), unparse_stack=[],
+                                     bibtex_format=layout).rstrip("\n")
+
+
+class _RisWriter(rispy.RisWriter):
+    """rispy's writer without the "1." line it puts before each reference (Zotero and EndNote write none)."""
+
+    def set_header(self, count: int) -> str:
+        return ""
 
 
 def ris(record: Record, loc: Locator, note: str = "") -> str:
     kind = _RIS_TYPES.get(record.type, "GEN")
     if kind == "JOUR" and not record.journal:
         kind = "GEN"
-    lines = [("TY", kind), ("ID", record.doc_id)]
-    for name in record.authors:
-        lines.append(("AU", ", ".join(p for p in split_name(name) if p)))
     _, translators, editors = _people(record)
-    lines += [("A4", ", ".join(split_name(t))) for t in translators]
-    lines += [("A2", ", ".join(split_name(e))) for e in editors]
-    lines.append(("TI", record.title))
+    fields: dict[str, Any] = {
+        "type_of_reference": kind, "id": record.doc_id,
+        "authors": [", ".join(p for p in split_name(name) if p) for name in record.authors],
+        "subsidiary_authors": [", ".join(split_name(t)) for t in translators],  # A4: translators
+        "secondary_authors": [", ".join(split_name(e)) for e in editors],  # A2: editors
+        "title": record.title,
+    }
     if kind == "JOUR":
-        lines += [("T2", record.journal or ""), ("VL", record.volume or ""), ("IS", record.issue or "")]
+        fields.update(secondary_title=record.journal, volume=record.volume, number=record.issue)
     else:
-        lines += [("T3", record.series or ""), ("VL", record.number or "")]
+        fields.update(tertiary_title=record.series, volume=record.number)
     parts = date_parts(record)
     if parts:
-        lines.append(("PY", str(parts[0])))
-        lines.append(("DA", "/".join(f"{p:02d}" if i else str(p) for i, p in enumerate(parts)) + "/"))
-    lines += [("PB", record.publisher or ""), ("CY", record.place or "")]
+        fields["year"] = str(parts[0])
+        fields["date"] = "/".join(f"{p:02d}" if i else str(p) for i, p in enumerate(parts)) + "/"
     first, final = _page_range(record, loc)
-    lines += [("SP", first), ("EP", final if final != first else "")]
+    fields.update(publisher=record.publisher, place_published=record.place, start_page=first,
+                  end_page=final if final != first else "")
     if loc.label == "paragraph":
         note = "; ".join(p for p in (loc.text(), note) if p)
-    lines += [("ET", record.version or ""), ("DO", record.doi or ""), ("UR", record.url or ""), ("N1", note)]
-    body = "\n".join(f"{tag}  - {' '.join(value.split())}" for tag, value in lines if value)
-    return body + "\nER  - \n"
+    fields.update(edition=record.version, doi=record.doi, urls=[record.url or ""], notes=[note])
+
+    # One line per value, whitespace and line breaks collapsed: a value can never start a tag of its own.
+    def line(value: str | None) -> str:
+        return " ".join((value or "").split())
+
+    kept = {}
+    for name, value in fields.items():
+        value = [line(v) for v in value if line(v)] if isinstance(value, list) else line(value)
+        if value:
+            kept[name] = value
+    return rispy.dumps([kept], implementation=_RisWriter)
 
 
 def csl_json(record: Record, loc: Locator, item_id: str | None = None, note: str = "") -> dict[str, Any]:

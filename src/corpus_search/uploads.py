@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tomli_w
+
 from corpus_search import config
 from corpus_search.errors import UsageError
 from corpus_search.ingest import sha256_file
@@ -145,48 +147,17 @@ def remove_source(corpus: Path, rel_path: str):
     return remove(corpus, rel_path)
 
 
-# -- TOML, written by hand (no writer library is a dependency) ------------------------------
-def toml_string(value: str) -> str:
-    """A TOML basic string: quotes, backslashes and control characters escaped."""
-    out = ['"']
-    for ch in value:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\u{code:04X}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
+# -- TOML ------------------------------------------------------------------------------------
 def to_toml(fields: dict[str, object]) -> str:
-    """Top-level keys holding strings, ints, bools or lists of strings, as TOML."""
-    lines = ["# Bibliographic record written by the corpus-search app (see corpus/README.md)."]
+    """Top-level keys holding strings, ints, bools or lists of strings, as TOML (written by tomli_w)."""
     for key, value in fields.items():
+        # Only the record's own bare keys: a key that needs quoting is a caller's mistake, not data.
         if not re.fullmatch(r"[A-Za-z0-9_-]+", key):
             raise ValueError(f"bad TOML key {key!r}")
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, int):
-            text = str(value)
-        elif isinstance(value, str):
-            text = toml_string(value)
-        elif isinstance(value, (list, tuple)):
-            text = "[" + ", ".join(toml_string(str(v)) for v in value) + "]"
-        else:
+        if not isinstance(value, (bool, int, str, list, tuple)):
             raise ValueError(f"cannot write {type(value).__name__} to TOML")
-        lines.append(f"{key} = {text}")
-    return "\n".join(lines) + "\n"
+    values = {k: [str(v) for v in value] if isinstance(value, (list, tuple)) else value for k, value in fields.items()}
+    return "# Bibliographic record written by the corpus-search app (see corpus/README.md).\n" + tomli_w.dumps(values)
 
 
 # -- helpers ---------------------------------------------------------------------------------

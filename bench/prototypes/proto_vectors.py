@@ -8,7 +8,7 @@
     near-duplicates (noise around one vector), so passage-level recall understates what a user
     sees; "by base" counts a hit when the same source passage is found in any replica.
 
-Run:  .venv/bin/python bench/proto_vectors.py --index bench/out/scale-100k [--json FILE]
+Run:  .venv/bin/python bench/prototypes/proto_vectors.py --index bench/out/scale-100k [--json FILE]
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 from common import emit, QUERIES, machine, percentile  # noqa: E402
 

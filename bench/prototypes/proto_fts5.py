@@ -6,7 +6,7 @@ AND/OR/NOT, and it lives in the store, so incremental updates are row deletes an
 and an entity filter is a join. This script copies a scale index's store, adds the FTS5
 table, and compares latency and top-10 overlap with our Whoosh KeywordIndex on the same passages.
 
-Run:  .venv/bin/python bench/proto_fts5.py --index bench/out/scale-100k [--json FILE]
+Run:  .venv/bin/python bench/prototypes/proto_fts5.py --index bench/out/scale-100k [--json FILE]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 from common import emit, QUERIES, WARMUP, machine, percentile  # noqa: E402
 
