@@ -10,6 +10,7 @@ from typing import Any
 
 from corpus_search import config, workers
 from corpus_search.errors import QueryError, SourceError
+from corpus_search.models import Verdict
 from corpus_search.quote import QuoteReport, Semantic, max_quote_chars, quote_length, verify
 from corpus_search.store import Store
 
@@ -78,9 +79,9 @@ def check_draft(store: Store, draft_text: str, semantic: Semantic | None = None)
     reports = []
     for quote in quotes:
         if quote_length(quote) > cap:
-            reports.append(QuoteReport(quote, False, (), "too long"))
+            reports.append(QuoteReport(quote, False, (), Verdict.TOO_LONG))
         elif time.monotonic() >= deadline:
-            reports.append(QuoteReport(quote, False, (), "out of time"))
+            reports.append(QuoteReport(quote, False, (), Verdict.OUT_OF_TIME))
         else:
             reports.append(verify(store, quote, semantic))
     return reports
@@ -153,9 +154,9 @@ def render_check(reports: list[QuoteReport]) -> str:
         return "No quotations of four or more words found in the draft."
     blocks = []
     for i, report in enumerate(reports, 1):
-        shown = report.quote if report.verdict != "too long" else report.quote[:200] + "\u2026"
+        shown = report.quote if report.verdict != Verdict.TOO_LONG else report.quote[:200] + "\u2026"
         blocks.append(f"{i}. \u201c{shown}\u201d\n" + render_report(report))
-    verdicts = ("found", "altered", "paraphrase", "not found", "too long", "out of time")
+    verdicts = tuple(Verdict)
     counts = {v: sum(r.verdict == v for r in reports) for v in verdicts}
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     return "\n\n".join(blocks) + f"\n\n{len(reports)} quotations: {summary}"

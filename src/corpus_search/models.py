@@ -4,18 +4,73 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-PASSAGE_KINDS = ("body", "heading", "footnote", "caption", "box", "quote")
 
-# Build statuses a source can end with.
-STATUS_OK = "ok"
-STATUS_OK_SKIPPED = "ok, skipped pages"
-STATUS_NO_TEXT = "no text layer"
-STATUS_PASSWORD = "needs a password"
-STATUS_FAILED = "failed"
-STATUS_EMPTY = "empty"
-STATUS_LOW_QUALITY = "low-quality text"
+# The closed vocabularies. A StrEnum member is its string ("ok" == Status.OK, json writes "ok"),
+# so values read back from the store or JSON as plain strings compare equal to these.
+class Kind(StrEnum):
+    """What a passage is (CONTRACT.md's `kind`)."""
+
+    BODY = "body"
+    HEADING = "heading"
+    FOOTNOTE = "footnote"
+    CAPTION = "caption"
+    BOX = "box"
+    QUOTE = "quote"
+
+
+class Status(StrEnum):
+    """The build status a source ends with."""
+
+    OK = "ok"
+    OK_SKIPPED = "ok, skipped pages"
+    NO_TEXT = "no text layer"
+    PASSWORD = "needs a password"
+    FAILED = "failed"
+    EMPTY = "empty"
+    LOW_QUALITY = "low-quality text"
+
+
+def status_ok(status: str) -> bool:
+    """True when the source was indexed (its pages all read, or some skipped and said so)."""
+    return status in (Status.OK, Status.OK_SKIPPED)
+
+
+class Verdict(StrEnum):
+    """What checking a quotation found."""
+
+    FOUND = "found"  # verbatim
+    ALTERED = "altered"  # close wording: the first match's `difference` says how
+    PARAPHRASE = "paraphrase"  # other words, same meaning (by the vector index)
+    NOT_FOUND = "not found"
+    TOO_LONG = "too long"  # a draft's quotation over the max_quote_chars cap, not checked
+    OUT_OF_TIME = "out of time"  # left when a draft's check_timeout budget ran out, not checked
+
+
+class Difference(StrEnum):
+    """How a near match differs from the quotation ("" when it does not)."""
+
+    NONE = ""
+    TYPO = "typo"
+    CHANGED_WORDS = "changed words"
+    OMITTED_WORDS = "omitted words"  # words the source has and the quotation left out
+    ADDED_WORDS = "added words"  # words the quotation has and the source does not
+    REORDERED = "reordered"
+    PARAPHRASE = "paraphrase"
+
+
+PASSAGE_KINDS = tuple(k.value for k in Kind)  # plain strings, for widgets and messages
+
+# The names the stages used before the enum; the same values.
+STATUS_OK = Status.OK
+STATUS_OK_SKIPPED = Status.OK_SKIPPED
+STATUS_NO_TEXT = Status.NO_TEXT
+STATUS_PASSWORD = Status.PASSWORD
+STATUS_FAILED = Status.FAILED
+STATUS_EMPTY = Status.EMPTY
+STATUS_LOW_QUALITY = Status.LOW_QUALITY
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from corpus_search import config
 from corpus_search.cite import cite, find_locator
 from corpus_search.locators import locator_of
 from corpus_search.errors import QueryError
-from corpus_search.models import Passage, QuoteMatch, Record
+from corpus_search.models import Difference, Passage, QuoteMatch, Record, Verdict
 from corpus_search.offsets import raw_offset
 from corpus_search.store import Store
 from corpus_search.textnorm import fold, fold_with_map
@@ -76,12 +76,12 @@ class QuoteReport:
         }
 
 
-def _verdict(found: bool, matches: Sequence[QuoteMatch], paraphrase: bool) -> str:
+def _verdict(found: bool, matches: Sequence[QuoteMatch], paraphrase: bool) -> Verdict:
     if found:
-        return "found"
+        return Verdict.FOUND
     if matches and matches[0].similarity >= CLOSE:
-        return "altered"
-    return "paraphrase" if paraphrase else "not found"
+        return Verdict.ALTERED
+    return Verdict.PARAPHRASE if paraphrase else Verdict.NOT_FOUND
 
 
 def _match_json(match: QuoteMatch) -> dict[str, Any]:
@@ -507,7 +507,7 @@ def _closest(ready: _Prepared, pattern: _Pattern, semantic: Semantic | None, lim
     out = []
     for n, near in enumerate(chosen):
         match = _build(ready, near.first, near.start, near.last, near.end, exact=False, similarity=near.similarity)
-        kind = "paraphrase" if n == 0 and paraphrase else classify(qkeys, near.keys)
+        kind = Difference.PARAPHRASE if n == 0 and paraphrase else classify(qkeys, near.keys)
         out.append(_replace(match, diff=word_diff(pattern.plain, match.source_text), difference=kind))
     return out, paraphrase
 
@@ -638,35 +638,36 @@ def _key(word: str) -> str:
     return _NOT_ALNUM.sub("", fold(word)) or fold(word)
 
 
-def classify(qkeys: Sequence[str], skeys: Sequence[str]) -> str:
+def classify(qkeys: Sequence[str], skeys: Sequence[str]) -> Difference:
     """typo | changed words | omitted words | added words | reordered | paraphrase."""
     if list(qkeys) == list(skeys):
-        return "typo"
+        return Difference.TYPO
     matcher = difflib.SequenceMatcher(a=list(qkeys), b=list(skeys), autojunk=False)
     in_order = sum(block.size for block in matcher.get_matching_blocks())
     shared = sum((Counter(qkeys) & Counter(skeys)).values())
     longest = max(len(qkeys), len(skeys))
     # The same words (nearly all of them) in another order.
     if shared >= 0.9 * longest and in_order < shared:
-        return "reordered"
+        return Difference.REORDERED
     if in_order < 0.5 * len(qkeys):
-        return "paraphrase"
-    kinds = set()
+        return Difference.PARAPHRASE
+    kinds: set[Difference] = set()
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "replace":
             pairs = list(zip(qkeys[i1:i2], skeys[j1:j2]))
             same_count = i2 - i1 == j2 - j1
-            kinds.add("typo" if same_count and all(fuzz.ratio(x, y) >= 75 for x, y in pairs) else "changed words")
+            typo = same_count and all(fuzz.ratio(x, y) >= 75 for x, y in pairs)
+            kinds.add(Difference.TYPO if typo else Difference.CHANGED_WORDS)
         elif tag == "delete":
-            kinds.add("added words")  # words the quotation has and the source does not
+            kinds.add(Difference.ADDED_WORDS)  # words the quotation has and the source does not
         elif tag == "insert":
-            kinds.add("omitted words")
-    for kind in ("changed words", "omitted words", "added words"):
-        if kinds == {kind} or (kind in kinds and kinds - {kind} <= {"typo"}):
+            kinds.add(Difference.OMITTED_WORDS)
+    for kind in (Difference.CHANGED_WORDS, Difference.OMITTED_WORDS, Difference.ADDED_WORDS):
+        if kinds == {kind} or (kind in kinds and kinds - {kind} <= {Difference.TYPO}):
             return kind
-    if kinds == {"typo"}:
-        return "typo"
-    return "changed words"
+    if kinds == {Difference.TYPO}:
+        return Difference.TYPO
+    return Difference.CHANGED_WORDS
 
 
 # ---------------------------------------------------------------- plain-text report

@@ -14,6 +14,7 @@ import streamlit as st
 from corpus_search.app import login
 from corpus_search import config
 from corpus_search.errors import CorpusSearchError, IndexMissingError, IndexUntrustedError
+from corpus_search.models import status_ok
 from corpus_search.render import authors_line, badge, escape, highlight_snippet, passage_locator
 
 PAGES: dict[str, st.Page] = {}  # filled by streamlit_app.py, so pages can link to each other
@@ -170,7 +171,7 @@ def _build_outcome(job: dict) -> None:
     elif job["state"] == "done":
         report = job["report"]
         state = "built" if report["changed"] else "unchanged, nothing to do"
-        failed = sum(1 for s in report["sources"] if not s["status"].startswith("ok"))
+        failed = sum(1 for s in report["sources"] if not status_ok(s["status"]))
         note = f" {failed} did not build: the Documents page lists them with the reason." if failed else ""
         st.success(f"{report['passages']} passages from {len(report['sources'])} sources, {state} "
                    f"in {report['seconds']:.1f} s.{note}")

@@ -11,13 +11,14 @@ import streamlit as st
 
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
+from corpus_search.models import status_ok
 from corpus_search.render import authors_line, escape
 from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload
 
 
 def failed_sources(documents) -> None:
     """Each source that did not build, with its reason and a Retry and a Remove button."""
-    failed = [d for d in documents if not d.status.startswith("ok")]
+    failed = [d for d in documents if not status_ok(d.status)]
     if not failed:
         return
     st.subheader(f"Sources that did not build ({len(failed)})")
@@ -47,7 +48,7 @@ if corpus is None:
         common.run_build()
     common.build_panel()
 else:
-    ok = sum(1 for d in documents if d.status.startswith("ok"))
+    ok = sum(1 for d in documents if status_ok(d.status))
     st.caption(f"{len(documents)} documents in `{common.corpus_dir()}` · {ok} built without problems · "
                f"index generation {corpus.generation.name}")
     st.dataframe(
@@ -63,7 +64,7 @@ else:
         common.run_build()
     common.build_panel()
     failed_sources(documents)
-    notes = [d for d in documents if d.status.startswith("ok") and d.message]
+    notes = [d for d in documents if status_ok(d.status) and d.message]
     for d in notes:
         st.warning(escape(f"{d.path}: {d.status}: {d.message}"))
 

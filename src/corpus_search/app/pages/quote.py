@@ -11,11 +11,12 @@ import streamlit as st
 from corpus_search.app import annotating
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
+from corpus_search.models import Verdict
 from corpus_search.render import diff_html, escape, passage_locator
 
-VERDICTS = {"found": "Found verbatim", "altered": "Close, but altered", "paraphrase": "Same meaning, other words",
-            "not found": "Not in the sources", "too long": "Too long to check",
-            "out of time": "Not checked: the draft's time budget ran out"}
+VERDICTS = {Verdict.FOUND: "Found verbatim", Verdict.ALTERED: "Close, but altered",
+            Verdict.PARAPHRASE: "Same meaning, other words", Verdict.NOT_FOUND: "Not in the sources",
+            Verdict.TOO_LONG: "Too long to check", Verdict.OUT_OF_TIME: "Not checked: the draft's time budget ran out"}
 
 corpus = common.require_corpus()
 st.title("Quote check")
@@ -65,12 +66,12 @@ def _styles() -> tuple[str, ...]:
 
 
 def show_report(report, prefix: str, first_expanded: bool = True) -> None:
-    verdict = getattr(report, "verdict", "found" if report.found else "not found")
+    verdict = getattr(report, "verdict", Verdict.FOUND if report.found else Verdict.NOT_FOUND)
     text = VERDICTS.get(verdict, verdict)
-    if verdict == "out of time":
+    if verdict == Verdict.OUT_OF_TIME:
         st.warning(f"{text} (CORPUS_SEARCH_CHECK_TIMEOUT); check the draft in parts.")
         return
-    if verdict == "too long":
+    if verdict == Verdict.TOO_LONG:
         st.warning(f"{text}: {len(report.quote):,} characters, over the cap (CORPUS_SEARCH_MAX_QUOTE_CHARS); "
                    "check it in shorter pieces.")
         return
