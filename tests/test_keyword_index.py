@@ -231,3 +231,34 @@ def test_an_empty_index_answers_nothing_on_both_paths(tmp_path):
     assert ix._scorer is not None and ix.count() == 0
     assert ix.search("gas pipeline").ids == [] and ix.search('"gas pipeline"').ids == []
     ix.close()
+
+
+# -- highlighting reads text as the index does ----------------------------------------------------
+@pytest.mark.parametrize(
+    "query, text, marked",
+    [
+        ("Frederic", "Sino\u2011Russian pipelines, said Frédéric.", ["Frédéric"]),  # accents folded
+        ("pipelines", "The Altai pipeline; PIPELINES elsewhere.", ["pipeline", "PIPELINES"]),  # stemmed
+        ("Russia's gas", "Russia’s gas and Russia's oil", ["Russia", "gas", "Russia"]),  # not the 's
+        ("the of", "the end of it", ["the", "of"]),  # only stop words: they are what was asked
+    ],
+)
+def test_highlight_marks_what_the_index_matched(index, query, text, marked):
+    from corpus_search.search import highlight_spans, query_terms
+
+    assert [text[s:e] for s, e in highlight_spans(text, query_terms(query))] == marked
+
+
+def test_a_hit_found_by_folding_is_marked(index):
+    from corpus_search.search import highlight_spans, query_terms
+
+    (pid, _), = index.search("Frederic").ids
+    text = next(d.text for d in DOCS if d.passage_id == pid)
+    assert [text[s:e] for s, e in highlight_spans(text, query_terms("Frederic"))] == ["Frédéric"]
+
+
+def test_highlight_analysis_is_the_index_analyzer():
+    from corpus_search.keyword_index import _analyzer, analyze
+
+    text = (Path(__file__).resolve().parents[1] / "corpus" / "alexeeva-lasserre-2018-china-perspectives.txt").read_text()
+    assert analyze(text) == [(t.text, t.startchar, t.endchar) for t in _analyzer()(text, chars=True)]

@@ -10,9 +10,8 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-from corpus_search import config
+from corpus_search import config, keyword_index
 from corpus_search.errors import NotFoundError, QueryError, UsageError
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
 
@@ -20,10 +19,6 @@ MODES = ("hybrid", "keyword", "semantic")
 MAX_QUERY_CHARS = 2000
 _WORD = re.compile(r"\w+(?:['’]\w+)?", re.UNICODE)
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
-_STOP = frozenset(
-    "a an and are as at be by for from has have in is it its of on or that the this to was were will with "
-    "would which who why what how when where do does did not no".split()
-)
 
 
 @dataclass(frozen=True)
@@ -260,32 +255,19 @@ def _clean_query(query: str) -> str:
     return " ".join(query.split())
 
 
-@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """The Porter stem the keyword index uses, cached: highlighting stems every word of every hit."""
-    from whoosh.lang.porter import stem as porter
-
-    return porter(word)
+    """The term the keyword index makes of one word: lower case, accents folded, Porter stem."""
+    return keyword_index.term_of(word)
 
 
 def query_terms(query: str) -> list[str]:
-    """Stemmed content words of a query, for highlighting."""
-    words = [w for w in _WORD.findall(query) if w not in _OPERATORS]
-    terms = {stem(w.casefold()) for w in words if w.casefold() not in _STOP and len(w) > 1}
-    if not terms:
-        terms = {stem(w.casefold()) for w in words}
-    return sorted(terms)
+    """The keyword index's terms for a query's content words, for highlighting."""
+    return sorted(keyword_index.query_terms(w for w in _WORD.findall(query) if w not in _OPERATORS))
 
 
 def highlight_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
-    """Character spans of words in `text` whose stem is one of `terms`."""
+    """Character spans of the words in `text` that the index reads as one of `terms` (accents folded, stemmed)."""
     if not terms:
         return []
     wanted = set(terms)
-    spans = []
-    for m in _WORD.finditer(text):
-        word = m.group(0).casefold()
-        word = word.split("'")[0].split("’")[0]
-        if stem(word) in wanted:
-            spans.append((m.start(), m.start() + len(word)))
-    return spans
+    return [(start, end) for term, start, end in keyword_index.analyze(text) if term in wanted]
