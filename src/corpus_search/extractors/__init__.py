@@ -6,16 +6,14 @@ a status and a one-line message, plus any record fields the file states and any 
 reads. It runs inside the per-source worker (source_worker.py) under its time and memory caps;
 `isolated` says so, for extractors that would otherwise start a worker of their own (PDF).
 
-Adding a format is one new module here (with `SUFFIXES` and `extract`) and one line in `_MODULES`.
+Adding a format is one new module here (with `extract`) and one line in `_REGISTRY`.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
-
-from corpus_search.extractors import docx, epub, html, mail, pdf, text
-from corpus_search.extractors.common import Unreadable
 
 if TYPE_CHECKING:
     from corpus_search.ingest import Extraction
@@ -28,15 +26,30 @@ class Extractor(Protocol):
     def __call__(self, path: Path, record: Record, isolated: bool) -> Extraction: ...
 
 
-# The registration: a format's module lists its suffixes and offers `extract`.
-_MODULES = (pdf, text, docx, html, mail, epub)
-_BY_SUFFIX: dict[str, Extractor] = {suffix: module.extract for module in _MODULES for suffix in module.SUFFIXES}
-SUFFIXES: tuple[str, ...] = tuple(_BY_SUFFIX)
+class Unreadable(Exception):
+    """A source that cannot be read; the message is the one line the user sees."""
+
+
+# The registration: suffix -> the module of this package that reads it (its `extract`). Modules are
+# imported on first use, so listing the formats (records, the CLI's start) costs nothing.
+_REGISTRY = {
+    ".pdf": "pdf",
+    ".txt": "text",
+    ".md": "text",
+    ".docx": "docx",
+    ".html": "html",
+    ".htm": "html",
+    ".eml": "mail",
+    ".mbox": "mail",
+    ".epub": "epub",
+}
+SUFFIXES: tuple[str, ...] = tuple(_REGISTRY)
 
 
 def for_suffix(suffix: str) -> Extractor | None:
-    """The extractor for a lower-case suffix (".docx"), or None when no module reads it."""
-    return _BY_SUFFIX.get(suffix.lower())
+    """The extractor for a suffix (".docx"), or None when no module reads it."""
+    name = _REGISTRY.get(suffix.lower())
+    return None if name is None else importlib.import_module(f"{__name__}.{name}").extract
 
 
 def unsupported_message(suffix: str) -> str:

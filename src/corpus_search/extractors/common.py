@@ -7,10 +7,9 @@ import zipfile
 from typing import IO
 
 from corpus_search import config
+from corpus_search.extractors import Unreadable
 
-
-class Unreadable(Exception):
-    """A source that cannot be read; the message is the one line the user sees."""
+__all__ = ["Unreadable", "ZipBudget", "local", "open_zip", "parse_xml", "slug"]
 
 
 _MIB = 1024 * 1024

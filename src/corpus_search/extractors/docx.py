@@ -17,7 +17,6 @@ from xml.etree.ElementTree import Element
 from corpus_search.extractors.common import Unreadable, ZipBudget, local, open_zip, parse_xml
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
 
-SUFFIXES = (".docx",)
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _DOCUMENT, _FOOTNOTES, _CORE = "word/document.xml", "word/footnotes.xml", "docProps/core.xml"

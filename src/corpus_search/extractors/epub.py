@@ -15,7 +15,6 @@ from corpus_search.extractors.common import Unreadable, ZipBudget, local, open_z
 from corpus_search.extractors.html import decode_html, normalise_date, read_html
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
 
-SUFFIXES = (".epub",)
 
 
 def extract(path: Path, record: Record, isolated: bool = False):

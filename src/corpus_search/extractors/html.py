@@ -14,7 +14,6 @@ from typing import Any
 
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
 
-SUFFIXES = (".html", ".htm")
 
 # Never text: code, styling, embedded objects, and the page's furniture around the content.
 _SKIP = frozenset("script style noscript template svg math iframe object embed canvas head nav header footer aside "

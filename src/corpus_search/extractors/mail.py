@@ -22,7 +22,6 @@ from corpus_search import config
 from corpus_search.extractors.common import Unreadable
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, STATUS_SKIPPED, Page, Record
 
-SUFFIXES = (".eml", ".mbox")
 
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
 _MAX_PARTS = 1000  # MIME parts walked in one message: a message of a million empty parts is an attack

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from corpus_search.models import Record
 
-SUFFIXES = (".pdf",)
 
 
 def extract(path: Path, record: Record, isolated: bool = False):

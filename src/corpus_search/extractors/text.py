@@ -6,7 +6,6 @@ from pathlib import Path
 
 from corpus_search.models import Record
 
-SUFFIXES = (".txt", ".md")
 
 
 def extract(path: Path, record: Record, isolated: bool = False):
