@@ -6,6 +6,7 @@ One real build (spaCy, MiniLM, Whoosh) of a folder made from the public-domain C
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import subprocess
@@ -321,3 +322,20 @@ def test_an_entity_bomb_in_an_epub_package_is_refused(tmp_path):
         z.writestr("META-INF/container.xml", xml)
     result = extract(tmp_path / "bomb.epub", Record(doc_id="e", title="e"))
     assert result.status == STATUS_FAILED and "declares entities" in result.message
+
+
+def test_the_app_documents_page_names_skipped_files_and_attachments(built, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    app_file = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(built["index"]))
+    monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(built["corpus"]))
+    monkeypatch.setenv("CORPUS_SEARCH_ANNOTATIONS", str(tmp_path / "annotations"))
+    at = AppTest.from_file(str(app_file), default_timeout=120)
+    at.switch_page("pages/documents.py").run()
+    assert not at.exception, at.exception
+    files = list(at.dataframe[0].value["file"])
+    assert "mail/ceasefire.eml > R48903.3.pdf" in files
+    warnings = [html.unescape(w.value) for w in at.warning]  # the page escapes file names and messages
+    assert any(w.startswith("tables.xlsx: skipped: .xlsx is not a supported format") for w in warnings), warnings
+    assert any(w.startswith("hostile/zip-bomb.docx > ") or w.startswith("hostile/zip-bomb.docx: failed") for w in warnings)
