@@ -339,3 +339,16 @@ def test_the_app_documents_page_names_skipped_files_and_attachments(built, monke
     warnings = [html.unescape(w.value) for w in at.warning]  # the page escapes file names and messages
     assert any(w.startswith("tables.xlsx: skipped: .xlsx is not a supported format") for w in warnings), warnings
     assert any(w.startswith("hostile/zip-bomb.docx > ") or w.startswith("hostile/zip-bomb.docx: failed") for w in warnings)
+
+
+def test_attachments_over_the_cap_are_counted_in_the_message_not_dropped_silently(tmp_path, monkeypatch):
+    from corpus_search.ingest import extract
+
+    monkeypatch.setenv("CORPUS_SEARCH_MAX_ATTACHMENTS", "1")
+    china = F.docx(F.CHINA_MD, tmp_path / "china.docx")
+    mail = F.message(F.paragraphs(F.CEASEFIRE_MD)[0], "Ceasefire", SENDER, "b@example.org", DATE, [china, china])
+    result = extract(F.eml(tmp_path / "two.eml", mail), Record(doc_id="two", title="two"))
+    assert [a.name for a in result.attachments] == ["china.docx"]
+    assert "1 more attachments not read (over CORPUS_SEARCH_MAX_ATTACHMENTS)" in result.message
+    box = extract(F.mbox(tmp_path / "box.mbox", [mail, mail, mail]), Record(doc_id="box", title="box"))
+    assert len(box.attachments) == 1 and "2 more messages not read" in box.message

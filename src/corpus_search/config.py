@@ -31,7 +31,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pdf_memory_mb", "2048", "Address-space limit (MiB) of the worker process that extracts, cleans and splits one source."),
     Setting("max_unzipped_mb", "256", "Most a zipped source (.docx, .epub) may unzip to, the parts read added up (MiB); a zip bomb stops here, before or while inflating."),
     Setting("max_zip_ratio", "200", "Highest compression ratio a part over 1 MiB of a zipped source may declare (Word XML is about 10:1); a zip bomb's is far higher."),
-    Setting("max_attachments", "500", "Most attachments (or mbox messages) one e-mail source is read into; the rest are listed as skipped."),
+    Setting("max_attachments", "500", "Most attachments (or mbox messages) read from one e-mail source; how many more were left out is said in its message."),
     Setting("source_workers", "0", "Sources processed at once, each in its own capped worker process (0: one per CPU, at most 4)."),
     Setting("ner_stall", "600", "Seconds the entity tagger may go without finishing a batch before the build is stopped with an error."),
     Setting("query_timeout", "10", "Seconds a keyword query with syntax (phrases, operators, wildcards: the ones Whoosh scores) may collect matches; past it, the best found so far, with a warning."),

@@ -20,7 +20,7 @@ from typing import Any
 
 from corpus_search import config
 from corpus_search.extractors.common import Unreadable
-from corpus_search.models import STATUS_EMPTY, STATUS_OK, STATUS_SKIPPED, Page, Record
+from corpus_search.models import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, Page, Record
 
 
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
@@ -44,9 +44,10 @@ def read_message(message: EmailMessage, record: Record, isolated: bool):
     found = _found(message)
     body_part = message.get_body(preferencelist=("plain", "html"))
     body = _part_text(body_part) if body_part is not None else ""
-    attachments = _attachments(message, body_part, record, isolated)
+    attachments, left_out = _attachments(message, body_part, record, isolated)
     text = "\n\n".join(t for t in (head, body.strip()) if t)
-    notes = [n for n in (_defect_note(message), _count_note(attachments)) if n]
+    notes = [n for n in (_defect_note(message), _count_note(attachments), _left_out_note(left_out, "attachments"))
+             if n]
     return Extraction(pages=[Page(index=0, text=text)], status=STATUS_OK, message="; ".join(notes), found=found,
                       attachments=attachments)
 
@@ -54,9 +55,9 @@ def read_message(message: EmailMessage, record: Record, isolated: bool):
 def _header(message: EmailMessage, name: str) -> str:
     try:
         value = message.get(name)
-    except Exception:  # noqa: BLE001 - a header the parser cannot make sense of is shown raw
-        value = message.get_all(name, failobj=[None])[0] if hasattr(message, "get_all") else None
-    return " ".join(str(value).split()) if value is not None else ""
+        return " ".join(str(value).split()) if value is not None else ""
+    except Exception:  # noqa: BLE001 - a header the parser cannot make sense of is left out, not the message
+        return ""
 
 
 def _found(message: EmailMessage) -> dict[str, Any]:
@@ -81,8 +82,11 @@ def _found(message: EmailMessage) -> dict[str, Any]:
 
 def _people(message: EmailMessage, name: str) -> list[str]:
     """Display names where the header gives them ("Jane Doe"), else the addresses."""
-    values = [str(v) for v in message.get_all(name, failobj=[])]
-    return [(n or a).strip() for n, a in getaddresses(values) if (n or a).strip()]
+    try:
+        values = [str(v) for v in message.get_all(name, failobj=[])]
+        return [(n or a).strip() for n, a in getaddresses(values) if (n or a).strip()]
+    except Exception:  # noqa: BLE001 - as _header: a broken address list stays out of the record
+        return []
 
 
 def _part_text(part: EmailMessage) -> str:
@@ -103,11 +107,13 @@ def _part_text(part: EmailMessage) -> str:
     return content
 
 
-def _attachments(message: EmailMessage, body_part, record: Record, isolated: bool) -> tuple:
-    from corpus_search.ingest import Attachment, Extraction
+def _attachments(message: EmailMessage, body_part, record: Record, isolated: bool) -> tuple[tuple, int]:
+    """The attachments read (at most CORPUS_SEARCH_MAX_ATTACHMENTS), and how many more were left out."""
+    from corpus_search.ingest import Attachment
 
     most = config.get_int("max_attachments")
     found: list = []
+    left_out = 0
     for i, part in enumerate(message.walk()):
         if i > _MAX_PARTS:
             raise Unreadable(f"refused: more than {_MAX_PARTS} MIME parts (a hostile message?)")
@@ -116,16 +122,13 @@ def _attachments(message: EmailMessage, body_part, record: Record, isolated: boo
         name = part.get_filename()
         if not name and part.get_content_disposition() != "attachment":
             continue  # an alternative of the body (the HTML beside the plain text), not an attachment
-        name = " ".join(str(name or f"attachment {len(found) + 1}").replace("/", "_").replace("\\", "_").split())
-        key = f"att{len(found) + 1}"
         if len(found) >= most:
-            extraction = Extraction(pages=[], status=STATUS_SKIPPED,
-                                    message=f"over the {most} attachments read from one message "
-                                            "(CORPUS_SEARCH_MAX_ATTACHMENTS)")
-        else:
-            extraction = _read_attachment(part, name, record, isolated)
-        found.append(Attachment(key=key, name=name, extraction=extraction))
-    return tuple(found)
+            left_out += 1
+            continue
+        name = " ".join(str(name or f"attachment {len(found) + 1}").replace("/", "_").replace("\\", "_").split())
+        found.append(Attachment(key=f"att{len(found) + 1}", name=name,
+                                extraction=_read_attachment(part, name, record, isolated)))
+    return tuple(found), left_out
 
 
 def _read_attachment(part: EmailMessage, name: str, record: Record, isolated: bool):
@@ -153,30 +156,35 @@ def _mbox(path: Path, record: Record, isolated: bool):
     box = mailbox.mbox(path, factory=lambda fh: email.message_from_binary_file(fh, policy=policy.default),
                        create=False)
     messages: list = []
+    left_out = 0
     try:
         for n, message in enumerate(box, 1):
-            key = f"msg{n}"
             if n > most:
-                extraction = Extraction(pages=[], status=STATUS_SKIPPED,
-                                        message=f"over the {most} messages read from one mbox (CORPUS_SEARCH_MAX_ATTACHMENTS)")
-            else:
-                try:
-                    extraction = read_message(message, record, isolated)
-                except Unreadable as exc:
-                    extraction = Extraction(pages=[], status="failed", message=str(exc))
+                left_out += 1
+                continue
+            try:
+                extraction = read_message(message, record, isolated)
+            except Unreadable as exc:
+                extraction = Extraction(pages=[], status=STATUS_FAILED, message=str(exc))
             subject = _header(message, "Subject") or "(no subject)"
-            messages.append(Attachment(key=key, name=f"message {n}: {subject}"[:200], extraction=extraction))
+            messages.append(Attachment(key=f"msg{n}", name=f"message {n}: {subject}"[:200], extraction=extraction))
     finally:
         box.close()
     if not messages:
         return Extraction(pages=[], status=STATUS_EMPTY, message="the mailbox holds no messages")
-    return Extraction(pages=[], status=STATUS_OK, message=f"{len(messages)} messages, each listed as its own document",
-                      attachments=tuple(messages))
+    notes = [f"{len(messages)} messages, each listed as its own document", _left_out_note(left_out, "messages")]
+    return Extraction(pages=[], status=STATUS_OK, message="; ".join(n for n in notes if n), attachments=tuple(messages))
 
 
 def _defect_note(message: EmailMessage) -> str:
     defects = [d for part in message.walk() for d in getattr(part, "defects", [])]
     return f"{len(defects)} formatting defects in the message; read as far as possible" if defects else ""
+
+
+def _left_out_note(count: int, what: str) -> str:
+    if not count:
+        return ""
+    return f"{count} more {what} not read (over CORPUS_SEARCH_MAX_ATTACHMENTS)"
 
 
 def _count_note(attachments: tuple) -> str:
