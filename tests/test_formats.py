@@ -352,3 +352,23 @@ def test_attachments_over_the_cap_are_counted_in_the_message_not_dropped_silentl
     assert "1 more attachments not read (over CORPUS_SEARCH_MAX_ATTACHMENTS)" in result.message
     box = extract(F.mbox(tmp_path / "box.mbox", [mail, mail, mail]), Record(doc_id="box", title="box"))
     assert len(box.attachments) == 1 and "2 more messages not read" in box.message
+
+
+@pytest.mark.parametrize("timeout", ["120", "1.2"])
+def test_no_copy_of_an_attachment_is_left_behind_even_when_the_worker_is_killed(tmp_path, monkeypatch, timeout):
+    import tempfile
+
+    from corpus_search.source_worker import process
+
+    china = F.docx(F.CHINA_MD, tmp_path / "china.docx")
+    mail = F.eml(tmp_path / "m.eml", F.message(F.paragraphs(F.CEASEFIRE_MD)[0], "Ceasefire", SENDER,
+                                               "b@example.org", DATE, [F.HORMUZ_PDF, china]))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))  # this process's temporary files
+    monkeypatch.setenv("TMPDIR", str(scratch))  # and the worker's, were it left to choose
+    monkeypatch.setenv("CORPUS_SEARCH_PDF_TIMEOUT", timeout)
+    result = process(mail, Record(doc_id="m", title="m"))
+    if timeout == "120":
+        assert result.status == STATUS_OK and len(result.children) == 2
+    assert list(scratch.iterdir()) == []

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,15 +64,18 @@ def process(path: Path, record: Record) -> Processed:
     """Extract, clean and split `path` in a worker process; never raises for a bad file."""
     timeout = config.get_float("pdf_timeout")  # a bad setting is a usage error and may raise
     memory_mb = config.get_int("pdf_memory_mb")
-    request = json.dumps({"path": str(path), "record": record.to_json(), "memory_mb": memory_mb,
-                          "timeout": timeout}).encode()
-    # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
-    # In the build's process group (no session of its own), so cancelling a build kills it too;
-    # it starts no process of its own, so a timeout needs to kill only this one.
-    run = workers.run_json(
-        [sys.executable, "-P", "-c",
-         f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"],
-        request, timeout)
+    # The worker's temporary files (an e-mail's attachments, copied out to be read) go in a folder this
+    # process deletes, so a worker killed at its cap leaves no copy of a private attachment behind.
+    with tempfile.TemporaryDirectory(prefix="corpus-search-source-") as scratch:
+        request = json.dumps({"path": str(path), "record": record.to_json(), "memory_mb": memory_mb,
+                              "timeout": timeout, "scratch": scratch}).encode()
+        # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
+        # In the build's process group (no session of its own), so cancelling a build kills it too;
+        # it starts no process of its own, so a timeout needs to kill only this one.
+        run = workers.run_json(
+            [sys.executable, "-P", "-c",
+             f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"],
+            request, timeout)
     if run.start_error:
         return Processed(STATUS_FAILED, f"could not start the source worker: {run.start_error}")
     if run.timed_out:
@@ -163,6 +167,8 @@ def _children(extraction, parent_id: str) -> list[dict]:
 
 def main() -> int:
     request = json.loads(sys.stdin.read())
+    if request.get("scratch"):
+        tempfile.tempdir = request["scratch"]
     if request.get("memory_mb", 0) > 0:
         limit_memory(int(request["memory_mb"]))
     if request.get("timeout", 0) > 0:
