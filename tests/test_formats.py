@@ -372,3 +372,28 @@ def test_no_copy_of_an_attachment_is_left_behind_even_when_the_worker_is_killed(
     if timeout == "120":
         assert result.status == STATUS_OK and len(result.children) == 2
     assert list(scratch.iterdir()) == []
+
+
+def test_retrying_an_attachment_reads_its_message_again_and_removing_the_message_drops_them(tmp_path):
+    from corpus_search.api import Corpus, build
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    (corpus / "mail").mkdir(parents=True)
+    china = F.docx(F.CHINA_MD, tmp_path / "china.docx")
+    F.eml(corpus / "mail" / "ceasefire.eml", F.message(F.paragraphs(F.CEASEFIRE_MD)[0], "Ceasefire", SENDER,
+                                                         "b@example.org", DATE, [china]))
+    F.docx(F.IRAN_MD, corpus / "iran.docx")
+    first = build(corpus, index)
+    assert [s.doc_id for s in first.sources if s.parent] == ["mail-ceasefire.att1-china"]
+    again = build(corpus, index, retry=["mail-ceasefire.att1-china"])
+    reused = {s.doc_id: s.reused for s in again.sources}
+    assert reused["mail-ceasefire"] is False and reused["mail-ceasefire.att1-china"] is False
+    assert reused["iran"] is True
+    (corpus / "mail" / "ceasefire.eml").unlink()
+    build(corpus, index)
+    opened = Corpus.open(index)
+    try:
+        assert [d.doc_id for d in opened.documents()] == ["iran"]
+        assert {p.doc_id for p in opened.passages()} == {"iran"}
+    finally:
+        opened.close()
