@@ -1,4 +1,5 @@
-"""Read one source file into pages: text files by their page convention, PDFs in an isolated worker.
+"""Read one source file into pages, by the extractor its suffix names (extractors/): text files by their
+page convention and PDFs in an isolated worker live here; other formats in their own modules.
 
 `extract` never raises for a bad file; it returns a status (models.STATUS_*) and one line for the user.
 """
