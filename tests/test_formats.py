@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -59,9 +58,7 @@ def built(tmp_path_factory) -> dict:
     _make_corpus(corpus, tmp_path_factory.mktemp("formats-work"))
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     cmd = [sys.executable, "-m", "corpus_search", "--corpus", str(corpus), "--index", str(index)]
-    started = time.monotonic()
     first = subprocess.run(cmd + ["build"], capture_output=True, text=True, timeout=900, env=env)
-    seconds = time.monotonic() - started
     assert first.returncode == 0, first.stderr
     again = subprocess.run(cmd + ["build", "--json"], capture_output=True, text=True, timeout=900, env=env)
     assert again.returncode == 0, again.stderr
@@ -71,7 +68,7 @@ def built(tmp_path_factory) -> dict:
 
     opened = Corpus.open(index)
     yield {"corpus": corpus, "index": index, "output": first.stdout, "again": json.loads(again.stdout),
-           "documents": json.loads(listing.stdout), "api": opened, "seconds": seconds}
+           "documents": json.loads(listing.stdout), "api": opened}
     opened.close()
 
 
@@ -250,11 +247,6 @@ def test_no_script_style_or_navigation_text_is_indexed(built):
     for junk in ("SCRIPTTEXTONLY", "NAVIGATIONMENUONLY", "FOOTERTEXTONLY", "STYLETEXTONLY", "font: 12px"):
         assert not any(junk in t for t in texts), junk
     assert _docs(built)[("hostile/scripts-only.html", None)]["status"] == "empty"
-
-
-def test_the_hostile_files_cost_little_time(built):
-    # The zip bomb is refused before inflating: the whole build is dominated by the models, not by it.
-    assert built["seconds"] < 600
 
 
 # ---------------------------------------------------------------- without a build
