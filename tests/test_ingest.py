@@ -350,9 +350,12 @@ def test_oversize_text_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 def test_missing_file_directory_and_unknown_type_fail_cleanly(tmp_path: Path) -> None:
     assert extract(tmp_path / "gone.txt", rec()).status == models.STATUS_FAILED
     assert extract(tmp_path, rec()).status == models.STATUS_FAILED
-    result = extract(write(tmp_path, b"PK\x03\x04", "notes.docx"), rec())
-    assert result.status == models.STATUS_FAILED
-    assert "unsupported" in result.message
+    result = extract(write(tmp_path, b"PK\x03\x04", "notes.xlsx"), rec())
+    assert result.status == models.STATUS_SKIPPED
+    assert result.message.startswith(".xlsx is not a supported format (supported: .pdf, .txt, .md, .docx")
+    broken = extract(write(tmp_path, b"PK\x03\x04", "notes.docx"), rec())
+    assert broken.status == models.STATUS_FAILED
+    assert broken.message.startswith("not a readable zip archive")
 
 
 def test_markdown_is_read_like_text(tmp_path: Path) -> None:

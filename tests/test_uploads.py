@@ -144,3 +144,27 @@ def test_to_toml_refuses_bad_keys():
     with pytest.raises(ValueError):
         to_toml({"a = 1\nb": "x"})
     assert tomllib.loads(to_toml({"n": 3, "b": True, "l": ["a", 'b"']})) == {"n": 3, "b": True, "l": ["a", 'b"']}
+
+
+def test_word_web_mail_and_e_book_files_can_be_added_and_are_sources(corpus, tmp_path):
+    import formats_fixtures as F
+
+    if not F.available():
+        pytest.skip("needs pandoc and the CRS reports")
+    word = F.docx(F.IRAN_MD, tmp_path / "iran.docx").read_bytes()
+    page = F.pandoc(F.RUSSIA_MD, tmp_path / "russia.html", "-s", "-M", "title=Russia").read_bytes()
+    mail = bytes(F.message(F.paragraphs(F.CEASEFIRE_MD)[0], "Ceasefire", "a@example.org", "b@example.org",
+                           "Thu, 09 Apr 2026 10:00:00 -0400"))
+    for name, data in (("Iran.DOCX", word), ("russia.htm", page), ("note.eml", mail)):
+        saved = save_upload(corpus, name, data, UploadRecord(title=name))
+        assert saved.path in find_sources(corpus)
+
+
+@pytest.mark.parametrize("name, data, words", [
+    ("fake.docx", b"plain text, not a zip", "not a zip archive"),
+    ("fake.epub", b"%PDF-1.4", "not a zip archive"),
+    ("fake.eml", b"From: a\x00\x00\x00 binary", "binary bytes"),
+])
+def test_a_file_that_is_not_what_its_suffix_says_is_refused(corpus, name, data, words):
+    with pytest.raises(UsageError, match=words):
+        save_upload(corpus, name, data, UploadRecord(title="T"))

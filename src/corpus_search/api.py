@@ -179,6 +179,20 @@ class Corpus:
     def document(self, doc_id: str) -> Document:
         return self.store.document(doc_id)
 
+    def unindexed(self) -> list[dict[str, Any]]:
+        """Files under the corpus folder that are no document, each with its status ("skipped", "failed") and
+        why: a format no extractor reads, a broken record. As the build that made this index saw them."""
+        import json
+
+        return json.loads(self.store.meta("unindexed") or "[]")
+
+    def documents_json(self) -> list[dict[str, Any]]:
+        """The CONTRACT.md `documents --json` list: every document, then every file that is none (doc_id null)."""
+        rows = [d.to_json() for d in self.documents()]
+        rows += [{"path": u["path"], "doc_id": None, "status": u["status"], "message": u["message"], "passages": 0}
+                 for u in self.unindexed()]
+        return rows
+
     def record(self, doc_id: str) -> Record:
         return self._records().get(doc_id) or self.store.document(doc_id).record
 

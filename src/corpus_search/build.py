@@ -24,12 +24,13 @@ from corpus_search.errors import CorpusSearchError, IndexMissingError, SourceErr
 from corpus_search.models import (
     STATUS_FAILED,
     STATUS_OK,
+    STATUS_SKIPPED,
     Document,
     Mention,
     Passage,
     Record,
 )
-from corpus_search.records import find_sources, load_record
+from corpus_search.records import find_sources, find_unsupported, load_record, with_found
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
@@ -56,14 +57,19 @@ class SourceReport:
     message: str
     passages: int
     reused: bool
+    parent: str | None = None  # an attachment's (or mbox message's) parent doc id
+    attachment: str | None = None  # its name inside the parent file
 
     def line(self) -> str:
         state = self.status + (f": {self.message}" if self.message else "")
+        if self.status == STATUS_SKIPPED and not self.doc_id:
+            return f"{self.path}: {state}"
         note = " (unchanged)" if self.reused else ""
         if self.reused and self.status == STATUS_FAILED:
             note = (f" (unchanged since it failed; `corpus-search build --retry {self.doc_id}` tries it again, "
                     "`--force` every source)")
-        return f"{self.path}: {state}; {self.passages} passages{note}"
+        where = f"{self.path} > {self.attachment} [{self.doc_id}]" if self.attachment else self.path
+        return f"{where}: {state}; {self.passages} passages{note}"
 
 
 @dataclass
@@ -83,7 +89,7 @@ class BuildReport:
             "seconds": round(self.seconds, 2),
             "stage_seconds": {k: round(v, 2) for k, v in self.stage_seconds.items()},
             "changed": self.changed,
-            "sources": [s.__dict__ for s in self.sources],
+            "sources": [{**s.__dict__, "doc_id": s.doc_id or None} for s in self.sources],
             "annotations": self.annotations,
         }
 
@@ -100,6 +106,8 @@ class _Source:
     passages: list[Passage] = field(default_factory=list)
     raw_mentions: list = field(default_factory=list)
     reused: bool = False
+    parent: str | None = None  # set for a document read from inside another source's file
+    children: list[_Source] = field(default_factory=list)  # its attachments (or messages), once known
 
 
 def source_key(sha256: str, record: Record) -> str:
@@ -154,6 +162,9 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     timings: dict[str, float] = {}
     paths = find_sources(corpus)
     models = models_manifest()
+    # Nothing silent: every other file is reported too, and listed by `documents` from the generation.
+    skipped = [SourceReport(p.relative_to(corpus).as_posix(), "", STATUS_SKIPPED, why, 0, False)
+               for p, why in find_unsupported(corpus)]
 
     # 1. What is there, and what changed.
     sources: list[_Source] = []
@@ -188,12 +199,14 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         # pipeline are unchanged (a PDF that hangs would cost its time cap on every build);
         # `build --force` tries everything again, and a changed record (a password) does too.
         old_keys = old_store.source_keys()
+        old_children = _children_by_parent(old_store)
+        inside = {d.doc_id for docs in old_children.values() for d in docs}
         if (
             not scrub
             and not failed
             and not retry & set(old_keys)
-            and old_manifest.get("corpus_hash") == _corpus_hash(sources)
-            and len(old_keys) == len(sources)
+            and old_manifest.get("corpus_hash") == _corpus_hash(sources, skipped)
+            and len(old_keys) - len(inside) == len(sources)
             and _keyword_export_current(previous_gen)
         ):
             if gens.current() != previous_gen:
@@ -201,12 +214,14 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
                 # which matches the corpus: point at it again instead of rebuilding.
                 gens.publish(previous_gen)
                 gens.prune()
-            report = _unchanged_report(gens, sources, old_store, started)
+            report = _unchanged_report(gens, sources, old_store, started, skipped)
             old_store.close()
             return report
         for src in sources:
-            if old_keys.get(src.record.doc_id) == src.key and src.record.doc_id not in retry:
-                _carry_over(src, old_store)
+            # Retrying an attachment reads its message again (it has no file of its own).
+            family = {src.record.doc_id} | _descendants(src.record.doc_id, old_children)
+            if old_keys.get(src.record.doc_id) == src.key and not family & retry:
+                _carry_over(src, old_store, old_children)
     else:
         old_store = old_vectors = None
 
@@ -215,6 +230,9 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     todo = [s for s in sources if not s.reused]
     progress.stage("extract and clean", len(todo))
     _process_all(todo, progress)
+    _adopt_children(sources, seen_ids)
+    sources = [x for s in sources for x in _with_children(s)]
+    todo = [s for s in sources if not s.reused]
     timings["extract_clean"] = time.perf_counter() - t
 
     # 3 and 4. Entities and embeddings. Both need models whose imports are slow and
@@ -260,7 +278,8 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     t = time.perf_counter()
     progress.stage("write indexes", 3)
     gen = gens.new()
-    _write_generation(gen, sources, None if scrub else previous_gen, mentions, table, vectors, models, progress)
+    _write_generation(gen, sources, None if scrub else previous_gen, mentions, table, vectors, models, progress,
+                      failed + skipped)
     timings["write_indexes"] = time.perf_counter() - t
     t = time.perf_counter()
     _verify_generation(gen)
@@ -271,10 +290,8 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         gens.remove_others(gen)
     timings["verify_publish"] = time.perf_counter() - t
 
-    reports = failed + [
-        SourceReport(s.rel, s.record.doc_id, s.doc.status, s.doc.message, len(s.passages), s.reused) for s in sources
-    ]
-    reports.sort(key=lambda r: r.path)
+    reports = failed + skipped + [_report(s.doc, s.reused) for s in sources]
+    reports.sort(key=lambda r: (r.path, r.attachment is not None))
     return BuildReport(
         generation=gen.name,
         sources=reports,
@@ -374,11 +391,56 @@ def _ner_worker(passages: list[Passage], queue) -> None:
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _corpus_hash(sources: list[_Source]) -> str:
+def _corpus_hash(sources: list[_Source], skipped: list[SourceReport] = ()) -> str:
+    """What the corpus folder holds: the sources (their attachments follow from them) and the files skipped."""
     h = hashlib.sha256()
-    for s in sorted(sources, key=lambda s: s.record.doc_id):
+    for s in sorted((s for s in sources if s.parent is None), key=lambda s: s.record.doc_id):
         h.update(f"{s.record.doc_id}\0{s.key}\n".encode())
+    for r in skipped:
+        h.update(f"skipped\0{r.path}\0{r.message}\n".encode())
     return h.hexdigest()
+
+
+def _report(doc: Document, reused: bool) -> SourceReport:
+    return SourceReport(doc.path, doc.doc_id, doc.status, doc.message, doc.passages, reused, doc.parent,
+                        doc.attachment)
+
+
+def _children_by_parent(store) -> dict[str, list[Document]]:
+    """The documents read from inside another one (attachments, an mbox's messages), by parent doc id."""
+    children: dict[str, list[Document]] = {}
+    for doc in store.documents():
+        if doc.parent is not None:
+            children.setdefault(doc.parent, []).append(doc)
+    return children
+
+
+def _descendants(doc_id: str, children: dict[str, list[Document]]) -> set[str]:
+    found: set[str] = set()
+    for doc in children.get(doc_id, ()):
+        found |= {doc.doc_id} | _descendants(doc.doc_id, children)
+    return found
+
+
+def _with_children(src: _Source) -> list[_Source]:
+    """The source followed by the documents inside it, depth first (an mbox, a message, its attachments)."""
+    return [src] + [x for child in src.children for x in _with_children(child)]
+
+
+def _adopt_children(sources: list[_Source], seen_ids: dict[str, str]) -> None:
+    """Children whose derived id another source already uses are dropped with a note on their parent,
+    never allowed to replace that source."""
+    for src in sources:
+        kept = []
+        for child in src.children:
+            if child.record.doc_id in seen_ids:
+                note = f"attachment {child.doc.attachment!r} not indexed: its id {child.record.doc_id!r} is taken"
+                src.doc = replace(src.doc, message="; ".join(filter(None, (src.doc.message, note))))
+                continue
+            seen_ids[child.record.doc_id] = src.rel
+            kept.append(child)
+            _adopt_children([child], seen_ids)
+        src.children = kept
 
 
 def _open_previous(gens: generations.Generations, models: dict):
@@ -409,23 +471,25 @@ def _keyword_export_current(gen: Path) -> bool:
     return Scorer.open(gen / KEYWORD) is not None
 
 
-def _unchanged_report(gens, sources: list[_Source], store, started: float) -> BuildReport:
-    docs = {d.doc_id: d for d in store.documents()}
-    reports = [
-        SourceReport(s.rel, s.record.doc_id, docs[s.record.doc_id].status, docs[s.record.doc_id].message,
-                     docs[s.record.doc_id].passages, True)
-        for s in sources
-    ]
+def _unchanged_report(gens, sources: list[_Source], store, started: float,
+                      skipped: list[SourceReport]) -> BuildReport:
+    reports = skipped + [_report(replace(d, path=_rel_of(d, sources)), True) for d in store.documents()]
     return BuildReport(
         generation=gens.current().name,
-        sources=sorted(reports, key=lambda r: r.path),
+        sources=sorted(reports, key=lambda r: (r.path, r.attachment is not None)),
         passages=store.passage_count(),
         seconds=time.perf_counter() - started,
         changed=False,
     )
 
 
-def _carry_over(src: _Source, store) -> None:
+def _rel_of(doc: Document, sources: list[_Source]) -> str:
+    """A stored document's path as the corpus has it now (a source may have moved without changing)."""
+    by_id = {s.record.doc_id: s.rel for s in sources}
+    return by_id.get(doc.doc_id) or by_id.get(doc.parent or "", doc.path)
+
+
+def _carry_over(src: _Source, store, children: dict[str, list[Document]]) -> None:
     from corpus_search.entities import RawMention
 
     src.doc = replace(store.document(src.record.doc_id), path=src.rel)
@@ -434,6 +498,10 @@ def _carry_over(src: _Source, store) -> None:
     ids = [p.passage_id for p in src.passages]
     src.raw_mentions = [RawMention(*row) for row in store.raw_mentions(ids)]
     src.reused = True
+    for doc in children.get(src.record.doc_id, ()):
+        child = _Source(src.path, src.rel, doc.record, src.sha256, src.key, parent=doc.parent)
+        _carry_over(child, store, children)
+        src.children.append(child)
 
 
 def _process_all(todo: list[_Source], progress: Progress) -> None:
@@ -458,13 +526,18 @@ def _process(src: _Source) -> None:
     """Extract and split one source under the caps; any failure becomes the source's status, never the build's."""
     from corpus_search.source_worker import process
 
-    record = src.record
-    result = process(src.path, record)
+    result = process(src.path, src.record)
+    _take(src, result, with_found(src.record, result.found))
+
+
+def _take(src: _Source, result, record: Record, name: str | None = None) -> None:
+    """What the worker made of a source (or of an attachment inside it) becomes its document."""
     src.text = result.text
     src.passages = list(result.passages)
     message = result.message
-    if record.guessed:
-        note = "no .toml record beside it: title guessed from the file name"
+    if record.guessed and src.parent is None:
+        found = "title" in result.found
+        note = "no .toml record beside it: " + ("title from the file itself" if found else "title guessed from the file name")
         message = f"{message}; {note}" if message else note
     status = result.status
     if status == STATUS_OK and result.pages and not src.passages:
@@ -479,11 +552,21 @@ def _process(src: _Source) -> None:
         pages=result.pages,
         skipped_pages=result.skipped_pages,
         passages=len(src.passages),
+        parent=src.parent,
+        attachment=name,
     )
+    for child in result.children:
+        if child.parent != record.doc_id:
+            continue  # a grandchild: taken by its own parent below
+        inner = _Source(src.path, src.rel, child.record, src.sha256, src.key, parent=child.parent)
+        # The worker flattened the tree; give each child its own children back.
+        nested = replace(child.processed, children=tuple(c for c in result.children if c.parent != record.doc_id))
+        _take(inner, nested, child.record, child.name)
+        src.children.append(inner)
 
 
 def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[Mention], table, vectors, models,
-                      progress) -> None:
+                      progress, unindexed: list[SourceReport] = ()) -> None:
     """Write the generation: from a copy of the previous one when there is one, changing only what changed."""
     import shutil
 
@@ -510,6 +593,9 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
     store.clear_mentions()
     store.add_mentions(mentions)
     store.set_aliases(table.rows())
+    # Files that are no document (skipped formats, broken records): `documents` lists them with their reason.
+    store.set_meta("unindexed", json.dumps([{"path": r.path, "status": r.status, "message": r.message}
+                                            for r in unindexed], ensure_ascii=False))
     store.set_meta("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     store.commit()
     ids = [r[0] for r in store.conn.execute(
@@ -538,7 +624,7 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
         gen,
         {
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "corpus_hash": _corpus_hash(sources),
+            "corpus_hash": _corpus_hash(sources, [r for r in unindexed if r.status == STATUS_SKIPPED]),
             "models": models,
             "vector_dim": dim,
             "counts": {"documents": len(sources), "passages": len(ids), "mentions": n_mentions},

@@ -22,9 +22,10 @@ STYLES = ("chicago", "chicago-bib", "apa", "mla", "bibtex", "ris", "csl-json")
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
            "October", "November", "December")
 _MLA_MONTHS = ("Jan.", "Feb.", "Mar.", "Apr.", "May", "June", "July", "Aug.", "Sept.", "Oct.", "Nov.", "Dec.")
-_RIS_TYPES = {"report": "RPRT", "article": "JOUR", "book": "BOOK", "chapter": "CHAP", "webpage": "ELEC"}
+_RIS_TYPES = {"report": "RPRT", "article": "JOUR", "book": "BOOK", "chapter": "CHAP", "webpage": "ELEC",
+              "email": "PCOMM"}
 _CSL_TYPES = {"report": "report", "article": "article-journal", "book": "book", "chapter": "chapter",
-              "webpage": "webpage"}
+              "webpage": "webpage", "email": "personal_communication"}
 _BIBTEX_TYPES = {"report": "techreport", "article": "article", "book": "book", "chapter": "incollection",
                  "webpage": "online"}
 _ROLE = re.compile(r"^(?P<name>.*?)\s*\((?P<role>[^)]*)\)\s*$")

@@ -366,11 +366,14 @@ def documents(ctx, as_json) -> None:
     corpus = _open(ctx)
     docs = corpus.documents()
     if as_json:
-        _dump([d.to_json() for d in docs])
+        _dump(corpus.documents_json())
         return
     for d in docs:
         msg = f": {d.message}" if d.message else ""
-        click.echo(f"{d.doc_id}\t{d.status}{msg}\t{d.passages} passages\t{d.record.title}")
+        inside = f"\t(in {d.parent}: {d.attachment})" if d.parent else ""
+        click.echo(f"{d.doc_id}\t{d.status}{msg}\t{d.passages} passages\t{d.record.title}{inside}")
+    for u in corpus.unindexed():  # files that are no document: named, never silently left out
+        click.echo(f"-\t{u['status']}: {u['message']}\t0 passages\t{u['path']}")
 
 
 @cli.command()

@@ -1,4 +1,5 @@
-"""Read one source file into pages: text files by their page convention, PDFs in an isolated worker.
+"""Read one source file into pages, by the extractor its suffix names (extractors/): text files by their
+page convention and PDFs in an isolated worker live here; other formats in their own modules.
 
 `extract` never raises for a bad file; it returns a status (models.STATUS_*) and one line for the user.
 """
@@ -11,7 +12,7 @@ import json
 import re
 import sys
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,11 @@ from corpus_search.models import (
     STATUS_OK,
     STATUS_OK_SKIPPED,
     STATUS_PASSWORD,
+    STATUS_SKIPPED,
     Page,
     Record,
 )
 
-TEXT_SUFFIXES = (".txt", ".md")
 _WORKER = Path(__file__).with_name("pdf_worker.py")
 
 # Longest BOM first: the UTF-32 LE BOM begins with the UTF-16 LE one.
@@ -73,6 +74,20 @@ class Extraction:
     message: str  # one line for the user; empty when all went well (text: notes a fallback encoding)
     skipped_pages: tuple[int, ...] = ()  # 1-based physical pages left out
     encoding: str | None = None  # text files: the encoding used to decode
+    # Record fields the file itself states (an HTML <title>, an e-mail's From and Date): they fill
+    # what the .toml record leaves empty (records.with_found).
+    found: dict[str, Any] = field(default_factory=dict)
+    # Files inside this one that are documents of their own: an e-mail's attachments, an mbox's messages.
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A document inside another one, read by the extractor of its own format."""
+
+    key: str  # its place in the parent, unique there ("att2", "msg14"); part of its doc id
+    name: str  # what the parent calls it ("report.pdf", "message 14: Re: budget")
+    extraction: Extraction
 
 
 def sha256_file(path: Path) -> str:
@@ -103,17 +118,24 @@ def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
             f"file is {size / 1048576:.1f} MiB, over the {limit_mb} MiB limit; "
             "raise CORPUS_SEARCH_MAX_SOURCE_MB to include it"
         )
+    from corpus_search import extractors
+
     suffix = path.suffix.lower()
+    extractor = extractors.for_suffix(suffix)
+    if extractor is None:
+        return _failed(extractors.unsupported_message(suffix), STATUS_SKIPPED)
     try:
-        if suffix == ".pdf":
-            return _extract_pdf(path, record, isolated)
-        if suffix in TEXT_SUFFIXES:
-            return _extract_text(path, record)
+        return extractor(path, record, isolated)
     except UsageError:
         raise  # a bad CORPUS_SEARCH_* setting is the user's to fix, not this file's status
+    except extractors.Unreadable as exc:  # the extractor's own one-line reason
+        return _failed(str(exc))
+    except MemoryError:
+        raise  # the worker reports it against its memory cap
+    except RecursionError:
+        return _failed("could not be read: nested too deeply")
     except Exception as exc:  # noqa: BLE001 - the promise is a status, never a traceback
-        return _failed(f"could not be read: {type(exc).__name__}: {exc}")
-    return _failed(f"unsupported file type {suffix or '(none)'}; use .pdf, .txt or .md")
+        return _failed(f"could not be read: {type(exc).__name__}: {str(exc)[:200]}")
 
 
 def _failed(message: str, status: str = STATUS_FAILED) -> Extraction:

@@ -31,6 +31,7 @@ class Status(StrEnum):
     FAILED = "failed"
     EMPTY = "empty"
     LOW_QUALITY = "low-quality text"
+    SKIPPED = "skipped"  # a file the build does not read (a format no extractor handles)
 
 
 def status_ok(status: str) -> bool:
@@ -71,6 +72,7 @@ STATUS_PASSWORD = Status.PASSWORD
 STATUS_FAILED = Status.FAILED
 STATUS_EMPTY = Status.EMPTY
 STATUS_LOW_QUALITY = Status.LOW_QUALITY
+STATUS_SKIPPED = Status.SKIPPED
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ class Record:
     cite_by: str = "page"  # page | paragraph
     password: str | None = None
     guessed: bool = False  # True when no sidecar record exists
+    recipients: tuple[str, ...] = ()  # an e-mail's To (and Cc) addresses
 
     def to_json(self) -> dict[str, Any]:
         return _to_json(self)
@@ -211,6 +214,9 @@ class Document:
     pages: int = 0
     skipped_pages: tuple[int, ...] = ()
     passages: int = 0
+    # An e-mail's attachment (or an mbox's message) is a document of its own, read from its parent's file.
+    parent: str | None = None  # the doc id of the message (or mbox) it came from
+    attachment: str | None = None  # its name inside the parent ("report.pdf", "message 3")
 
     def to_json(self) -> dict[str, Any]:
         data = _to_json(self)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 from corpus_search.errors import SourceError
+from corpus_search.extractors import SUFFIXES as SOURCE_SUFFIXES
+from corpus_search.extractors import unsupported_message
 from corpus_search.models import Record
 
-SOURCE_SUFFIXES = (".pdf", ".txt", ".md")
+__all__ = ["SOURCE_SUFFIXES", "find_sources", "find_unsupported", "load_record", "with_found"]
 _ID_OK = re.compile(r"[^A-Za-z0-9_.-]+")
 # Control characters (C0, DEL, C1) and bidi embeddings/overrides/isolates: in a title or a name they
 # could rewrite a terminal (ESC, OSC) or reorder what a reader sees; a field is one line of text.
@@ -86,22 +89,76 @@ def record_from_dict(data: dict, fallback_id: str) -> Record:
         numbered_paragraphs=bool(data.get("numbered_paragraphs", False)),
         cite_by=str(data.get("cite_by") or "page"),
         password=None if data.get("password") is None else str(data["password"]),  # exactly as typed
+        recipients=names("recipients"),
     )
 
 
 def find_sources(corpus: Path) -> list[Path]:
     """Every source file under the corpus folder, in a stable order (hidden and _ folders skipped)."""
+    return [p for p in _walk(corpus) if p.suffix.lower() in SOURCE_SUFFIXES]
+
+
+def _walk(corpus: Path):
+    """Every file under the corpus folder that could be a source, in a stable order (hidden and _ folders skipped)."""
     if not corpus.is_dir():
         from corpus_search.errors import UsageError
 
         raise UsageError(f"corpus folder {corpus} does not exist; pass --corpus DIR")
-    found = []
     for path in sorted(corpus.rglob("*")):
         rel = path.relative_to(corpus)
-        if any(part.startswith((".", "_")) for part in rel.parts):
+        if any(part.startswith((".", "_")) for part in rel.parts) or not path.is_file():
             continue
-        if path.is_file() and path.suffix.lower() in SOURCE_SUFFIXES:
-            if path.name.lower() == "readme.md":
-                continue
-            found.append(path)
+        if path.name.lower() == "readme.md":
+            continue
+        yield path
+
+
+def find_unsupported(corpus: Path) -> list[tuple[Path, str]]:
+    """Files under the corpus folder the build does not read, each with the reason (shown as status "skipped")."""
+    found: list[tuple[Path, str]] = []
+    files = list(_walk(corpus))
+    stems = {p.with_suffix("") for p in files if p.suffix.lower() != ".toml"}
+    for path in files:
+        suffix = path.suffix.lower()
+        if suffix == ".toml":
+            if path.with_suffix("") not in stems:
+                found.append((path, "a record with no source file of the same name beside it"))
+        elif suffix not in SOURCE_SUFFIXES:
+            found.append((path, unsupported_message(suffix)))
     return found
+
+
+def with_found(record: Record, found: dict) -> Record:
+    """The record with the fields a file states about itself (an HTML title, an e-mail's From) filled in
+    where the .toml record leaves them empty; what the .toml says always wins."""
+    if not found:
+        return record
+    changes: dict = {}
+    title = plain(str(found.get("title") or ""))
+    if title and (record.guessed or record.title == record.doc_id):
+        changes["title"] = title[:500]
+    for key in ("authors", "recipients"):
+        names = tuple(plain(str(n)) for n in found.get(key) or () if plain(str(n)))
+        if names and not getattr(record, key):
+            changes[key] = names
+    for key in ("date", "url"):
+        value = plain(str(found.get(key) or ""))
+        if value and getattr(record, key) is None:
+            changes[key] = value
+    date = changes.get("date") or record.date
+    if record.year is None and date:
+        match = re.match(r"(\d{4})", date)
+        if match:
+            changes["year"] = int(match.group(1))
+    if found.get("type") and record.guessed:
+        changes["type"] = str(found["type"])
+    return replace(record, **changes) if changes else record
+
+
+def child_id(parent_id: str, key: str, name: str) -> str:
+    """The doc id of a document inside another (an attachment, an mbox's message), derived from the parent's:
+    "memo.att2-budget-2026", "inbox.msg14"."""
+    from corpus_search.extractors.common import slug
+
+    tail = slug(name) if key.startswith("att") else ""
+    return f"{parent_id}.{key}" + (f"-{tail}" if tail else "")

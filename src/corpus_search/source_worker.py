@@ -17,7 +17,8 @@ import json
 import logging
 import math
 import sys
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus_search import config, workers
@@ -37,6 +38,18 @@ class Processed:
     skipped_pages: tuple[int, ...] = ()
     text: str = ""
     passages: tuple[Passage, ...] = ()
+    found: dict = field(default_factory=dict)  # record fields the file states (ingest.Extraction.found)
+    children: tuple[Child, ...] = ()  # documents inside this one (attachments, an mbox's messages), flattened
+
+
+@dataclass(frozen=True)
+class Child:
+    """A document read from inside another source's file, already with its own record and passages."""
+
+    record: Record
+    parent: str  # the doc id of the document it is inside
+    name: str  # what the parent calls it
+    processed: Processed
 
 
 def time_cap_message(seconds: float) -> str:
@@ -51,15 +64,18 @@ def process(path: Path, record: Record) -> Processed:
     """Extract, clean and split `path` in a worker process; never raises for a bad file."""
     timeout = config.get_float("pdf_timeout")  # a bad setting is a usage error and may raise
     memory_mb = config.get_int("pdf_memory_mb")
-    request = json.dumps({"path": str(path), "record": record.to_json(), "memory_mb": memory_mb,
-                          "timeout": timeout}).encode()
-    # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
-    # In the build's process group (no session of its own), so cancelling a build kills it too;
-    # it starts no process of its own, so a timeout needs to kill only this one.
-    run = workers.run_json(
-        [sys.executable, "-P", "-c",
-         f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"],
-        request, timeout)
+    # The worker's temporary files (an e-mail's attachments, copied out to be read) go in a folder this
+    # process deletes, so a worker killed at its cap leaves no copy of a private attachment behind.
+    with tempfile.TemporaryDirectory(prefix="corpus-search-source-") as scratch:
+        request = json.dumps({"path": str(path), "record": record.to_json(), "memory_mb": memory_mb,
+                              "timeout": timeout, "scratch": scratch}).encode()
+        # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
+        # In the build's process group (no session of its own), so cancelling a build kills it too;
+        # it starts no process of its own, so a timeout needs to kill only this one.
+        run = workers.run_json(
+            [sys.executable, "-P", "-c",
+             f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"],
+            request, timeout)
     if run.start_error:
         return Processed(STATUS_FAILED, f"could not start the source worker: {run.start_error}")
     if run.timed_out:
@@ -70,11 +86,9 @@ def process(path: Path, record: Record) -> Processed:
 def _answer(run: workers.Run, memory_mb: int) -> Processed:
     result = run.result
     if result is not None and result.get("kind") == "done":
-        return Processed(
-            status=result["status"], message=result["message"], pages=result["pages"],
-            skipped_pages=tuple(result["skipped_pages"]), text=result["text"],
-            passages=tuple(Passage.from_json(p) for p in result["passages"]),
-        )
+        children = tuple(Child(Record.from_json(c["record"]), c["parent"], c["name"], _processed(c))
+                         for c in result.get("children", ()))
+        return _processed(result, children)
     if result is not None and result.get("kind") == "memory" or run.out_of_memory:
         return Processed(STATUS_FAILED, memory_cap_message(memory_mb))
     if result is not None and result.get("kind") == "error":
@@ -84,36 +98,77 @@ def _answer(run: workers.Run, memory_mb: int) -> Processed:
     return Processed(STATUS_FAILED, f"the source worker crashed: {run.last_error or 'no output'}")
 
 
+def _processed(result: dict, children: tuple[Child, ...] = ()) -> Processed:
+    return Processed(
+        status=result["status"], message=result["message"], pages=result["pages"],
+        skipped_pages=tuple(result["skipped_pages"]), text=result["text"],
+        passages=tuple(Passage.from_json(p) for p in result["passages"]), found=result.get("found") or {},
+        children=children,
+    )
+
+
 # ---------------------------------------------------------------- the child
 
 
 def _work(request: dict) -> dict:
     from corpus_search.ingest import extract
-    from corpus_search.passages import split_document
 
     record = Record.from_json(request["record"])
     # This process is the isolation, so PDFs are read here rather than in a further child.
     extraction = extract(Path(request["path"]), record, isolated=True)
-    pages = extraction.pages
     try:
-        split = split_document(record, pages) if pages else None
+        answer = _split(extraction, record)
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - odd text must cost this source, never the build
         return {"kind": "error", "message": f"could not be processed: {type(exc).__name__}: {exc}"}
+    answer["kind"] = "done"
+    answer["children"] = _children(extraction, record.doc_id)
+    return answer
+
+
+def _split(extraction, record: Record) -> dict:
+    from corpus_search.passages import split_document
+
+    pages = extraction.pages
+    split = split_document(record, pages) if pages else None
     return {
-        "kind": "done",
         "status": extraction.status,
         "message": extraction.message,
         "pages": len(pages),
         "skipped_pages": list(extraction.skipped_pages),
         "text": split.text if split else "",
         "passages": [p.to_json() for p in split.passages] if split else [],
+        "found": extraction.found,
     }
+
+
+def _children(extraction, parent_id: str) -> list[dict]:
+    """Each document inside this one (and inside those), with a record of its own: its doc id derives
+    from its parent's, so its passage ids are stable across builds."""
+    from corpus_search.records import child_id, with_found
+
+    out: list[dict] = []
+    for item in extraction.attachments:
+        doc_id = child_id(parent_id, item.key, item.name)
+        record = with_found(Record(doc_id=doc_id, title=item.name, type="document", guessed=True),
+                            item.extraction.found)
+        try:
+            answer = _split(item.extraction, record)
+        except MemoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one odd attachment costs itself, not its message
+            answer = {"status": STATUS_FAILED, "message": f"could not be processed: {type(exc).__name__}: {exc}",
+                      "pages": 0, "skipped_pages": [], "text": "", "passages": [], "found": {}}
+        out.append({**answer, "record": record.to_json(), "parent": parent_id, "name": item.name})
+        out.extend(_children(item.extraction, doc_id))
+    return out
 
 
 def main() -> int:
     request = json.loads(sys.stdin.read())
+    if request.get("scratch"):
+        tempfile.tempdir = request["scratch"]
     if request.get("memory_mb", 0) > 0:
         limit_memory(int(request["memory_mb"]))
     if request.get("timeout", 0) > 0:

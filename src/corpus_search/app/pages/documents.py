@@ -12,6 +12,7 @@ import streamlit as st
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.models import status_ok
+from corpus_search.records import SOURCE_SUFFIXES
 from corpus_search.render import authors_line, escape
 from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload
 
@@ -24,10 +25,13 @@ def failed_sources(documents) -> None:
     st.subheader(f"Sources that did not build ({len(failed)})")
     for d in failed:
         text, retry, remove = st.columns([6, 1, 1], vertical_alignment="center")
-        text.warning(escape(f"{d.path}: {d.status}" + (f": {d.message}" if d.message else "")))
+        where = d.path + (f" > {d.attachment}" if d.attachment else "")
+        text.warning(escape(f"{where}: {d.status}" + (f": {d.message}" if d.message else "")))
         # A retry processes the file again though its bytes are unchanged (after raising a cap, say).
         if retry.button("Retry", key=f"retry_{d.doc_id}", help="Process this source again"):
             common.run_build(retry=(d.doc_id,))
+        if d.parent:  # an attachment has no file of its own: removing it would remove its whole message
+            continue
         if remove.button("Remove", key=f"remove_{d.doc_id}", help="Move its file and record to the trash (restorable), then rebuild"):
             try:
                 remove_source(common.corpus_dir(), d.path)
@@ -36,6 +40,16 @@ def failed_sources(documents) -> None:
             else:
                 st.success(escape(f"Moved {d.path} to the trash; restore it below. Rebuilding the index…"))
                 common.run_build()
+
+
+def not_documents(files) -> None:
+    """Files in the corpus folder the build did not make a document of (a format it does not read, a broken
+    record): named with the reason, so nothing in the folder is silently left out."""
+    if not files:
+        return
+    st.subheader(f"Files that are not documents ({len(files)})")
+    for f in files:
+        st.warning(escape(f"{f['path']}: {f['status']}: {f['message']}"))
 
 
 st.title("Documents")
@@ -56,7 +70,7 @@ else:
           "year": d.record.year, "type": d.record.type,
           "publisher / journal": d.record.journal or d.record.publisher or "",
           "status": d.status, "message": d.message, "pages": d.pages, "passages": d.passages,
-          "cited by": d.record.cite_by, "file": d.path,
+          "cited by": d.record.cite_by, "file": d.path + (f" > {d.attachment}" if d.attachment else ""),
           "record": "guessed (no .toml)" if d.record.guessed else "from .toml"} for d in documents],
         hide_index=True, key="doc_table",
     )
@@ -64,13 +78,15 @@ else:
         common.run_build()
     common.build_panel()
     failed_sources(documents)
+    not_documents(corpus.unindexed())
     notes = [d for d in documents if status_ok(d.status) and d.message]
     for d in notes:
         st.warning(escape(f"{d.path}: {d.status}: {d.message}"))
 
 st.subheader("Add a document")
 with st.form("upload", clear_on_submit=False):
-    upload = st.file_uploader("PDF, plain text or Markdown", type=["pdf", "txt", "md"], key="up_file")
+    upload = st.file_uploader("PDF, Word, web page, e-mail, e-book, plain text or Markdown",
+                              type=[x.lstrip(".") for x in SOURCE_SUFFIXES], key="up_file")
     title = st.text_input("Title", key="up_title", help="Left empty, the file name is used")
     authors = st.text_input("Authors", key="up_authors", help="Separate names with semicolons: Li Wei; Anna Smith")
     c1, c2 = st.columns(2)
@@ -113,7 +129,7 @@ def remove_and_trash(documents) -> None:
     folder = common.corpus_dir()
     if documents:
         st.subheader("Remove a document")
-        paths = {d.doc_id: d.path for d in documents}
+        paths = {d.doc_id: d.path for d in documents if d.parent is None}  # attachments go with their message
         titles = {d.doc_id: d.record.title for d in documents}
         doomed = st.selectbox("Document", list(paths), key="rm_doc",
                               format_func=lambda d: f"{titles[d]} ({paths[d]})")

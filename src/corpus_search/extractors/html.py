@@ -1,0 +1,179 @@
+"""HTML pages: the main content as paragraphs, without navigation, scripts or styles; title, author, date.
+
+Parsed with the standard library's tokenizer, which runs nothing, fetches nothing and expands only
+HTML's own character references. A page is one page (a web page has none of its own); its
+paragraphs are the block elements' text, separated by blank lines.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
+
+
+# Never text: code, styling, embedded objects, and the page's furniture around the content.
+_SKIP = frozenset("script style noscript template svg math iframe object embed canvas head nav header footer aside "
+                  "form button select textarea dialog".split())
+_SKIP_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "menu", "menubar"})
+_MAIN = frozenset({"main", "article"})
+_BLOCK = frozenset("p div section h1 h2 h3 h4 h5 h6 li ul ol dl dt dd tr table blockquote pre figure figcaption "
+                   "address hr br caption summary details center".split()) | _MAIN
+_CELL = frozenset({"td", "th"})
+_VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
+_AUTHOR_META = ("citation_author", "dc.creator", "author", "article:author", "byl")
+_DATE_META = ("citation_publication_date", "citation_date", "dc.date", "dcterms.date", "article:published_time",
+              "date", "pubdate")
+_TITLE_META = ("citation_title", "dc.title", "og:title")
+
+
+class _Reader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.skip: list[str] = []  # open elements whose content is dropped
+        self.main = 0  # depth inside <main>/<article>
+        self.blocks: list[tuple[str, bool]] = []  # (text, inside main)
+        self.parts: list[str] = []
+        self.title: list[str] = []
+        self.in_title = False
+        self.h1: str | None = None
+        self.in_h1 = False
+        self.meta: dict[str, list[str]] = {}
+        self.canonical: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: (v or "") for k, v in attrs}
+        if tag == "meta":
+            key = (a.get("name") or a.get("property") or "").lower()
+            if key and a.get("content"):
+                self.meta.setdefault(key, []).append(a["content"])
+            return
+        if tag == "link" and "canonical" in a.get("rel", "").lower().split():
+            self.canonical = a.get("href") or None
+        if tag == "title":
+            self.in_title = True
+        if tag == "body":
+            self.skip.clear()  # a <head> left open (its end tag is optional) must not swallow the page
+        if tag in _VOID:
+            if tag in ("br", "hr"):
+                self._flush()
+            return
+        if self.skip or tag in _SKIP or a.get("role", "").lower() in _SKIP_ROLES or "hidden" in a \
+                or a.get("aria-hidden", "").lower() == "true":
+            self.skip.append(tag)
+            return
+        if tag in _MAIN or a.get("role", "").lower() == "main":
+            self._flush()
+            self.main += 1
+        elif tag in _BLOCK:
+            self._flush()
+        elif tag in _CELL and self.parts:
+            self.parts.append(" | ")
+        if tag == "h1" and self.h1 is None:
+            self.in_h1 = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self.in_title = False
+        if self.skip:
+            # Close the innermost dropped element of this name (HTML leaves many end tags out).
+            if tag in self.skip:
+                while self.skip and self.skip.pop() != tag:
+                    pass
+            return
+        if tag in _BLOCK or tag in _MAIN:
+            if tag == "h1" and self.in_h1:
+                self.in_h1 = False
+                self.h1 = " ".join("".join(self.parts).split()) or None
+            self._flush()
+            if tag in _MAIN and self.main:
+                self.main -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title.append(data)
+            return
+        if not self.skip:
+            self.parts.append(data)
+
+    def _flush(self) -> None:
+        text = " ".join("".join(self.parts).split())
+        self.parts = []
+        if text:
+            self.blocks.append((text, self.main > 0))
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def read_html(markup: str) -> tuple[str, dict[str, Any]]:
+    """(the main text as blank-line paragraphs, the record fields the page states)."""
+    reader = _Reader()
+    reader.feed(markup)
+    reader.close()
+    inside = [t for t, in_main in reader.blocks if in_main]
+    # A page that marks its main content is read from there only; otherwise all but the furniture.
+    blocks = inside if sum(len(t) for t in inside) >= 200 or (inside and len(inside) == len(reader.blocks)) \
+        else [t for t, _ in reader.blocks]
+    return "\n\n".join(blocks), _found(reader)
+
+
+def _found(reader: _Reader) -> dict[str, Any]:
+    meta = reader.meta
+    found: dict[str, Any] = {}
+    title = next((meta[k][0] for k in _TITLE_META if k in meta), None) or " ".join("".join(reader.title).split()) \
+        or reader.h1
+    if title:
+        found["title"] = title
+    for key in _AUTHOR_META:
+        names = [n for n in meta.get(key, []) if n.strip() and not n.lower().startswith(("http:", "https:"))]
+        if names:
+            found["authors"] = names
+            break
+    date = next((meta[k][0] for k in _DATE_META if k in meta), None)
+    if date:
+        found["date"] = normalise_date(date)
+    if reader.canonical and reader.canonical.lower().startswith(("http:", "https:")):
+        found["url"] = reader.canonical
+    found["type"] = "webpage"
+    return found
+
+
+def normalise_date(value: str) -> str:
+    """An ISO date ("2026-04-10") from an ISO timestamp; any other form as given."""
+    value = value.strip()
+    match = re.match(r"(\d{4}-\d{2}-\d{2})(?:[T ]|$)", value)
+    return match.group(1) if match else value
+
+
+def decode_html(raw: bytes) -> str:
+    """Bytes to text: a byte-order mark, else UTF-8, else the charset the page declares, else cp1252."""
+    for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if raw.startswith(bom):
+            return raw.decode(codec, errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = re.search(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", raw[:4096], re.I)
+    if declared:
+        try:
+            return raw.decode(declared.group(1).decode("ascii"), errors="replace")
+        except LookupError:
+            pass
+    return raw.decode("cp1252", errors="replace")
+
+
+def extract(path: Path, record: Record, isolated: bool = False):
+    from corpus_search.ingest import Extraction
+
+    raw = path.read_bytes()
+    text, found = read_html(decode_html(raw))
+    if not text.strip():
+        return Extraction(pages=[], status=STATUS_EMPTY, message="the page holds no text outside navigation and scripts",
+                          found=found)
+    return Extraction(pages=[Page(index=0, text=text)], status=STATUS_OK, message="", found=found)

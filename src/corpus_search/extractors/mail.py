@@ -1,0 +1,194 @@
+"""E-mail (.eml) and mailboxes (.mbox): headers into the record, the body as text, attachments as documents.
+
+A message is one page: its From/To/Date/Subject lines, then its body (the plain-text part, or the
+HTML part read as a web page). Each attachment is a document of its own, read by the extractor of
+its format (a PDF as a PDF) in this same capped process; an attachment of a format no extractor
+reads is listed as skipped. An mbox is a folder of messages: each message is a document of its
+own, with its attachments, and the mbox itself holds no text.
+"""
+
+from __future__ import annotations
+
+import email
+import mailbox
+import tempfile
+from email import policy
+from email.message import EmailMessage
+from email.utils import getaddresses, parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+from corpus_search import config
+from corpus_search.extractors.common import Unreadable
+from corpus_search.models import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, Page, Record
+
+
+_HEADERS = ("From", "To", "Cc", "Date", "Subject")
+_MAX_PARTS = 1000  # MIME parts walked in one message: a message of a million empty parts is an attack
+
+
+def extract(path: Path, record: Record, isolated: bool = False):
+    if path.suffix.lower() == ".mbox":
+        return _mbox(path, record, isolated)
+    with open(path, "rb") as fh:
+        message = email.message_from_binary_file(fh, policy=policy.default)
+    return read_message(message, record, isolated)
+
+
+def read_message(message: EmailMessage, record: Record, isolated: bool):
+    from corpus_search.ingest import Extraction
+
+    head = "\n".join(f"{name}: {value}" for name in _HEADERS if (value := _header(message, name)))
+    if not head:
+        raise Unreadable("not an e-mail message: no From, To, Cc, Date or Subject header")
+    found = _found(message)
+    body_part = message.get_body(preferencelist=("plain", "html"))
+    body = _part_text(body_part) if body_part is not None else ""
+    attachments, left_out = _attachments(message, body_part, record, isolated)
+    text = "\n\n".join(t for t in (head, body.strip()) if t)
+    notes = [n for n in (_defect_note(message), _count_note(attachments), _left_out_note(left_out, "attachments"))
+             if n]
+    return Extraction(pages=[Page(index=0, text=text)], status=STATUS_OK, message="; ".join(notes), found=found,
+                      attachments=attachments)
+
+
+def _header(message: EmailMessage, name: str) -> str:
+    try:
+        value = message.get(name)
+        return " ".join(str(value).split()) if value is not None else ""
+    except Exception:  # noqa: BLE001 - a header the parser cannot make sense of is left out, not the message
+        return ""
+
+
+def _found(message: EmailMessage) -> dict[str, Any]:
+    found: dict[str, Any] = {"type": "email"}
+    subject = _header(message, "Subject")
+    if subject:
+        found["title"] = subject
+    senders = _people(message, "From")
+    if senders:
+        found["authors"] = senders
+    recipients = _people(message, "To") + _people(message, "Cc")
+    if recipients:
+        found["recipients"] = recipients
+    date = _header(message, "Date")
+    if date:
+        try:
+            found["date"] = parsedate_to_datetime(date).date().isoformat()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            pass  # an unparsable Date stays in the text, not in the record
+    return found
+
+
+def _people(message: EmailMessage, name: str) -> list[str]:
+    """Display names where the header gives them ("Jane Doe"), else the addresses."""
+    try:
+        values = [str(v) for v in message.get_all(name, failobj=[])]
+        return [(n or a).strip() for n, a in getaddresses(values) if (n or a).strip()]
+    except Exception:  # noqa: BLE001 - as _header: a broken address list stays out of the record
+        return []
+
+
+def _part_text(part: EmailMessage) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeError, ValueError, AssertionError):
+        # An unknown or lying charset: the bytes as UTF-8 with replacements, not the whole message lost.
+        payload = part.get_payload(decode=True) or b""
+        content = payload.decode("utf-8", errors="replace")
+    if isinstance(content, bytes):
+        content = content.decode("utf-8", errors="replace")
+    if not isinstance(content, str):
+        return ""
+    if part.get_content_subtype() == "html":
+        from corpus_search.extractors.html import read_html
+
+        return read_html(content)[0]
+    return content
+
+
+def _attachments(message: EmailMessage, body_part, record: Record, isolated: bool) -> tuple[tuple, int]:
+    """The attachments read (at most CORPUS_SEARCH_MAX_ATTACHMENTS), and how many more were left out."""
+    from corpus_search.ingest import Attachment
+
+    most = config.get_int("max_attachments")
+    found: list = []
+    left_out = 0
+    for i, part in enumerate(message.walk()):
+        if i > _MAX_PARTS:
+            raise Unreadable(f"refused: more than {_MAX_PARTS} MIME parts (a hostile message?)")
+        if part is body_part or part.is_multipart() or part.get_content_maintype() == "message":
+            continue
+        name = part.get_filename()
+        if not name and part.get_content_disposition() != "attachment":
+            continue  # an alternative of the body (the HTML beside the plain text), not an attachment
+        if len(found) >= most:
+            left_out += 1
+            continue
+        name = " ".join(str(name or f"attachment {len(found) + 1}").replace("/", "_").replace("\\", "_").split())
+        found.append(Attachment(key=f"att{len(found) + 1}", name=name,
+                                extraction=_read_attachment(part, name, record, isolated)))
+    return tuple(found), left_out
+
+
+def _read_attachment(part: EmailMessage, name: str, record: Record, isolated: bool):
+    """The attachment read by its own format's extractor, from a private temporary copy."""
+    from corpus_search import extractors
+    from corpus_search.ingest import Extraction, extract
+
+    suffix = Path(name).suffix.lower()
+    if suffix in (".eml", ".mbox"):
+        return Extraction(pages=[], status=STATUS_SKIPPED, message="a message inside a message is not read")
+    if extractors.for_suffix(suffix) is None:
+        return Extraction(pages=[], status=STATUS_SKIPPED, message=extractors.unsupported_message(suffix))
+    data = part.get_payload(decode=True) or b""
+    with tempfile.TemporaryDirectory(prefix="corpus-search-att-") as folder:
+        copy = Path(folder) / f"attachment{suffix}"
+        copy.write_bytes(data)
+        # The attachment's own record has no password, sidecar or page convention: only its id matters later.
+        return extract(copy, Record(doc_id=record.doc_id, title=name), isolated=isolated)
+
+
+def _mbox(path: Path, record: Record, isolated: bool):
+    from corpus_search.ingest import Attachment, Extraction
+
+    most = config.get_int("max_attachments")
+    box = mailbox.mbox(path, factory=lambda fh: email.message_from_binary_file(fh, policy=policy.default),
+                       create=False)
+    messages: list = []
+    left_out = 0
+    try:
+        for n, message in enumerate(box, 1):
+            if n > most:
+                left_out += 1
+                continue
+            try:
+                extraction = read_message(message, record, isolated)
+            except Unreadable as exc:
+                extraction = Extraction(pages=[], status=STATUS_FAILED, message=str(exc))
+            subject = _header(message, "Subject") or "(no subject)"
+            messages.append(Attachment(key=f"msg{n}", name=f"message {n}: {subject}"[:200], extraction=extraction))
+    finally:
+        box.close()
+    if not messages:
+        return Extraction(pages=[], status=STATUS_EMPTY, message="the mailbox holds no messages")
+    notes = [f"{len(messages)} messages, each listed as its own document", _left_out_note(left_out, "messages")]
+    return Extraction(pages=[], status=STATUS_OK, message="; ".join(n for n in notes if n), attachments=tuple(messages))
+
+
+def _defect_note(message: EmailMessage) -> str:
+    defects = [d for part in message.walk() for d in getattr(part, "defects", [])]
+    return f"{len(defects)} formatting defects in the message; read as far as possible" if defects else ""
+
+
+def _left_out_note(count: int, what: str) -> str:
+    if not count:
+        return ""
+    return f"{count} more {what} not read (over CORPUS_SEARCH_MAX_ATTACHMENTS)"
+
+
+def _count_note(attachments: tuple) -> str:
+    if not attachments:
+        return ""
+    return f"{len(attachments)} attachment{'s' if len(attachments) != 1 else ''}, each listed as its own document"
+
