@@ -214,7 +214,9 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     t = time.perf_counter()
     todo = [s for s in sources if not s.reused]
     progress.stage("extract and clean", len(todo))
-    _process_all(todo, progress)
+    from corpus_search.ocr import cache_dir
+
+    _process_all(todo, progress, cache_dir(gens.root))
     timings["extract_clean"] = time.perf_counter() - t
 
     # 3 and 4. Entities and embeddings. Both need models whose imports are slow and
@@ -436,14 +438,14 @@ def _carry_over(src: _Source, store) -> None:
     src.reused = True
 
 
-def _process_all(todo: list[_Source], progress: Progress) -> None:
+def _process_all(todo: list[_Source], progress: Progress, ocr_cache: Path | None = None) -> None:
     """Each source in its own capped worker process, a few at once (the workers are separate
     processes, so threads that only wait on them are enough)."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     workers = config.get_int("source_workers") or min(os.cpu_count() or 1, 4)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(_process, src) for src in todo]
+        futures = [pool.submit(_process, src, ocr_cache, progress) for src in todo]
         try:
             for done, future in enumerate(as_completed(futures), 1):
                 future.result()
@@ -454,12 +456,12 @@ def _process_all(todo: list[_Source], progress: Progress) -> None:
             raise
 
 
-def _process(src: _Source) -> None:
+def _process(src: _Source, ocr_cache: Path | None = None, progress: Progress | None = None) -> None:
     """Extract and split one source under the caps; any failure becomes the source's status, never the build's."""
     from corpus_search.source_worker import process
 
     record = src.record
-    result = process(src.path, record)
+    result = process(src.path, record, ocr_cache, _ocr_progress(src.rel, progress) if progress else None)
     src.text = result.text
     src.passages = list(result.passages)
     message = result.message
@@ -480,6 +482,27 @@ def _process(src: _Source) -> None:
         skipped_pages=result.skipped_pages,
         passages=len(src.passages),
     )
+
+
+def _ocr_progress(rel: str, progress: Progress, every: float = 5.0) -> Callable[[int, int], None]:
+    """Log a long scan's OCR as it goes: pages read of all, and the time left at the pace so far."""
+    started = time.monotonic()
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] < every or done == 0:
+            return
+        last[0] = now
+        left = (now - started) / done * (total - done)
+        progress.log(f"{rel}: OCR {done}/{total} pages, about {_clock(left)} left")
+
+    return report
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    return f"{minutes}:{secs:02d}"
 
 
 def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[Mention], table, vectors, models,

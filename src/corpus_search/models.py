@@ -16,6 +16,7 @@ STATUS_PASSWORD = "needs a password"
 STATUS_FAILED = "failed"
 STATUS_EMPTY = "empty"
 STATUS_LOW_QUALITY = "low-quality text"
+STATUS_OK_OCR = "ok (OCR)"  # some pages' text was read by OCR
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Page:
     index: int  # 0-based physical position
     text: str
     label: str | None = None  # printed page label ("ii", "17") when known
+    ocr_confidence: float | None = None  # mean OCR word confidence (0-100) when the text came from OCR
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class Passage:
     note_marks: tuple[tuple[int, str], ...] = ()
     # map of text offset -> raw-source offset at each run start: (text_off, raw_off)
     raw_map: tuple[tuple[int, int], ...] = ()
+    ocr: bool = False  # the text (or part of it) was read by OCR from a page image
+    ocr_confidence: float | None = None  # mean OCR word confidence (0-100) of its pages
 
     def page_at(self, offset: int) -> str | None:
         """The printed page label at a character offset inside the passage."""
