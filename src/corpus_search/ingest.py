@@ -283,7 +283,9 @@ def _ocr_pages(path: Path, raw_pages: list[dict[str, Any]], record: Record, opti
         return "; ".join(notes[::-1])
     for index, page in outcome.pages.items():
         raw_pages[index] = {"text": page.text, "ocr_confidence": page.confidence if page.confidence is not None else 0.0}
-    if outcome.pages:
+    if outcome.pages and not any(p.text.strip() for p in outcome.pages.values()):
+        notes.append(f"OCR ({options.language}) found no text on {len(outcome.pages)} page(s)")
+    elif outcome.pages:
         confs = [p.confidence for p in outcome.pages.values() if p.confidence is not None]
         mean = f", mean confidence {sum(confs) / len(confs):.0f}%" if confs else ""
         notes.append(f"{len(outcome.pages)} of {len(raw_pages)} pages read by OCR ({options.language}{mean})")

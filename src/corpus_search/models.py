@@ -219,6 +219,10 @@ class QuoteMatch:
     selector: dict[str, Any] = field(default_factory=dict)  # W3C TextQuoteSelector + position
     file_sha256: str = ""
     citation: str = ""  # Chicago note citing the quotation's own pages
+    ocr: bool = False  # the matched text was read by OCR
+    # where the quotation matched the OCR text only modulo OCR confusions (rn/m, l/1, O/0):
+    # {"quote": as quoted, "source": as OCR read it, "start", "end": span in the passage text}
+    ocr_equivalent: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return _to_json(self)
