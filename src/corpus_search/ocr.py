@@ -1,9 +1,11 @@
 """OCR for PDF pages with no usable text layer: rendered with pypdfium2, read by the `tesseract` binary.
 
-The binary is called directly (TSV on stdout, PNG on stdin) rather than through pytesseract or
-OCRmyPDF: bench/bench_ocr.py measured no speed difference with pytesseract (it calls the same
-binary through temporary files) and OCRmyPDF writes a new PDF we do not need; calling it ourselves
-adds no dependency and lets a page be stopped at the worker's deadline.
+The binary is called directly (PNG on stdin, TSV on stdout) rather than through pytesseract or
+OCRmyPDF: pytesseract runs the same binary through temporary files, so it cannot be faster
+(bench/bench_ocr.py; its run there was slower, at a higher load), and OCRmyPDF writes a new PDF we
+do not need. Calling it ourselves adds no dependency and lets a page be stopped at the worker's
+deadline. One tesseract thread per page, pages side by side: two OpenMP threads on one page were
+~20x slower on busy shared cores (BENCHMARKS.md).
 
 This runs inside the per-source worker (source_worker), so its time and memory caps hold: the
 tesseract processes are its children and inherit its memory limit, and OCR stops itself before the
@@ -275,7 +277,11 @@ def read_pages(path: Path, indexes: Sequence[int], password: str | None, opts: O
         return outcome
     import pypdfium2 as pdfium
 
-    pdf = pdfium.PdfDocument(str(path), password=password)
+    try:
+        pdf = pdfium.PdfDocument(str(path), password=password)
+    except Exception as exc:  # noqa: BLE001 - pypdf read it, pdfium cannot: a status, not a crash
+        outcome.stopped = f"OCR could not open the PDF: {type(exc).__name__}: {str(exc)[:150]}"
+        return outcome
     try:
         _read(pdf, list(indexes), opts, version, outcome, scanned_only)
     finally:

@@ -62,6 +62,10 @@ def process(path: Path, record: Record, ocr_cache: Path | None = None,
     timeout = config.get_float("pdf_timeout")  # a bad setting is a usage error and may raise
     memory_mb = config.get_int("pdf_memory_mb")
     use_ocr = config.get("ocr").strip() not in ("0", "false", "no", "off")
+    if use_ocr:
+        from corpus_search import ocr
+
+        ocr.options(ocr_cache)  # a bad OCR setting is the user's one-line error here, not a crash in every worker
     with tempfile.TemporaryDirectory(prefix="corpus-search-ocr-") as tmp:
         progress_file = Path(tmp) / "progress.json"
         request = json.dumps({"path": str(path), "record": record.to_json(), "memory_mb": memory_mb,
