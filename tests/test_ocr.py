@@ -54,10 +54,25 @@ def scanned(tmp_path_factory):
     write_image_pdf(corpus / "five-hundred-pages.pdf", 500, (612, 792), (200, 260))
     write_image_pdf(corpus / "huge-page.pdf", 1, (10800, 10800), (30000, 30000))
     index = root / "index"
+    progress = _Recorder()
     started = time.monotonic()
-    report = build(corpus, index)
+    report = build(corpus, index, progress=progress)
     return {"corpus": corpus, "index": index, "report": report, "seconds": time.monotonic() - started,
-            "only_scan": only_scan, "both": both}
+            "only_scan": only_scan, "both": both, "log": progress.lines}
+
+
+class _Recorder:
+    """Build progress as the CLI gets it (its `log` lines go to stderr)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def stage(self, name: str, total: int) -> None: ...
+
+    def advance(self, done: int) -> None: ...
+
+    def log(self, message: str) -> None:
+        self.lines.append(message)
 
 
 @contextlib.contextmanager
@@ -95,6 +110,12 @@ def test_a_scanned_report_builds_ok_ocr_with_confidence(scanned):
         assert born and not any(p.ocr for p in born)
         # The status is what `documents` lists.
         assert corpus.document(src.doc_id).status == STATUS_OK_OCR
+
+
+def test_a_scan_being_ocrd_reports_pages_done_and_time_left(scanned):
+    lines = [ln for ln in scanned["log"] if ln.startswith("scan-only.pdf: OCR ")]
+    assert lines, scanned["log"]
+    assert all(re.fullmatch(r"scan-only\.pdf: OCR [12]/3 pages, about \d+:\d\d left", ln) for ln in lines), lines
 
 
 def test_hostile_scans_end_with_one_line_and_nothing_else_is_affected(scanned):
