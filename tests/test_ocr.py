@@ -267,3 +267,24 @@ def test_ocr_stops_at_the_time_cap_with_a_status_naming_the_setting(tmp_path, mo
     assert time.monotonic() - started < 10
     assert result.status == STATUS_NO_TEXT and not result.passages
     assert "CORPUS_SEARCH_PDF_TIMEOUT" in result.message and "\n" not in result.message
+
+
+def test_purging_a_scan_deletes_its_ocr_from_the_cache(tmp_path):
+    from corpus_search.api import build
+    from corpus_search.ingest import sha256_file
+    from corpus_search.trash import purge
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    scan = rasterise(crs_pdfs()[3], corpus / "scan.pdf", pages=[1])
+    kept = rasterise(crs_pdfs()[4], corpus / "kept.pdf", pages=[1])
+    digest, kept_digest = sha256_file(scan), sha256_file(kept)
+    build(corpus, index)
+    cache = ocr.cache_dir(index)
+    assert ocr.page_words(cache, digest, 0)
+    assert len(list(cache.glob("pages/*/*.json"))) == 2
+    purge(corpus, index, "scan.pdf")
+    assert ocr.page_words(cache, digest, 0) is None
+    # The purged scan's page is gone from the cache; the other scan's stays.
+    assert len(list(cache.glob("pages/*/*.json"))) == 1
+    assert ocr.page_words(cache, kept_digest, 0)

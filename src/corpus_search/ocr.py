@@ -252,6 +252,29 @@ def page_words(cache: Path, file_sha256: str, pdf_page: int) -> list[Word] | Non
     return list(page.words) if page else None
 
 
+def forget(cache: Path, file_sha256: str) -> int:
+    """Delete what the cache holds of one source file (its pages' text and boxes); the number of files deleted.
+
+    A purge calls this: the OCR'd text of a purged scan must not outlive it in the cache.
+    """
+    if len(file_sha256) != 64 or not all(c in "0123456789abcdef" for c in file_sha256):
+        return 0
+    manifest_file = cache / "docs" / f"{file_sha256}.json"
+    manifest = _read_json(manifest_file) or {}
+    pages = manifest.get("pages") if isinstance(manifest.get("pages"), dict) else {}
+    deleted = 0
+    for key in pages.values():
+        if isinstance(key, str) and len(key) == 64 and all(c in "0123456789abcdef" for c in key):
+            target = _cache_file(cache, key)
+            if target.is_file():
+                target.unlink()
+                deleted += 1
+    if manifest_file.is_file():
+        manifest_file.unlink()
+        deleted += 1
+    return deleted
+
+
 # ---------------------------------------------------------------- reading a PDF's pages
 
 
