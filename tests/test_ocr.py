@@ -154,7 +154,6 @@ def test_a_quotation_from_the_born_digital_copy_is_found_on_the_same_page_of_the
 
 
 def test_a_quotation_that_differs_only_by_ocr_confusions_says_where(scanned):
-    from corpus_search.api import Corpus
     from corpus_search.quote import render_report
 
     scan_id = _source(scanned["report"], "scan-only.pdf").doc_id
