@@ -33,7 +33,7 @@ from corpus_search.records import find_sources, load_record
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"  # 4: scanned PDFs are OCR'd (an index built before reads them again)
 STORE = "store.sqlite"
 KEYWORD = "keyword"
 
