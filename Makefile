@@ -10,7 +10,7 @@ PORT   ?= 8501
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-dev browser index app test test-fast bench clean
+.PHONY: install install-dev browser tesseract index app test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -35,17 +35,24 @@ browser:
 	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed: browser tests will be skipped"; \
 	else echo "chromium missing and not root: browser tests will be skipped (sudo apt-get install chromium)"; fi
 
+# Debian's Tesseract (OCR of scanned PDFs) with its English data; CORPUS_SEARCH_OCR_LANGUAGE may name
+# other packs (tesseract-ocr-rus, tesseract-ocr-chi-sim, ...), installed the same way.
+tesseract:
+	@if command -v tesseract >/dev/null && [ -n "$$(tesseract --list-langs 2>/dev/null | grep -x eng)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null) || echo "tesseract could not be installed: scanned PDFs will not be OCR'd and the OCR tests will be skipped"; \
+	else echo "tesseract missing and not root: scanned PDFs will not be OCR'd and the OCR tests will be skipped (sudo apt-get install tesseract-ocr tesseract-ocr-eng)"; fi
+
 # Builds when sources changed or no index exists; otherwise returns at once.
-index: install
+index: install tesseract
 	$(CLI) build
 
 app: index
 	$(CLI) app --port $(PORT)
 
-test: install-dev browser
+test: install-dev browser tesseract
 	$(PY) -m pytest
 
-test-fast: install-dev
+test-fast: install-dev tesseract
 	$(PY) -m pytest -m "not browser and not slow"
 
 bench: install-dev

@@ -141,6 +141,8 @@ class Corpus:
             "entities": [{"name": m.name, "label": m.label, "text": m.text} for m in hit.entities],
             "highlights": [list(s) for s in hit.highlights],
             "citation": self.cite(p.passage_id),
+            "ocr": p.ocr,  # the text was read by OCR from a page image
+            "ocr_confidence": p.ocr_confidence,
         }
 
     # -- quotations and citations ---------------------------------------------
@@ -221,6 +223,8 @@ class Corpus:
             "start": passage.start,
             "end": passage.end,
             "notes": list(passage.notes),
+            "ocr": passage.ocr,
+            "ocr_confidence": passage.ocr_confidence,
         }
         data["entities"] = [{"name": m.name, "label": m.label, "text": m.text} for m in (mentions or [])]
         return data

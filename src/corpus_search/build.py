@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus_search import config, generations
+from corpus_search import config, generations, ocr
 from corpus_search.errors import CorpusSearchError, IndexMissingError, SourceError
 from corpus_search.models import (
     STATUS_FAILED,
@@ -34,7 +34,7 @@ from corpus_search.records import find_sources, find_unsupported, load_record, w
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
-PIPELINE_VERSION = "3"
+PIPELINE_VERSION = "4"  # 4: scanned PDFs are OCR'd (an index built before reads them again)
 STORE = "store.sqlite"
 KEYWORD = "keyword"
 
@@ -229,7 +229,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     t = time.perf_counter()
     todo = [s for s in sources if not s.reused]
     progress.stage("extract and clean", len(todo))
-    _process_all(todo, progress)
+    _process_all(todo, progress, ocr.cache_dir(gens.root))
     _adopt_children(sources, seen_ids)
     sources = [x for s in sources for x in _with_children(s)]
     todo = [s for s in sources if not s.reused]
@@ -504,14 +504,14 @@ def _carry_over(src: _Source, store, children: dict[str, list[Document]]) -> Non
         src.children.append(child)
 
 
-def _process_all(todo: list[_Source], progress: Progress) -> None:
+def _process_all(todo: list[_Source], progress: Progress, ocr_cache: Path | None = None) -> None:
     """Each source in its own capped worker process, a few at once (the workers are separate
     processes, so threads that only wait on them are enough)."""
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     workers = config.get_int("source_workers") or min(os.cpu_count() or 1, 4)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(_process, src) for src in todo]
+        futures = [pool.submit(_process, src, ocr_cache, progress) for src in todo]
         try:
             for done, future in enumerate(as_completed(futures), 1):
                 future.result()
@@ -522,11 +522,11 @@ def _process_all(todo: list[_Source], progress: Progress) -> None:
             raise
 
 
-def _process(src: _Source) -> None:
+def _process(src: _Source, ocr_cache: Path | None = None, progress: Progress | None = None) -> None:
     """Extract and split one source under the caps; any failure becomes the source's status, never the build's."""
     from corpus_search.source_worker import process
 
-    result = process(src.path, src.record)
+    result = process(src.path, src.record, ocr_cache, _ocr_progress(src.rel, progress) if progress else None)
     _take(src, result, with_found(src.record, result.found))
 
 
@@ -563,6 +563,27 @@ def _take(src: _Source, result, record: Record, name: str | None = None) -> None
         nested = replace(child.processed, children=tuple(c for c in result.children if c.parent != record.doc_id))
         _take(inner, nested, child.record, child.name)
         src.children.append(inner)
+
+
+def _ocr_progress(rel: str, progress: Progress, every: float = 5.0) -> Callable[[int, int], None]:
+    """Log a long scan's OCR as it goes: pages read of all, and the time left at the pace so far."""
+    started = time.monotonic()
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - last[0] < every or done == 0:
+            return
+        last[0] = now
+        left = (now - started) / done * (total - done)
+        progress.log(f"{rel}: OCR {done}/{total} pages, about {_clock(left)} left")
+
+    return report
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    return f"{minutes}:{secs:02d}"
 
 
 def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[Mention], table, vectors, models,

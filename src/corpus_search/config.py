@@ -62,6 +62,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("note_max_chars", "20000", "Longest note (characters) an annotation may carry."),
     Setting("anchor_fuzzy_min", "85", "Similarity (0-100) a changed passage needs for an annotation to re-anchor "
             "on it fuzzily; below it the annotation is kept as an orphan."),
+    Setting("ocr", "1", "OCR PDF pages that have no usable text layer with Tesseract (0: never; such PDFs stay 'no text layer')."),
+    Setting("ocr_language", "eng", "Tesseract language(s) for OCR, as `tesseract -l` takes them (\"eng\", \"rus\", \"eng+chi_sim\"); each needs its Debian tesseract-ocr-LANG package."),
+    Setting("ocr_cache", "auto", "Folder of the OCR cache (page text and word boxes by page-image hash); `auto` is ocr-cache/ inside the index folder, outside the generations, so a rebuild OCRs no page twice."),
+    Setting("ocr_max_pages", "300", "Most pages of one PDF that are OCR'd; a scan with more is left unread with a message (raise it, and CORPUS_SEARCH_PDF_TIMEOUT, for long scans)."),
+    Setting("ocr_max_pixels", "100000000", "Largest page (rendered at 200 dpi) or embedded image (pixels) OCR will touch; a bigger one is skipped with a message, not decoded."),
+    Setting("ocr_jobs", "2", "Pages one worker OCRs at once (Tesseract processes, one thread each)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -24,6 +24,7 @@ from corpus_search.models import (
     STATUS_LOW_QUALITY,
     STATUS_NO_TEXT,
     STATUS_OK,
+    STATUS_OK_OCR,
     STATUS_OK_SKIPPED,
     STATUS_PASSWORD,
     STATUS_SKIPPED,
@@ -103,7 +104,8 @@ def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
     """Pages of a source file, or a status saying why there are none (never raises for a bad file).
 
     `isolated`: this process already runs under the caps (source_worker), so a PDF is read here
-    instead of in a PDF worker of its own.
+    instead of in a PDF worker of its own; PDF pages with no usable text layer are then OCR'd when
+    the worker turned OCR on (ocr.activate).
     """
     path = Path(path)
     limit_mb = config.get_int("max_source_mb")  # a bad setting is a usage error and may raise
@@ -244,7 +246,7 @@ def _split_leading_space(text: str) -> list[str]:
 # ---------------------------------------------------------------- PDFs
 
 
-def _extract_pdf(path: Path, record: Record, isolated: bool = False) -> Extraction:
+def _extract_pdf(path: Path, record: Record, isolated: bool = False, ocr_options: Any = None) -> Extraction:
     if isolated:
         from corpus_search import pdf_worker
 
@@ -259,6 +261,7 @@ def _extract_pdf(path: Path, record: Record, isolated: bool = False) -> Extracti
     if not raw_pages:
         return _failed("the PDF has no pages", STATUS_EMPTY)
     labels: list[str] | None = result.get("labels")
+    ocr_note = _ocr_pages(path, raw_pages, record, ocr_options) if ocr_options is not None else ""
     pages: list[Page] = []
     errors: list[tuple[int, str]] = []
     for index, item in enumerate(raw_pages):
@@ -266,10 +269,53 @@ def _extract_pdf(path: Path, record: Record, isolated: bool = False) -> Extracti
             errors.append((index + 1, str(item["error"])))
             continue
         label = labels[index] if labels else str(index + 1 + record.page_offset)
-        pages.append(Page(index=index, text=_clean_pdf_text(item.get("text") or ""), label=label))
+        pages.append(Page(index=index, text=_clean_pdf_text(item.get("text") or ""), label=label,
+                          ocr_confidence=item.get("ocr_confidence")))
     skipped = tuple(n for n, _ in errors)
     status, message = _pdf_status(pages, errors)
+    if ocr_note:
+        if status == STATUS_OK and any(p.ocr_confidence is not None for p in pages):
+            status = STATUS_OK_OCR
+        # "run OCR on it first" is stale advice once OCR ran: say what it did instead.
+        message = ocr_note if status == STATUS_NO_TEXT else "; ".join(filter(None, (message, ocr_note)))
     return Extraction(pages=pages, status=status, message=message, skipped_pages=skipped)
+
+
+def _ocr_pages(path: Path, raw_pages: list[dict[str, Any]], record: Record, options: Any) -> str:
+    """OCR the pages with no usable text layer into `raw_pages` (in place); one line on what OCR did.
+
+    A PDF with no text at all, or text that reads as garbage, is OCR'd page by page; in a PDF that
+    has text, only textless pages that are mostly one image (a scanned insert) are.
+    """
+    from corpus_search import ocr
+
+    readable = [i for i, item in enumerate(raw_pages) if "error" not in item]
+    text = "\n".join(raw_pages[i].get("text") or "" for i in readable)
+    whole = not text.strip() or text_quality_problem(text) is not None
+    todo = readable if whole else [i for i in readable if not (raw_pages[i].get("text") or "").strip()]
+    if not todo:
+        return ""
+    outcome = ocr.read_pages(path, todo, record.password, options, scanned_only=not whole)
+    notes = []
+    if outcome.stopped:
+        # Half a scan indexed as "ok" would hide the rest; the pages read so far wait in the cache.
+        if outcome.pages:
+            notes.append(f"{len(outcome.pages)} of {len(todo)} pages were read")
+        notes.append(outcome.stopped)
+        return "; ".join(notes[::-1])
+    for index, page in outcome.pages.items():
+        raw_pages[index] = {"text": page.text, "ocr_confidence": page.confidence if page.confidence is not None else 0.0}
+    if outcome.pages and not any(p.text.strip() for p in outcome.pages.values()):
+        notes.append(f"OCR ({options.language}) found no text on {len(outcome.pages)} page(s)")
+    elif outcome.pages:
+        confs = [p.confidence for p in outcome.pages.values() if p.confidence is not None]
+        mean = f", mean confidence {sum(confs) / len(confs):.0f}%" if confs else ""
+        notes.append(f"{len(outcome.pages)} of {len(raw_pages)} pages read by OCR ({options.language}{mean})")
+    if outcome.skipped:
+        first, why = outcome.skipped[0]
+        more = f" and {len(outcome.skipped) - 1} more" if len(outcome.skipped) > 1 else ""
+        notes.append(f"OCR skipped page {first}{more}: {why}")
+    return "; ".join(notes)
 
 
 def _pdf_status(pages: list[Page], errors: list[tuple[int, str]]) -> tuple[str, str]:

@@ -26,6 +26,7 @@ class Status(StrEnum):
 
     OK = "ok"
     OK_SKIPPED = "ok, skipped pages"
+    OK_OCR = "ok (OCR)"  # some pages' text was read by OCR
     NO_TEXT = "no text layer"
     PASSWORD = "needs a password"
     FAILED = "failed"
@@ -35,8 +36,8 @@ class Status(StrEnum):
 
 
 def status_ok(status: str) -> bool:
-    """True when the source was indexed (its pages all read, or some skipped and said so)."""
-    return status in (Status.OK, Status.OK_SKIPPED)
+    """True when the source was indexed (its pages all read, some by OCR, or some skipped and said so)."""
+    return status in (Status.OK, Status.OK_SKIPPED, Status.OK_OCR)
 
 
 class Verdict(StrEnum):
@@ -73,6 +74,7 @@ STATUS_FAILED = Status.FAILED
 STATUS_EMPTY = Status.EMPTY
 STATUS_LOW_QUALITY = Status.LOW_QUALITY
 STATUS_SKIPPED = Status.SKIPPED
+STATUS_OK_OCR = Status.OK_OCR
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class Page:
     index: int  # 0-based physical position
     text: str
     label: str | None = None  # printed page label ("ii", "17") when known
+    ocr_confidence: float | None = None  # mean OCR word confidence (0-100) when the text came from OCR
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ class Passage:
     note_marks: tuple[tuple[int, str], ...] = ()
     # map of text offset -> raw-source offset at each run start: (text_off, raw_off)
     raw_map: tuple[tuple[int, int], ...] = ()
+    ocr: bool = False  # the text (or part of it) was read by OCR from a page image
+    ocr_confidence: float | None = None  # mean OCR word confidence (0-100) of its pages
 
     def page_at(self, offset: int) -> str | None:
         """The printed page label at a character offset inside the passage."""
@@ -276,6 +281,10 @@ class QuoteMatch:
     selector: dict[str, Any] = field(default_factory=dict)  # W3C TextQuoteSelector + position
     file_sha256: str = ""
     citation: str = ""  # Chicago note citing the quotation's own pages
+    ocr: bool = False  # the matched text was read by OCR
+    # where the quotation matched the OCR text only modulo OCR confusions (rn/m, l/1, O/0):
+    # {"quote": as quoted, "source": as OCR read it, "start", "end": span in the passage text}
+    ocr_equivalent: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return _to_json(self)

@@ -284,10 +284,123 @@ def verify(store: Store, text: str, semantic: Semantic | None = None, limit: int
     if not matches and _PASTED_MARKER.search(text):
         pattern = parse_quote(_PASTED_MARKER.sub("", text))
         matches = _exact(ready, pattern)
+    matches = _with_ocr(ready, pattern, matches)
     if matches:
         return QuoteReport(text, True, tuple(matches), "found")
     near, paraphrase = _closest(ready, pattern, semantic, limit)
     return QuoteReport(text, False, tuple(near), _verdict(False, near, paraphrase))
+
+
+# ---------------------------------------------------------------- OCR-equivalent matches
+
+# Characters Tesseract confuses, folded to one: a quotation typed from a clean copy still finds the
+# scanned copy. "rn" read for "m" is handled apart (two characters for one).
+_OCR_CHARS = str.maketrans({"1": "l", "|": "l", "0": "o"})
+
+
+def _ocr_skeleton(skeleton: str) -> tuple[str, list[tuple[int, int]]]:
+    """The skeleton with OCR confusions folded, and for each of its characters the skeleton span it stands for."""
+    out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    k = 0
+    while k < len(skeleton):
+        if skeleton.startswith("rn", k):
+            out.append("m")
+            spans.append((k, k + 2))
+            k += 2
+        else:
+            out.append(skeleton[k].translate(_OCR_CHARS))
+            spans.append((k, k + 1))
+            k += 1
+    return "".join(out), spans
+
+
+class _OcrStream:
+    """The OCR'd passages in reading order, their skeletons folded by `_ocr_skeleton` and run together."""
+
+    def __init__(self, ready: _Prepared):
+        self.members = [i for i, p in enumerate(ready.passages) if p.ocr]
+        self.spans: list[list[tuple[int, int]]] = []
+        self.starts: list[int] = []
+        parts, pos = [], 0
+        for i in self.members:
+            folded, spans = _ocr_skeleton(ready.skeletons[i])
+            self.starts.append(pos)
+            self.spans.append(spans)
+            parts.append(folded)
+            pos += len(folded)
+        self.text = "".join(parts)
+
+
+def _with_ocr(ready: _Prepared, pattern: _Pattern, matches: list[QuoteMatch]) -> list[QuoteMatch]:
+    """`matches` plus the places in OCR'd text the quotation matches once OCR confusions are folded.
+
+    Each such match says which words differ only by OCR (`ocr_equivalent`), with their spans.
+    """
+    if not any(p.ocr for p in ready.passages):
+        return matches
+    stream = getattr(ready, "_ocr_stream", None)
+    if stream is None:
+        stream = ready._ocr_stream = _OcrStream(ready)  # type: ignore[attr-defined]
+    folded = dataclasses.replace(pattern, segments=tuple(_ocr_skeleton(s)[0] for s in pattern.segments))
+    have = {(m.passage_id, m.start) for m in matches}
+    out = [dataclasses.replace(m, ocr=True) if ready.passages[ready.index[m.passage_id]].ocr else m for m in matches]
+    pos = 0
+    for a, b in _gapped_matches(stream.text, folded):
+        if a < pos:
+            continue
+        span = _locate_ocr(ready, stream, a, b, pattern)
+        if span is None:
+            continue
+        first, start, last, end = span
+        if (ready.passages[first].passage_id, start) in have:
+            continue
+        match = _build(ready, first, start, last, end, exact=False, similarity=1.0, ocr=True)
+        equivalent = _ocr_differences(pattern.plain, match.source_text, start)
+        if not equivalent:  # the same words after all (the verbatim search missed it across passages)
+            match = dataclasses.replace(match, exact=True)
+        else:
+            similarity = fuzz.ratio(fold(pattern.plain), fold(match.source_text)) / 100
+            match = dataclasses.replace(match, ocr_equivalent=equivalent, similarity=round(similarity, 4),
+                                        diff=word_diff(pattern.plain, match.source_text))
+        out.append(match)
+        have.add((match.passage_id, start))
+        pos = b
+    return sorted(out, key=lambda q: (not q.exact, ready.index[q.passage_id], q.start))
+
+
+def _locate_ocr(ready: _Prepared, stream: _OcrStream, a: int, b: int,
+                pattern: _Pattern) -> tuple[int, int, int, int] | None:
+    """Like `_locate`, from positions in the OCR stream."""
+    i = bisect.bisect_right(stream.starts, a) - 1
+    j = bisect.bisect_right(stream.starts, b - 1) - 1
+    if j - i > 1:
+        return None
+    first, last = stream.members[i], stream.members[j]
+    p, q = ready.passages[first], ready.passages[last]
+    if p.doc_id != q.doc_id:
+        return None
+    start = ready.skeleton_map(first)[stream.spans[i][a - stream.starts[i]][0]]
+    end = ready.skeleton_map(last)[stream.spans[j][b - 1 - stream.starts[j]][1] - 1] + 1
+    if not pattern.open_start and start > 0 and p.text[start - 1].isalnum():
+        return None
+    if not pattern.open_end and end < len(q.text) and q.text[end].isalnum():
+        return None
+    return first, start, last, end
+
+
+def _ocr_differences(quote: str, source: str, offset: int) -> tuple[dict[str, Any], ...]:
+    """The words where the source (as OCR read it) differs from the quotation, with their spans."""
+    qwords = [m.group() for m in _WORD.finditer(quote)]
+    swords = list(_WORD.finditer(source))
+    matcher = difflib.SequenceMatcher(a=[fold(w) for w in qwords], b=[fold(m.group()) for m in swords], autojunk=False)
+    out = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal" or j1 == j2:
+            continue
+        out.append({"quote": " ".join(qwords[i1:i2]), "source": source[swords[j1].start() : swords[j2 - 1].end()],
+                    "start": offset + swords[j1].start(), "end": offset + swords[j2 - 1].end()})
+    return tuple(out)
 
 
 def max_quote_chars() -> int:
@@ -692,10 +805,22 @@ def render_report(report: QuoteReport) -> str:
     lines = []
     if report.found:
         exact = [m for m in report.matches if m.exact]
-        lines.append(f"FOUND verbatim, {len(exact)} occurrence{'s' if len(exact) != 1 else ''}:")
+        if exact:
+            lines.append(f"FOUND verbatim, {len(exact)} occurrence{'s' if len(exact) != 1 else ''}:")
         for m in exact:
+            lines.append(f"  {m.doc_id}, {_where(m)} [{', '.join(m.passage_ids) or m.passage_id}]"
+                         + (" (OCR text)" if m.ocr else ""))
+            lines.append(f"    source: {m.source_text}")
+            lines.append(f"    cite:   {m.citation}")
+        ocr_only = [m for m in report.matches if m.ocr_equivalent]
+        if ocr_only:
+            lines.append(f"FOUND in OCR text only modulo OCR confusions, {len(ocr_only)} occurrence"
+                         f"{'s' if len(ocr_only) != 1 else ''}:")
+        for m in ocr_only:
             lines.append(f"  {m.doc_id}, {_where(m)} [{', '.join(m.passage_ids) or m.passage_id}]")
             lines.append(f"    source: {m.source_text}")
+            for eq in m.ocr_equivalent:
+                lines.append(f"    OCR read {eq['source']!r} for {eq['quote']!r} (characters {eq['start']}-{eq['end']})")
             lines.append(f"    cite:   {m.citation}")
         return "\n".join(lines)
     if report.verdict == "too long":

@@ -16,9 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sys
 import tempfile
-from dataclasses import dataclass, field
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from corpus_search import config, workers
@@ -60,22 +64,46 @@ def memory_cap_message(memory_mb: int) -> str:
     return f"over the memory cap ({memory_mb} MiB); raise CORPUS_SEARCH_PDF_MEMORY_MB to allow more"
 
 
-def process(path: Path, record: Record) -> Processed:
-    """Extract, clean and split `path` in a worker process; never raises for a bad file."""
+def process(path: Path, record: Record, ocr_cache: Path | None = None,
+            on_ocr_progress: Callable[[int, int], None] | None = None) -> Processed:
+    """Extract, clean and split `path` in a worker process; never raises for a bad file.
+
+    `ocr_cache`: where OCR'd pages are cached (ocr.cache_dir); `on_ocr_progress(done, total)` is
+    called now and then while a scan is OCR'd.
+    """
     timeout = config.get_float("pdf_timeout")  # a bad setting is a usage error and may raise
     memory_mb = config.get_int("pdf_memory_mb")
-    # The worker's temporary files (an e-mail's attachments, copied out to be read) go in a folder this
-    # process deletes, so a worker killed at its cap leaves no copy of a private attachment behind.
+    use_ocr = config.get("ocr").strip() not in ("0", "false", "no", "off")
+    if use_ocr:
+        from corpus_search import ocr
+
+        ocr.options(ocr_cache)  # a bad OCR setting is the user's one-line error here, not a crash in every worker
+    # The worker's temporary files (an e-mail's attachments, copied out to be read; the OCR progress file)
+    # go in a folder this process deletes, so a worker killed at its cap leaves no copy of a private
+    # attachment behind.
     with tempfile.TemporaryDirectory(prefix="corpus-search-source-") as scratch:
+        progress_file = Path(scratch) / "progress.json"
         request = json.dumps({"path": str(path), "record": record.to_json(), "memory_mb": memory_mb,
-                              "timeout": timeout, "scratch": scratch}).encode()
+                              "timeout": timeout, "scratch": scratch, "ocr": use_ocr,
+                              "ocr_cache": str(ocr_cache) if ocr_cache is not None else None,
+                              "progress": str(progress_file)}).encode()
         # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
-        # In the build's process group (no session of its own), so cancelling a build kills it too;
-        # it starts no process of its own, so a timeout needs to kill only this one.
-        run = workers.run_json(
-            [sys.executable, "-P", "-c",
-             f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"],
-            request, timeout)
+        # In the build's process group (no session of its own), so cancelling a build kills it too.
+        # Its only children are tesseract processes, which it stops before its own time cap (and
+        # which inherit its CPU limit), so a timeout needs to kill only this one.
+        argv = [sys.executable, "-P", "-c",
+                f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"]
+        stop = threading.Event()
+        watcher = None
+        if on_ocr_progress is not None:
+            watcher = threading.Thread(target=_watch_progress, args=(progress_file, on_ocr_progress, stop), daemon=True)
+            watcher.start()
+        try:
+            run = workers.run_json(argv, request, timeout)
+        finally:
+            stop.set()
+            if watcher is not None:
+                watcher.join()
     if run.start_error:
         return Processed(STATUS_FAILED, f"could not start the source worker: {run.start_error}")
     if run.timed_out:
@@ -107,14 +135,56 @@ def _processed(result: dict, children: tuple[Child, ...] = ()) -> Processed:
     )
 
 
+def _watch_progress(path: Path, callback: Callable[[int, int], None], stop: threading.Event) -> None:
+    """Pass the worker's OCR progress (a small JSON file it rewrites) to `callback` until `stop`."""
+    last = None
+    while not stop.wait(0.5):
+        try:
+            if path.stat().st_size > 200:
+                continue
+            data = json.loads(path.read_text())
+            done, total = int(data["done"]), int(data["total"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if (done, total) != last:
+            last = (done, total)
+            callback(done, total)
+
+
+def _progress_writer(path: str | None) -> Callable[[int, int], None] | None:
+    if not path:
+        return None
+
+    def write(done: int, total: int) -> None:
+        tmp = f"{path}.tmp"
+        try:
+            with open(tmp, "w") as fh:
+                fh.write(json.dumps({"done": done, "total": total}))
+            os.replace(tmp, path)
+        except OSError:
+            pass  # progress is a courtesy; the OCR goes on
+
+    return write
+
+
 # ---------------------------------------------------------------- the child
 
 
-def _work(request: dict) -> dict:
+def _work(request: dict, started: float) -> dict:
+    from corpus_search import ocr
     from corpus_search.ingest import extract
 
     record = Record.from_json(request["record"])
+    ocr_options = None
+    if request.get("ocr"):
+        timeout = float(request.get("timeout") or 0)
+        # OCR stops early enough for the pages read so far to reach the cache and the answer to be sent.
+        deadline = started + max(timeout - max(5.0, timeout * 0.1), 1.0) if timeout > 0 else None
+        cache = Path(request["ocr_cache"]) if request.get("ocr_cache") else None
+        ocr_options = ocr.options(cache, deadline, _progress_writer(request.get("progress")))
     # This process is the isolation, so PDFs are read here rather than in a further child.
+    # Process-wide in this worker, so a scanned PDF attached to an e-mail is OCR'd too.
+    ocr.activate(ocr_options)
     extraction = extract(Path(request["path"]), record, isolated=True)
     try:
         answer = _split(extraction, record)
@@ -130,8 +200,12 @@ def _work(request: dict) -> dict:
 def _split(extraction, record: Record) -> dict:
     from corpus_search.passages import split_document
 
+    from corpus_search import ocr
+
     pages = extraction.pages
     split = split_document(record, pages) if pages else None
+    if split is not None:
+        split = replace(split, passages=ocr.mark_passages(split.passages, pages))
     return {
         "status": extraction.status,
         "message": extraction.message,
@@ -166,6 +240,7 @@ def _children(extraction, parent_id: str) -> list[dict]:
 
 
 def main() -> int:
+    started = time.monotonic()
     request = json.loads(sys.stdin.read())
     if request.get("scratch"):
         tempfile.tempdir = request["scratch"]
@@ -183,7 +258,7 @@ def main() -> int:
     out = sys.stdout
     sys.stdout = sys.stderr
     try:
-        data = json.dumps(_work(request), ensure_ascii=True)
+        data = json.dumps(_work(request, started), ensure_ascii=True)
     except MemoryError:
         data = json.dumps({"kind": "memory"})
     out.write(data)

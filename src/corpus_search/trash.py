@@ -210,6 +210,7 @@ def purge(corpus: Path, index: Path, key: str, progress=None) -> PurgePlan:
 
     def delete() -> None:
         deleted.append(True)
+        _forget_ocr(root, Path(index), plan)
         for rel in plan.corpus_files:
             if os.path.lexists(root / rel):
                 os.unlink(root / rel)  # unlink removes a link itself, never its target
@@ -231,6 +232,17 @@ def purge(corpus: Path, index: Path, key: str, progress=None) -> PurgePlan:
             f"run `corpus-search purge {plan.path} --yes` again"
         ) from None
     return plan
+
+
+def _forget_ocr(root: Path, index: Path, plan: PurgePlan) -> None:
+    """Drop the purged source's OCR'd pages from the OCR cache (it lives outside the generations a purge rewrites)."""
+    from corpus_search import ocr
+
+    digests = {sha256_file(root / rel) for rel in plan.corpus_files
+               if (root / rel).is_file() and not (root / rel).is_symlink()}
+    digests |= {f.sha256 for item in list_trash(root) if item.id in plan.trash_ids for f in item.files if f.sha256}
+    for digest in digests:
+        ocr.forget(ocr.cache_dir(index), digest)
 
 
 # -- paths -----------------------------------------------------------------------------------
