@@ -319,7 +319,7 @@ def test_an_entity_bomb_in_an_epub_package_is_refused(tmp_path):
 def test_the_app_documents_page_names_skipped_files_and_attachments(built, monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    app_file = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+    app_file = Path(__file__).resolve().parents[1] / "src" / "corpus_search" / "app" / "streamlit_app.py"
     monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(built["index"]))
     monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(built["corpus"]))
     monkeypatch.setenv("CORPUS_SEARCH_ANNOTATIONS", str(tmp_path / "annotations"))
