@@ -287,3 +287,13 @@ def test_purging_a_scan_deletes_its_ocr_from_the_cache(tmp_path):
     # The purged scan's page is gone from the cache; the other scan's stays.
     assert len(list(cache.glob("pages/*/*.json"))) == 1
     assert ocr.page_words(cache, kept_digest, 0)
+
+
+def test_a_page_image_repeated_in_a_scan_is_ocrd_once(tmp_path):
+    from corpus_search.source_worker import process
+
+    pdf = write_image_pdf(tmp_path / "blank.pdf", 100, (612, 792), (200, 260))
+    result = process(pdf, Record(doc_id="blank", title="blank"), tmp_path / "cache")
+    # Every page ends read, with nothing on it; the one image behind them all was OCR'd once.
+    assert result.status == STATUS_NO_TEXT and "found no text on 100 page" in result.message
+    assert len(list((tmp_path / "cache").glob("pages/*/*.json"))) == 1
