@@ -389,3 +389,11 @@ def test_retrying_an_attachment_reads_its_message_again_and_removing_the_message
         assert {p.doc_id for p in opened.passages()} == {"iran"}
     finally:
         opened.close()
+
+
+def test_a_word_file_gives_the_title_in_its_properties(tmp_path):
+    from corpus_search.ingest import extract
+
+    title = F.IRAN_MD.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
+    word = F.pandoc(F.IRAN_MD, tmp_path / "titled.docx", "-M", f"title={title}")
+    assert extract(word, Record(doc_id="t", title="t", guessed=True)).found == {"title": title}
