@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
-
-import bibtexparser
-import rispy
 
 from corpus_search.errors import UsageError
 from corpus_search.locators import locator_text
@@ -459,6 +457,9 @@ def bibtex(record: Record, loc: Locator, key: str | None = None, note: str = "")
         note = "; ".join(p for p in (loc.text(), note) if p)
     fields += [("edition", record.version or ""), ("doi", record.doi or ""), ("url", record.url or ""),
                ("note", note)]
+    # Imported here: bibtexparser takes ~0.1-0.3 s to import, and every search cites its hits in Chicago.
+    import bibtexparser
+
     # bibtexparser writes the entry; the values are escaped and braced here, so its middlewares stay out of the way.
     entry = bibtexparser.model.Entry(kind, key or record.doc_id, [
         bibtexparser.model.Field(name, "{" + _bib_escape(value, name in ("url", "doi")) + "}")
@@ -469,11 +470,16 @@ def bibtex(record: Record, loc: Locator, key: str | None = None, note: str = "")
                                      bibtex_format=layout).rstrip("\n")
 
 
-class _RisWriter(rispy.RisWriter):
+@lru_cache(maxsize=1)
+def _ris_writer() -> type:
     """rispy's writer without the "1." line it puts before each reference (Zotero and EndNote write none)."""
+    import rispy  # here, not at the top: see bibtex()
 
-    def set_header(self, count: int) -> str:
-        return ""
+    class RisWriter(rispy.RisWriter):
+        def set_header(self, count: int) -> str:
+            return ""
+
+    return RisWriter
 
 
 def ris(record: Record, loc: Locator, note: str = "") -> str:
@@ -512,7 +518,9 @@ def ris(record: Record, loc: Locator, note: str = "") -> str:
         value = [line(v) for v in value if line(v)] if isinstance(value, list) else line(value)
         if value:
             kept[name] = value
-    return rispy.dumps([kept], implementation=_RisWriter)
+    import rispy
+
+    return rispy.dumps([kept], implementation=_ris_writer())
 
 
 def csl_json(record: Record, loc: Locator, item_id: str | None = None, note: str = "") -> dict[str, Any]:
