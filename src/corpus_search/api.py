@@ -100,8 +100,11 @@ class Corpus:
         kinds: Sequence[str] = (),
         limit: int = 10,
         rollup: bool = False,
+        lang: str | Sequence[str] | None = None,
     ) -> SearchResult:
-        filters = Filters(tuple(entities), tuple(labels), tuple(doc_ids), tuple(kinds), rollup)
+        """`lang`: only passages detected in this language (ISO 639-1 code), or in any of these."""
+        langs = (lang,) if isinstance(lang, str) else tuple(lang or ())
+        filters = Filters(tuple(entities), tuple(labels), tuple(doc_ids), tuple(kinds), rollup, langs)
         return self.searcher.search(query, mode=mode, filters=filters, limit=limit)
 
     def search_json(self, query: str, **kwargs) -> dict[str, Any]:
@@ -141,6 +144,8 @@ class Corpus:
             "entities": [{"name": m.name, "label": m.label, "text": m.text} for m in hit.entities],
             "highlights": [list(s) for s in hit.highlights],
             "citation": self.cite(p.passage_id),
+            "pdf_page": p.pdf_page,
+            "language": p.language,
         }
 
     # -- quotations and citations ---------------------------------------------
@@ -207,6 +212,8 @@ class Corpus:
             "start": passage.start,
             "end": passage.end,
             "notes": list(passage.notes),
+            "pdf_page": passage.pdf_page,
+            "language": passage.language,
         }
         data["entities"] = [{"name": m.name, "label": m.label, "text": m.text} for m in (mentions or [])]
         return data
@@ -233,6 +240,10 @@ class Corpus:
         if label is not None:
             label = self.searcher.check_label(label)
         return self.store.entities(label=label, limit=limit)
+
+    def languages(self) -> list[tuple[str, int]]:
+        """The languages detected in the corpus, as (ISO 639-1 code, passages), most passages first."""
+        return self.searcher.languages()
 
     def labels(self) -> list[str]:
         """The entity labels that occur in this corpus."""

@@ -32,6 +32,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("source_workers", "0", "Sources processed at once, each in its own capped worker process (0: one per CPU, at most 4)."),
     Setting("ner_stall", "600", "Seconds the entity tagger may go without finishing a batch before the build is stopped with an error."),
     Setting("query_timeout", "10", "Seconds a keyword query with syntax (phrases, operators, wildcards: the ones Whoosh scores) may collect matches; past it, the best found so far, with a warning."),
+    Setting("language_detection", "low", "How each passage's language is detected at build time (lingua, offline): low (fast), high (more accurate on short passages, slower) or off."),
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),

@@ -236,7 +236,12 @@ def _extract_pdf(path: Path, record: Record, isolated: bool = False) -> Extracti
     raw_pages: list[dict[str, Any]] = result["pages"]
     if not raw_pages:
         return _failed("the PDF has no pages", STATUS_EMPTY)
-    labels: list[str] | None = result.get("labels")
+    labels: list[str | None] | None = result.get("labels")
+    if labels is None and not record.page_offset:
+        # No /PageLabels and no offset in the record: read the numbers the pages print.
+        from corpus_search.printed_pages import detect
+
+        labels = detect([str(item.get("text") or "") for item in raw_pages])
     pages: list[Page] = []
     errors: list[tuple[int, str]] = []
     for index, item in enumerate(raw_pages):

@@ -89,6 +89,8 @@ class Passage:
     note_marks: tuple[tuple[int, str], ...] = ()
     # map of text offset -> raw-source offset at each run start: (text_off, raw_off)
     raw_map: tuple[tuple[int, int], ...] = ()
+    pdf_page: int | None = None  # the PDF's own page (1-based) where the passage starts; None for text files
+    language: str | None = None  # ISO 639-1 code detected from the text ("en", "de"); None when unsure
 
     def page_at(self, offset: int) -> str | None:
         """The printed page label at a character offset inside the passage."""
@@ -97,6 +99,12 @@ class Passage:
             if off <= offset:
                 label = lab
         return label
+
+    def pdf_page_at(self, offset: int) -> int | None:
+        """The PDF page (1-based) at a character offset inside the passage."""
+        if self.pdf_page is None:
+            return None
+        return self.pdf_page + sum(1 for off, _ in self.page_breaks if off <= offset)
 
     def to_json(self) -> dict[str, Any]:
         return _to_json(self)
@@ -215,6 +223,7 @@ class QuoteMatch:
     selector: dict[str, Any] = field(default_factory=dict)  # W3C TextQuoteSelector + position
     file_sha256: str = ""
     citation: str = ""  # Chicago note citing the quotation's own pages
+    pdf_page: int | None = None  # the PDF's own page where the quotation starts (PDF sources)
 
     def to_json(self) -> dict[str, Any]:
         return _to_json(self)

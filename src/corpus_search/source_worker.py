@@ -96,7 +96,7 @@ def _work(request: dict) -> dict:
     extraction = extract(Path(request["path"]), record, isolated=True)
     pages = extraction.pages
     try:
-        split = split_document(record, pages) if pages else None
+        split = split_document(record, pages, pdf=Path(request["path"]).suffix.lower() == ".pdf") if pages else None
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - odd text must cost this source, never the build
