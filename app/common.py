@@ -244,6 +244,10 @@ def meta_line(record, passage) -> str:
         extra.append(escape(passage.section))
     if passage.kind != "body":
         extra.append(badge(passage.kind))
+    if getattr(passage, "pdf_page", None) and str(passage.pdf_page) != str(passage.page):
+        extra.append(f"PDF page {int(passage.pdf_page)}")
+    if getattr(passage, "language", None):
+        extra.append(badge(passage.language))
     tail = f'<br><span class="cs-meta">{" · ".join(extra)}</span>' if extra else ""
     return f'<div class="cs-head">{head}{tail}</div>'
 
