@@ -207,7 +207,7 @@ def add_to_collection(passage_id: str, quote: str | None = None, offset: int | N
 
 
 # -- opening the reader ----------------------------------------------------------------------
-def open_reader(passage_id: str, doc_id: str, query: str = "") -> None:
+def open_reader(passage_id: str, doc_id: str, query: str = "", span: tuple[int, int] | None = None) -> None:
     from corpus_search.render import reader_views, view_of
 
     params = {"rdoc": doc_id, "hit": passage_id}
@@ -222,6 +222,8 @@ def open_reader(passage_id: str, doc_id: str, query: str = "") -> None:
         pass  # the reader explains a missing document itself
     if query:
         params["hq"] = query
+    if span:  # a quotation: the reader marks just its words on the original page
+        params["qs"], params["qe"] = str(int(span[0])), str(int(span[1]))
     st.session_state["_reader_target"] = passage_id
     st.switch_page(PAGES["reader"], query_params=params)
 
