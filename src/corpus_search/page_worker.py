@@ -46,7 +46,7 @@ def render(request: dict[str, Any]) -> dict[str, Any]:
     # The width asked for, unless the page is so tall (or the size so odd) that the pixels would pass the cap.
     scale = int(request["width"]) / shown_w
     if shown_w * shown_h * scale * scale > int(request["max_pixels"]):
-        scale = (int(request["max_pixels"]) / (shown_w * shown_h)) ** 0.5
+        scale = (int(request["max_pixels"]) / (shown_w * shown_h)) ** 0.5 * 0.99  # pdfium rounds sizes up
     bitmap = page.render(scale=scale, may_draw_forms=True)
     image = bitmap.to_pil()
     tmp = request["out"] + f".{os.getpid()}.tmp"
