@@ -66,3 +66,14 @@ def test_api_lang_argument(paged_index: Path) -> None:
         assert not corpus.search("Teilmengen", mode="keyword", lang=["en"]).hits
     finally:
         corpus.close()
+
+
+def test_batch_lines_filter_by_language(paged_index: Path, tmp_path: Path) -> None:
+    lines = tmp_path / "queries.jsonl"
+    lines.write_text('{"query": "Menge", "lang": "de"}\n{"query": "Menge", "lang": ["en"], "mode": "keyword"}\n',
+                     encoding="utf-8")
+    proc = run("batch", str(lines), "--json", index=paged_index)
+    assert proc.returncode == 0, proc.stderr
+    german, english = (json.loads(line) for line in proc.stdout.splitlines())
+    assert german["results"] and {r["language"] for r in german["results"]} == {"de"}
+    assert all(r["language"] == "en" for r in english["results"])

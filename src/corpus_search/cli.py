@@ -194,7 +194,7 @@ def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, langs, limi
             result = corpus.search(
                 spec["query"], mode=spec.get("mode", mode), entities=ents, labels=spec.get("label", labels) or (),
                 doc_ids=spec.get("doc", doc_ids) or (), kinds=kinds, limit=spec.get("limit", limit),
-                rollup=bool(spec.get("rollup", rollup)), lang=langs,
+                rollup=bool(spec.get("rollup", rollup)), lang=spec.get("lang", langs) or (),
             )
         except CorpusSearchError as exc:
             _batch_error(as_json, spec["query"], exc)
@@ -263,7 +263,7 @@ def _check_batch_spec(file: Path, n: int, spec: dict) -> None:
     limit = spec.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise UsageError(f"{file}:{n}: \"limit\" must be a whole number, not {json.dumps(limit)[:40]}")
-    for key in ("entity", "label", "doc"):
+    for key in ("entity", "label", "doc", "lang"):
         value = spec.get(key)
         if value is not None and not isinstance(value, str) and not (
                 isinstance(value, list) and all(isinstance(v, str) for v in value)):
