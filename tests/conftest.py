@@ -44,3 +44,34 @@ def corpus_copy(tmp_path) -> Path:
     dest = tmp_path / "corpus"
     shutil.copytree(CORPUS, dest)
     return dest
+
+
+EXTRA_CRS = SHARED / "testdata" / "extra" / "crs-reports" / "pdf"
+GEOTOPO = TESTDATA_PDF / "sample-files" / "009-pdflatex-geotopo" / "GeoTopo-komprimiert.pdf"
+
+
+@pytest.fixture(scope="session")
+def paged_corpus(tmp_path_factory) -> Path:
+    """Sources without records: the CRS report R48903 (public domain; cover and contents before its
+    printed "1") and three pages of German lecture notes (GeoTopo, Martin Thoma, CC-BY-SA-4.0), cut
+    from the real PDF so the German is the author's, not ours."""
+    from pypdf import PdfReader, PdfWriter
+
+    folder = tmp_path_factory.mktemp("paged-corpus")
+    shutil.copy(EXTRA_CRS / "reports" / "R48903.3.pdf", folder / "R48903.3.pdf")
+    writer = PdfWriter()
+    for page in PdfReader(GEOTOPO).pages[5:8]:
+        writer.add_page(page)
+    with open(folder / "geotopo-auszug.pdf", "wb") as fh:
+        writer.write(fh)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def paged_index(paged_corpus, tmp_path_factory) -> Path:
+    from corpus_search.api import build
+
+    index = tmp_path_factory.mktemp("paged-index")
+    report = build(paged_corpus, index)
+    assert all(s.status.startswith("ok") for s in report.sources), report.sources
+    return index

@@ -568,3 +568,52 @@ def test_a_text_bomb_fails_at_the_time_cap_while_another_session_searches(browse
             time.sleep(0.2)
         assert _group_gone(pid), f"the build outlived the app: {_group_left(pid)}"
         assert Generations(index).current().name == published
+
+
+# -- the original page of a PDF ------------------------------------------------------------------
+def test_reader_shows_the_original_pdf_page_with_the_hit_marked(browser, paged_index, paged_corpus, tmp_path):
+    import pypdfium2 as pdfium
+
+    phrase = "Before U.S. and Israeli military operations began"
+    # Where the words are, read independently from the PDF's text layer: the mark must sit there.
+    pdf = pdfium.PdfDocument(str(paged_corpus / "R48903.3.pdf"))
+    pdf_page = pdf[2]
+    textpage = pdf_page.get_textpage()
+    first = textpage.search(phrase).get_next()[0]
+    _, bottom, _, top = textpage.get_charbox(first)
+    height = pdf_page.get_height()
+    expected_top = (height - top) / height
+    textpage.close()
+    pdf_page.close()
+    pdf.close()
+
+    with streamlit_server(paged_index, paged_corpus, tmp_path / "server.log",
+                          {"CORPUS_SEARCH_ANNOTATIONS": str(tmp_path / "annotations")}) as url:
+        page = browser.new_context(viewport={"width": 1600, "height": 1100}).new_page()
+        page.set_default_timeout(90_000)
+        open_app(page, url)
+        run_search(page, phrase)
+        card = page.locator(".st-key-card-1")
+        assert phrase in card.locator(".cs-passage").inner_text()
+        assert "PDF page 3" in card.locator(".cs-head").inner_text()  # printed p. 1 is the third PDF page
+        card.get_by_role("button", name=re.compile("Open in reader")).click()
+        page.wait_for_url(re.compile(r"/reader"))
+        page.locator(".cs-hit").wait_for()
+
+        frame = page.locator('.cs-pageimg[data-pdf-page="3"]')
+        frame.wait_for()
+        image = frame.locator("img")
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+        natural = image.evaluate("img => [img.naturalWidth, img.naturalHeight]")
+        assert natural[0] >= 800 and natural[1] > natural[0]  # a portrait letter page at the configured width
+        marks = frame.locator(".cs-pagemark")
+        assert marks.count() >= 5  # the paragraph's lines, one box each
+        box, first_mark = image.bounding_box(), marks.first.bounding_box()
+        assert box["x"] <= first_mark["x"] and first_mark["x"] + first_mark["width"] <= box["x"] + box["width"] + 1
+        top_fraction = (first_mark["y"] - box["y"]) / box["height"]
+        assert abs(top_fraction - expected_top) < 0.01, (top_fraction, expected_top)
+        last = marks.last.bounding_box()
+        assert last["y"] > first_mark["y"]  # the marks run down the paragraph
+        page.get_by_text("PDF page 3: the passage you opened is marked.").wait_for()
+        shot(page, "reader-original-page")
+        page.context.close()

@@ -297,3 +297,30 @@ def test_a_page_image_repeated_in_a_scan_is_ocrd_once(tmp_path):
     # Every page ends read, with nothing on it; the one image behind them all was OCR'd once.
     assert result.status == STATUS_NO_TEXT and "found no text on 100 page" in result.message
     assert len(list((tmp_path / "cache").glob("pages/*/*.json"))) == 1
+
+
+def test_the_reader_marks_a_passage_on_a_scanned_page_by_its_ocr_word_boxes(scanned):
+    """A scan has no text layer; the mark comes from OCR's word boxes and sits where the original prints the words."""
+    import pypdfium2 as pdfium
+
+    from corpus_search import page_image
+
+    scan_id = _source(scanned["report"], "scan-only.pdf").doc_id
+    with _opened(scanned["index"]) as corpus:
+        document = corpus.document(scan_id)
+        passage = next(p for p in corpus.passages(scan_id) if p.pdf_page == 2 and p.kind == "body" and len(p.text) > 200)
+        image = page_image.page_image(scanned["index"], scanned["corpus"], document, 2)
+    assert image.chars.strip(), "the scan's page took the OCR's words as its characters"
+    text = page_image.text_on_page(passage, 2)
+    boxes = page_image.boxes_for(image, text)
+    assert boxes, "the passage is marked on the scanned page"
+    first_words = " ".join(_words(text)[:4])
+    pdf = pdfium.PdfDocument(str(scanned["only_scan"]))
+    page = pdf[1]
+    height = page.get_size()[1]
+    textpage = page.get_textpage()
+    found = textpage.search(first_words, match_case=False).get_next()
+    assert found is not None
+    _left, _bottom, _right, top = textpage.get_charbox(found[0])
+    pdf.close()
+    assert abs(boxes[0].top - (height - top) / height) < 0.02

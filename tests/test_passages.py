@@ -43,7 +43,7 @@ def split(name: str) -> Split:
             pages = _leading_space_pages(text, record.page_offset)
         else:
             pages = [Page(index=0, text=text, label=None)]
-    return split_document(record, pages)
+    return split_document(record, pages, pdf=path.suffix == ".pdf")
 
 
 def containing(name: str, phrase: str) -> list:
@@ -194,7 +194,8 @@ def test_crs_footnotes_and_pages() -> None:
     result = split("crs/R48903.pdf")
     assert result.stats["footnotes"] >= 30
     intro = containing("crs/R48903.pdf", "Before U.S. and Israeli military operations began")[0]
-    assert intro.page == 3 and "1" in intro.notes
+    # The report has no /PageLabels: its footer prints "1" on the third PDF page (cover, contents first).
+    assert (intro.page, intro.pdf_page) == (1, 3) and "1" in intro.notes
     assert "about 130 each day. As of April 7" in intro.text
 
 

@@ -100,8 +100,11 @@ class Corpus:
         kinds: Sequence[str] = (),
         limit: int = 10,
         rollup: bool = False,
+        lang: str | Sequence[str] | None = None,
     ) -> SearchResult:
-        filters = Filters(tuple(entities), tuple(labels), tuple(doc_ids), tuple(kinds), rollup)
+        """`lang`: only passages detected in this language (ISO 639-1 code), or in any of these."""
+        langs = (lang,) if isinstance(lang, str) else tuple(lang or ())
+        filters = Filters(tuple(entities), tuple(labels), tuple(doc_ids), tuple(kinds), rollup, langs)
         return self.searcher.search(query, mode=mode, filters=filters, limit=limit)
 
     def search_json(self, query: str, **kwargs) -> dict[str, Any]:
@@ -143,6 +146,8 @@ class Corpus:
             "citation": self.cite(p.passage_id),
             "ocr": p.ocr,  # the text was read by OCR from a page image
             "ocr_confidence": p.ocr_confidence,
+            "pdf_page": p.pdf_page,
+            "language": p.language,
         }
 
     # -- quotations and citations ---------------------------------------------
@@ -225,6 +230,8 @@ class Corpus:
             "notes": list(passage.notes),
             "ocr": passage.ocr,
             "ocr_confidence": passage.ocr_confidence,
+            "pdf_page": passage.pdf_page,
+            "language": passage.language,
         }
         data["entities"] = [{"name": m.name, "label": m.label, "text": m.text} for m in (mentions or [])]
         return data
@@ -251,6 +258,10 @@ class Corpus:
         if label is not None:
             label = self.searcher.check_label(label)
         return self.store.entities(label=label, limit=limit)
+
+    def languages(self) -> list[tuple[str, int]]:
+        """The languages detected in the corpus, as (ISO 639-1 code, passages), most passages first."""
+        return self.searcher.languages()
 
     def labels(self) -> list[str]:
         """The entity labels that occur in this corpus."""

@@ -121,6 +121,8 @@ def _search_options(f):
     f = click.option("--json", "as_json", is_flag=True, help="Print JSON (see CONTRACT.md).")(f)
     f = click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
                      help="Results to show (at most CORPUS_SEARCH_MAX_LIMIT, 1000 by default).")(f)
+    f = click.option("--lang", "langs", multiple=True,
+                     help="Only passages in this language (ISO 639-1 code: en, de, fr; repeatable = any of them).")(f)
     f = click.option("--kind", "kinds", multiple=True,
                      help="Only passages of this kind (body, heading, footnote, caption, box, quote).")(f)
     f = click.option("--doc", "doc_ids", multiple=True, help="Only this document (repeatable).")(f)
@@ -137,11 +139,11 @@ def _search_options(f):
 @click.argument("query")
 @_search_options
 @click.pass_context
-def search(ctx, query, mode, entities, rollup, labels, doc_ids, kinds, limit, as_json) -> None:
+def search(ctx, query, mode, entities, rollup, labels, doc_ids, kinds, langs, limit, as_json) -> None:
     """Search passages: hybrid (default), keyword or semantic."""
     corpus = _open(ctx)
     result = corpus.search(query, mode=mode, entities=entities, labels=labels, doc_ids=doc_ids, kinds=kinds,
-                           limit=limit, rollup=rollup)
+                           limit=limit, rollup=rollup, lang=langs)
     if as_json:
         _dump(corpus.result_json(result))
         return
@@ -172,7 +174,7 @@ def _print_hit(corpus, hit) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_search_options
 @click.pass_context
-def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, limit, as_json) -> None:
+def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, langs, limit, as_json) -> None:
     """Run many searches in one process: one query per line, or JSON lines."""
     lines = _read_batch(file)  # before the index opens: a bad file fails at once
     corpus = _open(ctx)
@@ -189,7 +191,7 @@ def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, limit, as_j
             result = corpus.search(
                 spec["query"], mode=spec.get("mode", mode), entities=ents, labels=spec.get("label", labels) or (),
                 doc_ids=spec.get("doc", doc_ids) or (), kinds=kinds, limit=spec.get("limit", limit),
-                rollup=bool(spec.get("rollup", rollup)),
+                rollup=bool(spec.get("rollup", rollup)), lang=spec.get("lang", langs) or (),
             )
         except CorpusSearchError as exc:
             _batch_error(as_json, spec["query"], exc)
@@ -258,7 +260,7 @@ def _check_batch_spec(file: Path, n: int, spec: dict) -> None:
     limit = spec.get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise UsageError(f"{file}:{n}: \"limit\" must be a whole number, not {json.dumps(limit)[:40]}")
-    for key in ("entity", "label", "doc"):
+    for key in ("entity", "label", "doc", "lang"):
         value = spec.get(key)
         if value is not None and not isinstance(value, str) and not (
                 isinstance(value, list) and all(isinstance(v, str) for v in value)):

@@ -260,8 +260,14 @@ def _extract_pdf(path: Path, record: Record, isolated: bool = False, ocr_options
     raw_pages: list[dict[str, Any]] = result["pages"]
     if not raw_pages:
         return _failed("the PDF has no pages", STATUS_EMPTY)
-    labels: list[str] | None = result.get("labels")
+    labels: list[str | None] | None = result.get("labels")
+    # OCR first, so a scan's printed page numbers are read from its OCR'd text too.
     ocr_note = _ocr_pages(path, raw_pages, record, ocr_options) if ocr_options is not None else ""
+    if labels is None and not record.page_offset:
+        # No /PageLabels and no offset in the record: read the numbers the pages print.
+        from corpus_search.printed_pages import detect
+
+        labels = detect([str(item.get("text") or "") for item in raw_pages])
     pages: list[Page] = []
     errors: list[tuple[int, str]] = []
     for index, item in enumerate(raw_pages):

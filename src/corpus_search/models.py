@@ -152,6 +152,8 @@ class Passage:
     raw_map: tuple[tuple[int, int], ...] = ()
     ocr: bool = False  # the text (or part of it) was read by OCR from a page image
     ocr_confidence: float | None = None  # mean OCR word confidence (0-100) of its pages
+    pdf_page: int | None = None  # the PDF's own page (1-based) where the passage starts; None for text files
+    language: str | None = None  # ISO 639-1 code detected from the text ("en", "de"); None when unsure
 
     def page_at(self, offset: int) -> str | None:
         """The printed page label at a character offset inside the passage."""
@@ -160,6 +162,12 @@ class Passage:
             if off <= offset:
                 label = lab
         return label
+
+    def pdf_page_at(self, offset: int) -> int | None:
+        """The PDF page (1-based) at a character offset inside the passage."""
+        if self.pdf_page is None:
+            return None
+        return self.pdf_page + sum(1 for off, _ in self.page_breaks if off <= offset)
 
     def to_json(self) -> dict[str, Any]:
         return _to_json(self)
@@ -285,6 +293,7 @@ class QuoteMatch:
     # where the quotation matched the OCR text only modulo OCR confusions (rn/m, l/1, O/0):
     # {"quote": as quoted, "source": as OCR read it, "start", "end": span in the passage text}
     ocr_equivalent: tuple[dict[str, Any], ...] = ()
+    pdf_page: int | None = None  # the PDF's own page where the quotation starts (PDF sources)
 
     def to_json(self) -> dict[str, Any]:
         return _to_json(self)

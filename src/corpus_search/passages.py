@@ -95,13 +95,18 @@ class _Doc:
     stats: Counter[str] = field(default_factory=Counter)
     markers: MarkerTracker = field(default_factory=MarkerTracker)
     next_note: int = 1
+    physical: list[int] = field(default_factory=list)  # each page's 1-based PDF page; empty for text files
 
 
-def split_document(record: Record, pages: list[Page]) -> Split:
-    """Clean a document's pages and cut them into passages; never raises on odd text."""
+def split_document(record: Record, pages: list[Page], pdf: bool = False) -> Split:
+    """Clean a document's pages and cut them into passages; never raises on odd text.
+
+    `pdf`: the pages are a PDF's, so each passage also records the PDF page it starts on (`pdf_page`).
+    """
     page_lines = [[squeeze_spaces(ln) for ln in normalize(p.text or "").split("\n")] for p in pages]
     all_lines = [ln for lines in page_lines for ln in lines]
     doc = _Doc(record, [p.label for p in pages], HyphenJudge(all_lines), _typical_width(all_lines))
+    doc.physical = [p.index + 1 for p in pages] if pdf else []
     doc.stats["pages"] = len(pages)
     nonblank = sum(1 for ln in all_lines if ln)
     blank_mode = nonblank > 0 and (len(all_lines) - nonblank) >= 0.15 * nonblank
@@ -577,6 +582,18 @@ def _cut(raw: str, label: str | None) -> tuple[str, str | None, list[tuple[int, 
     return text, label, breaks, marks
 
 
+_LEADING = re.compile(f"(?:\\s+|{SENTINEL.pattern})*")
+
+
+def _leading_pages(chunk: str) -> int:
+    """Page breaks before a chunk's first word: the chunk begins on the page after them."""
+    return _LEADING.match(chunk).group().count(PAGE_OPEN)
+
+
+def _physical(doc: _Doc, position: int) -> int | None:
+    return doc.physical[position] if 0 <= position < len(doc.physical) else None
+
+
 def _page_fields(label: str | None) -> tuple[int | None, str | None]:
     if label is None or label == "":
         return None, None
@@ -605,7 +622,10 @@ def _finish(ordered: list[_Block], doc: _Doc) -> Split:
         chunks = _split_long(raw)
         doc.stats["long_splits"] += len(chunks) - 1
         label = doc.labels[block.page] if block.page < len(doc.labels) else None
+        position = block.page  # index into the pages; every page sentinel in the block moves it on by one
         for chunk in chunks:
+            pdf_page = _physical(doc, position + _leading_pages(chunk))
+            position += chunk.count(PAGE_OPEN)
             text, start_label, breaks, marks = _cut(chunk, label)
             if not text:
                 continue
@@ -631,6 +651,7 @@ def _finish(ordered: list[_Block], doc: _Doc) -> Split:
                     page_breaks=tuple(breaks),
                     notes=notes,
                     note_marks=tuple(marks) if kind != "footnote" else (),
+                    pdf_page=pdf_page,
                 )
             )
             texts.append(text)

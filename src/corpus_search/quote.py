@@ -511,6 +511,7 @@ def _build(ready: _Prepared, first: int, start: int, last: int, end: int, **extr
         selector=selector,
         file_sha256=sha,
         citation=cite(record, p, "chicago", start, end, last=other),
+        pdf_page=p.pdf_page_at(start),
         **extra,
     )
 

@@ -256,3 +256,28 @@ def footnotes_for(view: ReaderView, passages: Sequence) -> list:
                 shown.append(match)
                 have.add(match.passage_id)
     return sorted(shown, key=lambda p: p.seq)
+
+
+def page_image_html(png: bytes, boxes: Iterable = (), alt: str = "", pdf_page: int | None = None) -> str:
+    """A page image with marked boxes over it (each a Box or (left, top, right, bottom) in page fractions).
+
+    The image goes in as a data URI and every number is formatted here, so nothing from the source
+    reaches the markup unescaped.
+    """
+    import base64
+
+    marks = []
+    for box in boxes:
+        left, top, right, bottom = (box.left, box.top, box.right, box.bottom) if hasattr(box, "left") else box
+        left, top = min(max(float(left), 0.0), 1.0), min(max(float(top), 0.0), 1.0)
+        right, bottom = min(max(float(right), left), 1.0), min(max(float(bottom), top), 1.0)
+        marks.append(
+            f'<div class="cs-pagemark" style="position:absolute;left:{left * 100:.3f}%;top:{top * 100:.3f}%;'
+            f'width:{(right - left) * 100:.3f}%;height:{(bottom - top) * 100:.3f}%;'
+            'background:rgba(255,200,0,0.30);outline:2px solid rgba(220,110,0,0.85);pointer-events:none"></div>')
+    data = base64.b64encode(png).decode("ascii")
+    page = f' data-pdf-page="{int(pdf_page)}"' if pdf_page is not None else ""
+    return (f'<div class="cs-pageimg"{page} style="position:relative;width:100%;line-height:0;'
+            f'border:1px solid rgba(128,128,128,0.4)">'
+            f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}" style="width:100%;display:block">'
+            + "".join(marks) + "</div>")

@@ -28,6 +28,7 @@ class Filters:
     doc_ids: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ()
     rollup: bool = False  # an entity filter also takes places within it ("Moscow" within "Russia")
+    languages: tuple[str, ...] = ()  # ISO 639-1 codes: passages detected in any of them
 
 
 class Searcher:
@@ -41,6 +42,7 @@ class Searcher:
         self._aliases = None
         self._names = None
         self._labels: list[str] | None = None
+        self._languages: list[tuple[str, int]] | None = None
 
     # -- filters ---------------------------------------------------------------
     def _load_names(self) -> None:
@@ -75,6 +77,20 @@ class Searcher:
             raise QueryError(f"no entities labelled {label!r} in the corpus; its labels are {listed}")
         return label.upper()
 
+    def languages(self) -> list[tuple[str, int]]:
+        """(ISO 639-1 code, passages) for each language detected in this corpus, most passages first."""
+        if self._languages is None:
+            self._languages = self.store.language_counts()
+        return self._languages
+
+    def check_language(self, code: str) -> str:
+        """The code in lower case, or an error naming the languages the corpus holds."""
+        known = [c for c, _ in self.languages()]
+        if not isinstance(code, str) or code.strip().lower() not in known:
+            listed = ", ".join(known) if known else "none were detected (rebuild to detect them)"
+            raise QueryError(f"no passages in language {code!r}; the corpus has {listed}")
+        return code.strip().lower()
+
     def within(self, names: Sequence[str]) -> list[str]:
         """Entities of the corpus that sit within any of `names` (the opt-in place roll-up)."""
         from corpus_search.entities import rollup
@@ -102,6 +118,8 @@ class Searcher:
                 if k not in PASSAGE_KINDS:
                     raise UsageError(f"unknown passage kind {k!r}; choose from {', '.join(PASSAGE_KINDS)}")
             sets.append(self.store.passage_ids(filters.doc_ids or None, filters.kinds or None))
+        if filters.languages:
+            sets.append(self.store.passages_in_languages([self.check_language(code) for code in filters.languages]))
         if not sets:
             return None
         allowed = sets[0]

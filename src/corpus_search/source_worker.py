@@ -187,7 +187,7 @@ def _work(request: dict, started: float) -> dict:
     ocr.activate(ocr_options)
     extraction = extract(Path(request["path"]), record, isolated=True)
     try:
-        answer = _split(extraction, record)
+        answer = _split(extraction, record, pdf=Path(request["path"]).suffix.lower() == ".pdf")
     except MemoryError:
         raise
     except Exception as exc:  # noqa: BLE001 - odd text must cost this source, never the build
@@ -197,13 +197,12 @@ def _work(request: dict, started: float) -> dict:
     return answer
 
 
-def _split(extraction, record: Record) -> dict:
+def _split(extraction, record: Record, pdf: bool = False) -> dict:
+    from corpus_search import ocr
     from corpus_search.passages import split_document
 
-    from corpus_search import ocr
-
     pages = extraction.pages
-    split = split_document(record, pages) if pages else None
+    split = split_document(record, pages, pdf=pdf) if pages else None
     if split is not None:
         split = replace(split, passages=ocr.mark_passages(split.passages, pages))
     return {
@@ -228,7 +227,7 @@ def _children(extraction, parent_id: str) -> list[dict]:
         record = with_found(Record(doc_id=doc_id, title=item.name, type="document", guessed=True),
                             item.extraction.found)
         try:
-            answer = _split(item.extraction, record)
+            answer = _split(item.extraction, record, pdf=item.name.lower().endswith(".pdf"))
         except MemoryError:
             raise
         except Exception as exc:  # noqa: BLE001 - one odd attachment costs itself, not its message

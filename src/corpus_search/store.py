@@ -246,6 +246,18 @@ class Store:
             args += list(kinds)
         return {r[0] for r in self.conn.execute(sql, args)}
 
+    def passages_in_languages(self, codes: Sequence[str]) -> set[str]:
+        # The language lives in the passage's JSON only: no schema change, and older stores read as "unknown".
+        marks = ",".join("?" * len(codes))
+        sql = f"SELECT passage_id FROM passages WHERE json_extract(json, '$.language') IN ({marks})"
+        return {r[0] for r in self.conn.execute(sql, list(codes))}
+
+    def language_counts(self) -> list[tuple[str, int]]:
+        rows = self.conn.execute(
+            "SELECT json_extract(json, '$.language') AS lang, COUNT(*) FROM passages "
+            "WHERE lang IS NOT NULL GROUP BY lang ORDER BY COUNT(*) DESC, lang")
+        return [(str(code), int(n)) for code, n in rows]
+
     # -- entities ----------------------------------------------------------
     def mentions(self, passage_ids: Sequence[str]) -> dict[str, list[Mention]]:
         out: dict[str, list[Mention]] = defaultdict(list)

@@ -208,7 +208,7 @@ def add_to_collection(passage_id: str, quote: str | None = None, offset: int | N
 
 
 # -- opening the reader ----------------------------------------------------------------------
-def open_reader(passage_id: str, doc_id: str, query: str = "") -> None:
+def open_reader(passage_id: str, doc_id: str, query: str = "", span: tuple[int, int] | None = None) -> None:
     from corpus_search.render import reader_views, view_of
 
     params = {"rdoc": doc_id, "hit": passage_id}
@@ -223,6 +223,8 @@ def open_reader(passage_id: str, doc_id: str, query: str = "") -> None:
         pass  # the reader explains a missing document itself
     if query:
         params["hq"] = query
+    if span:  # a quotation: the reader marks just its words on the original page
+        params["qs"], params["qe"] = str(int(span[0])), str(int(span[1]))
     st.session_state["_reader_target"] = passage_id
     st.switch_page(PAGES["reader"], query_params=params)
 
@@ -245,6 +247,10 @@ def meta_line(record, passage) -> str:
         extra.append(escape(passage.section))
     if passage.kind != "body":
         extra.append(badge(passage.kind))
+    if getattr(passage, "pdf_page", None) and str(passage.pdf_page) != str(passage.page):
+        extra.append(f"PDF page {int(passage.pdf_page)}")
+    if getattr(passage, "language", None):
+        extra.append(badge(passage.language))
     tail = f'<br><span class="cs-meta">{" · ".join(extra)}</span>' if extra else ""
     return f'<div class="cs-head">{head}{tail}</div>'
 

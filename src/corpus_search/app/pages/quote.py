@@ -49,7 +49,7 @@ def show_match(m, i: int, expanded: bool) -> None:
                         wrap_lines=True)
         a, b = st.columns(2)
         if a.button("Open in reader", key=f"q-open-{i}", icon=":material/menu_book:"):
-            common.open_reader(m.passage_id, m.doc_id)
+            common.open_reader(m.passage_id, m.doc_id, span=(m.start, m.end))
         if b.button("Add to collection", key=f"q-add-{i}", icon=":material/bookmark_add:"):
             common.add_to_collection(m.passage_id, quote=m.source_text, offset=m.start, end_offset=m.end)
         if st.button("Annotate", key=f"q-annotate-{i}", icon=":material/edit_note:"):

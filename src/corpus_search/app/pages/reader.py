@@ -7,7 +7,9 @@ import streamlit as st
 from corpus_search.app import annotating
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
-from corpus_search.render import annotate, authors_line, escape, footnotes_for, highlight, reader_views, view_of
+from corpus_search.render import (
+    annotate, authors_line, escape, footnotes_for, highlight, page_image_html, reader_views, view_of,
+)
 from corpus_search.search import highlight_spans, query_terms
 
 corpus = common.require_corpus()
@@ -42,6 +44,7 @@ if target:
 doc_id = st.selectbox("Document", list(titles), key="rdoc", format_func=lambda d: titles.get(d, d))
 try:
     record = corpus.record(doc_id)
+    document = corpus.document(doc_id)
     passages = corpus.passages(doc_id)
 except CorpusSearchError as exc:
     st.error(escape(str(exc)))
@@ -91,7 +94,48 @@ for a in annotating.store().list(passage_ids=shown_ids):
     if not a.orphan:  # an orphan's old passage may hold other words now; orphans are listed apart
         notes_by_pid.setdefault(a.passage_id, []).append(a)
 
-text_col, notes_col = st.columns([3, 1])
+def _span() -> tuple[int, int] | None:
+    """The quotation's span in the opened passage, from the URL (?qs=&qe=), when it is one."""
+    qs, qe = st.query_params.get("qs", ""), st.query_params.get("qe", "")
+    return (int(qs), int(qe)) if qs.isdigit() and qe.isdigit() and int(qs) < int(qe) else None
+
+
+def _original_page(view, pdf_pages: list[int]) -> None:
+    from corpus_search import page_image
+
+    opened = next((p for p in view.passages if p.passage_id == hit and p.pdf_page), None)
+    span = _span() if opened else None
+    start = opened.pdf_page_at(span[0]) if opened and span else (opened.pdf_page if opened else None)
+    default = start if start in pdf_pages else pdf_pages[0]
+    number = st.selectbox("PDF page", pdf_pages, index=pdf_pages.index(default), key=f"pdfpage-{doc_id}-{view.label}",
+                          format_func=lambda n: f"PDF page {n} of {document.pages}") if len(pdf_pages) > 1 else default
+    try:
+        image = page_image.page_image(corpus.root, common.corpus_dir(), document, int(number), record.password)
+    except CorpusSearchError as exc:
+        st.warning(escape(f"The original page cannot be shown: {exc}"))
+        return
+    boxes = []
+    if opened is not None:
+        lo, hi = span if span else (0, None)
+        boxes = page_image.boxes_for(image, page_image.text_on_page(opened, int(number), lo, hi))
+    st.markdown(page_image_html(image.png.read_bytes(), boxes, alt=f"PDF page {number} of {record.title}",
+                                pdf_page=int(number)), unsafe_allow_html=True)
+    what = "quotation" if span else "passage"
+    if opened is not None and boxes:
+        st.caption(f"PDF page {number}: the {what} you opened is marked.")
+    elif opened is not None and opened.pdf_page_at(0) == number:
+        st.caption(f"PDF page {number}: the {what} could not be located on the page image.")
+    else:
+        st.caption(f"PDF page {number}.")
+
+
+# A PDF's original page beside the text, with the opened passage (or quotation) marked on it.
+pdf_pages = sorted({p.pdf_page for p in view.passages if p.pdf_page})
+show_page = bool(pdf_pages) and st.toggle("Show the original page", value=True, key="show-page")
+if show_page:
+    text_col, page_col, notes_col = st.columns([3, 3, 1.3])
+else:
+    text_col, notes_col = st.columns([3, 1])
 with text_col:
     for p in view.passages:
         if p.kind == "footnote":
@@ -140,3 +184,7 @@ with notes_col:
             for a in mine:
                 st.markdown(annotating.note_card(a), unsafe_allow_html=True)
                 annotating.edit_controls(a, "reader-edit")
+
+if show_page:
+    with page_col:
+        _original_page(view, pdf_pages)

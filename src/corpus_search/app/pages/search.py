@@ -7,6 +7,7 @@ import streamlit as st
 from corpus_search.app import annotating
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
+from corpus_search.languages import name as language_name
 from corpus_search.models import PASSAGE_KINDS
 from corpus_search.render import escape
 from corpus_search.search import MODES
@@ -20,6 +21,7 @@ by_name = {e.name: e for e in entities}
 labels = sorted({e.label for e in entities})
 documents = corpus.documents()
 titles = {d.doc_id: d.record.title for d in documents}
+language_counts = dict(corpus.languages())
 
 
 def _add_entity(name: str) -> None:
@@ -39,7 +41,7 @@ def _chip_clicked(key: str) -> None:
 # widgets: entity and document filters go in as names and ids, not as their display labels. The URL wins
 # when it changed under us (a shared link, the back button within this page); the session wins when the
 # user comes back from another page, so a search survives a visit to the reader.
-DEFAULTS = {"q": "", "mode": "hybrid", "n": 10, "skip": [], "entity": [], "label": [], "doc": []}
+DEFAULTS = {"q": "", "mode": "hybrid", "n": 10, "skip": [], "entity": [], "label": [], "doc": [], "lang": ""}
 
 
 def _from_url() -> dict:
@@ -52,6 +54,7 @@ def _from_url() -> dict:
     state["skip"] = [k for k in qp.get_all("skip") if k in PASSAGE_KINDS and k != "body"]
     state["label"] = [x for x in qp.get_all("label") if x in labels]
     state["doc"] = [d for d in qp.get_all("doc") if d in titles]
+    state["lang"] = qp.get("lang") if qp.get("lang") in language_counts else ""
     chosen: list[str] = []
     for text in qp.get_all("entity"):
         try:
@@ -90,7 +93,7 @@ with top[2]:
                    persist_state="session", help="Passage kinds to leave out, e.g. footnotes and captions")
 
 # Open the filters when any is set.
-filtering = any(st.session_state.get(k) for k in ("entity", "label", "doc"))
+filtering = any(st.session_state.get(k) for k in ("entity", "label", "doc", "lang"))
 
 with st.expander("Filters", expanded=filtering):
     st.multiselect("Entities (passages must mention all of them)", list(by_name), key="entity",
@@ -102,6 +105,9 @@ with st.expander("Filters", expanded=filtering):
                         help="Only passages that mention an entity of one of these types")
     cols[1].multiselect("Documents", list(titles), key="doc", persist_state="session",
                         format_func=lambda d: titles.get(d, d))
+    cols[0].selectbox("Language", [""] + list(language_counts), key="lang", persist_state="session",
+                      format_func=lambda c: f"{language_name(c)} ({language_counts[c]})" if c else "Any language",
+                      help="Only passages detected in this language (short passages have none)")
 
 current = {k: (list(st.session_state.get(k) or []) if isinstance(v, list) else st.session_state.get(k, v))
            for k, v in DEFAULTS.items()}
@@ -122,7 +128,7 @@ skip = set(st.session_state.get("skip") or [])
 kinds = [k for k in PASSAGE_KINDS if k not in skip] if skip else []
 args = dict(mode=mode, entities=tuple(st.session_state.get("entity") or ()),
             labels=tuple(st.session_state.get("label") or ()), doc_ids=tuple(st.session_state.get("doc") or ()),
-            kinds=tuple(kinds), limit=int(st.session_state.get("n") or 10))
+            kinds=tuple(kinds), limit=int(st.session_state.get("n") or 10), lang=st.session_state.get("lang") or None)
 
 # One search per distinct request in a session: clicks on a card do not search again.
 cache = st.session_state.setdefault("_search_cache", {})
