@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus_search import config, generations, ocr
+from corpus_search import config, generations, languages, ocr
 from corpus_search.errors import CorpusSearchError, IndexMissingError, SourceError
 from corpus_search.models import (
     STATUS_FAILED,
@@ -524,7 +524,6 @@ def _process_all(todo: list[_Source], progress: Progress, ocr_cache: Path | None
 
 def _process(src: _Source, ocr_cache: Path | None = None, progress: Progress | None = None) -> None:
     """Extract and split one source under the caps; any failure becomes the source's status, never the build's."""
-    from corpus_search import languages
     from corpus_search.source_worker import process
 
     result = process(src.path, src.record, ocr_cache, _ocr_progress(src.rel, progress) if progress else None)
