@@ -324,3 +324,12 @@ def test_the_reader_marks_a_passage_on_a_scanned_page_by_its_ocr_word_boxes(scan
     _left, _bottom, _right, top = textpage.get_charbox(found[0])
     pdf.close()
     assert abs(boxes[0].top - (height - top) / height) < 0.02
+
+
+def test_documents_json_says_ok_ocr_for_a_scan_as_the_contract_spells_it(scanned):
+    with _opened(scanned["index"]) as corpus:
+        rows = {r["path"]: r for r in corpus.documents_json()}
+    assert (rows["scan-only.pdf"]["status"], rows["scan-only.pdf"]["detail"]) == ("ok-ocr", STATUS_OK_OCR)
+    assert rows["born-digital.pdf"]["status"] == "ok"
+    assert rows["huge-page.pdf"]["status"] in ("ok-ocr", "failed")
+    assert {r["status"] for r in rows.values()} <= {"ok", "ok-ocr", "skipped", "failed"}

@@ -17,7 +17,7 @@ from typing import Any
 from corpus_search import config
 from corpus_search.build import KEYWORD, STORE, BuildReport, Progress
 from corpus_search.generations import Generations
-from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult
+from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult, contract_status
 from corpus_search.search import Filters, Searcher
 
 
@@ -198,7 +198,8 @@ class Corpus:
         rows = [d.to_json() for d in self.documents()]
         rows += [{"path": u["path"], "doc_id": None, "status": u["status"], "message": u["message"], "passages": 0}
                  for u in self.unindexed()]
-        return rows
+        # `status` in the contract's four words; `detail` the status the build gave ("no text layer", ...).
+        return [{**row, "status": contract_status(row["status"]), "detail": row["status"]} for row in rows]
 
     def record(self, doc_id: str) -> Record:
         return self._records().get(doc_id) or self.store.document(doc_id).record

@@ -40,6 +40,19 @@ def status_ok(status: str) -> bool:
     return status in (Status.OK, Status.OK_SKIPPED, Status.OK_OCR)
 
 
+def contract_status(status: str) -> str:
+    """The CONTRACT.md word for a status (`documents --json`): ok, ok-ocr, skipped or failed.
+
+    "ok, skipped pages" is ok (its message names the pages); a file that gave no text (empty, no text
+    layer, needs a password, low-quality text) failed, its message says why and `detail` keeps the status.
+    """
+    if status == Status.OK_OCR:
+        return "ok-ocr"
+    if status_ok(status):
+        return "ok"
+    return "skipped" if status == Status.SKIPPED else "failed"
+
+
 class Verdict(StrEnum):
     """What checking a quotation found."""
 
