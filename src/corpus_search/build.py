@@ -220,7 +220,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     # 3 and 4. Entities and embeddings. Both need models whose imports are slow and
     # single-threaded, so NER runs in a worker process while this one loads the
     # embedding model and embeds; the two stages share one progress bar.
-    from corpus_search.entities import AliasTable, canonicalize
+    from corpus_search.entities import entity_mentions
 
     new_passages = [p for s in todo for p in s.passages]
     all_passages = [p for s in sources for p in s.passages]
@@ -250,9 +250,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         by_pid.setdefault(m.passage_id, []).append(m)
     for src in todo:
         src.raw_mentions = [m for p in src.passages for m in by_pid.get(p.passage_id, ())]
-    user_dir = corpus / "_entities"
-    table = AliasTable.build(all_passages, user_dir if user_dir.is_dir() else None)
-    mentions = canonicalize([m for s in sources for m in s.raw_mentions], table)
+    mentions, table = entity_mentions(all_passages, [m for s in sources for m in s.raw_mentions], corpus / "_entities")
     if old_store is not None:
         old_store.close()
 

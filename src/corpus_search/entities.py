@@ -394,6 +394,13 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable) -> list[Mention]:
     return out
 
 
+def entity_mentions(passages: Sequence[Passage], raw: Sequence[RawMention],
+                    user_dir: Path | None = None) -> tuple[list[Mention], AliasTable]:
+    """The build's entity step after NER: alias table (with the corpus's own knowledge) + canonical names."""
+    table = AliasTable.build(passages, user_dir if user_dir is not None and user_dir.is_dir() else None)
+    return canonicalize(raw, table), table
+
+
 # -- lookup for users ---------------------------------------------------------------
 def resolve(query: str, aliases: dict[str, list[tuple[str, str]]], names: dict[str, str]) -> list[str]:
     """Canonical names a user's --entity string means: a canonical name or any alias; [] if unknown."""
