@@ -10,7 +10,7 @@ PORT   ?= 8501
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-dev browser index app test test-fast bench clean
+.PHONY: install install-dev browser wordlist index app test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,12 @@ browser:
 	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed: browser tests will be skipped"; \
 	else echo "chromium missing and not root: browser tests will be skipped (sudo apt-get install chromium)"; fi
 
+# Debian's English word list: the entity noise rules take its lower-case words as ordinary words.
+wordlist:
+	@if [ -r /usr/share/dict/words ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq wamerican >/dev/null) || echo "wamerican could not be installed: entity rules use the corpus's own words"; \
+	else echo "no /usr/share/dict/words: entity rules use the corpus's own words (sudo apt-get install wamerican)"; fi
+
 # Builds when sources changed or no index exists; otherwise returns at once.
 index: install
 	$(CLI) build
@@ -42,7 +48,7 @@ index: install
 app: index
 	$(CLI) app --port $(PORT)
 
-test: install-dev browser
+test: install-dev browser wordlist
 	$(PY) -m pytest
 
 test-fast: install-dev

@@ -116,6 +116,8 @@ class HyphenJudge:
             return False
         if right[0].isupper():  # "Soviet-Chinese", "US-China": a second capital is a compound
             return False
+        if len(left) >= 2 and left.isupper():  # "JCPOA-prohibited": an abbreviation keeps its hyphen
+            return False
         joined = (left + right).lower()
         compound = f"{left}-{right}".lower()
         seen_joined, seen_compound = self.words[joined], self.compounds[compound]

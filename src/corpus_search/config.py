@@ -30,6 +30,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("pdf_timeout", "120", "Seconds one source (PDF or text) may take to extract, clean and split in its worker process before it is failed."),
     Setting("pdf_memory_mb", "2048", "Address-space limit (MiB) of the worker process that extracts, cleans and splits one source."),
     Setting("source_workers", "0", "Sources processed at once, each in its own capped worker process (0: one per CPU, at most 4)."),
+    Setting("wordlist", "/usr/share/dict/words", "Word list (one word a line; Debian's wamerican) whose lower-case "
+            "entries count as ordinary words, so a lone \"Background\" or \"Financial\" is never a name; empty: only "
+            "the corpus's own lower-case words count."),
     Setting("ner_stall", "600", "Seconds the entity tagger may go without finishing a batch before the build is stopped with an error."),
     Setting("query_timeout", "10", "Seconds a keyword query with syntax (phrases, operators, wildcards: the ones Whoosh scores) may collect matches; past it, the best found so far, with a warning."),
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
