@@ -258,7 +258,8 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     t = time.perf_counter()
     progress.stage("write indexes", 3)
     gen = gens.new()
-    _write_generation(gen, sources, None if scrub else previous_gen, mentions, table, vectors, models, progress)
+    _write_generation(gen, sources, None if scrub else previous_gen, mentions, table, vectors, models, progress,
+                      corpus.resolve())
     timings["write_indexes"] = time.perf_counter() - t
     t = time.perf_counter()
     _verify_generation(gen)
@@ -481,7 +482,7 @@ def _process(src: _Source) -> None:
 
 
 def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[Mention], table, vectors, models,
-                      progress) -> None:
+                      progress, corpus_dir: Path) -> None:
     """Write the generation: from a copy of the previous one when there is one, changing only what changed."""
     import shutil
 
@@ -509,6 +510,7 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
     store.add_mentions(mentions)
     store.set_aliases(table.rows())
     store.set_meta("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    store.set_meta("corpus_dir", str(corpus_dir))  # where curation.toml lives, for the query-time curation
     store.commit()
     ids = [r[0] for r in store.conn.execute(
         "SELECT p.passage_id FROM passages p JOIN documents d USING (doc_id) ORDER BY d.ord, p.seq")]

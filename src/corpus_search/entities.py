@@ -160,7 +160,9 @@ class AliasTable:
         if user_dir is not None:
             folder = user_dir / "_entities" if (user_dir / "_entities").is_dir() else user_dir
             for path in sorted(folder.glob("*.toml")):
-                table._load(path, "user")
+                if path.name != "curation.toml":
+                    table._load(path, "user")
+            table._load_curated_aliases(folder)
         return table
 
     def _load(self, path: Path, source: str) -> None:
@@ -187,6 +189,17 @@ class AliasTable:
         self._junk.update(alias_key(k) for k in data.get("junk", {}).get("keys", []))
         for name, parents in data.get("rollup", {}).items():
             self._rollup[name] = [str(p) for p in parents]
+
+    def _load_curated_aliases(self, folder: Path) -> None:
+        """Aliases added by curation teach the build too, so it finds them where the model did not."""
+        from corpus_search.curation import Curation
+
+        state = Curation.load(folder).state()
+        for name, extra in state.aliases.items():
+            for alias in extra:
+                self._entries[alias_key(alias)] = _Entry(name, None, "user")
+                if re.fullmatch(r"[A-Z][A-Za-z]?[A-Z&]{1,7}", alias):
+                    self.acronyms[alias] = name
 
     def canonical(self, text: str, label: str, doc_id: str | None = None) -> tuple[str, str] | None:
         """(canonical name, label) for a surface form, or None when it is junk to drop."""
