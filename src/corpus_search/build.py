@@ -192,7 +192,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
             not scrub
             and not failed
             and not retry & set(old_keys)
-            and old_manifest.get("corpus_hash") == _corpus_hash(sources)
+            and old_manifest.get("corpus_hash") == _corpus_hash(sources, corpus / "_entities")
             and len(old_keys) == len(sources)
             and _keyword_export_current(previous_gen)
         ):
@@ -373,10 +373,13 @@ def _ner_worker(passages: list[Passage], queue) -> None:
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _corpus_hash(sources: list[_Source]) -> str:
+def _corpus_hash(sources: list[_Source], entities_dir: Path | None = None) -> str:
     h = hashlib.sha256()
     for s in sorted(sources, key=lambda s: s.record.doc_id):
         h.update(f"{s.record.doc_id}\0{s.key}\n".encode())
+    # The corpus's entity knowledge (aliases, curation) changes the mentions too, though not the sources.
+    for path in sorted(entities_dir.glob("*.toml")) if entities_dir is not None and entities_dir.is_dir() else ():
+        h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
 
 
@@ -538,7 +541,7 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
         gen,
         {
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "corpus_hash": _corpus_hash(sources),
+            "corpus_hash": _corpus_hash(sources, corpus_dir / "_entities"),
             "models": models,
             "vector_dim": dim,
             "counts": {"documents": len(sources), "passages": len(ids), "mentions": n_mentions},

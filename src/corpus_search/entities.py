@@ -142,7 +142,7 @@ class AliasTable:
         self._seen: dict[str, tuple[str, str]] = {}  # surface keys met by canonicalize
         self._labels: dict[str, str] = {}  # canonical name -> label chosen by canonicalize
         self.abbreviations = entity_rules.Abbreviations({}, {}, set())
-        self.acronyms: dict[str, str] = {}  # declared all-capitals alias as written -> canonical name
+        self.acronyms: dict[str, str] = {}  # declared all-capitals or curated alias as written -> canonical name
 
     @classmethod
     def build(cls, passages: Sequence[Passage], user_dir: Path | None = None) -> AliasTable:
@@ -198,8 +198,7 @@ class AliasTable:
         for name, extra in state.aliases.items():
             for alias in extra:
                 self._entries[alias_key(alias)] = _Entry(name, None, "user")
-                if re.fullmatch(r"[A-Z][A-Za-z]?[A-Z&]{1,7}", alias):
-                    self.acronyms[alias] = name
+                self.acronyms[alias] = name  # matched as written in every passage, like a declared abbreviation
 
     def canonical(self, text: str, label: str, doc_id: str | None = None) -> tuple[str, str] | None:
         """(canonical name, label) for a surface form, or None when it is junk to drop."""
