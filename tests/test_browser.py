@@ -620,7 +620,7 @@ def test_merge_two_entities_then_reload_shows_one_with_both_counts(page, crs_app
     page.get_by_text("Curate this entity").click()
     _choose(page, "ent_merge_into", b, b)
     page.locator(".st-key-ent_merge button").click()
-    page.get_by_text(f"merged {a} into {b}").wait_for()
+    page.get_by_text(f"merged {a} into {b}", exact=True).wait_for()
     wait_idle(page)
 
     # A reload is a new session: what it shows comes from corpus/_entities/curation.toml.
