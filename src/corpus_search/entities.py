@@ -72,6 +72,7 @@ _SPELLINGS = (
 )
 
 
+@lru_cache(maxsize=1 << 16)  # called for every mention and alias, on a few thousand distinct strings
 def alias_key(text: str) -> str:
     """The form names are compared in: "the U.S.", "US", "United States'" fold alike."""
     key = fold(text)  # case, quotes (´ ’ -> '), dash variants, whitespace

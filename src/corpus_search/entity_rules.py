@@ -243,12 +243,15 @@ def bare_mentions(passages: Sequence[Passage], raw: Sequence, known: dict[str, d
     for m in raw:
         covered[m.passage_id].append((m.start, m.end))
     out = []
+    patterns: dict[str, re.Pattern[str]] = {}
     for p in passages:
         abbrs = known.get(p.doc_id) or {}
         if not abbrs:
             continue
-        pattern = re.compile(r"(?<![\w&-])(" + "|".join(re.escape(a) for a in sorted(abbrs, key=len, reverse=True))
-                             + r")(?![\w&])")
+        pattern = patterns.get(p.doc_id)
+        if pattern is None:
+            alternatives = "|".join(re.escape(a) for a in sorted(abbrs, key=len, reverse=True))
+            pattern = patterns[p.doc_id] = re.compile(r"(?<![\w&-])(" + alternatives + r")(?![\w&])")
         for m in pattern.finditer(p.text):
             s, e = m.span(1)
             if any(a < e and s < b for a, b in covered[p.passage_id]):
