@@ -29,7 +29,7 @@ GUARDED = frozenset({"PERSON", "ORG", "GPE"})
 # Words that make a phrase of ordinary words an organisation's name ("Supreme Court",
 # "Labor Party"): general English, the heads of institutional names.
 ORG_HEADS = frozenset(
-    "agency administration army association authority bank board bureau cabinet center centre coalition command commission "
+    "academy agency administration army association authority bank board bureau cabinet center centre coalition command commission "
     "committee company congress corporation corps council court department directorate federation force forces "
     "foundation fund government group guard house institute institution league ministry navy office "
     "organisation organization parliament party secretariat senate service staff taskforce union university".split()
@@ -112,8 +112,8 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     words = text.split()
     if not words:
         return "fragment"
-    if text[0].islower() or words[-1].lower() in _FUNCTION:
-        return "fragment"  # "s Handbook", "Communist Party of": a piece cut by a line or a quote
+    if text[0].islower() or words[-1].lower() in _FUNCTION or (":" in text and label != "GPE"):
+        return "fragment"  # "s Handbook", "Communist Party of", "Marine Economy: Deep-sea": cut from a title
     passage = ctx.texts.get(passage_id, "")
     before, after = passage[max(0, start - 20):start], passage[end:end + 12]
     if any(_NUMBER_TOKEN.match(w) for w in words) or (
@@ -132,7 +132,10 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     content = [w for w in words if w.lower() not in _FUNCTION]
     if len(words) == 1 and not text.isupper() and ctx.lexicon.generic(text) and text.lower() not in ORG_HEADS:
         return "generic word"  # "Defense", "Financial", "Background"
-    if len(words) > 1 and all(ctx.lexicon.generic(w) for w in content):
+    # Abbreviations and place or nationality words qualify a phrase without naming it: "HS Port-Level
+    # Data", "Iran Conflict", "American Crews" are ordinary words about something named elsewhere.
+    plain = content if label == "GPE" else [w for w in content if not (w.isupper() or _place_word(w, ctx))]
+    if len(words) > 1 and plain and all(ctx.lexicon.generic(w) for w in plain):
         heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
         if label == "PERSON" or not heads:
             return "generic phrase"  # "Outbound Ships", "Annual Threat Assessment", "Demands Action"
@@ -143,6 +146,12 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         if places and key not in ctx.person_parts and not (prev and prev[-1].lower() in TITLES):
             return "lone name"  # "Kazakh": a word the model also calls a nationality or place, no full name backs
     return None
+
+
+def _place_word(word: str, ctx: Context) -> bool:
+    """A word the model tags on its own as a place or nationality somewhere in the corpus ("Iran", "American")."""
+    key = re.sub(r"[’']s$", "", word.strip("’'.,")).lower()
+    return bool(ctx.elsewhere.get(key, set()) & {"GPE", "NORP", "LOC"})
 
 
 # -- abbreviations --------------------------------------------------------------------
