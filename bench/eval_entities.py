@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from corpus_search.entities import AliasTable, RawMention, Tagger, _trim, alias_key, canonicalize  # noqa: E402
+from corpus_search.entities import RawMention, Tagger, _trim, alias_key  # noqa: E402
 from corpus_search.models import Passage  # noqa: E402
 from corpus_search.textnorm import fold  # noqa: E402
 

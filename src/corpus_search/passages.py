@@ -29,7 +29,6 @@ from corpus_search.clean import (
     SENTINEL,
     HyphenJudge,
     MarkerTracker,
-    furniture_key,
     is_furniture,
     is_running,
     normalize,
