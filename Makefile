@@ -10,7 +10,7 @@ PORT   ?= 8501
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-dev browser tesseract index app test test-fast bench clean
+.PHONY: install install-dev browser tesseract wordlist index app test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -41,15 +41,20 @@ tesseract:
 	@if command -v tesseract >/dev/null && [ -n "$$(tesseract --list-langs 2>/dev/null | grep -x eng)" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null) || echo "tesseract could not be installed: scanned PDFs will not be OCR'd and the OCR tests will be skipped"; \
 	else echo "tesseract missing and not root: scanned PDFs will not be OCR'd and the OCR tests will be skipped (sudo apt-get install tesseract-ocr tesseract-ocr-eng)"; fi
+# Debian's English word list: the entity noise rules take its lower-case words as ordinary words.
+wordlist:
+	@if [ -r /usr/share/dict/words ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq wamerican >/dev/null) || echo "wamerican could not be installed: entity rules use the corpus's own words"; \
+	else echo "no /usr/share/dict/words: entity rules use the corpus's own words (sudo apt-get install wamerican)"; fi
 
 # Builds when sources changed or no index exists; otherwise returns at once.
-index: install tesseract
+index: install tesseract wordlist
 	$(CLI) build
 
 app: index
 	$(CLI) app --port $(PORT)
 
-test: install-dev browser tesseract
+test: install-dev browser tesseract wordlist
 	$(PY) -m pytest
 
 test-fast: install-dev tesseract

@@ -1,10 +1,13 @@
-"""Entity quality and speed on the seed texts: precision/recall per kind, NER words/s.
+"""Entity quality and speed: precision/recall per kind on two gold sets, NER words/s.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_entities.py
 
 Compares (a) the bare spaCy model, (b) the model with the EntityRuler patterns and
-(c) ruler + alias table (canonical names compared) against the hand-labelled
-mentions in tests/data/entity_gold.jsonl, prints a markdown table and writes it to
+(c) the whole pipeline as a build runs it (ruler, noise rules, abbreviations, alias
+table and corpus/_entities; canonical names compared) against two hand-labelled sets:
+the seeds (tests/data/entity_gold.jsonl, written from the texts the rules were tuned
+on) and unseen CRS reports (tests/data/entity_gold_crs.toml, frozen before tuning, from
+three reports no rule was written from). Prints markdown tables and writes them to
 bench/results/entities.md.
 """
 
@@ -23,12 +26,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from corpus_search.entities import AliasTable, RawMention, Tagger, _trim, alias_key, canonicalize  # noqa: E402
+from corpus_search.entities import RawMention, Tagger, _trim, alias_key  # noqa: E402
 from corpus_search.models import Passage  # noqa: E402
 from corpus_search.textnorm import fold  # noqa: E402
 
 CORPUS = ROOT / "corpus"
 GOLD = ROOT / "tests" / "data" / "entity_gold.jsonl"
+GOLD_CRS = ROOT / "tests" / "data" / "entity_gold_crs.toml"
+CRS = CORPUS / "crs"
 RESULTS = ROOT / "bench" / "results" / "entities.md"
 SEEDS = ("makocki-popescu-2016-chaillot.txt", "alexeeva-lasserre-2018-china-perspectives.txt")
 # What a user filters by; the model's FAC counts as a project (it is where it puts pipelines).
@@ -80,6 +85,14 @@ class GoldPassage:
     mentions: list[dict]
 
 
+def _find(by_doc: dict[str, list[Passage]], doc_id: str, contains: str, where: str) -> Passage:
+    needle = fold(contains)
+    hits = [p for p in by_doc.get(doc_id, []) if needle in fold(p.text)]
+    if not hits:
+        raise SystemExit(f"{where}: no {doc_id} passage contains {contains!r}")
+    return hits[0]
+
+
 def load_gold(passages: list[Passage]) -> list[GoldPassage]:
     by_doc: dict[str, list[Passage]] = {}
     for p in passages:
@@ -89,11 +102,36 @@ def load_gold(passages: list[Passage]) -> list[GoldPassage]:
         if not line.strip():
             continue
         item = json.loads(line)
-        needle = fold(item["contains"])
-        hits = [p for p in by_doc.get(item["doc_id"], []) if needle in fold(p.text)]
-        if not hits:
-            raise SystemExit(f"{GOLD}:{n}: no {item['doc_id']} passage contains {item['contains']!r}")
-        out.append(GoldPassage(hits[0], item["mentions"]))
+        out.append(GoldPassage(_find(by_doc, item["doc_id"], item["contains"], f"{GOLD}:{n}"), item["mentions"]))
+    return out
+
+
+def crs_passages() -> list[Passage]:
+    """All six CRS reports' passages as a build makes them (aliases learn from all of them)."""
+    from corpus_search.ingest import extract
+    from corpus_search.passages import split_document
+    from corpus_search.records import load_record
+
+    out: list[Passage] = []
+    for path in sorted(CRS.glob("*.pdf")):
+        record = load_record(path, CORPUS)
+        out.extend(split_document(record, extract(path, record).pages).passages)
+    return out
+
+
+def load_gold_crs(passages: list[Passage]) -> list[GoldPassage]:
+    import tomllib
+
+    by_doc: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, []).append(p)
+    out = []
+    for item in tomllib.loads(GOLD_CRS.read_text(encoding="utf-8"))["passage"]:
+        mentions = []
+        for line in item["mentions"]:
+            text, name, label = (part.strip() for part in line.split("|"))
+            mentions.append({"text": text, "name": name, "label": label})
+        out.append(GoldPassage(_find(by_doc, item["doc"], item["contains"], str(GOLD_CRS)), mentions))
     return out
 
 
@@ -131,27 +169,77 @@ def _surface(raw: list[RawMention]) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def evaluate() -> dict[str, dict[str, tuple[int, int, int]]]:
-    """Scores for the three systems on the gold passages."""
-    passages = seed_passages()
-    gold = load_gold(passages)
+def evaluate(passages: list[Passage], gold: list[GoldPassage], raw_out: list | None = None
+             ) -> dict[str, dict[str, tuple[int, int, int]]]:
+    """Scores for the three systems on the gold passages (the whole pipeline sees every passage, as a build does)."""
+    from corpus_search.entities import entity_mentions
+
     gold_passages = [g.passage for g in gold]
     with tempfile.TemporaryDirectory() as tmp:
         empty = Path(tmp) / "none.jsonl"
         empty.write_text("")
         bare = Tagger(patterns=empty).tag(gold_passages)
-    ruled_all = Tagger().tag(passages)  # aliases learn from the whole seeds, as a build does
+    ruled_all = Tagger().tag(passages)
+    if raw_out is not None:
+        raw_out.extend(ruled_all)
     ids = {p.passage_id for p in gold_passages}
     ruled = [m for m in ruled_all if m.passage_id in ids]
-    table = AliasTable.build(passages)
     canon: dict[str, list[tuple[str, str]]] = {}
-    for m in canonicalize(ruled_all, table):
+    mentions, _ = entity_mentions(passages, ruled_all, CORPUS / "_entities")
+    for m in mentions:
         canon.setdefault(m.passage_id, []).append((m.name, m.label))
     return {
         "(a) bare model": score(gold, _surface(bare), canonical=False),
         "(b) + ruler": score(gold, _surface(ruled), canonical=False),
-        "(c) + ruler + aliases": score(gold, canon, canonical=True),
+        "(c) whole pipeline": score(gold, canon, canonical=True),
     }
+
+
+def rule_costs(passages: list[Passage], gold: list[GoldPassage], raw: list[RawMention]) -> dict[str, tuple[int, int, int]]:
+    """Per noise rule: (mentions removed in the whole set, removed in gold passages, of those true entities).
+
+    A removed span is a true entity when a gold mention of that passage has the same folded text
+    (and is of a kind the evaluation scores).
+    """
+    from corpus_search import entity_rules
+    from corpus_search.entities import entity_mentions
+
+    removed: list[tuple[str, str, str]] = []
+    original = entity_rules.noise
+
+    def spy(text, label, passage_id, *args, **kwargs):
+        reason = original(text, label, passage_id, *args, **kwargs)
+        if reason is not None:
+            removed.append((reason, passage_id, text))
+        return reason
+
+    entity_rules.noise = spy
+    try:
+        entity_mentions(passages, raw, CORPUS / "_entities")
+    finally:
+        entity_rules.noise = original
+    truth = {g.passage.passage_id: Counter(alias_key(m["text"]) for m in g.mentions if _kind(m["label"]))
+             for g in gold}
+    out = {}
+    for rule in entity_rules.RULES:
+        mine = [(pid, text) for reason, pid, text in removed if reason == rule]
+        in_gold = [(pid, text) for pid, text in mine if pid in truth]
+        cost = sum(1 for pid, text in in_gold if truth[pid][alias_key(text)] > 0)
+        out[rule] = (len(mine), len(in_gold), cost)
+    return out
+
+
+def table(title: str, results: dict[str, dict[str, tuple[int, int, int]]]) -> list[str]:
+    lines = [
+        title,
+        "",
+        "| system | " + " | ".join(f"{k} P | {k} R" for k in [*KINDS, "all"]) + " |",
+        "| --- |" + " ---: | ---: |" * (len(KINDS) + 1),
+    ]
+    for system, cells in results.items():
+        row = " | ".join(f"{precision(cells[k]):.2f} | {recall(cells[k]):.2f}" for k in [*KINDS, "all"])
+        lines.append(f"| {system} | {row} |")
+    return lines + [""]
 
 
 def recall(cells: tuple[int, int, int]) -> float:
@@ -179,26 +267,51 @@ def speed(passages: list[Passage], rounds: int = 3) -> tuple[float, float, int]:
     return wall, cpu, words
 
 
+def rules_speed(passages: list[Passage], rounds: int = 3) -> tuple[float, float]:
+    """Best words/s of the post-NER step (entity_mentions) over the seeds, wall clock and CPU time."""
+    from corpus_search.entities import entity_mentions
+
+    raw = Tagger().tag(passages)
+    words = sum(len(p.text.split()) for p in passages)
+    wall = cpu = 0.0
+    for _ in range(rounds):
+        t, c = time.perf_counter(), time.process_time()
+        entity_mentions(passages, raw, CORPUS / "_entities")
+        wall = max(wall, words / (time.perf_counter() - t))
+        cpu = max(cpu, words / max(time.process_time() - c, 1e-9))
+    return wall, cpu
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    results = evaluate()
-    passages = seed_passages()
-    n_gold = sum(len(g.mentions) for g in load_gold(passages))
-    lines = [
-        f"Entity quality on {len(load_gold(passages))} hand-labelled seed passages ({n_gold} mentions, "
-        "tests/data/entity_gold.jsonl). P = precision, R = recall; (a) and (b) compare surface forms, "
-        "(c) compares canonical names.",
-        "",
-        "| system | " + " | ".join(f"{k} P | {k} R" for k in [*KINDS, "all"]) + " |",
-        "| --- |" + " ---: | ---: |" * (len(KINDS) + 1),
-    ]
-    for system, cells in results.items():
-        row = " | ".join(f"{precision(cells[k]):.2f} | {recall(cells[k]):.2f}" for k in [*KINDS, "all"])
-        lines.append(f"| {system} | {row} |")
-    wall, cpu, words = speed(passages)
-    lines += ["", f"NER speed over the {words:,} words of the seeds (tagger/parser/lemmatizer/shared tok2vec "
+    seeds = seed_passages()
+    seed_gold = load_gold(seeds)
+    crs = crs_passages()
+    crs_gold = load_gold_crs(crs)
+    lines = []
+    for label, passages, gold, source in (
+        ("unseen CRS reports", crs, crs_gold, "tests/data/entity_gold_crs.toml"),
+        ("seed texts (rules written from them)", seeds, seed_gold, "tests/data/entity_gold.jsonl"),
+    ):
+        n = sum(len(g.mentions) for g in gold)
+        raw: list[RawMention] = []
+        lines += table(f"Entity quality on {label}: {len(gold)} hand-labelled passages, {n} mentions ({source}). "
+                       "P = precision, R = recall; (a) and (b) compare surface forms, (c) canonical names.",
+                       evaluate(passages, gold, raw))
+        costs = rule_costs(passages, gold, raw)
+        lines += [f"Noise rules on {label} (mentions removed from all {len(passages)} passages; of those in the "
+                  "gold passages, how many were true entities):", "",
+                  "| rule | removed | in gold passages | true entities lost |", "| --- | ---: | ---: | ---: |"]
+        lines += [f"| {rule} | {a} | {b} | {c} |" for rule, (a, b, c) in costs.items()] + [""]
+    wall, cpu, words = speed(seeds)
+    lines += [f"NER speed over the {words:,} words of the seeds (tagger/parser/lemmatizer/shared tok2vec "
               f"excluded, ruler on, one process, {os.cpu_count()} cores): {wall:,.0f} words/s wall clock, "
               f"{cpu:,.0f} words/s of CPU time."]
+    post_wall, post_cpu = rules_speed(seeds)
+    lines += ["", f"The step after the model (abbreviations, bare abbreviations, noise rules, alias table, canonical "
+              f"names: `entities.entity_mentions`) over the same words: {post_wall:,.0f} words/s wall clock, "
+              f"{post_cpu:,.0f} words/s of CPU time; NER and this step together: "
+              f"{1 / (1 / cpu + 1 / post_cpu):,.0f} words/s of CPU time."]
     text = "\n".join(lines) + "\n"
     print(text)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

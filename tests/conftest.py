@@ -75,3 +75,17 @@ def paged_index(paged_corpus, tmp_path_factory) -> Path:
     report = build(paged_corpus, index)
     assert all(s.status.startswith("ok") for s in report.sources), report.sources
     return index
+
+
+@pytest.fixture(scope="session")
+def crs_index(tmp_path_factory) -> Path:
+    """A real index of the six CRS reports alone (no corpus/_entities: general rules only), built once."""
+    from corpus_search.api import build
+
+    corpus = tmp_path_factory.mktemp("crs-corpus")
+    shutil.copytree(CORPUS / "crs", corpus / "crs")
+    index = tmp_path_factory.mktemp("crs-index")
+    report = build(corpus, index)
+    bad = [s for s in report.sources if not s.status.startswith("ok")]
+    assert not bad, f"CRS reports did not build: {bad}"
+    return index

@@ -15,6 +15,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -617,3 +618,65 @@ def test_reader_shows_the_original_pdf_page_with_the_hit_marked(browser, paged_i
         page.get_by_text("PDF page 3: the passage you opened is marked.").wait_for()
         shot(page, "reader-original-page")
         page.context.close()
+
+
+# -- issue 14: curating entities in the app ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def crs_app(crs_index, tmp_path_factory):
+    """The app on the CRS reports' index, with a corpus folder of its own for curation.toml."""
+    import shutil
+
+    corpus = tmp_path_factory.mktemp("crs-app-corpus")
+    shutil.copytree(ROOT / "corpus" / "crs", corpus / "crs")
+    log = tmp_path_factory.mktemp("streamlit-crs") / "server.log"
+    annotations = tmp_path_factory.mktemp("crs-annotations")
+    with streamlit_server(crs_index, corpus, log, {"CORPUS_SEARCH_ANNOTATIONS": str(annotations)}) as url:
+        yield url, corpus
+
+
+def _choose(page, key: str, text: str, option: str) -> None:
+    """Type into a selectbox and click the option whose label starts with `option`."""
+    box = page.locator(f".st-key-{key} input")
+    choice = page.get_by_role("option", name=re.compile(rf"^{re.escape(option)} · "))
+    for _ in range(5):
+        box.click()
+        box.fill(text)
+        try:
+            choice.first.click(timeout=5_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+            wait_idle(page)
+    wait_idle(page)
+
+
+def test_merge_two_entities_then_reload_shows_one_with_both_counts(page, crs_app, crs_index):
+    from corpus_search.api import Corpus
+
+    url, corpus = crs_app
+    a, b = "State Department", "Department of State"
+    c = Corpus.open(crs_index, corpus)
+    try:
+        union = {p.passage_id for n in (a, b) for p in c.passages_mentioning([n])}
+        separate = {n: len(c.passages_mentioning([n])) for n in (a, b)}
+    finally:
+        c.close()
+    assert all(separate.values()) and len(union) > max(separate.values())
+
+    page.goto(f"{url}/entities")
+    page.locator(".st-key-ent_name").wait_for()
+    _choose(page, "ent_name", a, a)
+    page.get_by_text("Curate this entity").click()
+    _choose(page, "ent_merge_into", b, b)
+    page.locator(".st-key-ent_merge button").click()
+    page.get_by_text(f"merged {a} into {b}", exact=True).wait_for()
+    wait_idle(page)
+
+    # A reload is a new session: what it shows comes from corpus/_entities/curation.toml.
+    page.goto(f"{url}/search?entity={urllib.parse.quote(b)}")
+    pills = page.locator(".st-key-facet-ORG")
+    pills.get_by_text(f"{b} ({len(union)})", exact=True).wait_for()  # the merged entity, both counts
+    wait_idle(page)
+    assert f"{a} (" not in pills.inner_text()
+    assert 'op = "merge"' in (corpus / "_entities" / "curation.toml").read_text(encoding="utf-8")
+    shot(page, "entities-merged")

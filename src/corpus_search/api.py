@@ -16,6 +16,7 @@ from typing import Any
 
 from corpus_search import config
 from corpus_search.build import KEYWORD, STORE, BuildReport, Progress
+from corpus_search.errors import UsageError
 from corpus_search.generations import Generations
 from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult, contract_status
 from corpus_search.search import Filters, Searcher
@@ -58,10 +59,51 @@ class Corpus:
         self.searcher = Searcher(self.store, self.keyword, self.vectors, self.encode_query)
 
     @classmethod
-    def open(cls, index: Path | str | None = None) -> Corpus:
+    def open(cls, index: Path | str | None = None, corpus: Path | str | None = None) -> Corpus:
+        """Open the index; entity curation comes from `corpus`/_entities, else the folder the index was built from."""
         root = Path(index or default_index())
         gen, manifest, warnings = Generations(root).good()
-        return cls(root, gen, manifest, warnings)
+        opened = cls(root, gen, manifest, warnings)
+        folder = Path(corpus) if corpus is not None else opened.store.meta("corpus_dir")
+        if folder:
+            opened.store.set_curation(Path(folder) / "_entities")
+        return opened
+
+    def curation(self):
+        """The curation history this corpus applies (corpus/_entities/curation.toml)."""
+        from corpus_search.curation import Curation
+
+        folder = self.store._curation_folder
+        if folder is None:
+            raise UsageError("this index does not know its corpus folder; pass --corpus DIR (or rebuild it)")
+        return Curation.load(folder)
+
+    def curate(self, op: str, name: str, value: str = ""):
+        """Record one curation change (names may be given by any alias); it applies at once."""
+        from corpus_search.curation import OPS
+
+        if op not in OPS:
+            raise UsageError(f"unknown curation {op!r}; one of {', '.join(OPS)}")
+        name = self._one_entity(name)
+        if op == "merge":
+            value = self._one_entity(value)
+        elif op == "relabel":
+            value = value.strip().upper()
+            if not value.replace("_", "").isalpha():
+                raise UsageError(f"label {value!r} is not a label (PERSON, ORG, GPE, ...)")
+        elif op == "remove-alias":
+            known = {a.casefold() for e in self.store.entities() if e.name == name for a in e.aliases}
+            extra = self.store.curation()
+            known |= {a.casefold() for a in (extra.aliases.get(name, ()) if extra else ())}
+            if value.strip().casefold() not in known:
+                raise UsageError(f"{name!r} has no alias {value!r}; `corpus-search entities` lists its aliases")
+        return self.curation().add(op, name, value)
+
+    def _one_entity(self, text: str) -> str:
+        names = self.searcher.resolve_entity(text)  # an unknown name is an error with suggestions
+        if len(names) > 1:
+            raise UsageError(f"{text!r} names {len(names)} entities ({', '.join(names)}); give the exact name")
+        return names[0]
 
     def close(self) -> None:
         self.keyword.close()

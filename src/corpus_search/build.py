@@ -205,7 +205,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
             not scrub
             and not failed
             and not retry & set(old_keys)
-            and old_manifest.get("corpus_hash") == _corpus_hash(sources, skipped)
+            and old_manifest.get("corpus_hash") == _corpus_hash(sources, skipped, corpus / "_entities")
             and len(old_keys) - len(inside) == len(sources)
             and _keyword_export_current(previous_gen)
         ):
@@ -238,7 +238,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     # 3 and 4. Entities and embeddings. Both need models whose imports are slow and
     # single-threaded, so NER runs in a worker process while this one loads the
     # embedding model and embeds; the two stages share one progress bar.
-    from corpus_search.entities import AliasTable, canonicalize
+    from corpus_search.entities import entity_mentions
 
     new_passages = [p for s in todo for p in s.passages]
     all_passages = [p for s in sources for p in s.passages]
@@ -268,9 +268,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         by_pid.setdefault(m.passage_id, []).append(m)
     for src in todo:
         src.raw_mentions = [m for p in src.passages for m in by_pid.get(p.passage_id, ())]
-    user_dir = corpus / "_entities"
-    table = AliasTable.build(all_passages, user_dir if user_dir.is_dir() else None)
-    mentions = canonicalize([m for s in sources for m in s.raw_mentions], table)
+    mentions, table = entity_mentions(all_passages, [m for s in sources for m in s.raw_mentions], corpus / "_entities")
     if old_store is not None:
         old_store.close()
 
@@ -279,7 +277,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     progress.stage("write indexes", 3)
     gen = gens.new()
     _write_generation(gen, sources, None if scrub else previous_gen, mentions, table, vectors, models, progress,
-                      failed + skipped)
+                      failed + skipped, corpus.resolve())
     timings["write_indexes"] = time.perf_counter() - t
     t = time.perf_counter()
     _verify_generation(gen)
@@ -391,13 +389,16 @@ def _ner_worker(passages: list[Passage], queue) -> None:
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 
 
-def _corpus_hash(sources: list[_Source], skipped: list[SourceReport] = ()) -> str:
-    """What the corpus folder holds: the sources (their attachments follow from them) and the files skipped."""
+def _corpus_hash(sources: list[_Source], skipped: list[SourceReport] = (), entities_dir: Path | None = None) -> str:
+    """What the corpus folder holds: the sources (their attachments follow from them), the files skipped,
+    and the corpus's entity knowledge (aliases, curation), which changes the mentions though not the sources."""
     h = hashlib.sha256()
     for s in sorted((s for s in sources if s.parent is None), key=lambda s: s.record.doc_id):
         h.update(f"{s.record.doc_id}\0{s.key}\n".encode())
     for r in skipped:
         h.update(f"skipped\0{r.path}\0{r.message}\n".encode())
+    for path in sorted(entities_dir.glob("*.toml")) if entities_dir is not None and entities_dir.is_dir() else ():
+        h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
 
 
@@ -588,7 +589,7 @@ def _clock(seconds: float) -> str:
 
 
 def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[Mention], table, vectors, models,
-                      progress, unindexed: list[SourceReport] = ()) -> None:
+                      progress, unindexed: list[SourceReport] = (), corpus_dir: Path | None = None) -> None:
     """Write the generation: from a copy of the previous one when there is one, changing only what changed."""
     import shutil
 
@@ -619,6 +620,7 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
     store.set_meta("unindexed", json.dumps([{"path": r.path, "status": r.status, "message": r.message}
                                             for r in unindexed], ensure_ascii=False))
     store.set_meta("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    store.set_meta("corpus_dir", str(corpus_dir))  # where curation.toml lives, for the query-time curation
     store.commit()
     ids = [r[0] for r in store.conn.execute(
         "SELECT p.passage_id FROM passages p JOIN documents d USING (doc_id) ORDER BY d.ord, p.seq")]
@@ -646,7 +648,8 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
         gen,
         {
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "corpus_hash": _corpus_hash(sources, [r for r in unindexed if r.status == STATUS_SKIPPED]),
+            "corpus_hash": _corpus_hash(sources, [r for r in unindexed if r.status == STATUS_SKIPPED],
+                                        corpus_dir / "_entities" if corpus_dir is not None else None),
             "models": models,
             "vector_dim": dim,
             "counts": {"documents": len(sources), "passages": len(ids), "mentions": n_mentions},

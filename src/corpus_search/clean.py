@@ -116,6 +116,8 @@ class HyphenJudge:
             return False
         if right[0].isupper():  # "Soviet-Chinese", "US-China": a second capital is a compound
             return False
+        if len(left) >= 2 and left.isupper():  # "JCPOA-prohibited": an abbreviation keeps its hyphen
+            return False
         joined = (left + right).lower()
         compound = f"{left}-{right}".lower()
         seen_joined, seen_compound = self.words[joined], self.compounds[compound]
@@ -187,24 +189,32 @@ BULLET_NOTE = re.compile(r"^[•\u2022\u25cf\u25aa*]\s*(\d{1,3})\s+(?=\S)")
 # --- page furniture --------------------------------------------------------------------
 
 _URL_LINE = re.compile(r"^(https?://|www\.)\S+(\s*\|.*)?$", re.I)
-_FOOTER = re.compile(r"^(Congressional Research Service\b.{0,60}|CRS\s*[·|-]?\s*\d{1,4})$", re.I)
 _PAGE_NO = re.compile(r"^(page\s+)?\d{1,4}(\s*(of|/)\s*\d{1,4})?$|^[ivxlc]{1,6}$|^[-–]\s*\d{1,4}\s*[-–]$", re.I)
 
 
 def furniture_key(line: str) -> str:
-    """A line with its digits masked, so "Page 3" and "Page 4" count as the same furniture."""
-    return re.sub(r"\d+", "#", line.strip().lower())
+    """A line with its digits masked and spaces squeezed, so "Page 3" and "Page  4" count as the same
+    furniture; a number at either end goes, so a footer with and without its page number match."""
+    key = re.sub(r"\s+", " ", re.sub(r"\d+", "#", line.strip().lower()))
+    return re.sub(r"^(?:# )+|(?: #)+$", "", key)
+
+
+def is_running(line: str, edges: set[str]) -> bool:
+    """A running head or footer found by `repeated_edges`, alone or with a code after it on the same line."""
+    key = furniture_key(line)
+    return key in edges or any(key.startswith(e + " ") and "#" in key[len(e):] for e in edges)
 
 
 def is_furniture(line: str) -> bool:
-    """Lines that are layout, never text: URL-only lines, report footers, page numbers."""
+    """Lines that are layout, never text: URL-only lines and page numbers (running heads and footers
+    are found by repetition, `repeated_edges`, never by a publisher's wording)."""
     s = line.strip()
-    return bool(_URL_LINE.match(s) or _FOOTER.match(s) or _PAGE_NO.match(s))
+    return bool(_URL_LINE.match(s) or _PAGE_NO.match(s))
 
 
 def repeated_edges(pages: list[list[str]], depth: int = 3) -> set[str]:
     """Keys of lines seen at the top or bottom of many pages: running heads and footers."""
-    if len(pages) < 3:
+    if len(pages) < 2:  # a two-page report's footer repeats too
         return set()
     counts: Counter[str] = Counter()
     for lines in pages:

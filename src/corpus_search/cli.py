@@ -60,7 +60,7 @@ class CliProgress:
 def _open(ctx: click.Context):
     from corpus_search.api import Corpus
 
-    corpus = Corpus.open(ctx.obj["index"])
+    corpus = Corpus.open(ctx.obj["index"], ctx.obj.get("corpus_given"))
     for warning in corpus.warnings:
         click.echo(f"warning: {warning}", err=True)
     return corpus
@@ -83,6 +83,7 @@ def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None) -> 
 
     ctx.ensure_object(dict)
     ctx.obj["corpus"] = corpus_dir or Path(config.get("corpus"))
+    ctx.obj["corpus_given"] = corpus_dir  # None: curation comes from the folder the index was built from
     ctx.obj["index"] = index_dir or Path(config.get("index"))
 
 
@@ -723,3 +724,125 @@ def annotations_import(ctx, file, as_json) -> None:
         return
     click.echo(f"{counts['imported']} imported from {counts['format']} ({counts['anchored']} anchored, "
                f"{counts['orphaned']} orphans kept with their quotes), {counts['skipped']} already there")
+
+
+# -- entity curation and names-list screening ---------------------------------------------
+@cli.group("curate")
+def curate_group() -> None:
+    """Curate entities: merge, rename, relabel, reject, add or remove aliases, undo.
+
+    Changes are kept in corpus/_entities/curation.toml and apply at once to entity lists,
+    filters and exports; the next build keeps them without running NER again.
+    """
+
+
+def _curate(ctx, op: str, name: str, value: str = "") -> None:
+    change = _open(ctx).curate(op, name, value)
+    click.echo(f"{change.describe()} (undo: corpus-search curate undo)")
+
+
+@curate_group.command("merge")
+@click.argument("name")
+@click.argument("into")
+@click.pass_context
+def curate_merge(ctx, name, into) -> None:
+    """Merge entity NAME into entity INTO (NAME becomes one of its aliases)."""
+    _curate(ctx, "merge", name, into)
+
+
+@curate_group.command("rename")
+@click.argument("name")
+@click.argument("new_name")
+@click.pass_context
+def curate_rename(ctx, name, new_name) -> None:
+    """Show entity NAME as NEW_NAME."""
+    _curate(ctx, "rename", name, new_name)
+
+
+@curate_group.command("relabel")
+@click.argument("name")
+@click.argument("label")
+@click.pass_context
+def curate_relabel(ctx, name, label) -> None:
+    """Give entity NAME the label LABEL (PERSON, ORG, GPE, ...)."""
+    _curate(ctx, "relabel", name, label)
+
+
+@curate_group.command("reject")
+@click.argument("name")
+@click.pass_context
+def curate_reject(ctx, name) -> None:
+    """Never show entity NAME again (its passages stay; undo brings it back)."""
+    _curate(ctx, "reject", name)
+
+
+@curate_group.command("add-alias")
+@click.argument("name")
+@click.argument("alias")
+@click.pass_context
+def curate_add_alias(ctx, name, alias) -> None:
+    """Let ALIAS find entity NAME (the next build also tags it where the model did not)."""
+    _curate(ctx, "add-alias", name, alias)
+
+
+@curate_group.command("remove-alias")
+@click.argument("name")
+@click.argument("alias")
+@click.pass_context
+def curate_remove_alias(ctx, name, alias) -> None:
+    """Mentions written ALIAS no longer count as entity NAME (they become an entity of their own)."""
+    _curate(ctx, "remove-alias", name, alias)
+
+
+@curate_group.command("undo")
+@click.pass_context
+def curate_undo(ctx) -> None:
+    """Take back the last curation change."""
+    change = _open(ctx).curation().undo()
+    click.echo(f"undone: {change.describe()}")
+
+
+@curate_group.command("history")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def curate_history(ctx, as_json) -> None:
+    """The curation changes in force, oldest first."""
+    cur = _open(ctx).curation()
+    if as_json:
+        _dump({"changes": [c.to_toml() for c in cur.changes], "undone": [c.to_toml() for c in cur.undone]})
+        return
+    for c in cur.changes:
+        click.echo(f"{c.at}  {c.describe()}")
+    if not cur.changes:
+        click.echo("no curation changes")
+
+
+@cli.command()
+@click.argument("names_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--fuzzy", type=click.IntRange(50, 100), default=None, metavar="SCORE",
+              help="Also match entity names at least this similar (50-100).")
+@click.option("--csv", "as_csv", is_flag=True, help="One CSV row per match (and one per name not found).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def screen(ctx, names_csv, fuzzy, as_csv, as_json) -> None:
+    """Screen a list of names (CSV: name, aliases) against the corpus: every passage, page and form matched."""
+    from corpus_search.screen import read_names, screen as run_screen, to_csv
+
+    names = read_names(names_csv)
+    results = run_screen(_open(ctx), names, fuzzy)
+    if as_json:
+        _dump({"names": len(results), "found": sum(r.found for r in results),
+               "not_found": [r.name.name for r in results if not r.found],
+               "results": [r.to_json() for r in results]})
+        return
+    if as_csv:
+        click.echo(to_csv(results), nl=False)
+        return
+    for r in results:
+        if not r.found:
+            click.echo(f"{r.name.name}: not found")
+            continue
+        click.echo(f"{r.name.name}: {len(r.matches)} mentions in {len({m.passage_id for m in r.matches})} passages")
+        for m in r.matches:
+            page = f"p. {m.page}" if m.page is not None else "no page"
+            click.echo(f"  {m.doc_id} {page}  {m.matched!r}  ({m.via})  {m.passage_id}")

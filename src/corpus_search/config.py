@@ -33,6 +33,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_zip_ratio", "200", "Highest compression ratio a part over 1 MiB of a zipped source may declare (Word XML is about 10:1); a zip bomb's is far higher."),
     Setting("max_attachments", "500", "Most attachments (or mbox messages) read from one e-mail source; how many more were left out is said in its message."),
     Setting("source_workers", "0", "Sources processed at once, each in its own capped worker process (0: one per CPU, at most 4)."),
+    Setting("wordlist", "/usr/share/dict/words", "Word list (one word a line; Debian's wamerican) whose lower-case "
+            "entries count as ordinary words, so a lone \"Background\" or \"Financial\" is never a name; empty: only "
+            "the corpus's own lower-case words count."),
     Setting("ner_stall", "600", "Seconds the entity tagger may go without finishing a batch before the build is stopped with an error."),
     Setting("query_timeout", "10", "Seconds a keyword query with syntax (phrases, operators, wildcards: the ones Whoosh scores) may collect matches; past it, the best found so far, with a warning."),
     Setting("language_detection", "low", "How each passage's language is detected at build time (lingua, offline): low (fast), high (more accurate on short passages, slower) or off."),

@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from corpus_search import config
+from corpus_search import config, entity_rules
 from corpus_search.errors import CorpusSearchError
 from corpus_search.models import Mention, Passage
 from corpus_search.textnorm import fold
@@ -61,6 +61,18 @@ class RawMention:
 
 
 # -- keys ---------------------------------------------------------------------------
+# British and American spellings of the words institutions are named with, so "Centre for
+# ..." and "Center for ..." (or "Organisation"/"Organization") are one name.
+_SPELLINGS = (
+    (re.compile(r"\b(cent|theat|met|fib)re(s?)\b"), r"\1er\2"),
+    (re.compile(r"\b(\w{3,})isation(s?)\b"), r"\1ization\2"),
+    (re.compile(r"\b(defen|licen|offen)ce\b"), r"\1se"),
+    (re.compile(r"\bprogramme(s?)\b"), r"program\1"),
+    (re.compile(r"\b(lab|harb|hon|fav|col|behavi|neighb)our(s?)\b"), r"\1or\2"),
+)
+
+
+@lru_cache(maxsize=1 << 16)  # called for every mention and alias, on a few thousand distinct strings
 def alias_key(text: str) -> str:
     """The form names are compared in: "the U.S.", "US", "United States'" fold alike."""
     key = fold(text)  # case, quotes (´ ’ -> '), dash variants, whitespace
@@ -68,6 +80,8 @@ def alias_key(text: str) -> str:
     key = key.replace("&", " and ").replace("-", " ")
     key = re.sub(r"[^\w\s]", "", key)  # "u.s." -> "us"; brackets and quotes go
     key = re.sub(r"\s+", " ", key).strip()
+    for pattern, american in _SPELLINGS:
+        key = pattern.sub(american, key)
     return re.sub(r"^the ", "", key)
 
 
@@ -85,6 +99,10 @@ def _trim(text: str) -> tuple[int, int]:
         # "Shanghai Cooperation Organisation (SCO": the short form is a mention of its own.
         m = re.search(r"\s*\([^)]*\)?$", text[lo:hi])
         if m and m.start() > 0:
+            hi = lo + m.start()
+        # "CRS Report(s)": the abbreviation names the publisher, the report is a document
+        m = re.search(r"(?<=[A-Z]{2})\s+Reports?$", text[lo:hi])
+        if m:
             hi = lo + m.start()
         # possessive, a cited year ("Larin 2015"), a glued note mark ("coast7"), trailing punctuation
         m = re.search(r"(?:['’´]s?|\s+(?:19|20)\d\d[a-z]?|(?<=[a-z.,;:’'])\d{1,3}|[\s\W_]+)$", text[lo:hi])
@@ -124,6 +142,8 @@ class AliasTable:
         self._fixed: dict[str, str] = {}  # canonical name -> declared label
         self._seen: dict[str, tuple[str, str]] = {}  # surface keys met by canonicalize
         self._labels: dict[str, str] = {}  # canonical name -> label chosen by canonicalize
+        self.abbreviations = entity_rules.Abbreviations({}, {}, set())
+        self.acronyms: dict[str, str] = {}  # declared all-capitals or curated alias as written -> canonical name
 
     @classmethod
     def build(cls, passages: Sequence[Passage], user_dir: Path | None = None) -> AliasTable:
@@ -131,11 +151,19 @@ class AliasTable:
         for abbr, long_form in learn_abbreviations(p.text for p in passages).items():
             table._entries[alias_key(long_form)] = _Entry(long_form, None, "learned")
             table._entries[alias_key(abbr)] = _Entry(long_form, None, "learned")
+        table.abbreviations = abbrs = entity_rules.find_abbreviations(passages)
+        for abbr, long_form in abbrs.corpus.items():
+            table._entries[alias_key(long_form)] = _Entry(long_form, None, "learned")
+            table._entries[alias_key(abbr)] = _Entry(long_form, None, "learned")
+        # A term's abbreviation ("highly enriched uranium (HEU)") names nothing.
+        table._junk.update(alias_key(a) for a in abbrs.terms)
         table._load(ALIASES, "table")
         if user_dir is not None:
             folder = user_dir / "_entities" if (user_dir / "_entities").is_dir() else user_dir
             for path in sorted(folder.glob("*.toml")):
-                table._load(path, "user")
+                if path.name != "curation.toml":
+                    table._load(path, "user")
+            table._load_curated_aliases(folder)
         return table
 
     def _load(self, path: Path, source: str) -> None:
@@ -148,6 +176,8 @@ class AliasTable:
             label = str(label).upper() if label else None
             # A learned alias that pointed at an old spelling now points at the declared name.
             for surface in [name, *item.get("aliases", [])]:
+                if re.fullmatch(r"[A-Z][A-Za-z]?[A-Z&]{1,7}", str(surface)):
+                    self.acronyms[str(surface)] = name
                 old = self._entries.get(alias_key(surface))
                 if old is not None and old.source == "learned":
                     for entry in self._entries.values():
@@ -161,12 +191,27 @@ class AliasTable:
         for name, parents in data.get("rollup", {}).items():
             self._rollup[name] = [str(p) for p in parents]
 
-    def canonical(self, text: str, label: str) -> tuple[str, str] | None:
+    def _load_curated_aliases(self, folder: Path) -> None:
+        """Aliases added by curation teach the build too, so it finds them where the model did not."""
+        from corpus_search.curation import Curation
+
+        state = Curation.load(folder).state()
+        for name, extra in state.aliases.items():
+            for alias in extra:
+                self._entries[alias_key(alias)] = _Entry(name, None, "user")
+                self.acronyms[alias] = name  # matched as written in every passage, like a declared abbreviation
+
+    def canonical(self, text: str, label: str, doc_id: str | None = None) -> tuple[str, str] | None:
         """(canonical name, label) for a surface form, or None when it is junk to drop."""
         if label in DROPPED_LABELS:
             return None
         key = alias_key(text)
         entry = self._entries.get(key)
+        # An abbreviation this document defines means what it says here, whatever other documents say.
+        local = self.abbreviations.by_doc.get(doc_id or "", {})
+        if text in local and (entry is None or entry.source == "learned"):
+            long_form = local[text]
+            entry = self._entries.get(alias_key(long_form)) or _Entry(long_form, None, "learned")
         # Declared names (yours, then the data file) beat the junk rules; learned ones do not
         # ("LNG Liquefied Natural Gas" in an annex does not make LNG an entity).
         if entry is not None and entry.source in ("user", "table"):
@@ -182,6 +227,11 @@ class AliasTable:
 
     def declared(self, key: str) -> bool:
         return key in self._entries
+
+    def curated(self, key: str) -> bool:
+        """Declared by a person (the corpus's own files), so above the noise rules."""
+        entry = self._entries.get(key)
+        return entry is not None and entry.source in ("user", "table")
 
     def learn(self, key: str, name: str) -> None:
         """Record an alias found while canonicalising (a surname standing for a full name)."""
@@ -335,13 +385,35 @@ def load_patterns(path: Path) -> list[dict[str, Any]]:
 
 
 # -- canonical names ----------------------------------------------------------------
-def canonicalize(raw: Sequence[RawMention], table: AliasTable) -> list[Mention]:
-    """Mentions with one canonical name each and one label per name (declared, else the majority)."""
+def canonicalize(raw: Sequence[RawMention], table: AliasTable,
+                 ctx: entity_rules.Context | None = None) -> list[Mention]:
+    """Mentions with one canonical name each and one label per name (declared, else the majority).
+
+    With a `ctx` (the passages' text and words), the general noise rules drop what names
+    nothing; `ctx.removed` counts what each rule removed.
+    """
     kept: list[tuple[RawMention, int, int, str, str, str]] = []  # raw, start, end, text, name, label
     for m in sorted(set(raw), key=lambda r: (r.passage_id, r.start, r.end, r.label)):
         lo, hi = _trim(m.text)
-        text = m.text[lo:hi]
-        found = table.canonical(text, m.label)
+        text, label = m.text[lo:hi], m.label
+        doc_id = m.passage_id.rsplit(":", 1)[0]
+        if ctx is not None:
+            # "Trump Administration": the administration is named after a person the texts name.
+            who = re.fullmatch(r"([A-Z][\w’'-]+) Administration", text)
+            if who and who.group(1).lower() in ctx.person_parts:
+                hi = lo + who.end(1)
+                text, label = m.text[lo:hi], "PERSON"
+            key = alias_key(text)
+            if not table.curated(key):
+                entry = table.canonical(text, label, doc_id)
+                defined = entry is not None and table.declared(key) or text in table.abbreviations.for_doc(doc_id)
+                reason = entity_rules.noise(text, label, m.passage_id, m.start + lo, m.start + hi, ctx, defined)
+                if reason is None and entry is not None and entry[0] != text:  # the long form must be a name too
+                    reason = entity_rules.noise(entry[0], label, m.passage_id, m.start + lo, m.start + hi, ctx, True)
+                if reason is not None:
+                    ctx.removed[reason] += 1
+                    continue
+        found = table.canonical(text, label, doc_id)
         if found is not None:
             kept.append((m, m.start + lo, m.start + hi, text, *found))
 
@@ -392,6 +464,42 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable) -> list[Mention]:
         table.note(alias_key(text), name, labels[name])
         out.append(Mention(m.passage_id, s, e, text, name, labels[name]))
     return out
+
+
+def entity_mentions(passages: Sequence[Passage], raw: Sequence[RawMention],
+                    user_dir: Path | None = None) -> tuple[list[Mention], AliasTable]:
+    """The build's entity step after NER: alias table (with the corpus's own knowledge), abbreviations
+    NER missed, the noise rules, canonical names."""
+    table = AliasTable.build(passages, user_dir if user_dir is not None and user_dir.is_dir() else None)
+    return canonicalize([*raw, *missed_abbreviations(passages, raw, table)], table,
+                        entity_rules.Context.of(passages, raw)), table
+
+
+def missed_abbreviations(passages: Sequence[Passage], raw: Sequence[RawMention], table: AliasTable) -> list[RawMention]:
+    """Bare abbreviations ("JCPOA") the model did not tag, where the texts or the corpus files define them.
+
+    Each takes its long form's label as the model gave it elsewhere (never PERSON: people are not
+    abbreviated so), else ORG when the long form is headed like an institution, else it is left out.
+    """
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for m in raw:
+        lo, hi = _trim(m.text)
+        if m.label != "PERSON" and m.label not in DROPPED_LABELS:
+            seen[m.text[lo:hi].casefold()][m.label] += 1
+    labels = {k: c.most_common(1)[0][0] for k, c in seen.items()}
+    known: dict[str, dict[str, str]] = {}
+    for doc_id in {p.doc_id for p in passages}:
+        abbrs = {a: n for a, n in table.acronyms.items()}
+        abbrs.update(table.abbreviations.for_doc(doc_id))
+        known[doc_id] = abbrs
+        for long_form in abbrs.values():
+            key = long_form.casefold()
+            if key not in labels:
+                fixed = table.fixed_label(long_form)
+                heads = {w.lower() for w in long_form.split()} & entity_rules.ORG_HEADS
+                if fixed or heads:
+                    labels[key] = fixed or "ORG"
+    return [RawMention(*row) for row in entity_rules.bare_mentions(passages, raw, known, labels)]
 
 
 # -- lookup for users ---------------------------------------------------------------

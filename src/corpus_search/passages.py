@@ -29,8 +29,8 @@ from corpus_search.clean import (
     SENTINEL,
     HyphenJudge,
     MarkerTracker,
-    furniture_key,
     is_furniture,
+    is_running,
     normalize,
     repeated_edges,
     split_fragment,
@@ -116,7 +116,7 @@ def split_document(record: Record, pages: list[Page], pdf: bool = False) -> Spli
     bodies: list[list[_Block]] = []
     notes: list[list[_Block]] = []
     for index, lines in enumerate(page_lines):
-        lines = _drop_furniture(lines, edges if index else set(), doc)  # page 1's title is no running head
+        lines = _drop_furniture(lines, edges, doc, keep_top=index == 0)  # page 1's title is no running head
         body, foot = _lift_footnotes(lines, index, blank_mode, doc)
         blocks = _blocks(body, index, blank_mode, doc)
         if blocks:
@@ -143,15 +143,19 @@ def _typical_width(lines: list[str]) -> float:
     return float(lengths[int(len(lengths) * 0.8)]) if lengths else 80.0
 
 
-def _drop_furniture(lines: list[str], edges: set[str], doc: _Doc) -> list[str]:
+def _drop_furniture(lines: list[str], edges: set[str], doc: _Doc, keep_top: bool = False) -> list[str]:
     filled = [i for i, ln in enumerate(lines) if ln]
     edge_idx = set(filled[:3] + filled[-3:])
+    top = set(filled[:3]) if keep_top else set()
     kept: list[str] = []
     for i, line in enumerate(lines):
         at_edge = i in edge_idx
+        running = i not in top and is_running(line, edges)
         drop = bool(line) and (
-            (at_edge and (is_furniture(line) or furniture_key(line) in edges))
+            (at_edge and (is_furniture(line) or running))
             or (is_furniture(line) and not line.isdigit() and len(line) > 3)  # URL and footer lines anywhere
+            # A running head or footer the PDF's text order put inside the page still repeats.
+            or (running and len(line) <= 80)
         )
         if drop:
             doc.stats["dropped_furniture"] += 1

@@ -43,13 +43,17 @@ class Searcher:
         self._names = None
         self._labels: list[str] | None = None
         self._languages: list[tuple[str, int]] | None = None
+        self._version = -1  # the store's curation version the caches were read at
 
     # -- filters ---------------------------------------------------------------
     def _load_names(self) -> None:
         """Aliases and canonical names, read from the store once per opened generation."""
-        if self._aliases is None:
+        self.store.curation()  # re-reads the curation file if it changed
+        if self._aliases is None or self._version != self.store.curation_version:
+            self._version = self.store.curation_version
             self._aliases = self.store.aliases()
             self._names = self.store.entity_names()
+            self._labels = None
 
     def resolve_entity(self, text: str) -> list[str]:
         from corpus_search.entities import resolve, suggest
@@ -64,8 +68,9 @@ class Searcher:
 
     def labels(self) -> list[str]:
         """The entity labels that occur in this corpus (PERSON, ORG, GPE, ...), sorted."""
+        self._load_names()
         if self._labels is None:
-            rows = self.store.conn.execute("SELECT DISTINCT label FROM mentions")
+            rows = self.store.conn.execute(f"SELECT DISTINCT label FROM {self.store._m()}")
             self._labels = sorted(label for (label,) in rows)
         return self._labels
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -70,6 +71,11 @@ class Store:
         self.conn = conn
         self.path = path
         self._passage_cache: dict[str, Passage] = {}
+        self._curation_folder: Path | None = None
+        self._curation_stamp: tuple | None = None
+        self._curation = None  # curation.State when one applies
+        self._lock = threading.Lock()
+        self.curation_version = 0  # bumped whenever the curation file changes (caches compare it)
 
     # -- opening -----------------------------------------------------------
     @classmethod
@@ -264,7 +270,7 @@ class Store:
         for chunk in _chunks(list(passage_ids), 500):
             marks = ",".join("?" * len(chunk))
             for row in self.conn.execute(
-                f"SELECT passage_id, start, end, text, name, label FROM mentions "
+                f"SELECT passage_id, start, end, text, name, label FROM {self._m()} "
                 f"WHERE passage_id IN ({marks}) ORDER BY passage_id, start",
                 chunk,
             ):
@@ -272,36 +278,119 @@ class Store:
         return out
 
     def all_mentions(self) -> list[Mention]:
-        return [Mention(*r) for r in self.conn.execute("SELECT passage_id, start, end, text, name, label FROM mentions")]
+        return [Mention(*r) for r in self.conn.execute(f"SELECT passage_id, start, end, text, name, label FROM {self._m()}")]
 
     def aliases(self) -> dict[str, list[tuple[str, str]]]:
-        """alias key -> [(canonical name, label)]."""
+        """alias key -> [(canonical name, label)], with the curation's merges, renames and aliases."""
+        from corpus_search.entities import alias_key
+
+        cur = self.curation()
         out: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for key, name, label in self.conn.execute("SELECT key, name, label FROM aliases"):
+            if cur is not None:
+                name = cur.final(name)
+                if name in cur.rejected or (key, name) in cur.split:
+                    continue
+                label = cur.labels.get(name, label)
             out[key].append((name, label))
+        if cur is not None:
+            for old, new in cur.names.items():  # "DOD" merged into "Department of Defense" still finds it
+                out[alias_key(old)].append((cur.final(new), cur.labels.get(cur.final(new), "")))
+            for name, extra in cur.aliases.items():
+                for alias in extra:
+                    out[alias_key(alias)].append((cur.final(name), cur.labels.get(cur.final(name), "")))
         return out
+
+    # -- curation: applied over the stored mentions whenever they are read --------------
+    def set_curation(self, folder: Path | None) -> None:
+        """Apply the curation history in `folder` (corpus/_entities) to every read from now on."""
+        self._curation_folder = folder
+        self._curation_stamp = None
+        self._m()
+
+    def curation(self):
+        """The replayed curation state, or None when nothing is curated."""
+        self._m()
+        return self._curation
+
+    def _m(self) -> str:
+        """The table to read mentions from: the stored one, or a view with the curation applied.
+
+        The curation file is stat-ed on every read, so a change made in another process (the
+        CLI while the app runs) shows at the next query.
+        """
+        folder = self._curation_folder
+        if folder is None:
+            return "mentions"
+        from corpus_search.curation import FILE, Curation
+
+        try:
+            st = (folder / FILE).stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            stamp = None
+        with self._lock:
+            if stamp != self._curation_stamp:
+                state = Curation.load(folder).state() if stamp is not None else None
+                self._install(state if state is not None and not state.empty else None)
+                self._curation_stamp = stamp
+                self.curation_version += 1
+            return "temp.curated_mentions" if self._curation is not None else "mentions"
+
+    def _install(self, state) -> None:
+        from corpus_search.entities import alias_key
+
+        c = self.conn
+        c.create_function("alias_key", 1, alias_key, deterministic=True)
+        c.executescript(
+            "DROP VIEW IF EXISTS temp.curated_mentions; DROP VIEW IF EXISTS temp.curated_names;"
+            "CREATE TEMP TABLE IF NOT EXISTS cur_name (old TEXT PRIMARY KEY, new TEXT NOT NULL);"
+            "CREATE TEMP TABLE IF NOT EXISTS cur_label (name TEXT PRIMARY KEY, label TEXT NOT NULL);"
+            "CREATE TEMP TABLE IF NOT EXISTS cur_reject (name TEXT PRIMARY KEY);"
+            "CREATE TEMP TABLE IF NOT EXISTS cur_split (key TEXT, name TEXT, PRIMARY KEY (key, name));"
+            "DELETE FROM cur_name; DELETE FROM cur_label; DELETE FROM cur_reject; DELETE FROM cur_split;"
+        )
+        self._curation = state
+        if state is None:
+            return
+        stored = [r[0] for r in c.execute("SELECT DISTINCT name FROM main.mentions")]
+        c.executemany("INSERT INTO cur_name VALUES (?, ?)",
+                      [(n, state.final(n)) for n in stored if state.final(n) != n])
+        c.executemany("INSERT INTO cur_label VALUES (?, ?)", list(state.labels.items()))
+        c.executemany("INSERT INTO cur_reject VALUES (?)", [(n,) for n in state.rejected])
+        c.executemany("INSERT INTO cur_split VALUES (?, ?)", list(state.split))
+        # An alias removed from an entity: its mentions become an entity of their own, named as written.
+        c.executescript(
+            "CREATE TEMP VIEW curated_names AS SELECT m.passage_id, m.start, m.end, m.text, m.label, "
+            "CASE WHEN s.name IS NOT NULL THEN m.text ELSE COALESCE(r.new, m.name) END AS name "
+            "FROM main.mentions m LEFT JOIN cur_name r ON r.old = m.name "
+            "LEFT JOIN cur_split s ON s.name = COALESCE(r.new, m.name) AND s.key = alias_key(m.text);"
+            "CREATE TEMP VIEW curated_mentions AS SELECT c.passage_id, c.start, c.end, c.text, c.name, "
+            "COALESCE(l.label, c.label) AS label FROM curated_names c LEFT JOIN cur_label l ON l.name = c.name "
+            "WHERE c.name NOT IN (SELECT name FROM cur_reject);"
+        )
 
     def passages_mentioning(self, names: Sequence[str]) -> set[str]:
         if not names:
             return set()
         marks = ",".join("?" * len(names))
-        return {r[0] for r in self.conn.execute(f"SELECT DISTINCT passage_id FROM mentions WHERE name IN ({marks})", names)}
+        return {r[0] for r in self.conn.execute(f"SELECT DISTINCT passage_id FROM {self._m()} WHERE name IN ({marks})", names)}
 
     def passages_labelled(self, labels: Sequence[str]) -> set[str]:
         marks = ",".join("?" * len(labels))
-        return {r[0] for r in self.conn.execute(f"SELECT DISTINCT passage_id FROM mentions WHERE label IN ({marks})", labels)}
+        return {r[0] for r in self.conn.execute(f"SELECT DISTINCT passage_id FROM {self._m()} WHERE label IN ({marks})", labels)}
 
     def entity_names(self) -> dict[str, str]:
         """Canonical name -> its label (the most frequent one)."""
         counts: dict[str, Counter] = defaultdict(Counter)
-        for name, label, n in self.conn.execute("SELECT name, label, count(*) FROM mentions GROUP BY name, label"):
+        for name, label, n in self.conn.execute(f"SELECT name, label, count(*) FROM {self._m()} GROUP BY name, label"):
             counts[name][label] += n
         return {name: c.most_common(1)[0][0] for name, c in counts.items()}
 
     def entities(self, label: str | None = None, limit: int | None = None, cooccurring: int = 5) -> list[Entity]:
         """Entities by passage count, with their aliases (surface forms) and the entities they appear with."""
         rows = self.conn.execute(
-            "SELECT name, label, count(DISTINCT passage_id), count(*) FROM mentions GROUP BY name, label"
+            f"SELECT name, label, count(DISTINCT passage_id), count(*) FROM {self._m()} GROUP BY name, label"
         ).fetchall()
         best: dict[str, tuple[str, int, int]] = {}
         for name, lab, npass, nment in rows:
@@ -309,9 +398,9 @@ class Store:
             if cur is None or nment > cur[2]:
                 best[name] = (lab, npass, nment)
         pass_counts = dict(
-            self.conn.execute("SELECT name, count(DISTINCT passage_id) FROM mentions GROUP BY name").fetchall()
+            self.conn.execute(f"SELECT name, count(DISTINCT passage_id) FROM {self._m()} GROUP BY name").fetchall()
         )
-        ment_counts = dict(self.conn.execute("SELECT name, count(*) FROM mentions GROUP BY name").fetchall())
+        ment_counts = dict(self.conn.execute(f"SELECT name, count(*) FROM {self._m()} GROUP BY name").fetchall())
         chosen = [
             (name, lab)
             for name, (lab, _, _) in best.items()
@@ -325,7 +414,7 @@ class Store:
         for chunk in _chunks(names, 500):
             marks = ",".join("?" * len(chunk))
             for name, text, n in self.conn.execute(
-                f"SELECT name, text, count(*) FROM mentions WHERE name IN ({marks}) GROUP BY name, text", chunk
+                f"SELECT name, text, count(*) FROM {self._m()} WHERE name IN ({marks}) GROUP BY name, text", chunk
             ):
                 surface[name][text] += n
         declared: dict[str, set[str]] = defaultdict(set)
@@ -350,7 +439,7 @@ class Store:
     def _cooccurring(self, names: Sequence[str], top: int) -> dict[str, list[tuple[str, int]]]:
         wanted = set(names)
         by_passage: dict[str, set[str]] = defaultdict(set)
-        for pid, name in self.conn.execute("SELECT DISTINCT passage_id, name FROM mentions"):
+        for pid, name in self.conn.execute(f"SELECT DISTINCT passage_id, name FROM {self._m()}"):
             by_passage[pid].add(name)
         pairs: dict[str, Counter] = defaultdict(Counter)
         for group in by_passage.values():

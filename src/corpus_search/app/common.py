@@ -49,7 +49,7 @@ def _open_corpus(index: str, generation: str):
     """One Corpus per index generation, shared by every session (read-only)."""
     from corpus_search.api import Corpus
 
-    corpus = Corpus.open(index)
+    corpus = Corpus.open(index, corpus_dir())  # entity curation lives in this corpus folder's _entities/
     try:
         corpus.encode_query("warm up")  # load the embedding model now, not on the first search
     except Exception:  # semantic search will report its own error; keyword search still works
@@ -279,14 +279,15 @@ def show_error(exc: Exception) -> None:
         st.error(escape(str(exc)))
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def _entities(index: str, generation: str) -> list:
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _entities(index: str, generation: str, curation: int) -> list:
     return _open_corpus(index, generation).entities()
 
 
 def entities(corpus) -> list:
-    """Every entity of the current generation, most mentioned first (cached per generation)."""
-    return _entities(str(index_dir()), corpus.generation.name)
+    """Every entity of the current generation, most mentioned first (cached per generation and curation)."""
+    corpus.store.curation()  # re-reads corpus/_entities/curation.toml if it changed (here or from the CLI)
+    return _entities(str(index_dir()), corpus.generation.name, corpus.store.curation_version)
 
 
 def entity_label(entity) -> str:

@@ -31,6 +31,8 @@ def run() -> None:
         reader=st.Page(HERE / "pages" / "reader.py", title="Reader", icon=":material/menu_book:", url_path="reader"),
         entities=st.Page(HERE / "pages" / "entities.py", title="Entities", icon=":material/label:",
                          url_path="entities"),
+        screen=st.Page(HERE / "pages" / "screen.py", title="Screen names", icon=":material/manage_search:",
+                       url_path="screen"),
         quote=st.Page(HERE / "pages" / "quote.py", title="Quote check", icon=":material/format_quote:",
                       url_path="quote"),
         documents=st.Page(HERE / "pages" / "documents.py", title="Documents", icon=":material/description:",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from corpus_search.app import common
+from corpus_search.errors import CorpusSearchError
 from corpus_search.render import escape
 
 PER_PAGE = 25
@@ -50,6 +51,69 @@ def _pick(key: str) -> None:
     st.session_state[key] = None
 
 
+def _apply(op: str, name: str, value: str = "", show: str | None = None) -> None:
+    """One curation change; the page then shows `show` (the entity the change left)."""
+    try:
+        change = corpus.curate(op, name, value)
+    except CorpusSearchError as exc:
+        st.session_state["ent_curate_error"] = str(exc)
+        return
+    st.session_state["ent_curate_done"] = change.describe()
+    st.session_state["ent_name"] = show or name
+    for key in ("ent_merge_into", "ent_new_name", "ent_new_alias"):
+        st.session_state.pop(key, None)
+
+
+def _undo() -> None:
+    try:
+        change = corpus.curation().undo()
+    except CorpusSearchError as exc:
+        st.session_state["ent_curate_error"] = str(exc)
+        return
+    st.session_state["ent_curate_done"] = f"undone: {change.describe()}"
+    st.session_state.pop("ent_name", None)
+
+
+def _curate_panel(entity) -> None:
+    """Merge, rename, relabel, reject, aliases, undo: kept in corpus/_entities/curation.toml, applied at once."""
+    if "ent_curate_done" in st.session_state:
+        st.success(escape(st.session_state.pop("ent_curate_done")))
+    if "ent_curate_error" in st.session_state:
+        st.error(escape(st.session_state.pop("ent_curate_error")))
+    with st.expander("Curate this entity", icon=":material/edit:"):
+        others = [e.name for e in entities if e.name != entity.name]
+        a, b = st.columns([3, 1], vertical_alignment="bottom")
+        into = a.selectbox("Merge into", others, index=None, key="ent_merge_into",
+                           format_func=lambda n: common.entity_label(by_name[n]), placeholder="Choose an entity")
+        b.button("Merge", key="ent_merge", disabled=into is None,
+                 on_click=_apply, args=("merge", entity.name, into or "", into))
+        a, b = st.columns([3, 1], vertical_alignment="bottom")
+        new = a.text_input("Rename to", key="ent_new_name")
+        b.button("Rename", key="ent_rename", disabled=not new.strip(),
+                 on_click=_apply, args=("rename", entity.name, new, new.strip()))
+        a, b = st.columns([3, 1], vertical_alignment="bottom")
+        labels = sorted({e.label for e in entities} | {"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC", "PROJECT"})
+        label = a.selectbox("Label", labels, index=labels.index(entity.label) if entity.label in labels else 0,
+                            key=f"ent_label_pick_{entity.name}")
+        b.button("Relabel", key="ent_relabel", disabled=label == entity.label,
+                 on_click=_apply, args=("relabel", entity.name, label))
+        a, b = st.columns([3, 1], vertical_alignment="bottom")
+        alias = a.text_input("Add an alias", key="ent_new_alias")
+        b.button("Add alias", key="ent_add_alias", disabled=not alias.strip(),
+                 on_click=_apply, args=("add-alias", entity.name, alias))
+        if entity.aliases:
+            a, b = st.columns([3, 1], vertical_alignment="bottom")
+            gone = a.selectbox("Remove an alias", list(entity.aliases), key=f"ent_rm_alias_{entity.name}")
+            b.button("Remove alias", key="ent_remove_alias",
+                     on_click=_apply, args=("remove-alias", entity.name, gone or ""))
+        a, b = st.columns(2)
+        a.button("Reject (never show it again)", key="ent_reject", icon=":material/block:",
+                 on_click=_apply, args=("reject", entity.name, "", ""))
+        history = corpus.curation().changes
+        b.button(f"Undo: {history[-1].describe()}" if history else "Nothing to undo", key="ent_undo",
+                 icon=":material/undo:", disabled=not history, on_click=_undo)
+
+
 with right:
     entity = by_name[st.session_state["ent_name"]]
     st.subheader(escape(entity.name))
@@ -64,6 +128,8 @@ with right:
     if st.button("Search within passages that mention it", key="ent_search", icon=":material/search:"):
         st.session_state["entity"] = [entity.name]
         st.switch_page(common.PAGES["search"])
+
+    _curate_panel(entity)
 
     found = corpus.passages_mentioning([entity.name])
     mentions = corpus.mentions([p.passage_id for p in found])

@@ -1,0 +1,271 @@
+"""General rules over what NER found: noise out, abbreviations in. Nothing here names a corpus.
+
+The model tags title-cased phrases ("Outbound Ships", "Annual Threat Assessment"), units
+("Fahrenheit"), citation apparatus ("P.L", "Focus IF10964") and shouted words ("COMPLETE")
+as people and organisations. Each rule below is general English or general typography,
+decided from the corpus's own evidence (a word it also writes in lower case is an ordinary
+word), and each has a name so the bench can count what it removes and what it costs.
+Corpus knowledge (aliases, junk keys) lives in corpus/_entities/, never here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from corpus_search import config
+
+from corpus_search.models import Passage
+
+# Rule names, in the order they are tried (the bench reports them in this order).
+RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phrase", "lone name")
+
+# Labels a user filters people, organisations and places by: the ones the noise rules guard.
+GUARDED = frozenset({"PERSON", "ORG", "GPE"})
+# Words that make a phrase of ordinary words an organisation's name ("Supreme Court",
+# "Labor Party"): general English, the heads of institutional names.
+ORG_HEADS = frozenset(
+    "academy agency administration army association authority bank board bureau cabinet center centre coalition command commission "
+    "committee company congress corporation corps council court department directorate federation force forces "
+    "foundation fund government group guard house institute institution league ministry navy office "
+    "organisation organization parliament party secretariat senate service staff taskforce union university".split()
+)
+# Head nouns of documents: a phrase of ordinary words ending in one is a title, even one
+# the text abbreviates ("Annual Threat Assessment (ATA)").
+DOC_HEADS = frozenset("assessment strategy report review survey study estimate statement yearbook guidance".split())
+# Titles before a lone name that make it a person ("President Putin", "Admiral Correll").
+TITLES = frozenset(
+    "president minister premier chancellor king queen prince princess mr mrs ms dr sir lord general admiral "
+    "colonel commander secretary senator representative ambassador chairman chair governor mayor judge justice "
+    "director ayatollah leader sheikh emir".split()
+)
+_FUNCTION = frozenset({"of", "and", "the", "for", "on", "in", "de", "&", "to", "at", "a", "an"})
+# A report, bill or public-law number: "IF10964", "R48875", "H.R. 2012", "P.L. 93-148".
+_NUMBER_TOKEN = re.compile(r"^[A-Z]{1,4}\d{3,}[A-Z]?$")
+_CITATION_BEFORE_NUMBER = re.compile(r"^[A-Z](?:\.[A-Z])+\.?$|^[A-Z]{1,3}\.$")
+_UNIT_BEFORE = re.compile(r"(?:\d\s*°|\bdegrees?)\s*$")
+
+
+@lru_cache(maxsize=1)
+def _wordlist(path: str) -> frozenset[str]:
+    """The lower-case entries of a system word list (proper nouns there are capitalised, so left out)."""
+    if not path:
+        return frozenset()
+    try:
+        lines = Path(path).expanduser().read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return frozenset()  # no list installed: the corpus's own words still decide
+    proper = {w.lower() for w in lines if w[:1].isupper()}
+    # "japan" (lacquer) and "turkey" are words, but a list that also has "Japan" knows the name
+    return frozenset(w for w in lines if w[:1].islower() and "'" not in w and w not in proper)
+
+
+class Lexicon:
+    """Ordinary words: those the corpus writes in lower case somewhere, or a word list has in lower case."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.lower: Counter[str] = Counter()
+        for text in texts:
+            self.lower.update(re.findall(r"(?<![\w.’'-])[a-z][a-z’'-]*[a-z]", text))
+        self.words = _wordlist(config.get("wordlist"))
+
+    def generic(self, word: str) -> bool:
+        w = word.strip("’'.,;:").lower()
+        w = re.sub(r"[’']s$", "", w)
+        if not w:
+            return False
+        return any(self.lower[x] > 0 or x in self.words for x in (w, w[:-1] if w.endswith("s") else w))
+
+
+@dataclass
+class Context:
+    """What the rules may look at beyond a span: its passage, the corpus's words, its people."""
+
+    texts: dict[str, str]  # passage id -> text
+    lexicon: Lexicon
+    person_parts: set[str] = field(default_factory=set)  # words of multi-word PERSON names
+    elsewhere: dict[str, set[str]] = field(default_factory=dict)  # one-word span -> labels the model gave it
+    removed: Counter = field(default_factory=Counter)  # rule -> mentions removed
+
+    @classmethod
+    def of(cls, passages: Sequence[Passage], raw: Iterable) -> Context:
+        parts: set[str] = set()
+        elsewhere: dict[str, set[str]] = defaultdict(set)
+        for m in raw:
+            words = m.text.split()
+            if m.label == "PERSON" and len(words) > 1:
+                parts.update(w.strip("’'.,").lower() for w in words)
+            if len(words) == 1:
+                elsewhere[re.sub(r"[’']s$", "", words[0].strip("’'.,")).lower()].add(m.label)
+        return cls({p.passage_id: p.text for p in passages}, Lexicon(p.text for p in passages), parts, elsewhere)
+
+
+def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Context,
+          defined: bool = False) -> str | None:
+    """The name of the rule that says this span names nothing a user filters by, or None."""
+    if label not in GUARDED:
+        return None
+    words = text.split()
+    if not words:
+        return "fragment"
+    if text[0].islower() or words[-1].lower() in _FUNCTION or (":" in text and label != "GPE"):
+        return "fragment"  # "s Handbook", "Communist Party of", "Marine Economy: Deep-sea": cut from a title
+    passage = ctx.texts.get(passage_id, "")
+    before, after = passage[max(0, start - 20):start], passage[end:end + 12]
+    if any(_NUMBER_TOKEN.match(w) for w in words) or (
+        _CITATION_BEFORE_NUMBER.match(text) and re.match(r"\.?\s*\d", after)
+    ):
+        return "number"  # "Focus IF10964", "P.L" before "93-148"
+    if len(words) == 1 and _UNIT_BEFORE.search(before):
+        return "unit"  # "100 degrees Fahrenheit"
+    if len(words) == 1 and text.isupper() and len(text) >= 4 and ctx.lexicon.generic(text):
+        return "shouted"  # "COMPLETE": an ordinary word in capitals, not an acronym
+    content = [w for w in words if w.lower() not in _FUNCTION]
+    if len(words) > 1 and words[-1].lower() in DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
+        return "generic phrase"  # "Annual Threat Assessment": a document, not an organisation
+    if defined and label != "PERSON":
+        return None  # a long form that defines an abbreviation is a name, however ordinary its words
+    content = [w for w in words if w.lower() not in _FUNCTION]
+    if len(words) == 1 and not text.isupper() and ctx.lexicon.generic(text) and text.lower() not in ORG_HEADS:
+        return "generic word"  # "Defense", "Financial", "Background"
+    # Abbreviations and place or nationality words qualify a phrase without naming it: "HS Port-Level
+    # Data", "Iran Conflict", "American Crews" are ordinary words about something named elsewhere.
+    plain = content if label == "GPE" else [w for w in content if not (w.isupper() or _place_word(w, ctx))]
+    if len(words) > 1 and plain and all(ctx.lexicon.generic(w) for w in plain):
+        heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
+        if label == "PERSON" or not heads:
+            return "generic phrase"  # "Outbound Ships", "Annual Threat Assessment", "Demands Action"
+    if label == "PERSON" and len(words) == 1 and not text.isupper():
+        key = text.strip("’'.,").lower()
+        prev = re.findall(r"[A-Za-z]+", before)
+        places = ctx.elsewhere.get(key, set()) & {"NORP", "GPE", "LOC"}
+        if places and key not in ctx.person_parts and not (prev and prev[-1].lower() in TITLES):
+            return "lone name"  # "Kazakh": a word the model also calls a nationality or place, no full name backs
+    return None
+
+
+def _place_word(word: str, ctx: Context) -> bool:
+    """A word the model tags on its own as a place or nationality somewhere in the corpus ("Iran", "American")."""
+    key = re.sub(r"[’']s$", "", word.strip("’'.,")).lower()
+    return bool(ctx.elsewhere.get(key, set()) & {"GPE", "NORP", "LOC"})
+
+
+# -- abbreviations --------------------------------------------------------------------
+_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)\)")
+_PAREN_LONG = re.compile(r"\b([A-Z][A-Za-z]?[A-Z&]{1,7})\s+\(([^()]{5,120})\)")
+_WORDS = re.compile(r"[\w’'&-]+(?:\.\w)*\.?")
+
+
+def _letters(abbr: str) -> list[str]:
+    """The letter sequences a long form's initials may spell: "DoD" -> "DD" and "DOD"."""
+    plain = abbr.replace("&", "")
+    caps = "".join(c for c in plain if c.isupper())
+    out = [plain.upper(), caps]
+    if plain.endswith("s") and len(plain) > 2 and plain[:-1].isupper():
+        out.append(plain[:-1])  # "SSBNs"
+    return list(dict.fromkeys(x for x in out if len(x) >= 2))
+
+
+def _initials(run: list[str], skip_function: bool) -> str:
+    parts: list[str] = []
+    for w in run:
+        for piece in re.split(r"-", w):  # "Five-Year Plan" gives F, Y, P
+            if piece and not (skip_function and piece.lower() in _FUNCTION):
+                parts.append(piece[0].upper())
+    return "".join(parts)
+
+
+def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | None:
+    """The shortest run of words ending `words` whose initials spell `abbr` (with or without "of", "and")."""
+    targets = _letters(abbr)
+    for k in range(1, min(len(words), 12) + 1):
+        run = words[-k:]
+        if run[0].lower() in _FUNCTION:
+            continue
+        if capitalised and not run[0][:1].isupper():
+            continue
+        if any(_initials(run, skip) in targets for skip in (True, False)):
+            return " ".join(run).rstrip(".")
+        if len(_initials(run, True)) > max(len(t) for t in targets):
+            return None
+    return None
+
+
+@dataclass
+class Abbreviations:
+    """Abbreviations the texts define, per document and corpus-wide, and the ones that are terms."""
+
+    by_doc: dict[str, dict[str, str]]  # doc id -> abbr -> long form
+    corpus: dict[str, str]  # abbr -> long form, where every document agrees
+    terms: set[str]  # "highly enriched uranium (HEU)": a lower-case long form, so not a name
+
+    def for_doc(self, doc_id: str) -> dict[str, str]:
+        return {**self.corpus, **self.by_doc.get(doc_id, {})}
+
+
+def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
+    """"Long Form (ABBR)" and "ABBR (Long Form)", per document; the most frequent expansion wins."""
+    found: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    lower: Counter[str] = Counter()
+    for p in passages:
+        flat = re.sub(r"\s+", " ", p.text)
+        for m in _PAREN_AFTER.finditer(flat):
+            abbr = m.group(1)
+            words = _WORDS.findall(flat[max(0, m.start() - 160):m.start()])
+            long_form = expansion(abbr, words)
+            if long_form:
+                found[p.doc_id][abbr][long_form] += 1
+            elif expansion(abbr, words, capitalised=False):
+                lower[abbr] += 1
+        for m in _PAREN_LONG.finditer(flat):
+            abbr, inside = m.group(1), m.group(2)
+            words = _WORDS.findall(inside)
+            long_form = expansion(abbr, words)
+            if long_form and long_form == " ".join(words).rstrip("."):
+                found[p.doc_id][abbr][long_form] += 1
+    by_doc = {d: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for d, abbrs in found.items()}
+    meanings: dict[str, set[str]] = defaultdict(set)
+    for abbrs in by_doc.values():
+        for a, long_form in abbrs.items():
+            meanings[a].add(long_form.casefold())
+    corpus = {}
+    for abbrs in by_doc.values():
+        for a, long_form in abbrs.items():
+            if len(meanings[a]) == 1:
+                corpus.setdefault(a, long_form)
+    terms = {a for a in lower if a not in meanings}
+    return Abbreviations(by_doc, corpus, terms)
+
+
+def bare_mentions(passages: Sequence[Passage], raw: Sequence, known: dict[str, dict[str, str]],
+                  labels: dict[str, str]) -> list[tuple[str, int, int, str, str]]:
+    """(passage id, start, end, text, label) for abbreviations NER missed: "JCPOA" after "... (JCPOA)".
+
+    `known` maps a doc id to its abbreviations; `labels` a long form's casefolded text to its label.
+    Spans already covered by a model mention are left to the model.
+    """
+    covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for m in raw:
+        covered[m.passage_id].append((m.start, m.end))
+    out = []
+    patterns: dict[str, re.Pattern[str]] = {}
+    for p in passages:
+        abbrs = known.get(p.doc_id) or {}
+        if not abbrs:
+            continue
+        pattern = patterns.get(p.doc_id)
+        if pattern is None:
+            alternatives = "|".join(re.escape(a) for a in sorted(abbrs, key=len, reverse=True))
+            pattern = patterns[p.doc_id] = re.compile(r"(?<![\w&-])(" + alternatives + r")(?![\w&])")
+        for m in pattern.finditer(p.text):
+            s, e = m.span(1)
+            if any(a < e and s < b for a, b in covered[p.passage_id]):
+                continue
+            label = labels.get(abbrs[m.group(1)].casefold())
+            if label:
+                out.append((p.passage_id, s, e, m.group(1), label))
+    return out

@@ -1,0 +1,179 @@
+"""Names-list screening: every passage that mentions each name of a list, with its page and the form matched.
+
+A name matches through the entities (its canonical name or any alias, curated ones included)
+and through the text itself (the name, its aliases from the list and their spelling variants,
+as whole words), so a name NER missed is still found; `fuzzy` also accepts entity names
+within a similarity. A name found nowhere is reported with no matches, never dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpus_search.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ScreenName:
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScreenMatch:
+    passage_id: str
+    doc_id: str
+    page: int | None
+    matched: str  # the words as the passage has them
+    via: str  # "entity", "text" or "fuzzy"
+    entity: str | None
+    citation: str
+
+    def to_json(self) -> dict:
+        return {"passage_id": self.passage_id, "doc_id": self.doc_id, "page": self.page, "matched": self.matched,
+                "via": self.via, "entity": self.entity, "citation": self.citation}
+
+
+@dataclass
+class ScreenResult:
+    name: ScreenName
+    matches: list[ScreenMatch] = field(default_factory=list)
+
+    @property
+    def found(self) -> bool:
+        return bool(self.matches)
+
+    def to_json(self) -> dict:
+        return {"name": self.name.name, "aliases": list(self.name.aliases), "found": self.found,
+                "passages": len({m.passage_id for m in self.matches}),
+                "matches": [m.to_json() for m in self.matches]}
+
+
+def read_names(path: Path) -> list[ScreenName]:
+    """A CSV with a `name` column (else the first column) and optional `aliases` (separated by ';' or '|')."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read names list {path} ({exc}); give a UTF-8 CSV with a 'name' column") from None
+    return parse_names(text, str(path))
+
+
+def parse_names(text: str, where: str = "names") -> list[ScreenName]:
+    rows = list(csv.reader(io.StringIO(text)))
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise UsageError(f"{where}: no names in it; give a CSV with a 'name' column")
+    header = [c.strip().lower() for c in rows[0]]
+    if "name" in header:
+        name_col, alias_col, rows = header.index("name"), header.index("aliases") if "aliases" in header else None, rows[1:]
+    else:
+        name_col, alias_col = 0, 1 if len(rows[0]) > 1 else None
+    out = []
+    for row in rows:
+        name = row[name_col].strip() if name_col < len(row) else ""
+        if not name:
+            continue
+        extra = row[alias_col] if alias_col is not None and alias_col < len(row) else ""
+        aliases = tuple(a.strip() for a in re.split(r"[;|]", extra) if a.strip())
+        out.append(ScreenName(name, aliases))
+    if not out:
+        raise UsageError(f"{where}: no names in it; give a CSV with a 'name' column")
+    return out
+
+
+def variants(form: str) -> set[str]:
+    """Spelling variants of a form: "the", possessive, dots in initials, dashes, British/American endings."""
+    base = re.sub(r"^[Tt]he\s+", "", form.strip())
+    out = {base, base.replace(".", ""), re.sub(r"[-‐‑–—]", " ", base)}
+    for british, american in (("centre", "center"), ("isation", "ization"), ("defence", "defense"),
+                              ("programme", "program")):
+        for a, b in ((british, american), (american, british)):
+            if a in base.lower():
+                out.add(re.sub(a, b, base, flags=re.IGNORECASE))
+    return {v for v in out if v.strip()}
+
+
+def _patterns(forms: set[str]) -> list[re.Pattern[str]]:
+    """Whole words, any spaces, line breaks or dashes between words, possessive allowed. Forms in
+    capitals ("US", "DOD") match as written, so "US" never matches "us"; others ignore case."""
+    out = []
+    for exact in (True, False):
+        group = [f for f in forms if (not any(c.islower() for c in f)) == exact]
+        if not group:
+            continue
+        parts = []
+        for form in sorted(group, key=len, reverse=True):
+            words = [re.escape(w).replace(r"\.", r"\.?") for w in form.split()]
+            parts.append(r"[\s\-‐‑–—]+".join(words))
+        out.append(re.compile(r"(?<![\w])(?:" + "|".join(parts) + r")(?![\w])", 0 if exact else re.IGNORECASE))
+    return out
+
+
+def screen(corpus, names: Sequence[ScreenName], fuzzy: int | None = None) -> list[ScreenResult]:
+    """Screen each name against the opened corpus; `fuzzy` (0-100) also matches entity names that close."""
+    from corpus_search.entities import alias_key, resolve
+
+    store = corpus.store
+    aliases = store.aliases()
+    entity_names = store.entity_names()
+    passages = store.passages()
+    mentions = store.mentions([p.passage_id for p in passages])
+    by_id = {p.passage_id: p for p in passages}
+    order = {p.passage_id: i for i, p in enumerate(passages)}
+    results = []
+    for item in names:
+        forms = {item.name, *item.aliases}
+        wanted: dict[str, str] = {}  # entity name -> via
+        for form in forms:
+            for n in resolve(form, aliases, entity_names):
+                wanted.setdefault(n, "entity")
+        if fuzzy is not None:
+            from rapidfuzz import fuzz, process
+
+            keys = {alias_key(n): n for n in entity_names}
+            for form in forms:
+                for key, score, _ in process.extract(alias_key(form), list(keys), scorer=fuzz.token_sort_ratio,
+                                                     score_cutoff=fuzzy, limit=5):
+                    wanted.setdefault(keys[key], "fuzzy")
+        seen: set[tuple[str, int, int]] = set()
+        matches: list[ScreenMatch] = []
+
+        def add(pid: str, start: int, end: int, via: str, entity: str | None) -> None:
+            if any(s < end and start < e for p, s, e in seen if p == pid):
+                return
+            seen.add((pid, start, end))
+            p = by_id[pid]
+            matches.append(ScreenMatch(pid, p.doc_id, p.page, p.text[start:end], via, entity,
+                                       corpus.cite(pid)))
+
+        for pid, ms in mentions.items():
+            for m in ms:
+                if m.name in wanted:
+                    add(pid, m.start, m.end, wanted[m.name], m.name)
+        # Every known spelling of what the name resolved to, searched as text too: mentions NER missed.
+        text_forms = set().union(*(variants(f) for f in forms))
+        for pattern in _patterns(text_forms):
+            for p in passages:
+                for m in pattern.finditer(p.text):
+                    add(p.passage_id, m.start(), m.end(), "text", None)
+        matches.sort(key=lambda m: (order[m.passage_id], m.matched))
+        results.append(ScreenResult(item, matches))
+    return results
+
+
+def to_csv(results: Sequence[ScreenResult]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["name", "found", "passage_id", "doc_id", "page", "matched", "via", "entity", "citation"])
+    for r in results:
+        if not r.matches:
+            w.writerow([r.name.name, "no", "", "", "", "", "", "", ""])
+        for m in r.matches:
+            w.writerow([r.name.name, "yes", m.passage_id, m.doc_id, "" if m.page is None else m.page, m.matched,
+                        m.via, m.entity or "", m.citation])
+    return out.getvalue()
