@@ -121,7 +121,7 @@ def test_installed_app_renders_its_pages(served):
             # The navigation lists every page (main.run() ran from the wheel), and the page itself ran: with no
             # index in this empty folder, it says how to build one.
             nav = page.locator('[data-testid="stSidebarNav"]')
-            for title in ("Search", "Reader", "Entities", "Quote check", "Documents", "Collection", "Annotations"):
+            for title in ("Search", "Reader", "Entities", "Screen names", "Quote check", "Documents", "Collection", "Annotations"):
                 nav.get_by_text(title, exact=True).wait_for()
             page.get_by_role("heading", name="No index yet").wait_for()
         finally:
