@@ -51,7 +51,9 @@ def installed(tmp_path_factory) -> Path:
                                    "print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True,
                                   check=True).stdout.strip())
     (purelib / "reuse.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
+    # --ignore-installed: the interpreter's own packages may hold this project (an editable install),
+    # which pip would otherwise take as already satisfied and leave the venv without the wheel.
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", str(wheel)],
                    check=True, timeout=300)
     return venv
 

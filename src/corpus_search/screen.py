@@ -33,10 +33,11 @@ class ScreenMatch:
     via: str  # "entity", "text" or "fuzzy"
     entity: str | None
     citation: str
+    pdf_page: int | None = None  # the PDF's own page: what a reader finds where no printed number is (a cover)
 
     def to_json(self) -> dict:
-        return {"passage_id": self.passage_id, "doc_id": self.doc_id, "page": self.page, "matched": self.matched,
-                "via": self.via, "entity": self.entity, "citation": self.citation}
+        return {"passage_id": self.passage_id, "doc_id": self.doc_id, "page": self.page, "pdf_page": self.pdf_page,
+                "matched": self.matched, "via": self.via, "entity": self.entity, "citation": self.citation}
 
 
 @dataclass
@@ -149,7 +150,7 @@ def screen(corpus, names: Sequence[ScreenName], fuzzy: int | None = None) -> lis
             seen.add((pid, start, end))
             p = by_id[pid]
             matches.append(ScreenMatch(pid, p.doc_id, p.page, p.text[start:end], via, entity,
-                                       corpus.cite(pid)))
+                                       corpus.cite(pid), p.pdf_page))
 
         for pid, ms in mentions.items():
             for m in ms:
@@ -169,11 +170,11 @@ def screen(corpus, names: Sequence[ScreenName], fuzzy: int | None = None) -> lis
 def to_csv(results: Sequence[ScreenResult]) -> str:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["name", "found", "passage_id", "doc_id", "page", "matched", "via", "entity", "citation"])
+    w.writerow(["name", "found", "passage_id", "doc_id", "page", "matched", "via", "entity", "citation", "pdf_page"])
     for r in results:
         if not r.matches:
-            w.writerow([r.name.name, "no", "", "", "", "", "", "", ""])
+            w.writerow([r.name.name, "no", "", "", "", "", "", "", "", ""])
         for m in r.matches:
             w.writerow([r.name.name, "yes", m.passage_id, m.doc_id, "" if m.page is None else m.page, m.matched,
-                        m.via, m.entity or "", m.citation])
+                        m.via, m.entity or "", m.citation, "" if m.pdf_page is None else m.pdf_page])
     return out.getvalue()
