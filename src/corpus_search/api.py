@@ -55,7 +55,10 @@ class Corpus:
         self._encoder = None
         self._encoder_lock = threading.Lock()
         self._query_cache: dict[str, Any] = {}
-        self.searcher = Searcher(self.store, self.keyword, self.vectors, self.encode_query)
+        from corpus_search.sentences import SentenceIndex
+
+        self.sentences = SentenceIndex.open(generation)
+        self.searcher = Searcher(self.store, self.keyword, self.vectors, self.encode_query, self.sentences)
 
     @classmethod
     def open(cls, index: Path | str | None = None) -> Corpus:

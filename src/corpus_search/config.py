@@ -33,6 +33,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ner_stall", "600", "Seconds the entity tagger may go without finishing a batch before the build is stopped with an error."),
     Setting("query_timeout", "10", "Seconds a keyword query with syntax (phrases, operators, wildcards: the ones Whoosh scores) may collect matches; past it, the best found so far, with a warning."),
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
+    Setting("kind_weight", "0.5", "Hybrid search: weight of the fused score of headings, captions, footnotes and reference lists, "
+            "unless the query asks for them (names a figure, note, source...) or says most of their words; 1 turns it off."),
+    Setting("long_passage_chars", "1000", "Semantic search also scores passages longer than this (characters) by their best "
+            "sentence, so an answer past the model's 256 word pieces is found; -1 turns it off, 0 does it for every passage."),
+    Setting("evidence_vectors", "1", "Keyword search picks each hit's evidence sentence by meaning too (one query "
+            "encoding, ~10 ms); 0: by the query's words alone."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),
     Setting("max_limit", "1000", "Most results one search may ask for (--limit, a batch line's \"limit\", Corpus.search); more is an error."),

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from corpus_search import config
+from corpus_search import config, ranking
 from corpus_search.errors import NotFoundError, QueryError, UsageError
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
 
@@ -38,11 +38,13 @@ class Filters:
 class Searcher:
     """Answers queries over one index generation."""
 
-    def __init__(self, store, keyword, vectors, encode_query: Callable[[str], object]):
+    def __init__(self, store, keyword, vectors, encode_query: Callable[[str], object], sentences=None):
         self.store = store
         self.keyword = keyword
         self.vectors = vectors
         self.encode_query = encode_query
+        self.sentences = sentences  # SentenceIndex, or None for an index built before sentence vectors
+        self._lengths = None
         self._aliases = None
         self._names = None
         self._labels: list[str] | None = None
@@ -135,6 +137,7 @@ class Searcher:
         kw: list[tuple[str, float]] = []
         sem: list[tuple[str, float]] = []
         kw_total = 0
+        qvec = None
         if allowed is not None and not allowed:
             pass  # the filters leave nothing to search
         else:
@@ -143,8 +146,12 @@ class Searcher:
                 kw, kw_total = hits.ids, hits.total
                 warnings += hits.warnings
             if mode in ("semantic", "hybrid"):
-                sem = self.vectors.search(self.encode_query(query), k=depth, allowed=allowed)
+                qvec = self.encode_query(query)
+                sem = self._semantic(qvec, depth, allowed)
 
+        terms = query_terms(query)
+        factors: dict[str, float] = {}
+        fused: dict[str, float] = {}
         if mode == "keyword":
             ranked = kw
             total = kw_total
@@ -152,28 +159,37 @@ class Searcher:
             ranked = sem
             total = len(sem)
         else:
-            ranked = _rrf(kw, sem, config.get_int("rrf_k"))
+            fused = ranking.fuse(kw, sem, config.get_int("rrf_k"))
+            ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
             total = len(ranked)
-        kw_rank = {pid: i + 1 for i, (pid, _) in enumerate(kw)}
-        sem_rank = {pid: i + 1 for i, (pid, _) in enumerate(sem)}
+            ranked, factors = self._weigh_kinds(ranked, query, terms, limit)
+        kw_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(kw)}
+        sem_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(sem)}
 
         top = ranked[:limit]
         ids = [pid for pid, _ in top]
         passages = self.store.get_passages(ids)
         mentions = self.store.mentions(ids)
-        terms = query_terms(query)
+        if qvec is None and self.sentences is not None and mode == "keyword" and config.get_int("evidence_vectors"):
+            qvec = self.encode_query(query)  # keyword results get evidence by meaning too (one encoding)
         hits_out = []
         for rank, (pid, score) in enumerate(top, 1):
             passage = passages[pid]
+            k, s = kw_rank.get(pid, (None, None)), sem_rank.get(pid, (None, None))
             hits_out.append(
                 Hit(
                     passage=passage,
                     score=round(float(score), 6),
                     rank=rank,
                     entities=tuple(_dedupe(mentions.get(pid, []))),
-                    keyword_rank=kw_rank.get(pid),
-                    semantic_rank=sem_rank.get(pid),
+                    keyword_rank=k[0],
+                    semantic_rank=s[0],
                     highlights=tuple(highlight_spans(passage.text, terms)),
+                    evidence=self._evidence(passage, qvec, terms),
+                    keyword_score=None if k[1] is None else round(float(k[1]), 6),
+                    semantic_score=None if s[1] is None else round(float(s[1]), 6),
+                    fused_score=round(fused[pid], 6) if pid in fused else None,
+                    kind_factor=factors.get(pid, 1.0),
                 )
             )
         facet_ids = [pid for pid, _ in ranked[: max(limit, 100)]] if mode != "semantic" else ids
@@ -186,6 +202,75 @@ class Searcher:
             warnings=tuple(warnings),
             seconds=time.perf_counter() - started,
         )
+
+    # -- the issue-16 ranking ---------------------------------------------------------
+    def _passage_lengths(self):
+        """Characters of each vector row's passage, from the sentence spans (no store reads)."""
+        if self._lengths is None:
+            import numpy as np
+
+            rows = self.sentences.rows
+            self._lengths = np.zeros(len(self.vectors), dtype=np.int64)
+            if len(rows):
+                np.maximum.at(self._lengths, rows[:, 0], rows[:, 2])
+        return self._lengths
+
+    def _semantic(self, qvec, depth: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+        """Passages by cosine; a long passage also by its best sentence (max), so its tail is read."""
+        sem = self.vectors.search(qvec, k=depth, allowed=allowed)
+        min_chars = config.get_int("long_passage_chars")
+        if self.sentences is None or min_chars < 0:
+            return sem
+        import numpy as np
+
+        rows = self.sentences.long_rows(self._passage_lengths(), min_chars)
+        if len(rows) == 0:
+            return sem
+        owners = self.sentences.rows[rows, 0]
+        sub = self.sentences.long_matrix(rows)
+        scores = sub @ np.asarray(qvec, dtype=np.float32)
+        best = np.full(len(self.vectors), -np.inf, dtype=np.float32)
+        np.maximum.at(best, owners, scores)
+        merged = dict(sem)
+        for row in np.flatnonzero(best > -np.inf):
+            pid = self.vectors.ids[row]
+            if allowed is not None and pid not in allowed:
+                continue
+            if best[row] > merged.get(pid, -np.inf):
+                merged[pid] = float(best[row])
+        return sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:depth]
+
+    def _weigh_kinds(self, ranked: list[tuple[str, float]], query: str, terms: list[str], limit: int):
+        """The fused ranking with headings, captions and notes weighed down (see ranking.kind_factor).
+
+        Only the head of the ranking is weighed: a factor is at most 1, so a passage below the head
+        could only overtake weighed-down ones, and the head is three times the page asked for.
+        """
+        weight = config.get_float("kind_weight")
+        if weight >= 1.0 or not ranked:
+            return ranked, {}
+        head = ranked[: max(3 * limit, 30)]
+        passages = self.store.get_passages([pid for pid, _ in head])
+        words = {w.casefold() for w in _WORD.findall(query)}
+        factors = {pid: ranking.kind_factor(passages[pid].kind, passages[pid].text, words, set(terms), stem)
+                   for pid, _ in head}
+        weighed = sorted(((pid, sc * factors[pid]) for pid, sc in head), key=lambda item: (-item[1], item[0]))
+        return weighed + ranked[len(head):], factors
+
+    def _evidence(self, passage, qvec, terms: list[str]) -> tuple[int, int] | None:
+        """The span of the passage's sentence that best answers the query."""
+        from corpus_search import sentences as sent
+
+        vectors = None
+        spans = None
+        if self.sentences is not None:
+            row = self.vectors.row(passage.passage_id)
+            if row is not None:
+                spans, vectors = self.sentences.of_passage(row)
+        if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
+            spans, vectors = sent.spans(passage.text), None
+        best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), stem)
+        return None if best is None else (best[0], best[1])
 
     def _browse(self, filters: Filters, mode: str, limit: int, started: float) -> SearchResult:
         """No words, only filters: the passages they allow, in document order."""
@@ -235,14 +320,6 @@ def check_limit(limit: object) -> int:
         raise UsageError(f"limit {n:,} is more than {cap:,}, the most results one search returns "
                          "(set CORPUS_SEARCH_MAX_LIMIT to allow more)")
     return n
-
-
-def _rrf(kw: list[tuple[str, float]], sem: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
-    scores: dict[str, float] = defaultdict(float)
-    for ranking in (kw, sem):
-        for i, (pid, _) in enumerate(ranking):
-            scores[pid] += 1.0 / (k + i + 1)
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _dedupe(mentions: Sequence[Mention]) -> list[Mention]:

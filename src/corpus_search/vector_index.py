@@ -110,6 +110,9 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def row(self, passage_id: str) -> int | None:
+        return self._row.get(passage_id)
+
     def vectors_for(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return {pid: np.asarray(self.matrix[self._row[pid]]) for pid in ids if pid in self._row}
 

@@ -1,0 +1,98 @@
+"""What hybrid search does after retrieval: fusion, kind-aware weights and the evidence sentence.
+
+Kept apart from search.py so the rules read in one place:
+  * fusion: reciprocal rank fusion of the keyword and semantic rankings (rank-based, so the two
+    scores' scales never need calibrating);
+  * kind weight: headings, captions, footnotes and reference-list entries are short or full of
+    titles, so they match the words of many queries without answering them. Their fused score is
+    multiplied by the setting `kind_weight` unless the query asks for that kind of text (it names
+    a figure, table, note, source...) or its words cover most of the passage (a searched title);
+  * evidence: the sentence of a hit that best answers the query, by its vector's cosine with the
+    query's plus the share of the query's terms it holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from corpus_search import config
+
+WEIGHTED_KINDS = ("heading", "caption", "footnote")
+# Words by which a query asks for captions, headings or notes and references themselves.
+_TARGETS = {
+    "caption": {"figure", "figures", "fig", "table", "tables", "chart", "charts", "map", "maps", "graph",
+                "caption", "captions", "diagram", "illustration", "photo"},
+    "heading": {"heading", "headings", "section", "sections", "chapter", "chapters", "title", "titled",
+                "contents", "part"},
+    "footnote": {"footnote", "footnotes", "note", "notes", "endnote", "endnotes", "cite", "cites", "cited",
+                 "citation", "citations", "reference", "references", "bibliography", "source", "sources",
+                 "publication", "publications", "article", "articles", "journal", "author", "authors",
+                 "published", "url", "doi"},
+}
+_URL = re.compile(r"https?://\S+|www\.\S+|\bdoi:\S+|\b10\.\d{4,}/\S+", re.I)
+_QUOTED_TITLE = re.compile(r"[“\"][^”\"]{8,200}[,.]?[”\"]")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def looks_like_references(text: str) -> bool:
+    """A passage that is mostly addresses, DOIs and quoted titles: a bibliography or source note."""
+    if not text:
+        return False
+    cited = sum(len(m.group(0)) for m in _URL.finditer(text)) + sum(len(m.group(0)) for m in _QUOTED_TITLE.finditer(text))
+    return cited / len(text) > 0.3
+
+
+def effective_kind(kind: str, text: str) -> str:
+    """The passage's kind for ranking: a body passage that is a list of references counts as a note."""
+    if kind == "body" and looks_like_references(text):
+        return "footnote"
+    return kind
+
+
+def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[str], stem) -> float:
+    """The weight of a hit's fused score: 1 for body text, `kind_weight` for text that seldom answers."""
+    kind = effective_kind(kind, text)
+    if kind not in WEIGHTED_KINDS:
+        return 1.0
+    if query_words & _TARGETS[kind]:
+        return 1.0
+    # A query that says most of a heading or caption is looking for it by name.
+    words = {stem(w.casefold()) for w in _WORD.findall(text) if not w.isdigit()}
+    if words and kind != "footnote" and len(words & query_terms) / len(words) >= 0.6:
+        return 1.0
+    return config.get_float("kind_weight")
+
+
+def fuse(kw: Sequence[tuple[str, float]], sem: Sequence[tuple[str, float]], k: int) -> dict[str, float]:
+    """Reciprocal rank fusion: passage id -> fused score."""
+    scores: dict[str, float] = {}
+    for ranking in (kw, sem):
+        for i, (pid, _) in enumerate(ranking):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + i + 1)
+    return scores
+
+
+def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, query_vec: np.ndarray | None,
+                  terms: set[str], stem) -> tuple[int, int, float] | None:
+    """(start, end, score) of the sentence that best answers the query, or None for an empty passage.
+
+    Score: cosine of the sentence's vector with the query's (when both are known) plus the share
+    of the query's content terms the sentence holds, so a sentence that says the query's words
+    and means the same thing wins; ties go to the earlier sentence.
+    """
+    if len(spans) == 0:
+        return None
+    cos = np.zeros(len(spans), dtype=np.float32)
+    if vectors is not None and query_vec is not None and len(vectors) == len(spans):
+        cos = vectors @ query_vec.astype(np.float32)
+    best = None
+    for i, (a, b) in enumerate(spans):
+        words = {stem(w.casefold()) for w in _WORD.findall(text[a:b])}
+        share = len(words & terms) / len(terms) if terms else 0.0
+        score = float(cos[i]) + share
+        if best is None or score > best[2] + 1e-9:
+            best = (int(a), int(b), score)
+    return best
