@@ -27,7 +27,7 @@ from common import emit, machine  # noqa: E402
 
 EVAL = ROOT / "bench" / "eval"
 # The issue-16 ranking switched off: plain RRF of passage-level keyword and semantic ranks.
-OLD_RANKING = {"CORPUS_SEARCH_KIND_WEIGHT": "1", "CORPUS_SEARCH_LONG_PASSAGE_CHARS": "-1"}
+OLD_RANKING = {"CORPUS_SEARCH_KIND_WEIGHT": "1", "CORPUS_SEARCH_LONG_PASSAGE_CHARS": "-1", "CORPUS_SEARCH_RERANK_DEPTH": "0"}
 
 
 def norm(text: str) -> str:

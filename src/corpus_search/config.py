@@ -37,6 +37,8 @@ SETTINGS: tuple[Setting, ...] = (
             "unless the query asks for them (names a figure, note, source...) or says most of their words; 1 turns it off."),
     Setting("long_passage_chars", "1000", "Semantic search also scores passages longer than this (characters) by their best "
             "sentence, so an answer past the model's 256 word pieces is found; -1 turns it off, 0 does it for every passage."),
+    Setting("rerank_depth", "30", "Hybrid search: the fused head reordered by each passage's best sentence (its "
+            "cosine with the query plus the share of the query's terms it holds); 0: fused order, kinds weighed."),
     Setting("evidence_vectors", "1", "Keyword search picks each hit's evidence sentence by meaning too (one query "
             "encoding, ~10 ms); 0: by the query's words alone."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),

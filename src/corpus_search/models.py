@@ -185,6 +185,7 @@ class Hit:
     semantic_score: float | None = None  # cosine, of the passage or (long passages) its best sentence
     fused_score: float | None = None  # hybrid: reciprocal rank fusion before the kind weight
     kind_factor: float = 1.0  # hybrid: the weight of headings, captions and notes (ranking.kind_factor)
+    evidence_score: float | None = None  # the evidence sentence's cosine with the query + share of its terms
 
 
 @dataclass(frozen=True)

@@ -33,16 +33,18 @@ _TARGETS = {
                  "published", "url", "doi"},
 }
 _URL = re.compile(r"https?://\S+|www\.\S+|\bdoi:\S+|\b10\.\d{4,}/\S+", re.I)
-_QUOTED_TITLE = re.compile(r"[“\"][^”\"]{8,200}[,.]?[”\"]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def looks_like_references(text: str) -> bool:
-    """A passage that is mostly addresses, DOIs and quoted titles: a bibliography or source note."""
+    """A passage that is largely web addresses and DOIs: a source list or a note that escaped as body text.
+
+    Quoted titles are not counted: reports quote their sources in body text all the time (measured:
+    counting them took 7 of 101 body passages of the CRS reports for notes).
+    """
     if not text:
         return False
-    cited = sum(len(m.group(0)) for m in _URL.finditer(text)) + sum(len(m.group(0)) for m in _QUOTED_TITLE.finditer(text))
-    return cited / len(text) > 0.3
+    return sum(len(m.group(0)) for m in _URL.finditer(text)) / len(text) > 0.15
 
 
 def effective_kind(kind: str, text: str) -> str:

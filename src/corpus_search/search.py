@@ -150,7 +150,7 @@ class Searcher:
                 sem = self._semantic(qvec, depth, allowed)
 
         terms = query_terms(query)
-        factors: dict[str, float] = {}
+        reranked: dict[str, tuple] = {}
         fused: dict[str, float] = {}
         if mode == "keyword":
             ranked = kw
@@ -162,7 +162,7 @@ class Searcher:
             fused = ranking.fuse(kw, sem, config.get_int("rrf_k"))
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
             total = len(ranked)
-            ranked, factors = self._weigh_kinds(ranked, query, terms, limit)
+            ranked, reranked = self._rerank(ranked, query, qvec, terms, limit)
         kw_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(kw)}
         sem_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(sem)}
 
@@ -176,6 +176,7 @@ class Searcher:
         for rank, (pid, score) in enumerate(top, 1):
             passage = passages[pid]
             k, s = kw_rank.get(pid, (None, None)), sem_rank.get(pid, (None, None))
+            factor, evidence, ev_score = reranked.get(pid) or (1.0, *self._best_sentence(passage, qvec, terms))
             hits_out.append(
                 Hit(
                     passage=passage,
@@ -185,11 +186,12 @@ class Searcher:
                     keyword_rank=k[0],
                     semantic_rank=s[0],
                     highlights=tuple(highlight_spans(passage.text, terms)),
-                    evidence=self._evidence(passage, qvec, terms),
+                    evidence=evidence,
+                    evidence_score=round(float(ev_score), 6),
                     keyword_score=None if k[1] is None else round(float(k[1]), 6),
                     semantic_score=None if s[1] is None else round(float(s[1]), 6),
                     fused_score=round(fused[pid], 6) if pid in fused else None,
-                    kind_factor=factors.get(pid, 1.0),
+                    kind_factor=factor,
                 )
             )
         facet_ids = [pid for pid, _ in ranked[: max(limit, 100)]] if mode != "semantic" else ids
@@ -240,25 +242,34 @@ class Searcher:
                 merged[pid] = float(best[row])
         return sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:depth]
 
-    def _weigh_kinds(self, ranked: list[tuple[str, float]], query: str, terms: list[str], limit: int):
-        """The fused ranking with headings, captions and notes weighed down (see ranking.kind_factor).
+    def _rerank(self, ranked: list[tuple[str, float]], query: str, qvec, terms: list[str], limit: int):
+        """The head of the fused ranking reordered by its best sentences, kinds weighed (see ranking.py).
 
-        Only the head of the ranking is weighed: a factor is at most 1, so a passage below the head
-        could only overtake weighed-down ones, and the head is three times the page asked for.
+        Returns (ranking, passage id -> (kind factor, evidence span, evidence score)). The head is
+        `rerank_depth` passages (at least the page asked for); below it the fused order stands.
         """
-        weight = config.get_float("kind_weight")
-        if weight >= 1.0 or not ranked:
+        rerank = config.get_int("rerank_depth")
+        depth = max(limit, rerank or 30)
+        head = ranked[:depth]
+        if not head:
             return ranked, {}
-        head = ranked[: max(3 * limit, 30)]
         passages = self.store.get_passages([pid for pid, _ in head])
         words = {w.casefold() for w in _WORD.findall(query)}
-        factors = {pid: ranking.kind_factor(passages[pid].kind, passages[pid].text, words, set(terms), stem)
-                   for pid, _ in head}
-        weighed = sorted(((pid, sc * factors[pid]) for pid, sc in head), key=lambda item: (-item[1], item[0]))
-        return weighed + ranked[len(head):], factors
+        info = {}
+        for pid, _ in head:
+            p = passages[pid]
+            factor = ranking.kind_factor(p.kind, p.text, words, set(terms), stem)
+            info[pid] = (factor, *self._best_sentence(p, qvec, terms))
+        if not rerank or self.sentences is None or qvec is None:
+            # Reranking off, or no sentence vectors (an index built before them): the fused order, kinds weighed.
+            order = sorted(head, key=lambda item: (-item[1] * info[item[0]][0], item[0]))
+            return [(pid, sc * info[pid][0]) for pid, sc in order] + ranked[depth:], info
+        scored = [(pid, info[pid][2] * info[pid][0]) for pid, _ in head]
+        scored.sort(key=lambda item: -item[1])  # stable: equal scores keep the fused order
+        return scored + ranked[depth:], info
 
-    def _evidence(self, passage, qvec, terms: list[str]) -> tuple[int, int] | None:
-        """The span of the passage's sentence that best answers the query."""
+    def _best_sentence(self, passage, qvec, terms: list[str]) -> tuple[tuple[int, int] | None, float]:
+        """(span, score) of the passage's sentence that best answers the query (ranking.best_sentence)."""
         from corpus_search import sentences as sent
 
         vectors = None
@@ -270,7 +281,7 @@ class Searcher:
         if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
             spans, vectors = sent.spans(passage.text), None
         best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), stem)
-        return None if best is None else (best[0], best[1])
+        return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
 
     def _browse(self, filters: Filters, mode: str, limit: int, started: float) -> SearchResult:
         """No words, only filters: the passages they allow, in document order."""
