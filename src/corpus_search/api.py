@@ -111,21 +111,28 @@ class Corpus:
         """The CONTRACT.md `search --json` object."""
         return self.result_json(self.search(query, **kwargs))
 
-    def result_json(self, result: SearchResult) -> dict[str, Any]:
+    def result_json(self, result: SearchResult, explain: bool = False) -> dict[str, Any]:
         return {
             "query": result.query,
             "mode": result.mode,
             "total": result.total,
-            "results": [self.hit_json(h) for h in result.hits],
+            "results": [self.hit_json(h, explain) for h in result.hits],
             "facets": {label: [{"name": n, "passages": c} for n, c in items] for label, items in result.facets.items()},
             "warnings": list(result.warnings),
             "seconds": round(result.seconds, 4),
         }
 
-    def hit_json(self, hit: Hit) -> dict[str, Any]:
+    def evidence_page(self, hit: Hit) -> int | str | None:
+        """The printed page the hit's evidence sentence starts on (a passage may cross pages)."""
+        if hit.evidence is None:
+            return None
+        label = hit.passage.page_at(hit.evidence[0])
+        return int(label) if label is not None and label.isdigit() else label
+
+    def hit_json(self, hit: Hit, explain: bool = False) -> dict[str, Any]:
         p = hit.passage
         record = self.record(p.doc_id)
-        return {
+        data = {
             "rank": hit.rank,
             "passage_id": p.passage_id,
             "doc_id": p.doc_id,
@@ -143,8 +150,15 @@ class Corpus:
             "semantic_rank": hit.semantic_rank,
             "entities": [{"name": m.name, "label": m.label, "text": m.text} for m in hit.entities],
             "highlights": [list(s) for s in hit.highlights],
+            "evidence": None if hit.evidence is None else {
+                "text": p.text[hit.evidence[0]:hit.evidence[1]], "start": hit.evidence[0], "end": hit.evidence[1],
+                "page": self.evidence_page(hit)},
             "citation": self.cite(p.passage_id),
         }
+        if explain:
+            data.update(keyword_score=hit.keyword_score, semantic_score=hit.semantic_score, fused_score=hit.fused_score,
+                        kind_factor=hit.kind_factor, evidence_score=hit.evidence_score)
+        return data
 
     # -- quotations and citations ---------------------------------------------
     def quote(self, text: str, limit: int = 5):

@@ -34,6 +34,7 @@ _TARGETS = {
 }
 _URL = re.compile(r"https?://\S+|www\.\S+|\bdoi:\S+|\b10\.\d{4,}/\S+", re.I)
 _WORD = re.compile(r"\w+", re.UNICODE)
+_LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}")  # the dots between a contents entry and its page
 
 
 def looks_like_references(text: str) -> bool:
@@ -48,9 +49,11 @@ def looks_like_references(text: str) -> bool:
 
 
 def effective_kind(kind: str, text: str) -> str:
-    """The passage's kind for ranking: a body passage that is a list of references counts as a note."""
+    """The passage's kind for ranking: a list of references counts as a note, a table of contents as headings."""
     if kind == "body" and looks_like_references(text):
         return "footnote"
+    if kind == "body" and sum(len(m.group(0)) for m in _LEADERS.finditer(text)) > 0.2 * len(text):
+        return "heading"
     return kind
 
 
