@@ -93,11 +93,23 @@ class Peers:
         return [self.ids[i] for i in np.argsort(-scores, kind="stable")[:k]]
 
 
-def ours(corpus, query: str, mode: str, env: dict[str, str] | None = None) -> list[str]:
+EVIDENCE: dict[str, list] = {}  # system -> per question: does the answer passage's evidence hold the answer?
+
+
+def ours(corpus, query: str, mode: str, env: dict[str, str] | None = None, name: str = "",
+         answer: tuple[set[str], str] | None = None) -> list[str]:
     saved = {k: os.environ.get(k) for k in (env or {})}
     os.environ.update(env or {})
     try:
-        return [h.passage.passage_id for h in corpus.search(query, mode=mode, limit=10).hits]
+        hits = corpus.search(query, mode=mode, limit=10).hits
+        if answer is not None:
+            for h in hits:
+                if h.passage.passage_id in answer[0] and h.evidence is not None:
+                    # The evidence is one sentence; an answer span may run over two, so either way round counts.
+                    ev = norm(h.passage.text[h.evidence[0]:h.evidence[1]])
+                    EVIDENCE.setdefault(name, []).append(answer[1] in ev or ev in answer[1])
+                    break
+        return [h.passage.passage_id for h in hits]
     finally:
         for k, v in saved.items():
             if v is None:
@@ -112,6 +124,7 @@ def main() -> None:
     ap.add_argument("--set", default="dev", choices=("dev", "heldout", "all"))
     ap.add_argument("--json")
     ap.add_argument("--misses", action="store_true", help="print the questions each system misses in its top 5")
+    ap.add_argument("--ablations", action="store_true", help="also score each part of the ranking switched off alone")
     args = ap.parse_args()
 
     from corpus_search.api import Corpus
@@ -121,20 +134,37 @@ def main() -> None:
     questions = load(args.set)
     gold = gold_passages(questions, passages)
     peers = Peers(passages)
-    systems = {
-        "keyword": lambda q: ours(corpus, q, "keyword"),
-        "semantic": lambda q: ours(corpus, q, "semantic"),
-        "hybrid, ranking before issue 16": lambda q: ours(corpus, q, "hybrid", OLD_RANKING),
-        "hybrid (issue-16 ranking)": lambda q: ours(corpus, q, "hybrid"),
+    variants = {
+        "keyword": ("keyword", {}),
+        "semantic": ("semantic", {}),
+        "semantic, passage vectors only": ("semantic", {"CORPUS_SEARCH_LONG_PASSAGE_CHARS": "-1"}),
+        "hybrid, ranking before issue 16": ("hybrid", OLD_RANKING),
+        "hybrid (issue-16 ranking)": ("hybrid", {}),
+    }
+    if args.ablations:
+        variants.update({
+            "semantic, best sentence of every passage": ("semantic", {"CORPUS_SEARCH_LONG_PASSAGE_CHARS": "0"}),
+            "hybrid, no best-sentence scan": ("hybrid", {"CORPUS_SEARCH_LONG_PASSAGE_CHARS": "-1"}),
+            "hybrid, best sentence of every passage": ("hybrid", {"CORPUS_SEARCH_LONG_PASSAGE_CHARS": "0"}),
+            "hybrid, no kind weight": ("hybrid", {"CORPUS_SEARCH_KIND_WEIGHT": "1"}),
+            "hybrid, no sentence rerank": ("hybrid", {"CORPUS_SEARCH_RERANK_DEPTH": "0"}),
+            "hybrid, rerank depth 10": ("hybrid", {"CORPUS_SEARCH_RERANK_DEPTH": "10"}),
+            "hybrid, rerank depth 50": ("hybrid", {"CORPUS_SEARCH_RERANK_DEPTH": "50"}),
+        })
+    current: dict = {}
+    systems = {name: (lambda q, m=m, e=e, n=name: ours(corpus, q, m, e, n, current.get("answer")))
+               for name, (m, e) in variants.items()}
+    systems.update({
         "peer: bm25s": peers.bm25s,
         "peer: MiniLM brute force": peers.minilm,
         "peer: RRF(bm25s, MiniLM)": lambda q: rrf(peers.bm25s(q), peers.minilm(q)),
-    }
+    })
     rows = {}
     for name, run in systems.items():
         p5, rr, missed = [], [], []
         started = time.perf_counter()
         for q in questions:
+            current["answer"] = (gold[q["id"]], norm(q["answer"]))
             ranked = run(q["question"])
             a, b = score(ranked, gold[q["id"]])
             p5.append(a)
@@ -143,8 +173,12 @@ def main() -> None:
                 missed.append(q["id"])
         rows[name] = {"pass@5": round(float(np.mean(p5)), 3), "found@5": int(sum(p5)), "mrr@10": round(float(np.mean(rr)), 3),
                       "ms_per_query": round((time.perf_counter() - started) * 1000 / len(questions), 1), "missed@5": missed}
-        print(f"{name:34s} pass@5 {rows[name]['pass@5']:.3f} ({int(sum(p5))}/{len(questions)})  "
-              f"MRR@10 {rows[name]['mrr@10']:.3f}", file=sys.stderr)
+        ev = EVIDENCE.get(name)
+        if ev:
+            rows[name]["evidence_holds_answer"] = f"{sum(ev)}/{len(ev)}"
+        print(f"{name:42s} pass@5 {rows[name]['pass@5']:.3f} ({int(sum(p5))}/{len(questions)})  "
+              f"MRR@10 {rows[name]['mrr@10']:.3f}" + (f"  evidence holds the answer {sum(ev)}/{len(ev)}" if ev else ""),
+              file=sys.stderr)
         if args.misses:
             for qid in missed:
                 q = next(x for x in questions if x["id"] == qid)
