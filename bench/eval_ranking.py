@@ -93,6 +93,7 @@ class Peers:
         return [self.ids[i] for i in np.argsort(-scores, kind="stable")[:k]]
 
 
+NON_BODY: dict[str, list] = {}  # system -> per question: headings, captions, notes in its top 5
 EVIDENCE: dict[str, list] = {}  # system -> per question: does the answer passage's evidence hold the answer?
 
 
@@ -103,6 +104,7 @@ def ours(corpus, query: str, mode: str, env: dict[str, str] | None = None, name:
     try:
         hits = corpus.search(query, mode=mode, limit=10).hits
         if answer is not None:
+            NON_BODY.setdefault(name, []).append(sum(h.passage.kind != "body" for h in hits[:5]))
             for h in hits:
                 if h.passage.passage_id in answer[0] and h.evidence is not None:
                     # The evidence is one sentence; an answer span may run over two, so either way round counts.
@@ -176,8 +178,11 @@ def main() -> None:
         ev = EVIDENCE.get(name)
         if ev:
             rows[name]["evidence_holds_answer"] = f"{sum(ev)}/{len(ev)}"
+        if NON_BODY.get(name):
+            rows[name]["non_body_in_top5"] = sum(NON_BODY[name])
         print(f"{name:42s} pass@5 {rows[name]['pass@5']:.3f} ({int(sum(p5))}/{len(questions)})  "
-              f"MRR@10 {rows[name]['mrr@10']:.3f}" + (f"  evidence holds the answer {sum(ev)}/{len(ev)}" if ev else ""),
+              f"MRR@10 {rows[name]['mrr@10']:.3f}" + (f"  evidence holds the answer {sum(ev)}/{len(ev)}" if ev else "")
+              + (f"  non-body in top 5: {sum(NON_BODY[name])}" if NON_BODY.get(name) else ""),
               file=sys.stderr)
         if args.misses:
             for qid in missed:
