@@ -35,6 +35,20 @@ class Filters:
     rollup: bool = False  # an entity filter also takes places within it ("Moscow" within "Russia")
 
 
+class Allowed(frozenset):
+    """The passage ids a filter allows, with each index's row mask for them worked out once.
+
+    The searcher keeps one per filter (a generation never changes), so the commonest entity's
+    40,000 passages are read from the store and turned into row masks once, not on every query.
+    """
+
+    def memo(self, key, make):
+        cache = self.__dict__.setdefault("_memo", {})
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+
+
 class Searcher:
     """Answers queries over one index generation."""
 
@@ -45,6 +59,7 @@ class Searcher:
         self.encode_query = encode_query
         self.sentences = sentences  # SentenceIndex, or None for an index built before sentence vectors
         self._lengths = None
+        self._allowed: dict[Filters, Allowed | None] = {}
         self._aliases = None
         self._names = None
         self._labels: list[str] | None = None
@@ -90,8 +105,18 @@ class Searcher:
         wanted = set(names)
         return [n for n in self._names if wanted & set(rollup(n))]
 
-    def allowed_passages(self, filters: Filters) -> set[str] | None:
-        """The passages the filters allow, or None when nothing is filtered."""
+    def allowed_passages(self, filters: Filters) -> Allowed | None:
+        """The passages the filters allow, or None when nothing is filtered (kept per filter: see Allowed)."""
+        if filters in self._allowed:
+            return self._allowed[filters]
+        found = self._allowed_passages(filters)
+        allowed = None if found is None else Allowed(found)
+        if len(self._allowed) >= 64:
+            self._allowed.pop(next(iter(self._allowed)))
+        self._allowed[filters] = allowed
+        return allowed
+
+    def _allowed_passages(self, filters: Filters) -> set[str] | None:
         sets: list[set[str]] = []
         for text in filters.entities:
             names = self.resolve_entity(text)
@@ -217,7 +242,7 @@ class Searcher:
                 np.maximum.at(self._lengths, rows[:, 0], rows[:, 2])
         return self._lengths
 
-    def _semantic(self, qvec, depth: int, allowed: set[str] | None) -> list[tuple[str, float]]:
+    def _semantic(self, qvec, depth: int, allowed: Allowed | None) -> list[tuple[str, float]]:
         """Passages by cosine; a long passage also by its best sentence (max), so its tail is read."""
         sem = self.vectors.search(qvec, k=depth, allowed=allowed)
         min_chars = config.get_int("long_passage_chars")
@@ -228,18 +253,20 @@ class Searcher:
         rows = self.sentences.long_rows(self._passage_lengths(), min_chars)
         if len(rows) == 0:
             return sem
-        owners = self.sentences.rows[rows, 0]
-        sub = self.sentences.long_matrix(rows)
-        scores = sub @ np.asarray(qvec, dtype=np.float32)
-        best = np.full(len(self.vectors), -np.inf, dtype=np.float32)
-        np.maximum.at(best, owners, scores)
+        owners, starts = self.sentences.long_owners(rows)
+        scores = self.sentences.long_matrix(rows) @ np.asarray(qvec, dtype=np.float32)
+        best = np.maximum.reduceat(scores, starts)  # sentences of one passage are contiguous
+        if allowed is not None:
+            best = np.where(self.vectors.allowed_mask(allowed)[owners], best, -np.inf)
+        k = min(depth, len(best))
+        top = np.argpartition(-best, k - 1)[:k]
         merged = dict(sem)
-        for row in np.flatnonzero(best > -np.inf):
-            pid = self.vectors.ids[row]
-            if allowed is not None and pid not in allowed:
+        for i in top:
+            if best[i] == -np.inf:
                 continue
-            if best[row] > merged.get(pid, -np.inf):
-                merged[pid] = float(best[row])
+            pid = self.vectors.ids[owners[i]]
+            if best[i] > merged.get(pid, -np.inf):
+                merged[pid] = float(best[i])
         return sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:depth]
 
     def _rerank(self, ranked: list[tuple[str, float]], query: str, qvec, terms: list[str], limit: int):

@@ -107,6 +107,15 @@ class SentenceIndex:
             self._long_chars = min_chars
         return self._long
 
+    def long_owners(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(passage row of each passage among `rows`, index in `rows` where its sentences start)."""
+        if getattr(self, "_owners_rows", None) is not rows:
+            owners = self.rows[rows, 0]
+            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            self._owners = (owners[starts], starts)
+            self._owners_rows = rows
+        return self._owners
+
     def long_matrix(self, rows: np.ndarray) -> np.ndarray:
         """The vectors of those rows, gathered once into RAM: a fancy-indexed copy per query costs more than the scan."""
         if getattr(self, "_long_matrix_rows", None) is not rows:
