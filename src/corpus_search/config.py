@@ -35,7 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
     Setting("kind_weight", "0.5", "Hybrid search: weight of the fused score of headings, captions, footnotes and reference lists, "
             "unless the query asks for them (names a figure, note, source...) or says most of their words; 1 turns it off."),
-    Setting("long_passage_chars", "1000", "Semantic search also scores passages longer than this (characters) by their best "
+    Setting("long_passage_chars", "1500", "Semantic search also scores passages longer than this (characters) by their best "
             "sentence, so an answer past the model's 256 word pieces is found; -1 turns it off, 0 does it for every passage."),
     Setting("rerank_depth", "30", "Hybrid search: the fused head reordered by each passage's best sentence (its "
             "cosine with the query plus the share of the query's terms it holds); 0: fused order, kinds weighed."),
