@@ -244,7 +244,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         encoder = Encoder()
         encoded = encoder.encode([p.text for p in need], progress=advance)
         vectors.update({p.passage_id: encoded[i] for i, p in enumerate(need)})
-    sentence_vectors = _sentence_vectors(all_passages, need, previous_gen, encoder)
+    sentence_vectors = _sentence_vectors(all_passages, need, previous_gen, encoder, vectors)
     timings["embeddings"] = time.perf_counter() - t
     t = time.perf_counter()
     raw = tagger.result(lambda n: progress.advance(n + len(need)))
@@ -555,7 +555,7 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
     )
 
 
-def _sentence_vectors(passages, need, previous_gen: Path | None, encoder) -> dict:
+def _sentence_vectors(passages, need, previous_gen: Path | None, encoder, vectors: dict) -> dict:
     """passage id -> (sentence spans, vectors): carried over from the previous generation, else embedded."""
     from corpus_search import sentences
     from corpus_search.vector_index import Encoder, VectorIndex
@@ -572,7 +572,16 @@ def _sentence_vectors(passages, need, previous_gen: Path | None, encoder) -> dic
                     spans, vecs = old.of_passage(row)
                     if len(spans):
                         out[p.passage_id] = (spans, vecs)
-    todo = [p for p in passages if p.passage_id not in out]
+    todo = []
+    for p in passages:
+        if p.passage_id in out:
+            continue
+        spans = sentences.spans(p.text)
+        if len(spans) == 1 and p.passage_id in vectors:
+            # One sentence (a heading, a caption, a short note): its vector is the passage's, already made.
+            out[p.passage_id] = (np.asarray(spans, dtype=np.int32).reshape(-1, 2), vectors[p.passage_id][None, :])
+        else:
+            todo.append(p)
     if todo:
         per_text, matrix = sentences.embed(encoder or Encoder(), [p.text for p in todo])
         i = 0
