@@ -217,7 +217,7 @@ def write_report(path: Path, build: list[dict], query: list[dict], incremental: 
     results = path.parent / "bench" / "results"
     # Written by their own scripts: bench/bench_extract.py (pypdf vs pypdfium2) and
     # bench/eval_entities.py (entity precision and recall on the gold set).
-    for name in ("extract.md", "entities.md", "notes.md"):
+    for name in ("extract.md", "entities.md", "ranking.md", "notes.md"):
         extra = results / name
         if extra.exists():
             text = extra.read_text(encoding="utf-8").strip()
