@@ -58,8 +58,10 @@ def effective_kind(kind: str, text: str) -> str:
 
 
 def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[str], stem) -> float:
-    """The weight of a hit's fused score: 1 for body text, `kind_weight` for text that seldom answers."""
-    kind = effective_kind(kind, text)
+    """The weight of a hit's fused score: 1 for body text, `kind_weight` for text that seldom answers.
+
+    `kind` is the passage's effective_kind (the caller may keep it, as it never changes).
+    """
     if kind not in WEIGHTED_KINDS:
         return 1.0
     if query_words & _TARGETS[kind]:

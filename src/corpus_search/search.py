@@ -60,6 +60,7 @@ class Searcher:
         self.sentences = sentences  # SentenceIndex, or None for an index built before sentence vectors
         self._lengths = None
         self._allowed: dict[Filters, Allowed | None] = {}
+        self._effective_kinds: dict[str, str] = {}  # passage id -> kind for ranking (a generation never changes)
         self._aliases = None
         self._names = None
         self._labels: list[str] | None = None
@@ -285,7 +286,12 @@ class Searcher:
         info = {}
         for pid, _ in head:
             p = passages[pid]
-            factor = ranking.kind_factor(p.kind, p.text, words, set(terms), stem)
+            kind = self._effective_kinds.get(pid)
+            if kind is None:
+                if len(self._effective_kinds) > 100_000:
+                    self._effective_kinds.clear()
+                kind = self._effective_kinds[pid] = ranking.effective_kind(p.kind, p.text)
+            factor = ranking.kind_factor(kind, p.text, words, set(terms), stem)
             info[pid] = (factor, *self._best_sentence(p, qvec, terms))
         if not rerank or self.sentences is None or qvec is None:
             # Reranking off, or no sentence vectors (an index built before them): the fused order, kinds weighed.
