@@ -10,7 +10,7 @@ PORT   ?= 8501
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-dev browser tesseract wordlist index app test test-fast bench clean
+.PHONY: install install-dev browser tesseract wordlist index app test test-fast bench eval clean
 
 install: $(VENV)/.installed
 
@@ -62,6 +62,11 @@ test-fast: install-dev tesseract
 
 bench: install-dev
 	$(PY) bench/run_all.py
+
+# Ranking quality on the frozen questions (bench/eval/): the dev set; --set heldout only when a change is final.
+eval: install-dev
+	$(PY) -m corpus_search --index bench/out/eval-index build
+	$(PY) bench/eval_ranking.py --index bench/out/eval-index --set dev
 
 clean:
 	rm -rf indexes .pytest_cache

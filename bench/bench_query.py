@@ -47,7 +47,7 @@ def _timed(fn, reps: list) -> list[float]:
     return out
 
 
-def bench_api(index: Path, rounds: int) -> dict:
+def bench_api(index: Path, rounds: int, quick: bool = False) -> dict:
     from corpus_search.api import Corpus
 
     (index / ".verified.json").unlink(missing_ok=True)  # the first open hashes every file
@@ -89,19 +89,31 @@ def bench_api(index: Path, rounds: int) -> dict:
                                                              [(v,) for v in qvecs] * rounds))
     res["part keyword top-200 (NumPy BM25F, bm25.py)"] = _stats(
         _timed(lambda q: corpus.keyword.search(q, limit=depth), reps))
-    scorer, corpus.keyword._scorer = corpus.keyword._scorer, None  # the same query, scored by Whoosh itself
-    res["part keyword top-200 (Whoosh scoring)"] = _stats(_timed(lambda q: corpus.keyword.search(q, limit=depth), reps))
-    corpus.keyword._scorer = scorer
+    if not quick:
+        scorer, corpus.keyword._scorer = corpus.keyword._scorer, None  # the same query, scored by Whoosh itself
+        res["part keyword top-200 (Whoosh scoring)"] = _stats(
+            _timed(lambda q: corpus.keyword.search(q, limit=depth), reps))
+        corpus.keyword._scorer = scorer
     ent = ENTITIES[1]
-    res[f"part entity filter {ent} (store -> set)"] = _stats(
+
+    def first_filter():
+        corpus.searcher._allowed.clear()  # as on the first query with this filter
+        corpus.searcher.allowed_passages(_filters(ent))
+
+    res[f"part entity filter {ent} (store -> set), first query"] = _stats(_timed(first_filter, [()] * 5))
+    res[f"part entity filter {ent}, later queries (kept per filter)"] = _stats(
         _timed(lambda: corpus.searcher.allowed_passages(_filters(ent)), [()] * 10))
+    qv = qvecs[0]
+    res["part semantic with best sentences (Searcher._semantic)"] = _stats(
+        _timed(lambda v: corpus.searcher._semantic(v, depth, None), [(v,) for v in qvecs] * rounds))
     allowed = corpus.searcher.allowed_passages(_filters(ent))
     res[f"part keyword top-200 with {ent} filter"] = _stats(
         _timed(lambda q: corpus.keyword.search(q, limit=depth, allowed=allowed), reps[:10]))
     res[f"part vector top-200 with {ent} filter"] = _stats(
         _timed(lambda v: corpus.vectors.search(v, k=depth, allowed=allowed), [(v,) for v in qvecs[:10]]))
 
-    res["peers"] = peers(corpus, qvecs, rounds)
+    if not quick:
+        res["peers"] = peers(corpus, qvecs, rounds)
     corpus.close()
     return res
 
@@ -217,13 +229,14 @@ def main() -> None:
     parser.add_argument("--index", type=Path, action="append", required=True)
     parser.add_argument("--rounds", type=int, default=2, help="times each query is measured")
     parser.add_argument("--no-cli", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="no peers, no Whoosh-scored part, no cold CLI")
     parser.add_argument("--json", type=Path, help="append the results (one JSON object a line) here")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     for index in args.index:
         before = machine()
-        res = bench_api(index, args.rounds)
-        if not args.no_cli:
+        res = bench_api(index, args.rounds, args.quick)
+        if not (args.no_cli or args.quick):
             res["cli"] = bench_cli(index)
         res["machine_before"] = before
         res["load_after"] = [round(x, 2) for x in os.getloadavg()]

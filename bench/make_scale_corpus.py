@@ -19,6 +19,8 @@ What is synthetic (everything is derived with a fixed seed, so two runs give the
     raw-offset maps are dropped (the scale corpus is not for quotation tests).
   * vectors: NOT re-embedded. A replica's vector is the base passage's vector plus Gaussian noise
     (sigma per component, default 0.03, i.e. cosine to the base of about 0.87), re-normalised.
+    Sentence vectors likewise: the replica text is split into sentences again, and sentence i gets
+    the base passage's sentence i (the last one if the replica has more) plus the same noise.
   * entities: the base passage's canonical mentions (name, label) moved to where their text now
     sits; the alias table is the base index's.
 
@@ -120,7 +122,11 @@ def load_base(base: Path):
     store.close()
     vec = VectorIndex.open(gen)
     vectors = {pid: np.asarray(vec.matrix[i]) for i, pid in enumerate(vec.ids)}
-    return docs, passages, texts, mentions, raw, aliases, vectors, manifest
+    from corpus_search.sentences import SentenceIndex
+
+    sent = SentenceIndex.open(gen)
+    sentence_vectors = {pid: np.asarray(sent.of_passage(i)[1]) for i, pid in enumerate(vec.ids)} if sent else {}
+    return docs, passages, texts, mentions, raw, aliases, vectors, manifest, sentence_vectors
 
 
 def _replica_passages(doc, passages, r: int, rng: random.Random):
@@ -165,7 +171,12 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
     from corpus_search.store import Store
     from corpus_search.vector_index import VectorIndex
 
-    docs, passages, texts, mentions, raw, aliases, vectors, base_manifest = load_base(ensure_base_index(base))
+    docs, passages, texts, mentions, raw, aliases, vectors, base_manifest, base_sentences = load_base(
+        ensure_base_index(base))
+    from corpus_search import sentences
+
+    sentence_rows: list[np.ndarray] = []
+    sentence_mats: list[np.ndarray] = []
     n_base = sum(len(v) for v in passages.values())
     replicas = max(1, -(-n_passages // n_base)) if n_passages else 1  # 0: the base passages once
     rng = random.Random(SEED)
@@ -215,6 +226,15 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
                     v = v + nrng.normal(0.0, sigma, v.shape).astype(np.float32)
                     v = v / np.linalg.norm(v)
                 matrix_rows.append(v.astype(np.float32))
+                if base_sentences:
+                    sp = np.asarray(sentences.spans(p.text), dtype=np.int32)
+                    bv = base_sentences[bp.passage_id]
+                    sv = bv[np.minimum(np.arange(len(sp)), len(bv) - 1)]
+                    if r:
+                        sv = sv + nrng.normal(0.0, sigma, sv.shape).astype(np.float32)
+                        sv = sv / np.linalg.norm(sv, axis=1, keepdims=True)
+                    sentence_rows.append(np.column_stack([np.full(len(sp), len(ids) - 1, np.int32), sp]))
+                    sentence_mats.append(sv.astype(np.float32))
             store.add_mentions(new_mentions)
             store.add_raw_mentions(new_raw)
             n_mentions += len(new_mentions)
@@ -231,6 +251,8 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
 
     t = time.perf_counter()
     VectorIndex.save(gen, ids, np.vstack(matrix_rows))
+    if sentence_mats:
+        sentences.SentenceIndex.save(gen, np.vstack(sentence_mats), np.vstack(sentence_rows))
     timings["vectors"] = time.perf_counter() - t
 
     t = time.perf_counter()

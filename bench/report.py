@@ -216,8 +216,9 @@ def write_report(path: Path, build: list[dict], query: list[dict], incremental: 
         w("")
     results = path.parent / "bench" / "results"
     # Written by their own scripts: bench/bench_extract.py (pypdf vs pypdfium2) and
-    # bench/eval_entities.py (entity precision and recall on the gold set); bench/bench_ocr.py (OCR).
-    for name in ("extract.md", "ocr.md", "entities.md", "notes.md"):
+    # bench/eval_entities.py (entity precision and recall on the gold set); bench/bench_ocr.py (OCR);
+    # bench/eval_ranking.py (ranking).
+    for name in ("extract.md", "ocr.md", "entities.md", "ranking.md", "notes.md"):
         extra = results / name
         if extra.exists():
             text = extra.read_text(encoding="utf-8").strip()

@@ -295,3 +295,25 @@ def test_a_source_over_the_time_cap_is_listed_with_its_reason_and_can_be_retried
     at.switch_page("pages/documents.py").run()
     assert list(at.dataframe[0].value["file"]) == ["first.txt"]
     assert not any("slow.pdf" in html.unescape(w.value) for w in at.warning)
+
+
+def test_cards_mark_the_answering_sentence_and_explain_shows_the_scores(app):
+    search(app, "Which Georgia port ships frozen chicken to the Gulf states?")
+    passages = [m.value for m in app.markdown if m.value.startswith('<div class="cs-passage">')]
+    first = html.unescape(re.sub(r"<[^>]+>", "", passages[0].split('<span class="cs-evidence">', 1)[1]))
+    assert "frozen chicken" in first and "Savannah" in first
+    assert any("sentence that best answers" in c.value for c in app.caption)
+    assert not any("keyword #" in html.unescape(c.value) for c in app.caption)
+    app.toggle(key="explain").set_value(True).run()
+    assert not app.exception, app.exception
+    shown = [html.unescape(c.value) for c in app.caption]
+    explained = [c for c in shown if "keyword #" in c or "keyword -" in c]
+    assert len(explained) == len(cards(app)) and all("semantic" in e and "fused" in e for e in explained)
+
+
+def test_reader_marks_the_evidence_sentence_of_the_opened_hit(app):
+    search(app, "Which Georgia port ships frozen chicken to the Gulf states?")
+    app.button(key="open-1").click().run()
+    assert not app.exception, app.exception
+    hit = [m.value for m in app.markdown if "cs-hit" in m.value]
+    assert hit and '<span class="cs-evidence">' in hit[0]

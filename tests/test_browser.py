@@ -242,6 +242,25 @@ def test_search_filter_read_and_share(page, app_url):
     assert matched(page, "Power of Siberia") == narrowed
 
 
+def test_the_answering_sentence_is_marked_and_explained(page, app_url):
+    """Issue 16: the card marks the sentence that answers, the reader marks it too, Explain shows the scores."""
+    open_app(page, app_url)
+    run_search(page, "Which Georgia port ships frozen chicken to the Gulf states?")
+    marked = page.locator(".st-key-card-1 .cs-evidence")
+    assert marked.count() > 0
+    text = " ".join(" ".join(marked.all_inner_texts()).split())
+    assert "frozen chicken" in text and "Savannah" in text
+    assert page.locator(".st-key-card-1").get_by_text(re.compile("best answers the search")).count() == 1
+    page.locator(".st-key-explain").get_by_text("Explain").click()
+    page.get_by_text(re.compile(r"keyword (#\d+|-) .*semantic .*fused")).first.wait_for()
+    wait_idle(page)
+    shot(page, "search-explain")
+    page.locator(".st-key-card-1").get_by_role("button", name=re.compile("Open in reader")).click()
+    page.wait_for_url(re.compile(r"/reader.*ev=\d+-\d+"))
+    page.locator(".cs-hit .cs-evidence").first.wait_for()
+    assert "Savannah" in " ".join(page.locator(".cs-hit .cs-evidence").all_inner_texts())
+
+
 def test_quote_check_and_other_pages(page, app_url):
     page.goto(app_url + "/quote")
     area = page.locator(".st-key-quote_text textarea")

@@ -309,3 +309,23 @@ def test_alias_table_is_corpus_data_not_library_data():
     table = AliasTable.build([])
     assert not table.declared(alias_key("Gazprom")) and not table.declared(alias_key("Power of Siberia"))
     assert (ROOT / "corpus" / "_entities" / "aliases.toml").exists()
+
+
+def test_an_entity_filter_searched_before_a_merge_follows_the_merge_at_once(crs):
+    """The searcher keeps each filter's passage set; a curation change must drop it, not serve the old set."""
+    a, b = "State Department", "Department of State"
+    def filtered() -> set[str]:
+        hits = crs.search("department", mode="keyword", entities=[b], limit=200).hits
+        return {h.passage.passage_id for h in hits}
+
+    before = filtered()  # kept by the searcher from here on
+    union = _ids(crs, a) | _ids(crs, b)
+    assert before and before <= union
+    crs.curate("merge", a, b)
+    try:
+        after = filtered()
+        assert _ids(crs, a) - _ids(crs, b) == set()
+        assert after >= before and after - before, "passages that wrote only the merged spelling now pass the filter"
+    finally:
+        crs.curation().undo()
+    assert filtered() == before

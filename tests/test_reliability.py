@@ -740,6 +740,7 @@ def test_source_loads_no_pickle_and_evaluates_no_code(path):
 
 ALLOWED_FILES = [
     r"manifest\.json", r"store\.sqlite", r"vectors\.npy", r"vector_ids\.json",
+    r"sentence_vectors\.npy", r"sentence_spans\.npy",  # issue 16: plain arrays, loaded with allow_pickle=False
     r"keyword/_passages_\d+\.toc", r"keyword/passages_[a-z0-9]+\.seg", r"keyword/passages_WRITELOCK",
     r"keyword/bm25_[a-z_]+\.npy", r"keyword/bm25\.json",
 ]
@@ -759,6 +760,9 @@ def test_index_folder_holds_only_expected_file_types(small):
     assert matrix.dtype == np.float32 and matrix.ndim == 2
     ids = json.loads((gen / "vector_ids.json").read_text())
     assert isinstance(ids, list) and all(isinstance(i, str) for i in ids)
+    sentences = np.load(gen / "sentence_vectors.npy", allow_pickle=False)
+    spans = np.load(gen / "sentence_spans.npy", allow_pickle=False)
+    assert sentences.dtype == np.float32 and spans.dtype == np.int32 and spans.shape == (len(sentences), 3)
     manifest = json.loads((gen / MANIFEST).read_text())
     assert set(manifest["files"]) == {p.relative_to(gen).as_posix() for p in gen.rglob("*")
                                       if p.is_file() and p.name != MANIFEST}

@@ -56,7 +56,10 @@ class Corpus:
         self._encoder = None
         self._encoder_lock = threading.Lock()
         self._query_cache: dict[str, Any] = {}
-        self.searcher = Searcher(self.store, self.keyword, self.vectors, self.encode_query)
+        from corpus_search.sentences import SentenceIndex
+
+        self.sentences = SentenceIndex.open(generation)
+        self.searcher = Searcher(self.store, self.keyword, self.vectors, self.encode_query, self.sentences)
 
     @classmethod
     def open(cls, index: Path | str | None = None, corpus: Path | str | None = None) -> Corpus:
@@ -153,21 +156,28 @@ class Corpus:
         """The CONTRACT.md `search --json` object."""
         return self.result_json(self.search(query, **kwargs))
 
-    def result_json(self, result: SearchResult) -> dict[str, Any]:
+    def result_json(self, result: SearchResult, explain: bool = False) -> dict[str, Any]:
         return {
             "query": result.query,
             "mode": result.mode,
             "total": result.total,
-            "results": [self.hit_json(h) for h in result.hits],
+            "results": [self.hit_json(h, explain) for h in result.hits],
             "facets": {label: [{"name": n, "passages": c} for n, c in items] for label, items in result.facets.items()},
             "warnings": list(result.warnings),
             "seconds": round(result.seconds, 4),
         }
 
-    def hit_json(self, hit: Hit) -> dict[str, Any]:
+    def evidence_page(self, hit: Hit) -> int | str | None:
+        """The printed page the hit's evidence sentence starts on (a passage may cross pages)."""
+        if hit.evidence is None:
+            return None
+        label = hit.passage.page_at(hit.evidence[0])
+        return int(label) if label is not None and label.isdigit() else label
+
+    def hit_json(self, hit: Hit, explain: bool = False) -> dict[str, Any]:
         p = hit.passage
         record = self.record(p.doc_id)
-        return {
+        data = {
             "rank": hit.rank,
             "passage_id": p.passage_id,
             "doc_id": p.doc_id,
@@ -185,12 +195,19 @@ class Corpus:
             "semantic_rank": hit.semantic_rank,
             "entities": [{"name": m.name, "label": m.label, "text": m.text} for m in hit.entities],
             "highlights": [list(s) for s in hit.highlights],
+            "evidence": None if hit.evidence is None else {
+                "text": p.text[hit.evidence[0]:hit.evidence[1]], "start": hit.evidence[0], "end": hit.evidence[1],
+                "page": self.evidence_page(hit)},
             "citation": self.cite(p.passage_id),
             "ocr": p.ocr,  # the text was read by OCR from a page image
             "ocr_confidence": p.ocr_confidence,
             "pdf_page": p.pdf_page,
             "language": p.language,
         }
+        if explain:
+            data.update(keyword_score=hit.keyword_score, semantic_score=hit.semantic_score, fused_score=hit.fused_score,
+                        kind_factor=hit.kind_factor, evidence_score=hit.evidence_score)
+        return data
 
     # -- quotations and citations ---------------------------------------------
     def quote(self, text: str, limit: int = 5):

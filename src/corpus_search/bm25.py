@@ -165,13 +165,16 @@ class Scorer:
         if kinds:
             keep &= np.isin(self._kinds, list(kinds))
         if allowed is not None:
-            if self._row_of is None:
-                self._row_of = {str(p): i for i, p in enumerate(self._pids) if p}
-            rows = [self._row_of[p] for p in allowed if p in self._row_of]
-            only = np.zeros(len(keep), dtype=bool)
-            only[rows] = True
-            keep &= only
+            memo = getattr(allowed, "memo", None)  # search.Allowed: the mask is made once per filter
+            keep &= memo(("bm25", id(self)), lambda: self._only(allowed)) if memo else self._only(allowed)
         return keep
+
+    def _only(self, allowed: set[str]) -> np.ndarray:
+        if self._row_of is None:
+            self._row_of = {str(p): i for i, p in enumerate(self._pids) if p}
+        only = np.zeros(len(self._pids), dtype=bool)
+        only[[self._row_of[p] for p in allowed if p in self._row_of]] = True
+        return only
 
     def search(self, terms: list[tuple[str, str]], keep: np.ndarray, limit: int) -> Scored:
         """Score Or(terms) the way Whoosh does: BM25F per term, summed."""

@@ -31,6 +31,7 @@ from corpus_search.models import (
     Record,
 )
 from corpus_search.records import find_sources, find_unsupported, load_record, with_found
+from corpus_search.sentences import VECTORS as SENTENCE_VECTORS
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
@@ -208,6 +209,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
             and old_manifest.get("corpus_hash") == _corpus_hash(sources, skipped, corpus / "_entities")
             and len(old_keys) - len(inside) == len(sources)
             and _keyword_export_current(previous_gen)
+            and (previous_gen / SENTENCE_VECTORS).exists()  # an index from before sentence vectors gets them
         ):
             if gens.current() != previous_gen:
                 # The current generation was damaged and reads fell back to this sound one,
@@ -250,14 +252,17 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     t = time.perf_counter()
     tagger = _NerJob(new_passages)
     progress.stage("entities + embeddings", len(new_passages) + len(need))
+    encoder = None
     if need:
         from corpus_search.vector_index import Encoder
 
         def advance(done: int) -> None:
             progress.advance(tagger.done() + done)
 
-        encoded = Encoder().encode([p.text for p in need], progress=advance)
+        encoder = Encoder()
+        encoded = encoder.encode([p.text for p in need], progress=advance)
         vectors.update({p.passage_id: encoded[i] for i, p in enumerate(need)})
+    sentence_vectors = _sentence_vectors(all_passages, need, previous_gen, encoder, vectors)
     timings["embeddings"] = time.perf_counter() - t
     t = time.perf_counter()
     raw = tagger.result(lambda n: progress.advance(n + len(need)))
@@ -277,7 +282,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     progress.stage("write indexes", 3)
     gen = gens.new()
     _write_generation(gen, sources, None if scrub else previous_gen, mentions, table, vectors, models, progress,
-                      failed + skipped, corpus.resolve())
+                      failed + skipped, corpus.resolve(), sentence_vectors)
     timings["write_indexes"] = time.perf_counter() - t
     t = time.perf_counter()
     _verify_generation(gen)
@@ -589,7 +594,8 @@ def _clock(seconds: float) -> str:
 
 
 def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[Mention], table, vectors, models,
-                      progress, unindexed: list[SourceReport] = (), corpus_dir: Path | None = None) -> None:
+                      progress, unindexed: list[SourceReport] = (), corpus_dir: Path | None = None,
+                      sentence_vectors: dict | None = None) -> None:
     """Write the generation: from a copy of the previous one when there is one, changing only what changed."""
     import shutil
 
@@ -642,6 +648,8 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
     for i, pid in enumerate(ids):
         matrix[i] = vectors[pid]
     VectorIndex.save(gen, ids, matrix)
+    if sentence_vectors is not None:
+        _save_sentences(gen, ids, sentence_vectors, dim)
     progress.advance(3)
 
     generations.write_manifest(
@@ -656,6 +664,54 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
             "documents": {s.record.doc_id: s.doc.status for s in sources},
         },
     )
+
+
+def _sentence_vectors(passages, need, previous_gen: Path | None, encoder, vectors: dict) -> dict:
+    """passage id -> (sentence spans, vectors): carried over from the previous generation, else embedded."""
+    from corpus_search import sentences
+    from corpus_search.vector_index import Encoder, VectorIndex
+
+    out: dict = {}
+    if previous_gen is not None:
+        old = sentences.SentenceIndex.open(previous_gen)
+        if old is not None:
+            old_rows = VectorIndex.open(previous_gen)._row
+            needed = {p.passage_id for p in need}
+            for p in passages:
+                row = old_rows.get(p.passage_id)
+                if p.passage_id not in needed and row is not None:
+                    spans, vecs = old.of_passage(row)
+                    if len(spans):
+                        out[p.passage_id] = (spans, vecs)
+    todo = []
+    for p in passages:
+        if p.passage_id in out:
+            continue
+        spans = sentences.spans(p.text)
+        if len(spans) == 1 and p.passage_id in vectors:
+            # One sentence (a heading, a caption, a short note): its vector is the passage's, already made.
+            out[p.passage_id] = (np.asarray(spans, dtype=np.int32).reshape(-1, 2), vectors[p.passage_id][None, :])
+        else:
+            todo.append(p)
+    if todo:
+        per_text, matrix = sentences.embed(encoder or Encoder(), [p.text for p in todo])
+        i = 0
+        for p, spans in zip(todo, per_text):
+            out[p.passage_id] = (np.asarray(spans, dtype=np.int32).reshape(-1, 2), matrix[i:i + len(spans)])
+            i += len(spans)
+    return out
+
+
+def _save_sentences(gen: Path, ids: list[str], sentence_vectors: dict, dim: int) -> None:
+    from corpus_search.sentences import SentenceIndex
+
+    rows, mats = [], []
+    for i, pid in enumerate(ids):
+        spans, vecs = sentence_vectors[pid]
+        rows.append(np.column_stack([np.full(len(spans), i, dtype=np.int32), spans]))
+        mats.append(vecs)
+    SentenceIndex.save(gen, np.concatenate(mats) if mats else np.zeros((0, dim), np.float32),
+                       np.concatenate(rows) if rows else np.zeros((0, 3), np.int32))
 
 
 def _verify_generation(gen: Path) -> None:

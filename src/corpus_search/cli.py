@@ -139,20 +139,26 @@ def _search_options(f):
 @cli.command()
 @click.argument("query")
 @_search_options
+@click.option("--explain", is_flag=True,
+              help="Show each hit's keyword score and rank, semantic score and rank, fused score and kind weight.")
 @click.pass_context
-def search(ctx, query, mode, entities, rollup, labels, doc_ids, kinds, langs, limit, as_json) -> None:
+def search(ctx, query, mode, entities, rollup, labels, doc_ids, kinds, langs, limit, as_json, explain) -> None:
     """Search passages: hybrid (default), keyword or semantic."""
+    from corpus_search.render import explain_line
+
     corpus = _open(ctx)
     result = corpus.search(query, mode=mode, entities=entities, labels=labels, doc_ids=doc_ids, kinds=kinds,
                            limit=limit, rollup=rollup, lang=langs)
     if as_json:
-        _dump(corpus.result_json(result))
+        _dump(corpus.result_json(result, explain=explain))
         return
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"{result.total} passages match; showing {len(result.hits)} ({result.seconds * 1000:.0f} ms)")
     for hit in result.hits:
         _print_hit(corpus, hit)
+        if explain:
+            click.echo(f"     {explain_line(hit)}")
 
 
 def _where(p) -> str:
@@ -168,6 +174,10 @@ def _print_hit(corpus, hit) -> None:
         click.echo(f"     {p.section}")
     text = p.text if len(p.text) <= 400 else p.text[:400] + "…"
     click.echo(f"     {text}")
+    if hit.evidence is not None and (hit.evidence[0] > 0 or hit.evidence[1] < len(p.text)):
+        page = corpus.evidence_page(hit)
+        click.echo("     evidence" + (f" (p. {page})" if page is not None else "") + ": "
+                   + click.style(p.text[hit.evidence[0]:hit.evidence[1]], underline=True))
     click.echo(f"     [{p.passage_id}] score {hit.score:.4f}")
 
 

@@ -43,6 +43,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("page_image_max_pixels", "4000000", "Most pixels one rendered page may have: an odd page size (a 30,000-point square) is rendered smaller instead."),
     Setting("page_image_timeout", "20", "Seconds rendering one page (in a worker process, under CORPUS_SEARCH_PDF_MEMORY_MB) may take before it is stopped."),
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
+    Setting("kind_weight", "0.5", "Hybrid search: weight of the fused score of headings, captions, footnotes and reference lists, "
+            "unless the query asks for them (names a figure, note, source...) or says most of their words; 1 turns it off."),
+    Setting("long_passage_chars", "1500", "Semantic search also scores passages longer than this (characters) by their best "
+            "sentence, so an answer past the model's 256 word pieces is found; -1 turns it off, 0 does it for every passage."),
+    Setting("rerank_depth", "30", "Hybrid search: the fused head reordered by each passage's best sentence (its "
+            "cosine with the query plus the share of the query's terms it holds); 0: fused order, kinds weighed."),
+    Setting("evidence_vectors", "0", "Keyword search picks each hit's evidence sentence by the query's words alone; "
+            "1: by meaning too, at the cost of one query encoding (~8 ms; keyword p50 at 100k passages is ~8 ms without it)."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),
     Setting("max_limit", "1000", "Most results one search may ask for (--limit, a batch line's \"limit\", Corpus.search); more is an error."),

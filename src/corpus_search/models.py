@@ -267,6 +267,12 @@ class Hit:
     keyword_rank: int | None = None
     semantic_rank: int | None = None
     highlights: tuple[tuple[int, int], ...] = ()  # spans of query terms in passage.text
+    evidence: tuple[int, int] | None = None  # span of passage.text: the sentence that best answers the query
+    keyword_score: float | None = None  # BM25F score (None: the keyword side did not retrieve it)
+    semantic_score: float | None = None  # cosine, of the passage or (long passages) its best sentence
+    fused_score: float | None = None  # hybrid: reciprocal rank fusion before the kind weight
+    kind_factor: float = 1.0  # hybrid: the weight of headings, captions and notes (ranking.kind_factor)
+    evidence_score: float | None = None  # the evidence sentence's cosine with the query + share of its terms
 
 
 @dataclass(frozen=True)

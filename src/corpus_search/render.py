@@ -148,10 +148,11 @@ def badge(text: str, kind: str = "") -> str:
 
 
 def annotate(text: str, spans: Iterable[Sequence[int]] = (), notes: Iterable[Sequence] = (),
-             breaks: Iterable[Sequence] = ()) -> str:
+             breaks: Iterable[Sequence] = (), evidence: Sequence[int] | None = None) -> str:
     """Escaped `text` with spans in `<mark>`, footnote markers as `<sup>` and page breaks as `[p. N]` tags.
 
     `notes` and `breaks` are (offset, label) pairs, as Passage.note_marks and Passage.page_breaks hold them.
+    `evidence` (start, end) is the sentence that answers the search, wrapped in `<span class="cs-evidence">`.
     """
     inserts: list[tuple[int, int, str]] = []
     for off, label in breaks:
@@ -159,7 +160,9 @@ def annotate(text: str, spans: Iterable[Sequence[int]] = (), notes: Iterable[Seq
     for off, label in notes:
         inserts.append((int(off), 1, f'<sup class="cs-note">{escape(str(label))}</sup>'))
     merged = merge_spans(spans, len(text))
+    ev = merge_spans([evidence], len(text)) if evidence is not None else []
     cuts = sorted({0, len(text)} | {s for s, _ in merged} | {e for _, e in merged}
+                  | {s for s, _ in ev} | {e for _, e in ev}
                   | {min(max(0, o), len(text)) for o, _, _ in inserts})
     parts: list[str] = []
     for a, b in zip(cuts, cuts[1:] + [None]):
@@ -170,8 +173,23 @@ def annotate(text: str, spans: Iterable[Sequence[int]] = (), notes: Iterable[Seq
         piece = escape_fragment(text[a:b])
         if any(s <= a and b <= e for s, e in merged):
             piece = f"<mark>{piece}</mark>"
+        if any(s <= a and b <= e for s, e in ev):
+            piece = f'<span class="cs-evidence">{piece}</span>'
         parts.append(piece)
     return "".join(parts)
+
+
+def evidence_snippet(text: str, spans: Sequence[Sequence[int]], evidence: Sequence[int] | None,
+                     width: int = 900) -> str:
+    """A result card's text: a window around the evidence sentence, marked, with the query's words in `<mark>`."""
+    if evidence is None:
+        return highlight_snippet(text, spans, width)
+    window, inside = snippet(text, [evidence], width)
+    if not inside:
+        return highlight_snippet(text, spans, width)
+    shift = inside[0][0] - evidence[0]
+    shifted = [(s + shift, e + shift) for s, e in spans if 0 <= s + shift and e + shift <= len(window)]
+    return annotate(window, shifted, evidence=inside[0])
 
 
 @dataclass(frozen=True)
@@ -281,3 +299,20 @@ def page_image_html(png: bytes, boxes: Iterable = (), alt: str = "", pdf_page: i
             f'border:1px solid rgba(128,128,128,0.4)">'
             f'<img src="data:image/png;base64,{data}" alt="{escape(alt)}" style="width:100%;display:block">'
             + "".join(marks) + "</div>")
+
+
+def explain_line(hit) -> str:
+    """How a hit was ranked, on one line: "keyword #3 (7.41) | semantic #1 (0.612) | fused 0.0325 | kind x0.5 | ..."."""
+    def side(name, rank, score, fmt):
+        return f"{name} #{rank} ({score:{fmt}})" if rank is not None and score is not None else f"{name} -"
+
+    parts = [side("keyword", hit.keyword_rank, hit.keyword_score, ".2f"),
+             side("semantic", hit.semantic_rank, hit.semantic_score, ".3f")]
+    if hit.fused_score is not None:
+        parts.append(f"fused {hit.fused_score:.4f}")
+    if hit.kind_factor != 1.0:
+        parts.append(f"kind x{hit.kind_factor:g}")
+    if hit.evidence_score is not None:
+        parts.append(f"evidence {hit.evidence_score:.3f}")
+    parts.append(f"final {hit.score:.4f}")
+    return " | ".join(parts)

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from corpus_search import config, keyword_index
+from corpus_search import config, keyword_index, ranking
 from corpus_search.errors import NotFoundError, QueryError, UsageError
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
 
@@ -31,14 +31,32 @@ class Filters:
     languages: tuple[str, ...] = ()  # ISO 639-1 codes: passages detected in any of them
 
 
+class Allowed(frozenset):
+    """The passage ids a filter allows, with each index's row mask for them worked out once.
+
+    The searcher keeps one per filter (a generation never changes), so the commonest entity's
+    40,000 passages are read from the store and turned into row masks once, not on every query.
+    """
+
+    def memo(self, key, make):
+        cache = self.__dict__.setdefault("_memo", {})
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]
+
+
 class Searcher:
     """Answers queries over one index generation."""
 
-    def __init__(self, store, keyword, vectors, encode_query: Callable[[str], object]):
+    def __init__(self, store, keyword, vectors, encode_query: Callable[[str], object], sentences=None):
         self.store = store
         self.keyword = keyword
         self.vectors = vectors
         self.encode_query = encode_query
+        self.sentences = sentences  # SentenceIndex, or None for an index built before sentence vectors
+        self._lengths = None
+        self._allowed: dict[Filters, Allowed | None] = {}
+        self._effective_kinds: dict[str, str] = {}  # passage id -> kind for ranking (a generation never changes)
         self._aliases = None
         self._names = None
         self._labels: list[str] | None = None
@@ -54,6 +72,7 @@ class Searcher:
             self._aliases = self.store.aliases()
             self._names = self.store.entity_names()
             self._labels = None
+            self._allowed.clear()  # a merge, rename or reject changes which passages an entity filter allows
 
     def resolve_entity(self, text: str) -> list[str]:
         from corpus_search.entities import resolve, suggest
@@ -104,8 +123,19 @@ class Searcher:
         wanted = set(names)
         return [n for n in self._names if wanted & set(rollup(n))]
 
-    def allowed_passages(self, filters: Filters) -> set[str] | None:
-        """The passages the filters allow, or None when nothing is filtered."""
+    def allowed_passages(self, filters: Filters) -> Allowed | None:
+        """The passages the filters allow, or None when nothing is filtered (kept per filter: see Allowed)."""
+        self._load_names()  # a changed curation file drops the kept sets
+        if filters in self._allowed:
+            return self._allowed[filters]
+        found = self._allowed_passages(filters)
+        allowed = None if found is None else Allowed(found)
+        if len(self._allowed) >= 64:
+            self._allowed.pop(next(iter(self._allowed)))
+        self._allowed[filters] = allowed
+        return allowed
+
+    def _allowed_passages(self, filters: Filters) -> set[str] | None:
         sets: list[set[str]] = []
         for text in filters.entities:
             names = self.resolve_entity(text)
@@ -153,6 +183,7 @@ class Searcher:
         kw: list[tuple[str, float]] = []
         sem: list[tuple[str, float]] = []
         kw_total = 0
+        qvec = None
         if allowed is not None and not allowed:
             pass  # the filters leave nothing to search
         else:
@@ -161,8 +192,12 @@ class Searcher:
                 kw, kw_total = hits.ids, hits.total
                 warnings += hits.warnings
             if mode in ("semantic", "hybrid"):
-                sem = self.vectors.search(self.encode_query(query), k=depth, allowed=allowed)
+                qvec = self.encode_query(query)
+                sem = self._semantic(qvec, depth, allowed)
 
+        terms = query_terms(query)
+        reranked: dict[str, tuple] = {}
+        fused: dict[str, float] = {}
         if mode == "keyword":
             ranked = kw
             total = kw_total
@@ -170,28 +205,39 @@ class Searcher:
             ranked = sem
             total = len(sem)
         else:
-            ranked = _rrf(kw, sem, config.get_int("rrf_k"))
+            fused = ranking.fuse(kw, sem, config.get_int("rrf_k"))
+            ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
             total = len(ranked)
-        kw_rank = {pid: i + 1 for i, (pid, _) in enumerate(kw)}
-        sem_rank = {pid: i + 1 for i, (pid, _) in enumerate(sem)}
+            ranked, reranked = self._rerank(ranked, query, qvec, terms, limit)
+        kw_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(kw)}
+        sem_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(sem)}
 
         top = ranked[:limit]
         ids = [pid for pid, _ in top]
         passages = self.store.get_passages(ids)
         mentions = self.store.mentions(ids)
-        terms = query_terms(query)
+        if qvec is None and self.sentences is not None and mode == "keyword" and config.get_int("evidence_vectors"):
+            qvec = self.encode_query(query)  # keyword results get evidence by meaning too (one encoding)
         hits_out = []
         for rank, (pid, score) in enumerate(top, 1):
             passage = passages[pid]
+            k, s = kw_rank.get(pid, (None, None)), sem_rank.get(pid, (None, None))
+            factor, evidence, ev_score = reranked.get(pid) or (1.0, *self._best_sentence(passage, qvec, terms))
             hits_out.append(
                 Hit(
                     passage=passage,
                     score=round(float(score), 6),
                     rank=rank,
                     entities=tuple(_dedupe(mentions.get(pid, []))),
-                    keyword_rank=kw_rank.get(pid),
-                    semantic_rank=sem_rank.get(pid),
+                    keyword_rank=k[0],
+                    semantic_rank=s[0],
                     highlights=tuple(highlight_spans(passage.text, terms)),
+                    evidence=evidence,
+                    evidence_score=round(float(ev_score), 6),
+                    keyword_score=None if k[1] is None else round(float(k[1]), 6),
+                    semantic_score=None if s[1] is None else round(float(s[1]), 6),
+                    fused_score=round(fused[pid], 6) if pid in fused else None,
+                    kind_factor=factor,
                 )
             )
         facet_ids = [pid for pid, _ in ranked[: max(limit, 100)]] if mode != "semantic" else ids
@@ -204,6 +250,91 @@ class Searcher:
             warnings=tuple(warnings),
             seconds=time.perf_counter() - started,
         )
+
+    # -- the issue-16 ranking ---------------------------------------------------------
+    def _passage_lengths(self):
+        """Characters of each vector row's passage, from the sentence spans (no store reads)."""
+        if self._lengths is None:
+            import numpy as np
+
+            rows = self.sentences.rows
+            self._lengths = np.zeros(len(self.vectors), dtype=np.int64)
+            if len(rows):
+                np.maximum.at(self._lengths, rows[:, 0], rows[:, 2])
+        return self._lengths
+
+    def _semantic(self, qvec, depth: int, allowed: Allowed | None) -> list[tuple[str, float]]:
+        """Passages by cosine; a long passage also by its best sentence (max), so its tail is read."""
+        sem = self.vectors.search(qvec, k=depth, allowed=allowed)
+        min_chars = config.get_int("long_passage_chars")
+        if self.sentences is None or min_chars < 0:
+            return sem
+        import numpy as np
+
+        rows = self.sentences.long_rows(self._passage_lengths(), min_chars)
+        if len(rows) == 0:
+            return sem
+        owners, starts = self.sentences.long_owners(rows)
+        scores = self.sentences.long_matrix(rows) @ np.asarray(qvec, dtype=np.float32)
+        best = np.maximum.reduceat(scores, starts)  # sentences of one passage are contiguous
+        if allowed is not None:
+            best = np.where(self.vectors.allowed_mask(allowed)[owners], best, -np.inf)
+        k = min(depth, len(best))
+        top = np.argpartition(-best, k - 1)[:k]
+        merged = dict(sem)
+        for i in top:
+            if best[i] == -np.inf:
+                continue
+            pid = self.vectors.ids[owners[i]]
+            if best[i] > merged.get(pid, -np.inf):
+                merged[pid] = float(best[i])
+        return sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:depth]
+
+    def _rerank(self, ranked: list[tuple[str, float]], query: str, qvec, terms: list[str], limit: int):
+        """The head of the fused ranking reordered by its best sentences, kinds weighed (see ranking.py).
+
+        Returns (ranking, passage id -> (kind factor, evidence span, evidence score)). The head is
+        `rerank_depth` passages (at least the page asked for); below it the fused order stands.
+        """
+        rerank = config.get_int("rerank_depth")
+        depth = max(limit, rerank or 30)
+        head = ranked[:depth]
+        if not head:
+            return ranked, {}
+        passages = self.store.get_passages([pid for pid, _ in head])
+        words = {w.casefold() for w in _WORD.findall(query)}
+        info = {}
+        for pid, _ in head:
+            p = passages[pid]
+            kind = self._effective_kinds.get(pid)
+            if kind is None:
+                if len(self._effective_kinds) > 100_000:
+                    self._effective_kinds.clear()
+                kind = self._effective_kinds[pid] = ranking.effective_kind(p.kind, p.text)
+            factor = ranking.kind_factor(kind, p.text, words, set(terms), stem)
+            info[pid] = (factor, *self._best_sentence(p, qvec, terms))
+        if not rerank or self.sentences is None or qvec is None:
+            # Reranking off, or no sentence vectors (an index built before them): the fused order, kinds weighed.
+            order = sorted(head, key=lambda item: (-item[1] * info[item[0]][0], item[0]))
+            return [(pid, sc * info[pid][0]) for pid, sc in order] + ranked[depth:], info
+        scored = [(pid, info[pid][2] * info[pid][0]) for pid, _ in head]
+        scored.sort(key=lambda item: -item[1])  # stable: equal scores keep the fused order
+        return scored + ranked[depth:], info
+
+    def _best_sentence(self, passage, qvec, terms: list[str]) -> tuple[tuple[int, int] | None, float]:
+        """(span, score) of the passage's sentence that best answers the query (ranking.best_sentence)."""
+        from corpus_search import sentences as sent
+
+        vectors = None
+        spans = None
+        if self.sentences is not None:
+            row = self.vectors.row(passage.passage_id)
+            if row is not None:
+                spans, vectors = self.sentences.of_passage(row)
+        if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
+            spans, vectors = sent.spans(passage.text), None
+        best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), stem)
+        return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
 
     def _browse(self, filters: Filters, mode: str, limit: int, started: float) -> SearchResult:
         """No words, only filters: the passages they allow, in document order."""
@@ -253,14 +384,6 @@ def check_limit(limit: object) -> int:
         raise UsageError(f"limit {n:,} is more than {cap:,}, the most results one search returns "
                          "(set CORPUS_SEARCH_MAX_LIMIT to allow more)")
     return n
-
-
-def _rrf(kw: list[tuple[str, float]], sem: list[tuple[str, float]], k: int) -> list[tuple[str, float]]:
-    scores: dict[str, float] = defaultdict(float)
-    for ranking in (kw, sem):
-        for i, (pid, _) in enumerate(ranking):
-            scores[pid] += 1.0 / (k + i + 1)
-    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _dedupe(mentions: Sequence[Mention]) -> list[Mention]:

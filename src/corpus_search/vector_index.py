@@ -110,8 +110,21 @@ class VectorIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def row(self, passage_id: str) -> int | None:
+        return self._row.get(passage_id)
+
     def vectors_for(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         return {pid: np.asarray(self.matrix[self._row[pid]]) for pid in ids if pid in self._row}
+
+    def allowed_mask(self, allowed: set[str]) -> np.ndarray:
+        """Which rows the filter allows (memoised on the filter's set when it can hold it: search.Allowed)."""
+        def make() -> np.ndarray:
+            mask = np.zeros(len(self.ids), dtype=bool)
+            mask[[self._row[p] for p in allowed if p in self._row]] = True
+            return mask
+
+        memo = getattr(allowed, "memo", None)
+        return memo(("vectors", id(self)), make) if memo else make()
 
     def search(self, query_vec: np.ndarray, k: int = 100, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         if len(self.ids) == 0:
@@ -121,11 +134,15 @@ class VectorIndex:
             rows = None
             scores = np.asarray(self.matrix @ q)
         else:
-            # Score only the rows the filters allow (sorted: sequential reads of the mmap).
-            rows = np.fromiter(sorted(self._row[p] for p in allowed if p in self._row), dtype=np.int64)
+            mask = self.allowed_mask(allowed)
+            rows = np.flatnonzero(mask)
             if len(rows) == 0:
                 return []
-            scores = np.asarray(self.matrix[rows] @ q)
+            if len(rows) > len(self.ids) // 4:
+                # A common filter: scanning every row and masking beats gathering the allowed ones.
+                scores = np.asarray(self.matrix @ q)[rows]
+            else:
+                scores = np.asarray(self.matrix[rows] @ q)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -23,6 +23,7 @@ CSS = """
 <style>
 .cs-passage {line-height: 1.55; margin: 0.2rem 0 0.4rem 0;}
 .cs-passage mark {background: #fde68a; padding: 0 0.1em; border-radius: 2px;}
+.cs-evidence {background: #e0f2fe; box-shadow: inset 0 -2px 0 #0284c7;}
 .cs-hit {border-left: 4px solid #f59e0b; padding-left: 0.6rem; background: #fffbeb;}
 .cs-meta {color: #555; font-size: 0.9rem;}
 .cs-badge {display: inline-block; font-size: 0.75rem; padding: 0 0.45em; margin-right: 0.3em;
@@ -208,7 +209,8 @@ def add_to_collection(passage_id: str, quote: str | None = None, offset: int | N
 
 
 # -- opening the reader ----------------------------------------------------------------------
-def open_reader(passage_id: str, doc_id: str, query: str = "", span: tuple[int, int] | None = None) -> None:
+def open_reader(passage_id: str, doc_id: str, query: str = "", evidence: tuple[int, int] | None = None,
+                span: tuple[int, int] | None = None) -> None:
     from corpus_search.render import reader_views, view_of
 
     params = {"rdoc": doc_id, "hit": passage_id}
@@ -225,6 +227,8 @@ def open_reader(passage_id: str, doc_id: str, query: str = "", span: tuple[int, 
         params["hq"] = query
     if span:  # a quotation: the reader marks just its words on the original page
         params["qs"], params["qe"] = str(int(span[0])), str(int(span[1]))
+    if evidence is not None:
+        params["ev"] = f"{int(evidence[0])}-{int(evidence[1])}"  # the sentence the search found, marked there too
     st.session_state["_reader_target"] = passage_id
     st.switch_page(PAGES["reader"], query_params=params)
 

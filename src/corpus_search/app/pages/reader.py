@@ -21,6 +21,8 @@ titles = {d.doc_id: d.record.title for d in documents}
 
 hit = st.query_params.get("hit", "")
 hq = st.query_params.get("hq", "")
+_ev = st.query_params.get("ev", "").split("-")
+evidence = (int(_ev[0]), int(_ev[1])) if len(_ev) == 2 and all(x.isdigit() for x in _ev) else None
 
 st.title("Reader")
 # Arriving from a search result (or an entity or a quotation): open its document at its view, once.
@@ -143,7 +145,7 @@ with text_col:
         spans = highlight_spans(p.text, terms) if p.passage_id == hit and terms else []
         own = [a for a in notes_by_pid.get(p.passage_id, ()) if not a.orphan and a.passage_end]
         body = annotate(p.text, spans + [(a.passage_start, a.passage_end) for a in own], notes=p.note_marks,
-                        breaks=p.page_breaks)
+                        breaks=p.page_breaks, evidence=evidence if p.passage_id == hit else None)
         if own and not spans:  # only the user's highlights: drawn as annotations
             body = body.replace("<mark>", '<mark class="cs-ann">')
         if p.paragraph is not None:

@@ -9,7 +9,7 @@ from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.languages import name as language_name
 from corpus_search.models import PASSAGE_KINDS
-from corpus_search.render import escape
+from corpus_search.render import escape, evidence_snippet, explain_line
 from corpus_search.search import MODES
 
 EXAMPLES = ("Power of Siberia", "gas price negotiations", "Russian arms sales to China")
@@ -91,6 +91,8 @@ with top[1]:
 with top[2]:
     st.multiselect("Leave out", [k for k in PASSAGE_KINDS if k != "body"], key="skip",
                    persist_state="session", help="Passage kinds to leave out, e.g. footnotes and captions")
+explain = st.toggle("Explain", key="explain", help="Show each result's keyword and semantic score and rank, "
+                    "the fused score and any weight for its kind")
 
 # Open the filters when any is set.
 filtering = any(st.session_state.get(k) for k in ("entity", "label", "doc", "lang"))
@@ -159,7 +161,14 @@ with main:
         record = corpus.record(p.doc_id)
         with st.container(border=True, key=f"card-{hit.rank}"):
             st.markdown(common.meta_line(record, p), unsafe_allow_html=True)
-            st.markdown(common.passage_html(p.text, hit.highlights), unsafe_allow_html=True)
+            st.markdown(f'<div class="cs-passage">{evidence_snippet(p.text, hit.highlights, hit.evidence)}</div>',
+                        unsafe_allow_html=True)
+            if hit.evidence is not None:
+                page = corpus.evidence_page(hit)
+                st.caption("Marked: the sentence that best answers the search"
+                           + (f" (p. {escape(str(page))})" if page is not None else ""))
+            if explain:
+                st.caption(escape(explain_line(hit)))
             names = [m.name for m in hit.entities if m.name in by_name]
             if names:
                 chip_key = f"chip-{hit.rank}"
@@ -168,7 +177,7 @@ with main:
                          format_func=escape)
             a, b, c = st.columns([1, 1, 2])
             if a.button("Open in reader", key=f"open-{hit.rank}", icon=":material/menu_book:"):
-                common.open_reader(p.passage_id, p.doc_id, query)
+                common.open_reader(p.passage_id, p.doc_id, query, hit.evidence)
             if b.button("Add to collection", key=f"add-{hit.rank}", icon=":material/bookmark_add:"):
                 common.add_to_collection(p.passage_id)
             with c.popover("Quote with citation", icon=":material/content_copy:"):

@@ -1,0 +1,111 @@
+"""What hybrid search does after retrieval: fusion, kind-aware weights and the evidence sentence.
+
+Kept apart from search.py so the rules read in one place:
+  * fusion: reciprocal rank fusion of the keyword and semantic rankings (rank-based, so the two
+    scores' scales never need calibrating);
+  * kind weight: headings, captions, footnotes and reference-list entries are short or full of
+    titles, so they match the words of many queries without answering them. Their fused score is
+    multiplied by the setting `kind_weight` unless the query asks for that kind of text (it names
+    a figure, table, note, source...) or its words cover most of the passage (a searched title);
+  * evidence: the sentence of a hit that best answers the query, by its vector's cosine with the
+    query's plus the share of the query's terms it holds.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from corpus_search import config
+
+WEIGHTED_KINDS = ("heading", "caption", "footnote")
+# Words by which a query asks for captions, headings or notes and references themselves.
+_TARGETS = {
+    "caption": {"figure", "figures", "fig", "table", "tables", "chart", "charts", "map", "maps", "graph",
+                "caption", "captions", "diagram", "illustration", "photo"},
+    "heading": {"heading", "headings", "section", "sections", "chapter", "chapters", "title", "titled",
+                "contents", "part"},
+    "footnote": {"footnote", "footnotes", "note", "notes", "endnote", "endnotes", "cite", "cites", "cited",
+                 "citation", "citations", "reference", "references", "bibliography", "source", "sources",
+                 "publication", "publications", "article", "articles", "journal", "author", "authors",
+                 "published", "url", "doi"},
+}
+_URL = re.compile(r"https?://\S+|www\.\S+|\bdoi:\S+|\b10\.\d{4,}/\S+", re.I)
+_WORD = re.compile(r"\w+", re.UNICODE)
+_LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}")  # the dots between a contents entry and its page
+
+
+def looks_like_references(text: str) -> bool:
+    """A passage that is largely web addresses and DOIs: a source list or a note that escaped as body text.
+
+    Quoted titles are not counted: reports quote their sources in body text all the time (measured:
+    counting them took 7 of 101 body passages of the CRS reports for notes).
+    """
+    if not text:
+        return False
+    return sum(len(m.group(0)) for m in _URL.finditer(text)) / len(text) > 0.15
+
+
+def effective_kind(kind: str, text: str) -> str:
+    """The passage's kind for ranking: a list of references counts as a note, a table of contents as headings."""
+    if kind == "body" and looks_like_references(text):
+        return "footnote"
+    if kind == "body" and sum(len(m.group(0)) for m in _LEADERS.finditer(text)) > 0.2 * len(text):
+        return "heading"
+    return kind
+
+
+def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[str], stem) -> float:
+    """The weight of a hit's fused score: 1 for body text, `kind_weight` for text that seldom answers.
+
+    `kind` is the passage's effective_kind (the caller may keep it, as it never changes).
+    """
+    if kind not in WEIGHTED_KINDS:
+        return 1.0
+    if query_words & _TARGETS[kind]:
+        return 1.0
+    # A query that says most of a heading or caption is looking for it by name.
+    words = {stem(w.casefold()) for w in _WORD.findall(text) if not w.isdigit()}
+    if words and kind != "footnote" and len(words & query_terms) / len(words) >= 0.6:
+        return 1.0
+    return config.get_float("kind_weight")
+
+
+def fuse(kw: Sequence[tuple[str, float]], sem: Sequence[tuple[str, float]], k: int) -> dict[str, float]:
+    """Reciprocal rank fusion: passage id -> fused score."""
+    scores: dict[str, float] = {}
+    for ranking in (kw, sem):
+        for i, (pid, _) in enumerate(ranking):
+            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + i + 1)
+    return scores
+
+
+def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, query_vec: np.ndarray | None,
+                  terms: set[str], stem) -> tuple[int, int, float] | None:
+    """(start, end, score): the sentence that best answers the query, and how well the passage answers it.
+
+    A sentence scores the cosine of its vector with the query's (when both are known) plus the share
+    of the query's content terms it holds; the best one is the evidence (ties: the earlier). The
+    passage scores the mean of that and of its best cosine plus the share of query terms anywhere in
+    it: an answer is often one sentence, but may be spread over two (measured on bench/eval: the
+    sentence alone MRR@10 0.877 on the dev questions, but a paraphrase whose answer spans two
+    sentences fell to 9th; the mean 0.875 and 4th).
+    """
+    if len(spans) == 0:
+        return None
+    cos = np.zeros(len(spans), dtype=np.float32)
+    if vectors is not None and query_vec is not None and len(vectors) == len(spans):
+        cos = vectors @ query_vec.astype(np.float32)
+    best = None
+    seen: set[str] = set()
+    for i, (a, b) in enumerate(spans):
+        words = {stem(w.casefold()) for w in _WORD.findall(text[a:b])}
+        seen |= words
+        share = len(words & terms) / len(terms) if terms else 0.0
+        score = float(cos[i]) + share
+        if best is None or score > best[2] + 1e-9:
+            best = (int(a), int(b), score)
+    whole = float(cos.max()) + (len(seen & terms) / len(terms) if terms else 0.0)
+    return best[0], best[1], 0.5 * best[2] + 0.5 * whole

@@ -1,0 +1,131 @@
+"""Sentences of passages and their vectors: the evidence span of a hit, and long passages read whole.
+
+MiniLM reads a passage's first 256 word pieces, so an answer in a long passage's tail is invisible
+to the passage vector. Every sentence of every passage is embedded at build time and saved beside the
+passage vectors (`sentence_vectors.npy`, and `sentence_spans.npy`: passage row, start, end). Search
+uses them twice: the semantic side scores a long passage by its best sentence too (max over
+sentences; only passages longer than the setting `long_passage_chars`, so the scan stays near the
+passage count), and each hit's evidence is the sentence that best matches the query's terms and
+vector. An index built before these files existed still answers: without them, evidence is by
+keyword terms alone and passages are scored by their own vectors.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+VECTORS = "sentence_vectors.npy"
+SPANS = "sentence_spans.npy"
+
+# A sentence ends at . ! ? (and any closing quotes or brackets) before white space and a capital,
+# digit, quote or bracket. The look-behind rules keep "U.S. officials", "Dr. Smith", "No. 5" whole.
+_END = re.compile(r"[.!?…][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_ABBREV = re.compile(r"(?:\b[A-Za-z]|\b(?:Mr|Mrs|Ms|Dr|Prof|St|No|Nos|Vol|vol|pp|p|Fig|fig|al|cf|Gen|Adm|Sen|Rep|"
+                     r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|Co|Corp|Inc|Ltd|Jr|Sr|etc|vs|e\.g|i\.e))\.$")
+MAX_SENTENCE_CHARS = 600  # a "sentence" longer than this (a table row, a list) is cut at spaces
+
+
+def spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of `text`, white space trimmed; covers every word once."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for m in _END.finditer(text):
+        end = m.start() + 1
+        if _ABBREV.search(text[max(start, end - 6):end]):
+            continue
+        out.append((start, m.end()))
+        start = m.end()
+    out.append((start, len(text)))
+    trimmed = []
+    for a, b in out:
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        trimmed += _cut(text, a, b)
+    return [s for s in trimmed if s[1] > s[0]] or [(0, len(text))]
+
+
+def _cut(text: str, a: int, b: int) -> list[tuple[int, int]]:
+    pieces = []
+    while b - a > MAX_SENTENCE_CHARS:
+        cut = text.rfind(" ", a + MAX_SENTENCE_CHARS // 2, a + MAX_SENTENCE_CHARS)
+        cut = cut if cut > a else a + MAX_SENTENCE_CHARS
+        pieces.append((a, cut))
+        a = cut + 1 if text[cut:cut + 1] == " " else cut
+    pieces.append((a, b))
+    return pieces
+
+
+class SentenceIndex:
+    """Sentence vectors of an index generation, grouped by passage row."""
+
+    def __init__(self, matrix: np.ndarray, rows: np.ndarray):
+        self.matrix = matrix
+        self.rows = rows  # int32 (n, 3): passage row, start, end
+        owners = np.asarray(rows[:, 0]) if len(rows) else np.zeros(0, dtype=np.int32)
+        # Sentences are saved in passage order, so each passage's sentences are one slice.
+        self._first = np.searchsorted(owners, np.arange(owners.max() + 2 if len(owners) else 1), side="left")
+        self._long: np.ndarray | None = None
+        self._long_chars = -1
+
+    @staticmethod
+    def save(folder: Path, matrix: np.ndarray, rows: np.ndarray) -> None:
+        np.save(folder / VECTORS, np.ascontiguousarray(matrix, dtype=np.float32), allow_pickle=False)
+        np.save(folder / SPANS, np.ascontiguousarray(rows, dtype=np.int32), allow_pickle=False)
+
+    @classmethod
+    def open(cls, folder: Path) -> SentenceIndex | None:
+        """The generation's sentence vectors, or None when it has none (built before they existed)."""
+        if not (folder / VECTORS).exists():
+            return None
+        try:
+            matrix = np.load(folder / VECTORS, mmap_mode="r", allow_pickle=False)
+            rows = np.load(folder / SPANS, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+        if matrix.ndim != 2 or rows.ndim != 2 or rows.shape != (matrix.shape[0], 3):
+            return None
+        return cls(matrix, rows)
+
+    def of_passage(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(spans (k, 2), vectors (k, dim)) of one passage's sentences."""
+        if row + 1 >= len(self._first):
+            return np.zeros((0, 2), dtype=np.int32), np.zeros((0, self.matrix.shape[1]), dtype=np.float32)
+        a, b = self._first[row], self._first[row + 1]
+        return self.rows[a:b, 1:], np.asarray(self.matrix[a:b])
+
+    def long_rows(self, lengths: np.ndarray, min_chars: int) -> np.ndarray:
+        """Sentence rows of the passages longer than min_chars (cached: the scan set of every query)."""
+        if self._long is None or self._long_chars != min_chars:
+            owners = self.rows[:, 0]
+            self._long = np.flatnonzero(lengths[owners] > min_chars).astype(np.int64)
+            self._long_chars = min_chars
+        return self._long
+
+    def long_owners(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(passage row of each passage among `rows`, index in `rows` where its sentences start)."""
+        if getattr(self, "_owners_rows", None) is not rows:
+            owners = self.rows[rows, 0]
+            starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            self._owners = (owners[starts], starts)
+            self._owners_rows = rows
+        return self._owners
+
+    def long_matrix(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of those rows, gathered once into RAM: a fancy-indexed copy per query costs more than the scan."""
+        if getattr(self, "_long_matrix_rows", None) is not rows:
+            self._long_matrix = np.ascontiguousarray(self.matrix[rows])
+            self._long_matrix_rows = rows
+        return self._long_matrix
+
+
+def embed(encoder, texts: Sequence[str]) -> tuple[list[list[tuple[int, int]]], np.ndarray]:
+    """The sentence spans of each text and one vector per sentence, in order."""
+    per_text = [spans(t) for t in texts]
+    flat = [t[a:b] for t, ss in zip(texts, per_text) for a, b in ss]
+    return per_text, encoder.encode(flat) if flat else np.zeros((0, encoder.dim), dtype=np.float32)

@@ -1,0 +1,126 @@
+"""Ranking a researcher trusts (issue 16): the evidence sentence, long passages read whole,
+headings/captions/notes below body text, and --explain. Real index of the bundled corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from corpus_search.sentences import spans
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _cli(index, *args):
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    return subprocess.run([sys.executable, "-m", "corpus_search", "--index", str(index), *args],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.fixture
+def setting(monkeypatch):
+    def put(name: str, value: str) -> None:
+        monkeypatch.setenv(f"CORPUS_SEARCH_{name.upper()}", value)
+    return put
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("U.S. officials met Dr. Smith in Jan. 2024. They agreed.", ["U.S. officials met Dr. Smith in Jan. 2024.", "They agreed."]),
+    ("Iran halted it in 2003. “It is over,” he said. 3.67% is low.",
+     ["Iran halted it in 2003.", "“It is over,” he said.", "3.67% is low."]),
+    ("No full stop at the end", ["No full stop at the end"]),
+])
+def test_sentences_split_where_a_reader_would(text, expected):
+    assert [text[a:b] for a, b in spans(text)] == expected
+
+
+def test_every_hit_carries_the_sentence_that_answers(corpus):
+    data = corpus.search_json("Which Georgia port ships frozen chicken to the Gulf states?", limit=5)
+    top = data["results"][0]
+    ev = top["evidence"]
+    assert ev["text"] == top["text"][ev["start"]:ev["end"]]
+    assert "frozen chicken" in ev["text"] and "Savannah" in ev["text"]
+    assert len(ev["text"]) < len(top["text"])  # a sentence, not the whole passage
+    assert ev["page"] == top["page"]
+
+
+def test_evidence_page_is_the_page_the_sentence_is_on(corpus):
+    """A passage that runs over a page break: its evidence names the page where that sentence is."""
+    crossing = [p for p in corpus.passages() if p.page_breaks and p.kind == "body"]
+    assert crossing, "the bundled corpus has passages that cross a page"
+    p = crossing[0]
+    after = p.text[p.page_breaks[0][0]:]
+    sentence = next(after[a:b] for a, b in spans(after) if b - a > 60)
+    hit = next(h for h in corpus.search(sentence, mode="keyword", limit=5).hits if h.passage.passage_id == p.passage_id)
+    assert corpus.evidence_page(hit) == int(p.page_breaks[0][1])
+    assert corpus.evidence_page(hit) != p.page
+
+
+def test_an_answer_in_a_long_passages_tail_is_found_by_meaning(corpus, setting):
+    """The Shahab-3 sentence sits ~1,650 characters into a 2,300-character passage, past what MiniLM reads."""
+    query = "Which Iranian missile was the implosion weapon meant to be carried on?"
+    target = next(p for p in corpus.passages("crs-if12106") if "Shahab-3" in p.text)
+    assert target.text.find("Shahab-3") > 1200
+
+    def rank() -> int | None:
+        hits = corpus.search(query, mode="semantic", limit=50).hits
+        return next((h.rank for h in hits if h.passage.passage_id == target.passage_id), None)
+
+    setting("long_passage_chars", "-1")  # passage vectors only: the tail is unread
+    before = rank()
+    setting("long_passage_chars", "1500")
+    assert rank() == 1
+    assert before is None or before > 5
+
+
+def test_a_caption_no_longer_outranks_body_text_unless_asked_for(corpus, setting):
+    """The issue's case: "Power of Siberia" put a figure caption first."""
+    kinds = [h.passage.kind for h in corpus.search("Power of Siberia", limit=5).hits]
+    assert kinds[0] == "body"
+    assert "caption" not in kinds
+    asked = corpus.search("figure of the Power of Siberia pipeline", limit=5).hits
+    assert "caption" in [h.passage.kind for h in asked]
+    setting("kind_weight", "1")  # the weight switched off: the caption is back on top
+    assert corpus.search("Power of Siberia", limit=5).hits[0].passage.kind == "caption"
+
+
+def test_notes_made_of_titles_rank_below_the_text_they_support(corpus, setting):
+    """The issue's case: a footnote of article titles crowded the answering passage out of the top 5."""
+    query = "Why did the UN trade agency warn about shipping disruptions?"
+    assert [h.passage.kind for h in corpus.search(query, limit=5).hits] == ["body"] * 5
+    # Asking for the publication itself puts the note back in the running.
+    cited = corpus.search("Which UNCTAD publication about Hormuz does the report cite?", limit=3).hits
+    assert cited[0].passage.kind == "footnote" and "UNCTAD" in cited[0].passage.text
+    setting("kind_weight", "1")
+    assert "footnote" in [h.passage.kind for h in corpus.search(query, limit=5).hits]
+
+
+def test_search_explain_in_the_cli(built_index):
+    proc = _cli(built_index, "search", "Jones Act waiver for fertilizer shipments", "--json", "--explain", "--limit", "3")
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)["results"]
+    for r in results:
+        for key in ("keyword_rank", "keyword_score", "semantic_rank", "semantic_score", "fused_score", "evidence"):
+            assert key in r
+        assert r["fused_score"] is not None
+        assert (r["keyword_rank"] is None) == (r["keyword_score"] is None)
+    assert any(r["keyword_rank"] and r["semantic_rank"] for r in results)
+    text = _cli(built_index, "search", "Jones Act waiver for fertilizer shipments", "--explain", "--limit", "2")
+    assert text.returncode == 0, text.stderr
+    assert "keyword #" in text.stdout and "semantic #" in text.stdout and "fused " in text.stdout
+    assert "evidence" in text.stdout
+    plain = json.loads(_cli(built_index, "search", "Jones Act waiver", "--json", "--limit", "1").stdout)["results"][0]
+    assert "fused_score" not in plain and plain["evidence"]["text"]  # explain is opt-in, evidence always there
+
+
+def test_evidence_marked_in_the_card_html():
+    from corpus_search.render import evidence_snippet
+
+    html = evidence_snippet("First <b>one</b>. The answer is here. Last.", [(22, 28)], (17, 37))
+    assert '<span class="cs-evidence">' in html and "&lt;b&gt;" in html
+    assert "<mark>answer</mark>" in html
