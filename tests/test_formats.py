@@ -398,3 +398,20 @@ def test_a_word_file_gives_the_title_in_its_properties(tmp_path):
     title = F.IRAN_MD.read_text(encoding="utf-8").splitlines()[0].lstrip("# ").strip()
     word = F.pandoc(F.IRAN_MD, tmp_path / "titled.docx", "-M", f"title={title}")
     assert extract(word, Record(doc_id="t", title="t", guessed=True)).found == {"title": title}
+
+
+def test_an_upload_left_untitled_takes_the_title_its_page_states_and_a_typed_title_wins(tmp_path):
+    """An untitled upload's record holds only the file name, which must not hide the page's own <title>."""
+    from corpus_search.records import load_record, with_found
+    from corpus_search.uploads import UploadRecord, save_upload
+
+    page = b"<html><head><title>Page title</title></head><body><p>Text of the page.</p></body></html>"
+    found = {"title": "Page title"}
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    untitled = save_upload(corpus, "saved-page.html", page, UploadRecord(title="", authors=(), year=None, type="webpage"))
+    assert with_found(load_record(untitled.path, corpus), found).title == "Page title"
+    other = tmp_path / "other"
+    other.mkdir()
+    typed = save_upload(other, "saved-page.html", page, UploadRecord(title="My title", authors=(), year=None, type="webpage"))
+    assert with_found(load_record(typed.path, other), found).title == "My title"

@@ -120,6 +120,7 @@ class Record:
     password: str | None = None
     guessed: bool = False  # True when no sidecar record exists
     recipients: tuple[str, ...] = ()  # an e-mail's To (and Cc) addresses
+    title_guessed: bool = False  # the record's title is only the file name (an upload left untitled)
 
     def to_json(self) -> dict[str, Any]:
         return _to_json(self)

@@ -90,6 +90,7 @@ def record_from_dict(data: dict, fallback_id: str) -> Record:
         cite_by=str(data.get("cite_by") or "page"),
         password=None if data.get("password") is None else str(data["password"]),  # exactly as typed
         recipients=names("recipients"),
+        title_guessed=data.get("title_guessed") is True,
     )
 
 
@@ -135,7 +136,7 @@ def with_found(record: Record, found: dict) -> Record:
         return record
     changes: dict = {}
     title = plain(str(found.get("title") or ""))
-    if title and (record.guessed or record.title == record.doc_id):
+    if title and (record.guessed or record.title_guessed or record.title == record.doc_id):
         changes["title"] = title[:500]
     for key in ("authors", "recipients"):
         names = tuple(plain(str(n)) for n in found.get(key) or () if plain(str(n)))

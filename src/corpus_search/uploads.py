@@ -120,6 +120,9 @@ def save_upload(corpus: Path, filename: str, data: bytes, record: UploadRecord) 
     for key, value in record.extra.items():
         if re.fullmatch(r"[a-z_]{1,30}", key) and key not in fields and _clean(value):
             fields[key] = _clean(value)
+    if not _clean(record.title):
+        # Only the file name: the title a web page, e-mail or Word file states (its <title>, Subject) wins at the build.
+        fields["title_guessed"] = True
     fields["uploaded_as"] = _clean(filename.rsplit("/", 1)[-1])[:200]
     fields["sha256"] = digest
 
