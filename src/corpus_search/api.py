@@ -42,17 +42,16 @@ class Corpus:
     """One opened index generation: search, quote, cite, list."""
 
     def __init__(self, root: Path, generation: Path, manifest: dict, warnings: list[str]):
-        from corpus_search.keyword_index import KeywordIndex
+        from corpus_search import backends
         from corpus_search.store import Store
-        from corpus_search.vector_index import VectorIndex
 
         self.root = root
         self.generation = generation
         self.manifest = manifest
         self.warnings = warnings
         self.store = Store.open(generation / STORE)
-        self.keyword = KeywordIndex.open(generation / KEYWORD)
-        self.vectors = VectorIndex.open(generation)
+        self.keyword = backends.keyword_backend().open(generation / KEYWORD)
+        self.vectors = backends.vector_backend().open(generation)
         self._encoder = None
         self._encoder_lock = threading.Lock()
         self._query_cache: dict[str, Any] = {}

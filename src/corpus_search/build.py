@@ -147,6 +147,9 @@ def build(corpus: Path, index: Path, progress: Progress | None = None, force: bo
     removed source lingers in SQLite free pages or unmerged Whoosh segments, and delete every older
     generation. `prepare` runs under the build lock before the corpus is read (a purge deletes there).
     """
+    from corpus_search import backends
+
+    backends.keyword_backend(), backends.vector_backend()  # a misspelt backend fails before any source is read
     progress = progress or Progress()
     gens = generations.Generations(index)
     with gens.lock():
@@ -450,8 +453,8 @@ def _adopt_children(sources: list[_Source], seen_ids: dict[str, str]) -> None:
 
 
 def _open_previous(gens: generations.Generations, models: dict):
+    from corpus_search.backends import vector_backend
     from corpus_search.store import Store
-    from corpus_search.vector_index import VectorIndex
 
     try:
         gen, manifest, _ = gens.good()
@@ -460,7 +463,7 @@ def _open_previous(gens: generations.Generations, models: dict):
     if manifest.get("models") != models:
         return None  # other models: nothing can be carried over
     try:
-        return Store.open(gen / STORE), VectorIndex.open(gen), manifest, gen
+        return Store.open(gen / STORE), vector_backend().open(gen), manifest, gen
     except CorpusSearchError:
         return None
 
@@ -599,9 +602,9 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
     """Write the generation: from a copy of the previous one when there is one, changing only what changed."""
     import shutil
 
-    from corpus_search.keyword_index import KeywordDoc, KeywordIndex
+    from corpus_search.backends import keyword_backend, vector_backend
+    from corpus_search.keyword_index import KeywordDoc
     from corpus_search.store import Store
-    from corpus_search.vector_index import VectorIndex
 
     kept = {s.record.doc_id for s in sources if s.reused}
     # Without a previous generation to copy (a first build, or a purge's fresh files) every source is written.
@@ -638,16 +641,16 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
         KeywordDoc(p.passage_id, p.doc_id, p.kind, p.text, p.section) for s in new_sources for p in s.passages
     )
     if previous is not None:
-        KeywordIndex.update(gen / KEYWORD, gone, keyword_docs).close()
+        keyword_backend().update(gen / KEYWORD, gone, keyword_docs).close()
     else:
-        KeywordIndex.create(gen / KEYWORD, keyword_docs).close()
+        keyword_backend().create(gen / KEYWORD, keyword_docs).close()
     progress.advance(2)
 
     dim = next(iter(vectors.values())).shape[0] if vectors else 384
     matrix = np.zeros((len(ids), dim), dtype=np.float32)
     for i, pid in enumerate(ids):
         matrix[i] = vectors[pid]
-    VectorIndex.save(gen, ids, matrix)
+    vector_backend().save(gen, ids, matrix)
     if sentence_vectors is not None:
         _save_sentences(gen, ids, sentence_vectors, dim)
     progress.advance(3)
@@ -669,16 +672,17 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
 def _sentence_vectors(passages, need, previous_gen: Path | None, encoder, vectors: dict) -> dict:
     """passage id -> (sentence spans, vectors): carried over from the previous generation, else embedded."""
     from corpus_search import sentences
-    from corpus_search.vector_index import Encoder, VectorIndex
+    from corpus_search.backends import vector_backend
+    from corpus_search.vector_index import Encoder
 
     out: dict = {}
     if previous_gen is not None:
         old = sentences.SentenceIndex.open(previous_gen)
         if old is not None:
-            old_rows = VectorIndex.open(previous_gen)._row
+            old_vectors = vector_backend().open(previous_gen)
             needed = {p.passage_id for p in need}
             for p in passages:
-                row = old_rows.get(p.passage_id)
+                row = old_vectors.row(p.passage_id)
                 if p.passage_id not in needed and row is not None:
                     spans, vecs = old.of_passage(row)
                     if len(spans):
@@ -716,18 +720,19 @@ def _save_sentences(gen: Path, ids: list[str], sentence_vectors: dict, dim: int)
 
 def _verify_generation(gen: Path) -> None:
     """Open what was written, check the three parts agree and answer; raise before publishing if not."""
-    from corpus_search.keyword_index import KeywordIndex
+    from corpus_search.backends import keyword_backend, vector_backend
     from corpus_search.store import Store
-    from corpus_search.vector_index import VectorIndex
 
     manifest = generations.read_manifest(gen)
     problems = generations.verify_files(gen, manifest)
     store = Store.open(gen / STORE)
-    keyword = KeywordIndex.open(gen / KEYWORD)
-    vec = VectorIndex.open(gen)
+    keyword = keyword_backend().open(gen / KEYWORD)
+    vec = vector_backend().open(gen)
     try:
         n = store.passage_count()
-        counts = (n, keyword.count(), keyword.exported_count(), len(vec), manifest["counts"]["passages"])
+        # Whoosh also keeps a NumPy export that must agree; another backend has only its count.
+        exported = getattr(keyword, "exported_count", keyword.count)()
+        counts = (n, keyword.count(), exported, len(vec), manifest["counts"]["passages"])
         if len(set(counts)) != 1:
             problems.append(f"counts disagree (store, keyword, keyword export, vectors, manifest): {counts}")
         if n:

@@ -42,6 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("page_image_width", "900", "Width (pixels) the reader renders a PDF's original page at (200-4000); images are cached under the index folder in page-images/."),
     Setting("page_image_max_pixels", "4000000", "Most pixels one rendered page may have: an odd page size (a 30,000-point square) is rendered smaller instead."),
     Setting("page_image_timeout", "20", "Seconds rendering one page (in a worker process, under CORPUS_SEARCH_PDF_MEMORY_MB) may take before it is stopped."),
+    Setting("keyword_backend", "whoosh", "Keyword index the build writes and search reads (backends.KEYWORD): whoosh."),
+    Setting("vector_backend", "numpy", "Vector index the build writes and search reads (backends.VECTOR): numpy (exact cosine over a .npy matrix)."),
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
     Setting("kind_weight", "0.5", "Hybrid search: weight of the fused score of headings, captions, footnotes and reference lists, "
             "unless the query asks for them (names a figure, note, source...) or says most of their words; 1 turns it off."),

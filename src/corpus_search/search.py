@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from corpus_search import config, keyword_index, ranking
+from corpus_search.backends import KeywordBackend, VectorBackend
 from corpus_search.errors import NotFoundError, QueryError, UsageError
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
 
@@ -48,7 +49,8 @@ class Allowed(frozenset):
 class Searcher:
     """Answers queries over one index generation."""
 
-    def __init__(self, store, keyword, vectors, encode_query: Callable[[str], object], sentences=None):
+    def __init__(self, store, keyword: KeywordBackend, vectors: VectorBackend, encode_query: Callable[[str], object],
+                 sentences=None):
         self.store = store
         self.keyword = keyword
         self.vectors = vectors

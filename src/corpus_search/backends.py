@@ -1,0 +1,93 @@
+"""The index seam: what a keyword backend and a vector backend must do, and the factory that picks them.
+
+The build writes an index generation through these protocols and `api.Corpus` / `search.Searcher`
+read it through them, so a second backend is one module implementing a protocol plus one line in
+KEYWORD or VECTOR below. The embedding model (vector_index.Encoder, query_encoder) is not part of a
+backend: a vector backend stores and searches vectors it is given.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from corpus_search import config
+from corpus_search.errors import UsageError
+
+if TYPE_CHECKING:  # numpy and Whoosh stay out of `--help`
+    import numpy as np
+
+    from corpus_search.keyword_index import KeywordDoc, KeywordHits
+
+# setting value -> "module:class"; imported only when chosen
+KEYWORD = {"whoosh": "corpus_search.keyword_index:KeywordIndex"}
+VECTOR = {"numpy": "corpus_search.vector_index:VectorIndex"}
+
+
+class KeywordBackend(Protocol):
+    """Passages by words: BM25-like scores over passage ids, optionally only among `allowed` ids."""
+
+    @classmethod
+    def create(cls, folder: Path, docs: Iterable[KeywordDoc]) -> KeywordBackend: ...
+
+    @classmethod
+    def update(cls, folder: Path, remove_doc_ids: Iterable[str], docs: Iterable[KeywordDoc]) -> KeywordBackend:
+        """Change a copy of the previous generation's folder: drop documents' passages, add new ones."""
+
+    @classmethod
+    def open(cls, folder: Path) -> KeywordBackend:
+        """Raise IndexMissingError (saying which command rebuilds it) when the folder is unreadable."""
+
+    def search(self, query: str, limit: int = 100, allowed: set[str] | None = None) -> KeywordHits: ...
+
+    def count(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+class VectorBackend(Protocol):
+    """Passages by meaning: one normalised vector per passage id, top-k by dot product.
+
+    Rows are numbered: the sentence vectors (sentences.py) refer to their passage by this row, which
+    is why `ids`, `row` and `allowed_mask` are part of the protocol.
+    """
+
+    ids: Sequence[str]  # row -> passage id
+
+    @staticmethod
+    def save(folder: Path, ids: Sequence[str], matrix: np.ndarray) -> None: ...
+
+    @classmethod
+    def open(cls, folder: Path) -> VectorBackend: ...
+
+    def __len__(self) -> int: ...
+
+    def row(self, passage_id: str) -> int | None: ...
+
+    def allowed_mask(self, allowed: set[str]) -> np.ndarray:
+        """A boolean per row: whether the filter allows its passage."""
+
+    def search(self, query_vec: np.ndarray, k: int = 100, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        """(passage id, cosine), best first."""
+
+
+def _chosen(setting: str, choices: dict[str, str]):
+    name = config.get(setting).strip().lower()
+    if name not in choices:
+        raise UsageError(f"unknown {setting.replace('_', ' ')} {name!r} (CORPUS_SEARCH_{setting.upper()}); "
+                         f"choose from {', '.join(choices)}")
+    module, cls = choices[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def keyword_backend() -> type[KeywordBackend]:
+    """The keyword backend class the `keyword_backend` setting names."""
+    return _chosen("keyword_backend", KEYWORD)
+
+
+def vector_backend() -> type[VectorBackend]:
+    """The vector backend class the `vector_backend` setting names."""
+    return _chosen("vector_backend", VECTOR)
+
