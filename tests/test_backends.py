@@ -24,11 +24,13 @@ _WORD = re.compile(r"\w+")
 
 
 class DictKeyword:
-    """A KeywordBackend: tf-idf over lower-cased words, held in dicts."""
+    """A KeywordBackend: plain BM25 (k1 1.2, b 0.75) over lower-cased words, held in dicts."""
 
     def __init__(self, passages):
         self.counts = {p.passage_id: Counter(w.lower() for w in _WORD.findall(p.text)) for p in passages}
         self.df = Counter(w for c in self.counts.values() for w in c)
+        self.lengths = {pid: sum(c.values()) for pid, c in self.counts.items()}
+        self.mean = sum(self.lengths.values()) / max(1, len(self.lengths))
 
     def search(self, query, limit=100, allowed=None):
         words = [w.lower() for w in _WORD.findall(query)]
@@ -36,7 +38,8 @@ class DictKeyword:
         for pid, c in self.counts.items():
             if allowed is not None and pid not in allowed:
                 continue
-            s = sum(c[w] * math.log(1 + len(self.counts) / self.df[w]) for w in words if w in c)
+            norm = 1.2 * (0.25 + 0.75 * self.lengths[pid] / self.mean)
+            s = sum(c[w] / (c[w] + norm) * 2.2 * math.log(1 + len(self.counts) / self.df[w]) for w in words if w in c)
             if s:
                 scores[pid] = s
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
