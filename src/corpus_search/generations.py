@@ -524,9 +524,8 @@ class Generations:
 
 def _foreign_problem(gen: Path, manifest: dict) -> str | None:
     """What stops a generation built elsewhere from being trusted, or None."""
-    from corpus_search.keyword_index import KeywordIndex
+    from corpus_search.backends import keyword_backend, vector_backend
     from corpus_search.store import Store
-    from corpus_search.vector_index import VectorIndex
 
     found = manifest.get("format_version")
     if found != FORMAT_VERSION:
@@ -543,10 +542,11 @@ def _foreign_problem(gen: Path, manifest: dict) -> str | None:
             return f"{rel} is missing or not the size its manifest says"
         if "blake2b" in info and file_digest(path) != info["blake2b"]:  # an unkeyed manifest can still be checked
             return f"{rel} is corrupt (checksum differs)"
+    keyword, vectors = keyword_backend(), vector_backend()  # a misspelt setting is its own error, not the index's
     try:  # each part opens under our own loaders: restricted unpickler, TOC format check, no pickled arrays
         Store.open(gen / "store.sqlite").close()
-        KeywordIndex.open(gen / "keyword").close()
-        VectorIndex.open(gen)
+        keyword.open(gen / "keyword").close()
+        vectors.open(gen)
     except CorpusSearchError as exc:
         return str(exc)
     return None
