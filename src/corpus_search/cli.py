@@ -12,6 +12,7 @@ import click
 
 from corpus_search.errors import CorpusSearchError, UsageError
 from corpus_search.locators import locator_of, locator_text, passage_locator_text
+from corpus_search.models import Status
 
 MODES = ("hybrid", "keyword", "semantic")
 STYLES = ("chicago", "chicago-bib", "apa", "mla", "bibtex", "ris", "csl-json")
@@ -110,7 +111,9 @@ def build(ctx: click.Context, force: bool, retry: tuple[str, ...], as_json: bool
     for src in report.sources:
         click.echo(src.line())
     state = "built" if report.changed else "unchanged, nothing to do"
-    click.echo(f"{report.passages} passages from {len(report.sources)} sources, {state} "
+    skipped = sum(1 for s in report.sources if s.status == Status.SKIPPED)  # files no extractor reads
+    also = f" ({skipped} other file{'' if skipped == 1 else 's'} skipped)" if skipped else ""
+    click.echo(f"{report.passages} passages from {len(report.sources) - skipped} sources{also}, {state} "
                f"({report.generation}, {report.seconds:.1f}s)")
     if report.annotations:
         from corpus_search.annotations import summary_line
