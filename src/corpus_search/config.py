@@ -44,6 +44,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("page_image_timeout", "20", "Seconds rendering one page (in a worker process, under CORPUS_SEARCH_PDF_MEMORY_MB) may take before it is stopped."),
     Setting("keyword_backend", "whoosh", "Keyword index the build writes and search reads (backends.KEYWORD): whoosh."),
     Setting("vector_backend", "numpy", "Vector index the build writes and search reads (backends.VECTOR): numpy (exact cosine over a .npy matrix)."),
+    Setting("backend", "local", "Where search runs: local (this process reads the index) or cluster (the index split "
+            "into CORPUS_SEARCH_SHARDS shards by document, each served by Ray workers; see docs/scaling.md)."),
+    Setting("cluster_address", "local", "Ray cluster that cluster builds and searches use: local (start one on this "
+            "machine's cores, stopped on exit) or a running head's host:port (`ray start --head` on it)."),
+    Setting("shards", "2", "Cluster search: shards the index is split into by document (each today's local index)."),
+    Setting("replicas", "2", "Cluster search: copies of each shard, each served by its own worker; a query goes to "
+            "another copy when one dies."),
+    Setting("cluster_cpus", "0", "CPUs a local cluster may use (0: all of this machine's)."),
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
     Setting("kind_weight", "0.5", "Hybrid search: weight of the fused score of headings, captions, footnotes and reference lists, "
             "unless the query asks for them (names a figure, note, source...) or says most of their words; 1 turns it off."),

@@ -1,0 +1,73 @@
+"""The one way into a Ray cluster: a local one on this machine's cores, or a running one at an address.
+
+Distributed builds and sharded search both come through `connect`, so there is one place that knows how
+to find, start and leave a cluster. Ray is imported only here and only when called: it costs about 2 s
+and nothing but cluster work needs it.
+
+Ray runs whatever code a connected client sends it, so a cluster must be reachable only by those trusted
+to run code on its machines. Ray 2.60 enables token authentication by default; docs/scaling.md says how
+to share the token with workers on other hosts.
+"""
+
+from __future__ import annotations
+
+import os
+
+from corpus_search import config
+from corpus_search.errors import UsageError
+
+LOCAL = "local"
+
+
+def address() -> str:
+    """The configured cluster: "local", or a running head's host:port."""
+    return config.get("cluster_address").strip() or LOCAL
+
+
+def connect(where: str | None = None) -> None:
+    """Join the cluster at `where` (default: the cluster_address setting); start a local one for "local".
+
+    Calling it again in the same process is a no-op, so the build and the searcher can both ask for it.
+    """
+    import ray  # heavy: only cluster work pays for it
+
+    where = (where or address()).strip()
+    if ray.is_initialized():
+        return
+    # Workers inherit this; they must never reach a model hub either.
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    for name in ("PYTHONPATH",):
+        if os.environ.get(name):
+            env[name] = os.environ[name]
+    common = dict(
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level="ERROR",
+        runtime_env={"env_vars": env},
+    )
+    try:
+        if where == LOCAL:
+            cpus = config.get_int("cluster_cpus") or os.cpu_count() or 1
+            ray.init(num_cpus=cpus, **common)
+        else:
+            ray.init(address=_ray_address(where), **common)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"cannot join the Ray cluster at {where}: {first_line}") from None
+
+
+def _ray_address(where: str) -> str:
+    if where.startswith(("ray://", "auto")):
+        return where
+    host, _, port = where.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"cluster address {where!r} is not host:port (or 'local')")
+    return where
+
+
+def disconnect() -> None:
+    """Leave the cluster (a local one stops with it)."""
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
