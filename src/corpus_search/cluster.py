@@ -48,7 +48,8 @@ def connect(where: str | None = None) -> None:
     try:
         if where == LOCAL:
             cpus = config.get_int("cluster_cpus") or os.cpu_count() or 1
-            ray.init(num_cpus=cpus, **common)
+            # "local" forces a new instance: a bare ray.init() would join any `ray start` cluster on this host.
+            ray.init(address="local", num_cpus=cpus, **common)
         else:
             ray.init(address=_ray_address(where), **common)
     except (ConnectionError, RuntimeError, ValueError) as exc:
