@@ -89,3 +89,22 @@ def test_quote_and_cite_give_the_printed_page(paged_index: Path) -> None:
     # Three pages cut from GeoTopo (its PDF pages 6-8 print 3-5) keep the numbers they print.
     assert {p["pdf_page"] for p in excerpt} == {1, 2, 3}
     assert {p["page"] for p in excerpt} == {3, 4, 5}
+
+
+def test_a_record_page_offset_of_zero_switches_detection_off(tmp_path: Path) -> None:
+    """An explicit page_offset = 0 says the PDF's pages are the printed pages: no number is read from them."""
+    detected = extract(R48903, Record(doc_id="r", title="r")).pages
+    explicit = extract(R48903, Record(doc_id="r", title="r", page_offset=0)).pages
+    assert [p.label for p in detected][:4] != ["1", "2", "3", "4"]  # the footers say otherwise
+    assert [p.label for p in explicit] == [str(i + 1) for i in range(len(explicit))]
+
+
+def test_a_page_offset_in_a_record_file_is_read_as_given(tmp_path: Path) -> None:
+    from corpus_search.errors import SourceError
+    from corpus_search.records import record_from_dict
+
+    assert record_from_dict({}, "x").page_offset is None
+    assert record_from_dict({"page_offset": 0}, "x").page_offset == 0
+    assert record_from_dict({"page_offset": "4"}, "x").page_offset == 4
+    with pytest.raises(SourceError, match="page_offset"):
+        record_from_dict({"page_offset": "four"}, "x")

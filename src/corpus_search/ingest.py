@@ -160,7 +160,7 @@ def _extract_text(path: Path, record: Record) -> Extraction:
         return Extraction(pages=[], status=STATUS_EMPTY, message="the file holds only whitespace", encoding=encoding)
     texts, paged = _split_pages(text, record.page_starts)
     pages = [
-        Page(index=i, text=t, label=str(i + 1 + record.page_offset) if paged else None) for i, t in enumerate(texts)
+        Page(index=i, text=t, label=str(i + 1 + (record.page_offset or 0)) if paged else None) for i, t in enumerate(texts)
     ]
     return Extraction(pages=pages, status=STATUS_OK, message=note, encoding=encoding)
 
@@ -263,8 +263,8 @@ def _extract_pdf(path: Path, record: Record, isolated: bool = False, ocr_options
     labels: list[str | None] | None = result.get("labels")
     # OCR first, so a scan's printed page numbers are read from its OCR'd text too.
     ocr_note = _ocr_pages(path, raw_pages, record, ocr_options) if ocr_options is not None else ""
-    if labels is None and not record.page_offset:
-        # No /PageLabels and no offset in the record: read the numbers the pages print.
+    if labels is None and record.page_offset is None:
+        # No /PageLabels and no offset in the record (0 included): read the numbers the pages print.
         from corpus_search.printed_pages import detect
 
         labels = detect([str(item.get("text") or "") for item in raw_pages])
@@ -274,7 +274,7 @@ def _extract_pdf(path: Path, record: Record, isolated: bool = False, ocr_options
         if "error" in item:
             errors.append((index + 1, str(item["error"])))
             continue
-        label = labels[index] if labels else str(index + 1 + record.page_offset)
+        label = labels[index] if labels else str(index + 1 + (record.page_offset or 0))
         pages.append(Page(index=index, text=_clean_pdf_text(item.get("text") or ""), label=label,
                           ocr_confidence=item.get("ocr_confidence")))
     skipped = tuple(n for n, _ in errors)

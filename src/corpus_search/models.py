@@ -114,7 +114,9 @@ class Record:
     doi: str | None = None
     # How to read the source.
     page_starts: str | None = None  # None | "formfeed" | "leading-space"
-    page_offset: int = 0  # printed page = physical page (1-based) + page_offset
+    # printed page = physical page (1-based) + page_offset; None: not given, so a PDF's printed numbers
+    # are read from its pages. An explicit 0 says "the PDF's pages are the printed pages".
+    page_offset: int | None = None
     numbered_paragraphs: bool = False
     cite_by: str = "page"  # page | paragraph
     password: str | None = None

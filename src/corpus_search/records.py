@@ -85,13 +85,24 @@ def record_from_dict(data: dict, fallback_id: str) -> Record:
         url=text("url"),
         doi=text("doi"),
         page_starts=text("page_starts"),
-        page_offset=int(data.get("page_offset") or 0),
+        page_offset=_page_offset(data.get("page_offset")),
         numbered_paragraphs=bool(data.get("numbered_paragraphs", False)),
         cite_by=str(data.get("cite_by") or "page"),
         password=None if data.get("password") is None else str(data["password"]),  # exactly as typed
         recipients=names("recipients"),
         title_guessed=data.get("title_guessed") is True,
     )
+
+
+def _page_offset(value: object) -> int | None:
+    """A record's page_offset: None when not given; a whole number (0 included) when it is."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)  # "4" was always read as 4
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SourceError(f"page_offset {value!r} is not a whole number (printed page minus the PDF's page)")
+    return value
 
 
 def find_sources(corpus: Path) -> list[Path]:

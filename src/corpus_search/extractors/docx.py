@@ -41,7 +41,7 @@ def extract(path: Path, record: Record, isolated: bool = False):
     if not any(t.strip() for t in texts):
         return Extraction(pages=[], status=STATUS_EMPTY, message="the document holds no text", found=found)
     paged = len(texts) > 1
-    pages = [Page(index=i, text=t, label=str(i + 1 + record.page_offset) if paged else None)
+    pages = [Page(index=i, text=t, label=str(i + 1 + (record.page_offset or 0)) if paged else None)
              for i, t in enumerate(texts)]
     return Extraction(pages=pages, status=STATUS_OK, message="", found=found)
 
