@@ -175,7 +175,7 @@ def test_an_unsupported_file_is_listed_as_skipped_with_the_format_named(built):
     assert row["message"].startswith(".xlsx is not a supported format (supported: .pdf")
     assert "tables.xlsx: skipped: .xlsx is not a supported format" in built["output"]
     # The summary counts the files it read as sources and the skipped ones apart.
-    summary = re.search(r"passages from (\d+) sources \((\d+) other files? skipped\)", built["output"])
+    summary = re.search(r"passages from (\d+) sources? \((\d+) other files? skipped\)", built["output"])
     skipped = sum(1 for d in built["documents"] if d["status"] == STATUS_SKIPPED)
     assert summary and int(summary.group(2)) == skipped >= 1
 

@@ -113,7 +113,9 @@ def build(ctx: click.Context, force: bool, retry: tuple[str, ...], as_json: bool
     state = "built" if report.changed else "unchanged, nothing to do"
     skipped = sum(1 for s in report.sources if s.status == Status.SKIPPED)  # files no extractor reads
     also = f" ({skipped} other file{'' if skipped == 1 else 's'} skipped)" if skipped else ""
-    click.echo(f"{report.passages} passages from {len(report.sources) - skipped} sources{also}, {state} "
+    sources = len(report.sources) - skipped
+    click.echo(f"{report.passages} passage{'' if report.passages == 1 else 's'} from {sources} "
+               f"source{'' if sources == 1 else 's'}{also}, {state} "
                f"({report.generation}, {report.seconds:.1f}s)")
     if report.annotations:
         from corpus_search.annotations import summary_line
