@@ -403,6 +403,15 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             if who and who.group(1).lower() in ctx.person_parts:
                 hi = lo + who.end(1)
                 text, label = m.text[lo:hi], "PERSON"
+            # "Director of National Intelligence Tulsi Gabbard": the title goes, the person stays.
+            tail = entity_rules.person_tail(text, label, ctx)
+            if tail is not None:
+                lo += tail
+                text, label = m.text[lo:hi], "PERSON"
+            # A name inside a cited work's title is part of the title, however well declared.
+            if ctx.in_title(m.passage_id, m.start + lo, m.start + hi):
+                ctx.removed["cited title"] += 1
+                continue
             key = alias_key(text)
             if not table.curated(key):
                 entry = table.canonical(text, label, doc_id)
@@ -415,7 +424,8 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                     continue
         found = table.canonical(text, label, doc_id)
         if found is not None:
-            kept.append((m, m.start + lo, m.start + hi, text, *found))
+            # "Jones Act", "Tanker Security Program": the head noun says what the name is.
+            kept.append((m, m.start + lo, m.start + hi, text, found[0], entity_rules.head_label(*found)))
 
     # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
     spellings: dict[str, Counter] = defaultdict(Counter)
@@ -425,6 +435,9 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
     best = {k: min(c, key=lambda n: (-c[n], n)) for k, c in spellings.items()}
     kept = [(m, s, e, t, best.get(alias_key(n), n) if not table.declared(alias_key(t)) else n, lab)
             for m, s, e, t, n, lab in kept]
+
+    # "Donald J. Trump" and "Donald Trump" are one person: a middle initial is a variant, not a new name.
+    kept = _merge_middle_initials(kept, table)
 
     # A lone surname ("Putin", "Xi") stands for the one full name in the corpus it belongs to.
     people: dict[str, set[str]] = defaultdict(set)
@@ -464,6 +477,29 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
         table.note(alias_key(text), name, labels[name])
         out.append(Mention(m.passage_id, s, e, text, name, labels[name]))
     return out
+
+
+_MIDDLE_INITIAL = re.compile(r"^(\S+)(?: [A-Z]\.)+ (\S+(?: \S+)?)$")
+
+
+def _merge_middle_initials(kept: list, table: AliasTable) -> list:
+    """PERSON names that differ only by middle initials share the plain one ("Richard A. Bitzinger" -> "Richard Bitzinger")."""
+    count: Counter = Counter(name for *_, name, label in kept if label == "PERSON")
+    plain = {}
+    for name in count:
+        m = _MIDDLE_INITIAL.match(name)
+        if m and not table.declared(alias_key(name)):
+            plain[name] = f"{m.group(1)} {m.group(2)}"
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name, short in plain.items():
+        if short in count:
+            groups[short].append(name)
+    target = {}
+    for short, longs in groups.items():
+        target.update({n: short for n in longs})
+    for name, short in target.items():
+        table.learn(alias_key(name), short)
+    return [(m, s, e, t, target.get(n, n) if lab == "PERSON" else n, lab) for m, s, e, t, n, lab in kept]
 
 
 def entity_mentions(passages: Sequence[Passage], raw: Sequence[RawMention],

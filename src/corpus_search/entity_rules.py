@@ -22,7 +22,10 @@ from corpus_search import config
 from corpus_search.models import Passage
 
 # Rule names, in the order they are tried (the bench reports them in this order).
-RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phrase", "lone name")
+RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phrase", "lone name", "cited title")
+# Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
+# mentions: the build compares it with the index's manifest and canonicalises again.
+RULES_VERSION = "2"
 
 # Labels a user filters people, organisations and places by: the ones the noise rules guard.
 GUARDED = frozenset({"PERSON", "ORG", "GPE"})
@@ -78,6 +81,8 @@ class Lexicon:
         w = re.sub(r"[’']s$", "", w)
         if not w:
             return False
+        if "-" in w.strip("-"):  # "Port-Level", "Five-Year": ordinary when every part is
+            return all(self.generic(part) for part in w.split("-") if part)
         return any(self.lower[x] > 0 or x in self.words for x in (w, w[:-1] if w.endswith("s") else w))
 
 
@@ -90,6 +95,14 @@ class Context:
     person_parts: set[str] = field(default_factory=set)  # words of multi-word PERSON names
     elsewhere: dict[str, set[str]] = field(default_factory=dict)  # one-word span -> labels the model gave it
     removed: Counter = field(default_factory=Counter)  # rule -> mentions removed
+    _titles: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # passage id -> cited-title spans
+
+    def in_title(self, passage_id: str, start: int, end: int) -> bool:
+        """The span sits inside the title of a work the passage cites (so it is part of that title, not a name)."""
+        spans = self._titles.get(passage_id)
+        if spans is None:
+            spans = self._titles[passage_id] = cited_titles(self.texts.get(passage_id, ""))
+        return any(s <= start and end <= e for s, e in spans)
 
     @classmethod
     def of(cls, passages: Sequence[Passage], raw: Iterable) -> Context:
@@ -146,6 +159,78 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         if places and key not in ctx.person_parts and not (prev and prev[-1].lower() in TITLES):
             return "lone name"  # "Kazakh": a word the model also calls a nationality or place, no full name backs
     return None
+
+
+# A quoted title as citations print it: 'Robert Beckman et al., “Possible Actions by Coastal States ...,”
+# International Journal ..., vol. 40 (2025)': after an author's comma (or at a line start), the
+# citation comma at the closing quote, a year or a link soon after. A quoted programme name in
+# running prose ('adopted a “Program of Collaboration ...,” which') is no citation.
+_QUOTED_TITLE = re.compile(r"(?:^|[,.:;]\s+|\n)[“\"]([^“”\"]{8,300}?)(?:,[”\"]|[”\"],)(?=[^\n]{0,120}?(?:\b(?:19|20)\d\d\b|https?:))",
+                           re.M)
+# A cited report after its number: "CRS Report R45281, Iran Conflict and the Strait of Hormuz, by ..."
+# runs to ", by", ";", a line end or a full stop (not the one in "U.S.").
+_NUMBERED_TITLE = re.compile(r"\b[A-Z]{1,4}\d{3,}[A-Z]?,[ \t]+(.+?)(?=,[ \t]+(?:by|coordinated by|edited by)\b|;|\n|(?<!\b[A-Z])\.(?:\s|$)|$)")
+_TITLE_WORD = re.compile(r"[^\W\d_][\w’'-]*")
+
+
+def cited_titles(text: str) -> list[tuple[int, int]]:
+    """Spans of `text` that are titles of cited works: quoted Title Case with a citation comma, and the
+    title after a report number. Names inside them are part of the title (OntoNotes nests nothing in a work)."""
+    spans = []
+    for m in _QUOTED_TITLE.finditer(text):
+        words = [w for w in _TITLE_WORD.findall(m.group(1)) if w.lower() not in _FUNCTION]
+        if len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.7 * len(words):
+            spans.append(m.span(1))
+    spans.extend(m.span(1) for m in _NUMBERED_TITLE.finditer(text))
+    return spans
+
+
+def person_tail(text: str, label: str, ctx: Context) -> int | None:
+    """Where a person's name starts in a span that glued a job title to it, or None.
+
+    "Director of National Intelligence Tulsi Gabbard" comes out of the model as the ORG "National
+    Intelligence Tulsi Gabbard", and "Foreign Minister Seyed Abbas Araghchi" as one PERSON: a head of
+    ordinary words (a title) followed by two to four capitalised words that are no ordinary words,
+    no abbreviations and no places is a title and a name. A PERSON's head must hold a title word.
+    """
+    if label not in ("ORG", "PERSON"):
+        return None
+    words = list(re.finditer(r"\S+", text))
+    for i in range(1, len(words) - 1):
+        head = [w.group().lower() for w in words[:i]]
+        if not (ctx.lexicon.generic(head[-1]) or head[-1] in _FUNCTION) or head[0] in _FUNCTION:
+            return None
+        tail = [w.group() for w in words[i:]]
+        if not 2 <= len(tail) <= 4 or head[-1] in _FUNCTION:
+            continue
+        if all(re.fullmatch(r"[A-Z][a-z][\w’'-]*", w) and not ctx.lexicon.generic(w) and not _place_word(w, ctx)
+               for w in tail) and (label == "ORG" or set(head) & TITLES):
+            return words[i].start()
+    return None
+
+
+# Head nouns that make a title-cased phrase a law, a programme or a document rather than an
+# organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".
+LAW_HEADS = frozenset("act acts bill treaty agreement accord accords convention protocol law code amendment charter "
+                      "declaration".split())
+PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
+
+
+def head_label(name: str, label: str) -> str:
+    """The label a name's head noun gives it: LAW, PROJECT or WORK_OF_ART for ORG/PERSON spans so headed."""
+    if label not in ("ORG", "PERSON"):
+        return label
+    words = re.findall(r"[^\W\d_][\w’'-]*", name)
+    if len(words) < 2:
+        return label
+    head = words[-1].lower()
+    if head in LAW_HEADS:
+        return "LAW"
+    if head in PROGRAM_HEADS:
+        return "PROJECT"
+    if head in DOC_HEADS or head == "plan":
+        return "WORK_OF_ART"
+    return label
 
 
 def _place_word(word: str, ctx: Context) -> bool:
