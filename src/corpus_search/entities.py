@@ -82,7 +82,12 @@ def alias_key(text: str) -> str:
     key = re.sub(r"\s+", " ", key).strip()
     for pattern, american in _SPELLINGS:
         key = pattern.sub(american, key)
-    return re.sub(r"^the ", "", key)
+    key = re.sub(r"^the ", "", key)
+    # Word-order variants of government bodies: "State Department" = "Department of State",
+    # "Defence Ministry" = "Ministry of Defence"; "United States Navy" = "U.S. Navy".
+    key = re.sub(r"^(\w+) (department|ministry)$", r"\2 of \1", key)
+    key = re.sub(r"^(department|ministry) of the (\w+)$", r"\1 of \2", key)
+    return re.sub(r"^united states (?=\w)", "us ", key)
 
 
 def _clean_name(text: str) -> str:
@@ -412,6 +417,7 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             if ctx.in_title(m.passage_id, m.start + lo, m.start + hi):
                 ctx.removed["cited title"] += 1
                 continue
+            label = entity_rules.head_label(text, label)  # before the noise rules: a law is no junk ORG
             key = alias_key(text)
             if not table.curated(key):
                 entry = table.canonical(text, label, doc_id)

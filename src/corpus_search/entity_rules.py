@@ -35,8 +35,12 @@ ORG_HEADS = frozenset(
     "academy agency administration army association authority bank board bureau cabinet center centre coalition command commission "
     "committee company congress corporation corps council court department directorate federation force forces "
     "foundation fund government group guard house institute institution league ministry navy office "
-    "organisation organization parliament party secretariat senate service staff taskforce union university".split()
+    "organisation organization parliament party secretariat senate service staff taskforce union university "
+    "conference".split()
 )
+# Legal-form suffixes: a phrase ending in one is a company, however ordinary its other words
+# ("Trade Data Monitor LLC").
+ORG_SUFFIXES = frozenset("inc inc. llc ltd ltd. plc corp corp. co. gmbh ag sa s.a. nv llp lp pty".split())
 # Head nouns of documents: a phrase of ordinary words ending in one is a title, even one
 # the text abbreviates ("Annual Threat Assessment (ATA)").
 DOC_HEADS = frozenset("assessment strategy report review survey study estimate statement yearbook guidance".split())
@@ -73,6 +77,8 @@ class Lexicon:
     def __init__(self, texts: Iterable[str]) -> None:
         self.lower: Counter[str] = Counter()
         for text in texts:
+            # Links and addresses are no evidence: "unctad.org" does not make UNCTAD an ordinary word.
+            text = re.sub(r"\S*(?:https?:|www\.|@|\.(?:org|com|gov|net|int|edu)\b)\S*", " ", text)
             self.lower.update(re.findall(r"(?<![\w.’'-])[a-z][a-z’'-]*[a-z]", text))
         self.words = _wordlist(config.get("wordlist"))
 
@@ -95,6 +101,7 @@ class Context:
     person_parts: set[str] = field(default_factory=set)  # words of multi-word PERSON names
     elsewhere: dict[str, set[str]] = field(default_factory=dict)  # one-word span -> labels the model gave it
     removed: Counter = field(default_factory=Counter)  # rule -> mentions removed
+    places: set[str] = field(default_factory=set)  # lower-case spans the model tags as GPE somewhere
     _titles: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # passage id -> cited-title spans
 
     def in_title(self, passage_id: str, start: int, end: int) -> bool:
@@ -107,6 +114,7 @@ class Context:
     @classmethod
     def of(cls, passages: Sequence[Passage], raw: Iterable) -> Context:
         parts: set[str] = set()
+        places: set[str] = set()
         elsewhere: dict[str, set[str]] = defaultdict(set)
         for m in raw:
             words = m.text.split()
@@ -114,7 +122,12 @@ class Context:
                 parts.update(w.strip("’'.,").lower() for w in words)
             if len(words) == 1:
                 elsewhere[re.sub(r"[’']s$", "", words[0].strip("’'.,")).lower()].add(m.label)
-        return cls({p.passage_id: p.text for p in passages}, Lexicon(p.text for p in passages), parts, elsewhere)
+            place = re.sub(r"^the\s+|[’']s$", "", m.text.lower()).strip()
+            if m.label == "GPE" and len(place) >= 4:
+                places.add(place)
+        ctx = cls({p.passage_id: p.text for p in passages}, Lexicon(p.text for p in passages), parts, elsewhere)
+        ctx.places = places
+        return ctx
 
 
 def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Context,
@@ -138,9 +151,11 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     if len(words) == 1 and text.isupper() and len(text) >= 4 and ctx.lexicon.generic(text):
         return "shouted"  # "COMPLETE": an ordinary word in capitals, not an acronym
     content = [w for w in words if w.lower() not in _FUNCTION]
-    if len(words) > 1 and words[-1].lower() in DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
+    if words[-1].lower() in ORG_SUFFIXES and label == "ORG":
+        return None  # "Trade Data Monitor LLC": a company by its legal form
+    if len(words) > 1 and np_head(text) in DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
         return "generic phrase"  # "Annual Threat Assessment": a document, not an organisation
-    if defined and label != "PERSON":
+    if defined and label != "PERSON" and (label != "ORG" or not _ordinary_org(words, content, ctx)):
         return None  # a long form that defines an abbreviation is a name, however ordinary its words
     content = [w for w in words if w.lower() not in _FUNCTION]
     if len(words) == 1 and not text.isupper() and ctx.lexicon.generic(text) and text.lower() not in ORG_HEADS:
@@ -213,6 +228,8 @@ def person_tail(text: str, label: str, ctx: Context) -> int | None:
 # organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".
 LAW_HEADS = frozenset("act acts bill treaty agreement accord accords convention protocol law code amendment charter "
                       "declaration".split())
+# Documents and periodicals beyond DOC_HEADS: "Five-Year Plan", "International Journal of Marine and Coastal Law".
+PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter yearbook handbook".split())
 PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
 
 
@@ -223,14 +240,36 @@ def head_label(name: str, label: str) -> str:
     words = re.findall(r"[^\W\d_][\w’'-]*", name)
     if len(words) < 2:
         return label
-    head = words[-1].lower()
+    head = np_head(name)
     if head in LAW_HEADS:
         return "LAW"
     if head in PROGRAM_HEADS:
         return "PROJECT"
-    if head in DOC_HEADS or head == "plan":
+    if head in DOC_HEADS or head in PUBLICATION_HEADS:
         return "WORK_OF_ART"
     return label
+
+
+def _ordinary_org(words: list[str], content: list[str], ctx: Context) -> bool:
+    """An ORG span of ordinary capitalised words with no institutional head ("Artificial Intelligence (AI)")."""
+    heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
+    if heads or len(words) < 2 or not all(ctx.lexicon.generic(w) for w in content):
+        return False
+    # "United Kingdom Maritime Trade Operations": a country's name makes it somebody's institution.
+    text = " ".join(words).lower()
+    return not any(re.search(rf"(?<!\w){re.escape(place)}(?!\w)", text) for place in ctx.places)
+
+
+def np_head(name: str) -> str:
+    """The head noun of a name, lower case: the last word before "of", "for", "on" or "to", else the last word.
+
+    "Office of Technology Assessment" is an office, "Plan of Action" a plan, "Annual Threat Assessment" an assessment.
+    """
+    words = re.findall(r"[^\W\d_][\w’'.-]*", name)
+    for i, w in enumerate(words):
+        if i and w.lower() in ("of", "for", "on", "to"):
+            return words[i - 1].lower().rstrip(".")
+    return words[-1].lower().rstrip(".") if words else ""
 
 
 def _place_word(word: str, ctx: Context) -> bool:
