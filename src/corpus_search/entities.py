@@ -509,7 +509,8 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                 defined = entry is not None and table.declared(key) or text in table.abbreviations.for_doc(doc_id)
                 reason = entity_rules.noise(text, label, m.passage_id, m.start + lo, m.start + hi, ctx, defined)
                 if reason is None and entry is not None and entry[0] != text:  # the long form must be a name too
-                    reason = entity_rules.noise(entry[0], label, m.passage_id, m.start + lo, m.start + hi, ctx, True)
+                    reason = entity_rules.noise(entry[0], entity_rules.head_label(entry[0], label), m.passage_id,
+                                                m.start + lo, m.start + hi, ctx, True)
                 if reason is not None:
                     ctx.removed[reason] += 1
                     continue

@@ -351,6 +351,7 @@ def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
             long_form = expansion(abbr, words)
             if long_form and long_form == " ".join(words).rstrip("."):
                 found[p.doc_id][abbr][long_form] += 1
+    _spelled_out(passages, found, lower)
     by_doc = {d: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for d, abbrs in found.items()}
     meanings: dict[str, set[str]] = defaultdict(set)
     for abbrs in by_doc.values():
@@ -363,6 +364,38 @@ def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
                 corpus.setdefault(a, long_form)
     terms = {a for a in lower if a not in meanings}
     return Abbreviations(by_doc, corpus, terms)
+
+
+_CAPITAL_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:(?:of|and|for|on|the)\s+)*[A-Z][\w’'-]*)+")
+
+
+def _spelled_out(passages: Sequence[Passage], found: dict[str, dict[str, Counter]], lower: Counter) -> None:
+    """Abbreviations a document uses without defining, whose long form it spells out elsewhere:
+    "the 15th FYP" and "China's 15th Five-Year Plan". Only where one capitalised phrase of the
+    document has exactly those initials, and for three letters or more (two are too easily met)."""
+    by_doc: dict[str, list[str]] = defaultdict(list)
+    for p in passages:
+        by_doc[p.doc_id].append(re.sub(r"\s+", " ", p.text))
+    for doc_id, texts in by_doc.items():
+        defined = found.get(doc_id, {})
+        used = {a for t in texts for a in re.findall(r"\b[A-Z]{3,6}\b", t)} - set(defined) - set(lower)
+        if not used:
+            continue
+        spelled: dict[str, set[str]] = defaultdict(set)
+        for t in texts:
+            for run in _CAPITAL_RUN.finditer(t):
+                words = run.group().split()
+                for i in range(len(words)):
+                    for j in range(i + 2, min(len(words), i + 8) + 1):
+                        part = words[i:j]
+                        if part[0].lower() in _FUNCTION or part[-1].lower() in _FUNCTION or part[0].isupper():
+                            continue
+                        initials = _initials(part, True)
+                        if initials in used:
+                            spelled[initials].add(" ".join(part).rstrip(".,;:"))
+        for abbr, forms in spelled.items():
+            if len(forms) == 1:
+                found[doc_id][abbr][forms.pop()] += 1
 
 
 def bare_mentions(passages: Sequence[Passage], raw: Sequence, known: dict[str, dict[str, str]],
