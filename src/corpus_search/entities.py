@@ -503,6 +503,9 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                 ctx.removed["cited title"] += 1
                 continue
             label = entity_rules.head_label(text, label)  # before the noise rules: a law is no junk ORG
+            if label in ("ORG", "PERSON") and entity_rules.product_context(
+                    ctx.texts.get(m.passage_id, ""), m.start + lo, m.start + hi, text):
+                label = "PRODUCT"  # "tankers CS Anthem", "the Sarmat ICBM"
             key = alias_key(text)
             if not table.curated(key):
                 entry = table.canonical(text, label, doc_id)

@@ -233,6 +233,25 @@ PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter
 PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
 
 
+# A vessel, weapon or system is named right after its kind ("container ships APL Eagle and Maersk
+# Yorktown", "the submarine Kursk") or right before it ("the Sarmat ICBM", "Borei-class"): a product,
+# not a person or an organisation. An owner goes before the kind too ("Hamas rockets"), so only the
+# kinds nobody owns by name follow, and an abbreviation (an owner: "IRGC missiles") is left alone.
+_KIND_BEFORE = re.compile(
+    r"\b(?:ships?|vessels?|tankers?|carriers?|submarines?|frigates?|destroyers?|cruisers?|freighters?|"
+    r"icebreakers?|boats?|aircraft|missiles?|systems?)\s+(?:[A-Z][\w’'-]*\s+)*?(?:and\s+)?$"
+)
+_KIND_AFTER = re.compile(r"^(?:-class\b|\s+(?:class\b|ICBMs?\b|SLBMs?\b|hypersonic\b|glide\b|torpedo|cruise missiles?\b|"
+                         r"ballistic missiles?\b|nuclear-(?:powered|armed)\b))")
+
+
+def product_context(passage: str, start: int, end: int, text: str) -> bool:
+    """A name the words around it make a vessel, weapon or system."""
+    if _KIND_BEFORE.search(passage[max(0, start - 80):start]):
+        return True
+    return not text.isupper() and bool(_KIND_AFTER.match(passage[end:end + 40]))
+
+
 def head_label(name: str, label: str) -> str:
     """The label a name's head noun gives it: LAW, PROJECT or WORK_OF_ART for ORG/PERSON spans so headed."""
     if label not in ("ORG", "PERSON"):
