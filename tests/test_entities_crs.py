@@ -315,9 +315,11 @@ def test_alias_table_is_corpus_data_not_library_data():
 
 def test_an_entity_filter_searched_before_a_merge_follows_the_merge_at_once(crs):
     """The searcher keeps each filter's passage set; a curation change must drop it, not serve the old set."""
-    a, b = "State Department", "Department of State"
+    # Two entities each with passages of its own that hold the query word.
+    a, b = "Congress", "Congressional Research Service"
+
     def filtered() -> set[str]:
-        hits = crs.search("department", mode="keyword", entities=[b], limit=200).hits
+        hits = crs.search("congress", mode="keyword", entities=[b], limit=200).hits
         return {h.passage.passage_id for h in hits}
 
     before = filtered()  # kept by the searcher from here on

@@ -502,7 +502,9 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             if label == "ORG" and ctx.in_title(m.passage_id, m.start + lo, m.start + hi):
                 ctx.removed["cited title"] += 1
                 continue
-            label = entity_rules.head_label(text, label)  # before the noise rules: a law is no junk ORG
+            # Before the noise rules: a law or a programme of ordinary words is no junk ORG. A document
+            # of ordinary words ("Annual Threat Assessment") is left to them: no one filters by it.
+            label = _kept_head_label(text, label)
             if label in ("ORG", "PERSON") and entity_rules.product_context(
                     ctx.texts.get(m.passage_id, ""), m.start + lo, m.start + hi, text):
                 label = "PRODUCT"  # "tankers CS Anthem", "the Sarmat ICBM"
@@ -512,7 +514,7 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                 defined = entry is not None and table.declared(key) or text in table.abbreviations.for_doc(doc_id)
                 reason = entity_rules.noise(text, label, m.passage_id, m.start + lo, m.start + hi, ctx, defined)
                 if reason is None and entry is not None and entry[0] != text:  # the long form must be a name too
-                    reason = entity_rules.noise(entry[0], entity_rules.head_label(entry[0], label), m.passage_id,
+                    reason = entity_rules.noise(entry[0], _kept_head_label(entry[0], label), m.passage_id,
                                                 m.start + lo, m.start + hi, ctx, True)
                 if reason is not None:
                     ctx.removed[reason] += 1
@@ -572,6 +574,13 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
         table.note(alias_key(text), name, labels[name])
         out.append(Mention(m.passage_id, s, e, text, name, labels[name]))
     return out
+
+
+def _kept_head_label(name: str, label: str) -> str:
+    """The head noun's label where it saves a name from the noise rules: a law or a programme of ordinary
+    words is no junk ORG; a document of ordinary words ("Annual Threat Assessment", "ATA") is left to them."""
+    headed = entity_rules.head_label(name, label)
+    return headed if headed in ("LAW", "PROJECT") else label
 
 
 _MIDDLE_INITIAL = re.compile(r"^(\S+)(?: [A-Z]\.)+ (\S+(?: \S+)?)$")
