@@ -133,9 +133,11 @@ def _entity(corpus: Corpus, name: str):
 
 
 def test_merge_shows_one_entity_with_both_counts_and_undo_restores_both(crs):
-    a, b = "State Department", "Department of State"
+    # Two names of one department the build cannot know are one ("State Department" and
+    # "Department of State" it merges itself, as word-order variants).
+    a, b = "Department of War", "Department of Defense"
     ea, eb = _entity(crs, a), _entity(crs, b)
-    assert ea is not None and eb is not None, "both spellings are entities of the CRS build"
+    assert ea is not None and eb is not None, "both names are entities of the CRS build"
     union = _ids(crs, a) | _ids(crs, b)
     crs.curate("merge", a, b)
     merged = _entity(crs, b)
@@ -313,9 +315,11 @@ def test_alias_table_is_corpus_data_not_library_data():
 
 def test_an_entity_filter_searched_before_a_merge_follows_the_merge_at_once(crs):
     """The searcher keeps each filter's passage set; a curation change must drop it, not serve the old set."""
-    a, b = "State Department", "Department of State"
+    # Two entities each with passages of its own that hold the query word.
+    a, b = "Congress", "Congressional Research Service"
+
     def filtered() -> set[str]:
-        hits = crs.search("department", mode="keyword", entities=[b], limit=200).hits
+        hits = crs.search("congress", mode="keyword", entities=[b], limit=200).hits
         return {h.passage.passage_id for h in hits}
 
     before = filtered()  # kept by the searcher from here on

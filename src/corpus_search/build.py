@@ -405,8 +405,13 @@ def _corpus_hash(sources: list[_Source], skipped: list[SourceReport] = (), entit
         h.update(f"{s.record.doc_id}\0{s.key}\n".encode())
     for r in skipped:
         h.update(f"skipped\0{r.path}\0{r.message}\n".encode())
-    for path in sorted(entities_dir.glob("*.toml")) if entities_dir is not None and entities_dir.is_dir() else ():
-        h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    if entities_dir is not None and entities_dir.is_dir():
+        for path in sorted([*entities_dir.glob("*.toml"), *entities_dir.glob("*.jsonl")]):
+            h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    # New entity rules in the library re-canonicalise the raw mentions kept in the index (no new tagging).
+    from corpus_search.entity_rules import RULES_VERSION
+
+    h.update(f"entity rules\0{RULES_VERSION}\n".encode())
     return h.hexdigest()
 
 

@@ -1,8 +1,9 @@
 """Entities: spaCy NER + domain patterns + an alias table -> one canonical name and label per mention.
 
-Stage order: `Tagger.tag` finds raw mentions (model + EntityRuler from
-`data/entity_patterns.jsonl`); `AliasTable.build` collects what names mean
-(`data/aliases.toml`, abbreviations learned from the texts, then the user's
+Stage order: `Tagger.tag` finds raw mentions (model + the package's general EntityRuler
+patterns, `data/entity_patterns.jsonl`); `apply_patterns` lays the corpus's own patterns
+(`corpus/_entities/patterns.jsonl`) over them at build time; `AliasTable.build` collects what
+names mean (`data/aliases.toml`, abbreviations learned from the texts, then the corpus's
 `corpus/_entities/*.toml`); `canonicalize` turns raw mentions into `Mention`s.
 spaCy is imported only when a Tagger first tags, so importing this module is cheap.
 """
@@ -82,7 +83,12 @@ def alias_key(text: str) -> str:
     key = re.sub(r"\s+", " ", key).strip()
     for pattern, american in _SPELLINGS:
         key = pattern.sub(american, key)
-    return re.sub(r"^the ", "", key)
+    key = re.sub(r"^the ", "", key)
+    # Word-order variants of government bodies: "State Department" = "Department of State",
+    # "Defence Ministry" = "Ministry of Defence"; "United States Navy" = "U.S. Navy".
+    key = re.sub(r"^(\w+) (department|ministry)$", r"\2 of \1", key)
+    key = re.sub(r"^(department|ministry) of the (\w+)$", r"\1 of \2", key)
+    return re.sub(r"^united states (?=\w)", "us ", key)
 
 
 def _clean_name(text: str) -> str:
@@ -364,6 +370,89 @@ class Tagger:
         return out
 
 
+CORPUS_PATTERNS = "patterns.jsonl"  # a corpus's own EntityRuler patterns, in corpus/_entities/
+
+
+def corpus_patterns(user_dir: Path | None) -> list[dict[str, Any]]:
+    """The corpus's own patterns (corpus/_entities/patterns.jsonl); none when it has no such file."""
+    if user_dir is None:
+        return []
+    folder = user_dir / "_entities" if (user_dir / "_entities").is_dir() else user_dir
+    path = folder / CORPUS_PATTERNS
+    return load_patterns(path) if path.is_file() else []
+
+
+def _token_candidates(patterns: Sequence[dict[str, Any]]) -> re.Pattern[str] | None:
+    """A cheap test for text a token pattern may match (its first word), or None when one starts too loosely."""
+    parts = set()
+    for item in patterns:
+        first = item["pattern"][0] if item["pattern"] else {}
+        word = first.get("ORTH") or first.get("TEXT") or first.get("LOWER")
+        if not isinstance(word, str) or first.get("OP"):
+            return None
+        parts.add(rf"(?i:\b{re.escape(word)}\b)")
+    return re.compile("|".join(sorted(parts, key=len, reverse=True)))
+
+
+@lru_cache(maxsize=4)
+def _matchers(patterns_json: str) -> tuple[dict[str, str], re.Pattern[str] | None, Any, re.Pattern[str] | None]:
+    """(phrase -> label, one regex over the phrases, a blank pipeline with the token patterns, their first-word test).
+
+    Phrases are matched by a regex (whole words, case as written, any spacing), which is what the
+    EntityRuler's phrase matcher does and much cheaper than tokenising; token patterns need spaCy's
+    tokenizer, which runs only on the sentences that hold one's first word.
+    """
+    patterns = json.loads(patterns_json)
+    phrases = {" ".join(item["pattern"].split()): item["label"] for item in patterns if isinstance(item["pattern"], str)}
+    alternatives = "|".join(r"\s+".join(re.escape(w) for w in ph.split()) for ph in sorted(phrases, key=len, reverse=True))
+    phrase_re = re.compile(rf"(?<![\w&])(?:{alternatives})(?![\w&])") if phrases else None
+    tokens = [item for item in patterns if not isinstance(item["pattern"], str)]
+    nlp = None
+    if tokens:
+        import spacy  # lazy: only a corpus with token patterns needs it here
+
+        nlp = spacy.blank("en")
+        nlp.add_pipe("entity_ruler").add_patterns(tokens)
+    return phrases, phrase_re, nlp, _token_candidates(tokens) if tokens else None
+
+
+def apply_patterns(passages: Sequence[Passage], raw: Sequence[RawMention],
+                   patterns: Sequence[dict[str, Any]]) -> list[RawMention]:
+    """The raw mentions with the corpus's patterns laid over them, as an EntityRuler before `ner` would:
+    the longest pattern span wins, and replaces every model span it overlaps.
+
+    Run at build time over all passages, so a changed patterns file needs no new tagging.
+    """
+    if not patterns:
+        return list(raw)
+    phrases, phrase_re, nlp, token_re = _matchers(json.dumps(list(patterns), sort_keys=True))
+    found: list[RawMention] = []
+    pieces = []
+    for p in passages:
+        if phrase_re is not None:
+            for m in phrase_re.finditer(p.text.translate(_FOR_MODEL)):  # same length: offsets hold
+                found.append(RawMention(p.passage_id, m.start(), m.end(), p.text[m.start():m.end()],
+                                        phrases[" ".join(m.group().split())]))
+        if nlp is not None and (token_re is None or token_re.search(p.text)):
+            # Only the sentences holding a token pattern's first word are tokenised (no name runs over a full stop).
+            for m in re.finditer(r"\S.*?(?:[.!?](?=\s)|$)", p.text, re.S):
+                if token_re is None or token_re.search(m.group()):
+                    pieces.append((m.group().translate(_FOR_MODEL), (p, m.start())))
+    for doc, (passage, offset) in nlp.pipe(pieces, as_tuples=True) if pieces else ():
+        for ent in doc.ents:
+            start, end = offset + ent.start_char, offset + ent.end_char
+            found.append(RawMention(passage.passage_id, start, end, passage.text[start:end], ent.label_))
+    # Overlapping pattern spans: the longest, then the first, as the EntityRuler keeps them.
+    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    chosen = []
+    for m in sorted(found, key=lambda m: (m.passage_id, -(m.end - m.start), m.start)):
+        if not any(s < m.end and m.start < e for s, e in spans[m.passage_id]):
+            spans[m.passage_id].append((m.start, m.end))
+            chosen.append(m)
+    kept = [m for m in raw if not any(s < m.end and m.start < e for s, e in spans.get(m.passage_id, ()))]
+    return kept + chosen
+
+
 def load_patterns(path: Path) -> list[dict[str, Any]]:
     """EntityRuler patterns, one JSON object a line; a bad line is reported by number."""
     patterns = []
@@ -403,19 +492,37 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             if who and who.group(1).lower() in ctx.person_parts:
                 hi = lo + who.end(1)
                 text, label = m.text[lo:hi], "PERSON"
+            # "Director of National Intelligence Tulsi Gabbard": the title goes, the person stays.
+            tail = entity_rules.person_tail(text, label, ctx)
+            if tail is not None:
+                lo += tail
+                text, label = m.text[lo:hi], "PERSON"
+            # An organisation inside a cited work's title ("... Issues for Congress") is part of the title.
+            # People and places there stay: readers look for them in references too.
+            if label == "ORG" and ctx.in_title(m.passage_id, m.start + lo, m.start + hi):
+                ctx.removed["cited title"] += 1
+                continue
+            # Before the noise rules: a law or a programme of ordinary words is no junk ORG. A document
+            # of ordinary words ("Annual Threat Assessment") is left to them: no one filters by it.
+            label = _kept_head_label(text, label)
+            if label in ("ORG", "PERSON") and entity_rules.product_context(
+                    ctx.texts.get(m.passage_id, ""), m.start + lo, m.start + hi, text):
+                label = "PRODUCT"  # "tankers CS Anthem", "the Sarmat ICBM"
             key = alias_key(text)
             if not table.curated(key):
                 entry = table.canonical(text, label, doc_id)
                 defined = entry is not None and table.declared(key) or text in table.abbreviations.for_doc(doc_id)
                 reason = entity_rules.noise(text, label, m.passage_id, m.start + lo, m.start + hi, ctx, defined)
                 if reason is None and entry is not None and entry[0] != text:  # the long form must be a name too
-                    reason = entity_rules.noise(entry[0], label, m.passage_id, m.start + lo, m.start + hi, ctx, True)
+                    reason = entity_rules.noise(entry[0], _kept_head_label(entry[0], label), m.passage_id,
+                                                m.start + lo, m.start + hi, ctx, True)
                 if reason is not None:
                     ctx.removed[reason] += 1
                     continue
         found = table.canonical(text, label, doc_id)
         if found is not None:
-            kept.append((m, m.start + lo, m.start + hi, text, *found))
+            # "Jones Act", "Tanker Security Program": the head noun says what the name is.
+            kept.append((m, m.start + lo, m.start + hi, text, found[0], entity_rules.head_label(*found)))
 
     # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
     spellings: dict[str, Counter] = defaultdict(Counter)
@@ -425,6 +532,9 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
     best = {k: min(c, key=lambda n: (-c[n], n)) for k, c in spellings.items()}
     kept = [(m, s, e, t, best.get(alias_key(n), n) if not table.declared(alias_key(t)) else n, lab)
             for m, s, e, t, n, lab in kept]
+
+    # "Donald J. Trump" and "Donald Trump" are one person: a middle initial is a variant, not a new name.
+    kept = _merge_middle_initials(kept, table)
 
     # A lone surname ("Putin", "Xi") stands for the one full name in the corpus it belongs to.
     people: dict[str, set[str]] = defaultdict(set)
@@ -466,11 +576,43 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
     return out
 
 
+def _kept_head_label(name: str, label: str) -> str:
+    """The head noun's label where it saves a name from the noise rules: a law or a programme of ordinary
+    words is no junk ORG; a document of ordinary words ("Annual Threat Assessment", "ATA") is left to them."""
+    headed = entity_rules.head_label(name, label)
+    return headed if headed in ("LAW", "PROJECT") else label
+
+
+_MIDDLE_INITIAL = re.compile(r"^(\S+)(?: [A-Z]\.)+ (\S+(?: \S+)?)$")
+
+
+def _merge_middle_initials(kept: list, table: AliasTable) -> list:
+    """PERSON names that differ only by middle initials share the plain one ("Richard A. Bitzinger" -> "Richard Bitzinger")."""
+    count: Counter = Counter(name for *_, name, label in kept if label == "PERSON")
+    plain = {}
+    for name in count:
+        m = _MIDDLE_INITIAL.match(name)
+        if m and not table.declared(alias_key(name)):
+            plain[name] = f"{m.group(1)} {m.group(2)}"
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name, short in plain.items():
+        if short in count:
+            groups[short].append(name)
+    target = {}
+    for short, longs in groups.items():
+        target.update({n: short for n in longs})
+    for name, short in target.items():
+        table.learn(alias_key(name), short)
+    return [(m, s, e, t, target.get(n, n) if lab == "PERSON" else n, lab) for m, s, e, t, n, lab in kept]
+
+
 def entity_mentions(passages: Sequence[Passage], raw: Sequence[RawMention],
                     user_dir: Path | None = None) -> tuple[list[Mention], AliasTable]:
     """The build's entity step after NER: alias table (with the corpus's own knowledge), abbreviations
     NER missed, the noise rules, canonical names."""
-    table = AliasTable.build(passages, user_dir if user_dir is not None and user_dir.is_dir() else None)
+    user_dir = user_dir if user_dir is not None and user_dir.is_dir() else None
+    table = AliasTable.build(passages, user_dir)
+    raw = apply_patterns(passages, raw, corpus_patterns(user_dir))
     return canonicalize([*raw, *missed_abbreviations(passages, raw, table)], table,
                         entity_rules.Context.of(passages, raw)), table
 

@@ -22,7 +22,10 @@ from corpus_search import config
 from corpus_search.models import Passage
 
 # Rule names, in the order they are tried (the bench reports them in this order).
-RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phrase", "lone name")
+RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phrase", "lone name", "cited title")
+# Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
+# mentions: the build compares it with the index's manifest and canonicalises again.
+RULES_VERSION = "2"
 
 # Labels a user filters people, organisations and places by: the ones the noise rules guard.
 GUARDED = frozenset({"PERSON", "ORG", "GPE"})
@@ -32,8 +35,12 @@ ORG_HEADS = frozenset(
     "academy agency administration army association authority bank board bureau cabinet center centre coalition command commission "
     "committee company congress corporation corps council court department directorate federation force forces "
     "foundation fund government group guard house institute institution league ministry navy office "
-    "organisation organization parliament party secretariat senate service staff taskforce union university".split()
+    "organisation organization parliament party secretariat senate service staff taskforce union university "
+    "conference".split()
 )
+# Legal-form suffixes: a phrase ending in one is a company, however ordinary its other words
+# ("Trade Data Monitor LLC").
+ORG_SUFFIXES = frozenset("inc inc. llc ltd ltd. plc corp corp. co. gmbh ag sa s.a. nv llp lp pty".split())
 # Head nouns of documents: a phrase of ordinary words ending in one is a title, even one
 # the text abbreviates ("Annual Threat Assessment (ATA)").
 DOC_HEADS = frozenset("assessment strategy report review survey study estimate statement yearbook guidance".split())
@@ -70,6 +77,8 @@ class Lexicon:
     def __init__(self, texts: Iterable[str]) -> None:
         self.lower: Counter[str] = Counter()
         for text in texts:
+            # Links and addresses are no evidence: "unctad.org" does not make UNCTAD an ordinary word.
+            text = re.sub(r"\S*(?:https?:|www\.|@|\.(?:org|com|gov|net|int|edu)\b)\S*", " ", text)
             self.lower.update(re.findall(r"(?<![\w.’'-])[a-z][a-z’'-]*[a-z]", text))
         self.words = _wordlist(config.get("wordlist"))
 
@@ -78,6 +87,8 @@ class Lexicon:
         w = re.sub(r"[’']s$", "", w)
         if not w:
             return False
+        if "-" in w.strip("-"):  # "Port-Level", "Five-Year": ordinary when every part is
+            return all(self.generic(part) for part in w.split("-") if part)
         return any(self.lower[x] > 0 or x in self.words for x in (w, w[:-1] if w.endswith("s") else w))
 
 
@@ -90,10 +101,20 @@ class Context:
     person_parts: set[str] = field(default_factory=set)  # words of multi-word PERSON names
     elsewhere: dict[str, set[str]] = field(default_factory=dict)  # one-word span -> labels the model gave it
     removed: Counter = field(default_factory=Counter)  # rule -> mentions removed
+    places: set[str] = field(default_factory=set)  # lower-case spans the model tags as GPE somewhere
+    _titles: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # passage id -> cited-title spans
+
+    def in_title(self, passage_id: str, start: int, end: int) -> bool:
+        """The span sits inside the title of a work the passage cites (so it is part of that title, not a name)."""
+        spans = self._titles.get(passage_id)
+        if spans is None:
+            spans = self._titles[passage_id] = cited_titles(self.texts.get(passage_id, ""))
+        return any(s <= start and end <= e for s, e in spans)
 
     @classmethod
     def of(cls, passages: Sequence[Passage], raw: Iterable) -> Context:
         parts: set[str] = set()
+        places: set[str] = set()
         elsewhere: dict[str, set[str]] = defaultdict(set)
         for m in raw:
             words = m.text.split()
@@ -101,7 +122,12 @@ class Context:
                 parts.update(w.strip("’'.,").lower() for w in words)
             if len(words) == 1:
                 elsewhere[re.sub(r"[’']s$", "", words[0].strip("’'.,")).lower()].add(m.label)
-        return cls({p.passage_id: p.text for p in passages}, Lexicon(p.text for p in passages), parts, elsewhere)
+            place = re.sub(r"^the\s+|[’']s$", "", m.text.lower()).strip()
+            if m.label == "GPE" and len(place) >= 4:
+                places.add(place)
+        ctx = cls({p.passage_id: p.text for p in passages}, Lexicon(p.text for p in passages), parts, elsewhere)
+        ctx.places = places
+        return ctx
 
 
 def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Context,
@@ -125,9 +151,11 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     if len(words) == 1 and text.isupper() and len(text) >= 4 and ctx.lexicon.generic(text):
         return "shouted"  # "COMPLETE": an ordinary word in capitals, not an acronym
     content = [w for w in words if w.lower() not in _FUNCTION]
-    if len(words) > 1 and words[-1].lower() in DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
+    if words[-1].lower() in ORG_SUFFIXES and label == "ORG":
+        return None  # "Trade Data Monitor LLC": a company by its legal form
+    if len(words) > 1 and np_head(text) in DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
         return "generic phrase"  # "Annual Threat Assessment": a document, not an organisation
-    if defined and label != "PERSON":
+    if defined and label != "PERSON" and (label != "ORG" or not _ordinary_org(words, content, ctx)):
         return None  # a long form that defines an abbreviation is a name, however ordinary its words
     content = [w for w in words if w.lower() not in _FUNCTION]
     if len(words) == 1 and not text.isupper() and ctx.lexicon.generic(text) and text.lower() not in ORG_HEADS:
@@ -146,6 +174,121 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         if places and key not in ctx.person_parts and not (prev and prev[-1].lower() in TITLES):
             return "lone name"  # "Kazakh": a word the model also calls a nationality or place, no full name backs
     return None
+
+
+# A quoted title as citations print it: 'Robert Beckman et al., “Possible Actions by Coastal States ...,”
+# International Journal ..., vol. 40 (2025)': after an author's comma (or at a line start), the
+# citation comma at the closing quote, a year or a link soon after. A quoted programme name in
+# running prose ('adopted a “Program of Collaboration ...,” which') is no citation.
+_QUOTED_TITLE = re.compile(r"(?:^|[,.:;]\s+|\n)[“\"]([^“”\"]{8,300}?)(?:,[”\"]|[”\"],)(?=[^\n]{0,120}?(?:\b(?:19|20)\d\d\b|https?:))",
+                           re.M)
+# A cited report after its number: "CRS Report R45281, Iran Conflict and the Strait of Hormuz, by ..."
+# runs to ", by", ";", a line end or a full stop (not the one in "U.S.").
+_NUMBERED_TITLE = re.compile(r"\b[A-Z]{1,4}\d{3,}[A-Z]?,[ \t]+(.+?)(?=,[ \t]+(?:by|coordinated by|edited by)\b|;|\n|(?<!\b[A-Z])\.(?:\s|$)|$)")
+_TITLE_WORD = re.compile(r"[^\W\d_][\w’'-]*")
+
+
+def cited_titles(text: str) -> list[tuple[int, int]]:
+    """Spans of `text` that are titles of cited works: quoted Title Case with a citation comma, and the
+    title after a report number. Names inside them are part of the title (OntoNotes nests nothing in a work)."""
+    spans = []
+    for m in _QUOTED_TITLE.finditer(text):
+        words = [w for w in _TITLE_WORD.findall(m.group(1)) if w.lower() not in _FUNCTION]
+        if len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.7 * len(words):
+            spans.append(m.span(1))
+    spans.extend(m.span(1) for m in _NUMBERED_TITLE.finditer(text))
+    return spans
+
+
+def person_tail(text: str, label: str, ctx: Context) -> int | None:
+    """Where a person's name starts in a span that glued a job title to it, or None.
+
+    "Director of National Intelligence Tulsi Gabbard" comes out of the model as the ORG "National
+    Intelligence Tulsi Gabbard", and "Foreign Minister Seyed Abbas Araghchi" as one PERSON: a head of
+    ordinary words (a title) followed by two to four capitalised words that are no ordinary words,
+    no abbreviations and no places is a title and a name. A PERSON's head must hold a title word.
+    """
+    if label not in ("ORG", "PERSON"):
+        return None
+    words = list(re.finditer(r"\S+", text))
+    for i in range(1, len(words) - 1):
+        head = [w.group().lower() for w in words[:i]]
+        if not (ctx.lexicon.generic(head[-1]) or head[-1] in _FUNCTION) or head[0] in _FUNCTION:
+            return None
+        tail = [w.group() for w in words[i:]]
+        if not 2 <= len(tail) <= 4 or head[-1] in _FUNCTION:
+            continue
+        if all(re.fullmatch(r"[A-Z][a-z][\w’'-]*", w) and not ctx.lexicon.generic(w) and not _place_word(w, ctx)
+               for w in tail) and (label == "ORG" or set(head) & TITLES):
+            return words[i].start()
+    return None
+
+
+# Head nouns that make a title-cased phrase a law, a programme or a document rather than an
+# organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".
+LAW_HEADS = frozenset("act acts bill treaty agreement accord accords convention protocol law code amendment charter "
+                      "declaration".split())
+# Documents and periodicals beyond DOC_HEADS: "Five-Year Plan", "International Journal of Marine and Coastal Law".
+PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter yearbook handbook".split())
+PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
+
+
+# A vessel, weapon or system is named right after its kind ("container ships APL Eagle and Maersk
+# Yorktown", "the submarine Kursk") or right before it ("the Sarmat ICBM", "Borei-class"): a product,
+# not a person or an organisation. An owner goes before the kind too ("Hamas rockets"), so only the
+# kinds nobody owns by name follow, and an abbreviation (an owner: "IRGC missiles") is left alone.
+_KIND_BEFORE = re.compile(
+    r"\b(?:ships?|vessels?|tankers?|carriers?|submarines?|frigates?|destroyers?|cruisers?|freighters?|"
+    r"icebreakers?|boats?|aircraft|missiles?|systems?)\s+(?:[A-Z][\w’'-]*\s+)*?(?:and\s+)?$"
+)
+_KIND_AFTER = re.compile(r"^(?:-class\b|\s+(?:class\b|ICBMs?\b|SLBMs?\b|hypersonic\b|glide\b|torpedo|cruise missiles?\b|"
+                         r"ballistic missiles?\b|nuclear-(?:powered|armed)\b))")
+
+
+def product_context(passage: str, start: int, end: int, text: str) -> bool:
+    """A name the words around it make a vessel, weapon or system."""
+    if _KIND_BEFORE.search(passage[max(0, start - 80):start]):
+        return True
+    return not text.isupper() and bool(_KIND_AFTER.match(passage[end:end + 40]))
+
+
+def head_label(name: str, label: str) -> str:
+    """The label a name's head noun gives it: LAW, PROJECT or WORK_OF_ART for ORG/PERSON spans so headed."""
+    if label not in ("ORG", "PERSON"):
+        return label
+    words = re.findall(r"[^\W\d_][\w’'-]*", name)
+    if len(words) < 2:
+        return label
+    head = np_head(name)
+    if head in LAW_HEADS:
+        return "LAW"
+    if head in PROGRAM_HEADS:
+        return "PROJECT"
+    if head in DOC_HEADS or head in PUBLICATION_HEADS:
+        return "WORK_OF_ART"
+    return label
+
+
+def _ordinary_org(words: list[str], content: list[str], ctx: Context) -> bool:
+    """An ORG span of ordinary capitalised words with no institutional head ("Artificial Intelligence (AI)")."""
+    heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
+    if heads or len(words) < 2 or not all(ctx.lexicon.generic(w) for w in content):
+        return False
+    # "United Kingdom Maritime Trade Operations": a country's name makes it somebody's institution.
+    text = " ".join(words).lower()
+    return not any(re.search(rf"(?<!\w){re.escape(place)}(?!\w)", text) for place in ctx.places)
+
+
+def np_head(name: str) -> str:
+    """The head noun of a name, lower case: the last word before "of", "for", "on" or "to", else the last word.
+
+    "Office of Technology Assessment" is an office, "Plan of Action" a plan, "Annual Threat Assessment" an assessment.
+    """
+    words = re.findall(r"[^\W\d_][\w’'.-]*", name)
+    for i, w in enumerate(words):
+        if i and w.lower() in ("of", "for", "on", "to"):
+            return words[i - 1].lower().rstrip(".")
+    return words[-1].lower().rstrip(".") if words else ""
 
 
 def _place_word(word: str, ctx: Context) -> bool:
@@ -227,6 +370,7 @@ def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
             long_form = expansion(abbr, words)
             if long_form and long_form == " ".join(words).rstrip("."):
                 found[p.doc_id][abbr][long_form] += 1
+    _spelled_out(passages, found, lower)
     by_doc = {d: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for d, abbrs in found.items()}
     meanings: dict[str, set[str]] = defaultdict(set)
     for abbrs in by_doc.values():
@@ -239,6 +383,38 @@ def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
                 corpus.setdefault(a, long_form)
     terms = {a for a in lower if a not in meanings}
     return Abbreviations(by_doc, corpus, terms)
+
+
+_CAPITAL_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:(?:of|and|for|on|the)\s+)*[A-Z][\w’'-]*)+")
+
+
+def _spelled_out(passages: Sequence[Passage], found: dict[str, dict[str, Counter]], lower: Counter) -> None:
+    """Abbreviations a document uses without defining, whose long form it spells out elsewhere:
+    "the 15th FYP" and "China's 15th Five-Year Plan". Only where one capitalised phrase of the
+    document has exactly those initials, and for three letters or more (two are too easily met)."""
+    by_doc: dict[str, list[str]] = defaultdict(list)
+    for p in passages:
+        by_doc[p.doc_id].append(re.sub(r"\s+", " ", p.text))
+    for doc_id, texts in by_doc.items():
+        defined = found.get(doc_id, {})
+        used = {a for t in texts for a in re.findall(r"\b[A-Z]{3,6}\b", t)} - set(defined) - set(lower)
+        if not used:
+            continue
+        spelled: dict[str, set[str]] = defaultdict(set)
+        for t in texts:
+            for run in _CAPITAL_RUN.finditer(t):
+                words = run.group().split()
+                for i in range(len(words)):
+                    for j in range(i + 2, min(len(words), i + 8) + 1):
+                        part = words[i:j]
+                        if part[0].lower() in _FUNCTION or part[-1].lower() in _FUNCTION or part[0].isupper():
+                            continue
+                        initials = _initials(part, True)
+                        if initials in used:
+                            spelled[initials].add(" ".join(part).rstrip(".,;:"))
+        for abbr, forms in spelled.items():
+            if len(forms) == 1:
+                found[doc_id][abbr][forms.pop()] += 1
 
 
 def bare_mentions(passages: Sequence[Passage], raw: Sequence, known: dict[str, dict[str, str]],
