@@ -62,6 +62,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("evidence_vectors", "0", "Keyword search picks each hit's evidence sentence by the query's words alone; "
             "1: by meaning too, at the cost of one query encoding (~8 ms; keyword p50 at 100k passages is ~8 ms without it)."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
+    Setting("first_pass_dims", "96", "Semantic search first scans the vectors projected on this many principal directions "
+            "(saved by the build beside the full ones), then re-scores the best exactly; 0: the build saves none and every scan is exact."),
+    Setting("first_pass_rescore", "1000", "Semantic search: rows the reduced first pass hands on to be re-scored exactly with the "
+            "full vectors (at least 4 x the candidates asked for); more is closer to an exact scan and slower."),
+    Setting("first_pass_min_rows", "20000", "Semantic search scans every passage vector exactly when there are fewer (or a filter "
+            "allows fewer) than this: a small index is scanned in about a millisecond anyway."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),
     Setting("max_limit", "1000", "Most results one search may ask for (--limit, a batch line's \"limit\", Corpus.search); more is an error."),
     Setting("max_quote_chars", "5000", "Longest quotation `quote` and `check` will verify (characters); longer is an error (in `check`, reported unchecked)."),
