@@ -64,7 +64,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
     Setting("first_pass_dims", "96", "Semantic search first scans the vectors projected on this many principal directions "
             "(saved by the build beside the full ones), then re-scores the best exactly; 0: the build saves none and every scan is exact."),
-    Setting("first_pass_rescore", "1000", "Semantic search: rows the reduced first pass hands on to be re-scored exactly with the "
+    Setting("first_pass_rescore", "2000", "Semantic search: rows the reduced first pass hands on to be re-scored exactly with the "
             "full vectors (at least 4 x the candidates asked for); more is closer to an exact scan and slower."),
     Setting("first_pass_min_rows", "20000", "Semantic search scans every passage vector exactly when there are fewer (or a filter "
             "allows fewer) than this: a small index is scanned in about a millisecond anyway."),

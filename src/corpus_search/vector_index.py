@@ -9,7 +9,7 @@ bandwidth. The build also saves the vectors projected on their first principal d
 (`vectors_reduced.npy`, 96 of 384 by default, and the basis in `vector_basis.npy`); a large
 index is scanned in that quarter of the bytes, and the best `first_pass_rescore` rows are
 re-scored exactly with the full vectors, so the scores returned are exact and only a passage
-that the reduced scan ranks below a thousand others could be missed (measured in BENCHMARKS.md).
+that the reduced scan ranks below 2,000 others could be missed (measured in BENCHMARKS.md).
 """
 
 from __future__ import annotations
