@@ -120,7 +120,7 @@ def bench_api(index: Path, rounds: int, quick: bool = False) -> dict:
 
 
 def bench_first_pass(index: Path, rounds: int) -> dict:
-    """The vector first pass against the exact scan, alternated query by query in one process (A/B/B/A).
+    """The vector first pass against the exact scan, alternated query by query in one process (A/B/C, B/C/A, ...).
 
     Exact is the first pass switched off through its setting (first_pass_min_rows above the row
     counts), so both sides run the same code otherwise. Also: whether the top 10 and recall@10 of
@@ -131,7 +131,9 @@ def bench_first_pass(index: Path, rounds: int) -> dict:
 
     corpus = Corpus.open(index)
     env = "CORPUS_SEARCH_FIRST_PASS_MIN_ROWS"
-    sides = {"exact": {env: str(10**12)}, "first pass": {}}
+    threads = "CORPUS_SEARCH_SCAN_THREADS"
+    sides = {"exact": {env: str(10**12), threads: "0"}, "first pass": {threads: "0"},
+             "first pass, 1 BLAS thread": {threads: "1"}}
 
     def use(side):
         os.environ.pop(env, None)
@@ -170,7 +172,7 @@ def bench_first_pass(index: Path, rounds: int) -> dict:
                     t = time.perf_counter()
                     fn()
                     times.setdefault(f"{name} ({side})", []).append((time.perf_counter() - t) * 1000)
-            order.reverse()  # A B then B A: neither side always runs right after the other
+            order = order[1:] + order[:1]  # each side takes each place in turn
     res.update({k: _stats(v) for k, v in times.items()})
 
     # Quality: the first pass against the exact scan, same queries.
@@ -179,7 +181,7 @@ def bench_first_pass(index: Path, rounds: int) -> dict:
     out: dict = {}
     for label, vecs in (("queries", qvecs), ("passage vectors", pvecs)):
         got = {}
-        for side in sides:
+        for side in ("exact", "first pass"):
             use(side)
             got[side] = [[pid for pid, _ in corpus.searcher._semantic(v, depth, None)] for v in vecs]
         ex, fp = got["exact"], got["first pass"]
@@ -189,7 +191,7 @@ def bench_first_pass(index: Path, rounds: int) -> dict:
                                                                    for a, b in zip(ex, fp)]))
     for mode in ("semantic", "hybrid"):
         got = {}
-        for side in sides:
+        for side in ("exact", "first pass"):
             use(side)
             got[side] = [[h.passage.passage_id for h in corpus.search(q, mode=mode).hits] for q in QUERIES]
         ex, fp = got["exact"], got["first pass"]

@@ -14,6 +14,7 @@ that the reduced scan ranks below 2,000 others could be missed (measured in BENC
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Sequence
@@ -49,6 +50,21 @@ def first_pass_pool(rows: int, k: int) -> int | None:
         return None
     pool = max(config.get_int("first_pass_rescore"), 4 * k)
     return pool if pool < rows // 2 else None
+
+
+_threads = None
+
+
+def blas_threads(n: int):
+    """A context in which BLAS uses at most n threads (0: as many as it likes)."""
+    global _threads
+    if n <= 0:
+        return contextlib.nullcontext()
+    if _threads is None:
+        from threadpoolctl import ThreadpoolController
+
+        _threads = ThreadpoolController()  # made once: making one scans the loaded libraries
+    return _threads.limit(limits=n, user_api="blas")
 
 
 def rescored(approx: np.ndarray, full: np.ndarray, q: np.ndarray, pool: int) -> tuple[np.ndarray, np.ndarray]:
