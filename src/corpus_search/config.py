@@ -66,8 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(saved by the build beside the full ones), then re-scores the best exactly; 0: the build saves none and every scan is exact."),
     Setting("first_pass_rescore", "2000", "Semantic search: rows the reduced first pass hands on to be re-scored exactly with the "
             "full vectors (at least 4 x the candidates asked for); more is closer to an exact scan and slower."),
-    Setting("scan_threads", "0", "BLAS threads the semantic scans (passage and sentence vectors) may use; 0: the library's "
-            "default (all cores). The query encoder always uses one."),
+    Setting("scan_threads", "1", "BLAS threads the semantic scans (passage and sentence vectors) may use; 0: the library's "
+            "default (all cores). One measured fastest on a shared 2-core machine, as for the query encoder."),
     Setting("first_pass_min_rows", "20000", "Semantic search scans every passage vector exactly when there are fewer (or a filter "
             "allows fewer) than this: a small index is scanned in about a millisecond anyway."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),
