@@ -117,3 +117,25 @@ def test_a_first_pass_that_does_not_fit_the_vectors_is_refused(corpus, tmp_path)
     np.save(tmp_path / REDUCED, np.zeros((3, 96), dtype=np.float32), allow_pickle=False)
     with pytest.raises(IndexMissingError, match="corpus-search build"):
         VectorIndex.open(tmp_path)
+
+
+class _Payload:
+    def __init__(self, mark):
+        self.mark = mark
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.mark}",)
+
+
+@pytest.mark.parametrize("name", [BASIS, REDUCED])
+def test_a_pickled_first_pass_file_is_refused_and_never_run(corpus, tmp_path, name):
+    from corpus_search.errors import IndexMissingError
+
+    folder, mark = tmp_path / "index", tmp_path / "ran"
+    VectorIndex.save(folder, list(corpus.vectors.ids), np.asarray(corpus.vectors.matrix))
+    np.save(folder / name, np.array([_Payload(mark)], dtype=object), allow_pickle=True)
+    with pytest.raises(IndexMissingError, match="corpus-search build"):
+        VectorIndex.open(folder)
+    assert not mark.exists()

@@ -242,6 +242,8 @@ class VectorIndex:
             approx[~mask] = -np.inf
         rows, scores = rescored(approx, self.matrix, q, pool)
         k = min(k, len(rows))
+        if k == 0:
+            return []
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(self.ids[i], float(s)) for i, s in zip(rows[top], scores[top])]
