@@ -43,7 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("page_image_max_pixels", "4000000", "Most pixels one rendered page may have: an odd page size (a 30,000-point square) is rendered smaller instead."),
     Setting("page_image_timeout", "20", "Seconds rendering one page (in a worker process, under CORPUS_SEARCH_PDF_MEMORY_MB) may take before it is stopped."),
     Setting("keyword_backend", "whoosh", "Keyword index the build writes and search reads (backends.KEYWORD): whoosh."),
-    Setting("vector_backend", "numpy", "Vector index the build writes and search reads (backends.VECTOR): numpy (exact cosine over a .npy matrix)."),
+    Setting("vector_backend", "numpy", "Vector index the build writes and search reads (backends.VECTOR): numpy (cosine over a .npy matrix; a large one is scanned first in reduced form, see first_pass_dims)."),
     Setting("backend", "local", "Where search runs: local (this process reads the index) or cluster (the index split "
             "into CORPUS_SEARCH_SHARDS shards by document, each served by Ray workers; see docs/scaling.md)."),
     Setting("cluster_address", "local", "Ray cluster that cluster builds and searches use: local (start one on this "
