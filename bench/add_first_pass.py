@@ -3,7 +3,8 @@
 The scale indexes made before the first pass existed have no `vectors_reduced.npy`; making a new
 100k one takes minutes of CPU. This copies the current generation (hard links for the large
 read-only files, a real copy of the store, which SQLite may write to), writes the first-pass files
-exactly as the build would (`VectorIndex.save`), and re-keys the manifest.
+exactly as the build would (`VectorIndex.save`), and re-keys the manifest. With
+CORPUS_SEARCH_FIRST_PASS_DIMS=0 it makes a copy without them (the exact side of an A/B).
 
 Run:  .venv/bin/python bench/add_first_pass.py --index bench/out/scale-100k --out bench/out/scale-100k-fp
 """
@@ -42,7 +43,7 @@ def main() -> None:
     VectorIndex.save(gen, vec.ids, vec.matrix)
     took = time.perf_counter() - t
     generations.write_manifest(gen, generations.read_manifest(src))
-    sizes = {n: (gen / n).stat().st_size for n in ("vectors.npy", BASIS, REDUCED)}
+    sizes = {n: (gen / n).stat().st_size for n in ("vectors.npy", BASIS, REDUCED) if (gen / n).exists()}
     print(f"first pass written in {took:.2f} s (VectorIndex.save, the full matrix included); sizes {sizes}")
 
 
