@@ -45,7 +45,7 @@ def fit_basis(matrix: np.ndarray, dims: int) -> np.ndarray | None:
 
 
 def first_pass_pool(rows: int, k: int) -> int | None:
-    """How many rows a first pass re-scores exactly for a top k of `rows`, or None when an exact scan is the better way."""
+    """Rows a first pass re-scores exactly for a top k of `rows`, or None when an exact scan is the better way."""
     if rows < config.get_int("first_pass_min_rows"):
         return None
     pool = max(config.get_int("first_pass_rescore"), 4 * k)
@@ -136,7 +136,8 @@ class Encoder:
 
 
 class VectorIndex:
-    """Passage ids and their normalised embeddings; exact top-k by dot product."""
+    """Passage ids and their normalised embeddings; top-k by dot product (exact scores; a large index first
+    scans its reduced vectors, see the module's docstring)."""
 
     def __init__(self, ids: list[str], matrix: np.ndarray, basis: np.ndarray | None = None,
                  reduced: np.ndarray | None = None):
@@ -179,7 +180,7 @@ class VectorIndex:
                 raise IndexMissingError(f"vector index in {folder} is unreadable ({exc}); "
                                         "run `corpus-search build`") from None
             if (basis.ndim != 2 or basis.shape[0] != matrix.shape[1] or basis.dtype != np.float32
-                    or reduced.shape != (len(ids), basis.shape[1])):
+                    or reduced.dtype != np.float32 or reduced.shape != (len(ids), basis.shape[1])):
                 raise IndexMissingError(f"vector index in {folder} is inconsistent; run `corpus-search build`")
         return cls(ids, matrix, basis, reduced)
 
