@@ -11,6 +11,7 @@ For each index (made by make_scale_corpus.py):
   * cold CLI: `corpus-search --help`, one keyword and one semantic query, each a fresh process.
 
 Run:  .venv/bin/python bench/bench_query.py --index bench/out/scale-10k [--index ...] [--rounds 2] [--json FILE]
+      .venv/bin/python bench/bench_query.py --first-pass --index DIR   (first pass vs exact scan, A/B)
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def bench_api(index: Path, rounds: int, quick: bool = False) -> dict:
     enc = corpus._encoder
     res["part encode_query"] = _stats(_timed(enc.encode, reps))
     qvecs = [enc.encode(q) for q in QUERIES]
-    res["part vector top-200 (exact, mmap)"] = _stats(_timed(lambda v: corpus.vectors.search(v, k=depth),
+    # VectorIndex.search alone: the first pass when the index has one, BLAS threads as the library likes.
+    res["part vector top-200 (VectorIndex.search)"] = _stats(_timed(lambda v: corpus.vectors.search(v, k=depth),
                                                              [(v,) for v in qvecs] * rounds))
     res["part keyword top-200 (NumPy BM25F, bm25.py)"] = _stats(
         _timed(lambda q: corpus.keyword.search(q, limit=depth), reps))
@@ -114,6 +116,93 @@ def bench_api(index: Path, rounds: int, quick: bool = False) -> dict:
 
     if not quick:
         res["peers"] = peers(corpus, qvecs, rounds)
+    corpus.close()
+    return res
+
+
+def bench_first_pass(index: Path, rounds: int) -> dict:
+    """The vector first pass against the exact scan, alternated query by query in one process (A/B/C, B/C/A, ...).
+
+    Exact is the first pass switched off through its setting (first_pass_min_rows above the row
+    counts), so both sides run the same code otherwise. Also: whether the top 10 and recall@10 of
+    semantic and hybrid search agree, over the benchmark's queries and ~200 passage vectors as queries.
+    """
+    from corpus_search import config
+    from corpus_search.api import Corpus
+
+    corpus = Corpus.open(index)
+    env = "CORPUS_SEARCH_FIRST_PASS_MIN_ROWS"
+    threads = "CORPUS_SEARCH_SCAN_THREADS"
+    sides = {"exact": {env: str(10**12), threads: "0"}, "first pass": {threads: "0"},
+             "first pass, 1 BLAS thread": {threads: "1"}, "exact, 1 BLAS thread": {env: str(10**12), threads: "1"}}
+
+    def use(side):
+        os.environ.pop(env, None)
+        os.environ.update(sides[side])
+
+    res: dict = {"index": str(index), "passages": len(corpus.vectors),
+                 "first_pass": corpus.vectors.basis is not None and {
+                     "dims": int(corpus.vectors.basis.shape[1]), "rescore": config.get_int("first_pass_rescore"),
+                     "reduced_mb": corpus.vectors.reduced.nbytes / 2**20}}
+    use("first pass")
+    t = time.perf_counter()
+    corpus.search(WARMUP[0], mode="semantic")  # loads the encoder, gathers the long passages' sentences
+    res["first semantic query s (encoder load, long passages sentences gathered)"] = time.perf_counter() - t
+    for q in WARMUP:
+        for side in sides:
+            use(side)
+            for mode in ("semantic", "hybrid"):
+                corpus.search(q, mode=mode)
+
+    def run(q, mode):
+        corpus._query_cache.clear()
+        corpus.store._passage_cache.clear()
+        corpus.search(q, mode=mode)
+
+    depth = config.get_int("candidates")
+    qvecs = [corpus.encode_query(q) for q in QUERIES]
+    times: dict = {}
+    order = list(sides)
+    for r in range(rounds):
+        for q, v in zip(QUERIES, qvecs):
+            for side in order:
+                use(side)
+                for name, fn in (("semantic", lambda: run(q, "semantic")), ("hybrid", lambda: run(q, "hybrid")),
+                                 ("part Searcher._semantic", lambda: corpus.searcher._semantic(v, depth, None)),
+                                 ("part vector top-200", lambda: corpus.vectors.search(v, k=depth))):
+                    t, cpu = time.perf_counter(), time.process_time()
+                    fn()
+                    times.setdefault(f"{name} ({side})", []).append((time.perf_counter() - t) * 1000)
+                    # CPU time of this process (all its threads): what the query costs, less the waiting
+                    # for a core that other people's work on the machine adds to the wall time.
+                    times.setdefault(f"{name} ({side}) CPU", []).append((time.process_time() - cpu) * 1000)
+            order = order[1:] + order[:1]  # each side takes each place in turn
+    res.update({k: _stats(v) for k, v in times.items()})
+
+    # Quality: the first pass against the exact scan, same queries.
+    matrix = corpus.vectors.matrix
+    pvecs = [np.asarray(matrix[i]) for i in range(0, len(matrix), max(1, len(matrix) // 200))][:200]
+    out: dict = {}
+    for label, vecs in (("queries", qvecs), ("passage vectors", pvecs)):
+        got = {}
+        for side in ("exact", "first pass"):
+            use(side)
+            got[side] = [[pid for pid, _ in corpus.searcher._semantic(v, depth, None)] for v in vecs]
+        ex, fp = got["exact"], got["first pass"]
+        out[f"semantic top-10 identical, {label}"] = float(np.mean([a[:10] == b[:10] for a, b in zip(ex, fp)]))
+        out[f"semantic recall@10, {label}"] = float(np.mean([len(set(a[:10]) & set(b[:10])) / 10 for a, b in zip(ex, fp)]))
+        out[f"semantic recall@{depth}, {label}"] = float(np.mean([len(set(a) & set(b)) / max(1, len(a))
+                                                                   for a, b in zip(ex, fp)]))
+    for mode in ("semantic", "hybrid"):
+        got = {}
+        for side in ("exact", "first pass"):
+            use(side)
+            got[side] = [[h.passage.passage_id for h in corpus.search(q, mode=mode).hits] for q in QUERIES]
+        ex, fp = got["exact"], got["first pass"]
+        out[f"{mode} search top-10 identical, queries"] = float(np.mean([a == b for a, b in zip(ex, fp)]))
+        out[f"{mode} search recall@10, queries"] = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ex, fp)]))
+    res["quality"] = out
+    use("first pass")
     corpus.close()
     return res
 
@@ -231,8 +320,20 @@ def main() -> None:
     parser.add_argument("--no-cli", action="store_true")
     parser.add_argument("--quick", action="store_true", help="no peers, no Whoosh-scored part, no cold CLI")
     parser.add_argument("--json", type=Path, help="append the results (one JSON object a line) here")
+    parser.add_argument("--first-pass", action="store_true",
+                        help="only the vector first pass vs the exact scan, alternated (bench_first_pass)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    if args.first_pass:
+        for index in args.index:
+            before = machine()
+            res = dict(bench_first_pass(index, args.rounds), machine_before=before,
+                       load_after=[round(x, 2) for x in os.getloadavg()])
+            print(json.dumps(res), flush=True)
+            if args.json:
+                with open(args.json, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(res) + "\n")
+        return
     for index in args.index:
         before = machine()
         res = bench_api(index, args.rounds, args.quick)

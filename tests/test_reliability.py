@@ -741,6 +741,7 @@ def test_source_loads_no_pickle_and_evaluates_no_code(path):
 ALLOWED_FILES = [
     r"manifest\.json", r"store\.sqlite", r"vectors\.npy", r"vector_ids\.json",
     r"sentence_vectors\.npy", r"sentence_spans\.npy",  # issue 16: plain arrays, loaded with allow_pickle=False
+    r"vector_basis\.npy", r"vectors_reduced\.npy",  # issue 16's vector first pass: plain float32 arrays too
     r"keyword/_passages_\d+\.toc", r"keyword/passages_[a-z0-9]+\.seg", r"keyword/passages_WRITELOCK",
     r"keyword/bm25_[a-z_]+\.npy", r"keyword/bm25\.json",
 ]

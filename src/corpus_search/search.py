@@ -267,6 +267,12 @@ class Searcher:
 
     def _semantic(self, qvec, depth: int, allowed: Allowed | None) -> list[tuple[str, float]]:
         """Passages by cosine; a long passage also by its best sentence (max), so its tail is read."""
+        from corpus_search.vector_index import blas_threads
+
+        with blas_threads(config.get_int("scan_threads")):  # see the setting: threads fight on a busy machine
+            return self._semantic_scan(qvec, depth, allowed)
+
+    def _semantic_scan(self, qvec, depth: int, allowed: Allowed | None) -> list[tuple[str, float]]:
         sem = self.vectors.search(qvec, k=depth, allowed=allowed)
         min_chars = config.get_int("long_passage_chars")
         if self.sentences is None or min_chars < 0:

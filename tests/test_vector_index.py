@@ -1,0 +1,141 @@
+"""The vector index's first pass: a scan of PCA-reduced vectors, re-scored exactly, finds what the exact scan finds.
+
+On the bundled index (507 passages) the first pass is off by default (`first_pass_min_rows`); these
+tests switch it on and make its re-scored pool small (40 to 200 rows of 507), so the reduced scan
+itself has to pick the right candidates for the top 10 to come out the same.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from corpus_search.generations import Generations, verify_files
+from corpus_search.vector_index import BASIS, REDUCED, VectorIndex
+
+QUERIES = [
+    "Power of Siberia gas contract price",
+    "arms sales to China",
+    "sanctions after the annexation of Crimea",
+    "Central Asia as a zone of competition",
+    "liquefied natural gas from the Arctic",
+    "trade settled in national currencies",
+    "how the Chinese public sees Russia",
+    "nuclear power cooperation",
+    "who is the junior partner in the relationship",
+    "military exercises together at sea",
+]
+
+
+def _exact(monkeypatch):
+    monkeypatch.setenv("CORPUS_SEARCH_FIRST_PASS_MIN_ROWS", str(10**12))
+
+
+def _first_pass(monkeypatch, rescore: int = 30):
+    monkeypatch.setenv("CORPUS_SEARCH_FIRST_PASS_MIN_ROWS", "0")
+    monkeypatch.setenv("CORPUS_SEARCH_FIRST_PASS_RESCORE", str(rescore))
+
+
+def test_the_build_saves_a_first_pass_the_checksums_cover(built_index, corpus):
+    gen = Generations(built_index).current()
+    files = json.loads((gen / "manifest.json").read_text())["files"]
+    assert {BASIS, REDUCED} <= set(files)
+    assert corpus.vectors.basis.shape == (384, 96)
+    assert corpus.vectors.reduced.shape == (len(corpus.vectors), 96)
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_first_pass_finds_the_exact_top_10(corpus, monkeypatch, query):
+    qvec = corpus.encode_query(query)
+    _exact(monkeypatch)
+    exact = corpus.vectors.search(qvec, k=10)
+    _first_pass(monkeypatch)  # the pool: max(30, 4 x 10) = 40 rows of 507 re-scored
+    fast = corpus.vectors.search(qvec, k=10)
+    assert [pid for pid, _ in fast] == [pid for pid, _ in exact]
+    assert np.allclose([s for _, s in fast], [s for _, s in exact], atol=1e-6)  # exact scores, not approximations
+
+
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_search_results_are_the_same_with_the_first_pass(corpus, monkeypatch, mode):
+    monkeypatch.setenv("CORPUS_SEARCH_CANDIDATES", "50")  # a pool of 4 x 50 = 200 rows, under half the index
+    _exact(monkeypatch)
+    exact = [[h.passage.passage_id for h in corpus.search(q, mode=mode).hits] for q in QUERIES]
+    _first_pass(monkeypatch)
+    fast = [[h.passage.passage_id for h in corpus.search(q, mode=mode).hits] for q in QUERIES]
+    assert fast == exact
+
+
+def test_a_filtered_first_pass_keeps_to_the_filter_and_finds_the_exact_top_10(corpus, monkeypatch):
+    allowed = set(corpus.vectors.ids[::2])  # half the passages: over a quarter, so it scans and masks
+    for query in QUERIES[:5]:
+        qvec = corpus.encode_query(query)
+        _exact(monkeypatch)
+        exact = corpus.vectors.search(qvec, k=10, allowed=allowed)
+        _first_pass(monkeypatch)
+        fast = corpus.vectors.search(qvec, k=10, allowed=allowed)
+        assert {pid for pid, _ in fast} <= allowed
+        assert [pid for pid, _ in fast] == [pid for pid, _ in exact]
+
+
+def test_a_corrupt_first_pass_file_is_caught_by_the_checksums(built_index, tmp_path):
+    import shutil
+
+    gen = tmp_path / "gen"
+    shutil.copytree(Generations(built_index).current(), gen)
+    reduced = np.load(gen / REDUCED)
+    reduced[0] = -reduced[0]
+    np.save(gen / REDUCED, reduced, allow_pickle=False)  # same size, other numbers
+    manifest = json.loads((gen / "manifest.json").read_text())
+    assert any(REDUCED in p for p in verify_files(gen, manifest))
+
+
+def test_without_a_first_pass_the_index_is_scanned_exactly_and_no_stale_file_is_left(corpus, tmp_path, monkeypatch):
+    ids, matrix = list(corpus.vectors.ids), np.asarray(corpus.vectors.matrix)
+    VectorIndex.save(tmp_path, ids, matrix)
+    first = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    VectorIndex.save(tmp_path, ids, matrix)  # the same vectors give the same files: a rebuild changes nothing
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == first
+
+    monkeypatch.setenv("CORPUS_SEARCH_FIRST_PASS_DIMS", "0")
+    VectorIndex.save(tmp_path, ids, matrix)
+    assert not (tmp_path / BASIS).exists() and not (tmp_path / REDUCED).exists()
+    plain = VectorIndex.open(tmp_path)
+    assert plain.basis is None
+    qvec = corpus.encode_query(QUERIES[0])
+    _exact(monkeypatch)
+    exact = corpus.vectors.search(qvec, k=10)
+    _first_pass(monkeypatch)  # asked for, but there is none: the exact scan answers
+    assert plain.search(qvec, k=10) == exact
+
+
+def test_a_first_pass_that_does_not_fit_the_vectors_is_refused(corpus, tmp_path):
+    from corpus_search.errors import IndexMissingError
+
+    VectorIndex.save(tmp_path, list(corpus.vectors.ids), np.asarray(corpus.vectors.matrix))
+    np.save(tmp_path / REDUCED, np.zeros((3, 96), dtype=np.float32), allow_pickle=False)
+    with pytest.raises(IndexMissingError, match="corpus-search build"):
+        VectorIndex.open(tmp_path)
+
+
+class _Payload:
+    def __init__(self, mark):
+        self.mark = mark
+
+    def __reduce__(self):
+        import os
+
+        return os.system, (f"touch {self.mark}",)
+
+
+@pytest.mark.parametrize("name", [BASIS, REDUCED])
+def test_a_pickled_first_pass_file_is_refused_and_never_run(corpus, tmp_path, name):
+    from corpus_search.errors import IndexMissingError
+
+    folder, mark = tmp_path / "index", tmp_path / "ran"
+    VectorIndex.save(folder, list(corpus.vectors.ids), np.asarray(corpus.vectors.matrix))
+    np.save(folder / name, np.array([_Payload(mark)], dtype=object), allow_pickle=True)
+    with pytest.raises(IndexMissingError, match="corpus-search build"):
+        VectorIndex.open(folder)
+    assert not mark.exists()
