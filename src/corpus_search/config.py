@@ -52,6 +52,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("replicas", "2", "Cluster search: copies of each shard, each served by its own worker; a query goes to "
             "another copy when one dies."),
     Setting("cluster_cpus", "0", "CPUs a local cluster may use (0: all of this machine's)."),
+    Setting("cluster_connect_timeout", "5", "Seconds `--cluster host:port` waits for the head to answer before the command fails."),
+    Setting("cluster_retries", "3", "Cluster build: times a source's extraction, or a batch of NER or embedding, is run again after "
+            "its worker died (killed, out of memory, node lost) before the source fails (extraction) or the build stops."),
+    Setting("cluster_batch", "64", "Cluster build: passages sent to an NER or embedding worker at a time (a multiple of "
+            "CORPUS_SEARCH_EMBED_BATCH_SIZE keeps the vectors those of a local build)."),
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
     Setting("kind_weight", "0.5", "Hybrid search: weight of the fused score of headings, captions, footnotes and reference lists, "
             "unless the query asks for them (names a figure, note, source...) or says most of their words; 1 turns it off."),
