@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -137,7 +138,8 @@ class Engine:
         import ray
 
         # Restarted by Ray when its process dies (the model loads again); the call it held fails and is sent again here.
-        return ray.remote(num_cpus=cpus, max_restarts=self.retries, max_task_retries=0)(cls).options(
+        # max_concurrency: `pid` answers while a batch runs (the actor's own lock keeps batches one at a time).
+        return ray.remote(num_cpus=cpus, max_restarts=self.retries, max_task_retries=0, max_concurrency=2)(cls).options(
             name=f"corpus-search-{self.tag}-{name}").remote()
 
     def run_batches(self, what: str, actors: list, method: str, batches: Sequence, on_done: Callable[[int, object], None],
@@ -231,8 +233,6 @@ class _TagJob:
     """_NerJob's interface (done, result) over the cluster's NER actors; the batches start at once."""
 
     def __init__(self, engine: Engine, passages: list):
-        import threading
-
         self.engine = engine
         step = max(config.get_int("ner_batch_size"), engine.batch)
         self.batches = [passages[a:a + step] for a in range(0, len(passages), step)]
@@ -350,12 +350,14 @@ class _TaggerActor:
 
         self.tagger = Tagger()
         self.tagger.nlp  # load now, not inside the first batch
+        self.lock = threading.Lock()
 
     def pid(self) -> int:
         return os.getpid()
 
     def tag(self, passages: list) -> list:
-        return self.tagger.tag(passages)
+        with self.lock:
+            return self.tagger.tag(passages)
 
 
 class _EncoderActor:
@@ -365,6 +367,7 @@ class _EncoderActor:
         from corpus_search.vector_index import Encoder
 
         self.encoder = Encoder()
+        self.lock = threading.Lock()
 
     def pid(self) -> int:
         return os.getpid()
@@ -374,4 +377,5 @@ class _EncoderActor:
 
     def encode(self, work: tuple[list[str], int]) -> np.ndarray:
         texts, batch = work
-        return self.encoder.encode(texts, batch_size=batch)
+        with self.lock:
+            return self.encoder.encode(texts, batch_size=batch)
