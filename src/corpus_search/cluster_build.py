@@ -147,20 +147,39 @@ class Engine:
         """Call `method` on `actors` for each batch, at most `per_actor` in flight each; a call whose actor died is
         sent again (to whichever actor is free) up to `cluster_retries` times; `on_done(i, result)` as they finish."""
         import ray
-        from ray.exceptions import RayError, RayTaskError
+        from ray.exceptions import ActorUnavailableError, RayError, RayTaskError
 
         queue = [(i, 0) for i in range(len(batches))]
-        pending: dict = {}
+        pending: dict = {}  # call -> (batch, attempt, actor)
         load = {j: 0 for j in range(len(actors))}
+        alive = set(load)  # actors taking work; one whose call failed waits out its restart first
+        probes: dict = {}  # pid() call -> actor: answers once a restarted actor has its model again
+        later: dict[int, float] = {}  # actor -> when to probe it again (it was still restarting)
         try:
             while queue or pending:
-                while queue and min(load.values()) < per_actor:
-                    j = min(load, key=load.get)
+                for j, when in list(later.items()):
+                    if time.monotonic() >= when:
+                        del later[j]
+                        probes[actors[j].pid.remote()] = j
+                while queue and any(load[j] < per_actor for j in alive):
+                    j = min(alive, key=load.get)
                     i, attempt = queue.pop(0)
                     pending[getattr(actors[j], method).remote(batches[i])] = (i, attempt, j)
                     load[j] += 1
-                ready, _ = ray.wait(list(pending), num_returns=1, timeout=1.0)
+                if queue and not pending and not probes and not later:
+                    raise CorpusSearchError(f"{what} failed: every worker died and none restarted; nothing was written")
+                ready, _ = ray.wait([*pending, *probes], num_returns=1, timeout=1.0)
                 for ref in ready:
+                    if ref in probes:
+                        j = probes.pop(ref)
+                        try:
+                            ray.get(ref)
+                            alive.add(j)
+                        except ActorUnavailableError:
+                            later[j] = time.monotonic() + 1.0
+                        except RayError:
+                            pass  # its restarts are used up: the others carry on
+                        continue
                     i, attempt, j = pending.pop(ref)
                     load[j] -= 1
                     try:
@@ -173,6 +192,9 @@ class Engine:
                                                     f"({_reason(exc)}); nothing was written") from None
                         self.note_retry(f"{what} batch {i + 1} of {len(batches)} (attempt {attempt + 2})", exc)
                         queue.insert(0, (i, attempt + 1))
+                        if j in alive:
+                            alive.discard(j)
+                            probes[actors[j].pid.remote()] = j
                         continue
                     on_done(i, result)
         except BaseException:
