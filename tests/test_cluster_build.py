@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -152,6 +153,57 @@ def test_a_worker_killed_mid_build_is_retried_reported_and_loses_nothing(ray_clu
     assert any("retried embedding batch" in line for line in progress.lines)
     assert all(s.status.startswith("ok") for s in report.sources)
     assert_same_index(tmp_path / "index", built_index)
+
+
+def _extraction_workers() -> list[int]:
+    """This cluster's Ray workers running an extraction task now: children of its raylet (found by the socket
+    ray.nodes() names, so another build's cluster on the machine is never touched), titled ray::_extract."""
+    import ray
+
+    sockets = [n["RayletSocketName"].encode() for n in ray.nodes() if n["Alive"]]
+    procs = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text()
+                procs[int(proc.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), (proc / "cmdline").read_bytes())
+            except (OSError, ValueError, IndexError):
+                continue
+    raylets = {pid for pid, (_, cmd) in procs.items() if any(b"--raylet_socket_name=" + s in cmd for s in sockets)}
+    return [pid for pid, (parent, cmd) in procs.items() if parent in raylets and cmd.startswith(b"ray::_extract")]
+
+
+def test_an_extraction_worker_killed_mid_task_is_retried_and_reported(ray_cluster, tmp_path):
+    import threading
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS / "crs", corpus / "crs")
+    killed: list[int] = []
+    stop = threading.Event()
+
+    def killer():
+        while not stop.is_set() and not killed:
+            for pid in _extraction_workers():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    progress = Recorder()
+    try:
+        report = build(corpus, tmp_path / "cluster", progress=progress, cluster="local")
+    finally:
+        stop.set()
+        thread.join()
+    assert killed, "no extraction task was seen running"
+    assert any(r.startswith("retried crs/") for r in report.retries), report.retries
+    assert all(s.status == "ok" and s.passages for s in report.sources), report.sources
+    local = build(corpus, tmp_path / "local")
+    assert [(s.path, s.passages) for s in report.sources] == [(s.path, s.passages) for s in local.sources]
+    ours, theirs = _rows(tmp_path / "cluster"), _rows(tmp_path / "local")
+    assert ours["passages"] == theirs["passages"] and ours["mentions"] == theirs["mentions"]
 
 
 def test_a_broken_pdf_fails_alone_as_in_a_local_build(ray_cluster, tmp_path):
