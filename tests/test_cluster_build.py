@@ -241,3 +241,16 @@ def test_a_bad_cluster_address_is_one_line_exit_2_and_writes_nothing(tmp_path, a
     assert len(lines) == 1 and says in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not index.exists()
+
+
+def test_a_plain_build_stays_local_and_never_imports_ray(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "note.txt").write_text("Gazprom signed the Power of Siberia contract with CNPC in May 2014.", encoding="utf-8")
+    code = ("import sys; from corpus_search.cli import main; sys.argv = ['corpus-search', '--corpus', sys.argv[1], "
+            "'--index', sys.argv[2], 'build']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "assert 'ray' not in sys.modules, 'a plain build imported Ray'\nprint('no ray')")
+    proc = subprocess.run([sys.executable, "-c", code, str(corpus), str(tmp_path / "index")], capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    assert proc.returncode == 0 and "no ray" in proc.stdout, proc.stderr[-500:]
+    assert "1 passages from 1 sources, built" in proc.stdout
