@@ -28,6 +28,7 @@ import numpy as np
 
 from corpus_search import cluster, config
 from corpus_search.errors import CorpusSearchError
+from corpus_search.models import STATUS_FAILED
 
 EVERY = 10.0  # seconds between the progress lines a cluster build logs (rates and ETA)
 
@@ -102,7 +103,7 @@ class Engine:
                             self.note_retry(f"{src.rel} (attempt {attempt + 2})", exc)
                             queue.insert(0, (src, attempt + 1))
                             continue
-                        result = Processed("failed", f"its worker died {attempt + 1} times ({_reason(exc)}); "
+                        result = Processed(STATUS_FAILED, f"its worker died {attempt + 1} times ({_reason(exc)}); "
                                                      "raise CORPUS_SEARCH_CLUSTER_RETRIES or build it locally")
                     build._take(src, result, with_found(src.record, result.found))
                     done, passages = done + 1, passages + len(src.passages)
@@ -155,6 +156,10 @@ class Engine:
         alive = set(load)  # actors taking work; one whose call failed waits out its restart first
         probes: dict = {}  # pid() call -> actor: answers once a restarted actor has its model again
         later: dict[int, float] = {}  # actor -> when to probe it again (it was still restarting)
+        # A batch is bounded work (passages are capped in length), so silence this long is a stuck worker,
+        # not a slow one: the same cap as the local build's NER process.
+        stall = config.get_float("ner_stall")
+        last_news = time.monotonic()
         try:
             while queue or pending:
                 for j, when in list(later.items()):
@@ -169,6 +174,11 @@ class Engine:
                 if queue and not pending and not probes and not later:
                     raise CorpusSearchError(f"{what} failed: every worker died and none restarted; nothing was written")
                 ready, _ = ray.wait([*pending, *probes], num_returns=1, timeout=1.0)
+                if ready:
+                    last_news = time.monotonic()
+                elif time.monotonic() - last_news > stall:
+                    raise CorpusSearchError(f"{what} failed: no batch finished for {stall:g} s; nothing was written "
+                                            "(raise CORPUS_SEARCH_NER_STALL to allow more)")
                 for ref in ready:
                     if ref in probes:
                         j = probes.pop(ref)

@@ -36,7 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("wordlist", "/usr/share/dict/words", "Word list (one word a line; Debian's wamerican) whose lower-case "
             "entries count as ordinary words, so a lone \"Background\" or \"Financial\" is never a name; empty: only "
             "the corpus's own lower-case words count."),
-    Setting("ner_stall", "600", "Seconds the entity tagger may go without finishing a batch before the build is stopped with an error."),
+    Setting("ner_stall", "600", "Seconds the entity tagger (and, in a cluster build, the NER or embedding workers) may go without finishing a batch before the build is stopped with an error."),
     Setting("query_timeout", "10", "Seconds a keyword query with syntax (phrases, operators, wildcards: the ones Whoosh scores) may collect matches; past it, the best found so far, with a warning."),
     Setting("language_detection", "low", "How each passage's language is detected at build time (lingua, offline): low (fast), high (more accurate on short passages, slower) or off."),
     Setting("page_image_width", "900", "Width (pixels) the reader renders a PDF's original page at (200-4000); images are cached under the index folder in page-images/."),
