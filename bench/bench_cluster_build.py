@@ -9,7 +9,7 @@ both. The overhead is the 1-worker cluster against the local build; the driver-o
 added machine shortens: writing, verifying and switching the generation, entity canonicalisation,
 language tags) is the build seconds outside the extract, embed and NER stages.
 
-Run:  .venv/bin/python bench/bench_cluster_build.py [--copies N] [--runs local,cluster1,cluster2] [--json FILE]
+Run:  .venv/bin/python bench/bench_cluster_build.py [--copies N] [--runs local,local1t,cluster1,cluster2] [--json FILE]
 """
 
 from __future__ import annotations
@@ -56,8 +56,11 @@ def make_corpus(folder: Path, copies: int) -> Path:
     return corpus
 
 
-def run(corpus: Path, where: str | None, cpus: int | None) -> dict:
+def run(corpus: Path, where: str | None, cpus: int | None, threads: int | None = None) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    if threads:
+        # What Ray gives an actor holding one CPU: torch then runs one thread, as in the cluster's embedders.
+        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
     if cpus:
         env["CORPUS_SEARCH_CLUSTER_CPUS"] = str(cpus)
     with tempfile.TemporaryDirectory(prefix="bench-cluster-index-") as index:
@@ -87,13 +90,15 @@ def main() -> None:
     ap.add_argument("--runs", default="local,cluster1,cluster2")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    plans = {"local": (None, None), "cluster1": ("local", 1), "cluster2": ("local", 2)}
+    # local1t: the local build with torch on one thread, the like-for-like base for the cluster's overhead.
+    plans = {"local": (None, None, None), "local1t": (None, None, 1), "cluster1": ("local", 1, None),
+             "cluster2": ("local", 2, None)}
     with tempfile.TemporaryDirectory(prefix="bench-cluster-corpus-") as tmp:
         corpus = make_corpus(Path(tmp), args.copies)
         results = {}
         for name in args.runs.split(","):
-            where, cpus = plans[name]
-            results[name] = run(corpus, where, cpus)
+            where, cpus, threads = plans[name]
+            results[name] = run(corpus, where, cpus, threads)
             emit({"bench": "cluster_build", "run": name, **results[name], "machine": machine()}, args.json)
     if "local" in results and "cluster1" in results:
         local, one = results["local"], results["cluster1"]
@@ -102,6 +107,9 @@ def main() -> None:
             "overhead_wall_s": one["wall_s"] - local["wall_s"],
             "cluster1_vs_local_build": one["build_s"] / local["build_s"],
         }
+        if "local1t" in results:
+            summary["overhead_vs_local1t_build_s"] = one["build_s"] - results["local1t"]["build_s"]
+            summary["overhead_vs_local1t_wall_s"] = one["wall_s"] - results["local1t"]["wall_s"]
         if "cluster2" in results:
             two = results["cluster2"]
             summary["speedup_2_vs_1_build"] = one["build_s"] / two["build_s"]
