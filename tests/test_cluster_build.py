@@ -97,7 +97,7 @@ def assert_same_index(cluster_index: Path, local_index: Path) -> None:
     assert np.array_equal(mine["sentence_spans.npy"], local["sentence_spans.npy"])
     for name in ("vectors.npy", "sentence_vectors.npy"):
         assert mine[name].shape == local[name].shape
-        assert np.abs(mine[name] - local[name]).max() < 1e-5, name
+        assert np.abs(mine[name] - local[name]).max() < 1e-6, name  # bit-identical on this machine
     queries = _queries(local_index)
     assert len(queries) >= 5
     assert _keyword_hits(cluster_index, queries) == _keyword_hits(local_index, queries)
