@@ -31,11 +31,12 @@ def default_index() -> Path:
 
 
 def build(corpus: Path | str | None = None, index: Path | str | None = None, progress: Progress | None = None,
-          force: bool = False, retry: Collection[str] = ()) -> BuildReport:
-    """Build or update the index; see build.build."""
+          force: bool = False, retry: Collection[str] = (), cluster: str | None = None) -> BuildReport:
+    """Build or update the index; see build.build (`cluster`: on the Ray cluster at that address)."""
     from corpus_search.build import build as _build
 
-    return _build(Path(corpus or default_corpus()), Path(index or default_index()), progress, force, retry)
+    return _build(Path(corpus or default_corpus()), Path(index or default_index()), progress, force, retry,
+                  cluster=cluster)
 
 
 class Corpus:

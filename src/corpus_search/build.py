@@ -82,6 +82,7 @@ class BuildReport:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     changed: bool = True
     annotations: dict = field(default_factory=dict)  # re-anchoring counts (annotations/__init__.py)
+    retries: list[str] = field(default_factory=list)  # cluster build: work sent again after its worker died
 
     def to_json(self) -> dict:
         return {
@@ -92,6 +93,7 @@ class BuildReport:
             "changed": self.changed,
             "sources": [{**s.__dict__, "doc_id": s.doc_id or None} for s in self.sources],
             "annotations": self.annotations,
+            **({"retries": self.retries} if self.retries else {}),
         }
 
 
@@ -138,7 +140,7 @@ def models_manifest() -> dict:
 
 def build(corpus: Path, index: Path, progress: Progress | None = None, force: bool = False,
           retry: Collection[str] = (), scrub: bool = False,
-          prepare: Callable[[], None] | None = None) -> BuildReport:
+          prepare: Callable[[], None] | None = None, cluster: str | None = None) -> BuildReport:
     """Build (or update) the index of `corpus` in `index`; returns one report line per source.
 
     `retry`: doc ids processed again even when their file and record are unchanged (a source
@@ -146,20 +148,34 @@ def build(corpus: Path, index: Path, progress: Progress | None = None, force: bo
     `scrub` (a purge): write the new generation into fresh files, so no deleted row or posting of a
     removed source lingers in SQLite free pages or unmerged Whoosh segments, and delete every older
     generation. `prepare` runs under the build lock before the corpus is read (a purge deletes there).
+    `cluster`: run extraction, NER and embedding on the Ray cluster at this address ("local", host:port;
+    "" for the cluster_address setting) instead of local processes; see cluster_build.py.
     """
     from corpus_search import backends
 
     backends.keyword_backend(), backends.vector_backend()  # a misspelt backend fails before any source is read
     progress = progress or Progress()
-    gens = generations.Generations(index)
-    with gens.lock():
-        if prepare is not None:
-            prepare()
-        return _build_locked(corpus, gens, progress, force, frozenset(retry), scrub)
+    engine = None
+    if cluster is not None:
+        from corpus_search.cluster_build import Engine
+
+        engine = Engine(cluster, progress)  # a bad address fails here, before the index folder is touched
+    try:
+        gens = generations.Generations(index)
+        with gens.lock():
+            if prepare is not None:
+                prepare()
+            report = _build_locked(corpus, gens, progress, force, frozenset(retry), scrub, engine)
+    finally:
+        if engine is not None:
+            engine.close()
+    if engine is not None:
+        report.retries = list(engine.retried)
+    return report
 
 
 def _build_locked(corpus: Path, gens: generations.Generations, progress: Progress, force: bool,
-                  retry: frozenset[str] = frozenset(), scrub: bool = False) -> BuildReport:
+                  retry: frozenset[str] = frozenset(), scrub: bool = False, engine=None) -> BuildReport:
     from corpus_search.ingest import sha256_file
 
     started = time.perf_counter()
@@ -234,7 +250,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     t = time.perf_counter()
     todo = [s for s in sources if not s.reused]
     progress.stage("extract and clean", len(todo))
-    _process_all(todo, progress, ocr.cache_dir(gens.root))
+    (engine.process_all if engine is not None else _process_all)(todo, progress, ocr.cache_dir(gens.root))
     _adopt_children(sources, seen_ids)
     sources = [x for s in sources for x in _with_children(s)]
     todo = [s for s in sources if not s.reused]
@@ -253,16 +269,16 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
         vectors.update(old_vectors.vectors_for(reused_ids))
     need = [p for p in all_passages if p.passage_id not in vectors]
     t = time.perf_counter()
-    tagger = _NerJob(new_passages)
+    tagger = engine.tagger(new_passages) if engine is not None else _NerJob(new_passages)
     progress.stage("entities + embeddings", len(new_passages) + len(need))
-    encoder = None
+    encoder = engine.encoder() if engine is not None else None
     if need:
         from corpus_search.vector_index import Encoder
 
         def advance(done: int) -> None:
             progress.advance(tagger.done() + done)
 
-        encoder = Encoder()
+        encoder = encoder or Encoder()
         encoded = encoder.encode([p.text for p in need], progress=advance)
         vectors.update({p.passage_id: encoded[i] for i, p in enumerate(need)})
     sentence_vectors = _sentence_vectors(all_passages, need, previous_gen, encoder, vectors)

@@ -93,13 +93,17 @@ def cli(ctx: click.Context, corpus_dir: Path | None, index_dir: Path | None) -> 
 @click.option("--retry", "retry", multiple=True, metavar="DOC_ID",
               help="Process this source again though it is unchanged (one that failed, after raising a cap); repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build report as JSON.")
+@click.option("--cluster", "cluster", is_flag=False, flag_value="", default=None, metavar="ADDRESS",
+              help="Extract, tag and embed on a Ray cluster: 'local' (one started on this machine) or a running "
+                   "head's host:port; alone, CORPUS_SEARCH_CLUSTER_ADDRESS. Without it the build is local.")
 @click.pass_context
-def build(ctx: click.Context, force: bool, retry: tuple[str, ...], as_json: bool) -> None:
+def build(ctx: click.Context, force: bool, retry: tuple[str, ...], as_json: bool, cluster: str | None) -> None:
     """Ingest every source under the corpus folder and build the indexes (incremental)."""
     from corpus_search.api import build as run_build
 
     progress = CliProgress()
-    report = run_build(ctx.obj["corpus"], ctx.obj["index"], progress=progress, force=force, retry=retry)
+    report = run_build(ctx.obj["corpus"], ctx.obj["index"], progress=progress, force=force, retry=retry,
+                       cluster=cluster)
     progress.log("")
     unknown = sorted(set(retry) - {s.doc_id for s in report.sources})
     if unknown:
@@ -117,6 +121,8 @@ def build(ctx: click.Context, force: bool, retry: tuple[str, ...], as_json: bool
     click.echo(f"{report.passages} passage{'' if report.passages == 1 else 's'} from {sources} "
                f"source{'' if sources == 1 else 's'}{also}, {state} "
                f"({report.generation}, {report.seconds:.1f}s)")
+    for line in report.retries:
+        click.echo(line)
     if report.annotations:
         from corpus_search.annotations import summary_line
 

@@ -63,7 +63,20 @@ def _ray_address(where: str) -> str:
     host, _, port = where.rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"cluster address {where!r} is not host:port (or 'local')")
+    _check_reachable(host.strip("[]"), int(port), where)
     return where
+
+
+def _check_reachable(host: str, port: int, where: str) -> None:
+    """Fail at once on an address nothing listens at: ray.init would retry it for minutes, logging as it goes."""
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=config.get_float("cluster_connect_timeout")).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(f"cannot join the Ray cluster at {where}: {reason} "
+                         "(is `ray start --head` running there, and the port open?)") from None
 
 
 def disconnect() -> None:

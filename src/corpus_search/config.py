@@ -36,7 +36,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("wordlist", "/usr/share/dict/words", "Word list (one word a line; Debian's wamerican) whose lower-case "
             "entries count as ordinary words, so a lone \"Background\" or \"Financial\" is never a name; empty: only "
             "the corpus's own lower-case words count."),
-    Setting("ner_stall", "600", "Seconds the entity tagger may go without finishing a batch before the build is stopped with an error."),
+    Setting("ner_stall", "600", "Seconds the entity tagger (and, in a cluster build, the NER or embedding workers) may go without finishing a batch before the build is stopped with an error."),
     Setting("query_timeout", "10", "Seconds a keyword query with syntax (phrases, operators, wildcards: the ones Whoosh scores) may collect matches; past it, the best found so far, with a warning."),
     Setting("language_detection", "low", "How each passage's language is detected at build time (lingua, offline): low (fast), high (more accurate on short passages, slower) or off."),
     Setting("page_image_width", "900", "Width (pixels) the reader renders a PDF's original page at (200-4000); images are cached under the index folder in page-images/."),
@@ -52,6 +52,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("replicas", "2", "Cluster search: copies of each shard, each served by its own worker; a query goes to "
             "another copy when one dies."),
     Setting("cluster_cpus", "0", "CPUs a local cluster may use (0: all of this machine's)."),
+    Setting("cluster_connect_timeout", "5", "Seconds `--cluster host:port` waits for the head to answer before the command fails."),
+    Setting("cluster_retries", "3", "Cluster build: times a source's extraction, or a batch of NER or embedding, is run again after "
+            "its worker died (killed, out of memory, node lost) before the source fails (extraction) or the build stops."),
+    Setting("cluster_batch", "64", "Cluster build: passages sent to an NER or embedding worker at a time (a multiple of "
+            "CORPUS_SEARCH_EMBED_BATCH_SIZE keeps the vectors those of a local build)."),
     Setting("rrf_k", "60", "Reciprocal rank fusion constant for hybrid search."),
     Setting("kind_weight", "0.5", "Hybrid search: weight of the fused score of headings, captions, footnotes and reference lists, "
             "unless the query asks for them (names a figure, note, source...) or says most of their words; 1 turns it off."),
