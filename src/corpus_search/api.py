@@ -16,7 +16,7 @@ from typing import Any
 
 from corpus_search import config
 from corpus_search.build import KEYWORD, STORE, BuildReport, Progress
-from corpus_search.errors import UsageError
+from corpus_search.errors import CorpusSearchError, UsageError
 from corpus_search.generations import Generations
 from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult, contract_status
 from corpus_search.search import Filters, Searcher
@@ -73,6 +73,12 @@ class Corpus:
 
         try:
             self.searcher = open_searcher(self.store, self.generation, self.manifest, self.encode_query)
+        except CorpusSearchError as exc:
+            self.store.close()
+            if not self.warnings:
+                raise
+            # Opening fell back past a damaged generation: the reason must reach the user with the error.
+            raise type(exc)(f"{exc} ({'; '.join(self.warnings)})") from None
         except BaseException:
             self.store.close()
             raise

@@ -109,6 +109,7 @@ class _Replica:
         self.handle = handle
         self.ready_ref = ready_ref
         self.ready = False
+        self.failed: str | None = None  # why it could not load its shard
 
 
 class Shards:
@@ -120,6 +121,7 @@ class Shards:
         import ray
 
         from corpus_search import cluster
+        from corpus_search.bm25 import CorpusStats
 
         self.gen, self.n = gen, n
         self.listed = [shards.files(gen, manifest, k) for k in range(n)]
@@ -129,15 +131,22 @@ class Shards:
         cluster.connect()
         self._actor = ray.remote(num_cpus=0, max_restarts=0)(ShardServer)
         self.replicas = [[self._start(k) for _ in range(replicas)] for k in range(n)]
-        for k in range(n):
-            for r in self.replicas[k]:
-                self._wait_ready(k, r)
-        # Corpus-wide BM25 statistics: each shard's, summed once; every server (and any replacement) scores with them.
-        from corpus_search.bm25 import CorpusStats
-
-        stats = CorpusStats.merge(self._call_all("stats", [()] * n))
-        self._stats_ref = ray.put(stats)
-        ray.get([r.handle.use_stats.remote(self._stats_ref) for reps in self.replicas for r in reps])
+        try:
+            refs = [r.ready_ref for reps in self.replicas for r in reps]
+            ray.wait(refs, num_returns=len(refs), timeout=READY_TIMEOUT)
+            for k, reps in enumerate(self.replicas):
+                for r in reps:
+                    self._settle(r)
+                    if r.failed:
+                        raise IndexMissingError(r.failed) if "damaged" in r.failed else ShardUnavailableError(
+                            f"shard {k} could not be loaded: {r.failed}")
+            # Corpus-wide BM25 statistics: each shard's, summed once; every server (and any replacement) uses them.
+            stats = CorpusStats.merge(self._call_all("stats", [()] * n))
+            self._stats_ref = ray.put(stats)
+            ray.get([r.handle.use_stats.remote(self._stats_ref) for reps in self.replicas for r in reps])
+        except BaseException:
+            self.close()
+            raise
         # passage id -> shard, to split a filter's allowed ids (the shards' own id lists, not the store)
         self.owner: dict[str, int] = {}
         for k in range(n):
@@ -165,16 +174,20 @@ class Shards:
             handle.use_stats.remote(self._stats_ref)  # an actor runs calls in order: before it says ready
         return _Replica(handle, handle.ready.remote())
 
-    def _wait_ready(self, k: int, replica: _Replica) -> None:
+    @staticmethod
+    def _settle(replica: _Replica) -> None:
+        """Note whether a replica whose ready call has returned loaded its shard (ready) or not (failed, why)."""
         import ray
 
         try:
-            ray.get(replica.ready_ref, timeout=READY_TIMEOUT)
-        except ray.exceptions.RayTaskError as exc:  # the server refused its shard: the index's fault, say so
-            raise _cause(exc) from None
+            ray.get(replica.ready_ref, timeout=0)
+            replica.ready = True
+        except ray.exceptions.RayActorError as exc:
+            replica.failed = _reason(exc)
+        except ray.exceptions.RayTaskError as exc:
+            replica.failed = str(_cause(exc))
         except ray.exceptions.GetTimeoutError:
-            raise ShardUnavailableError(f"shard {k} did not load within {READY_TIMEOUT} s") from None
-        replica.ready = True
+            replica.failed = f"it did not load within {READY_TIMEOUT} s"
 
     def _pick(self, k: int) -> _Replica:
         """A ready replica of shard k, taken in turn; waits for one being started when none is ready."""
@@ -182,26 +195,34 @@ class Shards:
 
         with self._lock:
             reps = self.replicas[k]
-            loading = [r for r in reps if not r.ready]
+            loading = [r for r in reps if not r.ready and r.failed is None]
             if loading:
                 done, _ = ray.wait([r.ready_ref for r in loading], num_returns=len(loading), timeout=0)
                 for r in loading:
-                    r.ready = r.ready_ref in done
+                    if r.ready_ref in done:
+                        self._settle(r)
+            reason = next((r.failed for r in reps if r.failed), None)
+            # One that could not load its shard would not on a second try either: it is not replaced.
+            reps[:] = [r for r in reps if r.failed is None]
             ready = [r for r in reps if r.ready]
             if ready:
                 self._turn[k] += 1
                 return ready[self._turn[k] % len(ready)]
             if not reps:
-                raise ShardUnavailableError(f"no replica of shard {k} is left to answer; restart the search")
+                raise ShardUnavailableError(f"no replica of shard {k} is left to answer"
+                                            f"{f' ({reason})' if reason else ''}; open the index again")
             waiting = reps[0]
-        try:
-            self._wait_ready(k, waiting)  # every replica died at once: wait for a replacement
-        except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError):
-            self._lost(k, waiting, replace=False)
-            raise ShardUnavailableError(f"no replica of shard {k} could be started") from None
+        # Every replica died at once: wait for a replacement to load.
+        ray.wait([waiting.ready_ref], timeout=READY_TIMEOUT)
+        self._settle(waiting)
+        if waiting.failed:
+            with self._lock:
+                if waiting in self.replicas[k]:
+                    self.replicas[k].remove(waiting)
+            raise ShardUnavailableError(f"no replica of shard {k} is left to answer ({waiting.failed})")
         return waiting
 
-    def _lost(self, k: int, replica: _Replica, replace: bool = True) -> None:
+    def _lost(self, k: int, replica: _Replica) -> None:
         """Drop a dead replica and start another in its place (it loads while the others answer)."""
         import ray
 
@@ -209,8 +230,7 @@ class Shards:
             if replica not in self.replicas[k]:
                 return  # another thread saw it die first
             self.replicas[k].remove(replica)
-            if replace:
-                self.replicas[k].append(self._start(k))
+            self.replicas[k].append(self._start(k))
         try:
             ray.kill(replica.handle, no_restart=True)
         except Exception:  # already gone, which is the point
@@ -281,6 +301,17 @@ class Shards:
                 except Exception:  # already gone
                     pass
         self.replicas = [[] for _ in range(self.n)]
+
+
+def _reason(exc) -> str:
+    """Why a replica died, in one line: the error its loading raised, else that it died."""
+    if getattr(exc, "actor_init_failed", False):
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        for line in reversed(lines):
+            if line.startswith("corpus_search.errors.") and ": " in line:
+                return line.split(": ", 1)[1]
+        return lines[-1] if lines else "it failed to start"
+    return "it died"
 
 
 def _cause(exc) -> Exception:
