@@ -221,3 +221,22 @@ def test_shards_must_match_the_setting(sharded_root):
     assert done.returncode != 0
     assert "run `corpus-search shard --shards 4`" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_shard_command_rewrites_only_when_the_count_changes(sharded_root, tmp_path):
+    from corpus_search import shards
+    from corpus_search.generations import Generations
+
+    root = tmp_path / "index"
+    shutil.copytree(sharded_root, root)
+    again = _cli(["--index", str(root), "shard", "--shards", str(SHARDS)])
+    assert again.returncode == 0 and "already split into 3 shards; nothing to do" in again.stdout
+    before = Generations(root).current()
+    two = _cli(["--index", str(root), "shard", "--shards", "2"])
+    assert two.returncode == 0, two.stderr
+    after = Generations(root).current()
+    assert after != before and shards.count(after) == 2
+    assert Generations(root).problem(after) is None  # the new shard files are in the manifest
+    bad = _cli(["--index", str(root), "shard", "--shards", "0"])
+    assert bad.returncode != 0 and bad.stderr.startswith("error: shards must be a whole number")
+    assert len(bad.stderr.strip().splitlines()) == 1

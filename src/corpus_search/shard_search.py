@@ -51,6 +51,11 @@ class ShardServer:
         from corpus_search.sentences import SentenceIndex
 
         folder = shards.folder(Path(gen), k)
+        if not generations.secret_path().exists():
+            # secret_key() would make a new key here, and every file would then look changed.
+            raise IndexMissingError(f"the index key {generations.secret_path()} is not on this node, so shard {k} "
+                                    "cannot be checked; copy it from the machine that built the index "
+                                    "(CORPUS_SEARCH_SECRET_FILE names it)")
         # The coordinator checked the generation where it runs; this node's copy is checked here.
         problems = generations.verify_files(folder, {"files": listed})
         if not listed or problems:
