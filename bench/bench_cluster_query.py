@@ -1,11 +1,11 @@
 """Query latency of sharded search on a local Ray cluster against the local backend, on one scale index.
 
-For the local backend and for each shard count (default 1, 2, 4): Corpus.open time, then after warm-up
-p50/p95 of Corpus.search for keyword, semantic and hybrid (query encoding included: the query vector
-cache is emptied before each query) and hybrid filtered by an entity; the load average is taken with
-each figure (the machine is shared). The cluster overhead per query is the 1-shard cluster p50 minus the
-local p50 (the better of two local runs, one before and one after the clusters): the same index, searched
-by one Ray actor instead of in-process.
+For each shard count (default 1, 2, 4): the index is opened twice in one process, with the local backend
+and with the cluster backend (a local Ray cluster), and after warm-up the two take turns query by query
+(so both see the same load on a shared machine): p50/p95 of Corpus.search for keyword, semantic and hybrid
+(query encoding included: the query vector cache is emptied before each query) and hybrid filtered by an
+entity, with the load average beside each figure. The cluster overhead per query is, with 1 shard, the
+cluster p50 minus the local p50: the same index, searched by one Ray actor instead of in-process.
 
 The index is used read-only: it is linked (cp -al) into --work, and `corpus-search shard` writes each
 shard count there as a new generation (links, not copies, of the index files).
@@ -37,33 +37,40 @@ def _stats(ms: list[float]) -> dict:
             "load": [round(x, 2) for x in os.getloadavg()]}
 
 
-def measure(index: Path, rounds: int) -> dict:
-    """Open the index with the backend the environment names and time the modes."""
-    from corpus_search.api import Corpus
+def measure(corpora: dict, rounds: int) -> dict:
+    """p50/p95 per mode of each opened corpus, the corpora taking turns query by query (same load for each)."""
+    for corpus in corpora.values():
+        for q in WARMUP:  # loads the query encoder, the actors' first calls, Whoosh's segments
+            for mode in MODES:
+                corpus.search(q, mode=mode)
+            corpus.search(q, mode="hybrid", entities=[ENTITY])
 
-    t = time.perf_counter()
-    corpus = Corpus.open(index)
-    res: dict = {"open_s": round(time.perf_counter() - t, 2), "passages": corpus.store.passage_count()}
-    for q in WARMUP:  # loads the query encoder, the actors' first calls, Whoosh's segments
-        for mode in MODES:
-            corpus.search(q, mode=mode)
-        corpus.search(q, mode="hybrid", entities=[ENTITY])
-
-    def run(q, mode, entities=()):
+    def run(corpus, q, mode, entities=()):
         corpus._query_cache.clear()  # pay for encoding every time, as a new query does
         corpus.store._passage_cache.clear()
+        t = time.perf_counter()
         corpus.search(q, mode=mode, entities=entities)
+        return (time.perf_counter() - t) * 1000
 
+    res: dict = {name: {} for name in corpora}
     for mode, entities in [(m, ()) for m in MODES] + [("hybrid", (ENTITY,))]:
-        ms = []
+        ms: dict[str, list[float]] = {name: [] for name in corpora}
         for _ in range(rounds):
             for q in QUERIES:
-                t = time.perf_counter()
-                run(q, mode, entities)
-                ms.append((time.perf_counter() - t) * 1000)
-        res[mode + (f"+entity {ENTITY}" if entities else "")] = _stats(ms)
-    corpus.close()
+                for name, corpus in corpora.items():
+                    ms[name].append(run(corpus, q, mode, entities))
+        for name in corpora:
+            res[name][mode + (f"+entity {ENTITY}" if entities else "")] = _stats(ms[name])
     return res
+
+
+def _open(index: Path, backend: str, **settings: str):
+    from corpus_search.api import Corpus
+
+    os.environ.update({f"CORPUS_SEARCH_{k.upper()}": v for k, v in settings.items()}, CORPUS_SEARCH_BACKEND=backend)
+    t = time.perf_counter()
+    corpus = Corpus.open(index)
+    return corpus, round(time.perf_counter() - t, 2)
 
 
 def main() -> None:
@@ -82,32 +89,25 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "-al", str(args.index), str(work)], check=True)  # links: the index stays untouched
-    os.environ["CORPUS_SEARCH_BACKEND"] = "local"
-    results = {"bench": "cluster_query", "index": str(args.index), "machine": machine(), "rounds": args.rounds,
-               "local": measure(work, args.rounds)}
-    print(f"local: {results['local']}", file=sys.stderr)
+    results = {"bench": "cluster_query", "index": str(args.index), "machine": machine(), "rounds": args.rounds}
     for n in args.shards:
         t = time.perf_counter()
         _, counts = shards.publish(work, n)
         shard_s = time.perf_counter() - t
-        os.environ.update({"CORPUS_SEARCH_BACKEND": "cluster", "CORPUS_SEARCH_SHARDS": str(n),
-                           "CORPUS_SEARCH_REPLICAS": str(args.replicas)})
+        local, local_open = _open(work, "local")
+        sharded, cluster_open = _open(work, "cluster", shards=str(n), replicas=str(args.replicas))
         try:
-            res = measure(work, args.rounds)
+            res = measure({"local": local, "cluster": sharded}, args.rounds)
         finally:
+            sharded.close()
+            local.close()
             cluster.disconnect()
-        res.update(shard_write_s=round(shard_s, 1), passages_per_shard=counts, replicas=args.replicas)
-        results[f"cluster {n} shards"] = res
+        res["local"]["open_s"], res["cluster"]["open_s"] = local_open, cluster_open
+        res["cluster"].update(shard_write_s=round(shard_s, 1), passages_per_shard=counts, replicas=args.replicas)
+        res["cluster - local p50_ms"] = {m: round(res["cluster"][m]["p50_ms"] - res["local"][m]["p50_ms"], 2)
+                                         for m in MODES}
+        results[f"{n} shards"] = res
         print(f"{n} shards: {res}", file=sys.stderr)
-        os.environ["CORPUS_SEARCH_BACKEND"] = "local"
-    # Local again: on a shared machine the load moves while the shards are written; both are reported.
-    results["local, again after the clusters"] = measure(work, args.rounds)
-    one = results.get("cluster 1 shards")
-    if one:
-        local = {m: min(results["local"][m]["p50_ms"], results["local, again after the clusters"][m]["p50_ms"])
-                 for m in MODES}
-        results["cluster overhead p50_ms (1 shard - best local)"] = {
-            m: round(one[m]["p50_ms"] - local[m], 2) for m in MODES}
     results["machine_after"] = machine()
     emit(results, args.json)
     shutil.rmtree(work, ignore_errors=True)
