@@ -16,7 +16,7 @@ from typing import Any
 
 from corpus_search import config
 from corpus_search.build import KEYWORD, STORE, BuildReport, Progress
-from corpus_search.errors import UsageError
+from corpus_search.errors import CorpusSearchError, UsageError
 from corpus_search.generations import Generations
 from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult, contract_status
 from corpus_search.search import Filters, Searcher
@@ -51,15 +51,40 @@ class Corpus:
         self.manifest = manifest
         self.warnings = warnings
         self.store = Store.open(generation / STORE)
-        self.keyword = backends.keyword_backend().open(generation / KEYWORD)
-        self.vectors = backends.vector_backend().open(generation)
         self._encoder = None
         self._encoder_lock = threading.Lock()
         self._query_cache: dict[str, Any] = {}
+        self.shards = None
+        backend = config.get("backend").strip().lower()
+        if backend == "cluster":
+            self._open_sharded()
+            return
+        if backend != "local":
+            raise UsageError(f"unknown backend {backend!r} (CORPUS_SEARCH_BACKEND); choose from local, cluster")
+        self.keyword = backends.keyword_backend().open(generation / KEYWORD)
+        self.vectors = backends.vector_backend().open(generation)
         from corpus_search.sentences import SentenceIndex
 
         self.sentences = SentenceIndex.open(generation)
         self.searcher = Searcher(self.store, self.keyword, self.vectors, self.encode_query, self.sentences)
+
+    def _open_sharded(self) -> None:
+        """Search through the generation's shards on the Ray cluster (shard_search.py); the store stays here."""
+        from corpus_search.shard_search import open_searcher
+
+        try:
+            self.searcher = open_searcher(self.store, self.generation, self.manifest, self.encode_query)
+        except CorpusSearchError as exc:
+            self.store.close()
+            if not self.warnings:
+                raise
+            # Opening fell back past a damaged generation: the reason must reach the user with the error.
+            raise type(exc)(f"{exc} ({'; '.join(self.warnings)})") from None
+        except BaseException:
+            self.store.close()
+            raise
+        self.shards = self.searcher.shards
+        self.keyword, self.vectors, self.sentences = self.searcher.keyword, self.searcher.vectors, None
 
     @classmethod
     def open(cls, index: Path | str | None = None, corpus: Path | str | None = None) -> Corpus:
@@ -110,6 +135,8 @@ class Corpus:
 
     def close(self) -> None:
         self.keyword.close()
+        if self.shards is not None:
+            self.shards.close()
         self.store.close()
 
     # -- semantic --------------------------------------------------------------

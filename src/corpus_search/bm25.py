@@ -12,6 +12,7 @@ tests/test_keyword_index.py checks both paths agree.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,6 +119,45 @@ def _read_postings(matcher) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class CorpusStats:
+    """What BM25 needs from the whole corpus: of a shard, or summed over every shard of an index.
+
+    A shard scoring with its own statistics would rank a term common in it but rare elsewhere
+    lower than the unsharded index does; with these, every shard scores as the whole index would.
+    """
+
+    terms: np.ndarray  # sorted "field\x1fterm" keys
+    df: np.ndarray  # documents holding each term
+    documents: int  # Whoosh's doc_count_all
+    field_length: dict[str, int]  # summed lengths of each field
+
+    def avg(self, fieldname: str) -> float:
+        # Whoosh's own formula (Searcher.avg_field_length), over the summed counts.
+        return self.field_length.get(fieldname, 0) / (self.documents or 1) or 1.0
+
+    def idf(self, key: str) -> float:
+        """Whoosh's BM25 idf of a "field\x1fterm" key (a term no shard holds: as if seen nowhere)."""
+        i = int(np.searchsorted(self.terms, key))
+        n = int(self.df[i]) if i < len(self.terms) and self.terms[i] == key else 0
+        return math.log(self.documents / (n + 1)) + 1  # math.log, as Whoosh's own (np.log may differ in the last bit)
+
+    @staticmethod
+    def merge(parts: list[CorpusStats]) -> CorpusStats:
+        """The statistics of the index the parts (shards) make together."""
+        if not parts:
+            return CorpusStats(np.zeros(0, dtype=str), np.zeros(0, np.int64), 0, {})
+        terms, inverse = np.unique(np.concatenate([p.terms for p in parts]), return_inverse=True)
+        df = np.zeros(len(terms), dtype=np.int64)
+        np.add.at(df, inverse, np.concatenate([p.df for p in parts]))
+        lengths = {f: sum(p.field_length.get(f, 0) for p in parts) for f in FIELDS}
+        return CorpusStats(terms, df, sum(p.documents for p in parts), lengths)
+
+
+def key(fieldname: str, text: str) -> str:
+    return fieldname + _SEP + text
+
+
+@dataclass(frozen=True)
 class Scored:
     ids: list[tuple[str, float]]  # (passage_id, score), best first
     total: int
@@ -135,6 +175,17 @@ class Scorer:
         self._avg = [float(meta["avg_field_length"][f]) for f in FIELDS]
         self._live = None
         self._row_of: dict[str, int] | None = None
+        self._total = self._n  # documents the idf counts: this index's, or every shard's (use_stats)
+
+    def use_stats(self, stats: CorpusStats) -> None:
+        """Score with corpus-wide statistics from now on: this index is one shard of a bigger one."""
+        found = np.searchsorted(stats.terms, self._terms)
+        found = np.minimum(found, max(len(stats.terms) - 1, 0))
+        if len(self._terms) and not np.array_equal(stats.terms[found], self._terms):
+            raise ValueError("the corpus statistics do not hold every term of this shard")
+        self._df = stats.df[found] if len(self._terms) else self._df
+        self._total = stats.documents
+        self._avg = [stats.avg(f) for f in FIELDS]
 
     @classmethod
     def open(cls, folder: Path) -> Scorer | None:
@@ -188,7 +239,7 @@ class Scorer:
             docs = np.asarray(self._docs[lo:hi])
             tf = np.asarray(self._weights[lo:hi], dtype=np.float64)
             f = FIELDS.index(fieldname)
-            idf = np.log(self._n / (int(self._df[row]) + 1)) + 1
+            idf = np.log(self._total / (int(self._df[row]) + 1)) + 1
             fl = np.asarray(self._lengths[f][docs], dtype=np.float64)
             scores[docs] += idf * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / self._avg[f]))
             matched[docs] = True

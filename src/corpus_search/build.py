@@ -302,6 +302,10 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
     gen = gens.new()
     _write_generation(gen, sources, None if scrub else previous_gen, mentions, table, vectors, models, progress,
                       failed + skipped, corpus.resolve(), sentence_vectors)
+    if config.get("backend").strip().lower() == "cluster":  # cluster search reads shards: written with the index
+        from corpus_search import shards
+
+        shards.add(gen, config.get_int("shards"))
     timings["write_indexes"] = time.perf_counter() - t
     t = time.perf_counter()
     _verify_generation(gen)

@@ -867,3 +867,21 @@ def screen(ctx, names_csv, fuzzy, as_csv, as_json) -> None:
         for m in r.matches:
             page = f"p. {m.page}" if m.page is not None else "no page"
             click.echo(f"  {m.doc_id} {page}  {m.matched!r}  ({m.via})  {m.passage_id}")
+
+
+# -- sharded search (issue 13) ------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--shards", "n", type=int, default=None,
+              help="Shards to split the index into by document (default: the CORPUS_SEARCH_SHARDS setting).")
+@click.pass_context
+def shard(ctx, n) -> None:
+    """Split the current index into shards for cluster search (a new generation; rewritten when N changes)."""
+    from corpus_search import config, shards
+
+    n = config.get_int("shards") if n is None else n
+    gen, counts = shards.publish(ctx.obj["index"], shards.check_count(n))
+    if counts is None:
+        click.echo(f"{gen.name} is already split into {n} shards; nothing to do")
+    else:
+        click.echo(f"{sum(counts)} passages in {n} shards ({', '.join(str(c) for c in counts)}), {gen.name}")

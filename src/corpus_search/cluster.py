@@ -39,6 +39,8 @@ def connect(where: str | None = None) -> None:
     for name in ("PYTHONPATH",):
         if os.environ.get(name):
             env[name] = os.environ[name]
+    # Settings too (as they are when the cluster is joined): a shard server reads candidates, timeouts...
+    env.update({k: v for k, v in os.environ.items() if k.startswith("CORPUS_SEARCH_")})
     common = dict(
         include_dashboard=False,
         log_to_driver=False,

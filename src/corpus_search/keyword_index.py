@@ -249,6 +249,7 @@ class KeywordIndex:
         self._searcher = None
         self._docnum_map: dict[str, int] | None = None
         self._scorer = Scorer.open(folder)  # NumPy scoring of plain-word queries; None in older indexes
+        self._weighting = None  # Whoosh's default BM25F, unless use_stats gives corpus-wide statistics
 
     @classmethod
     def create(cls, folder: Path, docs: Iterable[KeywordDoc]) -> KeywordIndex:
@@ -308,8 +309,30 @@ class KeywordIndex:
 
     def _get_searcher(self):
         if self._searcher is None:
-            self._searcher = self._ix.searcher()
+            self._searcher = self._ix.searcher() if self._weighting is None else self._ix.searcher(weighting=self._weighting)
         return self._searcher
+
+    def stats(self):
+        """This index's BM25 statistics (bm25.CorpusStats), to be summed with the other shards'."""
+        import numpy as np
+
+        from corpus_search.bm25 import FIELDS, CorpusStats
+
+        if self._scorer is None:
+            raise IndexMissingError("this keyword index has no statistics export (built by an older version); "
+                                    "run `corpus-search build --force`")
+        with self._ix.reader() as reader:
+            lengths = {f: int(reader.field_length(f)) for f in FIELDS}
+            documents = reader.doc_count_all()
+        return CorpusStats(np.asarray(self._scorer._terms), np.array(self._scorer._df), documents, lengths)
+
+    def use_stats(self, stats) -> None:
+        """Score with corpus-wide statistics, on both paths (NumPy and Whoosh): this index is one shard."""
+        self._scorer.use_stats(stats)
+        self._weighting = _global_bm25f(stats)
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
 
     @staticmethod
     def _collect(searcher, q, limit: int, flt, warnings: list[str]):
@@ -416,6 +439,29 @@ class KeywordIndex:
         else:
             total = min(results.estimated_length(), len(nums) if allowed is not None else self.count())
         return KeywordHits(ids=ids, total=max(total, len(ids)), warnings=warnings)
+
+
+def _global_bm25f(stats):
+    """Whoosh's BM25F with idf and average field lengths from corpus-wide statistics (bm25.CorpusStats)."""
+    from whoosh.scoring import BM25F, BM25FScorer
+
+    from corpus_search.bm25 import key
+
+    class GlobalScorer(BM25FScorer):
+        def __init__(self, searcher, fieldname, text, B, K1, qf=1):
+            # BM25FScorer's own __init__ reads both from the searcher: this shard's figures.
+            self.idf = stats.idf(key(fieldname, text.decode("utf-8") if isinstance(text, bytes) else text))
+            self.avgfl = stats.avg(fieldname)
+            self.B, self.K1, self.qf = B, K1, qf
+            self.setup(searcher, fieldname, text)  # the block-skipping bound, from these figures
+
+    class GlobalBM25F(BM25F):
+        def scorer(self, searcher, fieldname, text, qf=1):
+            if not searcher.schema[fieldname].scorable:
+                return super().scorer(searcher, fieldname, text, qf)
+            return GlobalScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B), self.K1, qf)
+
+    return GlobalBM25F()
 
 
 def _prohibit(q):

@@ -218,6 +218,7 @@ class Searcher:
         ids = [pid for pid, _ in top]
         passages = self.store.get_passages(ids)
         mentions = self.store.mentions(ids)
+        self._fetch_sentences([pid for pid in ids if pid not in reranked])
         if qvec is None and self.sentences is not None and mode == "keyword" and config.get_int("evidence_vectors"):
             qvec = self.encode_query(query)  # keyword results get evidence by meaning too (one encoding)
         hits_out = []
@@ -310,6 +311,7 @@ class Searcher:
         if not head:
             return ranked, {}
         passages = self.store.get_passages([pid for pid, _ in head])
+        self._fetch_sentences([pid for pid, _ in head])
         words = {w.casefold() for w in _WORD.findall(query)}
         info = {}
         for pid, _ in head:
@@ -333,16 +335,22 @@ class Searcher:
         """(span, score) of the passage's sentence that best answers the query (ranking.best_sentence)."""
         from corpus_search import sentences as sent
 
-        vectors = None
-        spans = None
-        if self.sentences is not None:
-            row = self.vectors.row(passage.passage_id)
-            if row is not None:
-                spans, vectors = self.sentences.of_passage(row)
+        spans, vectors = self._sentences_of(passage.passage_id)
         if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
             spans, vectors = sent.spans(passage.text), None
         best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), stem)
         return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
+
+    def _sentences_of(self, passage_id: str):
+        """(spans, vectors) of a passage's sentences as the index holds them, or (None, None)."""
+        if self.sentences is not None:
+            row = self.vectors.row(passage_id)
+            if row is not None:
+                return self.sentences.of_passage(row)
+        return None, None
+
+    def _fetch_sentences(self, passage_ids: Sequence[str]) -> None:
+        """Called before the sentences of these passages are read: a sharded searcher fetches them in one go."""
 
     def _browse(self, filters: Filters, mode: str, limit: int, started: float) -> SearchResult:
         """No words, only filters: the passages they allow, in document order."""
