@@ -1,0 +1,153 @@
+"""Several hosts on this machine: a Ray cluster across network namespaces, and a host cut off mid-way.
+
+Each host is a network namespace with its own address (tests/netns.py); the head and two worker
+nodes are started with `ray start`, as on separate machines, and drivers run inside the head's
+namespace, as a user runs the CLI on a cluster node. Why not from the root namespace: Ray finds "its"
+local node by scanning the process table, which on one machine shows every namespace's raylets, so a
+driver there would attach to another host's node and pass where a real second machine would not.
+
+Root only; skipped with one line elsewhere. Every subprocess has a timeout and every fixture
+removes its namespaces and stops the processes in them, even when a test fails.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+from netns import RAY, Hosts, NetnsUnavailable  # noqa: E402
+
+DRIVER = str(Path(__file__).with_name("hosts_driver.py"))
+NODES = ("head", "n1", "n2")
+
+
+def _cluster(names: tuple[str, ...] = NODES, ray_on: tuple[str, ...] = NODES) -> Hosts:
+    hosts = Hosts(names=names)
+    try:
+        hosts.up()
+    except NetnsUnavailable as exc:
+        pytest.skip(f"several-hosts tests need network namespaces: {exc}")
+    try:
+        hosts.start_ray(on=ray_on)
+    except BaseException:
+        hosts.down()
+        raise
+    return hosts
+
+
+def _assert_gone(hosts: Hosts) -> None:
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
+    assert not [h.netns for h in hosts.hosts.values() if h.netns in listed], listed
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Head + two worker nodes, shared by the tests that leave it whole."""
+    hosts = _cluster(names=(*NODES, "stranger"))
+    yield hosts
+    hosts.down()
+    _assert_gone(hosts)
+
+
+@pytest.fixture
+def fresh_cluster():
+    """Head + two worker nodes for one test that cuts a host off (a cut-off node never rejoins)."""
+    hosts = _cluster()
+    yield hosts
+    hosts.down()
+    _assert_gone(hosts)
+
+
+def test_a_task_runs_on_every_host(cluster):
+    run = cluster.run_driver([sys.executable, DRIVER, cluster.head_address, "nodes"], timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    addresses = sorted(cluster.hosts[n].address for n in NODES)
+    assert seen["alive"] == addresses
+    # A task pinned to each node reports that node's own namespace address.
+    assert seen["ran"] == {a: a for a in addresses}
+
+
+def test_a_node_without_the_token_cannot_join(cluster):
+    stranger = cluster.hosts["stranger"]
+    proc = subprocess.run(
+        stranger.exec([RAY, "start", "--address", cluster.head_address, "--node-ip-address", stranger.address,
+                       "--num-cpus", "1", "--temp-dir", str(stranger.temp), "--disable-usage-stats"]),
+        env=cluster.env(stranger.home, {"RAY_AUTH_TOKEN": "0" * 64}), capture_output=True, text=True, timeout=90)
+    assert proc.returncode != 0
+    assert "auth" in (proc.stdout + proc.stderr).lower()
+    run = cluster.run_driver([sys.executable, DRIVER, cluster.head_address, "nodes"], timeout=120)
+    assert json.loads(run.stdout.strip().splitlines()[-1])["alive"] == sorted(cluster.hosts[n].address for n in NODES)
+
+
+def test_a_driver_without_the_token_gets_one_line(cluster):
+    run = cluster.run_driver([sys.executable, DRIVER, cluster.head_address, "nodes"], timeout=120,
+                             env={"RAY_AUTH_TOKEN": "0" * 64})
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert "cannot join the Ray cluster" in run.stderr
+
+
+def _lines(proc: subprocess.Popen) -> queue.Queue:
+    out: queue.Queue = queue.Queue()
+
+    def pump():
+        for line in proc.stdout:
+            out.put(line.strip())
+        out.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return out
+
+
+def test_cutting_a_host_off_mid_stream_loses_no_task(fresh_cluster, tmp_path):
+    hosts, n, victim = fresh_cluster, 45, "n1"
+    log = hosts.root / "attempts.log"
+    proc = hosts.driver([sys.executable, DRIVER, hosts.head_address, "stream", str(n), str(log)],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines, done, cut_at = _lines(proc), {}, None
+    deadline = time.monotonic() + 150
+    try:
+        while time.monotonic() < deadline:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            if line.startswith("done "):
+                _, i, value, where = line.split()
+                done[int(i)] = (int(value), where)
+                victim_done = sum(w == hosts.hosts[victim].address for _, w in done.values())
+                if cut_at is None and victim_done >= 2:
+                    hosts.cut(victim)
+                    cut_at = len(done)
+        proc.wait(timeout=max(1, deadline - time.monotonic()))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert cut_at is not None and cut_at < n, "the host was never cut off while tasks were running"
+    assert proc.returncode == 0, proc.stderr.read()[-3000:]
+
+    sys.path.insert(0, str(Path(DRIVER).parent))
+    from hosts_driver import _value
+
+    # Every task finished once, with the value it would have had on any node.
+    assert sorted(done) == list(range(n))
+    assert all(value == _value(i) for i, (value, _) in done.items())
+    # Some task was running on the cut-off host and finished on another one: it was retried, not lost.
+    victim_address = hosts.hosts[victim].address
+    started_there = {int(i) for kw, i, where in (ln.split() for ln in log.read_text().splitlines())
+                     if where == victim_address}
+    retried = [i for i in started_there if done[i][1] != victim_address]
+    assert retried, f"no task started on {victim} finished elsewhere ({sorted(started_there)})"
+    survivors = {hosts.hosts[h].address for h in NODES if h != victim}
+    assert {where for _, where in done.values()} - {victim_address} <= survivors
