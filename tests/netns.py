@@ -127,7 +127,11 @@ class Hosts:
 
     def env(self, home: Path, extra: dict | None = None) -> dict[str, str]:
         """The environment a node or a driver runs with: the shared token and nothing from ~/.ray."""
+        from corpus_search import config
+
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
+        # The installation's index key stays the test's own: the namespaces are one installation.
+        env["CORPUS_SEARCH_SECRET_FILE"] = str(Path(config.get("secret_file")).expanduser())
         env.update(HOME=str(home), RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=self.token,
                    RAY_USAGE_STATS_ENABLED="0", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
         env.update(extra or {})

@@ -25,6 +25,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from netns import RAY, Hosts, NetnsUnavailable  # noqa: E402
 
+# Minutes, not seconds: clusters started and a host lost per test (`make test-fast` leaves it out).
+pytestmark = pytest.mark.slow
+
 DRIVER = str(Path(__file__).with_name("hosts_driver.py"))
 NODES = ("head", "n1", "n2")
 
@@ -155,3 +158,140 @@ def test_cutting_a_host_off_mid_stream_loses_no_task(fresh_cluster, tmp_path):
     assert retried, f"no task started on {victim} finished elsewhere ({sorted(started_there)})"
     survivors = {hosts.hosts[h].address for h in NODES if h != victim}
     assert {where for _, where in done.values()} - {victim_address} <= survivors
+
+
+# -- the build and sharded search across the hosts ----------------------------------------------------
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+
+
+def _cli(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "corpus_search", *args], capture_output=True, text=True,
+                          env={**os.environ, **ENV}, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory) -> Path:
+    """The smallest source of each format in the bundled corpus, with its record, and the curated aliases:
+    work for every host, small enough to build in a minute on a busy machine."""
+    import shutil
+
+    dest = tmp_path_factory.mktemp("hosts-corpus")
+    smallest: dict[str, Path] = {}
+    for p in sorted((p for p in CORPUS.rglob("*") if p.is_file() and p.suffix != ".toml"
+                     and not p.relative_to(CORPUS).parts[0].startswith("_")), key=lambda p: p.stat().st_size):
+        smallest.setdefault(p.suffix, p)
+    sources = list(smallest.values())
+    for src in sources:
+        for part in (src, src.with_suffix(".toml")):
+            if part.exists():
+                (dest / part.relative_to(CORPUS)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(part, dest / part.relative_to(CORPUS))
+    if (CORPUS / "_entities").is_dir():
+        shutil.copytree(CORPUS / "_entities", dest / "_entities")
+    return dest
+
+
+@pytest.fixture(scope="module")
+def small_index(small_corpus, tmp_path_factory) -> Path:
+    """The small corpus built locally, the reference the hosts must reproduce."""
+    index = tmp_path_factory.mktemp("hosts-local") / "index"
+    done = _cli(["--corpus", str(small_corpus), "--index", str(index), "build"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    return index
+
+
+def _follow(proc: subprocess.Popen, stream: str, until: float, on_line) -> list[str]:
+    """Read the process's `stream` line by line until it ends or `until` (monotonic); on_line(line) each."""
+    out: queue.Queue = queue.Queue()
+
+    def pump():
+        for line in getattr(proc, stream):
+            out.put(line.rstrip("\n"))
+        out.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    seen = []
+    while time.monotonic() < until:
+        try:
+            line = out.get(timeout=max(0.1, until - time.monotonic()))
+        except queue.Empty:
+            break
+        if line is None:
+            break
+        seen.append(line)
+        on_line(line)
+    return seen
+
+
+def test_a_build_across_hosts_with_one_cut_off_equals_the_local_build(fresh_cluster, small_corpus, small_index,
+                                                                       tmp_path):
+    pytest.importorskip("corpus_search.cluster_build", reason="the distributed build (build --cluster) is not on this branch")
+    from test_cluster_build import assert_same_index
+
+    hosts, victim = fresh_cluster, "n1"
+    index = tmp_path / "index"
+    cut = []
+
+    def on_line(line: str) -> None:
+        # The cut comes once NER and embedding have started on the workers: their batches must move.
+        if not cut and line.startswith("entities + embeddings"):
+            hosts.cut(victim)
+            cut.append(line)
+
+    proc = hosts.driver([sys.executable, "-m", "corpus_search", "--corpus", str(small_corpus), "--index", str(index),
+                         "build", "--cluster", hosts.head_address],
+                        env={"CORPUS_SEARCH_CLUSTER_BATCH": "16", **ENV},  # several batches per stage, so a cut moves some
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        stderr = _follow(proc, "stderr", time.monotonic() + 300, on_line)
+        stdout = proc.stdout.read()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert cut, "the build never reached NER and embedding:\n" + "\n".join(stderr[-30:])
+    assert proc.returncode == 0, "\n".join(stderr[-30:])
+    assert_same_index(index, small_index)
+    print("\n".join(stderr + [stdout]))  # the retries and rates, for the record (-s)
+
+
+def test_a_query_stream_across_hosts_keeps_answering_when_one_is_cut_off(fresh_cluster, small_index, tmp_path):
+    pytest.importorskip("corpus_search.shard_search", reason="sharded search (backend = cluster) is not on this branch")
+    import shutil
+
+    hosts, victim, n = fresh_cluster, "n1", 90
+    index = tmp_path / "index"
+    shutil.copytree(small_index, index)
+    done = _cli(["--index", str(index), "shard", "--shards", "2"])
+    assert done.returncode == 0, done.stderr[-3000:]
+    answered, cut, placed = {}, [], []
+
+    def on_line(line: str) -> None:
+        word, _, rest = line.partition(" ")
+        if word == "ready":
+            placed.extend(rest.split())
+        if word in ("same", "differs", "failed"):
+            answered[int(rest.split()[0])] = line
+            if not cut and len(answered) == 15:
+                hosts.cut(victim)
+                cut.append(len(answered))
+
+    proc = hosts.driver([sys.executable, DRIVER, hosts.head_address, "queries", str(index), str(n)],
+                        env={"CORPUS_SEARCH_SHARDS": "2", "CORPUS_SEARCH_REPLICAS": "2", **ENV},
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = _follow(proc, "stdout", time.monotonic() + 300, on_line)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert cut, "the stream ended before the host was cut off:\n" + "\n".join(lines[-20:]) + proc.stderr.read()[-3000:]
+    assert lines[-1] == f"all {n}", proc.stderr.read()[-3000:]
+    assert hosts.hosts[victim].address in placed, f"no replica ran on the host cut off: {placed}"
+    # Zero failed queries, and every answer is the local backend's.
+    assert [line for line in answered.values() if not line.startswith("same")] == []
+    assert sorted(answered) == list(range(n))
