@@ -10,6 +10,9 @@ its processes keep running but nothing reaches them, like a pulled cable.
 Ray token authentication stays on: every node and driver gets the same token through RAY_AUTH_TOKEN
 (with RAY_AUTH_MODE=token) and a HOME of its own, so none of them can fall back on ~/.ray/auth_token.
 
+A SIGTERM while hosts are up unwinds like Ctrl-C, so fixtures still clean up; what a SIGKILL leaves
+is swept by the next run (names carry the owner's pid).
+
 Cleanup never uses `ray stop`: it kills every Ray process on the machine by name, other people's
 clusters included. Here the processes to stop are exactly those inside our namespaces
 (`ip netns pids`), and the namespaces, links and bridge are ours by name.
@@ -19,12 +22,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +85,44 @@ def why_unavailable() -> str | None:
     return None
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def sweep_stale() -> None:
+    """Remove what a killed earlier run left (SIGKILL runs no cleanup): namespaces, links and folders
+    named after an owner process that no longer exists, and the processes inside those namespaces."""
+    for line in _run([IP, "netns", "list"], check=False).stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        found = re.fullmatch(r"csh-(\d+)x\d+-\w+", name)
+        if found and not _alive(int(found.group(1))):
+            pids = _run([IP, "netns", "pids", name], check=False).stdout.split()
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            _run([IP, "netns", "delete", name], check=False)
+    for line in _run([IP, "-o", "link"], check=False).stdout.splitlines():
+        found = re.match(r"\d+: (cs[bv](\d+)x\d+(?:n\d+)?)[@:]", line)
+        if found and not _alive(int(found.group(2))):
+            _run([IP, "link", "delete", found.group(1)], check=False)
+    for folder in Path("/tmp").glob("csh-*x*-*"):
+        found = re.match(r"csh-(\d+)x", folder.name)
+        if found and not _alive(int(found.group(1))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def _free_subnet() -> str:
     """A 10.231.N prefix that no address or route on this machine uses yet."""
     used = _run([IP, "-4", "addr"]).stdout + _run([IP, "-4", "route"]).stdout
@@ -109,13 +152,15 @@ class Hosts:
 
     names: tuple[str, ...] = ("head", "n1", "n2")
     cpus: int = 1
-    # Unique per Hosts on this machine; short, as link names are limited to 15 characters.
-    tag: str = field(default_factory=lambda: f"{os.getpid() % 10000}{next(_SERIAL)}")
+    # Owner pid + serial: unique on this machine, and tells a later run whose leftovers these are.
+    # Short, as link names are limited to 15 characters.
+    tag: str = field(default_factory=lambda: f"{os.getpid()}x{next(_SERIAL)}")
     hosts: dict[str, Host] = field(default_factory=dict)
     token: str = field(default_factory=lambda: secrets.token_hex(32))
     root: Path | None = None
     bridge: str = ""
     gateway: str = ""
+    _sigterm: object = None
 
     @property
     def head(self) -> Host:
@@ -143,18 +188,22 @@ class Hosts:
         reason = why_unavailable()
         if reason:
             raise NetnsUnavailable(reason)
+        if threading.current_thread() is threading.main_thread():
+            # A SIGTERM (a CI timeout, `timeout`) then unwinds like Ctrl-C, so fixtures still clean up.
+            self._sigterm = signal.signal(signal.SIGTERM, _interrupt)
         # Short paths: Ray puts Unix sockets under its temp dir and those are limited to 107 bytes.
-        self.root = Path(tempfile.mkdtemp(prefix=f"csh{self.tag}-", dir="/tmp"))
+        sweep_stale()
+        self.root = Path(tempfile.mkdtemp(prefix=f"csh-{self.tag}-", dir="/tmp"))
         prefix = _free_subnet()
-        self.bridge = f"csh{self.tag}br"
+        self.bridge = f"csb{self.tag}"
         self.gateway = f"{prefix}.1"
         try:
             _run([IP, "link", "add", self.bridge, "type", "bridge"])
             _run([IP, "addr", "add", f"{self.gateway}/24", "dev", self.bridge])
             _run([IP, "link", "set", self.bridge, "up"])
             for i, name in enumerate(self.names):
-                host = Host(name=name, netns=f"csh{self.tag}-{name}", address=f"{prefix}.{11 + i}",
-                            veth=f"csh{self.tag}v{i}", home=self.root / name / "home", temp=self.root / name / "ray")
+                host = Host(name=name, netns=f"csh-{self.tag}-{name}", address=f"{prefix}.{11 + i}",
+                            veth=f"csv{self.tag}n{i}", home=self.root / name / "home", temp=self.root / name / "ray")
                 self.hosts[name] = host
                 host.home.mkdir(parents=True)
                 host.temp.mkdir(parents=True)
@@ -240,6 +289,9 @@ class Hosts:
             _run([IP, "link", "delete", self.bridge], check=False)
         if self.root:
             shutil.rmtree(self.root, ignore_errors=True)
+        if self._sigterm is not None:
+            signal.signal(signal.SIGTERM, self._sigterm)
+            self._sigterm = None
 
     def __enter__(self) -> Hosts:
         return self.up()

@@ -248,13 +248,13 @@ def test_a_build_across_hosts_with_one_cut_off_equals_the_local_build(fresh_clus
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         stderr = _follow(proc, "stderr", time.monotonic() + 300, on_line)
-        stdout = proc.stdout.read()
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    stdout = proc.stdout.read()
     assert cut, "the build never reached NER and embedding:\n" + "\n".join(stderr[-30:])
-    assert proc.returncode == 0, "\n".join(stderr[-30:])
+    assert proc.returncode == 0, "\n".join(stderr[-40:])
     assert_same_index(index, small_index)
     print("\n".join(stderr + [stdout]))  # the retries and rates, for the record (-s)
 
