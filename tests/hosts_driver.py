@@ -2,6 +2,8 @@
 
     python hosts_driver.py ADDRESS nodes            -> one JSON line: alive node addresses, and where
                                                       a task pinned to each node actually ran
+    python hosts_driver.py ADDRESS hold             -> a task on every node, "ready", then stays joined
+                                                      until its stdin closes
     python hosts_driver.py ADDRESS stream N LOG     -> "done I VALUE ADDRESS" per finished task, then
                                                       "all N"; each attempt appends "start I ADDRESS"
                                                       to LOG, so the test can see retries
@@ -100,6 +102,16 @@ def main(argv: list[str]) -> int:
                 for n in ray.nodes() if n["Alive"]}
             ran = {asked: ray.get(ref, timeout=60) for asked, ref in pinned.items()}
             print(json.dumps({"alive": alive, "ran": ran}), flush=True)
+        elif what == "hold":
+            # A task on every node (so each has started a worker), then stay joined until stdin closes.
+            @ray.remote(num_cpus=1)
+            def where() -> str:
+                return ray.util.get_node_ip_address()
+
+            ray.get([where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
+                     for n in ray.nodes() if n["Alive"]], timeout=60)
+            print("ready", flush=True)
+            sys.stdin.read()
         elif what == "stream":
             n, log = int(rest[0]), rest[1]
 

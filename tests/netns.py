@@ -38,6 +38,11 @@ IP = shutil.which("ip") or "/usr/sbin/ip"
 RAY = str(Path(sys.executable).with_name("ray"))  # the venv's own ray script, next to its python
 SUBNET_PREFIX = "10.231"
 HEAD_PORT = 6379
+# Every port a node listens on, pinned as docs/scaling.md tells a user to (so a firewall can allow
+# exactly these); the namespaces keep them apart here, as separate machines would.
+PORTS = ["--node-manager-port", "6380", "--object-manager-port", "6381", "--runtime-env-agent-port", "6382",
+         "--metrics-export-port", "6383", "--dashboard-agent-grpc-port", "6384", "--dashboard-agent-listen-port", "6385",
+         "--min-worker-port", "10002", "--max-worker-port", "10999"]
 CMD_TIMEOUT = 20  # seconds for any one `ip` command
 START_TIMEOUT = 90  # seconds for one `ray start` (the head imports Ray and starts the GCS)
 # Seconds, not the default ~30 s, for the head to declare a cut-off node dead, so a test that cuts a
@@ -226,7 +231,8 @@ class Hosts:
 
     def start_ray(self, on: tuple[str, ...] | None = None) -> None:
         """A Ray head on the first host, a worker node on each other one (of `on`), all with the shared token."""
-        common = ["--num-cpus", str(self.cpus), "--disable-usage-stats", "--object-store-memory", str(80 * 2**20)]
+        common = ["--num-cpus", str(self.cpus), "--disable-usage-stats", "--object-store-memory", str(80 * 2**20),
+                  *PORTS]
         head = self.head
         self._ray_start(head, ["--head", "--port", str(HEAD_PORT), "--include-dashboard=false", *common])
         for host in list(self.hosts.values())[1:]:

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from netns import RAY, Hosts, NetnsUnavailable  # noqa: E402
+from netns import HEAD_PORT, RAY, Hosts, NetnsUnavailable  # noqa: E402
 
 # Minutes, not seconds: clusters started and a host lost per test (`make test-fast` leaves it out).
 pytestmark = pytest.mark.slow
@@ -77,6 +77,40 @@ def test_a_task_runs_on_every_host(cluster):
     assert seen["alive"] == addresses
     # A task pinned to each node reports that node's own namespace address.
     assert seen["ran"] == {a: a for a in addresses}
+
+
+def _listening(host) -> set[int]:
+    """TCP ports something listens on in the host's namespace, other than on loopback only."""
+    out = subprocess.run(host.exec(["ss", "-ltnH"]), capture_output=True, text=True, timeout=10).stdout
+    ports = set()
+    for line in out.splitlines():
+        local = line.split()[3]
+        address, _, port = local.rpartition(":")
+        if address not in ("127.0.0.1", "[::1]", "localhost"):
+            ports.add(int(port))
+    return ports
+
+
+def test_every_port_a_host_listens_on_is_one_the_docs_open(cluster):
+    """docs/scaling.md pins Ray's ports so a firewall can allow just those: with a driver joined and a
+    worker on every node, nothing listens outside them."""
+    documented = {6380, 6381, 6382, 6383, 6384, 6385, *range(10002, 11000)}
+    proc = cluster.driver([sys.executable, DRIVER, cluster.head_address, "hold"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = _lines(proc)
+        assert lines.get(timeout=120) == "ready", proc.stderr.read()[-3000:] if proc.poll() is not None else ""
+        for name in NODES:
+            allowed = documented | ({HEAD_PORT} if name == NODES[0] else set())
+            ports = _listening(cluster.hosts[name])
+            assert ports, f"nothing listens on {name}?"
+            assert ports <= allowed, f"{name} listens on undocumented ports {sorted(ports - allowed)}"
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def test_a_node_without_the_token_cannot_join(cluster):
@@ -227,36 +261,54 @@ def _follow(proc: subprocess.Popen, stream: str, until: float, on_line) -> list[
     return seen
 
 
-def test_a_build_across_hosts_with_one_cut_off_equals_the_local_build(fresh_cluster, small_corpus, small_index,
-                                                                       tmp_path):
-    pytest.importorskip("corpus_search.cluster_build", reason="the distributed build (build --cluster) is not on this branch")
-    from test_cluster_build import assert_same_index
-
-    hosts, victim = fresh_cluster, "n1"
-    index = tmp_path / "index"
-    cut = []
+def _cluster_build(hosts: Hosts, corpus: Path, index: Path, cut: str | None = None) -> tuple[int, list[str], str]:
+    """`build --cluster HEAD` run on the head's host; with `cut`, that host is cut off once NER and
+    embedding have started (their batches must then move). Returns (exit code, stderr lines, stdout)."""
+    did_cut = []
 
     def on_line(line: str) -> None:
-        # The cut comes once NER and embedding have started on the workers: their batches must move.
-        if not cut and line.startswith("entities + embeddings"):
-            hosts.cut(victim)
-            cut.append(line)
+        if cut and not did_cut and line.startswith("entities + embeddings"):
+            hosts.cut(cut)
+            did_cut.append(line)
 
-    proc = hosts.driver([sys.executable, "-m", "corpus_search", "--corpus", str(small_corpus), "--index", str(index),
+    proc = hosts.driver([sys.executable, "-m", "corpus_search", "--corpus", str(corpus), "--index", str(index),
                          "build", "--cluster", hosts.head_address],
                         env={"CORPUS_SEARCH_CLUSTER_BATCH": "16", **ENV},  # several batches per stage, so a cut moves some
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         stderr = _follow(proc, "stderr", time.monotonic() + 300, on_line)
         proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail(f"the build did not finish within 330 s{f' after {cut} was cut off' if did_cut else ''}:\n"
+                    + "\n".join(stderr[-15:]))
     finally:
         if proc.poll() is None:
             proc.kill()
-    stdout = proc.stdout.read()
-    assert cut, "the build never reached NER and embedding:\n" + "\n".join(stderr[-30:])
-    assert proc.returncode == 0, "\n".join(stderr[-40:])
-    assert_same_index(index, small_index)
-    print("\n".join(stderr + [stdout]))  # the retries and rates, for the record (-s)
+    if cut:
+        assert did_cut, "the build never reached NER and embedding:\n" + "\n".join(stderr[-30:])
+    return proc.returncode, stderr, proc.stdout.read()
+
+
+def test_a_build_across_hosts_equals_the_local_build(cluster, small_corpus, small_index, tmp_path):
+    pytest.importorskip("corpus_search.cluster_build", reason="the distributed build (build --cluster) is not on this branch")
+    from test_cluster_build import assert_same_index
+
+    code, stderr, stdout = _cluster_build(cluster, small_corpus, tmp_path / "index")
+    assert code == 0, "\n".join(stderr[-40:])
+    assert "on 3 workers" in "\n".join(stderr)  # one embedding worker per host's CPU
+    assert_same_index(tmp_path / "index", small_index)
+
+
+def test_a_build_across_hosts_with_one_cut_off_equals_the_local_build(fresh_cluster, small_corpus, small_index,
+                                                                       tmp_path):
+    pytest.importorskip("corpus_search.cluster_build", reason="the distributed build (build --cluster) is not on this branch")
+    from test_cluster_build import assert_same_index
+
+    code, stderr, stdout = _cluster_build(fresh_cluster, small_corpus, tmp_path / "index", cut="n1")
+    assert code == 0, "\n".join(stderr[-40:])
+    assert_same_index(tmp_path / "index", small_index)
+    assert "retried" in stdout + "\n".join(stderr)  # the lost host's work was sent again, and said so
 
 
 def test_a_query_stream_across_hosts_keeps_answering_when_one_is_cut_off(fresh_cluster, small_index, tmp_path):
