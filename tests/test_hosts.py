@@ -12,6 +12,7 @@ removes its namespaces and stops the processes in them, even when a test fails.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import queue
 import subprocess
@@ -197,6 +198,11 @@ def test_cutting_a_host_off_mid_stream_loses_no_task(fresh_cluster, tmp_path):
 # -- the build and sharded search across the hosts ----------------------------------------------------
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+# Checked before any fixture starts a cluster or builds an index for them.
+needs_build = pytest.mark.skipif(importlib.util.find_spec("corpus_search.cluster_build") is None,
+                                 reason="the distributed build (build --cluster) is not on this branch")
+needs_shards = pytest.mark.skipif(importlib.util.find_spec("corpus_search.shard_search") is None,
+                                  reason="sharded search (backend = cluster) is not on this branch")
 ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 
 
@@ -261,7 +267,8 @@ def _follow(proc: subprocess.Popen, stream: str, until: float, on_line) -> list[
     return seen
 
 
-def _cluster_build(hosts: Hosts, corpus: Path, index: Path, cut: str | None = None) -> tuple[int, list[str], str]:
+def _cluster_build(hosts: Hosts, corpus: Path, index: Path, cut: str | None = None, within: float = 300,
+                   ) -> tuple[int, list[str], str]:
     """`build --cluster HEAD` run on the head's host; with `cut`, that host is cut off once NER and
     embedding have started (their batches must then move). Returns (exit code, stderr lines, stdout)."""
     did_cut = []
@@ -276,11 +283,11 @@ def _cluster_build(hosts: Hosts, corpus: Path, index: Path, cut: str | None = No
                         env={"CORPUS_SEARCH_CLUSTER_BATCH": "16", **ENV},  # several batches per stage, so a cut moves some
                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        stderr = _follow(proc, "stderr", time.monotonic() + 300, on_line)
+        stderr = _follow(proc, "stderr", time.monotonic() + within, on_line)
         proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
-        pytest.fail(f"the build did not finish within 330 s{f' after {cut} was cut off' if did_cut else ''}:\n"
+        pytest.fail(f"the build did not finish within {within + 30:.0f} s{f' after {cut} was cut off' if did_cut else ''}:\n"
                     + "\n".join(stderr[-15:]))
     finally:
         if proc.poll() is None:
@@ -310,27 +317,28 @@ def assert_same_index(ours: Path, local: Path) -> None:
     assert cb._keyword_hits(ours, queries) == cb._keyword_hits(local, queries)
 
 
+@needs_build
 def test_a_build_across_hosts_equals_the_local_build(cluster, small_corpus, small_index, tmp_path):
-    pytest.importorskip("corpus_search.cluster_build", reason="the distributed build (build --cluster) is not on this branch")
-
     code, stderr, stdout = _cluster_build(cluster, small_corpus, tmp_path / "index")
     assert code == 0, "\n".join(stderr[-40:])
     assert "on 3 workers" in "\n".join(stderr)  # one embedding worker per host's CPU
     assert_same_index(tmp_path / "index", small_index)
 
 
+@needs_build
+@pytest.mark.xfail(strict=True, reason="known hang (docs/scaling.md, 'Losing a machine'): the lost host's embedding "
+                   "worker is restarted by Ray but no node has a free CPU for it, and batches sent to it wait forever")
 def test_a_build_across_hosts_with_one_cut_off_equals_the_local_build(fresh_cluster, small_corpus, small_index,
                                                                        tmp_path):
-    pytest.importorskip("corpus_search.cluster_build", reason="the distributed build (build --cluster) is not on this branch")
-
-    code, stderr, stdout = _cluster_build(fresh_cluster, small_corpus, tmp_path / "index", cut="n1")
+    # The same build finishes in ~40-60 s here without the cut (at load ~10): 150 s is room for retries.
+    code, stderr, stdout = _cluster_build(fresh_cluster, small_corpus, tmp_path / "index", cut="n1", within=150)
     assert code == 0, "\n".join(stderr[-40:])
     assert_same_index(tmp_path / "index", small_index)
     assert "retried" in stdout + "\n".join(stderr)  # the lost host's work was sent again, and said so
 
 
+@needs_shards
 def test_a_query_stream_across_hosts_keeps_answering_when_one_is_cut_off(fresh_cluster, small_index, tmp_path):
-    pytest.importorskip("corpus_search.shard_search", reason="sharded search (backend = cluster) is not on this branch")
     import shutil
 
     hosts, victim, n = fresh_cluster, "n1", 90
