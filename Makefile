@@ -10,7 +10,7 @@ PORT   ?= 8501
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-dev browser tesseract wordlist index app test test-fast bench eval clean
+.PHONY: install install-dev browser tesseract wordlist iproute2 index app test test-fast bench eval clean
 
 install: $(VENV)/.installed
 
@@ -41,6 +41,12 @@ tesseract:
 	@if command -v tesseract >/dev/null && [ -n "$$(tesseract --list-langs 2>/dev/null | grep -x eng)" ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null) || echo "tesseract could not be installed: scanned PDFs will not be OCR'd and the OCR tests will be skipped"; \
 	else echo "tesseract missing and not root: scanned PDFs will not be OCR'd and the OCR tests will be skipped (sudo apt-get install tesseract-ocr tesseract-ocr-eng)"; fi
+# Debian's iproute2 (`ip netns`) for tests/test_hosts.py, which runs cluster nodes in network namespaces
+# (root only); minimal Debian images leave it out.
+iproute2:
+	@if command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null) || echo "iproute2 could not be installed: the several-hosts tests will be skipped"; \
+	else echo "no ip command and not root: the several-hosts tests will be skipped (they need root and iproute2)"; fi
 # Debian's English word list: the entity noise rules take its lower-case words as ordinary words.
 wordlist:
 	@if [ -r /usr/share/dict/words ]; then :; \
@@ -54,7 +60,7 @@ index: install tesseract wordlist
 app: index
 	$(CLI) app --port $(PORT)
 
-test: install-dev browser tesseract wordlist
+test: install-dev browser tesseract wordlist iproute2
 	$(PY) -m pytest
 
 test-fast: install-dev tesseract

@@ -54,9 +54,14 @@ def connect(where: str | None = None) -> None:
             ray.init(address="local", num_cpus=cpus, **common)
         else:
             ray.init(address=_ray_address(where), **common)
+    except ray.exceptions.AuthenticationError:
+        raise UsageError(f"cannot join the Ray cluster at {where}: this machine has no Ray token, or not the "
+                         "head's (set RAY_AUTH_TOKEN, or ~/.ray/auth_token, to the head's; see docs/scaling.md)") from None
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UsageError(f"cannot join the Ray cluster at {where}: {first_line}") from None
+        # A wrong token looks like an unreachable head here: Ray retries, then reports no connection.
+        hint = "" if where == LOCAL else " (is a head running there, its port open to this machine, and RAY_AUTH_TOKEN the head's token?)"
+        raise UsageError(f"cannot join the Ray cluster at {where}: {first_line}{hint}") from None
 
 
 def _ray_address(where: str) -> str:

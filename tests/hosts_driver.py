@@ -1,0 +1,146 @@
+"""A Ray driver that test_hosts.py runs inside one of its namespaces, as a user runs the CLI on a node.
+
+    python hosts_driver.py ADDRESS nodes            -> one JSON line: alive node addresses, and where
+                                                      a task pinned to each node actually ran
+    python hosts_driver.py ADDRESS hold             -> a task on every node, "ready", then stays joined
+                                                      until its stdin closes
+    python hosts_driver.py ADDRESS stream N LOG     -> "done I VALUE ADDRESS" per finished task, then
+                                                      "all N"; each attempt appends "start I ADDRESS"
+                                                      to LOG, so the test can see retries
+    python hosts_driver.py ADDRESS queries INDEX N  -> answers N queries with the local backend, then
+                                                      "ready ADDRESS..." (the replicas' hosts), then
+                                                      the same queries in turn on backend = cluster: "same I", "differs I ..." or
+                                                      "failed I ...", then "all N"
+
+It joins through corpus_search.cluster.connect, the way the build and the searcher do.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _value(i: int) -> int:
+    # Deterministic work, so "results unchanged" is checkable whichever node did it.
+    return sum((i * k) % 97 for k in range(20000))
+
+
+def _queries(corpus, n: int) -> list[tuple[str, str]]:
+    """Queries from the index's own text (first three words of passages spread through it), in every mode."""
+    passages = corpus.passages()
+    words = [[w for w in p.text.split() if w.isalpha()][:3] for p in passages[:: max(1, len(passages) // 12)]]
+    texts = [" ".join(w) for w in words if w]
+    modes = ("hybrid", "keyword", "semantic")
+    return [(texts[i % len(texts)], modes[i % 3]) for i in range(n)]
+
+
+def _answer(result) -> list:
+    return [(h.passage.passage_id, round(h.score, 6)) for h in result.hits] + [result.total]
+
+
+def queries(address: str, index: str, n: int) -> int:
+    """The same queries on the local backend, then on the cluster: every answer must be the local one."""
+    import os
+
+    from corpus_search.api import Corpus
+
+    local = Corpus.open(index)
+    try:
+        stream = _queries(local, n)
+        expected = [_answer(local.search(q, mode=m)) for q, m in stream]
+    finally:
+        local.close()
+    os.environ.update(CORPUS_SEARCH_BACKEND="cluster", CORPUS_SEARCH_CLUSTER_ADDRESS=address)
+    sharded = Corpus.open(index)
+    import ray
+
+    # Where the shard replicas run (GCS's actor table), so the test knows the host it cuts held one.
+    placed = [a["Address"]["IPAddress"] for a in ray._private.state.actors().values()
+              if a["ActorClassName"].endswith("ShardServer") and a["State"] == "ALIVE"]
+    print("ready", " ".join(sorted(placed)), flush=True)
+    try:
+        for i, (q, m) in enumerate(stream):
+            try:
+                got = _answer(sharded.search(q, mode=m))
+            except Exception as exc:  # noqa: BLE001 - every failed query is reported, none hidden
+                print(f"failed {i} {type(exc).__name__}: {str(exc)[:300]!r}", flush=True)
+                continue
+            print(f"same {i}" if got == expected[i] else f"differs {i} {q!r} {m}", flush=True)
+        print(f"all {n}", flush=True)
+    finally:
+        sharded.close()
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from corpus_search import cluster
+
+    from corpus_search.errors import CorpusSearchError
+
+    address, what, *rest = argv
+    if what == "queries":  # the searcher joins the cluster itself, through the settings
+        return queries(address, rest[0], int(rest[1]))
+    try:
+        cluster.connect(address)
+    except CorpusSearchError as exc:  # as the CLI does: one line, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        if what == "nodes":
+            alive = sorted(n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"])
+
+            @ray.remote(num_cpus=1)
+            def where() -> str:
+                return ray.util.get_node_ip_address()
+
+            pinned = {n["NodeManagerAddress"]: where.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
+                for n in ray.nodes() if n["Alive"]}
+            ran = {asked: ray.get(ref, timeout=60) for asked, ref in pinned.items()}
+            print(json.dumps({"alive": alive, "ran": ran}), flush=True)
+        elif what == "hold":
+            # A task on every node (so each has started a worker), then stay joined until stdin closes.
+            @ray.remote(num_cpus=1)
+            def where() -> str:
+                return ray.util.get_node_ip_address()
+
+            ray.get([where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
+                     for n in ray.nodes() if n["Alive"]], timeout=60)
+            print("ready", flush=True)
+            sys.stdin.read()
+        elif what == "stream":
+            n, log = int(rest[0]), rest[1]
+
+            @ray.remote(num_cpus=1, max_retries=5)
+            def work(i: int) -> tuple[int, int, str]:
+                import time
+
+                here = ray.util.get_node_ip_address()
+                with open(log, "a") as fh:
+                    fh.write(f"start {i} {here}\n")
+                time.sleep(0.4)  # long enough that a cut finds tasks in flight
+                return i, _value(i), here
+
+            pending = [work.options(scheduling_strategy="SPREAD").remote(i) for i in range(n)]
+            while pending:
+                ready, pending = ray.wait(pending, num_returns=1, timeout=120)
+                if not ready:
+                    print("stuck", flush=True)
+                    return 1
+                i, value, here = ray.get(ready[0])
+                print(f"done {i} {value} {here}", flush=True)
+            print(f"all {n}", flush=True)
+        else:
+            print(f"unknown command {what}", file=sys.stderr)
+            return 2
+    finally:
+        cluster.disconnect()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
