@@ -14,11 +14,11 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from corpus_search import config
+from corpus_search import config, shapes
 from corpus_search.build import KEYWORD, STORE, BuildReport, Progress
 from corpus_search.errors import UsageError
 from corpus_search.generations import Generations
-from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult, contract_status
+from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult
 from corpus_search.search import Filters, Searcher
 
 
@@ -156,57 +156,17 @@ class Corpus:
         return self.result_json(self.search(query, **kwargs))
 
     def result_json(self, result: SearchResult, explain: bool = False) -> dict[str, Any]:
-        return {
-            "query": result.query,
-            "mode": result.mode,
-            "total": result.total,
-            "results": [self.hit_json(h, explain) for h in result.hits],
-            "facets": {label: [{"name": n, "passages": c} for n, c in items] for label, items in result.facets.items()},
-            "warnings": list(result.warnings),
-            "seconds": round(result.seconds, 4),
-        }
+        """The CONTRACT.md `search --json` object for a result (shapes.search_result)."""
+        return shapes.search_result(result, [self.hit_json(h, explain) for h in result.hits])
 
     def evidence_page(self, hit: Hit) -> int | str | None:
         """The printed page the hit's evidence sentence starts on (a passage may cross pages)."""
-        if hit.evidence is None:
-            return None
-        label = hit.passage.page_at(hit.evidence[0])
-        return int(label) if label is not None and label.isdigit() else label
+        return shapes.evidence_page(hit)
 
     def hit_json(self, hit: Hit, explain: bool = False) -> dict[str, Any]:
+        """One result of `search --json` (shapes.hit)."""
         p = hit.passage
-        record = self.record(p.doc_id)
-        data = {
-            "rank": hit.rank,
-            "passage_id": p.passage_id,
-            "doc_id": p.doc_id,
-            "title": record.title,
-            "authors": list(record.authors),
-            "year": record.year,
-            "page": p.page,
-            "page_end": p.page_end,
-            "paragraph": p.paragraph,
-            "section": p.section,
-            "kind": p.kind,
-            "text": p.text,
-            "score": hit.score,
-            "keyword_rank": hit.keyword_rank,
-            "semantic_rank": hit.semantic_rank,
-            "entities": [{"name": m.name, "label": m.label, "text": m.text} for m in hit.entities],
-            "highlights": [list(s) for s in hit.highlights],
-            "evidence": None if hit.evidence is None else {
-                "text": p.text[hit.evidence[0]:hit.evidence[1]], "start": hit.evidence[0], "end": hit.evidence[1],
-                "page": self.evidence_page(hit)},
-            "citation": self.cite(p.passage_id),
-            "ocr": p.ocr,  # the text was read by OCR from a page image
-            "ocr_confidence": p.ocr_confidence,
-            "pdf_page": p.pdf_page,
-            "language": p.language,
-        }
-        if explain:
-            data.update(keyword_score=hit.keyword_score, semantic_score=hit.semantic_score, fused_score=hit.fused_score,
-                        kind_factor=hit.kind_factor, evidence_score=hit.evidence_score)
-        return data
+        return shapes.hit(hit, self.record(p.doc_id), self.cite(p.passage_id), explain)
 
     # -- quotations and citations ---------------------------------------------
     def quote(self, text: str, limit: int = 5):
@@ -253,11 +213,7 @@ class Corpus:
 
     def documents_json(self) -> list[dict[str, Any]]:
         """The CONTRACT.md `documents --json` list: every document, then every file that is none (doc_id null)."""
-        rows = [d.to_json() for d in self.documents()]
-        rows += [{"path": u["path"], "doc_id": None, "status": u["status"], "message": u["message"], "passages": 0}
-                 for u in self.unindexed()]
-        # `status` in the contract's four words; `detail` the status the build gave ("no text layer", ...).
-        return [{**row, "status": contract_status(row["status"]), "detail": row["status"]} for row in rows]
+        return shapes.documents(self.documents(), self.unindexed())
 
     def record(self, doc_id: str) -> Record:
         return self._records().get(doc_id) or self.store.document(doc_id).record
@@ -274,26 +230,8 @@ class Corpus:
         return self.store.passages(doc_id)
 
     def passage_json(self, passage: Passage, mentions=None) -> dict[str, Any]:
-        data = {
-            "passage_id": passage.passage_id,
-            "doc_id": passage.doc_id,
-            "page": passage.page,
-            "page_end": passage.page_end,
-            "page_label": passage.page_label,
-            "paragraph": passage.paragraph,
-            "section": passage.section,
-            "kind": passage.kind,
-            "text": passage.text,
-            "start": passage.start,
-            "end": passage.end,
-            "notes": list(passage.notes),
-            "ocr": passage.ocr,
-            "ocr_confidence": passage.ocr_confidence,
-            "pdf_page": passage.pdf_page,
-            "language": passage.language,
-        }
-        data["entities"] = [{"name": m.name, "label": m.label, "text": m.text} for m in (mentions or [])]
-        return data
+        """One row of `passages --json` (shapes.passage)."""
+        return shapes.passage(passage, mentions or ())
 
     def passages_json(self, doc_id: str | None = None) -> list[dict[str, Any]]:
         passages = self.passages(doc_id)
