@@ -49,6 +49,7 @@ class Corpus:
         self.generation = generation
         self.manifest = manifest
         self.warnings = warnings
+        backends.check_written_by(manifest, generation)
         self.store = Store.open(generation / STORE)
         self.keyword = backends.keyword_backend().open(generation / KEYWORD)
         self.vectors = backends.vector_backend().open(generation)

@@ -229,6 +229,8 @@ def with_ocr(ready: Prepared, pattern: Pattern, matches: list[QuoteMatch]) -> li
 
 
 def build_match(ready: Prepared, first: int, start: int, last: int, end: int, **extra: Any) -> QuoteMatch:
+    """The match from `start` in passage `first` to `end` in passage `last`: its words cut from the passages,
+    its W3C selectors, pages and citation."""
     p, q = ready.passages[first], ready.passages[last]
     doc_text, sha, record = ready.doc(p.doc_id)
     consistent = all(doc_text[x.start : x.end] == x.text for x in (p, q))
