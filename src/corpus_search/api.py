@@ -9,17 +9,27 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from corpus_search import config, shapes
+from corpus_search import backends, build as building, config, shapes
 from corpus_search.build import KEYWORD, STORE, BuildReport, Progress
+from corpus_search.check import check_draft
+from corpus_search.cite import cite
+from corpus_search.curation import OPS, Curation
 from corpus_search.errors import UsageError
+from corpus_search.export import ExportItem, export
 from corpus_search.generations import Generations
 from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult
+from corpus_search.query_encoder import QueryEncoder
+from corpus_search.quote import verify
 from corpus_search.search import Filters, Searcher
+from corpus_search.sentences import SentenceIndex
+from corpus_search.store import Store
+from corpus_search.vector_index import model_path
 
 
 def default_corpus() -> Path:
@@ -33,18 +43,13 @@ def default_index() -> Path:
 def build(corpus: Path | str | None = None, index: Path | str | None = None, progress: Progress | None = None,
           force: bool = False, retry: Collection[str] = ()) -> BuildReport:
     """Build or update the index; see build.build."""
-    from corpus_search.build import build as _build
-
-    return _build(Path(corpus or default_corpus()), Path(index or default_index()), progress, force, retry)
+    return building.build(Path(corpus or default_corpus()), Path(index or default_index()), progress, force, retry)
 
 
 class Corpus:
     """One opened index generation: search, quote, cite, list."""
 
     def __init__(self, root: Path, generation: Path, manifest: dict, warnings: list[str]):
-        from corpus_search import backends
-        from corpus_search.store import Store
-
         self.root = root
         self.generation = generation
         self.manifest = manifest
@@ -56,8 +61,6 @@ class Corpus:
         self._encoder = None
         self._encoder_lock = threading.Lock()
         self._query_cache: dict[str, Any] = {}
-        from corpus_search.sentences import SentenceIndex
-
         self.sentences = SentenceIndex.open(generation)
         self.searcher = Searcher(self.store, self.keyword, self.vectors, self.encode_query, self.sentences)
 
@@ -74,8 +77,6 @@ class Corpus:
 
     def curation(self):
         """The curation history this corpus applies (corpus/_entities/curation.toml)."""
-        from corpus_search.curation import Curation
-
         folder = self.store._curation_folder
         if folder is None:
             raise UsageError("this index does not know its corpus folder; pass --corpus DIR (or rebuild it)")
@@ -83,8 +84,6 @@ class Corpus:
 
     def curate(self, op: str, name: str, value: str = ""):
         """Record one curation change (names may be given by any alias); it applies at once."""
-        from corpus_search.curation import OPS
-
         if op not in OPS:
             raise UsageError(f"unknown curation {op!r}; one of {', '.join(OPS)}")
         name = self._one_entity(name)
@@ -120,9 +119,6 @@ class Corpus:
         with self._encoder_lock:
             if self._encoder is None:
                 # NumPy forward pass of the same model: no 9 s sentence-transformers import per query.
-                from corpus_search.query_encoder import QueryEncoder
-                from corpus_search.vector_index import model_path
-
                 self._encoder = QueryEncoder(model_path())
         vec = self._encoder.encode(text)
         if len(self._query_cache) > 512:
@@ -171,26 +167,18 @@ class Corpus:
 
     # -- quotations and citations ---------------------------------------------
     def quote(self, text: str, limit: int = 5):
-        from corpus_search.quote import verify
-
         return verify(self.store, text, semantic=self.semantic, limit=limit)
 
     def check_draft(self, text: str):
-        from corpus_search.check import check_draft
-
         return check_draft(self.store, text, semantic=self.semantic)
 
     def cite(self, passage_id: str, style: str = "chicago", offset: int | None = None,
              end_offset: int | None = None) -> str:
-        from corpus_search.cite import cite
-
         passage = self.store.passage(passage_id)
         return cite(self.record(passage.doc_id), passage, style=style, offset=offset, end_offset=end_offset)
 
     def export(self, passage_ids: Sequence[str], fmt: str, quotes: Sequence | None = None) -> str:
         """Passages (or verified quotations: QuoteMatch objects) as csv, bibtex, ris, csl-json or markdown."""
-        from corpus_search.export import ExportItem, export
-
         items = [ExportItem(self.passage(pid), self.record(self.passage(pid).doc_id)) for pid in passage_ids]
         for m in quotes or ():
             passage = self.passage(m.passage_id)
@@ -208,8 +196,6 @@ class Corpus:
     def unindexed(self) -> list[dict[str, Any]]:
         """Files under the corpus folder that are no document, each with its status ("skipped", "failed") and
         why: a format no extractor reads, a broken record. As the build that made this index saw them."""
-        import json
-
         return json.loads(self.store.meta("unindexed") or "[]")
 
     def documents_json(self) -> list[dict[str, Any]]:
