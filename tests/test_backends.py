@@ -155,3 +155,70 @@ def test_a_build_with_an_unknown_backend_stops_before_reading_a_source(tmp_path,
     line = one_error_line(run("build", index=tmp_path / "index", corpus=tmp_path / "corpus"))
     assert "whoosh" in line
     assert not (tmp_path / "index").exists() or not any((tmp_path / "index").glob("gen-*"))
+
+
+# A second keyword backend, as a plug-in would register one: Whoosh's own class under another name.
+# What is tested is the seam's bookkeeping (which backend wrote a generation), so the class is real.
+_OTHER = "whoosh-b"
+_REGISTER = f"from corpus_search import backends; backends.KEYWORD[{_OTHER!r}] = backends.KEYWORD['whoosh']; "
+
+
+@pytest.fixture
+def other_keyword_backend(monkeypatch):
+    monkeypatch.setitem(backends.KEYWORD, _OTHER, backends.KEYWORD["whoosh"])
+    return _OTHER
+
+
+def test_the_manifest_names_the_backends_that_wrote_it(built_index):
+    from corpus_search.generations import Generations
+
+    _, manifest, _ = Generations(built_index).good()
+    assert manifest["keyword_backend"] == "whoosh" and manifest["vector_backend"] == "numpy"
+
+
+def test_an_index_is_not_opened_through_another_backend(built_index, other_keyword_backend, monkeypatch):
+    from corpus_search.api import Corpus
+    from corpus_search.errors import IndexMissingError
+
+    monkeypatch.setenv("CORPUS_SEARCH_KEYWORD_BACKEND", other_keyword_backend)
+    with pytest.raises(IndexMissingError, match="written by the keyword backend 'whoosh', not 'whoosh-b'.*corpus-search build"):
+        Corpus.open(built_index)
+
+
+def test_another_backend_is_refused_in_one_line_from_the_cli(built_index, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("CORPUS_SEARCH_KEYWORD_BACKEND", _OTHER)
+    code = _REGISTER + "import sys; from corpus_search.cli import main; sys.argv = ['corpus-search'] + sys.argv[1:]; main()"
+    proc = subprocess.run([sys.executable, "-c", code, "--index", str(built_index), "search", "pipeline"],
+                          capture_output=True, text=True, timeout=300)
+    line = one_error_line(proc)
+    assert proc.returncode == 3  # IndexMissingError: the index is foreign to these settings
+    assert "'whoosh'" in line and f"'{_OTHER}'" in line and "CORPUS_SEARCH_KEYWORD_BACKEND" in line
+
+
+def test_a_build_with_another_backend_rewrites_the_index_and_only_it_opens_it(tmp_path, other_keyword_backend,
+                                                                               monkeypatch):
+    from corpus_search.api import Corpus, build
+    from corpus_search.errors import IndexMissingError
+    from corpus_search.generations import Generations
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "a.txt").write_text("The Altai pipeline was shelved.\n\nGazprom dragged its feet.\n",
+                                                encoding="utf-8")
+    index = tmp_path / "index"
+    build(tmp_path / "corpus", index)
+    monkeypatch.setenv("CORPUS_SEARCH_KEYWORD_BACKEND", other_keyword_backend)
+    report = build(tmp_path / "corpus", index)
+    # Nothing the old backend wrote is carried over: the unchanged source is processed again.
+    assert report.changed and not any(s.reused for s in report.sources)
+    assert Generations(index).good()[1]["keyword_backend"] == other_keyword_backend
+    corpus = Corpus.open(index)
+    try:
+        assert corpus.search("Altai", mode="keyword").hits
+    finally:
+        corpus.close()
+    monkeypatch.delenv("CORPUS_SEARCH_KEYWORD_BACKEND")
+    with pytest.raises(IndexMissingError, match=f"written by the keyword backend '{other_keyword_backend}'"):
+        Corpus.open(index)

@@ -9,17 +9,27 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from corpus_search import config
+from corpus_search import backends, build as building, config, shapes
 from corpus_search.build import KEYWORD, STORE, BuildReport, Progress
+from corpus_search.check import check_draft
+from corpus_search.cite import cite
+from corpus_search.curation import OPS, Curation
 from corpus_search.errors import CorpusSearchError, UsageError
+from corpus_search.export import ExportItem, export
 from corpus_search.generations import Generations
-from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult, contract_status
+from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult
+from corpus_search.query_encoder import QueryEncoder
+from corpus_search.quote import verify
 from corpus_search.search import Filters, Searcher
+from corpus_search.sentences import SentenceIndex
+from corpus_search.store import Store
+from corpus_search.vector_index import model_path
 
 
 def default_corpus() -> Path:
@@ -33,23 +43,19 @@ def default_index() -> Path:
 def build(corpus: Path | str | None = None, index: Path | str | None = None, progress: Progress | None = None,
           force: bool = False, retry: Collection[str] = (), cluster: str | None = None) -> BuildReport:
     """Build or update the index; see build.build (`cluster`: on the Ray cluster at that address)."""
-    from corpus_search.build import build as _build
-
-    return _build(Path(corpus or default_corpus()), Path(index or default_index()), progress, force, retry,
-                  cluster=cluster)
+    return building.build(Path(corpus or default_corpus()), Path(index or default_index()), progress, force, retry,
+                          cluster=cluster)
 
 
 class Corpus:
     """One opened index generation: search, quote, cite, list."""
 
     def __init__(self, root: Path, generation: Path, manifest: dict, warnings: list[str]):
-        from corpus_search import backends
-        from corpus_search.store import Store
-
         self.root = root
         self.generation = generation
         self.manifest = manifest
         self.warnings = warnings
+        backends.check_written_by(manifest, generation)
         self.store = Store.open(generation / STORE)
         self._encoder = None
         self._encoder_lock = threading.Lock()
@@ -63,8 +69,6 @@ class Corpus:
             raise UsageError(f"unknown backend {backend!r} (CORPUS_SEARCH_BACKEND); choose from local, cluster")
         self.keyword = backends.keyword_backend().open(generation / KEYWORD)
         self.vectors = backends.vector_backend().open(generation)
-        from corpus_search.sentences import SentenceIndex
-
         self.sentences = SentenceIndex.open(generation)
         self.searcher = Searcher(self.store, self.keyword, self.vectors, self.encode_query, self.sentences)
 
@@ -99,8 +103,6 @@ class Corpus:
 
     def curation(self):
         """The curation history this corpus applies (corpus/_entities/curation.toml)."""
-        from corpus_search.curation import Curation
-
         folder = self.store._curation_folder
         if folder is None:
             raise UsageError("this index does not know its corpus folder; pass --corpus DIR (or rebuild it)")
@@ -108,8 +110,6 @@ class Corpus:
 
     def curate(self, op: str, name: str, value: str = ""):
         """Record one curation change (names may be given by any alias); it applies at once."""
-        from corpus_search.curation import OPS
-
         if op not in OPS:
             raise UsageError(f"unknown curation {op!r}; one of {', '.join(OPS)}")
         name = self._one_entity(name)
@@ -147,9 +147,6 @@ class Corpus:
         with self._encoder_lock:
             if self._encoder is None:
                 # NumPy forward pass of the same model: no 9 s sentence-transformers import per query.
-                from corpus_search.query_encoder import QueryEncoder
-                from corpus_search.vector_index import model_path
-
                 self._encoder = QueryEncoder(model_path())
         vec = self._encoder.encode(text)
         if len(self._query_cache) > 512:
@@ -184,80 +181,32 @@ class Corpus:
         return self.result_json(self.search(query, **kwargs))
 
     def result_json(self, result: SearchResult, explain: bool = False) -> dict[str, Any]:
-        return {
-            "query": result.query,
-            "mode": result.mode,
-            "total": result.total,
-            "results": [self.hit_json(h, explain) for h in result.hits],
-            "facets": {label: [{"name": n, "passages": c} for n, c in items] for label, items in result.facets.items()},
-            "warnings": list(result.warnings),
-            "seconds": round(result.seconds, 4),
-        }
+        """The CONTRACT.md `search --json` object for a result (shapes.search_result)."""
+        return shapes.search_result(result, [self.hit_json(h, explain) for h in result.hits])
 
     def evidence_page(self, hit: Hit) -> int | str | None:
         """The printed page the hit's evidence sentence starts on (a passage may cross pages)."""
-        if hit.evidence is None:
-            return None
-        label = hit.passage.page_at(hit.evidence[0])
-        return int(label) if label is not None and label.isdigit() else label
+        return shapes.evidence_page(hit)
 
     def hit_json(self, hit: Hit, explain: bool = False) -> dict[str, Any]:
+        """One result of `search --json` (shapes.hit)."""
         p = hit.passage
-        record = self.record(p.doc_id)
-        data = {
-            "rank": hit.rank,
-            "passage_id": p.passage_id,
-            "doc_id": p.doc_id,
-            "title": record.title,
-            "authors": list(record.authors),
-            "year": record.year,
-            "page": p.page,
-            "page_end": p.page_end,
-            "paragraph": p.paragraph,
-            "section": p.section,
-            "kind": p.kind,
-            "text": p.text,
-            "score": hit.score,
-            "keyword_rank": hit.keyword_rank,
-            "semantic_rank": hit.semantic_rank,
-            "entities": [{"name": m.name, "label": m.label, "text": m.text} for m in hit.entities],
-            "highlights": [list(s) for s in hit.highlights],
-            "evidence": None if hit.evidence is None else {
-                "text": p.text[hit.evidence[0]:hit.evidence[1]], "start": hit.evidence[0], "end": hit.evidence[1],
-                "page": self.evidence_page(hit)},
-            "citation": self.cite(p.passage_id),
-            "ocr": p.ocr,  # the text was read by OCR from a page image
-            "ocr_confidence": p.ocr_confidence,
-            "pdf_page": p.pdf_page,
-            "language": p.language,
-        }
-        if explain:
-            data.update(keyword_score=hit.keyword_score, semantic_score=hit.semantic_score, fused_score=hit.fused_score,
-                        kind_factor=hit.kind_factor, evidence_score=hit.evidence_score)
-        return data
+        return shapes.hit(hit, self.record(p.doc_id), self.cite(p.passage_id), explain)
 
     # -- quotations and citations ---------------------------------------------
     def quote(self, text: str, limit: int = 5):
-        from corpus_search.quote import verify
-
         return verify(self.store, text, semantic=self.semantic, limit=limit)
 
     def check_draft(self, text: str):
-        from corpus_search.check import check_draft
-
         return check_draft(self.store, text, semantic=self.semantic)
 
     def cite(self, passage_id: str, style: str = "chicago", offset: int | None = None,
              end_offset: int | None = None) -> str:
-        from corpus_search.cite import cite
-
         passage = self.store.passage(passage_id)
         return cite(self.record(passage.doc_id), passage, style=style, offset=offset, end_offset=end_offset)
 
     def export(self, passage_ids: Sequence[str], fmt: str, quotes: Sequence | None = None) -> str:
         """Passages (or verified quotations: QuoteMatch objects) as csv, bibtex, ris, csl-json or markdown."""
-        from corpus_search.export import ExportItem, export
-
         items = [ExportItem(self.passage(pid), self.record(self.passage(pid).doc_id)) for pid in passage_ids]
         for m in quotes or ():
             passage = self.passage(m.passage_id)
@@ -275,17 +224,11 @@ class Corpus:
     def unindexed(self) -> list[dict[str, Any]]:
         """Files under the corpus folder that are no document, each with its status ("skipped", "failed") and
         why: a format no extractor reads, a broken record. As the build that made this index saw them."""
-        import json
-
         return json.loads(self.store.meta("unindexed") or "[]")
 
     def documents_json(self) -> list[dict[str, Any]]:
         """The CONTRACT.md `documents --json` list: every document, then every file that is none (doc_id null)."""
-        rows = [d.to_json() for d in self.documents()]
-        rows += [{"path": u["path"], "doc_id": None, "status": u["status"], "message": u["message"], "passages": 0}
-                 for u in self.unindexed()]
-        # `status` in the contract's four words; `detail` the status the build gave ("no text layer", ...).
-        return [{**row, "status": contract_status(row["status"]), "detail": row["status"]} for row in rows]
+        return shapes.documents(self.documents(), self.unindexed())
 
     def record(self, doc_id: str) -> Record:
         return self._records().get(doc_id) or self.store.document(doc_id).record
@@ -302,26 +245,8 @@ class Corpus:
         return self.store.passages(doc_id)
 
     def passage_json(self, passage: Passage, mentions=None) -> dict[str, Any]:
-        data = {
-            "passage_id": passage.passage_id,
-            "doc_id": passage.doc_id,
-            "page": passage.page,
-            "page_end": passage.page_end,
-            "page_label": passage.page_label,
-            "paragraph": passage.paragraph,
-            "section": passage.section,
-            "kind": passage.kind,
-            "text": passage.text,
-            "start": passage.start,
-            "end": passage.end,
-            "notes": list(passage.notes),
-            "ocr": passage.ocr,
-            "ocr_confidence": passage.ocr_confidence,
-            "pdf_page": passage.pdf_page,
-            "language": passage.language,
-        }
-        data["entities"] = [{"name": m.name, "label": m.label, "text": m.text} for m in (mentions or [])]
-        return data
+        """One row of `passages --json` (shapes.passage)."""
+        return shapes.passage(passage, mentions or ())
 
     def passages_json(self, doc_id: str | None = None) -> list[dict[str, Any]]:
         passages = self.passages(doc_id)

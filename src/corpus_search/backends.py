@@ -10,20 +10,45 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from corpus_search import config
-from corpus_search.errors import UsageError
+from corpus_search.errors import IndexMissingError, UsageError
 
-if TYPE_CHECKING:  # numpy and Whoosh stay out of `--help`
+if TYPE_CHECKING:  # numpy stays out of `--help`
     import numpy as np
-
-    from corpus_search.keyword_index import KeywordDoc, KeywordHits
 
 # setting value -> "module:class"; imported only when chosen
 KEYWORD = {"whoosh": "corpus_search.keyword_index:KeywordIndex"}
 VECTOR = {"numpy": "corpus_search.vector_index:VectorIndex"}
+# The manifest names the backends that wrote a generation (setting -> name); a manifest from before
+# it did was written by the only backends there were.
+SETTINGS = ("keyword_backend", "vector_backend")
+_BEFORE_NAMED = {"keyword_backend": "whoosh", "vector_backend": "numpy"}
+
+
+# What goes into and comes out of any keyword backend: here, not in a backend's module, so a second
+# backend does not import Whoosh for its types.
+@dataclass(frozen=True)
+class KeywordDoc:
+    """One passage as a keyword backend indexes it."""
+
+    passage_id: str
+    doc_id: str
+    kind: str
+    text: str
+    section: str
+
+
+@dataclass(frozen=True)
+class KeywordHits:
+    """A keyword search's answer."""
+
+    ids: list[tuple[str, float]]  # (passage_id, bm25 score), best first
+    total: int
+    warnings: list[str]
 
 
 class KeywordBackend(Protocol):
@@ -39,6 +64,10 @@ class KeywordBackend(Protocol):
     @classmethod
     def open(cls, folder: Path) -> KeywordBackend:
         """Raise IndexMissingError (saying which command rebuilds it) when the folder is unreadable."""
+
+    @classmethod
+    def is_current(cls, folder: Path) -> bool:
+        """Whether a folder this backend wrote is in its current format; if not, the build writes it anew."""
 
     def search(self, query: str, limit: int = 100, allowed: set[str] | None = None) -> KeywordHits: ...
 
@@ -91,3 +120,24 @@ def vector_backend() -> type[VectorBackend]:
     """The vector backend class the `vector_backend` setting names."""
     return _chosen("vector_backend", VECTOR)
 
+
+def chosen() -> dict[str, str]:
+    """The backends the settings choose, by name (setting -> name), as a manifest records them."""
+    keyword_backend(), vector_backend()  # an unknown name is its own error
+    return {setting: config.get(setting).strip().lower() for setting in SETTINGS}
+
+
+def written_by(manifest: dict[str, Any]) -> dict[str, str]:
+    """The backends that wrote a generation, from its manifest."""
+    return {setting: str(manifest.get(setting, _BEFORE_NAMED[setting])) for setting in SETTINGS}
+
+
+def check_written_by(manifest: dict[str, Any], generation: Path) -> None:
+    """Refuse to read a generation through backends other than the ones that wrote it: one clear line."""
+    wrote, chose = written_by(manifest), chosen()
+    for setting in SETTINGS:
+        if wrote[setting] != chose[setting]:
+            raise IndexMissingError(
+                f"the index {generation} was written by the {setting.replace('_', ' ')} {wrote[setting]!r}, "
+                f"not {chose[setting]!r}: set CORPUS_SEARCH_{setting.upper()}={wrote[setting]}, "
+                f"or run `corpus-search build` to rebuild it with {chose[setting]!r}")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus_search import config, generations, languages, ocr
+from corpus_search import backends, config, generations, languages, ocr
 from corpus_search.errors import CorpusSearchError, IndexMissingError, SourceError
 from corpus_search.models import (
     STATUS_FAILED,
@@ -151,8 +151,6 @@ def build(corpus: Path, index: Path, progress: Progress | None = None, force: bo
     `cluster`: run extraction, NER and embedding on the Ray cluster at this address ("local", host:port;
     "" for the cluster_address setting) instead of local processes; see cluster_build.py.
     """
-    from corpus_search import backends
-
     backends.keyword_backend(), backends.vector_backend()  # a misspelt backend fails before any source is read
     progress = progress or Progress()
     engine = None
@@ -227,7 +225,7 @@ def _build_locked(corpus: Path, gens: generations.Generations, progress: Progres
             and not retry & set(old_keys)
             and old_manifest.get("corpus_hash") == _corpus_hash(sources, skipped, corpus / "_entities")
             and len(old_keys) - len(inside) == len(sources)
-            and _keyword_export_current(previous_gen)
+            and backends.keyword_backend().is_current(previous_gen / KEYWORD)
             and (previous_gen / SENTENCE_VECTORS).exists()  # an index from before sentence vectors gets them
         ):
             if gens.current() != previous_gen:
@@ -485,24 +483,12 @@ def _open_previous(gens: generations.Generations, models: dict):
         gen, manifest, _ = gens.good()
     except IndexMissingError:
         return None
-    if manifest.get("models") != models:
-        return None  # other models: nothing can be carried over
+    if manifest.get("models") != models or backends.written_by(manifest) != backends.chosen():
+        return None  # other models or backends: nothing can be carried over
     try:
         return Store.open(gen / STORE), vector_backend().open(gen), manifest, gen
     except CorpusSearchError:
         return None
-
-
-def _keyword_export_current(gen: Path) -> bool:
-    """Whether the keyword index carries the NumPy scorer's export in the current format.
-
-    An index from before the export (or from an older format) is rebuilt from the same sources:
-    every source is carried over and only the keyword index is rewritten, so plain-word queries
-    stop falling back to Whoosh's slower scoring.
-    """
-    from corpus_search.bm25 import Scorer
-
-    return Scorer.open(gen / KEYWORD) is not None
 
 
 def _unchanged_report(gens, sources: list[_Source], store, started: float,
@@ -627,8 +613,7 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
     """Write the generation: from a copy of the previous one when there is one, changing only what changed."""
     import shutil
 
-    from corpus_search.backends import keyword_backend, vector_backend
-    from corpus_search.keyword_index import KeywordDoc
+    from corpus_search.backends import KeywordDoc, keyword_backend, vector_backend
     from corpus_search.store import Store
 
     kept = {s.record.doc_id for s in sources if s.reused}
@@ -687,6 +672,7 @@ def _write_generation(gen: Path, sources, previous: Path | None, mentions: list[
             "corpus_hash": _corpus_hash(sources, [r for r in unindexed if r.status == STATUS_SKIPPED],
                                         corpus_dir / "_entities" if corpus_dir is not None else None),
             "models": models,
+            **backends.chosen(),  # keyword_backend, vector_backend: only they may open this generation
             "vector_dim": dim,
             "counts": {"documents": len(sources), "passages": len(ids), "mentions": n_mentions},
             "documents": {s.record.doc_id: s.doc.status for s in sources},

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from corpus_search import shapes
 from corpus_search.errors import CorpusSearchError, UsageError
 from corpus_search.locators import locator_of, locator_text, passage_locator_text
 from corpus_search.models import Status
@@ -229,7 +230,7 @@ def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, langs, limi
 
 def _batch_error(as_json: bool, query: str, exc: Exception) -> None:
     if as_json:
-        _dump({"query": query, "error": str(exc), "results": [], "total": 0})
+        _dump(shapes.search_error(query, str(exc)))
     else:
         click.echo(f"{query[:40]}\terror: {exc}")
 
@@ -349,7 +350,7 @@ def entities(ctx, label, limit, as_json) -> None:
     corpus = _open(ctx)
     rows = corpus.entities(label=label, limit=limit)
     if as_json:
-        _dump([e.to_json() for e in rows])
+        _dump([shapes.entity(e) for e in rows])
         return
     for e in rows:
         aliases = f"  (also: {', '.join(e.aliases[:5])})" if e.aliases else ""

@@ -17,10 +17,11 @@ import sys
 import types
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from corpus_search import bm25, config
+from corpus_search.backends import KeywordDoc, KeywordHits
 from corpus_search.errors import IndexMissingError
 
 INDEX_NAME = "passages"
@@ -63,22 +64,6 @@ _WHOOSH_LOADING_MODULES = (
 )
 _patched = False
 _FIELD_SYNTAX = re.compile(r"\b(\w+):")
-
-
-@dataclass(frozen=True)
-class KeywordDoc:
-    passage_id: str
-    doc_id: str
-    kind: str
-    text: str
-    section: str
-
-
-@dataclass(frozen=True)
-class KeywordHits:
-    ids: list[tuple[str, float]]  # (passage_id, bm25 score), best first
-    total: int
-    warnings: list[str]
 
 
 class _WhooshOnlyUnpickler(pickle.Unpickler):
@@ -243,12 +228,10 @@ class KeywordIndex:
     """Whoosh index of passages; searched by passage id, scored by BM25F."""
 
     def __init__(self, ix, folder: Path) -> None:
-        from corpus_search.bm25 import Scorer
-
         self._ix = ix
         self._searcher = None
         self._docnum_map: dict[str, int] | None = None
-        self._scorer = Scorer.open(folder)  # NumPy scoring of plain-word queries; None in older indexes
+        self._scorer = bm25.Scorer.open(folder)  # NumPy scoring of plain-word queries; None in older indexes
         self._weighting = None  # Whoosh's default BM25F, unless use_stats gives corpus-wide statistics
 
     @classmethod
@@ -281,9 +264,17 @@ class KeywordIndex:
         return cls._exported(ix, folder)
 
     @classmethod
-    def _exported(cls, ix, folder: Path) -> KeywordIndex:
-        from corpus_search import bm25
+    def is_current(cls, folder: Path) -> bool:
+        """Whether the index carries the NumPy scorer's export in the current format.
 
+        An index from before the export (or from an older format) is rebuilt from the same sources:
+        every source is carried over and only the keyword index is rewritten, so plain-word queries
+        stop falling back to Whoosh's slower scoring.
+        """
+        return bm25.Scorer.open(folder) is not None
+
+    @classmethod
+    def _exported(cls, ix, folder: Path) -> KeywordIndex:
         bm25.export(ix, folder)
         return cls(ix, folder)
 
@@ -337,8 +328,6 @@ class KeywordIndex:
     @staticmethod
     def _collect(searcher, q, limit: int, flt, warnings: list[str]):
         """Run the query under the query_timeout setting; past it, the best found so far, with a warning."""
-        from corpus_search import config
-
         collector = _bounded_collector(searcher.collector(limit=limit), flt,
                                        time.monotonic() + config.get_float("query_timeout"))
         searcher.search_with_collector(q, collector)
@@ -398,10 +387,8 @@ class KeywordIndex:
     ) -> KeywordHits:
         from whoosh import query as wq
 
-        from corpus_search.bm25 import plain_terms
-
         q, warnings = self.parse(query)
-        plain = plain_terms(q) if self._scorer is not None else None
+        plain = bm25.plain_terms(q) if self._scorer is not None else None
         if plain is not None:
             keep = self._scorer.mask(doc_ids, kinds, allowed)
             scored = self._scorer.search(plain, keep, limit)

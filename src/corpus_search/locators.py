@@ -1,11 +1,17 @@
 """Where in a source a passage or a quotation sits, as a reader cites it: "p. 17", "pp. 17-18", "para. 6".
 
+`find_locator` works out the pages (or paragraphs) a span covers; `locator_text` writes them.
+
 One formatter for the CLI, the app, quote reports and citations. Plain text (the CLI, citations,
 exports) joins a range with a hyphen, which every terminal and bibliography manager reads as
 typed; the app typesets the range with an en dash (`dash=EN_DASH`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corpus_search.models import Passage, Record
 
 HYPHEN = "-"
 EN_DASH = "–"
@@ -39,3 +45,63 @@ def locator_of(item, *, dash: str = HYPHEN) -> str:
     """`passage_locator_text` for anything with page, page_end and paragraph (a Passage, a QuoteMatch, a hit)."""
     return passage_locator_text(getattr(item, "page", None), getattr(item, "page_end", None),
                                 getattr(item, "paragraph", None), getattr(item, "page_label", None), dash=dash)
+
+
+@dataclass(frozen=True)
+class Locator:
+    """Where in a work: a page range or a paragraph range (both ends may be equal)."""
+
+    label: str  # "page" | "paragraph" | "" (the whole work)
+    first: str = ""
+    last: str = ""
+
+    @property
+    def value(self) -> str:
+        """The bare locator, "17" or "17-18"."""
+        return self.first if self.last in ("", self.first) else f"{self.first}-{self.last}"
+
+    def text(self, mla: bool = False) -> str:
+        return locator_text(self.label, self.first, self.last, mla=mla)
+
+
+def find_locator(
+    record: Record,
+    passage: Passage | None,
+    offset: int | None = None,
+    end_offset: int | None = None,
+    last: Passage | None = None,
+) -> Locator:
+    """The locator of a passage, or of the quotation at [offset, end_offset) in it.
+
+    `last` is the passage a quotation ends in when it runs over into the next one; `end_offset`
+    is then an offset in `last`.
+    """
+    if passage is None:
+        return Locator("")
+    end_passage = last or passage
+    if record.cite_by == "paragraph" and passage.paragraph is not None:
+        final = end_passage.paragraph if end_passage.paragraph is not None else passage.paragraph
+        return Locator("paragraph", str(passage.paragraph), str(final))
+    if offset is None:
+        first = passage.page_at(0)
+        final_page = end_passage.page_at(max(len(end_passage.text) - 1, 0))
+    else:
+        first = passage.page_at(offset)
+        stop = end_offset if end_offset is not None else offset + 1
+        # The page of the quotation's last character, not of the position after it.
+        final_page = end_passage.page_at(max(stop - 1, 0))
+    if first is None:
+        return Locator("")
+    return Locator("page", first, final_page or first)
+
+
+def locator(
+    record: Record,
+    passage: Passage | None,
+    offset: int | None = None,
+    end_offset: int | None = None,
+    *,
+    last: Passage | None = None,
+) -> str:
+    """"p. 17", "pp. 17-18" or "para. 14" (by `record.cite_by`); "" for the work as a whole."""
+    return find_locator(record, passage, offset, end_offset, last).text()

@@ -1,4 +1,7 @@
-"""The one data model every stage shares: frozen dataclasses with JSON conversions."""
+"""The one data model every stage shares: frozen dataclasses, stored as JSON (`to_json`/`from_json`).
+
+The JSON objects the CLI and the API print (CONTRACT.md) are made in shapes.py.
+"""
 
 from __future__ import annotations
 
@@ -125,7 +128,7 @@ class Record:
     title_guessed: bool = False  # the record's title is only the file name (an upload left untitled)
 
     def to_json(self) -> dict[str, Any]:
-        return _to_json(self)
+        return fields_json(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Record:
@@ -186,7 +189,7 @@ class Passage:
         return self.pdf_page + sum(1 for off, _ in self.page_breaks if off <= offset)
 
     def to_json(self) -> dict[str, Any]:
-        return _to_json(self)
+        return fields_json(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Passage:
@@ -204,9 +207,6 @@ class Mention:
     name: str  # canonical name
     label: str  # PERSON, ORG, GPE, LOC, NORP, FAC, PROJECT, ...
 
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "label": self.label, "text": self.text, "start": self.start, "end": self.end}
-
 
 @dataclass(frozen=True)
 class Entity:
@@ -218,16 +218,6 @@ class Entity:
     passages: int = 0
     mentions: int = 0
     cooccurring: tuple[tuple[str, int], ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "label": self.label,
-            "aliases": list(self.aliases),
-            "passages": self.passages,
-            "mentions": self.mentions,
-            "cooccurring": [{"name": n, "passages": c} for n, c in self.cooccurring],
-        }
 
 
 @dataclass(frozen=True)
@@ -248,7 +238,7 @@ class Document:
     attachment: str | None = None  # its name inside the parent ("report.pdf", "message 3")
 
     def to_json(self) -> dict[str, Any]:
-        data = _to_json(self)
+        data = fields_json(self)
         data["record"] = self.record.to_json()
         return data
 
@@ -317,11 +307,9 @@ class QuoteMatch:
     ocr_equivalent: tuple[dict[str, Any], ...] = ()
     pdf_page: int | None = None  # the PDF's own page where the quotation starts (PDF sources)
 
-    def to_json(self) -> dict[str, Any]:
-        return _to_json(self)
 
-
-def _to_json(obj: Any) -> dict[str, Any]:
+def fields_json(obj: Any) -> dict[str, Any]:
+    """Every field of a dataclass, tuples as lists: the storage form (CONTRACT.md's shapes are in shapes.py)."""
     out: dict[str, Any] = {}
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corpus_search import shapes
 from corpus_search.errors import UsageError
 
 
@@ -36,8 +37,7 @@ class ScreenMatch:
     pdf_page: int | None = None  # the PDF's own page: what a reader finds where no printed number is (a cover)
 
     def to_json(self) -> dict:
-        return {"passage_id": self.passage_id, "doc_id": self.doc_id, "page": self.page, "pdf_page": self.pdf_page,
-                "matched": self.matched, "via": self.via, "entity": self.entity, "citation": self.citation}
+        return shapes.screen_match(self)
 
 
 @dataclass
@@ -50,9 +50,7 @@ class ScreenResult:
         return bool(self.matches)
 
     def to_json(self) -> dict:
-        return {"name": self.name.name, "aliases": list(self.name.aliases), "found": self.found,
-                "passages": len({m.passage_id for m in self.matches}),
-                "matches": [m.to_json() for m in self.matches]}
+        return shapes.screen_result(self)
 
 
 def read_names(path: Path) -> list[ScreenName]:

@@ -1,0 +1,187 @@
+"""Steps 3-4 and the sections of step 5 (see passages.py): what each block is and where it belongs.
+
+Headings, captions and boxes are told apart, a web edition's glued paragraph numbers are stripped,
+paragraphs split by a page break are joined again, and each block gets its section path.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+
+from corpus_search.clean import PAGE_CLOSE, PAGE_OPEN
+from corpus_search.passage_blocks import CAPTION, TERMINAL, Block, Doc, heading_like
+
+_BOX = re.compile(r"^box\s+\d+[a-z]?\s*[:.–—-]", re.I)
+_CHAPTER = re.compile(r"^(chapter|part)\s+(\d+|[ivxlc]+|one|two|three|four|five|six|seven|eight|nine|ten)\b\.?$", re.I)
+_KEYWORDS = frozenset(
+    "foreword preface introduction conclusion conclusions annex annexes appendix appendices abbreviations "
+    "acronyms references bibliography notes endnotes abstract summary overview background glossary contents "
+    "acknowledgements acknowledgments disclaimer".split()
+) | {"executive summary", "table of contents", "editor's notes", "editor’s notes", "author information",
+     "further reading", "about the authors", "list of abbreviations"}  # fmt: skip
+_FRONT_MATTER = frozenset({"abstract", "summary", "executive summary", "editor's notes", "editor’s notes"})
+_PARA_NO = re.compile(r"^(\d{1,3})(?=[^\W\d_]|[“‘\"(\[])")
+
+
+# --- step 3: classification -------------------------------------------------------------
+
+
+def number_paragraphs(blocks: list[Block], doc: Doc) -> None:
+    """Strip the glued paragraph numbers of a web edition ("14These ...") in increasing order."""
+    candidates = [b for b in blocks if b.kind == "body" and _PARA_NO.match(b.lines[0])]
+    if not doc.record.numbered_paragraphs and len(candidates) < 5:
+        return
+    last = 0
+    for block in candidates:
+        match = _PARA_NO.match(block.lines[0])
+        assert match is not None
+        number = int(match.group(1))
+        if last < number <= last + 3:  # "2014was" or a stray number is not the next paragraph
+            block.lines[0] = block.lines[0][match.end() :]
+            block.paragraph = number
+            last = number
+            doc.stats["numbered_paragraphs"] += 1
+
+
+def classify(blocks: list[Block], doc: Doc) -> None:
+    """Headings, captions and box titles on one page (needs the page for heading look-ahead)."""
+    for i, block in enumerate(blocks):
+        if block.kind != "body" or block.paragraph is not None:
+            continue
+        text = block.plain
+        if CAPTION.match(text):
+            block.kind = "caption"
+        elif _BOX.match(text) and len(block.lines) <= 2:
+            block.kind = "box-title"
+        elif _is_heading(blocks, i, doc):
+            block.kind = "heading"
+
+
+def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
+    block = blocks[i]
+    text = block.plain
+    if len(block.lines) > 2 or not heading_like(text):
+        return False
+    if _CHAPTER.match(text) or text.lower().rstrip(":") in _KEYWORDS:
+        return True
+    if len(block.lines) == 2 and max(len(ln) for ln in block.lines) > 0.75 * doc.width:
+        return False
+    # A heading is followed, on the same page and within two more heading-like lines, by text.
+    for j in range(i + 1, min(i + 4, len(blocks))):
+        nxt = blocks[j]
+        if nxt.kind == "footnote":
+            return False
+        if nxt.paragraph is not None or len(nxt.plain) > 120 or len(nxt.lines) >= 3:
+            return True
+        if not heading_like(nxt.plain):
+            return False
+    # PDF text: a heading can be the last line of a page, its text on the next page.
+    return not doc.blank_mode and i == len(blocks) - 1 and len(block.lines) == 1
+
+
+# --- step 4: paragraphs across page breaks -----------------------------------------------
+
+
+def _continues(prev: Block, nxt: Block) -> bool:
+    """Does the first block of a page carry on the last paragraph of the page before?"""
+    before, after = prev.plain, nxt.plain
+    if not before or not after:
+        return False
+    return before.endswith("-") or not TERMINAL.search(before) or after[0].islower()
+
+
+def rejoin_pages(bodies: list[list[Block]], notes: list[list[Block]], doc: Doc) -> list[Block]:
+    """Blocks in reading order: a paragraph split by a page break becomes one block again,
+    and the footnotes lifted from a page follow the paragraph that was open at its foot."""
+    ordered: list[Block] = []
+    open_block: Block | None = None
+    for index, blocks in enumerate(bodies):
+        if open_block is not None and blocks and blocks[0].kind == "body" and blocks[0].paragraph is None:
+            if _continues(open_block, blocks[0]):
+                open_block.lines.append(f"{PAGE_OPEN}{doc.labels[index] or ''}{PAGE_CLOSE}")
+                open_block.lines.extend(blocks[0].lines)
+                doc.stats["page_joins"] += 1
+                blocks = blocks[1:]
+        if blocks:
+            open_block = blocks[-1] if blocks[-1].kind == "body" else None
+        elif not bodies[index]:
+            open_block = None  # an empty page (a full-page figure) ends any paragraph
+        ordered.extend(blocks)
+        ordered.extend(notes[index])
+    return ordered
+
+
+# --- step 5: sections, boxes and the final passages ---------------------------------------
+
+
+def _median_width(block: Block) -> float:
+    lines = [ln for ln in block.lines if not ln.startswith(PAGE_OPEN)]
+    return statistics.median(len(ln) for ln in lines[:-1]) if len(lines) >= 3 else 0.0
+
+
+def assign_sections(ordered: list[Block], doc: Doc) -> None:
+    """Heading paths ("Chapter 3 / Business versus politics") and box membership."""
+    body_widths = [w for b in ordered if b.kind == "body" and (w := _median_width(b))]
+    # Boxed text is set narrower than the body; a box that started at a page top ends
+    # where full-width text resumes (Chaillot's Box 3 shares its page with body text).
+    wide = statistics.median(body_widths) if len(body_widths) >= 10 else float("inf")
+    path: list[str] = []
+    box: str | None = None
+    box_page = -1
+    box_top = False
+    box_pages = 0
+    prev_heading = False
+    title = _fold(doc.record.title)
+    for n, block in enumerate(ordered):
+        if block.kind in ("footnote", "caption"):
+            block.section = box or " / ".join(path)
+            continue
+        if block.kind == "box-title":
+            box, box_page, box_top, box_pages = block.plain, block.page, block.top, 1
+            block.section = box
+            doc.stats["boxes"] += 1
+            prev_heading = False
+            continue
+        if box is not None:
+            if block.page != box_page:
+                if block.page == box_page + 1 and block.top and box_pages < 2 and block.kind != "heading":
+                    box_page, box_top, box_pages = block.page, True, box_pages + 1
+                else:
+                    box = None
+            if box is not None and block.kind == "heading" and block.plain[:1].isupper():
+                box = None  # a regular heading: the box is over ("… and Russian thinking" is inside it)
+            if box is not None and box_top and _median_width(block) >= wide:
+                box = None
+            if box is not None:
+                block.kind = "box"
+                block.section = box
+                continue
+        if block.kind == "heading":
+            text = block.plain
+            if n < 5 and title and _fold(text).startswith(title[:60]):
+                block.section = ""  # the document's own title is no section
+                prev_heading = False
+                continue
+            parent = n + 1 < len(ordered) and ordered[n + 1].kind == "heading"
+            if _CHAPTER.match(text) or (text.lower().rstrip(":") in _KEYWORDS and not prev_heading):
+                path = [text]
+            elif parent and not prev_heading:
+                path = path[:1] + [text] if path and _CHAPTER.match(path[0]) else [text]
+            elif prev_heading and len(path) < 3:
+                path.append(text)
+            elif path:
+                path[-1] = text
+            else:
+                path = [text]
+            prev_heading = True
+        else:
+            prev_heading = False
+            if block.paragraph == 1 and path and path[0].lower() in _FRONT_MATTER:
+                path = []  # numbered paragraph 1 starts the article proper, after the editor's notes
+        block.section = " / ".join(path)
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[\W_]+", " ", text.casefold()).strip()
+

@@ -1,0 +1,101 @@
+"""What verifying a quotation found (`QuoteReport`, its verdict) and how a person reads it in a terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from corpus_search import shapes
+from corpus_search.locators import locator_of
+from corpus_search.models import QuoteMatch, Verdict
+from corpus_search.quote_near import CLOSE
+from corpus_search.quote_parse import max_quote_chars, quote_length
+
+
+@dataclass(frozen=True)
+class QuoteReport:
+    """What verifying one quotation found."""
+
+    quote: str
+    found: bool
+    matches: tuple[QuoteMatch, ...]
+    # "found" (verbatim) | "altered" (close wording: see the first match's `difference`) |
+    # "paraphrase" (other words, same meaning, by the vector index) | "not found" |
+    # "too long" (a draft's quotation over the max_quote_chars cap, not checked) |
+    # "out of time" (a draft's quotation left when its check_timeout budget ran out, not checked)
+    verdict: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.verdict:
+            object.__setattr__(self, "verdict", verdict_of(self.found, self.matches, paraphrase=False))
+
+    def to_json(self) -> dict[str, Any]:
+        """CONTRACT.md's `quote --json` object (shapes.quote_report)."""
+        return shapes.quote_report(self)
+
+
+def verdict_of(found: bool, matches: Sequence[QuoteMatch], paraphrase: bool) -> Verdict:
+    """The verdict on a quotation from its matches, best first."""
+    if found:
+        return Verdict.FOUND
+    if matches and matches[0].similarity >= CLOSE:
+        return Verdict.ALTERED
+    return Verdict.PARAPHRASE if paraphrase else Verdict.NOT_FOUND
+
+
+def _where(match: QuoteMatch) -> str:
+    if match.paragraph is None and match.page is None:
+        return "page unknown"
+    return locator_of(match)
+
+
+def render_diff(diff: Sequence[Sequence[str]]) -> str:
+    """A word diff readable in a terminal: [-quoted words-] {+source words+}."""
+    parts = []
+    for op, words in diff:
+        parts.append(words if op == "=" else f"[-{words}-]" if op == "-" else f"{{+{words}+}}")
+    return " ".join(parts)
+
+
+def render_report(report: QuoteReport) -> str:
+    """The report as a person reads it: where the quotation is, or what the source really says."""
+    lines = []
+    if report.found:
+        exact = [m for m in report.matches if m.exact]
+        if exact:
+            lines.append(f"FOUND verbatim, {len(exact)} occurrence{'s' if len(exact) != 1 else ''}:")
+        for m in exact:
+            lines.append(f"  {m.doc_id}, {_where(m)} [{', '.join(m.passage_ids) or m.passage_id}]"
+                         + (" (OCR text)" if m.ocr else ""))
+            lines.append(f"    source: {m.source_text}")
+            lines.append(f"    cite:   {m.citation}")
+        ocr_only = [m for m in report.matches if m.ocr_equivalent]
+        if ocr_only:
+            lines.append(f"FOUND in OCR text only modulo OCR confusions, {len(ocr_only)} occurrence"
+                         f"{'s' if len(ocr_only) != 1 else ''}:")
+        for m in ocr_only:
+            lines.append(f"  {m.doc_id}, {_where(m)} [{', '.join(m.passage_ids) or m.passage_id}]")
+            lines.append(f"    source: {m.source_text}")
+            for eq in m.ocr_equivalent:
+                lines.append(f"    OCR read {eq['source']!r} for {eq['quote']!r} (characters {eq['start']}-{eq['end']})")
+            lines.append(f"    cite:   {m.citation}")
+        return "\n".join(lines)
+    if report.verdict == "too long":
+        return (f"NOT CHECKED: {quote_length(report.quote):,} characters, more than the {max_quote_chars():,} "
+                "a quotation may have (a stray quotation mark? CORPUS_SEARCH_MAX_QUOTE_CHARS sets the cap)")
+    if report.verdict == "out of time":
+        return ("NOT CHECKED: the draft's time budget ran out before this quotation "
+                "(check the draft in parts, or raise CORPUS_SEARCH_CHECK_TIMEOUT)")
+    label = {"altered": "NOT FOUND as quoted; the source has", "paraphrase": "NOT FOUND verbatim; a passage says this in other words"}
+    lines.append(label.get(report.verdict, "NOT FOUND in the corpus") + (":" if report.matches else "."))
+    shown = [m for m in report.matches[:3] if m.similarity >= CLOSE] if report.verdict == "altered" else []
+    for m in shown or report.matches[:1]:
+        kind = f", {m.difference}" if m.difference and report.verdict != "not found" else ""
+        lines.append(f"  {m.doc_id}, {_where(m)} (similarity {m.similarity:.2f}{kind})")
+        lines.append(f"    source: {m.source_text}")
+        if m.diff and report.verdict != "not found":
+            lines.append(f"    diff:   {render_diff(m.diff)}")
+        if report.verdict == "not found":
+            lines.append("    (closest text only: too different to be this quotation)")
+    return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""The one place model objects become the JSON objects CONTRACT.md promises (and its extensions).
+
+The CLI prints these, the API (`Corpus.result_json`, `passages_json`, ...) returns them, and the app
+offers them as downloads, so a shape changes here or nowhere. Keys come in the contract's order, its
+own keys first and the extensions after: `--json` output is read by scripts and compared by tests.
+The models' own `to_json`/`from_json` (Record, Passage, Document) are their storage form, not these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from corpus_search.models import Document, Entity, Hit, Mention, Passage, QuoteMatch, Record, SearchResult
+from corpus_search.models import contract_status, fields_json
+
+if TYPE_CHECKING:  # these modules build their objects with shapes' help, so they are imported for types only
+    from corpus_search.quote_report import QuoteReport
+    from corpus_search.screen import ScreenMatch, ScreenResult
+
+# CONTRACT.md's keys of a quote match, in its order; the extras (spans, selector, diff, OCR) follow.
+_QUOTE_MATCH_KEYS = ("passage_id", "doc_id", "page", "paragraph", "exact", "similarity", "source_text", "citation")
+
+
+def mention(m: Mention) -> dict[str, Any]:
+    """An entity mention as search results and passages list it."""
+    return {"name": m.name, "label": m.label, "text": m.text}
+
+
+def entity(e: Entity) -> dict[str, Any]:
+    """One row of `entities --json`."""
+    return {
+        "name": e.name,
+        "label": e.label,
+        "aliases": list(e.aliases),
+        "passages": e.passages,
+        "mentions": e.mentions,
+        "cooccurring": [{"name": n, "passages": c} for n, c in e.cooccurring],
+    }
+
+
+def passage(p: Passage, mentions: Iterable[Mention] = ()) -> dict[str, Any]:
+    """One row of `passages --json`."""
+    return {
+        "passage_id": p.passage_id,
+        "doc_id": p.doc_id,
+        "page": p.page,
+        "page_end": p.page_end,
+        "page_label": p.page_label,
+        "paragraph": p.paragraph,
+        "section": p.section,
+        "kind": p.kind,
+        "text": p.text,
+        "start": p.start,
+        "end": p.end,
+        "notes": list(p.notes),
+        "ocr": p.ocr,
+        "ocr_confidence": p.ocr_confidence,
+        "pdf_page": p.pdf_page,
+        "language": p.language,
+        "entities": [mention(m) for m in mentions],
+    }
+
+
+def evidence_page(hit: Hit) -> int | str | None:
+    """The printed page the hit's evidence sentence starts on (a passage may cross pages)."""
+    if hit.evidence is None:
+        return None
+    label = hit.passage.page_at(hit.evidence[0])
+    return int(label) if label is not None and label.isdigit() else label
+
+
+def hit(h: Hit, record: Record, citation: str, explain: bool = False) -> dict[str, Any]:
+    """One result of `search --json`; `explain` adds the scores behind its rank."""
+    p = h.passage
+    data = {
+        "rank": h.rank,
+        "passage_id": p.passage_id,
+        "doc_id": p.doc_id,
+        "title": record.title,
+        "authors": list(record.authors),
+        "year": record.year,
+        "page": p.page,
+        "page_end": p.page_end,
+        "paragraph": p.paragraph,
+        "section": p.section,
+        "kind": p.kind,
+        "text": p.text,
+        "score": h.score,
+        "keyword_rank": h.keyword_rank,
+        "semantic_rank": h.semantic_rank,
+        "entities": [mention(m) for m in h.entities],
+        "highlights": [list(s) for s in h.highlights],
+        "evidence": None if h.evidence is None else {
+            "text": p.text[h.evidence[0]:h.evidence[1]], "start": h.evidence[0], "end": h.evidence[1],
+            "page": evidence_page(h)},
+        "citation": citation,
+        "ocr": p.ocr,  # the text was read by OCR from a page image
+        "ocr_confidence": p.ocr_confidence,
+        "pdf_page": p.pdf_page,
+        "language": p.language,
+    }
+    if explain:
+        data.update(keyword_score=h.keyword_score, semantic_score=h.semantic_score, fused_score=h.fused_score,
+                    kind_factor=h.kind_factor, evidence_score=h.evidence_score)
+    return data
+
+
+def search_result(result: SearchResult, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The `search --json` object (one line of `batch --json`) around its results, already shaped by `hit`."""
+    return {
+        "query": result.query,
+        "mode": result.mode,
+        "total": result.total,
+        "results": list(results),
+        "facets": {label: [{"name": n, "passages": c} for n, c in items] for label, items in result.facets.items()},
+        "warnings": list(result.warnings),
+        "seconds": round(result.seconds, 4),
+    }
+
+
+def search_error(query: str, message: str) -> dict[str, Any]:
+    """A `batch --json` line for a query that could not run: the search shape, empty, with the error."""
+    return {"query": query, "error": message, "results": [], "total": 0}
+
+
+def quote_match(m: QuoteMatch) -> dict[str, Any]:
+    """One match of `quote --json`: the contract's keys first, then every other field of the match."""
+    data = fields_json(m)
+    return {**{k: data[k] for k in _QUOTE_MATCH_KEYS}, **{k: v for k, v in data.items() if k not in _QUOTE_MATCH_KEYS}}
+
+
+def quote_report(r: QuoteReport) -> dict[str, Any]:
+    """The `quote --json` object (and one item of `check --json`)."""
+    return {"quote": r.quote, "found": r.found, "verdict": r.verdict, "matches": [quote_match(m) for m in r.matches]}
+
+
+def documents(docs: Iterable[Document], unindexed: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The `documents --json` list: every document, then every file that is none (doc_id null)."""
+    rows = [d.to_json() for d in docs]
+    rows += [{"path": u["path"], "doc_id": None, "status": u["status"], "message": u["message"], "passages": 0}
+             for u in unindexed]
+    # `status` in the contract's four words; `detail` the status the build gave ("no text layer", ...).
+    return [{**row, "status": contract_status(row["status"]), "detail": row["status"]} for row in rows]
+
+
+def screen_match(m: ScreenMatch) -> dict[str, Any]:
+    """One passage a screened name was found in (`screen --json`)."""
+    return {"passage_id": m.passage_id, "doc_id": m.doc_id, "page": m.page, "pdf_page": m.pdf_page,
+            "matched": m.matched, "via": m.via, "entity": m.entity, "citation": m.citation}
+
+
+def screen_result(r: ScreenResult) -> dict[str, Any]:
+    """One name of `screen --json`, found or not."""
+    return {"name": r.name.name, "aliases": list(r.name.aliases), "found": r.found,
+            "passages": len({m.passage_id for m in r.matches}),
+            "matches": [screen_match(m) for m in r.matches]}
