@@ -253,4 +253,4 @@ def test_a_plain_build_stays_local_and_never_imports_ray(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(corpus), str(tmp_path / "index")], capture_output=True,
                           text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
     assert proc.returncode == 0 and "no ray" in proc.stdout, proc.stderr[-500:]
-    assert "1 passages from 1 sources, built" in proc.stdout
+    assert "1 passage from 1 source, built" in proc.stdout
