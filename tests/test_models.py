@@ -23,3 +23,18 @@ def test_a_status_read_back_as_a_string_is_ok_exactly_when_the_source_was_indexe
 
 def test_a_status_that_merely_starts_with_ok_is_not_ok():
     assert not status_ok("okay, but not indexed") and not status_ok("")
+
+
+def test_entities_that_appear_together_equally_often_are_listed_by_name(tmp_path):
+    """`entities --json` lists co-occurring names in the same order in every run (ties by name)."""
+    from corpus_search.models import Mention
+    from corpus_search.store import Store
+
+    store = Store.create(tmp_path / "store.db")
+    others = ["Zeta Corp", "alpha", "Mid Org", "Beta", "Yukos", "Gazprom"]
+    mentions = [Mention("p0", 0, 4, "Hub", "Hub", "ORG"), Mention("p0", 5, 9, "Zeta", "Zeta Corp", "ORG")]
+    for i, name in enumerate(others):
+        mentions += [Mention(f"p{i + 1}", 0, 4, "Hub", "Hub", "ORG"), Mention(f"p{i + 1}", 5, 9, name, name, "ORG")]
+    store.add_mentions(mentions)
+    hub = next(e for e in store.entities(cooccurring=4) if e.name == "Hub")
+    assert hub.cooccurring == (("Zeta Corp", 2), ("alpha", 1), ("Beta", 1), ("Gazprom", 1))

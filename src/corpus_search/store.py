@@ -447,7 +447,8 @@ class Store:
                 for b in group:
                     if b != a:
                         pairs[a][b] += 1
-        return {a: c.most_common(top) for a, c in pairs.items()}
+        # Ties by name: Counter keeps insertion order, which here is set order and so changes per process.
+        return {a: sorted(c.items(), key=lambda nc: (-nc[1], nc[0].casefold(), nc[0]))[:top] for a, c in pairs.items()}
 
 
 def _chunks(items: list, size: int) -> Iterable[list]:
