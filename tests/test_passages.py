@@ -275,3 +275,27 @@ def test_splitting_eight_megabytes_of_one_paragraph_does_not_hang() -> None:
     chunks = _split_long((_PROSE * 90_000)[:8_000_000])
     assert "".join(chunks) == (_PROSE * 90_000)[:8_000_000]
     assert max(len(c) for c in chunks) <= MAX_PASSAGE and len(chunks) >= 8_000_000 // MAX_PASSAGE
+
+
+@pytest.mark.parametrize("short", [
+    "Negotiations over price stalled for nearly a decade.",
+    "Talks resumed in 2014, after the annexation of Crimea.",
+])
+def test_a_heading_followed_by_a_short_paragraph_names_its_section(short: str) -> None:
+    """A one-sentence paragraph after a heading is text: the heading starts a section, so a citation names it."""
+    text = ("Pipeline diplomacy\n\nBackground\n\nThe Altai pipeline was first proposed in 2006 as a route for West "
+            "Siberian gas to reach western China, and has been discussed at every summit since then without result."
+            f"\n\nTalks stall\n\n{short}\n\nA further paragraph follows here.\n")
+    passages = split_document(Record(doc_id="d", title="Pipeline diplomacy"), [Page(index=0, text=text)]).passages
+    found = next(p for p in passages if p.text == short)
+    assert found.kind == "body"
+    assert found.section.split(" / ")[-1] == "Talks stall"
+    assert [p.text for p in passages if p.kind == "heading"] == ["Pipeline diplomacy", "Background", "Talks stall"]
+
+
+@pytest.mark.parametrize("after", ["Total", "12.5%", "Specialist in Nonproliferation", "See above."])
+def test_a_label_before_a_fragment_is_not_a_heading(after: str) -> None:
+    """Table cells and author lines are short too: only a sentence of a few words counts as text after a heading."""
+    text = f"Russia\n\n{after}\n\nGazprom\n"
+    passages = split_document(Record(doc_id="d", title="A report"), [Page(index=0, text=text)]).passages
+    assert [p for p in passages if p.kind == "heading"] == []

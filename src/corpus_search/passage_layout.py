@@ -72,12 +72,18 @@ def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
         nxt = blocks[j]
         if nxt.kind == "footnote":
             return False
-        if nxt.paragraph is not None or len(nxt.plain) > 120 or len(nxt.lines) >= 3:
+        if nxt.paragraph is not None or len(nxt.plain) > 120 or len(nxt.lines) >= 3 or _is_sentence(nxt.plain):
             return True
         if not heading_like(nxt.plain):
             return False
     # PDF text: a heading can be the last line of a page, its text on the next page.
     return not doc.blank_mode and i == len(blocks) - 1 and len(block.lines) == 1
+
+
+def _is_sentence(text: str) -> bool:
+    """A short paragraph is still text: a capitalised sentence of four words or more, closed by a full stop."""
+    words = text.split()
+    return len(words) >= 4 and bool(TERMINAL.search(text)) and text[:1].isupper() and not heading_like(text)
 
 
 # --- step 4: paragraphs across page breaks -----------------------------------------------
