@@ -10,7 +10,7 @@ PORT   ?= 8501
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install install-dev browser tesseract wordlist iproute2 index app test test-fast bench eval clean
+.PHONY: install install-dev browser tesseract wordlist iproute2 pandoc index app test test-fast bench eval clean
 
 install: $(VENV)/.installed
 
@@ -47,6 +47,12 @@ iproute2:
 	@if command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null) || echo "iproute2 could not be installed: the several-hosts tests will be skipped"; \
 	else echo "no ip command and not root: the several-hosts tests will be skipped (they need root and iproute2)"; fi
+# Debian's pandoc: tests/formats_fixtures.py makes the Word and web-page fixtures from the CRS reports'
+# Markdown with it (real text, not hand-written samples); without it those format tests are skipped.
+pandoc:
+	@if command -v pandoc >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq pandoc >/dev/null) || echo "pandoc could not be installed: the Word/web-page format tests will be skipped"; \
+	else echo "pandoc missing and not root: the Word/web-page format tests will be skipped (sudo apt-get install pandoc)"; fi
 # Debian's English word list: the entity noise rules take its lower-case words as ordinary words.
 wordlist:
 	@if [ -r /usr/share/dict/words ]; then :; \
@@ -60,7 +66,7 @@ index: install tesseract wordlist
 app: index
 	$(CLI) app --port $(PORT)
 
-test: install-dev browser tesseract wordlist iproute2
+test: install-dev browser tesseract wordlist iproute2 pandoc
 	$(PY) -m pytest
 
 test-fast: install-dev tesseract
