@@ -293,8 +293,6 @@ class Searcher:
         top = np.flatnonzero(best >= floor) if floor > -np.inf else np.flatnonzero(best > -np.inf)
         if len(top) > depth:
             top = top[np.argpartition(-best[top], depth - 1)[:depth]]
-        if len(top) == 0:
-            return sem
         merged = dict(sem)
         ids = self.vectors.ids
         for i, score in zip(owners[top].tolist(), best[top].tolist()):
