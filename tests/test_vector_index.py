@@ -177,3 +177,11 @@ def test_the_semantic_side_ranks_as_scoring_every_passage_and_long_passage_sente
         assert np.allclose([s for _, s in got[:n]], [s for _, s in want[:n]], atol=1e-5)
         if allowed is not None:
             assert {pid for pid, _ in got} <= allowed
+
+
+@pytest.mark.parametrize("share", [2, 20])  # half the passages (the filter asked per row), a twentieth (ids looked up)
+def test_a_filters_row_mask_marks_exactly_its_passages(corpus, share):
+    ids = corpus.vectors.ids
+    allowed = set(ids[::share]) | {"no-such-document:0001"}
+    mask = corpus.vectors.allowed_mask(allowed)
+    assert [ids[i] for i in np.flatnonzero(mask)] == [pid for pid in ids if pid in allowed]

@@ -1,7 +1,9 @@
 """The store: documents, passages, entity mentions and aliases in SQLite; the source of truth.
 
 The keyword and vector indexes refer to passages by `passage_id`; the text
-lives here only.
+lives here only. `entity_passages` is derived from the mentions at each commit
+(each canonical name's passage ids, for the entity filter); a store built
+before it filters from the mention rows.
 """
 
 from __future__ import annotations
@@ -173,8 +175,8 @@ class Store:
     def commit(self) -> None:
         """Commit the build's writes, with each entity's passage list derived from the mentions written."""
         # The entity filter's index: one JSON list per canonical name. Reading the commonest entity's
-        # 40,000 passage ids from the mention rows took 74 ms at 100k passages (156 ms at load 4),
-        # its list 4 ms. Rewritten whole at every commit, so it always matches the mentions.
+        # 40,000 passages from its 105,000 mention rows cost 74 ms of CPU at 100k passages; its list
+        # costs 9 (BENCHMARKS.md). Rewritten whole at every commit, so it always matches the mentions.
         self.conn.execute("DELETE FROM entity_passages")
         self.conn.execute(
             "INSERT INTO entity_passages SELECT name, json_group_array(passage_id) FROM "
