@@ -371,7 +371,7 @@ class Searcher:
 
     def facets(self, passage_ids: Sequence[str], per_label: int = 8,
                mentions: dict[str, list[Mention]] | None = None) -> dict[str, tuple[tuple[str, int], ...]]:
-        """Top entities per label among these passages (counted once per passage); `mentions`: theirs, if already read."""
+        """Top entities per label among these passages, counted once per passage (`mentions`: theirs, if read)."""
         counts: dict[str, Counter] = defaultdict(Counter)
         if mentions is None:
             mentions = self.store.mentions(list(passage_ids))

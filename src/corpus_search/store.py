@@ -175,8 +175,8 @@ class Store:
     def commit(self) -> None:
         """Commit the build's writes, with each entity's passage list derived from the mentions written."""
         # The entity filter's index: one JSON list per canonical name. Reading the commonest entity's
-        # 40,000 passages from its 105,000 mention rows cost 74 ms of CPU at 100k passages; its list
-        # costs 9 (BENCHMARKS.md). Rewritten whole at every commit, so it always matches the mentions.
+        # 40,000 passages from its 105,000 mention rows cost 70-75 ms of CPU at 100k passages; its list
+        # costs 4-11 (BENCHMARKS.md). Rewritten whole at every commit, so it always matches the mentions.
         self.conn.execute("DELETE FROM entity_passages")
         self.conn.execute(
             "INSERT INTO entity_passages SELECT name, json_group_array(passage_id) FROM "
@@ -393,7 +393,8 @@ class Store:
                 out.update(json.loads(ids))
             return out
         # A curated corpus renames, merges and splits names as it reads: the stored lists do not apply.
-        return {r[0] for r in self.conn.execute(f"SELECT DISTINCT passage_id FROM {table} WHERE name IN ({marks})", names)}
+        sql = f"SELECT DISTINCT passage_id FROM {table} WHERE name IN ({marks})"
+        return {r[0] for r in self.conn.execute(sql, names)}
 
     def _has_entity_lists(self) -> bool:
         """Whether the store has the entity filter's index (a store built before it has not)."""
