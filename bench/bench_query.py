@@ -3,7 +3,9 @@
 For each index (made by make_scale_corpus.py):
   * Corpus.open time (it verifies every file's checksum), then, after warm-up queries,
     p50/p95 of Corpus.search for keyword, semantic (query encoding included: the query
-    vector cache is emptied before each query), hybrid, and hybrid filtered by an entity;
+    vector cache is emptied before each query), hybrid, and hybrid filtered by an entity (with the
+    filter kept from an earlier query, and as the first query with it, as every CLI search is),
+    each with the p50 CPU ms of this process (`cpu_p50_ms`; the machine is shared);
   * the parts: query encoding, brute-force vector top-200, keyword top-200 (our NumPy BM25F and,
     for comparison, Whoosh's own scoring of the same query), entity filter;
   * peers: bm25s on the same texts (latency, overlap@10 with our keyword top 10);
