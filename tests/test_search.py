@@ -184,3 +184,59 @@ def test_unknown_label_is_an_error_listing_the_known_ones(corpus):
     assert hits and all(any(m.label == "ORG" for m in corpus.mentions([h.passage.passage_id])[h.passage.passage_id])
                         for h in hits)
     assert all(e.label == "GPE" for e in corpus.entities(label="gpe", limit=5))
+
+
+def _mentioning_by_rows(store, names):
+    """The passages mentioning any of `names`, read from the mention rows themselves."""
+    return {m.passage_id for m in store.all_mentions() if m.name in set(names)}
+
+
+def test_the_entity_filter_reads_each_entitys_stored_passages_and_they_are_its_mentions(corpus):
+    store = corpus.store
+    assert store._has_entity_lists()  # a new build writes them
+    counts = {e.name: e for e in store.entities()}
+    common = sorted(counts, key=lambda n: -len(_mentioning_by_rows(store, [n])))[:12]
+    for name in common:
+        assert store.passages_mentioning([name]) == _mentioning_by_rows(store, [name])
+    assert store.passages_mentioning(common[:3]) == _mentioning_by_rows(store, common[:3])  # any of them
+    assert store.passages_mentioning(["No Such Entity"]) == set()
+
+
+def test_a_store_built_before_the_entity_lists_filters_the_same(corpus, built_index, tmp_path):
+    import shutil
+    import sqlite3
+
+    from corpus_search.generations import Generations
+    from corpus_search.store import Store
+
+    old = tmp_path / "store.sqlite"
+    shutil.copy(Generations(built_index).current() / "store.sqlite", old)
+    conn = sqlite3.connect(old)
+    conn.execute("DROP TABLE entity_passages")
+    conn.commit()
+    conn.close()
+    store = Store.open(old)
+    try:
+        assert not store._has_entity_lists()
+        for name in ("Gazprom", "China", "Russia"):
+            assert store.passages_mentioning([name]) == corpus.store.passages_mentioning([name])
+            assert store.passages_mentioning([name])
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("mode, limit", [("semantic", 10), ("hybrid", 100), ("keyword", 100)])
+def test_facets_count_the_entities_of_the_results_once_per_passage(corpus, mode, limit):
+    from collections import Counter
+
+    # A semantic search counts over its hits; hybrid and keyword over their best 100 (here: all the hits).
+    result = corpus.search("gas pipeline to China", mode=mode, limit=limit)
+    by_label: dict[str, Counter] = {}
+    for h in result.hits:
+        for m in h.entities:
+            by_label.setdefault(m.label, Counter())[m.name] += 1
+    assert result.facets
+    for label, shown in result.facets.items():
+        assert [n for _, n in shown] == [n for _, n in by_label[label].most_common(len(shown))]  # the commonest
+        for name, n in shown:
+            assert by_label[label][name] == n

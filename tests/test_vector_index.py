@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from corpus_search.generations import Generations, verify_files
+from corpus_search.search import Filters
 from corpus_search.vector_index import BASIS, REDUCED, VectorIndex
 
 QUERIES = [
@@ -139,3 +140,48 @@ def test_a_pickled_first_pass_file_is_refused_and_never_run(corpus, tmp_path, na
     with pytest.raises(IndexMissingError, match="corpus-search build"):
         VectorIndex.open(folder)
     assert not mark.exists()
+
+
+def _every_row_scored(corpus, qvec, depth, min_chars, allowed=None):
+    """The semantic side by its definition: each passage by its vector, a long one also by its best sentence."""
+    ids = corpus.vectors.ids
+    q = np.asarray(qvec, dtype=np.float32)
+    scores = np.asarray(corpus.vectors.matrix) @ q
+    texts = corpus.store.get_passages(ids)
+    for row, pid in enumerate(ids):
+        if len(texts[pid].text) > min_chars:
+            _, vectors = corpus.sentences.of_passage(row)
+            if len(vectors):
+                scores[row] = max(scores[row], float((vectors @ q).max()))
+    rows = [i for i, pid in enumerate(ids) if allowed is None or pid in allowed]
+    rows.sort(key=lambda i: (-scores[i], ids[i]))
+    return [(ids[i], float(scores[i])) for i in rows[:depth]]
+
+
+@pytest.mark.parametrize("first_pass", [False, True])
+@pytest.mark.parametrize("filtered", [False, True])
+def test_the_semantic_side_ranks_as_scoring_every_passage_and_long_passage_sentence(corpus, monkeypatch, first_pass,
+                                                                                      filtered):
+    monkeypatch.setenv("CORPUS_SEARCH_LONG_PASSAGE_CHARS", "800")  # more long passages than the default makes
+    (_first_pass if first_pass else _exact)(monkeypatch)
+    allowed = corpus.searcher.allowed_passages(Filters(entities=("China",))) if filtered else None
+    long_ones = sum(len(p.text) > 800 for p in corpus.store.get_passages(corpus.vectors.ids).values())
+    assert long_ones > 20
+    for query in QUERIES:
+        qvec = corpus.encode_query(query)
+        got = corpus.searcher._semantic(qvec, 50, allowed)
+        want = _every_row_scored(corpus, qvec, 50, 800, allowed)
+        # The first pass re-scores only 200 of 507 rows: its top 10 must still be the exact one.
+        n = 10 if first_pass else 50
+        assert [pid for pid, _ in got[:n]] == [pid for pid, _ in want[:n]], query
+        assert np.allclose([s for _, s in got[:n]], [s for _, s in want[:n]], atol=1e-5)
+        if allowed is not None:
+            assert {pid for pid, _ in got} <= allowed
+
+
+@pytest.mark.parametrize("share", [2, 20])  # half the passages (the filter asked per row), a twentieth (ids looked up)
+def test_a_filters_row_mask_marks_exactly_its_passages(corpus, share):
+    ids = corpus.vectors.ids
+    allowed = set(ids[::share]) | {"no-such-document:0001"}
+    mask = corpus.vectors.allowed_mask(allowed)
+    assert [ids[i] for i in np.flatnonzero(mask)] == [pid for pid in ids if pid in allowed]

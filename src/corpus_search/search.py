@@ -217,7 +217,8 @@ class Searcher:
         top = ranked[:limit]
         ids = [pid for pid, _ in top]
         passages = self.store.get_passages(ids)
-        mentions = self.store.mentions(ids)
+        facet_ids = [pid for pid, _ in ranked[: max(limit, 100)]] if mode != "semantic" else ids
+        mentions = self.store.mentions(facet_ids)  # the hits are the head of the facets' passages: one read
         self._fetch_sentences([pid for pid in ids if pid not in reranked])
         if qvec is None and self.sentences is not None and mode == "keyword" and config.get_int("evidence_vectors"):
             qvec = self.encode_query(query)  # keyword results get evidence by meaning too (one encoding)
@@ -243,13 +244,12 @@ class Searcher:
                     kind_factor=factor,
                 )
             )
-        facet_ids = [pid for pid, _ in ranked[: max(limit, 100)]] if mode != "semantic" else ids
         return SearchResult(
             query=query,
             mode=mode,
             hits=tuple(hits_out),
             total=total,
-            facets=self.facets(facet_ids),
+            facets=self.facets(facet_ids, mentions=mentions),
             warnings=tuple(warnings),
             seconds=time.perf_counter() - started,
         )
@@ -288,15 +288,17 @@ class Searcher:
         best = np.maximum.reduceat(scores, starts)  # sentences of one passage are contiguous
         if allowed is not None:
             best = np.where(self.vectors.allowed_mask(allowed)[owners], best, -np.inf)
-        k = min(depth, len(best))
-        top = np.argpartition(-best, k - 1)[:k]
+        # Only a passage whose best sentence reaches the last of a full `sem` can enter the top `depth`.
+        floor = sem[-1][1] if len(sem) >= depth else -np.inf
+        top = np.flatnonzero(best >= floor) if floor > -np.inf else np.flatnonzero(best > -np.inf)
+        if len(top) > depth:
+            top = top[np.argpartition(-best[top], depth - 1)[:depth]]
         merged = dict(sem)
-        for i in top:
-            if best[i] == -np.inf:
-                continue
-            pid = self.vectors.ids[owners[i]]
-            if best[i] > merged.get(pid, -np.inf):
-                merged[pid] = float(best[i])
+        ids = self.vectors.ids
+        for i, score in zip(owners[top].tolist(), best[top].tolist()):
+            pid = ids[i]
+            if score > merged.get(pid, -np.inf):
+                merged[pid] = score
         return sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:depth]
 
     def _rerank(self, ranked: list[tuple[str, float]], query: str, qvec, terms: list[str], limit: int):
@@ -321,7 +323,7 @@ class Searcher:
                 if len(self._effective_kinds) > 100_000:
                     self._effective_kinds.clear()
                 kind = self._effective_kinds[pid] = ranking.effective_kind(p.kind, p.text)
-            factor = ranking.kind_factor(kind, p.text, words, set(terms), stem)
+            factor = ranking.kind_factor(kind, p.text, words, set(terms), keyword_index.term_of)
             info[pid] = (factor, *self._best_sentence(p, qvec, terms))
         if not rerank or self.sentences is None or qvec is None:
             # Reranking off, or no sentence vectors (an index built before them): the fused order, kinds weighed.
@@ -338,7 +340,7 @@ class Searcher:
         spans, vectors = self._sentences_of(passage.passage_id)
         if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
             spans, vectors = sent.spans(passage.text), None
-        best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), stem)
+        best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), keyword_index.term_of)
         return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
 
     def _sentences_of(self, passage_id: str):
@@ -367,11 +369,14 @@ class Searcher:
                             facets=self.facets([p.passage_id for p in found[:500]]),
                             seconds=time.perf_counter() - started)
 
-    def facets(self, passage_ids: Sequence[str], per_label: int = 8) -> dict[str, tuple[tuple[str, int], ...]]:
-        """Top entities per label among these passages (counted once per passage)."""
+    def facets(self, passage_ids: Sequence[str], per_label: int = 8,
+               mentions: dict[str, list[Mention]] | None = None) -> dict[str, tuple[tuple[str, int], ...]]:
+        """Top entities per label among these passages, counted once per passage (`mentions`: theirs, if read)."""
         counts: dict[str, Counter] = defaultdict(Counter)
-        for mentions in self.store.mentions(list(passage_ids)).values():
-            for m in _dedupe(mentions):
+        if mentions is None:
+            mentions = self.store.mentions(list(passage_ids))
+        for found in mentions.values():  # in the store's order, as ties in the counts break by it
+            for m in _dedupe(found):
                 counts[m.label][m.name] += 1
         from corpus_search.entities import LABEL_ORDER
 

@@ -196,6 +196,10 @@ class VectorIndex:
     def allowed_mask(self, allowed: set[str]) -> np.ndarray:
         """Which rows the filter allows (memoised on the filter's set when it can hold it: search.Allowed)."""
         def make() -> np.ndarray:
+            if len(allowed) > len(self.ids) // 8:
+                # A common filter: asking the filter about each row, in C, is 3x faster than looking up
+                # each allowed id (25 -> 8 ms of CPU for "Russia"'s 40,635 of 100k passages).
+                return np.fromiter(map(allowed.__contains__, self.ids), dtype=bool, count=len(self.ids))
             mask = np.zeros(len(self.ids), dtype=bool)
             mask[[self._row[p] for p in allowed if p in self._row]] = True
             return mask
