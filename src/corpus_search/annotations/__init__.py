@@ -34,9 +34,16 @@ EXPORT_FORMATS = ("w3c", "csv", "bibtex", "ris", "csl-json", "markdown")
 IMPORT_MAX_CHARS = 64 * 1024 * 1024
 
 
-def open_store(index: Path | str) -> AnnotationStore:
-    """The annotation store that belongs with this index folder (see the `annotations` setting)."""
-    return AnnotationStore.for_index(index)
+def open_store(index: Path | str, create: bool = True) -> AnnotationStore:
+    """The annotation store that belongs with this index folder (see the `annotations` setting).
+
+    `create=False` is for readers: where no store exists yet they get an empty one in memory,
+    and no folder is made beside the index just to list nothing.
+    """
+    folder = store_dir(index)
+    if not create and not (folder / FILENAME).exists():
+        return AnnotationStore(Path(":memory:"))
+    return AnnotationStore.open(folder)
 
 
 def span_in_passage(text: str, quote: str, offset: int | None = None) -> tuple[int, int]:
