@@ -12,13 +12,16 @@ import sys
 
 import click
 
-# Importing a commands module registers its commands on the group.
-from corpus_search.cli import (annotation_commands, app_commands, entity_commands, index_commands,  # noqa: F401
-                               quote_commands, search_commands, source_commands)
+from corpus_search.cli import (annotation_commands, app_commands, entity_commands, index_commands, quote_commands,
+                               search_commands, source_commands)
 from corpus_search.cli.group import cli
 from corpus_search.errors import CorpusSearchError
 
 __all__ = ["cli", "main"]
+
+# Importing a commands module registers its commands on the group; a new task's commands go in one more.
+COMMAND_MODULES = (search_commands, quote_commands, entity_commands, annotation_commands, source_commands,
+                   index_commands, app_commands)
 
 
 def _error_line(message: str, most: int = 600) -> str:
