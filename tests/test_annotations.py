@@ -158,6 +158,7 @@ def test_a_changed_source_reanchors_unchanged_words_and_keeps_the_deleted_paragr
         lost = store.get(orphan.id)
         assert lost.orphan and lost.exact == orphan.exact and lost.note == "on a deleted paragraph"
         assert lost in store.list(search="deleted paragraph")
+        assert store.list(orphans=True) == [lost]  # `annotations list --orphans`
         moved = store.get(fuzzy.id)
         if edited_quote not in source.read_text(encoding="utf-8"):
             assert counts["fuzzy"] == 1

@@ -39,6 +39,25 @@ def test_help_is_fast_and_lists_the_contract_commands():
         assert command in proc.stdout
 
 
+def test_help_loads_no_model_cluster_or_server_library():
+    # `--help` answers at once: none of the libraries that take seconds to import comes with it.
+    code = ("import sys\nfrom corpus_search.cli import main\nsys.argv = ['corpus-search', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "heavy = ('spacy', 'torch', 'sentence_transformers', 'ray', 'streamlit', 'whoosh', 'numpy')\n"
+            "print(' '.join(h for h in heavy if h in sys.modules) or 'none')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Commands:" in proc.stdout and proc.stdout.splitlines()[-1] == "none"
+
+
+def test_the_cli_offers_the_modes_the_searcher_runs():
+    from corpus_search.models import SEARCH_MODES
+    from corpus_search.search import MODES
+
+    assert SEARCH_MODES == MODES
+
+
 def test_search_json_shape(built_index):
     proc = run("search", '"Altai pipeline"', "--mode", "keyword", "--json", index=built_index)
     assert proc.returncode == 0, proc.stderr

@@ -214,6 +214,27 @@ class Corpus:
                                     end_offset=m.end))
         return export(items, fmt)
 
+    def export_selection(self, passage_ids: Sequence[str], fmt: str, query: str | None = None,
+                         quotes: Sequence[str] = (), limit: int = 10) -> str:
+        """`corpus-search export`: passages by id, then a hybrid search's top `limit`, then quotations.
+
+        A quotation is exported only where it is found verbatim (its first exact match); one that is
+        not found is an error, never a silent gap in a reading list.
+        """
+        ids = list(passage_ids)
+        if query:
+            ids += [h.passage.passage_id for h in self.search(query, limit=limit).hits]
+        matches = []
+        for text in quotes:
+            report = self.quote(text)
+            if not report.found:
+                raise UsageError(f"quotation not found verbatim, so not exported: {text[:60]!r} "
+                                 "(see `corpus-search quote`)")
+            matches += [m for m in report.matches if m.exact][:1]
+        if not ids and not matches:
+            raise UsageError("nothing to export: give passage ids, --query or --quote")
+        return self.export(ids, fmt, quotes=matches)
+
     # -- listing -----------------------------------------------------------------
     def documents(self) -> list[Document]:
         return self.store.documents()

@@ -20,6 +20,7 @@ import time
 from collections.abc import Collection
 from pathlib import Path
 
+from corpus_search import shapes
 from corpus_search.build import Progress
 from corpus_search.errors import CorpusSearchError, UsageError
 from corpus_search.generations import _create
@@ -175,6 +176,6 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001 - the app shows one line, never a traceback
         state.update(state="failed", error=f"{type(exc).__name__}: {exc}", finished=time.time())
     else:
-        state.update(state="done", report=report.to_json(), finished=time.time())
+        state.update(state="done", report=shapes.build_report(report), finished=time.time())
     _write(index, state)
     return 0

@@ -80,6 +80,8 @@ class Difference(StrEnum):
 
 
 PASSAGE_KINDS = tuple(k.value for k in Kind)  # plain strings, for widgets and messages
+# search.MODES names the same three; the CLI and batch.py read them here, where no NumPy comes with them.
+SEARCH_MODES = ("hybrid", "keyword", "semantic")
 
 # The names the stages used before the enum; the same values.
 STATUS_OK = Status.OK

@@ -8,6 +8,8 @@ health check or websocket, whose Host is not a name the app is served under.
 An app bound to an address other machines can reach needs a password: `hash_password`
 makes the stored form (scrypt), `verify_password` checks a try in constant time, and
 `Throttle` slows down guessing.
+
+`app_launch` is how `corpus-search app` starts the server: refused on such an address without one.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import base64
 import hashlib
 import hmac
 import ipaddress
+import os
 import secrets
+import sys
 import threading
 import time
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from corpus_search import config
@@ -240,3 +245,38 @@ class Throttle:
 
 
 THROTTLE = Throttle()  # one per server process: every session's wrong tries count together
+
+
+# -- starting the app ----------------------------------------------------------------------------
+# The app ships inside the package, so an installed wheel serves it as a checkout does.
+APP_DIR = Path(__file__).resolve().parent / "app"
+
+
+@dataclass(frozen=True)
+class Launch:
+    """The Streamlit server `corpus-search app` becomes: its command line, environment and address."""
+
+    command: list[str]
+    env: dict[str, str]
+    url: str
+
+
+def app_launch(index: Path, corpus: Path, port: int, address: str | None = None) -> Launch:
+    """How to serve the app for this index on `address` (the app_address setting unless given) and `port`.
+
+    Refused (UsageError) where the app is missing or the address is open to other machines with no
+    way to sign in.
+    """
+    script = APP_DIR / "serve.py"
+    if not script.exists():
+        raise UsageError(f"the app is not where it should be ({script}); reinstall corpus-search")
+    address = (address or config.get("app_address")).strip()
+    check_can_serve(address, script_dir=APP_DIR)
+    env = dict(os.environ, CORPUS_SEARCH_INDEX=str(Path(index).resolve()),
+               CORPUS_SEARCH_CORPUS=str(Path(corpus).resolve()), HF_HUB_OFFLINE="1",
+               CORPUS_SEARCH_APP_ADDRESS=address)
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+               "--server.address", address, "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--client.toolbarMode", "minimal"]
+    shown = "localhost" if is_loopback(address) else address
+    return Launch(command, env, f"http://{shown}:{port}")

@@ -3,11 +3,13 @@
 The CLI prints these, the API (`Corpus.result_json`, `passages_json`, ...) returns them, and the app
 offers them as downloads, so a shape changes here or nowhere. Keys come in the contract's order, its
 own keys first and the extensions after: `--json` output is read by scripts and compared by tests.
-The models' own `to_json`/`from_json` (Record, Passage, Document) are their storage form, not these.
+The models' own `to_json`/`from_json` (Record, Passage, Document, TrashItem; a curation Change's `to_toml`)
+are their storage form, not these: a stored file keeps its form when a printed shape grows.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,8 +17,12 @@ from corpus_search.models import Document, Entity, Hit, Mention, Passage, QuoteM
 from corpus_search.models import contract_status, fields_json
 
 if TYPE_CHECKING:  # these modules build their objects with shapes' help, so they are imported for types only
+    from corpus_search.annotations.model import Annotation
+    from corpus_search.build import BuildReport
+    from corpus_search.curation import Change, Curation
     from corpus_search.quote_report import QuoteReport
     from corpus_search.screen import ScreenMatch, ScreenResult
+    from corpus_search.trash import PurgePlan, TrashedFile, TrashItem
 
 # CONTRACT.md's keys of a quote match, in its order; the extras (spans, selector, diff, OCR) follow.
 _QUOTE_MATCH_KEYS = ("passage_id", "doc_id", "page", "paragraph", "exact", "similarity", "source_text", "citation")
@@ -155,3 +161,64 @@ def screen_result(r: ScreenResult) -> dict[str, Any]:
     return {"name": r.name.name, "aliases": list(r.name.aliases), "found": r.found,
             "passages": len({m.passage_id for m in r.matches}),
             "matches": [screen_match(m) for m in r.matches]}
+
+
+def screen_report(results: Sequence[ScreenResult]) -> dict[str, Any]:
+    """The `screen --json` object: how many names, how many found, which not, then each name."""
+    return {"names": len(results), "found": sum(r.found for r in results),
+            "not_found": [r.name.name for r in results if not r.found],
+            "results": [screen_result(r) for r in results]}
+
+
+def build_report(r: BuildReport) -> dict[str, Any]:
+    """`build --json`, and the report the app's build job leaves for the app to show."""
+    return {
+        "generation": r.generation,
+        "passages": r.passages,
+        "seconds": round(r.seconds, 2),
+        "stage_seconds": {k: round(v, 2) for k, v in r.stage_seconds.items()},
+        "changed": r.changed,
+        # every field of a source's report, in its order; a file that is no document has doc_id null
+        "sources": [{**dataclasses.asdict(s), "doc_id": s.doc_id or None} for s in r.sources],
+        "annotations": r.annotations,
+        **({"retries": r.retries} if r.retries else {}),
+    }
+
+
+def trashed_file(f: TrashedFile) -> dict[str, Any]:
+    """One file of a trash item: where it was, its role, whether it moved, its link or hash and size."""
+    return {"path": f.path, "role": f.role, "moved": f.moved, "link": f.link, "sha256": f.sha256, "size": f.size}
+
+
+def trash_item(item: TrashItem) -> dict[str, Any]:
+    """One item of `trash --json`, and what `remove --json` and `restore --json` print."""
+    return {"id": item.id, "path": item.path, "removed_at": item.removed_at,
+            "files": [trashed_file(f) for f in item.files]}
+
+
+def purge_report(plan: PurgePlan) -> dict[str, Any]:
+    """`purge --yes --json`: what was deleted for good."""
+    return {"target": plan.target, "path": plan.path, "corpus_files": list(plan.corpus_files),
+            "trash_ids": list(plan.trash_ids), "kept": list(plan.kept), "purged": True}
+
+
+def annotation(a: Annotation) -> dict[str, Any]:
+    """One annotation of `annotate --json`, `annotations list --json` and `annotations edit --json`: every field."""
+    out = dataclasses.asdict(a)
+    out["tags"], out["collections"] = list(a.tags), list(a.collections)
+    return out
+
+
+def collections(rows: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
+    """`annotations collections --json`: each collection, in order, with how many annotations it holds."""
+    return [{"name": name, "annotations": count} for name, count in rows]
+
+
+def curation_change(c: Change) -> dict[str, Any]:
+    """One curation step as `curate history --json` lists it (`value` only when the step has one)."""
+    return {"op": c.op, "name": c.name, **({"value": c.value} if c.value else {}), "at": c.at}
+
+
+def curation_history(cur: Curation) -> dict[str, Any]:
+    """`curate history --json`: the changes in force, oldest first, and those undone."""
+    return {"changes": [curation_change(c) for c in cur.changes], "undone": [curation_change(c) for c in cur.undone]}

@@ -20,10 +20,13 @@ from corpus_search.annotations.model import ANCHORED, ORPHAN, Annotation
 from corpus_search.annotations.note import note_html
 from corpus_search.annotations.store import (FILENAME, AnnotationConflict, AnnotationStore, check_note, new_annotation,
                                              store_dir)
+from corpus_search.annotations.w3c import loads, to_jsonld
+from corpus_search.errors import CorpusSearchError, NotFoundError, UsageError
+from corpus_search.export import ExportItem, export as export_items
+from corpus_search.store import Store
+from corpus_search.textnorm import fold, fold_with_map
 
 __all__ = ["FILENAME", "store_dir"]
-from corpus_search.errors import UsageError
-
 __all__ += ["ANCHORED", "ORPHAN", "Annotation", "AnnotationConflict", "AnnotationStore", "DocumentText",
            "EXPORT_FORMATS",
            "after_build", "annotate", "annotate_span", "export", "import_text", "note_html", "open_store",
@@ -34,9 +37,16 @@ EXPORT_FORMATS = ("w3c", "csv", "bibtex", "ris", "csl-json", "markdown")
 IMPORT_MAX_CHARS = 64 * 1024 * 1024
 
 
-def open_store(index: Path | str) -> AnnotationStore:
-    """The annotation store that belongs with this index folder (see the `annotations` setting)."""
-    return AnnotationStore.for_index(index)
+def open_store(index: Path | str, create: bool = True) -> AnnotationStore:
+    """The annotation store that belongs with this index folder (see the `annotations` setting).
+
+    `create=False` is for readers: where no store exists yet they get an empty one in memory,
+    and no folder is made beside the index just to list nothing.
+    """
+    folder = store_dir(index)
+    if not create and not (folder / FILENAME).exists():
+        return AnnotationStore(Path(":memory:"))
+    return AnnotationStore.open(folder)
 
 
 def span_in_passage(text: str, quote: str, offset: int | None = None) -> tuple[int, int]:
@@ -53,8 +63,6 @@ def span_in_passage(text: str, quote: str, offset: int | None = None) -> tuple[i
             hits = [j for j in range(len(text)) if text.startswith(quote, j)]
             i = min(hits, key=lambda j: abs(j - offset))
         return i, i + len(quote)
-    from corpus_search.textnorm import fold, fold_with_map
-
     folded, src = fold_with_map(text)
     needle = fold(quote)
     j = folded.find(needle) if needle else -1
@@ -113,8 +121,6 @@ def import_text(text: str, store: AnnotationStore, index_store=None) -> dict[str
 
 
 def import_annotations(text: str) -> tuple[str, list[Annotation]]:
-    from corpus_search.annotations.w3c import loads
-
     return loads(text)
 
 
@@ -123,8 +129,6 @@ def _documents(index_store) -> dict:
 
 
 def _exists(store: AnnotationStore, annotation_id: str) -> bool:
-    from corpus_search.errors import NotFoundError
-
     try:
         store.get(annotation_id)
     except NotFoundError:
@@ -161,12 +165,7 @@ def export(annotations: Sequence[Annotation], fmt: str, corpus=None) -> tuple[st
     if fmt not in EXPORT_FORMATS:
         raise UsageError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     if fmt == "w3c":
-        from corpus_search.annotations.w3c import to_jsonld
-
         return json.dumps(to_jsonld(list(annotations)), ensure_ascii=False, indent=2) + "\n", []
-    from corpus_search.errors import NotFoundError
-    from corpus_search.export import ExportItem
-    from corpus_search.export import export as export_items
 
     items, warnings = [], []
     for a in annotations:
@@ -193,9 +192,6 @@ def after_build(index: Path, generation_store: Path) -> dict:
     folder = store_dir(index)
     if not (folder / FILENAME).exists():
         return {}
-    from corpus_search.errors import CorpusSearchError
-    from corpus_search.store import Store
-
     try:
         annotations = AnnotationStore.open(folder)
         index_store = Store.open(generation_store)

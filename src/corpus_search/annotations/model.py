@@ -6,6 +6,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from corpus_search import shapes
+
 ANCHORED = "anchored"
 ORPHAN = "orphan"
 
@@ -48,9 +50,8 @@ class Annotation:
         return self.status == ORPHAN
 
     def to_json(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["tags"], out["collections"] = list(self.tags), list(self.collections)
-        return out
+        """What `--json` prints (shapes.annotation); the store keeps its own columns."""
+        return shapes.annotation(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Annotation:

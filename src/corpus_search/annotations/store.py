@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from corpus_search import config
-from corpus_search.annotations.model import ANCHORED, Annotation
+from corpus_search.annotations.model import ANCHORED, ORPHAN, Annotation
 from corpus_search.errors import CorpusSearchError, NotFoundError, UsageError
 
 FILENAME = "annotations.sqlite"
@@ -182,8 +182,12 @@ class AnnotationStore:
         return found[0]
 
     def list(self, tag: str | None = None, collection: str | None = None, doc_id: str | None = None,
-             search: str | None = None, passage_ids: Sequence[str] | None = None) -> list[Annotation]:
-        """Annotations that pass every filter given; in a collection's own order when filtering by one."""
+             search: str | None = None, passage_ids: Sequence[str] | None = None,
+             orphans: bool = False) -> list[Annotation]:
+        """Annotations that pass every filter given; in a collection's own order when filtering by one.
+
+        `orphans`: only those that could not be placed in the current sources.
+        """
         where, args, order = [], [], "a.doc_id, a.doc_start, a.created"
         if tag:
             where.append("a.id IN (SELECT annotation_id FROM tags WHERE tag = ?)")
@@ -203,6 +207,9 @@ class AnnotationStore:
         if passage_ids is not None:
             where.append(f"a.passage_id IN ({','.join('?' * len(passage_ids))})")
             args += list(passage_ids)
+        if orphans:
+            where.append("a.status = ?")
+            args.append(ORPHAN)
         if collection:
             args.append(collection)
         clause = ("WHERE " + " AND ".join(where)) if where else ""

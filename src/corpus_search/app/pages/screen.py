@@ -6,6 +6,7 @@ import json
 
 import streamlit as st
 
+from corpus_search import shapes
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import escape
@@ -44,5 +45,5 @@ if results:
     st.dataframe(rows, hide_index=True, key="screen_table")
     a, b = st.columns(2)
     a.download_button("Download CSV", to_csv(results), "screening.csv", "text/csv", key="screen_csv")
-    b.download_button("Download JSON", json.dumps([r.to_json() for r in results], ensure_ascii=False, indent=1),
+    b.download_button("Download JSON", json.dumps([shapes.screen_result(r) for r in results], ensure_ascii=False, indent=1),
                       "screening.json", "application/json", key="screen_json")
