@@ -48,5 +48,6 @@ def entity_mentions(passages: Sequence[Passage], raw: Sequence[RawMention],
     user_dir = user_dir if user_dir is not None and user_dir.is_dir() else None
     table = AliasTable.build(passages, user_dir)
     raw = apply_patterns(passages, raw, corpus_patterns(user_dir))
-    return canonicalize([*raw, *missed_abbreviations(passages, raw, table)], table,
-                        entity_rules.Context.of(passages, raw)), table
+    ctx = entity_rules.Context.of(passages, raw)
+    ctx.terms = set(table.abbreviations.terms)
+    return canonicalize([*raw, *missed_abbreviations(passages, raw, table)], table, ctx), table

@@ -81,6 +81,10 @@ def missed_abbreviations(passages: Sequence[Passage], raw: Sequence[RawMention],
     for doc_id in {p.doc_id for p in passages}:
         abbrs = {a: n for a, n in table.acronyms.items()}
         abbrs.update(table.abbreviations.for_doc(doc_id))
+        # "Department of Defense (DoD)" defines "DOD" too: capitals are how the same letters are shouted.
+        for a, n in list(abbrs.items()):
+            if not a.isupper() and not (a.endswith("s") and a[:-1].isupper()):
+                abbrs.setdefault(a.upper(), n)
         known[doc_id] = abbrs
         for long_form in abbrs.values():
             key = long_form.casefold()
@@ -93,7 +97,11 @@ def missed_abbreviations(passages: Sequence[Passage], raw: Sequence[RawMention],
 
 
 # -- per document: "Long Form (ABBR)", "ABBR (Long Form)", spelled out elsewhere ----------
-_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)\)")
+# "(DOD)", and "(DOD, now using ...)" or "(NDAA; P.L. 118-31)": a definition may share its brackets.
+_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:\)|[,;]\s)")
+# A word that is itself an abbreviation spells all its letters into a longer one: "U.S.-Mexico-Canada
+# Agreement (USMCA)", "DOD Directive (DODD)".
+_SPELLED = re.compile(r"(?:[A-Z]\.){2,}|[A-Z]{2,5}")
 _PAREN_LONG = re.compile(r"\b([A-Z][A-Za-z]?[A-Z&]{1,7})\s+\(([^()]{5,120})\)")
 _WORDS = re.compile(r"[\w’'&-]+(?:\.\w)*\.?")
 
@@ -108,12 +116,12 @@ def _letters(abbr: str) -> list[str]:
     return list(dict.fromkeys(x for x in out if len(x) >= 2))
 
 
-def _initials(run: list[str], skip_function: bool) -> str:
+def _initials(run: list[str], skip_function: bool, spell: bool = False) -> str:
     parts: list[str] = []
     for w in run:
         for piece in re.split(r"-", w):  # "Five-Year Plan" gives F, Y, P
             if piece and not (skip_function and piece.lower() in FUNCTION):
-                parts.append(piece[0].upper())
+                parts.append(piece.replace(".", "") if spell and _SPELLED.fullmatch(piece) else piece[0].upper())
     return "".join(parts)
 
 
@@ -126,11 +134,17 @@ def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | No
             continue
         if capitalised and not run[0][:1].isupper():
             continue
-        if any(_initials(run, skip) in targets for skip in (True, False)):
-            return " ".join(run).rstrip(".")
+        if any(_initials(run, skip, spell) in targets for skip in (True, False) for spell in (False, True)):
+            return re.sub(r" (?=-\w)", "", " ".join(run)).rstrip(".")  # "U.S." "-Mexico-Canada" were one word
         if len(_initials(run, True)) > max(len(t) for t in targets):
             return None
     return None
+
+
+def _named(long_form: str) -> bool:
+    """A name capitalises its words; "Foreign direct investment (FDI)" opens a sentence but is a term."""
+    content = [w for w in re.findall(r"[^\W\d_][\w’'.-]*", long_form) if w.lower() not in FUNCTION]
+    return all(w[0].isupper() for w in content[1:])
 
 
 @dataclass
@@ -155,9 +169,9 @@ def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
             abbr = m.group(1)
             words = _WORDS.findall(flat[max(0, m.start() - 160):m.start()])
             long_form = expansion(abbr, words)
-            if long_form:
+            if long_form and _named(long_form):
                 found[p.doc_id][abbr][long_form] += 1
-            elif expansion(abbr, words, capitalised=False):
+            elif long_form or expansion(abbr, words, capitalised=False):
                 lower[abbr] += 1
         for m in _PAREN_LONG.finditer(flat):
             abbr, inside = m.group(1), m.group(2)

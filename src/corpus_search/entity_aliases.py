@@ -110,6 +110,8 @@ class AliasTable:
         entry = self._entries.get(key)
         # An abbreviation this document defines means what it says here, whatever other documents say.
         local = self.abbreviations.by_doc.get(doc_id or "", {})
+        if text.isupper() and text not in local:  # "DOD" where the document defined "DoD"
+            text = next((a for a in local if a.upper() == text), text)
         if text in local and (entry is None or entry.source == "learned"):
             long_form = local[text]
             entry = self._entries.get(alias_key(long_form)) or _Entry(long_form, None, "learned")

@@ -52,6 +52,8 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             if label in ("ORG", "PERSON") and entity_rules.product_context(
                     ctx.texts.get(m.passage_id, ""), m.start + lo, m.start + hi, text):
                 label = "PRODUCT"  # "tankers CS Anthem", "the Sarmat ICBM"
+            elif label in ("ORG", "PERSON") and entity_rules.project_context(ctx.texts.get(m.passage_id, ""), m.start + lo):
+                label = "PROJECT"  # "the agency's program Odin"
             key = alias_key(text)
             if not table.curated(key):
                 entry = table.canonical(text, label, doc_id)

@@ -80,6 +80,12 @@ def trim(text: str) -> tuple[int, int]:
     lo, hi = 0, len(text)
     while True:
         before = (lo, hi)
+        # An editor's insertion is no part of the name: "[American AI company] Anthropic", "Russia [sic]".
+        m = re.match(r".*\]\s*", text[lo:hi], re.S)
+        if m and m.end() < hi - lo:
+            lo += m.end()
+        if "[" in text[lo + 1:hi]:
+            hi = text.index("[", lo + 1, hi)
         # "Shanghai Cooperation Organisation (SCO": the short form is a mention of its own.
         m = re.search(r"\s*\([^)]*\)?$", text[lo:hi])
         if m and m.start() > 0:

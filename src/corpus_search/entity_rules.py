@@ -22,7 +22,8 @@ from corpus_search import config
 from corpus_search.models import Passage
 
 # Rule names, in the order they are tried (the bench reports them in this order).
-RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phrase", "lone name", "cited title")
+RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phrase", "places only", "lone name",
+         "cited title")
 # Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
 # mentions: the build compares it with the index's manifest and canonicalises again.
 RULES_VERSION = "3"
@@ -43,7 +44,11 @@ ORG_HEADS = frozenset(
 ORG_SUFFIXES = frozenset("inc inc. llc ltd ltd. plc corp corp. co. gmbh ag sa s.a. nv llp lp pty".split())
 # Head nouns of documents: a phrase of ordinary words ending in one is a title, even one
 # the text abbreviates ("Annual Threat Assessment (ATA)").
-DOC_HEADS = frozenset("assessment strategy report review survey study estimate statement yearbook guidance".split())
+DOC_HEADS = frozenset("assessment strategy report review survey study estimate statement yearbook guidance directive "
+                      "memorandum".split())
+# Alone, these heads point back at a body named before ("the Department", "the Committee"); the ones
+# left out name one body by themselves in the texts that use them ("Congress", "the Senate").
+BACK_REFERENCES = ORG_HEADS - frozenset("congress senate house parliament cabinet navy army".split())
 # Titles before a lone name that make it a person ("President Putin", "Admiral Correll").
 TITLES = frozenset(
     "president minister premier chancellor king queen prince princess mr mrs ms dr sir lord general admiral "
@@ -102,6 +107,7 @@ class Context:
     elsewhere: dict[str, set[str]] = field(default_factory=dict)  # one-word span -> labels the model gave it
     removed: Counter = field(default_factory=Counter)  # rule -> mentions removed
     places: set[str] = field(default_factory=set)  # lower-case spans the model tags as GPE somewhere
+    terms: set[str] = field(default_factory=set)  # abbreviations of terms, not names ("FDI", "HEU")
     _titles: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # passage id -> cited-title spans
 
     def in_title(self, passage_id: str, start: int, end: int) -> bool:
@@ -144,8 +150,9 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     before, after = passage[max(0, start - 20):start], passage[end:end + 12]
     if any(_NUMBER_TOKEN.match(w) for w in words) or (
         _CITATION_BEFORE_NUMBER.match(text) and re.match(r"\.?\s*\d", after)
-    ):
-        return "number"  # "Focus IF10964", "P.L" before "93-148"
+    ) or (len(words) > 1 and _CITATION_BEFORE_NUMBER.match(words[0])
+          and all(re.fullmatch(r"\d[\d.,-]*[A-Za-z]?", w) for w in words[1:])):
+        return "number"  # "Focus IF10964", "P.L" before "93-148", "P.L. 118-159", "S. 4113"
     if len(words) == 1 and _UNIT_BEFORE.search(before):
         return "unit"  # "100 degrees Fahrenheit"
     if len(words) == 1 and text.isupper() and len(text) >= 4 and ctx.lexicon.generic(text):
@@ -160,6 +167,10 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     content = [w for w in words if w.lower() not in FUNCTION]
     if len(words) == 1 and not text.isupper() and ctx.lexicon.generic(text) and text.lower() not in ORG_HEADS:
         return "generic word"  # "Defense", "Financial", "Background"
+    if len(words) == 1 and label == "ORG" and text.strip("’'.,").lower() in BACK_REFERENCES:
+        return "generic word"  # "the Department's": the department the text named before
+    if label != "GPE" and any(re.search(r"\w[-–]\w", w) for w in content) and all(_place_word(w, ctx) for w in content):
+        return "places only"  # "U.S.-Mexico" (trade), "Australia-China" (relations): two places, no body
     # Abbreviations and place or nationality words qualify a phrase without naming it: "HS Port-Level
     # Data", "Iran Conflict", "American Crews" are ordinary words about something named elsewhere.
     plain = content if label == "GPE" else [w for w in content if not (w.isupper() or _place_word(w, ctx))]
@@ -167,6 +178,8 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
         if label == "PERSON" or not heads:
             return "generic phrase"  # "Outbound Ships", "Annual Threat Assessment", "Demands Action"
+    if len(words) > 1 and not plain and any(w.strip("’'.,") in ctx.terms for w in content):
+        return "generic phrase"  # "U.S. FDI": a place and a term's abbreviation ("foreign direct investment")
     if label == "PERSON" and len(words) == 1 and not text.isupper():
         key = text.strip("’'.,").lower()
         prev = re.findall(r"[A-Za-z]+", before)
@@ -231,6 +244,14 @@ LAW_HEADS = frozenset("act acts bill treaty agreement accord accords convention 
 # Documents and periodicals beyond DOC_HEADS: "Five-Year Plan", "International Journal of Marine and Coastal Law".
 PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter yearbook handbook".split())
 PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
+# Happenings: "Pentagon-Anthropic Dispute", "Cold War", "Gulf Crisis" are events, not bodies or people.
+EVENT_HEADS = frozenset("dispute disputes war wars crisis conflict ceasefire summit talks negotiations".split())
+_PROGRAM_BEFORE = re.compile(r"\b(?:program|programme|initiative|project)\s+$")
+
+
+def project_context(passage: str, start: int) -> bool:
+    """A name right after the word "program" is the programme's name: "the agency's program Odin"."""
+    return bool(_PROGRAM_BEFORE.search(passage[max(0, start - 20):start]))
 
 
 # A vessel, weapon or system is named right after its kind ("container ships APL Eagle and Maersk
@@ -266,6 +287,8 @@ def head_label(name: str, label: str) -> str:
         return "PROJECT"
     if head in DOC_HEADS or head in PUBLICATION_HEADS:
         return "WORK_OF_ART"
+    if head in EVENT_HEADS:
+        return "EVENT"
     return label
 
 
@@ -292,6 +315,9 @@ def np_head(name: str) -> str:
 
 
 def _place_word(word: str, ctx: Context) -> bool:
-    """A word the model tags on its own as a place or nationality somewhere in the corpus ("Iran", "American")."""
+    """A word the model tags on its own as a place or nationality somewhere in the corpus ("Iran", "American"),
+    or places joined by a hyphen ("U.S.-Mexico")."""
     key = re.sub(r"[’']s$", "", word.strip("’'.,")).lower()
+    if re.search(r"\w[-–]\w", key) and not ctx.elsewhere.get(key):
+        return all(_place_word(part, ctx) for part in re.split(r"[-–]", key) if part)
     return bool(ctx.elsewhere.get(key, set()) & {"GPE", "NORP", "LOC"})
