@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from corpus_search import entity_rules
-from corpus_search.entity_abbreviations import learn_abbreviations, missed_abbreviations
+from corpus_search.entity_abbreviations import learn_abbreviations, missed_abbreviations, split_pairs
 from corpus_search.entity_aliases import ALIASES, ROLLUP_PREFIX, AliasTable, rollup
 from corpus_search.entity_canonical import canonicalize, resolve, suggest
+from corpus_search.entity_discourse import one_sense
 from corpus_search.entity_keys import DROPPED_LABELS, LABEL_ORDER, RawMention, alias_key, trim
 from corpus_search.entity_patterns import CORPUS_PATTERNS, FOR_MODEL, PATTERNS, apply_patterns, corpus_patterns, load_patterns
 from corpus_search.entity_tagger import UNUSED_PIPES, Tagger
@@ -50,4 +51,5 @@ def entity_mentions(passages: Sequence[Passage], raw: Sequence[RawMention],
     raw = apply_patterns(passages, raw, corpus_patterns(user_dir))
     ctx = entity_rules.Context.of(passages, raw)
     ctx.terms = set(table.abbreviations.terms)
+    raw = one_sense(passages, split_pairs(raw, table), ctx)
     return canonicalize([*raw, *missed_abbreviations(passages, raw, table)], table, ctx), table

@@ -96,6 +96,23 @@ def missed_abbreviations(passages: Sequence[Passage], raw: Sequence[RawMention],
     return [RawMention(*row) for row in bare_mentions(passages, raw, known, labels)]
 
 
+_PAIR = re.compile(r"([A-Z][A-Za-z.&]*[A-Z])/([A-Z][A-Za-z.&]*[A-Z])")
+
+
+def split_pairs(raw: Sequence[RawMention], table: AliasTable) -> list[RawMention]:
+    """The model's one span for two abbreviations joined by a slash ("NAFTA/USMCA"), as the two mentions it is."""
+    out = []
+    for m in raw:
+        pair = _PAIR.fullmatch(m.text)
+        known = table.abbreviations.for_doc(m.passage_id.rsplit(":", 1)[0]) if pair else {}
+        if pair and all(part in known or part in table.acronyms for part in pair.groups()):
+            for i in (1, 2):
+                out.append(RawMention(m.passage_id, m.start + pair.start(i), m.start + pair.end(i), pair.group(i), m.label))
+        else:
+            out.append(m)
+    return out
+
+
 # -- per document: "Long Form (ABBR)", "ABBR (Long Form)", spelled out elsewhere ----------
 # "(DOD)", and "(DOD, now using ...)" or "(NDAA; P.L. 118-31)": a definition may share its brackets.
 _PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:\)|[,;]\s)")

@@ -169,7 +169,7 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         return "generic word"  # "Defense", "Financial", "Background"
     if len(words) == 1 and label == "ORG" and text.strip("’'.,").lower() in BACK_REFERENCES:
         return "generic word"  # "the Department's": the department the text named before
-    if label != "GPE" and any(re.search(r"\w[-–]\w", w) for w in content) and all(_place_word(w, ctx) for w in content):
+    if label != "GPE" and any(re.search(r"[\w.][-–]\w", w) for w in content) and all(_place_word(w, ctx) for w in content):
         return "places only"  # "U.S.-Mexico" (trade), "Australia-China" (relations): two places, no body
     # Abbreviations and place or nationality words qualify a phrase without naming it: "HS Port-Level
     # Data", "Iran Conflict", "American Crews" are ordinary words about something named elsewhere.
@@ -318,6 +318,6 @@ def _place_word(word: str, ctx: Context) -> bool:
     """A word the model tags on its own as a place or nationality somewhere in the corpus ("Iran", "American"),
     or places joined by a hyphen ("U.S.-Mexico")."""
     key = re.sub(r"[’']s$", "", word.strip("’'.,")).lower()
-    if re.search(r"\w[-–]\w", key) and not ctx.elsewhere.get(key):
-        return all(_place_word(part, ctx) for part in re.split(r"[-–]", key) if part)
-    return bool(ctx.elsewhere.get(key, set()) & {"GPE", "NORP", "LOC"})
+    if ctx.elsewhere.get(key, set()) & {"GPE", "NORP", "LOC"}:
+        return True
+    return bool(re.search(r"[\w.][-–]\w", key)) and all(_place_word(part, ctx) for part in re.split(r"[-–]", key) if part)
