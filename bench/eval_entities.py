@@ -2,6 +2,7 @@
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_entities.py          # every set, the rules' costs, speed
     HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_entities.py --dev    # the dev set alone, with its errors
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_entities.py --dev --ablate   # + each dev-set rule switched off
 
 Compares (a) the bare spaCy model, (b) the model with the corpus's EntityRuler patterns
 (corpus/_entities/patterns.jsonl, laid over the model's spans as the build does) and
@@ -335,6 +336,65 @@ def dev() -> None:
     RESULTS_DEV.write_text(text, encoding="utf-8")
 
 
+# The dev-set rules that are not noise rules (so not counted by rule_costs), each with how to switch it
+# off: (what it does, module, attribute, the value that disables it).
+ABLATIONS = (
+    ("abbreviation defined before a comma or semicolon in its brackets", "entity_abbreviations", "_PAREN_AFTER",
+     re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)\)")),
+    ("dotted or capital abbreviations spelled out in a long form", "entity_abbreviations", "_SPELLED",
+     re.compile(r"(?!)")),
+    ("a long form with lower-case words is a term", "entity_abbreviations", "_named", lambda long_form: True),
+    ("abbreviation pairs split at a slash", "entities", "split_pairs", lambda raw, table: list(raw)),
+    ("one sense per document for cued organisations", "entities", "one_sense", lambda passages, raw, ctx: list(raw)),
+    ("lone back-reference heads", "entity_rules", "BACK_REFERENCES", frozenset()),
+    ("event heads", "entity_rules", "EVENT_HEADS", frozenset()),
+    ("directive/memorandum are documents", "entity_rules", "DOC_HEADS",
+     frozenset("assessment strategy report review survey study estimate statement yearbook guidance".split())),
+    ("a name after 'program' is a programme", "entity_rules", "project_context", lambda passage, start: False),
+)
+
+
+def ablate() -> None:
+    """Each dev-set rule switched off alone: the whole pipeline's scores without it, on the dev set and the seeds."""
+    import importlib
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from corpus_search.entities import entity_mentions
+
+    sets = []
+    for label, passages, load in (("dev set", crs_passages(DEV_DOCS, "*.txt"), lambda ps: load_gold_crs(ps, DEV)),
+                                  ("seeds", seed_passages(), load_gold)):
+        sets.append((label, passages, load(passages), Tagger().tag(passages)))
+
+    def scores() -> list[str]:
+        cells = []
+        for _, passages, gold, raw in sets:
+            canon: dict[str, list[tuple[str, str]]] = {}
+            for m in entity_mentions(passages, raw, CORPUS / "_entities")[0]:
+                canon.setdefault(m.passage_id, []).append((m.name, m.label))
+            result = score(gold, canon, canonical=True)
+            for kind in ("organisations", "all"):
+                cells.append(f"{precision(result[kind]):.2f} / {recall(result[kind]):.2f}")
+        return cells
+
+    lines = ["Each dev-set rule switched off alone (whole pipeline, canonical names; P / R):", "",
+             "| rule switched off | dev ORG | dev all | seeds ORG | seeds all |", "| --- | ---: | ---: | ---: | ---: |",
+             f"| (none: every rule on) | {' | '.join(scores())} |"]
+    for what, module, attr, off in ABLATIONS:
+        mod = importlib.import_module(f"corpus_search.{module}")
+        kept = getattr(mod, attr)
+        setattr(mod, attr, off)
+        try:
+            lines.append(f"| {what} | {' | '.join(scores())} |")
+        finally:
+            setattr(mod, attr, kept)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS_DEV.parent.mkdir(parents=True, exist_ok=True)
+    with RESULTS_DEV.open("a", encoding="utf-8") as fh:
+        fh.write("\n" + text)
+
+
 def _cost_lines(label: str, passages: list[Passage], gold: list[GoldPassage], raw: list[RawMention]) -> list[str]:
     costs = rule_costs(passages, gold, raw)
     return [f"Noise rules on {label} (mentions removed from all {len(passages)} passages; of those in the "
@@ -380,4 +440,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    dev() if "--dev" in sys.argv[1:] else main()
+    if "--dev" in sys.argv[1:]:
+        dev()
+        if "--ablate" in sys.argv[1:]:
+            ablate()
+    else:
+        main()

@@ -345,3 +345,10 @@ def test_a_new_corpus_gets_no_place_rollup(crs):
         plain = crs.search("nuclear", mode="keyword", entities=[place], limit=200)
         widened = crs.search("nuclear", mode="keyword", entities=[place], rollup=True, limit=200)
         assert [h.passage.passage_id for h in widened.hits] == [h.passage.passage_id for h in plain.hits]
+
+
+def test_a_place_named_in_ordinary_words_is_an_entity_of_a_new_corpus(crs):
+    # "United States" is two ordinary words; the model tags it as a place again and again, and with
+    # no alias file to declare it the noise rules must still keep it.
+    assert crs.searcher.resolve_entity("United States") == ["United States"]
+    assert _ids(crs, "United States")

@@ -108,6 +108,7 @@ class Context:
     removed: Counter = field(default_factory=Counter)  # rule -> mentions removed
     places: set[str] = field(default_factory=set)  # lower-case spans the model tags as GPE somewhere
     terms: set[str] = field(default_factory=set)  # abbreviations of terms, not names ("FDI", "HEU")
+    place_passages: Counter = field(default_factory=Counter)  # lower-case GPE span -> passages tagging it so
     _titles: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # passage id -> cited-title spans
 
     def in_title(self, passage_id: str, start: int, end: int) -> bool:
@@ -121,6 +122,7 @@ class Context:
     def of(cls, passages: Sequence[Passage], raw: Iterable) -> Context:
         parts: set[str] = set()
         places: set[str] = set()
+        tagged: set[tuple[str, str]] = set()
         elsewhere: dict[str, set[str]] = defaultdict(set)
         for m in raw:
             words = m.text.split()
@@ -131,8 +133,10 @@ class Context:
             place = re.sub(r"^the\s+|[’']s$", "", m.text.lower()).strip()
             if m.label == "GPE" and len(place) >= 4:
                 places.add(place)
+                tagged.add((place, m.passage_id))
         ctx = cls({p.passage_id: p.text for p in passages}, Lexicon(p.text for p in passages), parts, elsewhere)
         ctx.places = places
+        ctx.place_passages = Counter(place for place, _ in tagged)
         return ctx
 
 
@@ -173,6 +177,8 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         return "places only"  # "U.S.-Mexico" (trade), "Australia-China" (relations): two places, no body
     # Abbreviations and place or nationality words qualify a phrase without naming it: "HS Port-Level
     # Data", "Iran Conflict", "American Crews" are ordinary words about something named elsewhere.
+    if label == "GPE" and len(words) > 1 and ctx.place_passages[re.sub(r"^the\s+|[’']s$", "", text.lower())] >= 2:
+        return None  # "United States": ordinary words, but a place the model finds again and again
     plain = content if label == "GPE" else [w for w in content if not (w.isupper() or _place_word(w, ctx))]
     if len(words) > 1 and plain and all(ctx.lexicon.generic(w) for w in plain):
         heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
