@@ -3,6 +3,7 @@
     HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_entities.py          # every set, the rules' costs, speed
     HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_entities.py --dev    # the dev set alone, with its errors
     HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_entities.py --dev --ablate   # + each dev-set rule switched off
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_entities.py --speed  # NER and post-NER words/s alone
 
 Compares (a) the bare spaCy model, (b) the model with the corpus's EntityRuler patterns
 (corpus/_entities/patterns.jsonl, laid over the model's spans as the build does) and
@@ -424,6 +425,15 @@ def main() -> None:
                        "P = precision, R = recall; (a) and (b) compare surface forms, (c) canonical names.",
                        evaluate(passages, gold, raw))
         lines += _cost_lines(label, passages, gold, raw)
+    lines += speed_lines(seeds)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+def speed_lines(seeds: list[Passage]) -> list[str]:
+    lines = []
     wall, cpu, words = speed(seeds)
     lines += [f"NER speed over the {words:,} words of the seeds (tagger/parser/lemmatizer/shared tok2vec "
               f"excluded, the package's general patterns (none), one process, {os.cpu_count()} cores): {wall:,.0f} words/s wall clock, "
@@ -433,14 +443,14 @@ def main() -> None:
               f"names: `entities.entity_mentions`) over the same words: {post_wall:,.0f} words/s wall clock, "
               f"{post_cpu:,.0f} words/s of CPU time; NER and this step together: "
               f"{1 / (1 / cpu + 1 / post_cpu):,.0f} words/s of CPU time."]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf-8")
+    return lines
 
 
 if __name__ == "__main__":
-    if "--dev" in sys.argv[1:]:
+    if "--speed" in sys.argv[1:]:  # speed alone: no gold set is scored
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        print("\n".join(speed_lines(seed_passages())))
+    elif "--dev" in sys.argv[1:]:
         dev()
         if "--ablate" in sys.argv[1:]:
             ablate()

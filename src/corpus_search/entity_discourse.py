@@ -39,14 +39,18 @@ def one_sense(passages: Sequence[Passage], raw: Sequence[RawMention], ctx: Conte
         word = m.text[lo:hi]
         if _ONE_WORD.fullmatch(word):
             labels[(m.passage_id.rsplit(":", 1)[0], word)][m.label] += 1
-    companies: dict[str, set[str]] = defaultdict(set)  # doc id -> one-word names cued as organisations
+    candidates: dict[str, set[str]] = defaultdict(set)
     for (doc_id, word), seen in labels.items():
-        if not seen.keys() & {"ORG", "PERSON", "NORP", "GPE"} or _ordinary(word, ctx):
-            continue
-        pattern = re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])")
-        if any(_cued(p.text, m.start(), m.end()) for p in by_doc[doc_id] for m in pattern.finditer(p.text)):
-            companies[doc_id].add(word)
-    if not companies:
+        if seen.keys() & {"ORG", "PERSON", "NORP", "GPE"} and not _ordinary(word, ctx):
+            candidates[doc_id].add(word)
+    companies: dict[str, set[str]] = defaultdict(set)  # doc id -> one-word names cued as organisations
+    for doc_id, words in candidates.items():
+        pattern = _alternation(words)  # one scan of the document for all its candidates
+        for p in by_doc[doc_id]:
+            for m in pattern.finditer(p.text):
+                if m.group(1) not in companies[doc_id] and _cued(p.text, m.start(1), m.end(1)):
+                    companies[doc_id].add(m.group(1))
+    if not any(companies.values()):
         return list(raw)
     out = []
     for m in raw:
@@ -55,13 +59,19 @@ def one_sense(passages: Sequence[Passage], raw: Sequence[RawMention], ctx: Conte
             m = RawMention(m.passage_id, m.start, m.end, m.text, "ORG")
         out.append(m)
     for doc_id, words in companies.items():
-        pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![\w-])")
+        if not words:
+            continue
+        pattern = _alternation(words)
         for p in by_doc[doc_id]:
             for m in pattern.finditer(p.text):
                 s, e = m.span(1)
                 if not any(a < e and s < b for a, b in spans[p.passage_id]):
                     out.append(RawMention(p.passage_id, s, e, m.group(1), "ORG"))
     return out
+
+
+def _alternation(words: set[str]) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?![\w-])")
 
 
 def _cued(text: str, start: int, end: int) -> bool:

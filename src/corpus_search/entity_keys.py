@@ -75,6 +75,7 @@ def clean_name(text: str) -> str:
     return re.sub(r"^[Tt]he ", "", name)
 
 
+@lru_cache(maxsize=1 << 16)  # every raw mention is trimmed more than once, on a few thousand distinct strings
 def trim(text: str) -> tuple[int, int]:
     """The part of a model span that names the thing: no 'the', possessive, quotes or glued note marks."""
     lo, hi = 0, len(text)
