@@ -348,10 +348,10 @@ ABLATIONS = (
     ("abbreviation pairs split at a slash", "entities", "split_pairs", lambda raw, table: list(raw)),
     ("one sense per document for cued organisations", "entities", "one_sense", lambda passages, raw, ctx: list(raw)),
     ("lone back-reference heads", "entity_rules", "BACK_REFERENCES", frozenset()),
-    ("event heads", "entity_rules", "EVENT_HEADS", frozenset()),
-    ("directive/memorandum are documents", "entity_rules", "DOC_HEADS",
+    ("event heads", "entity_heads", "EVENT_HEADS", frozenset()),
+    ("directive/memorandum are documents", "entity_heads", "DOC_HEADS",
      frozenset("assessment strategy report review survey study estimate statement yearbook guidance".split())),
-    ("a name after 'program' is a programme", "entity_rules", "project_context", lambda passage, start: False),
+    ("a name after 'program' is a programme", "entity_heads", "project_context", lambda passage, start: False),
 )
 
 

@@ -12,7 +12,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from corpus_search import entity_rules
+from corpus_search import entity_heads, entity_rules
 from corpus_search.entity_aliases import AliasTable
 from corpus_search.entity_keys import LABEL_ORDER, RawMention, alias_key, trim
 from corpus_search.models import Mention
@@ -49,10 +49,10 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             # Before the noise rules: a law or a programme of ordinary words is no junk ORG. A document
             # of ordinary words ("Annual Threat Assessment") is left to them: no one filters by it.
             label = _kept_head_label(text, label)
-            if label in ("ORG", "PERSON") and entity_rules.product_context(
+            if label in ("ORG", "PERSON") and entity_heads.product_context(
                     ctx.texts.get(m.passage_id, ""), m.start + lo, m.start + hi, text):
                 label = "PRODUCT"  # "tankers CS Anthem", "the Sarmat ICBM"
-            elif label in ("ORG", "PERSON") and entity_rules.project_context(ctx.texts.get(m.passage_id, ""), m.start + lo):
+            elif label in ("ORG", "PERSON") and entity_heads.project_context(ctx.texts.get(m.passage_id, ""), m.start + lo):
                 label = "PROJECT"  # "the agency's program Odin"
             key = alias_key(text)
             if not table.curated(key):
@@ -68,7 +68,7 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
         found = table.canonical(text, label, doc_id)
         if found is not None:
             # "Jones Act", "Tanker Security Program": the head noun says what the name is.
-            kept.append((m, m.start + lo, m.start + hi, text, found[0], entity_rules.head_label(*found)))
+            kept.append((m, m.start + lo, m.start + hi, text, found[0], entity_heads.head_label(*found)))
 
     # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
     spellings: dict[str, Counter] = defaultdict(Counter)
@@ -125,7 +125,7 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
 def _kept_head_label(name: str, label: str) -> str:
     """The head noun's label where it saves a name from the noise rules: a law or a programme of ordinary
     words is no junk ORG; a document of ordinary words ("Annual Threat Assessment", "ATA") is left to them."""
-    headed = entity_rules.head_label(name, label)
+    headed = entity_heads.head_label(name, label)
     return headed if headed in ("LAW", "PROJECT") else label
 
 

@@ -6,7 +6,7 @@ as people and organisations. Each rule below is general English or general typog
 decided from the corpus's own evidence (a word it also writes in lower case is an ordinary
 word), and each has a name so the bench can count what it removes and what it costs.
 Corpus knowledge (aliases, junk keys) lives in corpus/_entities/, never here. Abbreviations are
-learned in entity_abbreviations.py.
+learned in entity_abbreviations.py, head nouns decide labels in entity_heads.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from corpus_search import config
+from corpus_search import config, entity_heads
 from corpus_search.models import Passage
 
 # Rule names, in the order they are tried (the bench reports them in this order).
@@ -42,10 +42,6 @@ ORG_HEADS = frozenset(
 # Legal-form suffixes: a phrase ending in one is a company, however ordinary its other words
 # ("Trade Data Monitor LLC").
 ORG_SUFFIXES = frozenset("inc inc. llc ltd ltd. plc corp corp. co. gmbh ag sa s.a. nv llp lp pty".split())
-# Head nouns of documents: a phrase of ordinary words ending in one is a title, even one
-# the text abbreviates ("Annual Threat Assessment (ATA)").
-DOC_HEADS = frozenset("assessment strategy report review survey study estimate statement yearbook guidance directive "
-                      "memorandum".split())
 # Alone, these heads point back at a body named before ("the Department", "the Committee"); the ones
 # left out name one body by themselves in the texts that use them ("Congress", "the Senate").
 BACK_REFERENCES = ORG_HEADS - frozenset("congress senate house parliament cabinet navy army".split())
@@ -164,7 +160,7 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     content = [w for w in words if w.lower() not in FUNCTION]
     if words[-1].lower() in ORG_SUFFIXES and label == "ORG":
         return None  # "Trade Data Monitor LLC": a company by its legal form
-    if len(words) > 1 and np_head(text) in DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
+    if len(words) > 1 and entity_heads.np_head(text) in entity_heads.DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
         return "generic phrase"  # "Annual Threat Assessment": a document, not an organisation
     if defined and label != "PERSON" and (label != "ORG" or not _ordinary_org(words, content, ctx)):
         return None  # a long form that defines an abbreviation is a name, however ordinary its words
@@ -243,60 +239,6 @@ def person_tail(text: str, label: str, ctx: Context) -> int | None:
     return None
 
 
-# Head nouns that make a title-cased phrase a law, a programme or a document rather than an
-# organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".
-LAW_HEADS = frozenset("act acts bill treaty agreement accord accords convention protocol law code amendment charter "
-                      "declaration".split())
-# Documents and periodicals beyond DOC_HEADS: "Five-Year Plan", "International Journal of Marine and Coastal Law".
-PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter yearbook handbook".split())
-PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
-# Happenings: "Pentagon-Anthropic Dispute", "Cold War", "Gulf Crisis" are events, not bodies or people.
-EVENT_HEADS = frozenset("dispute disputes war wars crisis conflict ceasefire summit talks negotiations".split())
-_PROGRAM_BEFORE = re.compile(r"\b(?:program|programme|initiative|project)\s+$")
-
-
-def project_context(passage: str, start: int) -> bool:
-    """A name right after the word "program" is the programme's name: "the agency's program Odin"."""
-    return bool(_PROGRAM_BEFORE.search(passage[max(0, start - 20):start]))
-
-
-# A vessel, weapon or system is named right after its kind ("container ships APL Eagle and Maersk
-# Yorktown", "the submarine Kursk") or right before it ("the Sarmat ICBM", "Borei-class"): a product,
-# not a person or an organisation. An owner goes before the kind too ("Hamas rockets"), so only the
-# kinds nobody owns by name follow, and an abbreviation (an owner: "IRGC missiles") is left alone.
-_KIND_BEFORE = re.compile(
-    r"\b(?:ships?|vessels?|tankers?|carriers?|submarines?|frigates?|destroyers?|cruisers?|freighters?|"
-    r"icebreakers?|boats?|aircraft|missiles?|systems?)\s+(?:[A-Z][\w’'-]*\s+)*?(?:and\s+)?$"
-)
-_KIND_AFTER = re.compile(r"^(?:-class\b|\s+(?:class\b|ICBMs?\b|SLBMs?\b|hypersonic\b|glide\b|torpedo|cruise missiles?\b|"
-                         r"ballistic missiles?\b|nuclear-(?:powered|armed)\b))")
-
-
-def product_context(passage: str, start: int, end: int, text: str) -> bool:
-    """A name the words around it make a vessel, weapon or system."""
-    if _KIND_BEFORE.search(passage[max(0, start - 80):start]):
-        return True
-    return not text.isupper() and bool(_KIND_AFTER.match(passage[end:end + 40]))
-
-
-def head_label(name: str, label: str) -> str:
-    """The label a name's head noun gives it: LAW, PROJECT or WORK_OF_ART for ORG/PERSON spans so headed."""
-    if label not in ("ORG", "PERSON"):
-        return label
-    words = re.findall(r"[^\W\d_][\w’'-]*", name)
-    if len(words) < 2:
-        return label
-    head = np_head(name)
-    if head in LAW_HEADS:
-        return "LAW"
-    if head in PROGRAM_HEADS:
-        return "PROJECT"
-    if head in DOC_HEADS or head in PUBLICATION_HEADS:
-        return "WORK_OF_ART"
-    if head in EVENT_HEADS:
-        return "EVENT"
-    return label
-
 
 def _ordinary_org(words: list[str], content: list[str], ctx: Context) -> bool:
     """An ORG span of ordinary capitalised words with no institutional head ("Artificial Intelligence (AI)")."""
@@ -307,17 +249,6 @@ def _ordinary_org(words: list[str], content: list[str], ctx: Context) -> bool:
     text = " ".join(words).lower()
     return not any(re.search(rf"(?<!\w){re.escape(place)}(?!\w)", text) for place in ctx.places)
 
-
-def np_head(name: str) -> str:
-    """The head noun of a name, lower case: the last word before "of", "for", "on" or "to", else the last word.
-
-    "Office of Technology Assessment" is an office, "Plan of Action" a plan, "Annual Threat Assessment" an assessment.
-    """
-    words = re.findall(r"[^\W\d_][\w’'.-]*", name)
-    for i, w in enumerate(words):
-        if i and w.lower() in ("of", "for", "on", "to"):
-            return words[i - 1].lower().rstrip(".")
-    return words[-1].lower().rstrip(".") if words else ""
 
 
 def _place_word(word: str, ctx: Context) -> bool:
