@@ -117,8 +117,27 @@ def test_one_label_per_entity(mentions):
 def test_metonyms_and_demonyms_keep_their_own_entity(labels):
     # "Moscow" meaning the government stays Moscow; rolling up to Russia is an opt-in.
     assert "Moscow" in labels and "Russia" in labels and "Russian" in labels
-    assert rollup("Moscow") == ["Russia"]
-    assert rollup("Eastern Siberia") == ["Siberia", "Russia"]
+
+
+def test_the_place_rollup_is_the_corpus_s_own_table(table, passages):
+    # The bundled corpus declares it (corpus/_entities/aliases.toml): nearest place first.
+    assert rollup("Moscow", table) == ["Russia"]
+    assert rollup("Eastern Siberia", table) == ["Siberia", "Russia"]
+    # The package ships none, so a corpus without that file widens nothing.
+    bare = AliasTable.build(passages)
+    assert rollup("Moscow", bare) == [] and rollup("Eastern Siberia", bare) == []
+
+
+def test_a_corpus_file_declares_its_own_rollup(tmp_path, passages):
+    (tmp_path / "places.toml").write_text('[rollup]\n"Lyon" = ["France"]\n"France" = ["Europe"]\n', encoding="utf-8")
+    table = AliasTable.build(passages, tmp_path)
+    assert rollup("Lyon", table) == ["France", "Europe"] and rollup("Moscow", table) == []
+    # The build stores it with the aliases, where a search reads it back; no --entity string reaches those rows.
+    stored: dict[str, list[tuple[str, str]]] = {}
+    for key, name, label, _ in table.rows():
+        stored.setdefault(key, []).append((name, label))
+    assert rollup("Lyon", stored) == ["France", "Europe"]
+    assert resolve("Lyon", stored, {"Lyon": "GPE", "France": "GPE"}) == ["Lyon"]
 
 
 @pytest.mark.parametrize("junk", ["he", "she", "Box 4", "Figure 1", "1", "2014", "sia", "two", "FDI", "Chapter 1"])

@@ -333,3 +333,22 @@ def test_an_entity_filter_searched_before_a_merge_follows_the_merge_at_once(crs)
     finally:
         crs.curation().undo()
     assert filtered() == before
+
+
+def test_a_new_corpus_gets_no_place_rollup(crs):
+    # The bundled corpus's Russia/China roll-up is its own knowledge (corpus/_entities/aliases.toml);
+    # these reports come without it, so --rollup widens nothing even for names that table lists.
+    names = {e.name for e in crs.entities()}
+    assert {"Russian", "Chinese", "American", "Moscow", "Beijing", "Washington"} & names
+    for place in ("Russia", "China"):
+        assert crs.searcher.within([place]) == []
+        plain = crs.search("nuclear", mode="keyword", entities=[place], limit=200)
+        widened = crs.search("nuclear", mode="keyword", entities=[place], rollup=True, limit=200)
+        assert [h.passage.passage_id for h in widened.hits] == [h.passage.passage_id for h in plain.hits]
+
+
+def test_a_place_named_in_ordinary_words_is_an_entity_of_a_new_corpus(crs):
+    # "United States" is two ordinary words; the model tags it as a place again and again, and with
+    # no alias file to declare it the noise rules must still keep it.
+    assert crs.searcher.resolve_entity("United States") == ["United States"]
+    assert _ids(crs, "United States")

@@ -11,6 +11,7 @@ import pytest
 
 from corpus_search import build, entity_rules
 from corpus_search.entities import Tagger, alias_key, entity_mentions
+from corpus_search.entity_abbreviations import find_abbreviations
 from corpus_search.models import Passage
 
 
@@ -115,7 +116,7 @@ def test_an_undefined_abbreviation_takes_the_phrase_the_document_spells_out(tagg
     ]
     mentions = _mentions(tagger, texts)
     passages = [Passage(f"doc:{i:04d}", "doc", i, t) for i, t in enumerate(texts)]
-    assert entity_rules.find_abbreviations(passages).by_doc["doc"]["FYP"] == "Five-Year Plan"
+    assert find_abbreviations(passages).by_doc["doc"]["FYP"] == "Five-Year Plan"
     # a plan of ordinary words is a document, so the model's ORG "FYP" goes with it
     assert not [m for m in mentions if m.text == "FYP" and m.label == "ORG"]
 

@@ -1,11 +1,12 @@
-"""General rules over what NER found: noise out, abbreviations in. Nothing here names a corpus.
+"""General rules over what NER found: noise out, head nouns, job titles, cited titles. Nothing here names a corpus.
 
 The model tags title-cased phrases ("Outbound Ships", "Annual Threat Assessment"), units
 ("Fahrenheit"), citation apparatus ("P.L", "Focus IF10964") and shouted words ("COMPLETE")
 as people and organisations. Each rule below is general English or general typography,
 decided from the corpus's own evidence (a word it also writes in lower case is an ordinary
 word), and each has a name so the bench can count what it removes and what it costs.
-Corpus knowledge (aliases, junk keys) lives in corpus/_entities/, never here.
+Corpus knowledge (aliases, junk keys) lives in corpus/_entities/, never here. Abbreviations are
+learned in entity_abbreviations.py, head nouns decide labels in entity_heads.py.
 """
 
 from __future__ import annotations
@@ -17,15 +18,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from corpus_search import config
-
+from corpus_search import config, entity_heads
 from corpus_search.models import Passage
 
 # Rule names, in the order they are tried (the bench reports them in this order).
-RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phrase", "lone name", "cited title")
+RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phrase", "places only", "lone name",
+         "cited title")
 # Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
 # mentions: the build compares it with the index's manifest and canonicalises again.
-RULES_VERSION = "2"
+RULES_VERSION = "3"
 
 # Labels a user filters people, organisations and places by: the ones the noise rules guard.
 GUARDED = frozenset({"PERSON", "ORG", "GPE"})
@@ -41,16 +42,16 @@ ORG_HEADS = frozenset(
 # Legal-form suffixes: a phrase ending in one is a company, however ordinary its other words
 # ("Trade Data Monitor LLC").
 ORG_SUFFIXES = frozenset("inc inc. llc ltd ltd. plc corp corp. co. gmbh ag sa s.a. nv llp lp pty".split())
-# Head nouns of documents: a phrase of ordinary words ending in one is a title, even one
-# the text abbreviates ("Annual Threat Assessment (ATA)").
-DOC_HEADS = frozenset("assessment strategy report review survey study estimate statement yearbook guidance".split())
+# Alone, these heads point back at a body named before ("the Department", "the Committee"); the ones
+# left out name one body by themselves in the texts that use them ("Congress", "the Senate").
+BACK_REFERENCES = ORG_HEADS - frozenset("congress senate house parliament cabinet navy army".split())
 # Titles before a lone name that make it a person ("President Putin", "Admiral Correll").
 TITLES = frozenset(
     "president minister premier chancellor king queen prince princess mr mrs ms dr sir lord general admiral "
     "colonel commander secretary senator representative ambassador chairman chair governor mayor judge justice "
     "director ayatollah leader sheikh emir".split()
 )
-_FUNCTION = frozenset({"of", "and", "the", "for", "on", "in", "de", "&", "to", "at", "a", "an"})
+FUNCTION = frozenset({"of", "and", "the", "for", "on", "in", "de", "&", "to", "at", "a", "an"})
 # A report, bill or public-law number: "IF10964", "R48875", "H.R. 2012", "P.L. 93-148".
 _NUMBER_TOKEN = re.compile(r"^[A-Z]{1,4}\d{3,}[A-Z]?$")
 _CITATION_BEFORE_NUMBER = re.compile(r"^[A-Z](?:\.[A-Z])+\.?$|^[A-Z]{1,3}\.$")
@@ -102,6 +103,8 @@ class Context:
     elsewhere: dict[str, set[str]] = field(default_factory=dict)  # one-word span -> labels the model gave it
     removed: Counter = field(default_factory=Counter)  # rule -> mentions removed
     places: set[str] = field(default_factory=set)  # lower-case spans the model tags as GPE somewhere
+    terms: set[str] = field(default_factory=set)  # abbreviations of terms, not names ("FDI", "HEU")
+    place_passages: Counter = field(default_factory=Counter)  # lower-case GPE span -> passages tagging it so
     _titles: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # passage id -> cited-title spans
 
     def in_title(self, passage_id: str, start: int, end: int) -> bool:
@@ -115,6 +118,7 @@ class Context:
     def of(cls, passages: Sequence[Passage], raw: Iterable) -> Context:
         parts: set[str] = set()
         places: set[str] = set()
+        tagged: set[tuple[str, str]] = set()
         elsewhere: dict[str, set[str]] = defaultdict(set)
         for m in raw:
             words = m.text.split()
@@ -125,8 +129,10 @@ class Context:
             place = re.sub(r"^the\s+|[’']s$", "", m.text.lower()).strip()
             if m.label == "GPE" and len(place) >= 4:
                 places.add(place)
+                tagged.add((place, m.passage_id))
         ctx = cls({p.passage_id: p.text for p in passages}, Lexicon(p.text for p in passages), parts, elsewhere)
         ctx.places = places
+        ctx.place_passages = Counter(place for place, _ in tagged)
         return ctx
 
 
@@ -138,35 +144,44 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     words = text.split()
     if not words:
         return "fragment"
-    if text[0].islower() or words[-1].lower() in _FUNCTION or (":" in text and label != "GPE"):
+    if text[0].islower() or words[-1].lower() in FUNCTION or (":" in text and label != "GPE"):
         return "fragment"  # "s Handbook", "Communist Party of", "Marine Economy: Deep-sea": cut from a title
     passage = ctx.texts.get(passage_id, "")
     before, after = passage[max(0, start - 20):start], passage[end:end + 12]
     if any(_NUMBER_TOKEN.match(w) for w in words) or (
         _CITATION_BEFORE_NUMBER.match(text) and re.match(r"\.?\s*\d", after)
-    ):
-        return "number"  # "Focus IF10964", "P.L" before "93-148"
+    ) or (len(words) > 1 and _CITATION_BEFORE_NUMBER.match(words[0])
+          and all(re.fullmatch(r"\d[\d.,-]*[A-Za-z]?", w) for w in words[1:])):
+        return "number"  # "Focus IF10964", "P.L" before "93-148", "P.L. 118-159", "S. 4113"
     if len(words) == 1 and _UNIT_BEFORE.search(before):
         return "unit"  # "100 degrees Fahrenheit"
     if len(words) == 1 and text.isupper() and len(text) >= 4 and ctx.lexicon.generic(text):
         return "shouted"  # "COMPLETE": an ordinary word in capitals, not an acronym
-    content = [w for w in words if w.lower() not in _FUNCTION]
+    content = [w for w in words if w.lower() not in FUNCTION]
     if words[-1].lower() in ORG_SUFFIXES and label == "ORG":
         return None  # "Trade Data Monitor LLC": a company by its legal form
-    if len(words) > 1 and np_head(text) in DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
+    if len(words) > 1 and entity_heads.np_head(text) in entity_heads.DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
         return "generic phrase"  # "Annual Threat Assessment": a document, not an organisation
     if defined and label != "PERSON" and (label != "ORG" or not _ordinary_org(words, content, ctx)):
         return None  # a long form that defines an abbreviation is a name, however ordinary its words
-    content = [w for w in words if w.lower() not in _FUNCTION]
+    content = [w for w in words if w.lower() not in FUNCTION]
     if len(words) == 1 and not text.isupper() and ctx.lexicon.generic(text) and text.lower() not in ORG_HEADS:
         return "generic word"  # "Defense", "Financial", "Background"
+    if len(words) == 1 and label == "ORG" and text.strip("’'.,").lower() in BACK_REFERENCES:
+        return "generic word"  # "the Department's": the department the text named before
+    if label != "GPE" and any(re.search(r"[\w.][-–]\w", w) for w in content) and all(_place_word(w, ctx) for w in content):
+        return "places only"  # "U.S.-Mexico" (trade), "Australia-China" (relations): two places, no body
     # Abbreviations and place or nationality words qualify a phrase without naming it: "HS Port-Level
     # Data", "Iran Conflict", "American Crews" are ordinary words about something named elsewhere.
+    if label == "GPE" and len(words) > 1 and ctx.place_passages[re.sub(r"^the\s+|[’']s$", "", text.lower())] >= 2:
+        return None  # "United States": ordinary words, but a place the model finds again and again
     plain = content if label == "GPE" else [w for w in content if not (w.isupper() or _place_word(w, ctx))]
     if len(words) > 1 and plain and all(ctx.lexicon.generic(w) for w in plain):
         heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
         if label == "PERSON" or not heads:
             return "generic phrase"  # "Outbound Ships", "Annual Threat Assessment", "Demands Action"
+    if len(words) > 1 and not plain and any(w.strip("’'.,") in ctx.terms for w in content):
+        return "generic phrase"  # "U.S. FDI": a place and a term's abbreviation ("foreign direct investment")
     if label == "PERSON" and len(words) == 1 and not text.isupper():
         key = text.strip("’'.,").lower()
         prev = re.findall(r"[A-Za-z]+", before)
@@ -193,7 +208,7 @@ def cited_titles(text: str) -> list[tuple[int, int]]:
     title after a report number. Names inside them are part of the title (OntoNotes nests nothing in a work)."""
     spans = []
     for m in _QUOTED_TITLE.finditer(text):
-        words = [w for w in _TITLE_WORD.findall(m.group(1)) if w.lower() not in _FUNCTION]
+        words = [w for w in _TITLE_WORD.findall(m.group(1)) if w.lower() not in FUNCTION]
         if len(words) >= 3 and sum(w[0].isupper() for w in words) >= 0.7 * len(words):
             spans.append(m.span(1))
     spans.extend(m.span(1) for m in _NUMBERED_TITLE.finditer(text))
@@ -213,60 +228,16 @@ def person_tail(text: str, label: str, ctx: Context) -> int | None:
     words = list(re.finditer(r"\S+", text))
     for i in range(1, len(words) - 1):
         head = [w.group().lower() for w in words[:i]]
-        if not (ctx.lexicon.generic(head[-1]) or head[-1] in _FUNCTION) or head[0] in _FUNCTION:
+        if not (ctx.lexicon.generic(head[-1]) or head[-1] in FUNCTION) or head[0] in FUNCTION:
             return None
         tail = [w.group() for w in words[i:]]
-        if not 2 <= len(tail) <= 4 or head[-1] in _FUNCTION:
+        if not 2 <= len(tail) <= 4 or head[-1] in FUNCTION:
             continue
         if all(re.fullmatch(r"[A-Z][a-z][\w’'-]*", w) and not ctx.lexicon.generic(w) and not _place_word(w, ctx)
                for w in tail) and (label == "ORG" or set(head) & TITLES):
             return words[i].start()
     return None
 
-
-# Head nouns that make a title-cased phrase a law, a programme or a document rather than an
-# organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".
-LAW_HEADS = frozenset("act acts bill treaty agreement accord accords convention protocol law code amendment charter "
-                      "declaration".split())
-# Documents and periodicals beyond DOC_HEADS: "Five-Year Plan", "International Journal of Marine and Coastal Law".
-PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter yearbook handbook".split())
-PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
-
-
-# A vessel, weapon or system is named right after its kind ("container ships APL Eagle and Maersk
-# Yorktown", "the submarine Kursk") or right before it ("the Sarmat ICBM", "Borei-class"): a product,
-# not a person or an organisation. An owner goes before the kind too ("Hamas rockets"), so only the
-# kinds nobody owns by name follow, and an abbreviation (an owner: "IRGC missiles") is left alone.
-_KIND_BEFORE = re.compile(
-    r"\b(?:ships?|vessels?|tankers?|carriers?|submarines?|frigates?|destroyers?|cruisers?|freighters?|"
-    r"icebreakers?|boats?|aircraft|missiles?|systems?)\s+(?:[A-Z][\w’'-]*\s+)*?(?:and\s+)?$"
-)
-_KIND_AFTER = re.compile(r"^(?:-class\b|\s+(?:class\b|ICBMs?\b|SLBMs?\b|hypersonic\b|glide\b|torpedo|cruise missiles?\b|"
-                         r"ballistic missiles?\b|nuclear-(?:powered|armed)\b))")
-
-
-def product_context(passage: str, start: int, end: int, text: str) -> bool:
-    """A name the words around it make a vessel, weapon or system."""
-    if _KIND_BEFORE.search(passage[max(0, start - 80):start]):
-        return True
-    return not text.isupper() and bool(_KIND_AFTER.match(passage[end:end + 40]))
-
-
-def head_label(name: str, label: str) -> str:
-    """The label a name's head noun gives it: LAW, PROJECT or WORK_OF_ART for ORG/PERSON spans so headed."""
-    if label not in ("ORG", "PERSON"):
-        return label
-    words = re.findall(r"[^\W\d_][\w’'-]*", name)
-    if len(words) < 2:
-        return label
-    head = np_head(name)
-    if head in LAW_HEADS:
-        return "LAW"
-    if head in PROGRAM_HEADS:
-        return "PROJECT"
-    if head in DOC_HEADS or head in PUBLICATION_HEADS:
-        return "WORK_OF_ART"
-    return label
 
 
 def _ordinary_org(words: list[str], content: list[str], ctx: Context) -> bool:
@@ -279,169 +250,11 @@ def _ordinary_org(words: list[str], content: list[str], ctx: Context) -> bool:
     return not any(re.search(rf"(?<!\w){re.escape(place)}(?!\w)", text) for place in ctx.places)
 
 
-def np_head(name: str) -> str:
-    """The head noun of a name, lower case: the last word before "of", "for", "on" or "to", else the last word.
-
-    "Office of Technology Assessment" is an office, "Plan of Action" a plan, "Annual Threat Assessment" an assessment.
-    """
-    words = re.findall(r"[^\W\d_][\w’'.-]*", name)
-    for i, w in enumerate(words):
-        if i and w.lower() in ("of", "for", "on", "to"):
-            return words[i - 1].lower().rstrip(".")
-    return words[-1].lower().rstrip(".") if words else ""
-
 
 def _place_word(word: str, ctx: Context) -> bool:
-    """A word the model tags on its own as a place or nationality somewhere in the corpus ("Iran", "American")."""
+    """A word the model tags on its own as a place or nationality somewhere in the corpus ("Iran", "American"),
+    or places joined by a hyphen ("U.S.-Mexico")."""
     key = re.sub(r"[’']s$", "", word.strip("’'.,")).lower()
-    return bool(ctx.elsewhere.get(key, set()) & {"GPE", "NORP", "LOC"})
-
-
-# -- abbreviations --------------------------------------------------------------------
-_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)\)")
-_PAREN_LONG = re.compile(r"\b([A-Z][A-Za-z]?[A-Z&]{1,7})\s+\(([^()]{5,120})\)")
-_WORDS = re.compile(r"[\w’'&-]+(?:\.\w)*\.?")
-
-
-def _letters(abbr: str) -> list[str]:
-    """The letter sequences a long form's initials may spell: "DoD" -> "DD" and "DOD"."""
-    plain = abbr.replace("&", "")
-    caps = "".join(c for c in plain if c.isupper())
-    out = [plain.upper(), caps]
-    if plain.endswith("s") and len(plain) > 2 and plain[:-1].isupper():
-        out.append(plain[:-1])  # "SSBNs"
-    return list(dict.fromkeys(x for x in out if len(x) >= 2))
-
-
-def _initials(run: list[str], skip_function: bool) -> str:
-    parts: list[str] = []
-    for w in run:
-        for piece in re.split(r"-", w):  # "Five-Year Plan" gives F, Y, P
-            if piece and not (skip_function and piece.lower() in _FUNCTION):
-                parts.append(piece[0].upper())
-    return "".join(parts)
-
-
-def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | None:
-    """The shortest run of words ending `words` whose initials spell `abbr` (with or without "of", "and")."""
-    targets = _letters(abbr)
-    for k in range(1, min(len(words), 12) + 1):
-        run = words[-k:]
-        if run[0].lower() in _FUNCTION:
-            continue
-        if capitalised and not run[0][:1].isupper():
-            continue
-        if any(_initials(run, skip) in targets for skip in (True, False)):
-            return " ".join(run).rstrip(".")
-        if len(_initials(run, True)) > max(len(t) for t in targets):
-            return None
-    return None
-
-
-@dataclass
-class Abbreviations:
-    """Abbreviations the texts define, per document and corpus-wide, and the ones that are terms."""
-
-    by_doc: dict[str, dict[str, str]]  # doc id -> abbr -> long form
-    corpus: dict[str, str]  # abbr -> long form, where every document agrees
-    terms: set[str]  # "highly enriched uranium (HEU)": a lower-case long form, so not a name
-
-    def for_doc(self, doc_id: str) -> dict[str, str]:
-        return {**self.corpus, **self.by_doc.get(doc_id, {})}
-
-
-def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
-    """"Long Form (ABBR)" and "ABBR (Long Form)", per document; the most frequent expansion wins."""
-    found: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    lower: Counter[str] = Counter()
-    for p in passages:
-        flat = re.sub(r"\s+", " ", p.text)
-        for m in _PAREN_AFTER.finditer(flat):
-            abbr = m.group(1)
-            words = _WORDS.findall(flat[max(0, m.start() - 160):m.start()])
-            long_form = expansion(abbr, words)
-            if long_form:
-                found[p.doc_id][abbr][long_form] += 1
-            elif expansion(abbr, words, capitalised=False):
-                lower[abbr] += 1
-        for m in _PAREN_LONG.finditer(flat):
-            abbr, inside = m.group(1), m.group(2)
-            words = _WORDS.findall(inside)
-            long_form = expansion(abbr, words)
-            if long_form and long_form == " ".join(words).rstrip("."):
-                found[p.doc_id][abbr][long_form] += 1
-    _spelled_out(passages, found, lower)
-    by_doc = {d: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for d, abbrs in found.items()}
-    meanings: dict[str, set[str]] = defaultdict(set)
-    for abbrs in by_doc.values():
-        for a, long_form in abbrs.items():
-            meanings[a].add(long_form.casefold())
-    corpus = {}
-    for abbrs in by_doc.values():
-        for a, long_form in abbrs.items():
-            if len(meanings[a]) == 1:
-                corpus.setdefault(a, long_form)
-    terms = {a for a in lower if a not in meanings}
-    return Abbreviations(by_doc, corpus, terms)
-
-
-_CAPITAL_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:(?:of|and|for|on|the)\s+)*[A-Z][\w’'-]*)+")
-
-
-def _spelled_out(passages: Sequence[Passage], found: dict[str, dict[str, Counter]], lower: Counter) -> None:
-    """Abbreviations a document uses without defining, whose long form it spells out elsewhere:
-    "the 15th FYP" and "China's 15th Five-Year Plan". Only where one capitalised phrase of the
-    document has exactly those initials, and for three letters or more (two are too easily met)."""
-    by_doc: dict[str, list[str]] = defaultdict(list)
-    for p in passages:
-        by_doc[p.doc_id].append(re.sub(r"\s+", " ", p.text))
-    for doc_id, texts in by_doc.items():
-        defined = found.get(doc_id, {})
-        used = {a for t in texts for a in re.findall(r"\b[A-Z]{3,6}\b", t)} - set(defined) - set(lower)
-        if not used:
-            continue
-        spelled: dict[str, set[str]] = defaultdict(set)
-        for t in texts:
-            for run in _CAPITAL_RUN.finditer(t):
-                words = run.group().split()
-                for i in range(len(words)):
-                    for j in range(i + 2, min(len(words), i + 8) + 1):
-                        part = words[i:j]
-                        if part[0].lower() in _FUNCTION or part[-1].lower() in _FUNCTION or part[0].isupper():
-                            continue
-                        initials = _initials(part, True)
-                        if initials in used:
-                            spelled[initials].add(" ".join(part).rstrip(".,;:"))
-        for abbr, forms in spelled.items():
-            if len(forms) == 1:
-                found[doc_id][abbr][forms.pop()] += 1
-
-
-def bare_mentions(passages: Sequence[Passage], raw: Sequence, known: dict[str, dict[str, str]],
-                  labels: dict[str, str]) -> list[tuple[str, int, int, str, str]]:
-    """(passage id, start, end, text, label) for abbreviations NER missed: "JCPOA" after "... (JCPOA)".
-
-    `known` maps a doc id to its abbreviations; `labels` a long form's casefolded text to its label.
-    Spans already covered by a model mention are left to the model.
-    """
-    covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for m in raw:
-        covered[m.passage_id].append((m.start, m.end))
-    out = []
-    patterns: dict[str, re.Pattern[str]] = {}
-    for p in passages:
-        abbrs = known.get(p.doc_id) or {}
-        if not abbrs:
-            continue
-        pattern = patterns.get(p.doc_id)
-        if pattern is None:
-            alternatives = "|".join(re.escape(a) for a in sorted(abbrs, key=len, reverse=True))
-            pattern = patterns[p.doc_id] = re.compile(r"(?<![\w&-])(" + alternatives + r")(?![\w&])")
-        for m in pattern.finditer(p.text):
-            s, e = m.span(1)
-            if any(a < e and s < b for a, b in covered[p.passage_id]):
-                continue
-            label = labels.get(abbrs[m.group(1)].casefold())
-            if label:
-                out.append((p.passage_id, s, e, m.group(1), label))
-    return out
+    if ctx.elsewhere.get(key, set()) & {"GPE", "NORP", "LOC"}:
+        return True
+    return bool(re.search(r"[\w.][-–]\w", key)) and all(_place_word(part, ctx) for part in re.split(r"[-–]", key) if part)

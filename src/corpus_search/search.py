@@ -123,7 +123,7 @@ class Searcher:
 
         self._load_names()
         wanted = set(names)
-        return [n for n in self._names if wanted & set(rollup(n))]
+        return [n for n in self._names if wanted & set(rollup(n, self._aliases))]
 
     def allowed_passages(self, filters: Filters) -> Allowed | None:
         """The passages the filters allow, or None when nothing is filtered (kept per filter: see Allowed)."""

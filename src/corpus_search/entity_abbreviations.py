@@ -1,0 +1,273 @@
+"""Abbreviations: what the texts define ("Long Form (ABBR)", "ABBR (Long Form)", annex lines), what a
+document uses without defining but spells out elsewhere, and the bare uses NER missed.
+
+Two learners feed the alias table: `learn_abbreviations` (corpus-wide, annex lines too) and
+`find_abbreviations` (per document, with "of"/"and" in the initials and lower-case terms set apart).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from corpus_search.entity_keys import DROPPED_LABELS, RawMention, trim
+from corpus_search.entity_rules import FUNCTION, ORG_HEADS
+from corpus_search.models import Passage
+
+if TYPE_CHECKING:
+    from corpus_search.entity_aliases import AliasTable
+
+_FUNCTION_WORDS = frozenset({"of", "and", "the", "for", "on", "in", "de", "&", "to", "at"})
+
+
+def learn_abbreviations(texts: Iterable[str]) -> dict[str, str]:
+    """Short forms the texts define: "Eurasian Economic Union (EEU)" and annex lines "EEU Eurasian Economic Union"."""
+    found: dict[str, Counter] = defaultdict(Counter)
+    for text in texts:
+        flat = re.sub(r"\s+", " ", text)
+        for m in re.finditer(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7})\)", flat):
+            words = re.findall(r"[\w’'&]+(?:\.\w)*\.?", flat[max(0, m.start() - 160) : m.start()])
+            long_form = _expansion(m.group(1), words)
+            if long_form:
+                found[m.group(1)][long_form] += 1
+        for m in re.finditer(r"^[ \t]*([A-Z][A-Z0-9&]{1,7})[ \t]+([A-Z][^\n]{3,80}?)[ \t]*$", text, re.M):
+            long_form = m.group(2).strip()
+            if _initials_cover(m.group(1), long_form):
+                found[m.group(1)][long_form] += 1
+    # Most frequent expansion wins; Counter keeps first-seen order on ties, so this is stable.
+    return {abbr: c.most_common(1)[0][0] for abbr, c in found.items()}
+
+
+def _expansion(abbr: str, words: list[str]) -> str | None:
+    """The shortest run of capitalised words before '(ABBR)' whose initials spell it."""
+    letters = abbr.replace("&", "").upper()
+    for k in range(1, min(len(words), 12) + 1):
+        run = words[-k:]
+        if not run[0][:1].isupper():
+            continue
+        initials = "".join(w[0].upper() for w in run if w.lower() not in _FUNCTION_WORDS)
+        if initials == letters:
+            return " ".join(run).rstrip(".")
+        if len(initials) > len(letters):
+            return None
+    return None
+
+
+def _initials_cover(abbr: str, long_form: str) -> bool:
+    """The abbreviation's letters appear, in order, among the words' initials (annex lines are loose)."""
+    initials = [w[0].upper() for w in re.findall(r"[A-Za-z][\w’']*", long_form)]
+    if not initials or initials[0] != abbr[0]:
+        return False
+    it = iter(initials)
+    return all(any(ch == i for i in it) for ch in abbr.replace("&", ""))
+
+
+def missed_abbreviations(passages: Sequence[Passage], raw: Sequence[RawMention], table: AliasTable) -> list[RawMention]:
+    """Bare abbreviations ("JCPOA") the model did not tag, where the texts or the corpus files define them.
+
+    Each takes its long form's label as the model gave it elsewhere (never PERSON: people are not
+    abbreviated so), else ORG when the long form is headed like an institution, else it is left out.
+    """
+    seen: dict[str, Counter] = defaultdict(Counter)
+    for m in raw:
+        lo, hi = trim(m.text)
+        if m.label != "PERSON" and m.label not in DROPPED_LABELS:
+            seen[m.text[lo:hi].casefold()][m.label] += 1
+    labels = {k: c.most_common(1)[0][0] for k, c in seen.items()}
+    known: dict[str, dict[str, str]] = {}
+    for doc_id in {p.doc_id for p in passages}:
+        abbrs = {a: n for a, n in table.acronyms.items()}
+        abbrs.update(table.abbreviations.for_doc(doc_id))
+        # "Department of Defense (DoD)" defines "DOD" too: capitals are how the same letters are shouted.
+        for a, n in list(abbrs.items()):
+            if not a.isupper() and not (a.endswith("s") and a[:-1].isupper()):
+                abbrs.setdefault(a.upper(), n)
+        known[doc_id] = abbrs
+        for long_form in abbrs.values():
+            key = long_form.casefold()
+            if key not in labels:
+                fixed = table.fixed_label(long_form)
+                heads = {w.lower() for w in long_form.split()} & ORG_HEADS
+                if fixed or heads:
+                    labels[key] = fixed or "ORG"
+    return [RawMention(*row) for row in bare_mentions(passages, raw, known, labels)]
+
+
+_PAIR = re.compile(r"([A-Z][A-Za-z.&]*[A-Z])/([A-Z][A-Za-z.&]*[A-Z])")
+
+
+def split_pairs(raw: Sequence[RawMention], table: AliasTable) -> list[RawMention]:
+    """The model's one span for two abbreviations joined by a slash ("NAFTA/USMCA"), as the two mentions it is."""
+    out = []
+    for m in raw:
+        pair = _PAIR.fullmatch(m.text)
+        known = table.abbreviations.for_doc(m.passage_id.rsplit(":", 1)[0]) if pair else {}
+        if pair and all(part in known or part in table.acronyms for part in pair.groups()):
+            for i in (1, 2):
+                out.append(RawMention(m.passage_id, m.start + pair.start(i), m.start + pair.end(i), pair.group(i), m.label))
+        else:
+            out.append(m)
+    return out
+
+
+# -- per document: "Long Form (ABBR)", "ABBR (Long Form)", spelled out elsewhere ----------
+# "(DOD)", and "(DOD, now using ...)" or "(NDAA; P.L. 118-31)": a definition may share its brackets.
+_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:\)|[,;]\s)")
+# A word that is itself an abbreviation spells all its letters into a longer one: "U.S.-Mexico-Canada
+# Agreement (USMCA)", "DOD Directive (DODD)".
+_SPELLED = re.compile(r"(?:[A-Z]\.){2,}|[A-Z]{2,5}")
+_PAREN_LONG = re.compile(r"\b([A-Z][A-Za-z]?[A-Z&]{1,7})\s+\(([^()]{5,120})\)")
+_WORDS = re.compile(r"[\w’'&-]+(?:\.\w)*\.?")
+
+
+def _letters(abbr: str) -> list[str]:
+    """The letter sequences a long form's initials may spell: "DoD" -> "DD" and "DOD"."""
+    plain = abbr.replace("&", "")
+    caps = "".join(c for c in plain if c.isupper())
+    out = [plain.upper(), caps]
+    if plain.endswith("s") and len(plain) > 2 and plain[:-1].isupper():
+        out.append(plain[:-1])  # "SSBNs"
+    return list(dict.fromkeys(x for x in out if len(x) >= 2))
+
+
+def _initials(run: list[str], skip_function: bool, spell: bool = False) -> str:
+    parts: list[str] = []
+    for w in run:
+        for piece in re.split(r"-", w):  # "Five-Year Plan" gives F, Y, P
+            if piece and not (skip_function and piece.lower() in FUNCTION):
+                parts.append(piece.replace(".", "") if spell and _SPELLED.fullmatch(piece) else piece[0].upper())
+    return "".join(parts)
+
+
+def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | None:
+    """The shortest run of words ending `words` whose initials spell `abbr` (with or without "of", "and")."""
+    targets = _letters(abbr)
+    for k in range(1, min(len(words), 12) + 1):
+        run = words[-k:]
+        if run[0].lower() in FUNCTION:
+            continue
+        if capitalised and not run[0][:1].isupper():
+            continue
+        if any(_initials(run, skip, spell) in targets for skip in (True, False) for spell in (False, True)):
+            return re.sub(r" (?=-\w)", "", " ".join(run)).rstrip(".")  # "U.S." "-Mexico-Canada" were one word
+        if len(_initials(run, True)) > max(len(t) for t in targets):
+            return None
+    return None
+
+
+def _named(long_form: str) -> bool:
+    """A name capitalises its words; "Foreign direct investment (FDI)" opens a sentence but is a term."""
+    content = [w for w in re.findall(r"[^\W\d_][\w’'.-]*", long_form) if w.lower() not in FUNCTION]
+    return all(w[0].isupper() for w in content[1:])
+
+
+@dataclass
+class Abbreviations:
+    """Abbreviations the texts define, per document and corpus-wide, and the ones that are terms."""
+
+    by_doc: dict[str, dict[str, str]]  # doc id -> abbr -> long form
+    corpus: dict[str, str]  # abbr -> long form, where every document agrees
+    terms: set[str]  # "highly enriched uranium (HEU)": a lower-case long form, so not a name
+
+    def for_doc(self, doc_id: str) -> dict[str, str]:
+        return {**self.corpus, **self.by_doc.get(doc_id, {})}
+
+
+def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
+    """"Long Form (ABBR)" and "ABBR (Long Form)", per document; the most frequent expansion wins."""
+    found: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    lower: Counter[str] = Counter()
+    for p in passages:
+        flat = re.sub(r"\s+", " ", p.text)
+        for m in _PAREN_AFTER.finditer(flat):
+            abbr = m.group(1)
+            words = _WORDS.findall(flat[max(0, m.start() - 160):m.start()])
+            long_form = expansion(abbr, words)
+            if long_form and _named(long_form):
+                found[p.doc_id][abbr][long_form] += 1
+            elif long_form or expansion(abbr, words, capitalised=False):
+                lower[abbr] += 1
+        for m in _PAREN_LONG.finditer(flat):
+            abbr, inside = m.group(1), m.group(2)
+            words = _WORDS.findall(inside)
+            long_form = expansion(abbr, words)
+            if long_form and long_form == " ".join(words).rstrip("."):
+                found[p.doc_id][abbr][long_form] += 1
+    _spelled_out(passages, found, lower)
+    by_doc = {d: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for d, abbrs in found.items()}
+    meanings: dict[str, set[str]] = defaultdict(set)
+    for abbrs in by_doc.values():
+        for a, long_form in abbrs.items():
+            meanings[a].add(long_form.casefold())
+    corpus = {}
+    for abbrs in by_doc.values():
+        for a, long_form in abbrs.items():
+            if len(meanings[a]) == 1:
+                corpus.setdefault(a, long_form)
+    terms = {a for a in lower if a not in meanings}
+    return Abbreviations(by_doc, corpus, terms)
+
+
+_CAPITAL_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:(?:of|and|for|on|the)\s+)*[A-Z][\w’'-]*)+")
+
+
+def _spelled_out(passages: Sequence[Passage], found: dict[str, dict[str, Counter]], lower: Counter) -> None:
+    """Abbreviations a document uses without defining, whose long form it spells out elsewhere:
+    "the 15th FYP" and "China's 15th Five-Year Plan". Only where one capitalised phrase of the
+    document has exactly those initials, and for three letters or more (two are too easily met)."""
+    by_doc: dict[str, list[str]] = defaultdict(list)
+    for p in passages:
+        by_doc[p.doc_id].append(re.sub(r"\s+", " ", p.text))
+    for doc_id, texts in by_doc.items():
+        defined = found.get(doc_id, {})
+        used = {a for t in texts for a in re.findall(r"\b[A-Z]{3,6}\b", t)} - set(defined) - set(lower)
+        if not used:
+            continue
+        spelled: dict[str, set[str]] = defaultdict(set)
+        for t in texts:
+            for run in _CAPITAL_RUN.finditer(t):
+                words = run.group().split()
+                for i in range(len(words)):
+                    for j in range(i + 2, min(len(words), i + 8) + 1):
+                        part = words[i:j]
+                        if part[0].lower() in FUNCTION or part[-1].lower() in FUNCTION or part[0].isupper():
+                            continue
+                        initials = _initials(part, True)
+                        if initials in used:
+                            spelled[initials].add(" ".join(part).rstrip(".,;:"))
+        for abbr, forms in spelled.items():
+            if len(forms) == 1:
+                found[doc_id][abbr][forms.pop()] += 1
+
+
+def bare_mentions(passages: Sequence[Passage], raw: Sequence, known: dict[str, dict[str, str]],
+                  labels: dict[str, str]) -> list[tuple[str, int, int, str, str]]:
+    """(passage id, start, end, text, label) for abbreviations NER missed: "JCPOA" after "... (JCPOA)".
+
+    `known` maps a doc id to its abbreviations; `labels` a long form's casefolded text to its label.
+    Spans already covered by a model mention are left to the model.
+    """
+    covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for m in raw:
+        covered[m.passage_id].append((m.start, m.end))
+    out = []
+    patterns: dict[str, re.Pattern[str]] = {}
+    for p in passages:
+        abbrs = known.get(p.doc_id) or {}
+        if not abbrs:
+            continue
+        pattern = patterns.get(p.doc_id)
+        if pattern is None:
+            alternatives = "|".join(re.escape(a) for a in sorted(abbrs, key=len, reverse=True))
+            pattern = patterns[p.doc_id] = re.compile(r"(?<![\w&-])(" + alternatives + r")(?![\w&])")
+        for m in pattern.finditer(p.text):
+            s, e = m.span(1)
+            if any(a < e and s < b for a, b in covered[p.passage_id]):
+                continue
+            label = labels.get(abbrs[m.group(1)].casefold())
+            if label:
+                out.append((p.passage_id, s, e, m.group(1), label))
+    return out

@@ -1,0 +1,176 @@
+"""Canonical names: raw mentions -> `Mention`s with one name and one label each; and the lookup from what
+a user types (`--entity`) back to those names.
+
+`canonicalize` runs the general rules (entity_rules) over each trimmed span, asks the alias table
+what it means, then merges spellings, middle initials and lone surnames within the corpus.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+
+from corpus_search import entity_heads, entity_rules
+from corpus_search.entity_aliases import AliasTable
+from corpus_search.entity_keys import LABEL_ORDER, RawMention, alias_key, trim
+from corpus_search.models import Mention
+
+
+def canonicalize(raw: Sequence[RawMention], table: AliasTable,
+                 ctx: entity_rules.Context | None = None) -> list[Mention]:
+    """Mentions with one canonical name each and one label per name (declared, else the majority).
+
+    With a `ctx` (the passages' text and words), the general noise rules drop what names
+    nothing; `ctx.removed` counts what each rule removed.
+    """
+    kept: list[tuple[RawMention, int, int, str, str, str]] = []  # raw, start, end, text, name, label
+    for m in sorted(set(raw), key=lambda r: (r.passage_id, r.start, r.end, r.label)):
+        lo, hi = trim(m.text)
+        text, label = m.text[lo:hi], m.label
+        doc_id = m.passage_id.rsplit(":", 1)[0]
+        if ctx is not None:
+            # "Trump Administration": the administration is named after a person the texts name.
+            who = re.fullmatch(r"([A-Z][\w’'-]+) Administration", text)
+            if who and who.group(1).lower() in ctx.person_parts:
+                hi = lo + who.end(1)
+                text, label = m.text[lo:hi], "PERSON"
+            # "Director of National Intelligence Tulsi Gabbard": the title goes, the person stays.
+            tail = entity_rules.person_tail(text, label, ctx)
+            if tail is not None:
+                lo += tail
+                text, label = m.text[lo:hi], "PERSON"
+            # An organisation inside a cited work's title ("... Issues for Congress") is part of the title.
+            # People and places there stay: readers look for them in references too.
+            if label == "ORG" and ctx.in_title(m.passage_id, m.start + lo, m.start + hi):
+                ctx.removed["cited title"] += 1
+                continue
+            # Before the noise rules: a law or a programme of ordinary words is no junk ORG. A document
+            # of ordinary words ("Annual Threat Assessment") is left to them: no one filters by it.
+            label = _kept_head_label(text, label)
+            if label in ("ORG", "PERSON") and entity_heads.product_context(
+                    ctx.texts.get(m.passage_id, ""), m.start + lo, m.start + hi, text):
+                label = "PRODUCT"  # "tankers CS Anthem", "the Sarmat ICBM"
+            elif label in ("ORG", "PERSON") and entity_heads.project_context(ctx.texts.get(m.passage_id, ""), m.start + lo):
+                label = "PROJECT"  # "the agency's program Odin"
+            key = alias_key(text)
+            if not table.curated(key):
+                entry = table.canonical(text, label, doc_id)
+                defined = entry is not None and table.declared(key) or text in table.abbreviations.for_doc(doc_id)
+                reason = entity_rules.noise(text, label, m.passage_id, m.start + lo, m.start + hi, ctx, defined)
+                if reason is None and entry is not None and entry[0] != text:  # the long form must be a name too
+                    reason = entity_rules.noise(entry[0], _kept_head_label(entry[0], label), m.passage_id,
+                                                m.start + lo, m.start + hi, ctx, True)
+                if reason is not None:
+                    ctx.removed[reason] += 1
+                    continue
+        found = table.canonical(text, label, doc_id)
+        if found is not None:
+            # "Jones Act", "Tanker Security Program": the head noun says what the name is.
+            kept.append((m, m.start + lo, m.start + hi, text, found[0], entity_heads.head_label(*found)))
+
+    # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
+    spellings: dict[str, Counter] = defaultdict(Counter)
+    for _, _, _, text, name, _ in kept:
+        if not table.declared(alias_key(text)):
+            spellings[alias_key(name)][name] += 1
+    best = {k: min(c, key=lambda n: (-c[n], n)) for k, c in spellings.items()}
+    kept = [(m, s, e, t, best.get(alias_key(n), n) if not table.declared(alias_key(t)) else n, lab)
+            for m, s, e, t, n, lab in kept]
+
+    # "Donald J. Trump" and "Donald Trump" are one person: a middle initial is a variant, not a new name.
+    kept = _merge_middle_initials(kept, table)
+
+    # A lone surname ("Putin", "Xi") stands for the one full name in the corpus it belongs to.
+    people: dict[str, set[str]] = defaultdict(set)
+    for _, _, _, _, name, label in kept:
+        parts = name.split()
+        if label == "PERSON" and len(parts) > 1:
+            for part in (parts[0], parts[-1]):
+                people[alias_key(part)].add(name)
+    # Decided per name, not per mention, so all of a surname's mentions move together.
+    personal = {name for _, _, _, _, name, label in kept if label == "PERSON" and " " not in name}
+    surnames = {
+        alias_key(name): next(iter(people[alias_key(name)]))
+        for name in personal
+        if not table.declared(alias_key(name)) and len(people.get(alias_key(name), ())) == 1
+    }
+    for key, full in surnames.items():
+        table.learn(key, full)
+    for i, (m, s, e, text, name, label) in enumerate(kept):
+        if name in personal and alias_key(name) in surnames:
+            kept[i] = (m, s, e, text, surnames[alias_key(name)], label)
+
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for _, _, _, _, name, label in kept:
+        counts[name][label] += 1
+    rank = {lab: i for i, lab in enumerate(LABEL_ORDER)}
+
+    def majority(name: str) -> str:
+        fixed = table.fixed_label(name)
+        if fixed:
+            return fixed
+        c = counts[name]
+        return min(c, key=lambda lab: (-c[lab], rank.get(lab, len(rank)), lab))
+
+    labels = {name: majority(name) for name in counts}
+    out = []
+    for m, s, e, text, name, _ in kept:
+        table.note(alias_key(text), name, labels[name])
+        out.append(Mention(m.passage_id, s, e, text, name, labels[name]))
+    return out
+
+
+def _kept_head_label(name: str, label: str) -> str:
+    """The head noun's label where it saves a name from the noise rules: a law or a programme of ordinary
+    words is no junk ORG; a document of ordinary words ("Annual Threat Assessment", "ATA") is left to them."""
+    headed = entity_heads.head_label(name, label)
+    return headed if headed in ("LAW", "PROJECT") else label
+
+
+_MIDDLE_INITIAL = re.compile(r"^(\S+)(?: [A-Z]\.)+ (\S+(?: \S+)?)$")
+
+
+def _merge_middle_initials(kept: list, table: AliasTable) -> list:
+    """PERSON names that differ only by middle initials share the plain one ("Richard A. Bitzinger" -> "Richard Bitzinger")."""
+    count: Counter = Counter(name for *_, name, label in kept if label == "PERSON")
+    plain = {}
+    for name in count:
+        m = _MIDDLE_INITIAL.match(name)
+        if m and not table.declared(alias_key(name)):
+            plain[name] = f"{m.group(1)} {m.group(2)}"
+    groups: dict[str, list[str]] = defaultdict(list)
+    for name, short in plain.items():
+        if short in count:
+            groups[short].append(name)
+    target = {}
+    for short, longs in groups.items():
+        target.update({n: short for n in longs})
+    for name, short in target.items():
+        table.learn(alias_key(name), short)
+    return [(m, s, e, t, target.get(n, n) if lab == "PERSON" else n, lab) for m, s, e, t, n, lab in kept]
+
+
+# -- lookup for users ---------------------------------------------------------------
+def resolve(query: str, aliases: dict[str, list[tuple[str, str]]], names: dict[str, str]) -> list[str]:
+    """Canonical names a user's --entity string means: a canonical name or any alias; [] if unknown."""
+    wanted = query.strip().casefold()
+    key = alias_key(query)
+    found = [n for n in names if n.casefold() == wanted]
+    found += [n for n, _ in aliases.get(key, []) if n in names]
+    found += [n for n in names if alias_key(n) == key]
+    return list(dict.fromkeys(found))
+
+
+def suggest(query: str, names: dict[str, str], limit: int = 5) -> list[str]:
+    """Names close to an unknown query, for a "did you mean" message."""
+    key = alias_key(query)
+    if not key:
+        return []
+    by_key: dict[str, str] = {}
+    for n in sorted(names):
+        by_key.setdefault(alias_key(n), n)
+    close = difflib.get_close_matches(key, list(by_key), n=limit, cutoff=0.6)
+    contains = [k for k in by_key if len(key) >= 3 and re.search(rf"\b{re.escape(key)}", k)]
+    return list(dict.fromkeys(by_key[k] for k in [*close, *sorted(contains, key=len)]))[:limit]

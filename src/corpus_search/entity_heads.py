@@ -1,0 +1,82 @@
+"""Head nouns and neighbours: what kind of thing a name is, from its own last noun ("Jones Act" is a law,
+"Tanker Security Program" a programme, "Annual Threat Assessment" a document, "Cold War" an event) or the
+words beside it ("tankers CS Anthem" is a vessel, "the agency's program Odin" a programme). General
+English; entity_rules' noise rules and entity_canonical use these.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Head nouns of documents: a phrase of ordinary words ending in one is a title, even one
+# the text abbreviates ("Annual Threat Assessment (ATA)").
+DOC_HEADS = frozenset("assessment strategy report review survey study estimate statement yearbook guidance directive "
+                      "memorandum".split())
+
+# Head nouns that make a title-cased phrase a law, a programme or a document rather than an
+# organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".
+LAW_HEADS = frozenset("act acts bill treaty agreement accord accords convention protocol law code amendment charter "
+                      "declaration".split())
+# Documents and periodicals beyond DOC_HEADS: "Five-Year Plan", "International Journal of Marine and Coastal Law".
+PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter yearbook handbook".split())
+PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
+# Happenings: "Pentagon-Anthropic Dispute", "Cold War", "Gulf Crisis" are events, not bodies or people.
+EVENT_HEADS = frozenset("dispute disputes war wars crisis conflict ceasefire summit talks negotiations".split())
+_PROGRAM_BEFORE = re.compile(r"\b(?:program|programme|initiative|project)\s+$")
+
+
+def project_context(passage: str, start: int) -> bool:
+    """A name right after the word "program" is the programme's name: "the agency's program Odin"."""
+    return bool(_PROGRAM_BEFORE.search(passage[max(0, start - 20):start]))
+
+
+# A vessel, weapon or system is named right after its kind ("container ships APL Eagle and Maersk
+# Yorktown", "the submarine Kursk") or right before it ("the Sarmat ICBM", "Borei-class"): a product,
+# not a person or an organisation. An owner goes before the kind too ("Hamas rockets"), so only the
+# kinds nobody owns by name follow, and an abbreviation (an owner: "IRGC missiles") is left alone.
+_KIND_BEFORE = re.compile(
+    r"\b(?:ships?|vessels?|tankers?|carriers?|submarines?|frigates?|destroyers?|cruisers?|freighters?|"
+    r"icebreakers?|boats?|aircraft|missiles?|systems?)\s+(?:[A-Z][\w’'-]*\s+)*?(?:and\s+)?$"
+)
+_KIND_AFTER = re.compile(r"^(?:-class\b|\s+(?:class\b|ICBMs?\b|SLBMs?\b|hypersonic\b|glide\b|torpedo|cruise missiles?\b|"
+                         r"ballistic missiles?\b|nuclear-(?:powered|armed)\b))")
+
+
+def product_context(passage: str, start: int, end: int, text: str) -> bool:
+    """A name the words around it make a vessel, weapon or system."""
+    if _KIND_BEFORE.search(passage[max(0, start - 80):start]):
+        return True
+    return not text.isupper() and bool(_KIND_AFTER.match(passage[end:end + 40]))
+
+
+def head_label(name: str, label: str) -> str:
+    """The label a name's head noun gives it: LAW, PROJECT or WORK_OF_ART for ORG/PERSON spans so headed."""
+    if label not in ("ORG", "PERSON"):
+        return label
+    words = re.findall(r"[^\W\d_][\w’'-]*", name)
+    if len(words) < 2:
+        return label
+    head = np_head(name)
+    if head in LAW_HEADS:
+        return "LAW"
+    if head in PROGRAM_HEADS:
+        return "PROJECT"
+    if head in DOC_HEADS or head in PUBLICATION_HEADS:
+        return "WORK_OF_ART"
+    if head in EVENT_HEADS:
+        return "EVENT"
+    return label
+
+
+
+def np_head(name: str) -> str:
+    """The head noun of a name, lower case: the last word before "of", "for", "on" or "to", else the last word.
+
+    "Office of Technology Assessment" is an office, "Plan of Action" a plan, "Annual Threat Assessment" an assessment.
+    """
+    words = re.findall(r"[^\W\d_][\w’'.-]*", name)
+    for i, w in enumerate(words):
+        if i and w.lower() in ("of", "for", "on", "to"):
+            return words[i - 1].lower().rstrip(".")
+    return words[-1].lower().rstrip(".") if words else ""
+
