@@ -289,12 +289,14 @@ def _follow(proc: subprocess.Popen, stream: str, until: float, on_line) -> list[
 
 def _cluster_build(hosts: Hosts, corpus: Path, index: Path, cut: str | None = None, within: float = 300,
                    ) -> tuple[int, list[str], str]:
-    """`build --cluster HEAD` run on the head's host; with `cut`, that host is cut off as soon as every
-    embedding worker is ready, so it holds batches then (they must move). Returns (exit code, stderr lines, stdout)."""
+    """`build --cluster HEAD` run on the head's host; with `cut`, that host is cut off as soon as its embedding
+    worker is ready, so it holds batches then or is sent some before its loss is noticed (they must move).
+    Returns (exit code, stderr lines, stdout)."""
     did_cut = []
+    victim = f" ready on {hosts.hosts[cut].address} " if cut else None
 
     def on_line(line: str) -> None:
-        if cut and not did_cut and line.startswith("embedding workers ready"):
+        if cut and not did_cut and line.startswith("embedding worker") and victim in line:
             hosts.cut(cut)
             did_cut.append(line)
 

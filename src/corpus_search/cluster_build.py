@@ -209,8 +209,10 @@ class _Member:
 
     def __init__(self, handle, name: str, ready_ref):
         self.handle, self.name, self.ready_ref = handle, name, ready_ref
+        self.number = name.rsplit("-", 1)[1]
+        self.started = time.monotonic()
         self.node: str | None = None  # Ray node id, once it said it was ready
-        self.info = None  # what its ready() answered: (pid, node id, the model's output size or None)
+        self.info = None  # what its ready() answered: (pid, node id, node address, the model's output size or None)
         self.load = 0
         self.state = "starting"
 
@@ -232,8 +234,6 @@ class _Pool:
         self._serial = 0
         self._nodes_checked = 0.0
         self._lock = threading.Lock()
-        self._started = time.monotonic()
-        self._announced = False
         for _ in range(size):
             self._start()
 
@@ -267,14 +267,13 @@ class _Pool:
                     continue
                 try:
                     m.info = ray.get(m.ready_ref)
-                    m.node, m.state = m.info[1], "ready"
                 except RayError as exc:
                     lost.append((m, _reason(exc)))
-        if not self._announced and self.members and not self.starting():
-            self._announced = True
-            n = len(self.ready())
-            self.engine.progress.log(f"{self.what} workers ready: {n} of {len(self.members)} "
-                                     f"in {time.monotonic() - self._started:.1f}s")
+                    continue
+                m.node, m.state = m.info[1], "ready"
+                # Where each model loaded, and how long it took: what a user checks first when a host is slow.
+                self.engine.progress.log(f"{self.what} worker {m.number} ready on {m.info[2]} "
+                                         f"({time.monotonic() - m.started:.1f}s)")
         now = time.monotonic()
         if now - self._nodes_checked >= self.NODES_EVERY:
             self._nodes_checked = now
@@ -302,7 +301,7 @@ class _Pool:
             self.replacements -= 1
             self._start()
             started = "; starting another"
-        self.engine.progress.log(f"lost {self.what} worker {member.name.rsplit('-', 1)[1]} ({why}){started}")
+        self.engine.progress.log(f"lost {self.what} worker {member.number} ({why}){started}")
         return True
 
     def first_ready(self) -> _Member:
@@ -347,7 +346,7 @@ class ClusterEncoder:
     def dim(self) -> int:
         """Asked of a worker the first time it is needed: a build with nothing to embed starts no embedder."""
         if self._dim is None:
-            self._dim = int(self.engine.encoders().first_ready().info[2])
+            self._dim = int(self.engine.encoders().first_ready().info[3])
         return self._dim
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None,
@@ -508,10 +507,10 @@ class _TaggerActor:
     def pid(self) -> int:
         return os.getpid()
 
-    def ready(self) -> tuple[int, str, None]:
+    def ready(self) -> tuple[int, str, str, None]:
         import ray
 
-        return os.getpid(), ray.get_runtime_context().get_node_id(), None
+        return os.getpid(), ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address(), None
 
     def tag(self, passages: list) -> list:
         with self.lock:
@@ -530,10 +529,10 @@ class _EncoderActor:
     def pid(self) -> int:
         return os.getpid()
 
-    def ready(self) -> tuple[int, str, int]:
+    def ready(self) -> tuple[int, str, str, int]:
         import ray
 
-        return os.getpid(), ray.get_runtime_context().get_node_id(), self.encoder.dim
+        return os.getpid(), ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address(), self.encoder.dim
 
     def dim(self) -> int:
         return self.encoder.dim
