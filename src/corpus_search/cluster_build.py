@@ -8,7 +8,8 @@ NER and embedding run on actors that load spaCy or MiniLM once and are fed batch
 
 A worker that dies (killed, out of memory, its node lost) costs only the work it held: that source
 or batch is sent again, at most `cluster_retries` times, and each retry is logged and listed in the
-build report. Finished work stays in the driver. A source whose worker dies every time fails like a
+build report. NER and embedding workers are never waited on: one that died, or whose node the
+cluster declared dead, is dropped and replaced (_Pool), and its batches go to the others. Finished work stays in the driver. A source whose worker dies every time fails like a
 broken file; a batch of NER or embedding that cannot be done stops the build before anything is
 written. Results equal the local build's: the same code runs on the same inputs, and embedding
 batches are cut exactly as Encoder.encode cuts them locally.
