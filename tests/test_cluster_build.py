@@ -262,3 +262,17 @@ def test_a_plain_build_stays_local_and_never_imports_ray(tmp_path):
                           text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
     assert proc.returncode == 0 and "no ray" in proc.stdout, proc.stderr[-500:]
     assert "1 passage from 1 source, built" in proc.stdout
+
+
+def test_joining_a_cluster_sets_keepalive_so_a_cut_host_is_noticed_and_keeps_the_users_values(tmp_path):
+    """Without keepalive a call to a host whose cable was pulled waits minutes (docs/scaling.md, section 5):
+    cluster.connect, which the CLI and the app both join through, sets Ray's defaults unless the user did."""
+    code = ("import os; from corpus_search import cluster; cluster.connect('local'); "
+            "from ray._raylet import Config; "
+            "print(Config.grpc_client_keepalive_time_ms(), Config.grpc_client_keepalive_timeout_ms()); "
+            "cluster.disconnect()")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_grpc_client_keepalive")}
+    env.update(HF_HUB_OFFLINE="1", CORPUS_SEARCH_CLUSTER_CPUS="1", RAY_grpc_client_keepalive_timeout_ms="7777")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["10000", "7777"], proc.stdout
