@@ -18,8 +18,9 @@ and the sentences (spans, cosines to the query) that the rerank and evidence may
 
 Replicas of a shard go on different nodes when the cluster has enough (a placement group per shard,
 STRICT_SPREAD; SPREAD when it has fewer nodes than replicas), so losing one node never loses every
-replica of a shard. When a replica dies (ray.kill, a lost node) the query is sent to another replica of its shard and
-a new replica is started in the background; a query fails only when no replica of a shard is left.
+replica of a shard. When a replica dies (ray.kill, a lost node) the query is sent to another replica
+of its shard and a new replica is started in the background; a query fails only when no replica of a
+shard is left.
 """
 
 from __future__ import annotations
