@@ -8,7 +8,7 @@
                                                       "all N"; each attempt appends "start I ADDRESS"
                                                       to LOG, so the test can see retries
     python hosts_driver.py ADDRESS queries INDEX N  -> answers N queries with the local backend, then
-                                                      "ready ADDRESS..." (the replicas' hosts), then
+                                                      "ready K@ADDRESS..." (each replica's shard and host), then
                                                       the same queries in turn on backend = cluster: "same I", "differs I ..." or
                                                       "failed I ...", then "all N"
 
@@ -55,10 +55,13 @@ def queries(address: str, index: str, n: int) -> int:
     sharded = Corpus.open(index)
     import ray
 
-    # Where the shard replicas run (GCS's actor table), so the test knows the host it cuts held one.
-    placed = [a["Address"]["IPAddress"] for a in ray._private.state.actors().values()
-              if a["ActorClassName"].endswith("ShardServer") and a["State"] == "ALIVE"]
-    print("ready", " ".join(sorted(placed)), flush=True)
+    # Where each shard's replicas run (GCS's actor table): the test checks they are on different hosts, and
+    # cuts a host that held one.
+    table = {actor_id: a["Address"]["IPAddress"] for actor_id, a in ray._private.state.actors().items()
+             if a["ActorClassName"].endswith("ShardServer") and a["State"] == "ALIVE"}
+    placed = [f"{k}@{table.get(r.handle._actor_id.hex(), '?')}"
+              for k, reps in enumerate(sharded.shards.replicas) for r in reps]
+    print("ready", " ".join(placed), flush=True)
     try:
         for i, (q, m) in enumerate(stream):
             try:

@@ -13,6 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))
+import trials  # noqa: E402
+
 from corpus_search.build import KEYWORD, STORE, Progress, build
 from corpus_search.generations import Generations
 
@@ -177,7 +180,12 @@ def test_an_extraction_worker_killed_mid_task_is_retried_and_reported(ray_cluste
     import threading
 
     corpus = tmp_path / "corpus"
-    shutil.copytree(CORPUS / "crs", corpus / "crs")
+    (corpus / "crs").mkdir(parents=True)
+    # Enough sources that one is being extracted when the killer looks (each takes a second or more).
+    for pdf in sorted((CORPUS / "crs").glob("*.pdf"))[:trials.n(3, 6)]:
+        for part in (pdf, pdf.with_suffix(".toml")):
+            if part.exists():
+                shutil.copy(part, corpus / "crs" / part.name)
     killed: list[int] = []
     stop = threading.Event()
 
@@ -254,3 +262,17 @@ def test_a_plain_build_stays_local_and_never_imports_ray(tmp_path):
                           text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
     assert proc.returncode == 0 and "no ray" in proc.stdout, proc.stderr[-500:]
     assert "1 passage from 1 source, built" in proc.stdout
+
+
+def test_joining_a_cluster_sets_keepalive_so_a_cut_host_is_noticed_and_keeps_the_users_values(tmp_path):
+    """Without keepalive a call to a host whose cable was pulled waits minutes (docs/scaling.md, section 5):
+    cluster.connect, which the CLI and the app both join through, sets Ray's defaults unless the user did."""
+    code = ("import os; from corpus_search import cluster; cluster.connect('local'); "
+            "from ray._raylet import Config; "
+            "print(Config.grpc_client_keepalive_time_ms(), Config.grpc_client_keepalive_timeout_ms()); "
+            "cluster.disconnect()")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_grpc_client_keepalive")}
+    env.update(HF_HUB_OFFLINE="1", CORPUS_SEARCH_CLUSTER_CPUS="1", RAY_grpc_client_keepalive_timeout_ms="7777")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["10000", "7777"], proc.stdout

@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))
+import trials  # noqa: E402
+
 pytestmark = pytest.mark.cluster
 
 SHARDS, REPLICAS = 3, 2
@@ -106,6 +109,28 @@ def test_sharded_top10_equals_unsharded(sharded, corpus, mode):
         _same(corpus.search(query, mode=mode), sharded.search(query, mode=mode))
 
 
+@pytest.mark.parametrize("limit", [1, 3, 40])
+def test_sharded_hybrid_equals_unsharded_at_any_page_size(sharded, corpus, limit):
+    """The rerank reads the sentences of a fused head that grows with the page: still the unsharded answer."""
+    for query in QUERIES[::2]:
+        _same(corpus.search(query, mode="hybrid", limit=limit), sharded.search(query, mode="hybrid", limit=limit))
+
+
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_a_query_asks_each_shard_once(sharded, corpus, mode, monkeypatch):
+    """One round trip to the shards per query (each answers both retrievers and the rerank's sentences at
+    once): a cluster's time per query is that trip plus the local work, whatever the mode or filter."""
+    calls = []
+    real = sharded.shards._call_all
+    monkeypatch.setattr(sharded.shards, "_call_all", lambda *a, **kw: calls.append(a[0]) or real(*a, **kw))
+    place = _filters(corpus)[0]
+    for query in QUERIES[:4]:
+        for filters in ({}, place):
+            calls.clear()
+            _same(corpus.search(query, mode=mode, **filters), sharded.search(query, mode=mode, **filters))
+            assert calls == ["retrieve"], (query, filters, calls)
+
+
 def _filters(corpus) -> list[dict]:
     """Filters over what this corpus holds: its commonest entities, a label, two documents, a language."""
     top = corpus.entities(limit=40)
@@ -137,7 +162,7 @@ def test_killing_a_worker_mid_stream_fails_no_query(sharded, corpus):
     the killed replica is replaced."""
     import ray
 
-    stream = [(q, m) for q in QUERIES for m in ("hybrid", "keyword", "semantic")] * 3  # 108
+    stream = [(q, m) for q in QUERIES for m in ("hybrid", "keyword", "semantic")] * trials.n(2, 3)  # 72 or 108
     expected = {(q, m): corpus.search(q, mode=m) for q, m in set(stream)}
     victims = [sharded.shards.replicas[1][0].handle, sharded.shards.replicas[2][1].handle]
     reached = [threading.Event(), threading.Event()]

@@ -17,6 +17,14 @@ from corpus_search import config
 from corpus_search.errors import UsageError
 
 LOCAL = "local"
+# A cut cable (a lost host, a partition) closes no connection: a call in flight to a worker there fails only
+# when gRPC's keepalive gives up, minutes later with Ray's defaults (and a build or a query waits that long).
+# These make this process notice within ~15 s; the nodes' own health checks are set where they start
+# (`ray start`, docs/scaling.md). Read by Ray when this process joins; set them in the environment to change.
+KEEPALIVE = {
+    "RAY_grpc_client_keepalive_time_ms": "10000",
+    "RAY_grpc_client_keepalive_timeout_ms": "5000",
+}
 
 
 def address() -> str:
@@ -34,6 +42,8 @@ def connect(where: str | None = None) -> None:
     where = (where or address()).strip()
     if ray.is_initialized():
         return
+    for name, value in KEEPALIVE.items():
+        os.environ.setdefault(name, value)  # a value the user set stays
     # Workers inherit this; they must never reach a model hub either.
     env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     for name in ("PYTHONPATH",):

@@ -8,7 +8,8 @@ NER and embedding run on actors that load spaCy or MiniLM once and are fed batch
 
 A worker that dies (killed, out of memory, its node lost) costs only the work it held: that source
 or batch is sent again, at most `cluster_retries` times, and each retry is logged and listed in the
-build report. Finished work stays in the driver. A source whose worker dies every time fails like a
+build report. NER and embedding workers are never waited on: one that died, or whose node the
+cluster declared dead, is dropped and replaced (_Pool), and its batches go to the others. Finished work stays in the driver. A source whose worker dies every time fails like a
 broken file; a batch of NER or embedding that cannot be done stops the build before anything is
 written. Results equal the local build's: the same code runs on the same inputs, and embedding
 batches are cut exactly as Encoder.encode cuts them locally.
@@ -47,20 +48,19 @@ class Engine:
         self.batch = max(1, config.get_int("cluster_batch"))
         self.retried: list[str] = []
         self.tag = secrets.token_hex(4)  # this build's actor names, apart from any other build on the cluster
-        self._taggers: list = []
-        self._encoders: list = []
+        self._taggers: _Pool | None = None
+        self._encoders: _Pool | None = None
 
     def close(self) -> None:
-        import ray
-
-        for actor in self._taggers + self._encoders:
-            ray.kill(actor, no_restart=True)
-        self._taggers, self._encoders = [], []
+        for pool in (self._taggers, self._encoders):
+            if pool is not None:
+                pool.close()
+        self._taggers = self._encoders = None
         if self.joined:
             cluster.disconnect()
 
-    def note_retry(self, what: str, exc: BaseException) -> None:
-        line = f"retried {what}: {_reason(exc)}"
+    def note_retry(self, what: str, why: BaseException | str) -> None:
+        line = f"retried {what}: {why if isinstance(why, str) else _reason(why)}"
         self.retried.append(line)
         self.progress.log(line)
 
@@ -122,95 +122,218 @@ class Engine:
     def encoder(self) -> ClusterEncoder:
         return ClusterEncoder(self)
 
-    def taggers(self) -> list:
-        if not self._taggers:
+    def taggers(self) -> _Pool:
+        if self._taggers is None:
             # NER is a small share of the work next to embedding (see BENCHMARKS.md), so its actors hold no
             # CPU of their own and share the cores with the embedders, as the local build's NER process does.
-            n = max(1, self.cpus // 4)
-            self._taggers = [self._actor(_TaggerActor, 0, f"ner-{i}") for i in range(n)]
+            self._taggers = _Pool(self, _TaggerActor, 0, "ner", "NER", max(1, self.cpus // 4))
         return self._taggers
 
-    def encoders(self) -> list:
-        if not self._encoders:
-            self._encoders = [self._actor(_EncoderActor, 1, f"embed-{i}") for i in range(self.cpus)]
+    def encoders(self) -> _Pool:
+        if self._encoders is None:
+            self._encoders = _Pool(self, _EncoderActor, 1, "embed", "embedding", self.cpus)
         return self._encoders
 
-    def _actor(self, cls, cpus: float, name: str):
-        import ray
-
-        # Restarted by Ray when its process dies (the model loads again); the call it held fails and is sent again here.
-        # max_concurrency: `pid` answers while a batch runs (the actor's own lock keeps batches one at a time).
-        return ray.remote(num_cpus=cpus, max_restarts=self.retries, max_task_retries=0, max_concurrency=2)(cls).options(
-            name=f"corpus-search-{self.tag}-{name}").remote()
-
-    def run_batches(self, what: str, actors: list, method: str, batches: Sequence, on_done: Callable[[int, object], None],
+    def run_batches(self, what: str, pool: _Pool, method: str, batches: Sequence, on_done: Callable[[int, object], None],
                     per_actor: int = 2) -> None:
-        """Call `method` on `actors` for each batch, at most `per_actor` in flight each; a call whose actor died is
-        sent again (to whichever actor is free) up to `cluster_retries` times; `on_done(i, result)` as they finish."""
+        """Call `method` on the pool's ready workers for each batch, at most `per_actor` in flight each.
+
+        A worker that dies, or whose node is lost, gets no more work; the batches it held are sent again to
+        the others (each at most `cluster_retries` times) and it is replaced when the cluster has room for
+        another. `on_done(i, result)` as batches finish. Never waits on one worker: a build that cannot go on
+        (every worker lost, or none able to start) stops with one line within `ner_stall` seconds.
+        """
         import ray
-        from ray.exceptions import ActorUnavailableError, RayError, RayTaskError
+        from ray.exceptions import RayError, RayTaskError
 
         queue = [(i, 0) for i in range(len(batches))]
-        pending: dict = {}  # call -> (batch, attempt, actor)
-        load = {j: 0 for j in range(len(actors))}
-        alive = set(load)  # actors taking work; one whose call failed waits out its restart first
-        probes: dict = {}  # pid() call -> actor: answers once a restarted actor has its model again
-        later: dict[int, float] = {}  # actor -> when to probe it again (it was still restarting)
+        pending: dict = {}  # call -> (batch, attempt, member)
         # A batch is bounded work (passages are capped in length), so silence this long is a stuck worker,
         # not a slow one: the same cap as the local build's NER process.
         stall = config.get_float("ner_stall")
         last_news = time.monotonic()
+
+        def lose(member: _Member, why: str) -> None:
+            pool.drop(member, why)
+            for ref, (i, attempt, m) in list(pending.items()):
+                if m is not member:
+                    continue
+                del pending[ref]
+                if attempt >= self.retries:
+                    raise CorpusSearchError(f"{what} failed: batch {i + 1} lost its worker {attempt + 1} times "
+                                            f"({why}); nothing was written")
+                self.note_retry(f"{what} batch {i + 1} of {len(batches)} (attempt {attempt + 2})", why)
+                queue.insert(0, (i, attempt + 1))
+
         try:
             while queue or pending:
-                for j, when in list(later.items()):
-                    if time.monotonic() >= when:
-                        del later[j]
-                        probes[actors[j].pid.remote()] = j
-                while queue and any(load[j] < per_actor for j in alive):
-                    j = min(alive, key=load.get)
-                    i, attempt = queue.pop(0)
-                    pending[getattr(actors[j], method).remote(batches[i])] = (i, attempt, j)
-                    load[j] += 1
-                if queue and not pending and not probes and not later:
-                    raise CorpusSearchError(f"{what} failed: every worker died and none restarted; nothing was written")
-                ready, _ = ray.wait([*pending, *probes], num_returns=1, timeout=1.0)
+                for member, why in pool.refresh():
+                    lose(member, why)
+                for member in pool.ready():
+                    while queue and member.load < per_actor:
+                        i, attempt = queue.pop(0)
+                        pending[getattr(member.handle, method).remote(batches[i])] = (i, attempt, member)
+                        member.load += 1
+                if queue and not pending and not pool.starting():
+                    raise CorpusSearchError(f"{what} failed: every worker was lost ({pool.why}) and none could be "
+                                            "started again; nothing was written")
+                ready, _ = ray.wait([*pending, *pool.starting()], num_returns=1, timeout=1.0)
                 if ready:
                     last_news = time.monotonic()
                 elif time.monotonic() - last_news > stall:
-                    raise CorpusSearchError(f"{what} failed: no batch finished for {stall:g} s; nothing was written "
+                    doing = (f"no batch finished for {stall:g} s" if pool.ready() else
+                             f"no {what} worker was ready for {stall:g} s (does the cluster have a free CPU?)")
+                    raise CorpusSearchError(f"{what} failed: {doing}; nothing was written "
                                             "(raise CORPUS_SEARCH_NER_STALL to allow more)")
                 for ref in ready:
-                    if ref in probes:
-                        j = probes.pop(ref)
-                        try:
-                            ray.get(ref)
-                            alive.add(j)
-                        except ActorUnavailableError:
-                            later[j] = time.monotonic() + 1.0
-                        except RayError:
-                            pass  # its restarts are used up: the others carry on
-                        continue
-                    i, attempt, j = pending.pop(ref)
-                    load[j] -= 1
+                    if ref not in pending:
+                        continue  # a worker's ready answer: taken by the next refresh
+                    i, attempt, member = pending.pop(ref)
+                    member.load -= 1
                     try:
                         result = ray.get(ref)
                     except RayTaskError as exc:
                         raise exc.as_instanceof_cause() from None
                     except RayError as exc:
-                        if attempt >= self.retries:
-                            raise CorpusSearchError(f"{what} failed: batch {i + 1} lost its worker {attempt + 1} times "
-                                                    f"({_reason(exc)}); nothing was written") from None
-                        self.note_retry(f"{what} batch {i + 1} of {len(batches)} (attempt {attempt + 2})", exc)
-                        queue.insert(0, (i, attempt + 1))
-                        if j in alive:
-                            alive.discard(j)
-                            probes[actors[j].pid.remote()] = j
+                        pending[ref] = (i, attempt, member)  # lose() sends it again with the worker's other batches
+                        lose(member, _reason(exc))
                         continue
                     on_done(i, result)
         except BaseException:
             for ref in pending:
                 ray.cancel(ref)
             raise
+
+
+class _Member:
+    """One NER or embedding worker of a pool: starting (loading its model), ready, or gone."""
+
+    def __init__(self, handle, name: str, ready_ref):
+        self.handle, self.name, self.ready_ref = handle, name, ready_ref
+        self.number = name.rsplit("-", 1)[1]
+        self.started = time.monotonic()
+        self.node: str | None = None  # Ray node id, once it said it was ready
+        self.info = None  # what its ready() answered: (pid, node id, node address, the model's output size or None)
+        self.load = 0
+        self.state = "starting"
+
+
+class _Pool:
+    """The workers of one stage, loading their model once each. Ray does not restart them (max_restarts=0): a
+    restart on a lost node waits for a free CPU that may never come, and calls queued to it would wait too.
+    Instead the pool drops a worker that died or whose node is gone, and starts a new one in its place (at most
+    `cluster_retries` times), which takes work only once it says it is ready."""
+
+    NODES_EVERY = 2.0  # seconds between looks at which nodes the cluster still counts alive
+
+    def __init__(self, engine: Engine, cls, cpus: float, short: str, what: str, size: int):
+        self.engine, self.cls, self.cpus, self.short, self.what = engine, cls, cpus, short, what
+        self.members: list[_Member] = []
+        self.size = size
+        self.replacements = engine.retries
+        self.why = ""  # why the last worker was lost
+        self._serial = 0
+        self._nodes_checked = 0.0
+        self._lock = threading.Lock()
+        for _ in range(size):
+            self._start()
+
+    def _start(self) -> None:
+        import ray
+
+        name = f"corpus-search-{self.engine.tag}-{self.short}-{self._serial}"
+        self._serial += 1
+        handle = ray.remote(num_cpus=self.cpus, max_restarts=0, max_task_retries=0, max_concurrency=2)(
+            self.cls).options(name=name).remote()
+        self.members.append(_Member(handle, name, handle.ready.remote()))
+
+    def ready(self) -> list[_Member]:
+        return [m for m in self.members if m.state == "ready"]
+
+    def starting(self) -> list:
+        """The ready() calls of the workers still loading."""
+        return [m.ready_ref for m in self.members if m.state == "starting"]
+
+    def refresh(self) -> list[tuple[_Member, str]]:
+        """Note the workers that became ready; return (worker, why) for those lost since the last look."""
+        import ray
+        from ray.exceptions import RayError
+
+        lost = []
+        loading = [m for m in self.members if m.state == "starting"]
+        if loading:
+            done, _ = ray.wait([m.ready_ref for m in loading], num_returns=len(loading), timeout=0)
+            for m in loading:
+                if m.ready_ref not in done:
+                    continue
+                try:
+                    m.info = ray.get(m.ready_ref)
+                except RayError as exc:
+                    lost.append((m, _reason(exc)))
+                    continue
+                m.node, m.state = m.info[1], "ready"
+                # Where each model loaded, and how long it took: what a user checks first when a host is slow.
+                self.engine.progress.log(f"{self.what} worker {m.number} ready on {m.info[2]} "
+                                         f"({time.monotonic() - m.started:.1f}s)")
+        now = time.monotonic()
+        if now - self._nodes_checked >= self.NODES_EVERY:
+            self._nodes_checked = now
+            # A cut cable closes no connection: calls to a lost node's worker may wait for minutes (gRPC
+            # keepalive) after the cluster has declared the node dead. Its health checks decide, not our calls.
+            alive = {n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+            lost += [(m, "its node was lost") for m in self.ready() if m.node not in alive]
+        return lost
+
+    def drop(self, member: _Member, why: str) -> bool:
+        """Take a lost worker out of the pool and start another in its place if allowed; False if already out."""
+        import ray
+
+        with self._lock:
+            if member.state == "gone":
+                return False
+            member.state = "gone"
+        self.why = why
+        try:
+            ray.kill(member.handle, no_restart=True)
+        except Exception:  # noqa: BLE001 - already gone, which is the point
+            pass
+        started = ""
+        if self.replacements > 0:
+            self.replacements -= 1
+            self._start()
+            started = "; starting another"
+        self.engine.progress.log(f"lost {self.what} worker {member.number} ({why}){started}")
+        return True
+
+    def first_ready(self) -> _Member:
+        """The first worker to be ready (waits, within `ner_stall`, for one to load)."""
+        import ray
+
+        stall = config.get_float("ner_stall")
+        until = time.monotonic() + stall
+        while not self.ready():
+            for member, why in self.refresh():
+                self.drop(member, why)
+            if self.ready():
+                break
+            if not self.starting():
+                raise CorpusSearchError(f"{self.what} failed: every worker was lost ({self.why}); nothing was written")
+            if time.monotonic() > until:
+                raise CorpusSearchError(f"{self.what} failed: no worker was ready for {stall:g} s (does the cluster "
+                                        "have a free CPU?); nothing was written (raise CORPUS_SEARCH_NER_STALL "
+                                        "to allow more)")
+            ray.wait(self.starting(), num_returns=1, timeout=1.0)
+        return self.ready()[0]
+
+    def close(self) -> None:
+        import ray
+
+        for m in self.members:
+            try:
+                ray.kill(m.handle, no_restart=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self.members = []
 
 
 class ClusterEncoder:
@@ -223,10 +346,8 @@ class ClusterEncoder:
     @property
     def dim(self) -> int:
         """Asked of a worker the first time it is needed: a build with nothing to embed starts no embedder."""
-        import ray
-
         if self._dim is None:
-            self._dim = int(ray.get(self.engine.encoders()[0].dim.remote()))
+            self._dim = int(self.engine.encoders().first_ready().info[3])
         return self._dim
 
     def encode(self, texts: Sequence[str], batch_size: int | None = None,
@@ -244,7 +365,7 @@ class ClusterEncoder:
         done = [0]
         # The build embeds passages with a progress callback, then their sentences without one.
         unit = "passages" if progress is not None else "sentences"
-        pace = _Pace(self.engine.progress, f"embedding {unit}", len(texts), unit, len(self.engine.encoders()))
+        pace = _Pace(self.engine.progress, f"embedding {unit}", len(texts), unit, self.engine.encoders().size)
 
         def take(i: int, vecs) -> None:
             out[groups[i]] = vecs
@@ -387,6 +508,11 @@ class _TaggerActor:
     def pid(self) -> int:
         return os.getpid()
 
+    def ready(self) -> tuple[int, str, str, None]:
+        import ray
+
+        return os.getpid(), ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address(), None
+
     def tag(self, passages: list) -> list:
         with self.lock:
             return self.tagger.tag(passages)
@@ -403,6 +529,11 @@ class _EncoderActor:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def ready(self) -> tuple[int, str, str, int]:
+        import ray
+
+        return os.getpid(), ray.get_runtime_context().get_node_id(), ray.util.get_node_ip_address(), self.encoder.dim
 
     def dim(self) -> int:
         return self.encoder.dim

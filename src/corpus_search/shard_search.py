@@ -13,8 +13,14 @@ Ranking does not depend on the sharding:
     (passage vector, or a long passage's best sentence); the best of the union are the index's best;
   * hybrid: the merged lists go through Searcher's fusion and rerank unchanged.
 
-When a replica dies (ray.kill, a lost node) the query is sent to another replica of its shard and
-a new replica is started in the background; a query fails only when no replica of a shard is left.
+A query is one fan-out (ShardServer.retrieve): each shard answers its keyword and semantic candidates
+and the sentences (spans, cosines to the query) that the rerank and evidence may read, in one call.
+
+Replicas of a shard go on different nodes when the cluster has enough (a placement group per shard,
+STRICT_SPREAD; SPREAD when it has fewer nodes than replicas), so losing one node never loses every
+replica of a shard. When a replica dies (ray.kill, a lost node) the query is sent to another replica
+of its shard and a new replica is started in the background; a query fails only when no replica of a
+shard is left.
 """
 
 from __future__ import annotations
@@ -25,14 +31,19 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-from corpus_search import config, shards
+from corpus_search import config, ranking, shards
 from corpus_search.errors import CorpusSearchError, IndexMissingError, UsageError
 from corpus_search.keyword_index import KeywordHits
-from corpus_search.search import Searcher
+from corpus_search.models import SearchResult
+from corpus_search.search import MAX_QUERY_CHARS, MODES, Filters, Searcher, _clean_query, check_limit, stem
 
 READY_TIMEOUT = 300  # seconds a replica may take to load its shard (a big shard on a slow disk)
 QUERY_TIMEOUT = 120  # seconds one shard may take to answer before the query fails
 _ALLOWED_KEPT = 64  # filters each server keeps as allowed-id sets (like Searcher's own cache)
+# How merged candidate lists are ordered: keyword by score, ties by place in the unsharded index; semantic by
+# score, ties by id. A shard's own list in the same order is the merged list's restriction to that shard.
+_KEYWORD_ORDER = lambda hit: (-hit[1], hit[2])  # noqa: E731
+_SEMANTIC_ORDER = lambda hit: (-hit[1], hit[0])  # noqa: E731
 
 
 class ShardUnavailableError(CorpusSearchError):
@@ -105,14 +116,46 @@ class ShardServer:
     def vector_search(self, qvec, k: int, allowed) -> list[tuple[str, float]]:
         return self.vectors.search(qvec, k=k, allowed=self._filter(allowed))
 
-    def sentences_of(self, passage_ids: Sequence[str]) -> dict[str, tuple]:
-        return {pid: self.local._sentences_of(pid) for pid in passage_ids}
+    def retrieve(self, query: str, qvec, kw_depth: int, sem_depth: int, info_ranks: int, allowed):
+        """A query's whole share of this shard in one call: its keyword top `kw_depth`, its semantic top
+        `sem_depth` (0: that side is not asked), and the sentences (spans, cosines to qvec) of the passages
+        ranked within `info_ranks` on either side, which the coordinator's evidence and rerank read."""
+        kw, total, warnings = self.keyword_search(query, kw_depth, allowed) if kw_depth else ([], 0, [])
+        sem = self.semantic(qvec, sem_depth, allowed) if sem_depth else []
+        wanted = dict.fromkeys(pid for pid, _, _ in sorted(kw, key=_KEYWORD_ORDER)[:info_ranks])
+        wanted.update(dict.fromkeys(pid for pid, _ in sorted(sem, key=_SEMANTIC_ORDER)[:info_ranks]))
+        return kw, total, warnings, sem, self.sentence_info(list(wanted), qvec)
+
+    def sentence_info(self, passage_ids: Sequence[str], qvec, allowed=None):
+        """Each passage's sentence spans and their cosines to qvec (zeros without one), packed in flat arrays
+        (a few small arrays cross the wire much faster than a dict of many). A passage the index holds no
+        sentences for has count -1."""
+        import numpy as np
+
+        q = None if qvec is None else np.asarray(qvec).astype(np.float32)
+        counts, spans, cos = [], [], []
+        for pid in passage_ids:
+            s, v = self.local._sentences_of(pid)
+            if s is None:
+                counts.append(-1)
+                continue
+            counts.append(len(s))
+            spans.append(s)
+            # ranking.best_sentence's own product, one passage at a time, so the cosines are its to the bit.
+            if q is not None and v is not None and len(v) == len(s):
+                cos.append(v @ q)
+            else:
+                cos.append(np.zeros(len(s), dtype=np.float32))
+        return (list(passage_ids), np.array(counts, dtype=np.int32),
+                np.concatenate(spans).astype(np.int32) if spans else np.zeros((0, 2), np.int32),
+                np.concatenate(cos).astype(np.float32) if cos else np.zeros(0, np.float32), q is not None)
 
 
 class _Replica:
-    def __init__(self, handle, ready_ref):
+    def __init__(self, handle, ready_ref, bundle: int):
         self.handle = handle
         self.ready_ref = ready_ref
+        self.bundle = bundle  # its place in the shard's placement group (a replacement takes the same one)
         self.ready = False
         self.failed: str | None = None  # why it could not load its shard
 
@@ -135,8 +178,11 @@ class Shards:
         self._stats_ref = None
         cluster.connect()
         self._actor = ray.remote(num_cpus=0, max_restarts=0)(ShardServer)
-        self.replicas = [[self._start(k) for _ in range(replicas)] for k in range(n)]
+        self.groups: list = []
+        self.replicas = []
         try:
+            self.groups = _placement_groups(n, replicas)
+            self.replicas = [[self._start(k, b) for b in range(replicas)] for k in range(n)]
             refs = [r.ready_ref for reps in self.replicas for r in reps]
             ray.wait(refs, num_returns=len(refs), timeout=READY_TIMEOUT)
             for k, reps in enumerate(self.replicas):
@@ -172,12 +218,17 @@ class Shards:
         return cls(gen, manifest, n, replicas)
 
     # -- replicas ----------------------------------------------------------------------------------
-    def _start(self, k: int) -> _Replica:
-        """A new replica of shard k, loading in the background; it answers once its ready call returns."""
-        handle = self._actor.options(scheduling_strategy="SPREAD").remote(str(self.gen), k, self.listed[k])
+    def _start(self, k: int, bundle: int) -> _Replica:
+        """A new replica of shard k in its group's `bundle` (a node of its own), loading in the background; it
+        answers once its ready call returns."""
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        group = self.groups[k] if self.groups else None
+        where = PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=bundle) if group else "SPREAD"
+        handle = self._actor.options(scheduling_strategy=where).remote(str(self.gen), k, self.listed[k])
         if self._stats_ref is not None:
             handle.use_stats.remote(self._stats_ref)  # an actor runs calls in order: before it says ready
-        return _Replica(handle, handle.ready.remote())
+        return _Replica(handle, handle.ready.remote(), bundle)
 
     @staticmethod
     def _settle(replica: _Replica) -> None:
@@ -235,7 +286,8 @@ class Shards:
             if replica not in self.replicas[k]:
                 return  # another thread saw it die first
             self.replicas[k].remove(replica)
-            self.replicas[k].append(self._start(k))
+            # Its bundle: on a lost node, Ray moves the bundle to a node without one of this shard's.
+            self.replicas[k].append(self._start(k, replica.bundle))
         try:
             ray.kill(replica.handle, no_restart=True)
         except Exception:  # already gone, which is the point
@@ -306,6 +358,41 @@ class Shards:
                 except Exception:  # already gone
                     pass
         self.replicas = [[] for _ in range(self.n)]
+        _remove_groups(self.groups)
+        self.groups = []
+
+
+PLACEMENT_TIMEOUT = 60  # seconds for a shard's nodes to be reserved before its replicas go anywhere (SPREAD)
+# What a replica reserves on its node: a token, as a replica holds no CPU (it answers between other work), but a
+# placement group needs some resource to place. Memory, not CPU: a build's workers may hold every CPU.
+_BUNDLE = {"memory": 2**20}
+
+
+def _placement_groups(n: int, replicas: int) -> list:
+    """One placement group per shard, a bundle per replica: STRICT_SPREAD (each replica on a node of its own)
+    when the cluster has at least `replicas` nodes, else SPREAD (as apart as it can). Empty when the groups
+    cannot be placed in time: the replicas are then spread by Ray's SPREAD strategy alone."""
+    import ray
+    from ray.util.placement_group import placement_group
+
+    alive = sum(1 for node in ray.nodes() if node.get("Alive"))
+    strategy = "STRICT_SPREAD" if alive >= replicas else "SPREAD"
+    groups = [placement_group([dict(_BUNDLE) for _ in range(replicas)], strategy=strategy) for _ in range(n)]
+    ready, _ = ray.wait([g.ready() for g in groups], num_returns=len(groups), timeout=PLACEMENT_TIMEOUT)
+    if len(ready) < len(groups):
+        _remove_groups(groups)
+        return []
+    return groups
+
+
+def _remove_groups(groups: list) -> None:
+    from ray.util.placement_group import remove_placement_group
+
+    for group in groups:
+        try:
+            remove_placement_group(group)
+        except Exception:  # noqa: BLE001 - the cluster is going or gone
+            pass
 
 
 def _reason(exc) -> str:
@@ -328,18 +415,29 @@ def _cause(exc) -> Exception:
     return CorpusSearchError(f"a shard server failed: {first[-1] if first else type(exc).__name__}")
 
 
+def _merge_keyword(parts: list, limit: int) -> KeywordHits:
+    merged = sorted((hit for ids, _, _ in parts for hit in ids), key=_KEYWORD_ORDER)[:limit]
+    warnings = list(dict.fromkeys(w for _, _, ws in parts for w in ws))
+    return KeywordHits(ids=[(pid, score) for pid, score, _ in merged], total=sum(t for _, t, _ in parts),
+                       warnings=warnings)
+
+
+def _merge_semantic(parts: list, depth: int) -> list[tuple[str, float]]:
+    return sorted((hit for part in parts for hit in part), key=_SEMANTIC_ORDER)[:depth]
+
+
 class ShardedKeyword:
     """KeywordBackend over the shards: the merged top hits, as the unsharded index would rank them."""
 
-    def __init__(self, shards_: Shards):
+    def __init__(self, shards_: Shards, prefetched=None):
         self.shards = shards_
+        self.prefetched = prefetched  # (query, limit, allowed) -> the hits a query's one fan-out already holds
 
     def search(self, query: str, limit: int = 100, allowed: set[str] | None = None) -> KeywordHits:
-        parts = self.shards.call("keyword_search", query, limit, allowed=allowed)
-        merged = sorted((hit for ids, _, _ in parts for hit in ids), key=lambda h: (-h[1], h[2]))[:limit]
-        warnings = list(dict.fromkeys(w for _, _, ws in parts for w in ws))
-        return KeywordHits(ids=[(pid, score) for pid, score, _ in merged], total=sum(t for _, t, _ in parts),
-                           warnings=warnings)
+        hits = self.prefetched(query, limit, allowed) if self.prefetched else None
+        if hits is not None:
+            return hits
+        return _merge_keyword(self.shards.call("keyword_search", query, limit, allowed=allowed), limit)
 
     def count(self) -> int:
         return len(self.shards.owner)
@@ -364,49 +462,142 @@ class ShardedVectors:
 
     def search(self, query_vec, k: int = 100, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         parts = self.shards.call("vector_search", query_vec, k, allowed=allowed)
-        return sorted((hit for part in parts for hit in part), key=lambda h: (-h[1], h[0]))[:k]
+        return sorted((hit for part in parts for hit in part), key=_SEMANTIC_ORDER)[:k]
 
 
 class ShardedSearcher(Searcher):
-    """search.Searcher over the shards: its filters, fusion, rerank and facets, with shard-merged candidates."""
+    """search.Searcher over the shards: its filters, fusion, rerank and facets, with shard-merged candidates.
+
+    A query costs one fan-out: before Searcher.search runs, each shard is asked at once for its keyword and
+    semantic candidates and for the sentences of every candidate the rerank and evidence could read, so the
+    keyword search, semantic search and sentence reads of Searcher.search are answered from that one call.
+
+    Which candidates that is, so a sharded answer still equals the unsharded one: in keyword or semantic mode
+    the top `limit` is within the union of each shard's own top `limit`. In hybrid mode the rerank reads the
+    fused head of D = max(limit, rerank_depth) passages; a passage whose better rank in the two merged lists
+    is g scores at most 2/(k+g), and every passage ranked above (g-k)/2 in that list scores more, so a passage
+    of the head has g <= k + 2D (k = rrf_k), and its rank on its own shard is no worse. Each shard sends the
+    sentences of its passages ranked within k + 2D on either side. Anything else asked later (a passage
+    outside those) is fetched from its shard then, as before.
+    """
 
     def __init__(self, store, shards_: Shards, encode_query):
         from corpus_search.sentences import VECTORS
 
         # Like an unsharded index built before sentence vectors, shards without them rerank by fused order.
         held = all((shards.folder(shards_.gen, k) / VECTORS).exists() for k in range(shards_.n))
-        super().__init__(store, ShardedKeyword(shards_), ShardedVectors(shards_), encode_query,
-                         sentences=shards_ if held else None)
+        super().__init__(store, ShardedKeyword(shards_, self._prefetched_keyword), ShardedVectors(shards_),
+                         self._encode, sentences=shards_ if held else None)
         self.shards = shards_
-        self._sentence_cache: dict[str, tuple] = {}
+        self._encode_query = encode_query
+        self._query = threading.local()  # the one query this thread is answering (the app shares a searcher)
+
+    def search(self, query: str, mode: str = "hybrid", filters: Filters = Filters(), limit: int = 10) -> SearchResult:
+        self._query.__dict__.clear()
+        try:
+            self._prefetch(query, mode, filters, limit)
+            return super().search(query, mode=mode, filters=filters, limit=limit)
+        finally:
+            self._query.__dict__.clear()
+
+    def _prefetch(self, query: str, mode: str, filters: Filters, limit: int) -> None:
+        """The one fan-out of a query, with the arguments Searcher.search will ask with (anything it would
+        refuse is left to it, to refuse in its own words)."""
+        query = _clean_query(query)[:MAX_QUERY_CHARS]
+        if not query or mode not in MODES:
+            return
+        try:
+            limit = check_limit(limit)
+        except UsageError:
+            return
+        allowed = self.allowed_passages(filters)
+        if allowed is not None and not allowed:
+            return
+        depth = max(limit, config.get_int("candidates"))
+        evidence_vectors = mode == "keyword" and self.sentences is not None and config.get_int("evidence_vectors")
+        qvec = self._encode(query) if mode != "keyword" or evidence_vectors else None
+        if self.sentences is None:
+            ranks = 0
+        elif mode == "hybrid":
+            ranks = config.get_int("rrf_k") + 2 * max(limit, config.get_int("rerank_depth") or 30)
+        else:
+            ranks = limit
+        parts = self.shards.call("retrieve", query, qvec, 0 if mode == "semantic" else depth,
+                                 0 if mode == "keyword" else depth, ranks, allowed=allowed)
+        q = self._query
+        q.key = (query, depth, allowed)
+        q.qvec = qvec
+        q.keyword = _merge_keyword([(kw, total, ws) for kw, total, ws, _, _ in parts], depth)
+        q.semantic = _merge_semantic([sem for _, _, _, sem, _ in parts], depth)
+        q.sentences = {}
+        for *_, info in parts:
+            self._take_sentences(info)
+
+    def _same_query(self, query: str, depth: int, allowed) -> bool:
+        key = getattr(self._query, "key", None)
+        return key is not None and key[0] == query and key[1] == depth and (key[2] is allowed or key[2] == allowed)
+
+    def _prefetched_keyword(self, query: str, limit: int, allowed) -> KeywordHits | None:
+        return self._query.keyword if self._same_query(query, limit, allowed) else None
+
+    def _encode(self, text: str):
+        if getattr(self._query, "key", None) is not None and self._query.key[0] == text and self._query.qvec is not None:
+            return self._query.qvec
+        return self._encode_query(text)
 
     def _semantic(self, qvec, depth: int, allowed) -> list[tuple[str, float]]:
+        q = self._query
+        if getattr(q, "key", None) is not None and q.qvec is qvec and q.key[1] == depth and \
+                (q.key[2] is allowed or q.key[2] == allowed):
+            return q.semantic
         # Each shard's top `depth` by Searcher._semantic holds every passage of the index's top `depth` it owns.
-        parts = self.shards.call("semantic", qvec, depth, allowed=allowed)
-        return sorted((hit for part in parts for hit in part), key=lambda h: (-h[1], h[0]))[:depth]
+        return _merge_semantic(self.shards.call("semantic", qvec, depth, allowed=allowed), depth)
 
-    def _fetch_sentences(self, passage_ids: Sequence[str]) -> None:
+    # -- sentences: spans and cosines to this query, from the shards -----------------------------------------
+    def _take_sentences(self, info) -> None:
+        import numpy as np
+
+        ids, counts, spans, cos, with_query = info
+        held = self._query.__dict__.setdefault("sentences", {})
+        ends = np.cumsum(np.maximum(counts, 0))
+        for pid, n, end in zip(ids, counts.tolist(), ends.tolist()):
+            held[pid] = (None, None, with_query) if n < 0 else (spans[end - n:end], cos[end - n:end], with_query)
+
+    def _fetch_sentences(self, passage_ids: Sequence[str], qvec=None) -> None:
         if self.sentences is None:
             return
+        held = self._query.__dict__.setdefault("sentences", {})
+        qvec = qvec if qvec is not None else getattr(self._query, "qvec", None)
         wanted: dict[int, list[str]] = {}
         for pid in passage_ids:
-            if pid not in self._sentence_cache and pid in self.shards.owner:
+            have = held.get(pid)
+            if (have is None or (qvec is not None and not have[2])) and pid in self.shards.owner:
                 wanted.setdefault(self.shards.owner[pid], []).append(pid)
-        if not wanted:
-            return
-        asked = sorted(wanted)
-        found = self.shards._call_all("sentences_of", {k: (wanted[k],) for k in asked}, only=asked)
-        if len(self._sentence_cache) > 20_000:  # a generation never changes: only the size needs bounding
-            self._sentence_cache.clear()
-        for part in found:
-            self._sentence_cache.update(part)
+        if wanted:
+            asked = sorted(wanted)
+            found = self.shards._call_all("sentence_info", {k: (wanted[k], qvec) for k in asked}, only=asked)
+            for info in found:
+                self._take_sentences(info)
 
-    def _sentences_of(self, passage_id: str):
-        if self.sentences is None:
-            return None, None
-        if passage_id not in self._sentence_cache:
-            self._fetch_sentences([passage_id])
-        return self._sentence_cache.get(passage_id, (None, None))
+    def _best_sentence(self, passage, qvec, terms: list[str]) -> tuple[tuple[int, int] | None, float]:
+        """Searcher._best_sentence, with the sentences' cosines computed on their shard (ranking.best_sentence
+        is given each cosine as a one-column vector and the unit query, which reproduces it exactly)."""
+        import numpy as np
+
+        from corpus_search import sentences as sent
+
+        pid = passage.passage_id
+        have = self._query.__dict__.get("sentences", {}).get(pid)
+        if have is None or (qvec is not None and not have[2]):
+            self._fetch_sentences([pid], qvec)
+            have = self._query.__dict__.get("sentences", {}).get(pid, (None, None, False))
+        spans, cos, _ = have
+        vectors = None if cos is None or qvec is None else cos[:, None]
+        if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
+            spans, vectors = sent.spans(passage.text), None
+        unit = np.ones(1, dtype=np.float32) if vectors is not None else None
+        best = ranking.best_sentence(passage.text, spans, vectors, unit, set(terms), stem)
+        return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
 
 
 def open_searcher(store, gen: Path, manifest: dict, encode_query) -> ShardedSearcher:

@@ -1,0 +1,23 @@
+"""How long the cluster tests' trials run: CORPUS_SEARCH_TEST_TRIALS=quick (the default, CI's) or full.
+
+The same assertions either way; `full` runs longer streams of tasks and queries around a lost worker or
+host, for a release or after changing the failover code.
+"""
+
+from __future__ import annotations
+
+import os
+
+MODES = ("quick", "full")
+
+
+def trials() -> str:
+    mode = os.environ.get("CORPUS_SEARCH_TEST_TRIALS", "quick").strip().lower() or "quick"
+    if mode not in MODES:
+        raise ValueError(f"CORPUS_SEARCH_TEST_TRIALS must be quick or full, not {mode!r}")
+    return mode
+
+
+def n(quick: int, full: int) -> int:
+    """The trial length for the current setting."""
+    return full if trials() == "full" else quick
