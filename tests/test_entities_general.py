@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from corpus_search import build, entity_rules
+from corpus_search import build_plan, entity_rules
 from corpus_search.entities import Tagger, alias_key, entity_mentions
 from corpus_search.entity_abbreviations import find_abbreviations
 from corpus_search.models import Passage
@@ -164,9 +164,9 @@ def test_corpus_patterns_apply_at_build_time_without_new_tagging(tagger, tmp_pat
 def test_a_new_rules_version_or_patterns_file_changes_the_corpus_hash(tmp_path, monkeypatch):
     folder = tmp_path / "_entities"
     folder.mkdir()
-    first = build._corpus_hash([], [], folder)
+    first = build_plan.corpus_hash([], [], folder)
     (folder / "patterns.jsonl").write_text('{"label": "ORG", "pattern": "Gazprom"}\n', encoding="utf-8")
-    second = build._corpus_hash([], [], folder)
+    second = build_plan.corpus_hash([], [], folder)
     monkeypatch.setattr(entity_rules, "RULES_VERSION", entity_rules.RULES_VERSION + "-next")
-    third = build._corpus_hash([], [], folder)
+    third = build_plan.corpus_hash([], [], folder)
     assert len({first, second, third}) == 3

@@ -183,6 +183,25 @@ def test_an_index_built_with_another_key_is_refused_until_trusted(built, copy, t
     assert done.returncode == IndexMissingError.exit_code and "corpus-search trust" in done.stderr
 
 
+def test_trust_refuses_an_index_other_backends_wrote_and_says_how_to_rebuild(copy, tmp_path):
+    """Our loaders are only ours for what our backends wrote: such a folder is refused by name, never re-keyed."""
+    gen = Generations(copy).current()
+    manifest = json.loads((gen / MANIFEST).read_text())
+    manifest["keyword_backend"] = "tantivy"
+    (gen / MANIFEST).write_text(json.dumps(manifest))
+    sent = (gen / MANIFEST).read_bytes()
+    key_b = tmp_path / "key-b" / "secret.key"
+    done = _cli(copy, "trust", "--yes", str(copy), cwd=tmp_path, key=key_b)
+    assert done.returncode == IndexMissingError.exit_code, done.stderr
+    assert "Traceback" not in done.stderr
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1
+    assert "written by the keyword backend 'tantivy', not 'whoosh'" in error[0]
+    assert "CORPUS_SEARCH_KEYWORD_BACKEND=tantivy" in error[0] and "`corpus-search build`" in error[0]
+    assert (gen / MANIFEST).read_bytes() == sent  # not re-keyed: it still opens nowhere
+    assert _cli(copy, "search", "Russia", cwd=tmp_path, key=key_b).returncode == IndexMissingError.exit_code
+
+
 def test_a_changed_file_with_plain_checksums_rehashed_is_refused(copy):
     """What an attacker without the key can do: change a file and re-hash the manifest the unkeyed way."""
     import hashlib

@@ -212,6 +212,20 @@ class Store:
     def passage_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM passages").fetchone()[0]
 
+    def passage_ids_in_order(self) -> list[str]:
+        """Every passage id, documents in corpus order and passages in theirs: the vector rows' order."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT p.passage_id FROM passages p JOIN documents d USING (doc_id) ORDER BY d.ord, p.seq")]
+
+    def first_passage_text(self) -> str | None:
+        """The text of the passage stored first (the build's canary query is made from it)."""
+        row = self.conn.execute("SELECT text FROM passages ORDER BY row LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def stored_mention_count(self) -> int:
+        """Mentions as the build stored them (no curation applied)."""
+        return self.conn.execute("SELECT count(*) FROM main.mentions").fetchone()[0]
+
     def passages(self, doc_id: str | None = None) -> list[Passage]:
         if doc_id is None:
             rows = self.conn.execute(

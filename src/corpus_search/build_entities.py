@@ -1,0 +1,111 @@
+"""The build's entity stage: spaCy NER over the new passages, then canonical names over the whole corpus.
+
+NER runs in a worker process (spawned, so it holds none of the parent's torch threads) while the
+build embeds; a worker that dies or goes silent fails the build with one line instead of hanging it.
+cluster_build.py offers the same interface (`done`, `result`) over NER actors on a cluster.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queues
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from corpus_search import config
+from corpus_search.build_plan import Source
+from corpus_search.entities import AliasTable, RawMention, Tagger, entity_mentions
+from corpus_search.errors import CorpusSearchError
+from corpus_search.models import Mention, Passage
+
+
+class NerJob:
+    """spaCy NER over the new passages: in a worker process when there is enough to do, else here."""
+
+    MIN_PARALLEL = 50  # below this, starting a process costs more than it saves
+
+    def __init__(self, passages: list[Passage]):
+        self.passages = passages
+        self.count = 0
+        self.final: tuple[str, object] | None = None
+        self.proc = None
+        if len(passages) >= self.MIN_PARALLEL and config.get_int("parallel_ner"):
+            ctx = mp.get_context("spawn")  # no fork: the parent may hold torch threads
+            self.queue = ctx.Queue()
+            self.proc = ctx.Process(target=ner_worker, args=(passages, self.queue), daemon=True)
+            self.proc.start()
+            self.stall = config.get_float("ner_stall")
+            self.last_news = time.monotonic()
+
+    def _take(self) -> None:
+        """One message from the worker; an error if it died or went silent past the stall cap.
+
+        Every passage is at most about MAX_PASSAGE characters, so a batch is bounded work: a
+        worker that reports nothing for `ner_stall` seconds is stuck, and waiting longer would
+        hang the build (and the app's build with it).
+        """
+        assert self.proc is not None
+        while True:
+            try:
+                kind, value = self.queue.get(timeout=1.0)
+                break
+            except queues.Empty:
+                pass
+            if not self.proc.is_alive() and self.queue.empty():
+                self.final = ("error", f"the tagger process ended without an answer (exit code {self.proc.exitcode})")
+                return
+            if time.monotonic() - self.last_news > self.stall:
+                self.proc.kill()
+                self.final = ("error", f"no progress for {self.stall:g} s, stopped "
+                                       "(raise CORPUS_SEARCH_NER_STALL to allow more)")
+                return
+        self.last_news = time.monotonic()
+        if kind == "progress":
+            self.count = value
+        else:
+            self.final = (kind, value)
+
+    def done(self) -> int:
+        """Passages tagged so far (never blocks)."""
+        while self.proc is not None and self.final is None and not self.queue.empty():
+            self._take()
+        return self.count
+
+    def result(self, progress: Callable[[int], None]) -> list[RawMention]:
+        if self.proc is None:
+            return Tagger().tag(self.passages, progress=progress) if self.passages else []
+        while self.final is None:
+            self._take()
+            progress(self.count)
+        self.proc.join(timeout=30)
+        kind, value = self.final
+        if kind == "error":
+            raise CorpusSearchError(f"entity tagging failed: {value}")
+        return value
+
+
+def ner_worker(passages: list[Passage], queue) -> None:
+    """Runs in the NER process: tag, report progress, send the raw mentions back."""
+    try:
+        raw = Tagger().tag(passages, progress=lambda n: queue.put(("progress", n)))
+        queue.put(("done", raw))
+    except BaseException as exc:  # reported to the parent, which fails the build cleanly
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def canonical_mentions(sources: list[Source], raw: list[RawMention],
+                       entities_dir: Path) -> tuple[list[Mention], AliasTable]:
+    """Give each processed source its new raw mentions, then name every mention of the corpus canonically.
+
+    Canonical names are made over all sources, carried over or not: a new source can teach an alias
+    that renames mentions everywhere.
+    """
+    by_pid: dict[str, list[RawMention]] = {}
+    for m in raw:
+        by_pid.setdefault(m.passage_id, []).append(m)
+    for src in sources:
+        if not src.reused:
+            src.raw_mentions = [m for p in src.passages for m in by_pid.get(p.passage_id, ())]
+    passages = [p for s in sources for p in s.passages]
+    return entity_mentions(passages, [m for s in sources for m in s.raw_mentions], entities_dir)
