@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from corpus_search.models import PASSAGE_KINDS
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "src" / "corpus_search" / "app" / "streamlit_app.py"  # the package's entry: pages/ sits beside it
