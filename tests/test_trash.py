@@ -453,6 +453,6 @@ def test_hostile_json_in_the_trash_or_the_build_state_is_skipped(corpus, tmp_pat
     assert build_job.status(tmp_path / "index") is None
     # pid 0 read as "running", and Cancel then killed its own process group: run it in a session of its own.
     done = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from corpus_search import "
-                           f"build_job; print(build_job.cancel(Path(sys.argv[1])))", str(tmp_path / "index")],
+                           "build_job; print(build_job.cancel(Path(sys.argv[1])))", str(tmp_path / "index")],
                           capture_output=True, text=True, timeout=60, start_new_session=True)
     assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr
