@@ -64,6 +64,42 @@ def measure(corpora: dict, rounds: int) -> dict:
     return res
 
 
+def _rss_mb(pid: int) -> float | None:
+    try:
+        for line in open(f"/proc/{pid}/status", encoding="utf-8"):
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def memory() -> dict:
+    """Resident memory of this process (both opened corpora) and of each Ray worker it started (its shard servers).
+
+    Only this process's descendants: other people's Ray clusters on the machine run the same actor classes.
+    """
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    workers, todo = [], list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            title = (Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]).decode("utf-8", "replace")
+        except OSError:
+            continue
+        if title.startswith("ray::") and "ShardServer" in title:
+            workers.append({"pid": pid, "title": title, "rss_mb": _rss_mb(pid)})
+    return {"bench_process_rss_mb": _rss_mb(os.getpid()), "shard_servers": sorted(workers, key=lambda w: w["pid"])}
+
+
 def _open(index: Path, backend: str, **settings: str):
     from corpus_search.api import Corpus
 
@@ -98,6 +134,7 @@ def main() -> None:
         sharded, cluster_open = _open(work, "cluster", shards=str(n), replicas=str(args.replicas))
         try:
             res = measure({"local": local, "cluster": sharded}, args.rounds)
+            res["memory"] = memory()
         finally:
             sharded.close()
             local.close()

@@ -161,6 +161,48 @@ def _moved(rows, text: str):
     return out
 
 
+def _planned(docs, passages, replicas: int, n_passages: int) -> int:
+    """Passages make_index will write: whole documents, in its order, until n_passages is reached."""
+    total = 0
+    for _ in range(replicas):
+        for doc in docs:
+            if n_passages and total >= n_passages:
+                break
+            total += len(passages[doc.doc_id])
+    return total
+
+
+def _max_rss_mb() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # kB on Linux
+
+
+class _Progress:
+    """One stderr line per 100k passages and per stage, with the elapsed time and peak memory (a 1M run is long)."""
+
+    def __init__(self, total: int, every: int = 100_000):
+        self.total, self.every, self.next = total, every, every
+        self.t0 = time.perf_counter()
+
+    def _line(self, what: str) -> None:
+        print(f"[{time.perf_counter() - self.t0:7.0f} s, max RSS {_max_rss_mb()} MB] {what}", file=sys.stderr, flush=True)
+
+    def show(self, done: int, what: str) -> None:
+        if done >= self.next:
+            self._line(f"{what}: {done:,} of {self.total:,} passages")
+            self.next = (done // self.every + 1) * self.every
+
+    def stage(self, what: str) -> None:
+        self._line(what)
+
+    def each(self, items, what: str):
+        self.next = self.every
+        for i, item in enumerate(items, 1):
+            yield item
+            self.show(i, what)
+
+
 def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BASE_INDEX) -> dict:
     """Write an index of about `n_passages` passages into `out`; returns timings and counts."""
     from corpus_search import generations
@@ -176,9 +218,18 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
     from corpus_search import sentences
 
     sentence_rows: list[np.ndarray] = []
-    sentence_mats: list[np.ndarray] = []
+    n_sentences = 0
     n_base = sum(len(v) for v in passages.values())
     replicas = max(1, -(-n_passages // n_base)) if n_passages else 1  # 0: the base passages once
+    planned = _planned(docs, passages, replicas, n_passages)
+    dim = len(next(iter(vectors.values())))
+    # Preallocated, not a list of rows stacked at the end: at 1M passages a stack would hold the
+    # vectors twice. Sentence vectors (about 3 per passage, 5 GB at 1M) go to a scratch file as
+    # they are made and are read back through a memory map, so they never sit in RAM at all.
+    matrix = np.empty((planned, dim), dtype=np.float32)
+    spill_path = out.parent / f".{out.name}.sentence_vectors.tmp"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spill = open(spill_path, "wb") if base_sentences else None
     rng = random.Random(SEED)
     nrng = np.random.default_rng(SEED)
     if out.exists():
@@ -193,8 +244,8 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
     store = Store.create(gen / STORE)
     ids: list[str] = []
     keyword_docs: list = []
-    matrix_rows: list[np.ndarray] = []
     n_mentions = 0
+    progress = _Progress(planned)
     order = 0
     doc_status = {}
     for r in range(replicas):
@@ -225,7 +276,7 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
                 if r:
                     v = v + nrng.normal(0.0, sigma, v.shape).astype(np.float32)
                     v = v / np.linalg.norm(v)
-                matrix_rows.append(v.astype(np.float32))
+                matrix[len(ids) - 1] = v
                 if base_sentences:
                     sp = np.asarray(sentences.spans(p.text), dtype=np.int32)
                     bv = base_sentences[bp.passage_id]
@@ -234,26 +285,37 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
                         sv = sv + nrng.normal(0.0, sigma, sv.shape).astype(np.float32)
                         sv = sv / np.linalg.norm(sv, axis=1, keepdims=True)
                     sentence_rows.append(np.column_stack([np.full(len(sp), len(ids) - 1, np.int32), sp]))
-                    sentence_mats.append(sv.astype(np.float32))
+                    spill.write(np.ascontiguousarray(sv, dtype=np.float32).tobytes())
+                    n_sentences += len(sv)
             store.add_mentions(new_mentions)
             store.add_raw_mentions(new_raw)
             n_mentions += len(new_mentions)
+            progress.show(len(ids), "store")
+    assert len(ids) == planned, (len(ids), planned)
     store.set_aliases([tuple(a) for a in aliases])
     store.set_meta("created", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     store.set_meta("synthetic", json.dumps({"from": str(base), "seed": SEED, "replicas": replicas, "sigma": sigma}))
     store.commit()
     store.close()
     timings["store"] = time.perf_counter() - t
+    progress.stage("store done")
 
     t = time.perf_counter()
-    KeywordIndex.create(gen / KEYWORD, keyword_docs).close()
+    KeywordIndex.create(gen / KEYWORD, progress.each(keyword_docs, "keyword")).close()
+    del keyword_docs
     timings["keyword"] = time.perf_counter() - t
+    progress.stage("keyword index done")
 
     t = time.perf_counter()
-    VectorIndex.save(gen, ids, np.vstack(matrix_rows))
-    if sentence_mats:
-        sentences.SentenceIndex.save(gen, np.vstack(sentence_mats), np.vstack(sentence_rows))
+    VectorIndex.save(gen, ids, matrix)
+    if spill is not None:
+        spill.close()
+        spilled = np.memmap(spill_path, dtype=np.float32, mode="r", shape=(n_sentences, dim))
+        sentences.SentenceIndex.save(gen, spilled, np.vstack(sentence_rows))
+        del spilled
+        spill_path.unlink()
     timings["vectors"] = time.perf_counter() - t
+    progress.stage("vectors done")
 
     t = time.perf_counter()
     generations.write_manifest(
@@ -262,7 +324,7 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "corpus_hash": f"synthetic-{SEED}-{n_passages}-{sigma}",
             "models": base_manifest.get("models", {}),
-            "vector_dim": int(matrix_rows[0].shape[0]),
+            "vector_dim": dim,
             "counts": {"documents": len(doc_status), "passages": len(ids), "mentions": n_mentions},
             "documents": doc_status,
             "synthetic": {"seed": SEED, "replicas": replicas, "sigma": sigma, "base_passages": n_base},
@@ -270,16 +332,17 @@ def make_index(out: Path, n_passages: int, sigma: float = 0.03, base: Path = BAS
     )
     gens.publish(gen)
     timings["manifest_publish"] = time.perf_counter() - t
+    progress.stage("published")
     size = sum(f.stat().st_size for f in gen.rglob("*") if f.is_file())
     return {"passages": len(ids), "documents": len(doc_status), "mentions": n_mentions,
-            "bytes": size, "seconds": timings}
+            "sentences": n_sentences, "bytes": size, "seconds": timings, "max_rss_mb": _max_rss_mb()}
 
 
 def make_folder(out: Path, n_documents: int, per_doc: int = 3, base: Path = BASE_INDEX) -> dict:
     """Write `n_documents` .txt sources (+ .toml records) of about `per_doc` passages each."""
     import shutil
 
-    docs, passages, _, _, _, _, _, _ = load_base(ensure_base_index(base))
+    docs, passages, *_ = load_base(ensure_base_index(base))
     chunks = []
     for doc in docs:
         body = [p for p in passages[doc.doc_id] if p.kind in ("body", "quote") and len(p.text) > 80]
