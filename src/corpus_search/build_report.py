@@ -42,6 +42,8 @@ class SourceReport:
 
 @dataclass
 class BuildReport:
+    """What a build did; its JSON is shapes.build_report."""
+
     generation: str
     sources: list[SourceReport] = field(default_factory=list)
     passages: int = 0
@@ -50,18 +52,6 @@ class BuildReport:
     changed: bool = True
     annotations: dict = field(default_factory=dict)  # re-anchoring counts (annotations/__init__.py)
     retries: list[str] = field(default_factory=list)  # cluster build: work sent again after its worker died
-
-    def to_json(self) -> dict:
-        return {
-            "generation": self.generation,
-            "passages": self.passages,
-            "seconds": round(self.seconds, 2),
-            "stage_seconds": {k: round(v, 2) for k, v in self.stage_seconds.items()},
-            "changed": self.changed,
-            "sources": [{**s.__dict__, "doc_id": s.doc_id or None} for s in self.sources],
-            "annotations": self.annotations,
-            **({"retries": self.retries} if self.retries else {}),
-        }
 
 
 def report_of(doc: Document, reused: bool) -> SourceReport:

@@ -11,7 +11,7 @@ from typing import Any
 from corpus_search import config, workers
 from corpus_search.errors import QueryError, SourceError
 from corpus_search.models import Verdict
-from corpus_search.quote import QuoteReport, Semantic, max_quote_chars, quote_length, verify
+from corpus_search.quote import QuoteReport, Semantic, max_quote_chars, quote_length, render_report, verify
 from corpus_search.store import Store
 
 DRAFT_SUFFIXES = (".txt", ".md", ".markdown", ".docx")
@@ -148,8 +148,6 @@ def _memory_message(path: Path) -> str:
 
 def render_check(reports: list[QuoteReport]) -> str:
     """A manuscript report: one block per quotation, then the counts."""
-    from corpus_search.quote import render_report
-
     if not reports:
         return "No quotations of four or more words found in the draft."
     blocks = []

@@ -10,6 +10,8 @@ import math
 import os
 from dataclasses import dataclass
 
+from corpus_search.errors import UsageError
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -121,8 +123,6 @@ def get_int(name: str) -> int:
     try:
         return int(value)
     except ValueError:
-        from corpus_search.errors import UsageError
-
         raise UsageError(f"setting CORPUS_SEARCH_{name.upper()}={value!r} is not a whole number") from None
 
 
@@ -133,7 +133,5 @@ def get_float(name: str) -> float:
     except ValueError:
         number = math.nan
     if not 0 <= number < math.inf:  # every float setting is a duration or a score: nan, inf or -5 broke builds
-        from corpus_search.errors import UsageError
-
         raise UsageError(f"setting CORPUS_SEARCH_{name.upper()}={value!r} is not a number of zero or more")
     return number

@@ -18,6 +18,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from corpus_search.entities import alias_key
 from corpus_search.errors import CorpusSearchError, UsageError
 
 FILE = "curation.toml"
@@ -101,8 +102,6 @@ class Curation:
         return cls(folder, changes, undone)
 
     def state(self) -> State:
-        from corpus_search.entities import alias_key
-
         st = State()
         for c in self.changes:
             name = st.final(c.name)

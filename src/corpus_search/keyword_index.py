@@ -14,14 +14,15 @@ import marshal  # only to take marshal's loaders away from Whoosh; nothing of ou
 import pickle  # only to refuse foreign objects in Whoosh's own files; nothing of ours is pickled
 import re
 import sys
-import types
 import time
+import types
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
 from corpus_search import bm25, config
 from corpus_search.backends import KeywordDoc, KeywordHits
+from corpus_search.bm25 import FIELDS, CorpusStats, key
 from corpus_search.errors import IndexMissingError
 
 INDEX_NAME = "passages"
@@ -307,8 +308,6 @@ class KeywordIndex:
         """This index's BM25 statistics (bm25.CorpusStats), to be summed with the other shards'."""
         import numpy as np
 
-        from corpus_search.bm25 import FIELDS, CorpusStats
-
         if self._scorer is None:
             raise IndexMissingError("this keyword index has no statistics export (built by an older version); "
                                     "run `corpus-search build --force`")
@@ -431,8 +430,6 @@ class KeywordIndex:
 def _global_bm25f(stats):
     """Whoosh's BM25F with idf and average field lengths from corpus-wide statistics (bm25.CorpusStats)."""
     from whoosh.scoring import BM25F, BM25FScorer
-
-    from corpus_search.bm25 import key
 
     class GlobalScorer(BM25FScorer):
         def __init__(self, searcher, fieldname, text, B, K1, qf=1):

@@ -14,6 +14,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from corpus_search import config
+from corpus_search.errors import UsageError
 from corpus_search.models import Passage
 
 MODES = ("low", "high", "off")
@@ -27,8 +28,6 @@ _URL = re.compile(r"\S*(?:https?://|www\.)\S*")
 def mode() -> str:
     value = config.get("language_detection").strip().lower()
     if value not in MODES:
-        from corpus_search.errors import UsageError
-
         raise UsageError(f"setting CORPUS_SEARCH_LANGUAGE_DETECTION={value!r} must be one of {', '.join(MODES)}")
     return value
 

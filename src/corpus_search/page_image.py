@@ -19,6 +19,7 @@ from pathlib import Path
 
 from corpus_search import config, ocr, workers
 from corpus_search.errors import SourceError, UsageError
+from corpus_search.ingest import sha256_file
 from corpus_search.models import Document, Passage
 
 CACHE = "page-images"
@@ -83,8 +84,6 @@ def _image(png: Path, data: dict) -> PageImage:
 
 def _source_path(corpus_root: Path, doc: Document) -> Path:
     """The source file, only if it lies inside the corpus folder, is a PDF and is the file that was indexed."""
-    from corpus_search.ingest import sha256_file
-
     root = Path(corpus_root).resolve()
     path = (root / doc.path).resolve()
     if root not in path.parents or path.suffix.lower() != ".pdf":

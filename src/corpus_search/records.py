@@ -7,9 +7,10 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
-from corpus_search.errors import SourceError
+from corpus_search.errors import SourceError, UsageError
 from corpus_search.extractors import SUFFIXES as SOURCE_SUFFIXES
 from corpus_search.extractors import unsupported_message
+from corpus_search.extractors.common import slug
 from corpus_search.models import Record
 
 __all__ = ["SOURCE_SUFFIXES", "find_sources", "find_unsupported", "load_record", "with_found"]
@@ -113,8 +114,6 @@ def find_sources(corpus: Path) -> list[Path]:
 def _walk(corpus: Path):
     """Every file under the corpus folder that could be a source, in a stable order (hidden and _ folders skipped)."""
     if not corpus.is_dir():
-        from corpus_search.errors import UsageError
-
         raise UsageError(f"corpus folder {corpus} does not exist; pass --corpus DIR")
     for path in sorted(corpus.rglob("*")):
         rel = path.relative_to(corpus)
@@ -170,7 +169,5 @@ def with_found(record: Record, found: dict) -> Record:
 def child_id(parent_id: str, key: str, name: str) -> str:
     """The doc id of a document inside another (an attachment, an mbox's message), derived from the parent's:
     "memo.att2-budget-2026", "inbox.msg14"."""
-    from corpus_search.extractors.common import slug
-
     tail = slug(name) if key.startswith("att") else ""
     return f"{parent_id}.{key}" + (f"-{tail}" if tail else "")

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus_search import shapes
+from corpus_search.entities import alias_key, resolve
 from corpus_search.errors import UsageError
 
 
@@ -115,8 +116,6 @@ def _patterns(forms: set[str]) -> list[re.Pattern[str]]:
 
 def screen(corpus, names: Sequence[ScreenName], fuzzy: int | None = None) -> list[ScreenResult]:
     """Screen each name against the opened corpus; `fuzzy` (0-100) also matches entity names that close."""
-    from corpus_search.entities import alias_key, resolve
-
     store = corpus.store
     aliases = store.aliases()
     entity_names = store.entity_names()

@@ -12,9 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from corpus_search import config, keyword_index, ranking
+from corpus_search import sentences as sent
 from corpus_search.backends import KeywordBackend, VectorBackend
+from corpus_search.entities import LABEL_ORDER, resolve, rollup, suggest
 from corpus_search.errors import NotFoundError, QueryError, UsageError
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
+from corpus_search.vector_index import blas_threads
 
 MODES = ("hybrid", "keyword", "semantic")
 MAX_QUERY_CHARS = 2000
@@ -77,8 +80,6 @@ class Searcher:
             self._allowed.clear()  # a merge, rename or reject changes which passages an entity filter allows
 
     def resolve_entity(self, text: str) -> list[str]:
-        from corpus_search.entities import resolve, suggest
-
         self._load_names()
         names = resolve(text, self._aliases, self._names)
         if not names:
@@ -119,8 +120,6 @@ class Searcher:
 
     def within(self, names: Sequence[str]) -> list[str]:
         """Entities of the corpus that sit within any of `names` (the opt-in place roll-up)."""
-        from corpus_search.entities import rollup
-
         self._load_names()
         wanted = set(names)
         return [n for n in self._names if wanted & set(rollup(n, self._aliases))]
@@ -268,8 +267,6 @@ class Searcher:
 
     def _semantic(self, qvec, depth: int, allowed: Allowed | None) -> list[tuple[str, float]]:
         """Passages by cosine; a long passage also by its best sentence (max), so its tail is read."""
-        from corpus_search.vector_index import blas_threads
-
         with blas_threads(config.get_int("scan_threads")):  # see the setting: threads fight on a busy machine
             return self._semantic_scan(qvec, depth, allowed)
 
@@ -335,8 +332,6 @@ class Searcher:
 
     def _best_sentence(self, passage, qvec, terms: list[str]) -> tuple[tuple[int, int] | None, float]:
         """(span, score) of the passage's sentence that best answers the query (ranking.best_sentence)."""
-        from corpus_search import sentences as sent
-
         spans, vectors = self._sentences_of(passage.passage_id)
         if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
             spans, vectors = sent.spans(passage.text), None
@@ -378,8 +373,6 @@ class Searcher:
         for found in mentions.values():  # in the store's order, as ties in the counts break by it
             for m in _dedupe(found):
                 counts[m.label][m.name] += 1
-        from corpus_search.entities import LABEL_ORDER
-
         # Who and what first (people, organisations, places, projects), then the rest.
         rank = {label: i for i, label in enumerate(LABEL_ORDER)}
         ordered = sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))

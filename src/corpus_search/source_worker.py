@@ -25,9 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from corpus_search import config, workers
+from corpus_search import config, ocr, workers
+from corpus_search.ingest import extract
 from corpus_search.models import STATUS_FAILED, Passage, Record
+from corpus_search.passages import split_document
 from corpus_search.pdf_worker import limit_memory
+from corpus_search.records import child_id, with_found
 
 _SRC = str(Path(__file__).resolve().parents[1])  # the child imports this very checkout of the package
 
@@ -75,8 +78,6 @@ def process(path: Path, record: Record, ocr_cache: Path | None = None,
     memory_mb = config.get_int("pdf_memory_mb")
     use_ocr = config.get("ocr").strip() not in ("0", "false", "no", "off")
     if use_ocr:
-        from corpus_search import ocr
-
         ocr.options(ocr_cache)  # a bad OCR setting is the user's one-line error here, not a crash in every worker
     # The worker's temporary files (an e-mail's attachments, copied out to be read; the OCR progress file)
     # go in a folder this process deletes, so a worker killed at its cap leaves no copy of a private
@@ -171,9 +172,6 @@ def _progress_writer(path: str | None) -> Callable[[int, int], None] | None:
 
 
 def _work(request: dict, started: float) -> dict:
-    from corpus_search import ocr
-    from corpus_search.ingest import extract
-
     record = Record.from_json(request["record"])
     ocr_options = None
     if request.get("ocr"):
@@ -198,9 +196,6 @@ def _work(request: dict, started: float) -> dict:
 
 
 def _split(extraction, record: Record, pdf: bool = False) -> dict:
-    from corpus_search import ocr
-    from corpus_search.passages import split_document
-
     pages = extraction.pages
     split = split_document(record, pages, pdf=pdf) if pages else None
     if split is not None:
@@ -219,8 +214,6 @@ def _split(extraction, record: Record, pdf: bool = False) -> dict:
 def _children(extraction, parent_id: str) -> list[dict]:
     """Each document inside this one (and inside those), with a record of its own: its doc id derives
     from its parent's, so its passage ids are stable across builds."""
-    from corpus_search.records import child_id, with_found
-
     out: list[dict] = []
     for item in extraction.attachments:
         doc_id = child_id(parent_id, item.key, item.name)

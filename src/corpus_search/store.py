@@ -15,6 +15,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from corpus_search.curation import FILE, Curation
+from corpus_search.entities import alias_key
 from corpus_search.errors import IndexMissingError, NotFoundError
 from corpus_search.models import Document, Entity, Mention, Passage
 
@@ -308,8 +310,6 @@ class Store:
 
     def aliases(self) -> dict[str, list[tuple[str, str]]]:
         """alias key -> [(canonical name, label)], with the curation's merges, renames and aliases."""
-        from corpus_search.entities import alias_key
-
         cur = self.curation()
         out: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for key, name, label in self.conn.execute("SELECT key, name, label FROM aliases"):
@@ -348,8 +348,6 @@ class Store:
         folder = self._curation_folder
         if folder is None:
             return "mentions"
-        from corpus_search.curation import FILE, Curation
-
         try:
             st = (folder / FILE).stat()
             stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
@@ -364,8 +362,6 @@ class Store:
             return "temp.curated_mentions" if self._curation is not None else "mentions"
 
     def _install(self, state) -> None:
-        from corpus_search.entities import alias_key
-
         c = self.conn
         c.create_function("alias_key", 1, alias_key, deterministic=True)
         c.executescript(
