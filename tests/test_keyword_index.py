@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 import pickle
 
+import numpy as np
 import pytest
 
 from corpus_search.errors import IndexMissingError
@@ -262,3 +263,13 @@ def test_highlight_analysis_is_the_index_analyzer():
 
     text = (Path(__file__).resolve().parents[1] / "corpus" / "alexeeva-lasserre-2018-china-perspectives.txt").read_text()
     assert analyze(text) == [(t.text, t.startchar, t.endchar) for t in _analyzer()(text, chars=True)]
+
+
+@pytest.mark.parametrize("share", [2, 20])  # half the passages (the filter asked per row), a twentieth (ids looked up)
+def test_a_filters_keyword_mask_marks_exactly_its_passages(corpus, share):
+    scorer = corpus.keyword._scorer
+    assert scorer is not None
+    pids = [str(p) for p in scorer._pids]
+    allowed = {p for p in pids[::share] if p} | {"no-such-document:0001"}
+    mask = scorer._only(allowed)
+    assert [pids[i] for i in np.flatnonzero(mask)] == [p for p in pids if p in allowed]

@@ -175,6 +175,7 @@ class Scorer:
         self._avg = [float(meta["avg_field_length"][f]) for f in FIELDS]
         self._live = None
         self._row_of: dict[str, int] | None = None
+        self._pid_list: list[str] | None = None
         self._total = self._n  # documents the idf counts: this index's, or every shard's (use_stats)
 
     def use_stats(self, stats: CorpusStats) -> None:
@@ -221,9 +222,15 @@ class Scorer:
         return keep
 
     def _only(self, allowed: set[str]) -> np.ndarray:
+        if self._pid_list is None:
+            self._pid_list = self._pids.tolist()  # plain str: hashing NumPy's str_ per row costs 3x more
+        if len(allowed) > len(self._pid_list) // 8:
+            # A common filter: asking the filter about each row beats building the row lookup and then
+            # looking up each allowed id (51 -> 13 ms of CPU on a first query, 40k of 100k rows allowed).
+            return np.fromiter(map(allowed.__contains__, self._pid_list), dtype=bool, count=len(self._pid_list))
         if self._row_of is None:
-            self._row_of = {str(p): i for i, p in enumerate(self._pids) if p}
-        only = np.zeros(len(self._pids), dtype=bool)
+            self._row_of = {p: i for i, p in enumerate(self._pid_list) if p}
+        only = np.zeros(len(self._pid_list), dtype=bool)
         only[[self._row_of[p] for p in allowed if p in self._row_of]] = True
         return only
 
