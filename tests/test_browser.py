@@ -128,8 +128,11 @@ def run_search(page, query: str) -> int:
     line = summary(page, query)
     line.wait_for()
     page.locator(".st-key-card-1 .cs-passage").first.wait_for()
+    total = int(re.match(r"(\d+)", line.inner_text()).group(1))
+    # Cards stream in one by one, and a run can look idle before its indicator shows: wait for the last one.
+    page.locator(f".st-key-card-{min(total, 10)} .cs-head").first.wait_for()
     wait_idle(page)
-    return int(re.match(r"(\d+)", line.inner_text()).group(1))
+    return total
 
 
 def matched(page, query: str) -> int:

@@ -11,8 +11,10 @@ running heads dropped), so it is found on the page by letters and digits only, w
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,7 +67,15 @@ def page_image(index_root: Path, corpus_root: Path, doc: Document, pdf_page: int
             pass  # a damaged cache entry is rendered again
     source = _source_path(corpus_root, doc)
     folder.mkdir(parents=True, exist_ok=True)
-    result = _render(source, pdf_page - 1, width, str(png), password)
+    # The worker writes a private file, moved into the cache only once the whole render succeeded: a
+    # worker stopped at the time cap after saving the image (while reading the text boxes) leaves nothing.
+    part = png.with_name(f"{png.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        result = _render(source, pdf_page - 1, width, str(part), password)
+        part.replace(png)
+    finally:
+        for leftover in (part, *folder.glob(f"{part.name}.*.tmp")):
+            leftover.unlink(missing_ok=True)
     data = {"width": result["width"], "height": result["height"], "chars": result["chars"], "boxes": result["boxes"],
             "page_size": result.get("page_size"), "rotation": result.get("rotation", 0)}
     data = with_ocr_words(data, ocr.page_words(ocr.cache_dir(index_root), doc.sha256, pdf_page - 1))
