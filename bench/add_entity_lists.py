@@ -11,11 +11,13 @@ Run:  .venv/bin/python bench/add_entity_lists.py --index bench/out/scale-100k --
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sqlite3
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import copy_index  # noqa: E402
 
 
 def main() -> None:
@@ -26,16 +28,7 @@ def main() -> None:
     from corpus_search import generations
     from corpus_search.store import SCHEMA, Store
 
-    src = generations.Generations(args.index).current()
-    if src is None:
-        raise SystemExit(f"{args.index} has no current generation")
-    if args.out.exists():
-        raise SystemExit(f"{args.out} exists; remove it first")
-    gen = args.out / src.name
-    shutil.copytree(src, gen, copy_function=os.link, ignore=shutil.ignore_patterns("store.sqlite*", "manifest.json"))
-    shutil.copy2(src / "store.sqlite", gen / "store.sqlite")
-    for name in ("CURRENT", "PUBLISHED"):
-        shutil.copy2(args.index / name, args.out / name)
+    src, gen = copy_index(args.index, args.out)
     t = time.perf_counter()
     conn = sqlite3.connect(gen / "store.sqlite")
     conn.executescript(SCHEMA)  # creates only what is missing: the lists' table

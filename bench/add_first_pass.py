@@ -12,10 +12,12 @@ Run:  .venv/bin/python bench/add_first_pass.py --index bench/out/scale-100k --ou
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
+import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import copy_index  # noqa: E402
 
 
 def main() -> None:
@@ -26,16 +28,7 @@ def main() -> None:
     from corpus_search import generations
     from corpus_search.vector_index import BASIS, REDUCED, VectorIndex
 
-    src = generations.Generations(args.index).current()
-    if src is None:
-        raise SystemExit(f"{args.index} has no current generation")
-    if args.out.exists():
-        raise SystemExit(f"{args.out} exists; remove it first")
-    gen = args.out / src.name
-    shutil.copytree(src, gen, copy_function=os.link, ignore=shutil.ignore_patterns("store.sqlite*", "manifest.json"))
-    shutil.copy2(src / "store.sqlite", gen / "store.sqlite")
-    for name in ("CURRENT", "PUBLISHED"):
-        shutil.copy2(args.index / name, args.out / name)
+    src, gen = copy_index(args.index, args.out)
     vec = VectorIndex.open(src)
     t = time.perf_counter()
     (gen / "vectors.npy").unlink()  # a hard link: save writes a new file, the source index stays as it was

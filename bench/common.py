@@ -78,3 +78,26 @@ def emit(data: dict, json_path: str | None) -> None:
     if json_path:
         with open(json_path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
+
+
+def copy_index(index, out):
+    """A copy of an index's current generation for an A/B benchmark: (source generation, copy's generation).
+
+    Large read-only files are hard links (so a tool must unlink one before rewriting it), the store a
+    real copy (SQLite may write to it); the caller writes its files, then re-keys the manifest.
+    """
+    import shutil
+
+    from corpus_search import generations
+
+    src = generations.Generations(index).current()
+    if src is None:
+        raise SystemExit(f"{index} has no current generation")
+    if out.exists():
+        raise SystemExit(f"{out} exists; remove it first")
+    gen = out / src.name
+    shutil.copytree(src, gen, copy_function=os.link, ignore=shutil.ignore_patterns("store.sqlite*", "manifest.json"))
+    shutil.copy2(src / "store.sqlite", gen / "store.sqlite")
+    for name in ("CURRENT", "PUBLISHED"):
+        shutil.copy2(index / name, out / name)
+    return src, gen
