@@ -254,3 +254,11 @@ def test_build_retry_reprocesses_a_failed_source_once_the_cap_is_raised(tmp_path
 def test_an_error_quoting_a_huge_argument_stays_a_short_line(built_index, args):
     line = one_error_line(run(*args, index=built_index))
     assert line.startswith("error: ") and len(line) < 1000 and " … " in line
+
+
+@pytest.mark.parametrize("query, line", [("Khabarovsk", "1 passage matches; showing 1 "),
+                                         ("Heilongjiang", "2 passages match; showing 2 ")])
+def test_search_counts_its_matches_in_words_that_agree(built_index, query, line):
+    proc = run("search", query, "--mode", "keyword", index=built_index)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0].startswith(line), proc.stdout

@@ -48,7 +48,7 @@ def search(ctx, query, mode, entities, rollup, labels, doc_ids, kinds, langs, li
         return
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"{result.total} passages match; showing {len(result.hits)} ({result.seconds * 1000:.0f} ms)")
+    click.echo(f"{result.total} {'passage matches' if result.total == 1 else 'passages match'}; showing {len(result.hits)} ({result.seconds * 1000:.0f} ms)")
     for hit in result.hits:
         _print_hit(corpus, hit)
         if explain:
