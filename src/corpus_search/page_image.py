@@ -72,7 +72,10 @@ def page_image(index_root: Path, corpus_root: Path, doc: Document, pdf_page: int
     part = png.with_name(f"{png.name}.{os.getpid()}.{threading.get_ident()}.part")
     try:
         result = _render(source, pdf_page - 1, width, str(part), password)
-        part.replace(png)
+        try:
+            part.replace(png)
+        except OSError as exc:
+            raise SourceError(f"the page renderer's image could not be stored: {exc.strerror or exc}") from None
     finally:
         for leftover in (part, *folder.glob(f"{part.name}.*.tmp")):
             leftover.unlink(missing_ok=True)
