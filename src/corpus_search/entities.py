@@ -24,7 +24,7 @@ from pathlib import Path
 
 from corpus_search import entity_rules
 from corpus_search.entity_abbreviations import learn_abbreviations, missed_abbreviations, split_pairs
-from corpus_search.entity_aliases import ALIASES, ROLLUP_PREFIX, AliasTable, rollup
+from corpus_search.entity_aliases import ALIASES, ROLLUP_PREFIX, AliasTable, rollup, within
 from corpus_search.entity_canonical import canonicalize, resolve, suggest
 from corpus_search.entity_discourse import one_sense
 from corpus_search.entity_keys import DROPPED_LABELS, LABEL_ORDER, RawMention, alias_key, trim
@@ -38,7 +38,7 @@ _trim, _FOR_MODEL, _UNUSED = trim, FOR_MODEL, UNUSED_PIPES
 __all__ = [
     "ALIASES", "CORPUS_PATTERNS", "DROPPED_LABELS", "LABEL_ORDER", "PATTERNS", "ROLLUP_PREFIX", "AliasTable",
     "RawMention", "Tagger", "alias_key", "apply_patterns", "canonicalize", "corpus_patterns", "entity_mentions",
-    "learn_abbreviations", "load_patterns", "missed_abbreviations", "resolve", "rollup", "suggest",
+    "learn_abbreviations", "load_patterns", "missed_abbreviations", "resolve", "rollup", "suggest", "within",
 ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,26 +163,15 @@ class AliasTable:
         return sorted(out.values())
 
 
-_last_read: tuple[object, dict[str, list[str]]] | None = None
-
-
 def _parents(table: AliasTable | Mapping[str, list[tuple[str, str]]]) -> dict[str, list[str]]:
-    """The roll-up of an AliasTable, or of a store's aliases (`Store.aliases()`: read once per mapping)."""
-    global _last_read
+    """The roll-up of an AliasTable, or of a store's aliases (`Store.aliases()`: its "within:" rows)."""
     if isinstance(table, AliasTable):
         return table.rollups()
-    if _last_read is not None and _last_read[0] is table:
-        return _last_read[1]  # Searcher.within asks once per entity of the corpus
-    parents = {key[len(ROLLUP_PREFIX):]: [name for name, _ in rows]
-               for key, rows in table.items() if key.startswith(ROLLUP_PREFIX)}
-    _last_read = (table, parents)
-    return parents
+    return {key[len(ROLLUP_PREFIX):]: [name for name, _ in rows]
+            for key, rows in table.items() if key.startswith(ROLLUP_PREFIX)}
 
 
-def rollup(name: str, table: AliasTable | Mapping[str, list[tuple[str, str]]]) -> list[str]:
-    """The places a name sits within ("Moscow" -> ["Russia"]), nearest first, by the corpus's own table
-    (the AliasTable a build made, or the store's aliases it wrote); an opt-in widening, never a merge."""
-    parents = _parents(table)
+def _climb(name: str, parents: Mapping[str, list[str]]) -> list[str]:
     out: list[str] = []
     todo = list(parents.get(name, []))
     while todo:
@@ -191,3 +180,16 @@ def rollup(name: str, table: AliasTable | Mapping[str, list[tuple[str, str]]]) -
             out.append(parent)
             todo.extend(parents.get(parent, []))
     return out
+
+
+def rollup(name: str, table: AliasTable | Mapping[str, list[tuple[str, str]]]) -> list[str]:
+    """The places a name sits within ("Moscow" -> ["Russia"]), nearest first, by the corpus's own table
+    (the AliasTable a build made, or the store's aliases it wrote); an opt-in widening, never a merge."""
+    return _climb(name, _parents(table))
+
+
+def within(places: Iterable[str], names: Iterable[str],
+           table: AliasTable | Mapping[str, list[tuple[str, str]]]) -> list[str]:
+    """Those of `names` that sit within any of `places` (the table read once for all of them)."""
+    parents, wanted = _parents(table), set(places)
+    return [n for n in names if wanted & set(_climb(n, parents))]

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from corpus_search import config, keyword_index, ranking
 from corpus_search import sentences as sent
 from corpus_search.backends import KeywordBackend, VectorBackend
-from corpus_search.entities import LABEL_ORDER, resolve, rollup, suggest
+from corpus_search.entities import LABEL_ORDER, resolve, suggest
+from corpus_search.entities import within as places_within
 from corpus_search.errors import NotFoundError, QueryError, UsageError
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
 from corpus_search.vector_index import blas_threads
@@ -121,8 +122,7 @@ class Searcher:
     def within(self, names: Sequence[str]) -> list[str]:
         """Entities of the corpus that sit within any of `names` (the opt-in place roll-up)."""
         self._load_names()
-        wanted = set(names)
-        return [n for n in self._names if wanted & set(rollup(n, self._aliases))]
+        return places_within(names, self._names, self._aliases)
 
     def allowed_passages(self, filters: Filters) -> Allowed | None:
         """The passages the filters allow, or None when nothing is filtered (kept per filter: see Allowed)."""
