@@ -117,14 +117,18 @@ def main() -> None:
     ap.add_argument("--replicas", type=int, default=1, help="replicas per shard (a query uses one)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--keep", action="store_true",
+                    help="reuse the linked copy and its shards left in --work by an earlier --keep run, and leave them there"
+                         " (writing 1M passages into shards takes about half an hour here)")
     args = ap.parse_args()
 
     from corpus_search import cluster, shards
 
     work = args.work / args.index.name
-    shutil.rmtree(work, ignore_errors=True)
-    work.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cp", "-al", str(args.index), str(work)], check=True)  # links: the index stays untouched
+    if not (args.keep and work.exists()):
+        shutil.rmtree(work, ignore_errors=True)
+        work.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["cp", "-al", str(args.index), str(work)], check=True)  # links: the index stays untouched
     results = {"bench": "cluster_query", "index": str(args.index), "machine": machine(), "rounds": args.rounds}
     for n in args.shards:
         t = time.perf_counter()
@@ -147,7 +151,8 @@ def main() -> None:
         print(f"{n} shards: {res}", file=sys.stderr)
     results["machine_after"] = machine()
     emit(results, args.json)
-    shutil.rmtree(work, ignore_errors=True)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
