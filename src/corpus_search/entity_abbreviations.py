@@ -114,8 +114,9 @@ def split_pairs(raw: Sequence[RawMention], table: AliasTable) -> list[RawMention
 
 
 # -- per document: "Long Form (ABBR)", "ABBR (Long Form)", spelled out elsewhere ----------
-# "(DOD)", and "(DOD, now using ...)" or "(NDAA; P.L. 118-31)": a definition may share its brackets.
-_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:\)|[,;]\s)")
+# "(DOD)", and "(DOD, now using ...)" or "(NDAA; P.L. 118-31)": a definition may share its brackets;
+# a possessive long form defines its abbreviation in the possessive too ("The Metal Company's (TMC's)").
+_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:[’']s)?(?:\)|[,;]\s)")
 # A word that is itself an abbreviation spells all its letters into a longer one: "U.S.-Mexico-Canada
 # Agreement (USMCA)", "DOD Directive (DODD)".
 _SPELLED = re.compile(r"(?:[A-Z]\.){2,}|[A-Z]{2,5}")
@@ -152,7 +153,8 @@ def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | No
         if capitalised and not run[0][:1].isupper():
             continue
         if any(_initials(run, skip, spell) in targets for skip in (True, False) for spell in (False, True)):
-            return re.sub(r" (?=-\w)", "", " ".join(run)).rstrip(".")  # "U.S." "-Mexico-Canada" were one word
+            # "U.S." "-Mexico-Canada" were one word; "Company's (TMC's)" names the company
+            return re.sub(r"[’']s$", "", re.sub(r" (?=-\w)", "", " ".join(run)).rstrip("."))
         if len(_initials(run, True)) > max(len(t) for t in targets):
             return None
     return None

@@ -68,7 +68,12 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
         found = table.canonical(text, label, doc_id)
         if found is not None:
             # "Jones Act", "Tanker Security Program": the head noun says what the name is.
-            kept.append((m, m.start + lo, m.start + hi, text, found[0], entity_heads.head_label(*found)))
+            name, label = found[0], entity_heads.head_label(*found)
+            if label == "ORG" and not table.declared(alias_key(name)):
+                name = without_legal_form(name, ctx)
+            kept.append((m, m.start + lo, m.start + hi, text, name, label))
+
+    kept = _country_forms(kept, table)
 
     # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
     spellings: dict[str, Counter] = defaultdict(Counter)
@@ -120,6 +125,56 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
         table.note(alias_key(text), name, labels[name])
         out.append(Mention(m.passage_id, s, e, text, name, labels[name]))
     return out
+
+
+# A company's legal form after its name: "Lockheed Martin Corporation", "Oshkosh Defense, LLC", "Essex Minerals Co.".
+_LEGAL_FORM = re.compile(r",?\s+(?:Inc\.?|Incorporated|LLC|L\.L\.C\.|Ltd\.?|Limited|L\.P\.|LP|LLP|PLC|plc|GmbH|AG|S\.A\.|N\.V\.|"
+                         r"Corp\.?|Corporation|Co\.)$")
+
+
+def without_legal_form(name: str, ctx: entity_rules.Context | None = None) -> str:
+    """A company's name without its legal form, so "Lockheed Martin Corporation" and "Lockheed Martin" are one.
+
+    Kept where what is left is one ordinary word ("Federal Corporation") or ends in "of": the form is the name there.
+    """
+    m = _LEGAL_FORM.search(name)
+    if not m:
+        return name
+    rest = name[:m.start()].rstrip(" ,")
+    words = rest.split()
+    if not words or words[-1].lower() in entity_rules.FUNCTION:
+        return name
+    if len(words) == 1 and (ctx is None or ctx.lexicon.generic(words[0])):
+        return name
+    return rest
+
+
+def _country_forms(kept: list, table: AliasTable) -> list:
+    """A bare organisation a document also names with its country ("the Army", "the U.S. Army") is that one.
+
+    Only where the document has one such form for it: with "U.S. Army" and "Russian Army" both, "the Army"
+    stays as it is.
+    """
+    prefixed: dict[tuple[str, str], set[str]] = defaultdict(set)  # (doc, bare key) -> names with a country
+    for m, *_, name, label in kept:
+        if label != "ORG":
+            continue
+        found = _COUNTRY_PREFIX.match(name)
+        if found:
+            prefixed[(m.passage_id.rsplit(":", 1)[0], alias_key(found.group(2)))].add(name)
+    if not prefixed:
+        return kept
+    out = []
+    for m, s, e, text, name, label in kept:
+        names = prefixed.get((m.passage_id.rsplit(":", 1)[0], alias_key(name))) if label == "ORG" else None
+        if names and len(names) == 1 and not table.declared(alias_key(text)):
+            name = next(iter(names))
+        out.append((m, s, e, text, name, label))
+    return out
+
+
+# A country's short forms before an organisation's name: "U.S. Army", "US Navy", "United States Senate", "UK Treasury".
+_COUNTRY_PREFIX = re.compile(r"^(U\.S\.|US|U\.K\.|UK|United States|United Kingdom)\s+([A-Z].*)$")
 
 
 def _kept_head_label(name: str, label: str) -> str:

@@ -41,7 +41,7 @@ ORG_HEADS = frozenset(
 )
 # Legal-form suffixes: a phrase ending in one is a company, however ordinary its other words
 # ("Trade Data Monitor LLC").
-ORG_SUFFIXES = frozenset("inc inc. llc ltd ltd. plc corp corp. co. gmbh ag sa s.a. nv llp lp pty".split())
+ORG_SUFFIXES = frozenset("inc inc. llc ltd ltd. plc corp corp. co. gmbh ag sa s.a. nv llp lp l.p. pty".split())
 # Alone, these heads point back at a body named before ("the Department", "the Committee"); the ones
 # left out name one body by themselves in the texts that use them ("Congress", "the Senate").
 BACK_REFERENCES = ORG_HEADS - frozenset("congress senate house parliament cabinet navy army".split())
@@ -52,8 +52,9 @@ TITLES = frozenset(
     "director ayatollah leader sheikh emir".split()
 )
 FUNCTION = frozenset({"of", "and", "the", "for", "on", "in", "de", "&", "to", "at", "a", "an"})
-# A report, bill or public-law number: "IF10964", "R48875", "H.R. 2012", "P.L. 93-148".
-_NUMBER_TOKEN = re.compile(r"^[A-Z]{1,4}\d{3,}[A-Z]?$")
+# A report, bill or public-law number: "IF10964", "R48875", "H.R. 2012", "P.L. 93-148"; a licence, model
+# or hull designation: "USA-4", "XM-30", "MQ-9" (one letter before the hyphen may be a body: "G-20").
+_NUMBER_TOKEN = re.compile(r"^[A-Z]{1,4}\d{3,}[A-Z]?$|^[A-Z]{2,4}-\d{1,3}[A-Z]?(?:[’']s)?$")
 _CITATION_BEFORE_NUMBER = re.compile(r"^[A-Z](?:\.[A-Z])+\.?$|^[A-Z]{1,3}\.$")
 _UNIT_BEFORE = re.compile(r"(?:\d\s*°|\bdegrees?)\s*$")
 
@@ -146,6 +147,8 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         return "fragment"
     if text[0].islower() or words[-1].lower() in FUNCTION or (":" in text and label != "GPE"):
         return "fragment"  # "s Handbook", "Communist Party of", "Marine Economy: Deep-sea": cut from a title
+    if label == "ORG" and all(w.lower().strip(",") in ORG_SUFFIXES for w in words):
+        return "fragment"  # "LLC" cut from "Oshkosh Defense, LLC": the company is the name before it
     passage = ctx.texts.get(passage_id, "")
     before, after = passage[max(0, start - 20):start], passage[end:end + 12]
     if any(_NUMBER_TOKEN.match(w) for w in words) or (
