@@ -359,6 +359,18 @@ ABLATIONS = (
     ("directive/memorandum are documents", "entity_heads", "DOC_HEADS",
      frozenset("assessment strategy report review survey study estimate statement yearbook guidance".split())),
     ("a name after 'program' is a programme", "entity_heads", "project_context", lambda passage, start: False),
+    # fourth round (dev set 2)
+    ("one sense per document for multi-word names too", "entity_discourse", "_NAME",
+     re.compile(r"[A-Z][\w’'-]*[a-z][\w’'-]*")),
+    ("an appositive's head makes a company or a product", "entity_discourse", "_APPOSITIVE", re.compile(r"(?!)")),
+    ("legal forms out of company names", "entity_rules", "without_legal_form", lambda name, ctx=None: name),
+    ("a bare organisation is the document's country form of it", "entity_canonical", "_country_forms",
+     lambda kept, table: kept),
+    ("place heads (zone, ocean, strait ...) make a place", "entity_heads", "PLACE_HEADS", frozenset()),
+    ("designations (USA-4, XM-30) are numbers", "entity_rules", "_NUMBER_TOKEN", re.compile(r"^[A-Z]{1,4}\d{3,}[A-Z]?$")),
+    ("a possessive abbreviation is defined: (TMC's)", "entity_abbreviations", "_PAREN_AFTER",
+     re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:\)|[,;]\s)")),
+    ("a model designation names a product (M-2 Bradley)", "entity_heads", "_DESIGNATION_BEFORE", re.compile(r"(?!)")),
 )
 
 

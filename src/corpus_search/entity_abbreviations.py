@@ -148,7 +148,7 @@ def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | No
     targets = _letters(abbr)
     for k in range(1, min(len(words), 12) + 1):
         run = words[-k:]
-        if run[0].lower() in FUNCTION:
+        if run[0].lower() in FUNCTION and not run[0] == "The":  # "The Metal Company (TMC)" spells its article
             continue
         if capitalised and not run[0][:1].isupper():
             continue

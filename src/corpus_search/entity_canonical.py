@@ -69,8 +69,8 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
         if found is not None:
             # "Jones Act", "Tanker Security Program": the head noun says what the name is.
             name, label = found[0], entity_heads.head_label(*found)
-            if label == "ORG" and not table.declared(alias_key(name)):
-                name = without_legal_form(name, ctx)
+            if label == "ORG" and not table.curated(alias_key(name)):
+                name = entity_rules.without_legal_form(name, ctx)
             kept.append((m, m.start + lo, m.start + hi, text, name, label))
 
     kept = _country_forms(kept, table)
@@ -127,28 +127,6 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
     return out
 
 
-# A company's legal form after its name: "Lockheed Martin Corporation", "Oshkosh Defense, LLC", "Essex Minerals Co.".
-_LEGAL_FORM = re.compile(r",?\s+(?:Inc\.?|Incorporated|LLC|L\.L\.C\.|Ltd\.?|Limited|L\.P\.|LP|LLP|PLC|plc|GmbH|AG|S\.A\.|N\.V\.|"
-                         r"Corp\.?|Corporation|Co\.)$")
-
-
-def without_legal_form(name: str, ctx: entity_rules.Context | None = None) -> str:
-    """A company's name without its legal form, so "Lockheed Martin Corporation" and "Lockheed Martin" are one.
-
-    Kept where what is left is one ordinary word ("Federal Corporation") or ends in "of": the form is the name there.
-    """
-    m = _LEGAL_FORM.search(name)
-    if not m:
-        return name
-    rest = name[:m.start()].rstrip(" ,")
-    words = rest.split()
-    if not words or words[-1].lower() in entity_rules.FUNCTION:
-        return name
-    if len(words) == 1 and (ctx is None or ctx.lexicon.generic(words[0])):
-        return name
-    return rest
-
-
 def _country_forms(kept: list, table: AliasTable) -> list:
     """A bare organisation a document also names with its country ("the Army", "the U.S. Army") is that one.
 
@@ -167,7 +145,7 @@ def _country_forms(kept: list, table: AliasTable) -> list:
     out = []
     for m, s, e, text, name, label in kept:
         names = prefixed.get((m.passage_id.rsplit(":", 1)[0], alias_key(name))) if label == "ORG" else None
-        if names and len(names) == 1 and not table.declared(alias_key(text)):
+        if names and len(names) == 1 and not table.curated(alias_key(text)):
             name = next(iter(names))
         out.append((m, s, e, text, name, label))
     return out

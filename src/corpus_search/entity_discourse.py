@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 from corpus_search.entity_keys import RawMention, trim
+from corpus_search import entity_rules
 from corpus_search.entity_rules import FUNCTION, TITLES, Context
 from corpus_search.models import Passage
 
@@ -63,17 +64,40 @@ def one_sense(passages: Sequence[Passage], raw: Sequence[RawMention], ctx: Conte
                 kind = _cued(p.text, m.start(1), m.end(1))
                 if kind:
                     cues[doc_id][m.group(1)][kind] += 1
+    # A legal form makes a company of the name before it too: "Lockheed Martin Corporation" -> "Lockheed Martin".
+    for doc_id, words in candidates.items():
+        for w in words:
+            base = entity_rules.without_legal_form(w, ctx)
+            if base != w:
+                cues[doc_id][w]["ORG"] += 1
+                cues[doc_id][base]["ORG"] += 1
     # doc id -> name -> the label its cues agree on (a name cued both ways is left to the model)
     decided = {doc_id: {w: next(iter(c)) for w, c in names.items() if len(c) == 1} for doc_id, names in cues.items()}
     if not any(decided.values()):
         return list(raw)
+    texts = {p.passage_id: p.text for p in passages}
+    grown: dict[str, list[tuple[int, int]]] = defaultdict(list)  # passage id -> spans made whole below
     out = []
     for m in raw:
         lo, hi = trim(m.text)
-        label = decided.get(m.passage_id.rsplit(":", 1)[0], {}).get(m.text[lo:hi])
+        names = decided.get(m.passage_id.rsplit(":", 1)[0], {})
+        label = names.get(m.text[lo:hi])
+        if label is None and names:
+            # The model cut the name ("Lockheed" of "Lockheed Martin holds"): the span becomes the whole name.
+            rest = texts.get(m.passage_id, "")[m.start + lo:m.start + lo + 60]
+            longer = [n for n in names if n.startswith(m.text[lo:hi] + " ") and rest.startswith(n)
+                      and not re.match(r"[\w-]", rest[len(n):len(n) + 1])]
+            if longer:
+                name = max(longer, key=len)
+                m = RawMention(m.passage_id, m.start + lo, m.start + lo + len(name), name, m.label)
+                label = names[name]
+                grown[m.passage_id].append((m.start, m.end))
         if label and m.label != label:
             m = RawMention(m.passage_id, m.start, m.end, m.text, label)
         out.append(m)
+    # "Martin" of "Lockheed Martin", tagged apart, went into the whole name.
+    out = [m for m in out if not any(s <= m.start and m.end <= e and (s, e) != (m.start, m.end)
+                                     for s, e in grown.get(m.passage_id, ()))]
     for doc_id, names in decided.items():
         if not names:
             continue

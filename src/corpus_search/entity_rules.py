@@ -261,3 +261,25 @@ def _place_word(word: str, ctx: Context) -> bool:
     if ctx.elsewhere.get(key, set()) & {"GPE", "NORP", "LOC"}:
         return True
     return bool(re.search(r"[\w.][-–]\w", key)) and all(_place_word(part, ctx) for part in re.split(r"[-–]", key) if part)
+
+
+# A company's legal form after its name: "Lockheed Martin Corporation", "Oshkosh Defense, LLC", "Essex Minerals Co.".
+_LEGAL_FORM = re.compile(r",?\s+(?:Inc\.?|Incorporated|LLC|L\.L\.C\.|Ltd\.?|Limited|L\.P\.|LP|LLP|PLC|plc|GmbH|AG|S\.A\.|N\.V\.|"
+                         r"Corp\.?|Corporation|Co\.?)$")
+
+
+def without_legal_form(name: str, ctx: Context | None = None) -> str:
+    """A company's name without its legal form, so "Lockheed Martin Corporation" and "Lockheed Martin" are one.
+
+    Kept where what is left is one ordinary word ("Federal Corporation") or ends in "of": the form is the name there.
+    """
+    m = _LEGAL_FORM.search(name)
+    if not m:
+        return name
+    rest = name[:m.start()].rstrip(" ,")
+    words = rest.split()
+    if not words or words[-1].lower() in FUNCTION:
+        return name
+    if len(words) == 1 and (ctx is None or ctx.lexicon.generic(words[0])):
+        return name
+    return rest
