@@ -26,7 +26,7 @@ RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phras
          "cited title")
 # Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
 # mentions: the build compares it with the index's manifest and canonicalises again.
-RULES_VERSION = "3"
+RULES_VERSION = "4"
 
 # Labels a user filters people, organisations and places by: the ones the noise rules guard.
 GUARDED = frozenset({"PERSON", "ORG", "GPE"})
@@ -106,6 +106,7 @@ class Context:
     places: set[str] = field(default_factory=set)  # lower-case spans the model tags as GPE somewhere
     terms: set[str] = field(default_factory=set)  # abbreviations of terms, not names ("FDI", "HEU")
     place_passages: Counter = field(default_factory=Counter)  # lower-case GPE span -> passages tagging it so
+    companies: set[str] = field(default_factory=set)  # lower-case names the texts also write with a legal form
     _titles: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # passage id -> cited-title spans
 
     def in_title(self, passage_id: str, start: int, end: int) -> bool:
@@ -117,11 +118,12 @@ class Context:
 
     @classmethod
     def of(cls, passages: Sequence[Passage], raw: Iterable) -> Context:
+        raw_list = list(raw)
         parts: set[str] = set()
         places: set[str] = set()
         tagged: set[tuple[str, str]] = set()
         elsewhere: dict[str, set[str]] = defaultdict(set)
-        for m in raw:
+        for m in raw_list:
             words = m.text.split()
             if m.label == "PERSON" and len(words) > 1:
                 parts.update(w.strip("’'.,").lower() for w in words)
@@ -134,6 +136,8 @@ class Context:
         ctx = cls({p.passage_id: p.text for p in passages}, Lexicon(p.text for p in passages), parts, elsewhere)
         ctx.places = places
         ctx.place_passages = Counter(place for place, _ in tagged)
+        ctx.companies = {base.lower() for m in raw_list if m.label == "ORG"
+                         for base in [without_legal_form(re.sub(r"^the\s+", "", m.text, flags=re.I))] if base != m.text}
         return ctx
 
 
@@ -161,8 +165,8 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     if len(words) == 1 and text.isupper() and len(text) >= 4 and ctx.lexicon.generic(text):
         return "shouted"  # "COMPLETE": an ordinary word in capitals, not an acronym
     content = [w for w in words if w.lower() not in FUNCTION]
-    if words[-1].lower() in ORG_SUFFIXES and label == "ORG":
-        return None  # "Trade Data Monitor LLC": a company by its legal form
+    if label == "ORG" and (words[-1].lower() in ORG_SUFFIXES or text.lower() in ctx.companies):
+        return None  # "Trade Data Monitor LLC": a company by its legal form, here or elsewhere in the texts
     if len(words) > 1 and entity_heads.np_head(text) in entity_heads.DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
         return "generic phrase"  # "Annual Threat Assessment": a document, not an organisation
     if defined and label != "PERSON" and (label != "ORG" or not _ordinary_org(words, content, ctx)):
