@@ -136,8 +136,8 @@ class Context:
         ctx = cls({p.passage_id: p.text for p in passages}, Lexicon(p.text for p in passages), parts, elsewhere)
         ctx.places = places
         ctx.place_passages = Counter(place for place, _ in tagged)
-        ctx.companies = {base.lower() for m in raw_list if m.label == "ORG"
-                         for base in [without_legal_form(re.sub(r"^the\s+", "", m.text, flags=re.I))] if base != m.text}
+        named = (re.sub(r"^the\s+", "", m.text, flags=re.I) for m in raw_list if m.label == "ORG")
+        ctx.companies = {base.lower() for text in named for base in [without_legal_form(text)] if base != text}
         return ctx
 
 
