@@ -96,6 +96,25 @@ def missed_abbreviations(passages: Sequence[Passage], raw: Sequence[RawMention],
     return [RawMention(*row) for row in bare_mentions(passages, raw, known, labels)]
 
 
+def grow_to_long_forms(passages: Sequence[Passage], raw: Sequence[RawMention], table: AliasTable) -> list[RawMention]:
+    """An ORG span the model cut short of a long form its document defines right there ("Center for Tech" of
+    "Center for Tech and Civic Life (CTCL)") is the whole long form."""
+    texts = {p.passage_id: p.text for p in passages}
+    out = []
+    for m in raw:
+        lo, hi = trim(m.text)
+        text = m.text[lo:hi]
+        if m.label == "ORG" and " " in text:
+            longs = table.abbreviations.by_doc.get(m.passage_id.rsplit(":", 1)[0], {}).values()
+            here = texts.get(m.passage_id, "")[m.start + lo:m.start + lo + 130]
+            grown = [f for f in longs if len(f) > len(text) and f.startswith(text + " ") and here.startswith(f)]
+            if grown:
+                f = max(grown, key=len)
+                m = RawMention(m.passage_id, m.start + lo, m.start + lo + len(f), f, m.label)
+        out.append(m)
+    return out
+
+
 _PAIR = re.compile(r"([A-Z][A-Za-z.&]*[A-Z])/([A-Z][A-Za-z.&]*[A-Z])")
 
 
@@ -210,6 +229,8 @@ def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
             if len(meanings[a]) == 1:
                 corpus.setdefault(a, long_form)
     terms = {a for a in lower if a not in meanings}
+    # "armored fighting vehicles (AFVs)" makes a term of the singular too ("AFV survivability").
+    terms |= {a[:-1] for a in terms if a.endswith("s") and a[:-1].isupper() and a[:-1] not in meanings}
     return Abbreviations(by_doc, corpus, terms)
 
 

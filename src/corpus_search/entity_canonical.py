@@ -36,6 +36,15 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             if who and who.group(1).lower() in ctx.person_parts:
                 hi = lo + who.end(1)
                 text, label = m.text[lo:hi], "PERSON"
+            # "the 2024 Department of Defense (DOD) FY 2025 ...": a year before a name is no part of it.
+            year = re.match(r"(?:1[89]|20)\d\d\s+(?=[A-Z])", text)
+            if year and label in ("ORG", "PERSON"):
+                lo += year.end()
+                text = m.text[lo:hi]
+            # "Oshkosh, WI": two capitals after a place and its comma are a state's postal code, not a body.
+            if label == "ORG" and re.fullmatch(r"[A-Z]{2}", text) and re.search(
+                    r"[A-Z][a-z]+,\s$", ctx.texts.get(m.passage_id, "")[max(0, m.start + lo - 30):m.start + lo]):
+                label = "GPE"
             # "Director of National Intelligence Tulsi Gabbard": the title goes, the person stays.
             tail = entity_rules.person_tail(text, label, ctx)
             if tail is not None:

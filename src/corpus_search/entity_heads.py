@@ -11,7 +11,7 @@ import re
 # Head nouns of documents: a phrase of ordinary words ending in one is a title, even one
 # the text abbreviates ("Annual Threat Assessment (ATA)").
 DOC_HEADS = frozenset("assessment strategy report review survey study estimate statement yearbook guidance directive "
-                      "memorandum".split())
+                      "memorandum budget".split())
 
 # Head nouns that make a title-cased phrase a law, a programme or a document rather than an
 # organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".

@@ -155,11 +155,11 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         return "fragment"  # "LLC" cut from "Oshkosh Defense, LLC": the company is the name before it
     passage = ctx.texts.get(passage_id, "")
     before, after = passage[max(0, start - 20):start], passage[end:end + 12]
-    if any(_NUMBER_TOKEN.match(w) for w in words) or (
+    if "§" in text or any(_NUMBER_TOKEN.match(w) for w in words) or (
         _CITATION_BEFORE_NUMBER.match(text) and re.match(r"\.?\s*\d", after)
     ) or (len(words) > 1 and _CITATION_BEFORE_NUMBER.match(words[0])
           and all(re.fullmatch(r"\d[\d.,-]*[A-Za-z]?", w) for w in words[1:])):
-        return "number"  # "Focus IF10964", "P.L" before "93-148", "P.L. 118-159", "S. 4113"
+        return "number"  # "Focus IF10964", "P.L" before "93-148", "P.L. 118-159", "S. 4113", "C.F.R. §970"
     if len(words) == 1 and _UNIT_BEFORE.search(before):
         return "unit"  # "100 degrees Fahrenheit"
     if len(words) == 1 and text.isupper() and len(text) >= 4 and ctx.lexicon.generic(text):
@@ -184,7 +184,7 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         return None  # "United States": ordinary words, but a place the model finds again and again
     plain = content if label == "GPE" else [w for w in content if not (w.isupper() or _place_word(w, ctx))]
     if len(words) > 1 and plain and all(ctx.lexicon.generic(w) for w in plain):
-        heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
+        heads = _org_heads(content)
         if label == "PERSON" or not heads:
             return "generic phrase"  # "Outbound Ships", "Annual Threat Assessment", "Demands Action"
     if len(words) > 1 and not plain and any(w.strip("’'.,") in ctx.terms for w in content):
@@ -247,9 +247,16 @@ def person_tail(text: str, label: str, ctx: Context) -> int | None:
 
 
 
+def _org_heads(words: list[str]) -> set[str]:
+    """The institutional heads among `words`, plurals too ("Departments of State and the Interior")."""
+    keys = {w.strip("’'.,").lower() for w in words}
+    keys |= {k[:-3] + "y" for k in keys if k.endswith("ies")} | {k[:-1] for k in keys if k.endswith("s")}
+    return keys & ORG_HEADS
+
+
 def _ordinary_org(words: list[str], content: list[str], ctx: Context) -> bool:
     """An ORG span of ordinary capitalised words with no institutional head ("Artificial Intelligence (AI)")."""
-    heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
+    heads = _org_heads(content)
     if heads or len(words) < 2 or not all(ctx.lexicon.generic(w) for w in content):
         return False
     # "United Kingdom Maritime Trade Operations": a country's name makes it somebody's institution.
@@ -287,3 +294,31 @@ def without_legal_form(name: str, ctx: Context | None = None) -> str:
     if len(words) == 1 and (ctx is None or ctx.lexicon.generic(words[0])):
         return name
     return rest
+
+
+# Two bodies sharing one plural head: "the Departments of State and the Interior", "the Ministries of Defence and Finance".
+_COORDINATED = re.compile(r"\b(Departments|Ministries|Committees|Offices|Secretaries|Bureaus) (of|on|for) "
+                          r"((?:the )?[A-Z][\w’'-]*(?: [A-Z][\w’'-]*)*) and ((?:the )?[A-Z][\w’'-]*(?: [A-Z][\w’'-]*)*)")
+
+
+def split_coordinated(passages: Sequence[Passage], raw: Sequence, table) -> list:
+    """Two bodies named with one plural head ("Departments of State and the Interior") as the two
+    organisations they are ("Department of State", "Department of the Interior"); `table` (an AliasTable)
+    learns what each part means."""
+    from corpus_search.entity_keys import RawMention, alias_key
+
+    out = list(raw)
+    for p in passages:
+        if "s of " not in p.text and "s on " not in p.text and "s for " not in p.text:
+            continue
+        for found in _COORDINATED.finditer(p.text):
+            head = found.group(1)
+            singular = "Ministry" if head == "Ministries" else "Secretary" if head == "Secretaries" else head[:-1]
+            s, e = found.span()
+            out = [m for m in out if not (m.passage_id == p.passage_id and m.start < e and s < m.end)]
+            for start, end, name in ((s, found.end(3), f"{singular} {found.group(2)} {found.group(3)}"),
+                                     (found.start(4), e, f"{singular} {found.group(2)} {found.group(4)}")):
+                text = p.text[start:end]
+                table.learn(alias_key(text), name)
+                out.append(RawMention(p.passage_id, start, end, text, "ORG"))
+    return out
