@@ -371,7 +371,24 @@ ABLATIONS = (
     ("a possessive abbreviation is defined: (TMC's)", "entity_abbreviations", "_PAREN_AFTER",
      re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:\)|[,;]\s)")),
     ("a model designation names a product (M-2 Bradley)", "entity_heads", "_DESIGNATION_BEFORE", re.compile(r"(?!)")),
+    ("plural heads split (Departments of State and the Interior)", "entity_rules", "split_coordinated",
+     lambda passages, raw, table: list(raw)),
+    ("a cut span grows to its document's long form", "entities", "grow_to_long_forms",
+     lambda passages, raw, table: list(raw)),
+    ("plural institutional heads count as heads", "entity_rules", "_org_heads",
+     lambda words: {w.strip("’'.,").lower() for w in words} & entity_rules_heads()),
+    ("a year before a name is no part of it", "entity_canonical", "_YEAR_BEFORE", re.compile(r"(?!)")),
+    ("a state code after a city is a place", "entity_canonical", "_STATE_CODE", re.compile(r"(?!)")),
+    ("budgets are documents", "entity_heads", "DOC_HEADS",
+     frozenset("assessment strategy report review survey study estimate statement yearbook guidance directive "
+               "memorandum".split())),
 )
+
+
+def entity_rules_heads() -> frozenset[str]:
+    from corpus_search.entity_rules import ORG_HEADS
+
+    return ORG_HEADS
 
 
 def ablate() -> None:

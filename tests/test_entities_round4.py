@@ -95,3 +95,43 @@ def test_a_possessive_long_form_defines_its_abbreviation(tagger):
 def test_a_name_after_a_model_designation_is_a_product(text, name, product):
     start = text.index(name)
     assert entity_heads.product_context(text, start, start + len(name), name) is product
+
+
+def test_two_departments_sharing_one_plural_head_are_two_organisations(tagger):
+    mentions = _mentions(tagger, ["The order told the agency to consult the Departments of Energy and the Treasury "
+                                  "before it issued new permits."])
+    names = {m.name for m in mentions if m.label == "ORG"}
+    assert {"Department of Energy", "Department of the Treasury"} <= names
+
+
+def test_a_span_the_model_cut_short_grows_to_the_long_form_the_document_defines(tagger):
+    # The model splits this one into "the Center for Tech" and "Rural Life".
+    mentions = _mentions(tagger, [
+        "Money went to the Center for Tech and Rural Life (CTRL, $30 million) and to schools.",
+        "The CTRL later funded school programs.",
+    ])
+    assert len([m for m in mentions if m.name == "Center for Tech and Rural Life"]) == 3
+    assert not [m for m in mentions if m.name in ("Center for Tech", "Rural Life")]
+
+
+def test_a_year_before_an_agency_is_no_part_of_its_name(tagger):
+    mentions = _mentions(tagger, ["According to the 2024 Department of Commerce export report, sales rose."])
+    assert "Department of Commerce" in {m.name for m in mentions}
+    assert not [m for m in mentions if m.name.startswith("2024")]
+
+
+def test_a_state_code_after_a_city_is_no_organisation(tagger):
+    mentions = _mentions(tagger, ["Contracts went to Halvorsen Marine, Inc. (Duluth, MN) and Crestline Optics, "
+                                  "LLC (Boise, ID) in 2022."])
+    assert not [m for m in mentions if m.label == "ORG" and m.text in ("MN", "ID")]
+
+
+def test_the_singular_of_a_term_s_plural_abbreviation_is_a_term_too(tagger):
+    mentions = _mentions(tagger, ["New sensors could protect unmanned surface vessels (USVs) from jamming.",
+                                  "Navies want USV endurance to grow, and each USV costs less."])
+    assert not [m for m in mentions if m.text in ("USV", "USVs") and m.label in ("ORG", "PERSON")]
+
+
+def test_a_section_sign_marks_a_citation_not_an_organisation(tagger):
+    mentions = _mentions(tagger, ["The agency will publish notice (15 C.F.R. §970.212) within 30 days."])
+    assert not [m for m in mentions if "§" in m.text]

@@ -18,6 +18,10 @@ from corpus_search.entity_keys import LABEL_ORDER, RawMention, alias_key, trim
 from corpus_search.models import Mention
 
 
+_YEAR_BEFORE = re.compile(r"(?:1[89]|20)\d\d\s+(?=[A-Z])")
+_STATE_CODE = re.compile(r"[A-Z][a-z]+,\s$")  # what stands before a state's postal code: "Oshkosh, "
+
+
 def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                  ctx: entity_rules.Context | None = None) -> list[Mention]:
     """Mentions with one canonical name each and one label per name (declared, else the majority).
@@ -37,13 +41,13 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                 hi = lo + who.end(1)
                 text, label = m.text[lo:hi], "PERSON"
             # "the 2024 Department of Defense (DOD) FY 2025 ...": a year before a name is no part of it.
-            year = re.match(r"(?:1[89]|20)\d\d\s+(?=[A-Z])", text)
+            year = _YEAR_BEFORE.match(text)
             if year and label in ("ORG", "PERSON"):
                 lo += year.end()
                 text = m.text[lo:hi]
             # "Oshkosh, WI": two capitals after a place and its comma are a state's postal code, not a body.
-            if label == "ORG" and re.fullmatch(r"[A-Z]{2}", text) and re.search(
-                    r"[A-Z][a-z]+,\s$", ctx.texts.get(m.passage_id, "")[max(0, m.start + lo - 30):m.start + lo]):
+            if label == "ORG" and re.fullmatch(r"[A-Z]{2}", text) and _STATE_CODE.search(
+                    ctx.texts.get(m.passage_id, "")[max(0, m.start + lo - 30):m.start + lo]):
                 label = "GPE"
             # "Director of National Intelligence Tulsi Gabbard": the title goes, the person stays.
             tail = entity_rules.person_tail(text, label, ctx)
