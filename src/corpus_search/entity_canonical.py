@@ -141,10 +141,11 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
 
 
 def _country_forms(kept: list, table: AliasTable) -> list:
-    """A bare organisation a document also names with its country ("the Army", "the U.S. Army") is that one.
+    """A bare organisation a document also names with its country ("the Army", "the U.S. Army") is one.
 
-    Only where the document has one such form for it: with "U.S. Army" and "Russian Army" both, "the Army"
-    stays as it is.
+    The country form names it, unless the bare form is the long form of an abbreviation the document
+    defines ("U.S. Department of Defense" and "Department of Defense (DoD)"): that one is the document's own.
+    Only where the document has one such country form: with "U.S. Army" and "Russian Army", "the Army" stays.
     """
     prefixed: dict[tuple[str, str], set[str]] = defaultdict(set)  # (doc, bare key) -> names with a country
     for m, *_, name, label in kept:
@@ -155,11 +156,21 @@ def _country_forms(kept: list, table: AliasTable) -> list:
             prefixed[(m.passage_id.rsplit(":", 1)[0], alias_key(found.group(2)))].add(name)
     if not prefixed:
         return kept
+    defined: dict[str, set[str]] = {}
     out = []
     for m, s, e, text, name, label in kept:
-        names = prefixed.get((m.passage_id.rsplit(":", 1)[0], alias_key(name))) if label == "ORG" else None
-        if names and len(names) == 1 and not table.curated(alias_key(text)):
-            name = next(iter(names))
+        doc_id = m.passage_id.rsplit(":", 1)[0]
+        if label == "ORG" and not table.curated(alias_key(text)):
+            if doc_id not in defined:
+                defined[doc_id] = {alias_key(f) for f in table.abbreviations.for_doc(doc_id).values()}
+            found = _COUNTRY_PREFIX.match(name)
+            bare_key = alias_key(found.group(2)) if found else alias_key(name)
+            names = prefixed.get((doc_id, bare_key), set())
+            if len(names) == 1:
+                if bare_key in defined[doc_id]:
+                    name = found.group(2) if found else name  # the document's own long form
+                else:
+                    name = next(iter(names))
         out.append((m, s, e, text, name, label))
     return out
 
