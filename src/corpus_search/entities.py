@@ -51,6 +51,7 @@ def entity_mentions(passages: Sequence[Passage], raw: Sequence[RawMention],
     raw = apply_patterns(passages, raw, corpus_patterns(user_dir))
     ctx = entity_rules.Context.of(passages, raw)
     ctx.terms = set(table.abbreviations.terms)
-    raw = entity_rules.split_coordinated(passages, grow_to_long_forms(passages, raw, table), table)
+    raw = entity_rules.grow_headed(passages, grow_to_long_forms(passages, raw, table))
+    raw = entity_rules.split_coordinated(passages, raw, table)
     raw = one_sense(passages, split_pairs(raw, table), ctx)
     return canonicalize([*raw, *missed_abbreviations(passages, raw, table)], table, ctx), table

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from corpus_search.entity_keys import DROPPED_LABELS, RawMention, trim
+from corpus_search import entity_heads
 from corpus_search.entity_rules import FUNCTION, ORG_HEADS
 from corpus_search.models import Passage
 
@@ -93,7 +94,32 @@ def missed_abbreviations(passages: Sequence[Passage], raw: Sequence[RawMention],
                 heads = {w.lower() for w in long_form.split()} & ORG_HEADS
                 if fixed or heads:
                     labels[key] = fixed or "ORG"
-    return [RawMention(*row) for row in bare_mentions(passages, raw, known, labels)]
+    return [RawMention(*row) for row in bare_mentions(passages, raw, known, labels)] + \
+        missed_long_forms(passages, raw, table)
+
+
+def missed_long_forms(passages: Sequence[Passage], raw: Sequence[RawMention], table: AliasTable) -> list[RawMention]:
+    """A long form the model missed where its document defines an abbreviation by it ("Army Test and Evaluation
+    Command (ATEC)"), when an institution's head noun heads it: the definition says it is a name."""
+    covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for m in raw:
+        covered[m.passage_id].append((m.start, m.end))
+    out = []
+    for p in passages:
+        longs = table.abbreviations.by_doc.get(p.doc_id, {})
+        if "(" not in p.text or not longs:
+            continue
+        for found in _PAREN_AFTER.finditer(p.text):
+            long_form = longs.get(found.group(1))
+            if not long_form or entity_heads.np_head(long_form) not in ORG_HEADS:
+                continue
+            start = p.text.rfind(long_form, max(0, found.start() - len(long_form) - 3), found.start())
+            if start < 0 or p.text[start + len(long_form):found.start()].strip():
+                continue  # the long form is not written right before the brackets (line breaks, a possessive)
+            end = start + len(long_form)
+            if not any(a < end and start < b for a, b in covered[p.passage_id]):
+                out.append(RawMention(p.passage_id, start, end, long_form, "ORG"))
+    return out
 
 
 def grow_to_long_forms(passages: Sequence[Passage], raw: Sequence[RawMention], table: AliasTable) -> list[RawMention]:

@@ -18,6 +18,7 @@ from corpus_search.entity_keys import LABEL_ORDER, RawMention, alias_key, trim
 from corpus_search.models import Mention
 
 
+_TERM_BEFORE = re.compile(r"\d{1,3}(?:st|nd|rd|th)?\s+(?=(?:Congress|Parliament|Duma|Knesset|Legislature|Bundestag|Diet)\b)")
 _YEAR_BEFORE = re.compile(r"(?:1[89]|20)\d\d\s+(?=[A-Z])")
 _STATE_CODE = re.compile(r"[A-Z][a-z]+,\s$")  # what stands before a state's postal code: "Oshkosh, "
 
@@ -41,6 +42,11 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                 hi = lo + who.end(1)
                 text, label = m.text[lo:hi], "PERSON"
             # "the 2024 Department of Defense (DOD) FY 2025 ...": a year before a name is no part of it.
+            # "the 117th Congress", "the 119 Congress's": a legislature's term number is no part of its name.
+            term = _TERM_BEFORE.match(text)
+            if term and label == "ORG":
+                lo += term.end()
+                text = m.text[lo:hi]
             year = _YEAR_BEFORE.match(text)
             if year and label in ("ORG", "PERSON"):
                 lo += year.end()

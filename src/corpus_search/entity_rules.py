@@ -322,3 +322,31 @@ def split_coordinated(passages: Sequence[Passage], raw: Sequence, table) -> list
                 table.learn(alias_key(text), name)
                 out.append(RawMention(p.passage_id, start, end, text, "ORG"))
     return out
+
+
+# What continues a body's name after its head: "for the Northern District of California", "for the D.C. Circuit".
+_FOR_THE = re.compile(r"^ for the (?:[A-Z][\w.’'-]*|of)(?: (?:[A-Z][\w.’'-]*|of))*")
+_COUNTRY_BEFORE = re.compile(r"(?:U\.S\.|US|U\.K\.|UK) $")
+
+
+def grow_headed(passages: Sequence[Passage], raw: Sequence) -> list:
+    """An institution's name the model cut at its head ("U.S. District Court" + "for the Northern District of
+    California") as the whole name, with the country before it; what the model tagged inside goes into it."""
+    from corpus_search.entity_keys import RawMention
+
+    texts = {p.passage_id: p.text for p in passages}
+    grown: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    out = []
+    for m in raw:
+        if m.label == "ORG" and entity_heads.np_head(m.text) in ORG_HEADS:
+            text = texts.get(m.passage_id, "")
+            more = _FOR_THE.match(text[m.end:m.end + 120])
+            if more and not more.group().rstrip(".").endswith(" of"):
+                start, end = m.start, m.end + len(more.group().rstrip("."))
+                before = _COUNTRY_BEFORE.search(text[max(0, start - 6):start])
+                start -= len(before.group()) if before else 0
+                m = RawMention(m.passage_id, start, end, text[start:end], "ORG")
+                grown[m.passage_id].append((start, end))
+        out.append(m)
+    return [m for m in out if not any(s <= m.start and m.end <= e and (s, e) != (m.start, m.end)
+                                      for s, e in grown.get(m.passage_id, ()))]
