@@ -379,6 +379,11 @@ ABLATIONS = (
      lambda words: {w.strip("’'.,").lower() for w in words} & entity_rules_heads()),
     ("a year before a name is no part of it", "entity_canonical", "_YEAR_BEFORE", re.compile(r"(?!)")),
     ("a state code after a city is a place", "entity_canonical", "_STATE_CODE", re.compile(r"(?!)")),
+    ("a long form defined by an abbreviation is a mention where the model missed it", "entity_abbreviations",
+     "missed_long_forms", lambda passages, raw, table: []),
+    ("a legislature's term number is no part of its name", "entity_canonical", "_TERM_BEFORE", re.compile(r"(?!)")),
+    ("a body's name cut at its head grows over 'for the ...'", "entity_rules", "grow_headed",
+     lambda passages, raw: list(raw)),
     ("budgets are documents", "entity_heads", "DOC_HEADS",
      frozenset("assessment strategy report review survey study estimate statement yearbook guidance directive "
                "memorandum".split())),

@@ -135,3 +135,24 @@ def test_the_singular_of_a_term_s_plural_abbreviation_is_a_term_too(tagger):
 def test_a_section_sign_marks_a_citation_not_an_organisation(tagger):
     mentions = _mentions(tagger, ["The agency will publish notice (15 C.F.R. §970.212) within 30 days."])
     assert not [m for m in mentions if "§" in m.text]
+
+
+def test_a_long_form_the_model_missed_is_a_mention_where_it_defines_an_abbreviation(tagger):
+    # The model tags neither the long form nor its abbreviation here.
+    passages = ["As part of this operational testing, the Navy Test and Evaluation Command (NTEC) reportedly is "
+                "to work with the fleet.", "The NTEC reports to the fleet."]
+    mentions = _mentions(tagger, passages)
+    assert len([m for m in mentions if m.name == "Navy Test and Evaluation Command"]) == 3
+
+
+def test_a_legislature_s_term_number_is_no_part_of_its_name(tagger):
+    mentions = _mentions(tagger, ["The bill died in the 117th Congress before a vote."])
+    assert [m.name for m in mentions if m.label == "ORG"] == ["Congress"]
+
+
+def test_a_court_named_with_its_district_is_one_court(tagger):
+    mentions = _mentions(tagger, ["The firm sued in the U.S. District Court for the Western District of Texas and "
+                                  "appealed to the U.S. Court of Appeals for the Fifth Circuit in 2025."])
+    names = {m.name for m in mentions if m.label == "ORG"}
+    assert "U.S. District Court for the Western District of Texas" in names
+    assert "U.S. Court of Appeals for the Fifth Circuit" in names
