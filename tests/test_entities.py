@@ -237,3 +237,29 @@ def test_importing_the_module_does_not_import_spacy():
     code = "import sys, corpus_search.entities; print('spacy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_renamed_place_keeps_its_rollup(tmp_path, passages):
+    # A curator renames "Lyon" after the build: filtering by France with the roll-up still finds it,
+    # read from the store as a search reads it, with the curation applied at read time.
+    from corpus_search.curation import Curation
+    from corpus_search.entities import within
+    from corpus_search.store import Store
+
+    entities = tmp_path / "_entities"
+    entities.mkdir()
+    (entities / "places.toml").write_text('[rollup]\n"Lyon" = ["France"]\n', encoding="utf-8")
+    table = AliasTable.build(passages, entities)
+    table.note(alias_key("Lyon"), "Lyon", "GPE")  # as canonicalize does for a place the texts mention
+    store = Store.create(tmp_path / "store.sqlite")
+    store.set_aliases(table.rows())
+    store.conn.commit()
+    store.set_curation(entities)
+    assert within(["France"], ["Lyon", "Paris"], store.aliases()) == ["Lyon"]
+    curation = Curation.load(entities)
+    curation.add("rename", "Lyon", "Lugdunum")
+    curation.save()
+    assert within(["France"], ["Lugdunum", "Paris"], store.aliases()) == ["Lugdunum"]
+    curation.undo()
+    curation.save()
+    assert within(["France"], ["Lyon", "Paris"], store.aliases()) == ["Lyon"]

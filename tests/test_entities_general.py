@@ -88,7 +88,8 @@ def test_a_phrase_of_ordinary_hyphenated_words_is_no_organisation(tagger):
 
 def test_a_legal_form_suffix_keeps_a_company_of_ordinary_words(tagger):
     mentions = _mentions(tagger, ["Trade Data Monitor LLC; commodity 1201, https://tradedatamonitor.com/."])
-    assert _labels(mentions).get("Trade Data Monitor LLC") == "ORG"
+    # Named without its legal form since the fourth round, so "Trade Data Monitor" elsewhere is the same company.
+    assert _labels(mentions).get("Trade Data Monitor") == "ORG"
 
 
 def test_an_acronym_written_lower_case_in_a_link_is_still_an_acronym(tagger):

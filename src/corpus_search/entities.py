@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from corpus_search import entity_rules
-from corpus_search.entity_abbreviations import learn_abbreviations, missed_abbreviations, split_pairs
+from corpus_search.entity_abbreviations import grow_to_long_forms, learn_abbreviations, missed_abbreviations, split_pairs
 from corpus_search.entity_aliases import ALIASES, ROLLUP_PREFIX, AliasTable, rollup, within
 from corpus_search.entity_canonical import canonicalize, resolve, suggest
 from corpus_search.entity_discourse import one_sense
@@ -51,5 +51,7 @@ def entity_mentions(passages: Sequence[Passage], raw: Sequence[RawMention],
     raw = apply_patterns(passages, raw, corpus_patterns(user_dir))
     ctx = entity_rules.Context.of(passages, raw)
     ctx.terms = set(table.abbreviations.terms)
+    raw = entity_rules.grow_headed(passages, grow_to_long_forms(passages, raw, table))
+    raw = entity_rules.split_coordinated(passages, raw, table)
     raw = one_sense(passages, split_pairs(raw, table), ctx)
     return canonicalize([*raw, *missed_abbreviations(passages, raw, table)], table, ctx), table

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from corpus_search.entity_keys import DROPPED_LABELS, RawMention, trim
+from corpus_search import entity_heads
 from corpus_search.entity_rules import FUNCTION, ORG_HEADS
 from corpus_search.models import Passage
 
@@ -93,7 +94,51 @@ def missed_abbreviations(passages: Sequence[Passage], raw: Sequence[RawMention],
                 heads = {w.lower() for w in long_form.split()} & ORG_HEADS
                 if fixed or heads:
                     labels[key] = fixed or "ORG"
-    return [RawMention(*row) for row in bare_mentions(passages, raw, known, labels)]
+    return [RawMention(*row) for row in bare_mentions(passages, raw, known, labels)] + \
+        missed_long_forms(passages, raw, table)
+
+
+def missed_long_forms(passages: Sequence[Passage], raw: Sequence[RawMention], table: AliasTable) -> list[RawMention]:
+    """A long form the model missed where its document defines an abbreviation by it ("Army Test and Evaluation
+    Command (ATEC)"), when an institution's head noun heads it: the definition says it is a name."""
+    covered: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for m in raw:
+        covered[m.passage_id].append((m.start, m.end))
+    out = []
+    for p in passages:
+        longs = table.abbreviations.by_doc.get(p.doc_id, {})
+        if "(" not in p.text or not longs:
+            continue
+        for found in _PAREN_AFTER.finditer(p.text):
+            long_form = longs.get(found.group(1))
+            if not long_form or entity_heads.np_head(long_form) not in ORG_HEADS:
+                continue
+            start = p.text.rfind(long_form, max(0, found.start() - len(long_form) - 3), found.start())
+            if start < 0 or p.text[start + len(long_form):found.start()].strip():
+                continue  # the long form is not written right before the brackets (line breaks, a possessive)
+            end = start + len(long_form)
+            if not any(a < end and start < b for a, b in covered[p.passage_id]):
+                out.append(RawMention(p.passage_id, start, end, long_form, "ORG"))
+    return out
+
+
+def grow_to_long_forms(passages: Sequence[Passage], raw: Sequence[RawMention], table: AliasTable) -> list[RawMention]:
+    """An ORG span the model cut short of a long form its document defines right there ("Center for Tech" of
+    "Center for Tech and Civic Life (CTCL)") is the whole long form."""
+    texts = {p.passage_id: p.text for p in passages}
+    out = []
+    for m in raw:
+        lo, hi = trim(m.text)
+        text = m.text[lo:hi]
+        if m.label == "ORG" and " " in text:
+            longs = table.abbreviations.by_doc.get(m.passage_id.rsplit(":", 1)[0], {}).values()
+            here = texts.get(m.passage_id, "")[m.start + lo:m.start + lo + 130]
+            grown = [f for f in longs if len(f) > len(text) and f.startswith(text + " ") and here.startswith(f)]
+            if grown:
+                f = max(grown, key=len)
+                m = RawMention(m.passage_id, m.start + lo, m.start + lo + len(f), f, m.label)
+        out.append(m)
+    return out
 
 
 _PAIR = re.compile(r"([A-Z][A-Za-z.&]*[A-Z])/([A-Z][A-Za-z.&]*[A-Z])")
@@ -114,8 +159,9 @@ def split_pairs(raw: Sequence[RawMention], table: AliasTable) -> list[RawMention
 
 
 # -- per document: "Long Form (ABBR)", "ABBR (Long Form)", spelled out elsewhere ----------
-# "(DOD)", and "(DOD, now using ...)" or "(NDAA; P.L. 118-31)": a definition may share its brackets.
-_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:\)|[,;]\s)")
+# "(DOD)", and "(DOD, now using ...)" or "(NDAA; P.L. 118-31)": a definition may share its brackets;
+# a possessive long form defines its abbreviation in the possessive too ("The Metal Company's (TMC's)").
+_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:[’']s)?(?:\)|[,;]\s)")
 # A word that is itself an abbreviation spells all its letters into a longer one: "U.S.-Mexico-Canada
 # Agreement (USMCA)", "DOD Directive (DODD)".
 _SPELLED = re.compile(r"(?:[A-Z]\.){2,}|[A-Z]{2,5}")
@@ -147,12 +193,13 @@ def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | No
     targets = _letters(abbr)
     for k in range(1, min(len(words), 12) + 1):
         run = words[-k:]
-        if run[0].lower() in FUNCTION:
+        if run[0].lower() in FUNCTION and not run[0] == "The":  # "The Metal Company (TMC)" spells its article
             continue
         if capitalised and not run[0][:1].isupper():
             continue
         if any(_initials(run, skip, spell) in targets for skip in (True, False) for spell in (False, True)):
-            return re.sub(r" (?=-\w)", "", " ".join(run)).rstrip(".")  # "U.S." "-Mexico-Canada" were one word
+            # "U.S." "-Mexico-Canada" were one word; "Company's (TMC's)" names the company
+            return re.sub(r"[’']s$", "", re.sub(r" (?=-\w)", "", " ".join(run)).rstrip("."))
         if len(_initials(run, True)) > max(len(t) for t in targets):
             return None
     return None
@@ -208,6 +255,8 @@ def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
             if len(meanings[a]) == 1:
                 corpus.setdefault(a, long_form)
     terms = {a for a in lower if a not in meanings}
+    # "armored fighting vehicles (AFVs)" makes a term of the singular too ("AFV survivability").
+    terms |= {a[:-1] for a in terms if a.endswith("s") and a[:-1].isupper() and a[:-1] not in meanings}
     return Abbreviations(by_doc, corpus, terms)
 
 

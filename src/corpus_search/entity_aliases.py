@@ -164,11 +164,23 @@ class AliasTable:
 
 
 def _parents(table: AliasTable | Mapping[str, list[tuple[str, str]]]) -> dict[str, list[str]]:
-    """The roll-up of an AliasTable, or of a store's aliases (`Store.aliases()`: its "within:" rows)."""
+    """The roll-up of an AliasTable, or of a store's aliases (`Store.aliases()`: its "within:" rows).
+
+    A store's rows are keyed by the child's name at build time; a curated rename or merge of the child
+    shows in the store's aliases (the child's own key then names what it became), so the roll-up follows it.
+    """
     if isinstance(table, AliasTable):
         return table.rollups()
-    return {key[len(ROLLUP_PREFIX):]: [name for name, _ in rows]
-            for key, rows in table.items() if key.startswith(ROLLUP_PREFIX)}
+    out: dict[str, list[str]] = {}
+    for key, rows in table.items():
+        if not key.startswith(ROLLUP_PREFIX):
+            continue
+        child, parents = key[len(ROLLUP_PREFIX):], [name for name, _ in rows]
+        now = {name for name, _ in table.get(alias_key(child), [])}
+        for name in (now if now and child not in now else {child}):
+            out.setdefault(name, [])
+            out[name].extend(p for p in parents if p not in out[name])
+    return out
 
 
 def _climb(name: str, parents: Mapping[str, list[str]]) -> list[str]:

@@ -18,6 +18,11 @@ from corpus_search.entity_keys import LABEL_ORDER, RawMention, alias_key, trim
 from corpus_search.models import Mention
 
 
+_TERM_BEFORE = re.compile(r"\d{1,3}(?:st|nd|rd|th)?\s+(?=(?:Congress|Parliament|Duma|Knesset|Legislature|Bundestag|Diet)\b)")
+_YEAR_BEFORE = re.compile(r"(?:1[89]|20)\d\d\s+(?=[A-Z])")
+_STATE_CODE = re.compile(r"[A-Z][a-z]+,\s$")  # what stands before a state's postal code: "Oshkosh, "
+
+
 def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                  ctx: entity_rules.Context | None = None) -> list[Mention]:
     """Mentions with one canonical name each and one label per name (declared, else the majority).
@@ -36,6 +41,20 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             if who and who.group(1).lower() in ctx.person_parts:
                 hi = lo + who.end(1)
                 text, label = m.text[lo:hi], "PERSON"
+            # "the 2024 Department of Defense (DOD) FY 2025 ...": a year before a name is no part of it.
+            # "the 117th Congress", "the 119 Congress's": a legislature's term number is no part of its name.
+            term = _TERM_BEFORE.match(text)
+            if term and label == "ORG":
+                lo += term.end()
+                text = m.text[lo:hi]
+            year = _YEAR_BEFORE.match(text)
+            if year and label in ("ORG", "PERSON"):
+                lo += year.end()
+                text = m.text[lo:hi]
+            # "Oshkosh, WI": two capitals after a place and its comma are a state's postal code, not a body.
+            if label == "ORG" and re.fullmatch(r"[A-Z]{2}", text) and _STATE_CODE.search(
+                    ctx.texts.get(m.passage_id, "")[max(0, m.start + lo - 30):m.start + lo]):
+                label = "GPE"
             # "Director of National Intelligence Tulsi Gabbard": the title goes, the person stays.
             tail = entity_rules.person_tail(text, label, ctx)
             if tail is not None:
@@ -68,7 +87,12 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
         found = table.canonical(text, label, doc_id)
         if found is not None:
             # "Jones Act", "Tanker Security Program": the head noun says what the name is.
-            kept.append((m, m.start + lo, m.start + hi, text, found[0], entity_heads.head_label(*found)))
+            name, label = found[0], entity_heads.head_label(*found)
+            if label == "ORG" and not table.curated(alias_key(name)):
+                name = entity_rules.without_legal_form(name, ctx)
+            kept.append((m, m.start + lo, m.start + hi, text, name, label))
+
+    kept = _country_forms(kept, table)
 
     # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
     spellings: dict[str, Counter] = defaultdict(Counter)
@@ -120,6 +144,45 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
         table.note(alias_key(text), name, labels[name])
         out.append(Mention(m.passage_id, s, e, text, name, labels[name]))
     return out
+
+
+def _country_forms(kept: list, table: AliasTable) -> list:
+    """A bare organisation a document also names with its country ("the Army", "the U.S. Army") is one.
+
+    The country form names it, unless the bare form is the long form of an abbreviation the document
+    defines ("U.S. Department of Defense" and "Department of Defense (DoD)"): that one is the document's own.
+    Only where the document has one such country form: with "U.S. Army" and "Russian Army", "the Army" stays.
+    """
+    prefixed: dict[tuple[str, str], set[str]] = defaultdict(set)  # (doc, bare key) -> names with a country
+    for m, *_, name, label in kept:
+        if label != "ORG":
+            continue
+        found = _COUNTRY_PREFIX.match(name)
+        if found:
+            prefixed[(m.passage_id.rsplit(":", 1)[0], alias_key(found.group(2)))].add(name)
+    if not prefixed:
+        return kept
+    defined: dict[str, set[str]] = {}
+    out = []
+    for m, s, e, text, name, label in kept:
+        doc_id = m.passage_id.rsplit(":", 1)[0]
+        if label == "ORG" and not table.curated(alias_key(text)):
+            if doc_id not in defined:
+                defined[doc_id] = {alias_key(f) for f in table.abbreviations.for_doc(doc_id).values()}
+            found = _COUNTRY_PREFIX.match(name)
+            bare_key = alias_key(found.group(2)) if found else alias_key(name)
+            names = prefixed.get((doc_id, bare_key), set())
+            if len(names) == 1:
+                if bare_key in defined[doc_id]:
+                    name = found.group(2) if found else name  # the document's own long form
+                else:
+                    name = next(iter(names))
+        out.append((m, s, e, text, name, label))
+    return out
+
+
+# A country's short forms before an organisation's name: "U.S. Army", "US Navy", "United States Senate", "UK Treasury".
+_COUNTRY_PREFIX = re.compile(r"^(U\.S\.|US|U\.K\.|UK|United States|United Kingdom)\s+([A-Z].*)$")
 
 
 def _kept_head_label(name: str, label: str) -> str:

@@ -11,7 +11,7 @@ import re
 # Head nouns of documents: a phrase of ordinary words ending in one is a title, even one
 # the text abbreviates ("Annual Threat Assessment (ATA)").
 DOC_HEADS = frozenset("assessment strategy report review survey study estimate statement yearbook guidance directive "
-                      "memorandum".split())
+                      "memorandum budget".split())
 
 # Head nouns that make a title-cased phrase a law, a programme or a document rather than an
 # organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".
@@ -22,6 +22,9 @@ PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter
 PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
 # Happenings: "Pentagon-Anthropic Dispute", "Cold War", "Gulf Crisis" are events, not bodies or people.
 EVENT_HEADS = frozenset("dispute disputes war wars crisis conflict ceasefire summit talks negotiations".split())
+# Heads of place names: "Clarion-Clipperton Zone", "Pacific Ocean", "Strait of Hormuz" are places, not bodies.
+PLACE_HEADS = frozenset("zone sea ocean strait straits gulf bay river basin peninsula island islands archipelago "
+                        "mountains desert valley plateau coast shelf ridge trench lake".split())
 _PROGRAM_BEFORE = re.compile(r"\b(?:program|programme|initiative|project)\s+$")
 
 
@@ -42,9 +45,13 @@ _KIND_AFTER = re.compile(r"^(?:-class\b|\s+(?:class\b|ICBMs?\b|SLBMs?\b|hyperson
                          r"ballistic missiles?\b|nuclear-(?:powered|armed)\b))")
 
 
+# A model designation names the product after it: "the M-2 Bradley", "M-1E3 Abrams tanks", "F-16 Fighting Falcon".
+_DESIGNATION_BEFORE = re.compile(r"\b[A-Z]{1,3}-\d+[A-Z\d]*\s+$")
+
+
 def product_context(passage: str, start: int, end: int, text: str) -> bool:
     """A name the words around it make a vessel, weapon or system."""
-    if _KIND_BEFORE.search(passage[max(0, start - 80):start]):
+    if _KIND_BEFORE.search(passage[max(0, start - 80):start]) or _DESIGNATION_BEFORE.search(passage[max(0, start - 12):start]):
         return True
     return not text.isupper() and bool(_KIND_AFTER.match(passage[end:end + 40]))
 
@@ -65,6 +72,8 @@ def head_label(name: str, label: str) -> str:
         return "WORK_OF_ART"
     if head in EVENT_HEADS:
         return "EVENT"
+    if head in PLACE_HEADS:
+        return "LOC"
     return label
 
 

@@ -26,7 +26,7 @@ RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phras
          "cited title")
 # Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
 # mentions: the build compares it with the index's manifest and canonicalises again.
-RULES_VERSION = "3"
+RULES_VERSION = "4"
 
 # Labels a user filters people, organisations and places by: the ones the noise rules guard.
 GUARDED = frozenset({"PERSON", "ORG", "GPE"})
@@ -41,7 +41,7 @@ ORG_HEADS = frozenset(
 )
 # Legal-form suffixes: a phrase ending in one is a company, however ordinary its other words
 # ("Trade Data Monitor LLC").
-ORG_SUFFIXES = frozenset("inc inc. llc ltd ltd. plc corp corp. co. gmbh ag sa s.a. nv llp lp pty".split())
+ORG_SUFFIXES = frozenset("inc inc. llc ltd ltd. plc corp corp. co. gmbh ag sa s.a. nv llp lp l.p. pty".split())
 # Alone, these heads point back at a body named before ("the Department", "the Committee"); the ones
 # left out name one body by themselves in the texts that use them ("Congress", "the Senate").
 BACK_REFERENCES = ORG_HEADS - frozenset("congress senate house parliament cabinet navy army".split())
@@ -52,8 +52,9 @@ TITLES = frozenset(
     "director ayatollah leader sheikh emir".split()
 )
 FUNCTION = frozenset({"of", "and", "the", "for", "on", "in", "de", "&", "to", "at", "a", "an"})
-# A report, bill or public-law number: "IF10964", "R48875", "H.R. 2012", "P.L. 93-148".
-_NUMBER_TOKEN = re.compile(r"^[A-Z]{1,4}\d{3,}[A-Z]?$")
+# A report, bill or public-law number: "IF10964", "R48875", "H.R. 2012", "P.L. 93-148"; a licence, model
+# or hull designation: "USA-4", "XM-30", "MQ-9" (one letter before the hyphen may be a body: "G-20").
+_NUMBER_TOKEN = re.compile(r"^[A-Z]{1,4}\d{3,}[A-Z]?$|^[A-Z]{2,4}-\d{1,3}[A-Z]?(?:[’']s)?$")
 _CITATION_BEFORE_NUMBER = re.compile(r"^[A-Z](?:\.[A-Z])+\.?$|^[A-Z]{1,3}\.$")
 _UNIT_BEFORE = re.compile(r"(?:\d\s*°|\bdegrees?)\s*$")
 
@@ -105,6 +106,7 @@ class Context:
     places: set[str] = field(default_factory=set)  # lower-case spans the model tags as GPE somewhere
     terms: set[str] = field(default_factory=set)  # abbreviations of terms, not names ("FDI", "HEU")
     place_passages: Counter = field(default_factory=Counter)  # lower-case GPE span -> passages tagging it so
+    companies: set[str] = field(default_factory=set)  # lower-case names the texts also write with a legal form
     _titles: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # passage id -> cited-title spans
 
     def in_title(self, passage_id: str, start: int, end: int) -> bool:
@@ -116,11 +118,12 @@ class Context:
 
     @classmethod
     def of(cls, passages: Sequence[Passage], raw: Iterable) -> Context:
+        raw_list = list(raw)
         parts: set[str] = set()
         places: set[str] = set()
         tagged: set[tuple[str, str]] = set()
         elsewhere: dict[str, set[str]] = defaultdict(set)
-        for m in raw:
+        for m in raw_list:
             words = m.text.split()
             if m.label == "PERSON" and len(words) > 1:
                 parts.update(w.strip("’'.,").lower() for w in words)
@@ -133,6 +136,8 @@ class Context:
         ctx = cls({p.passage_id: p.text for p in passages}, Lexicon(p.text for p in passages), parts, elsewhere)
         ctx.places = places
         ctx.place_passages = Counter(place for place, _ in tagged)
+        named = (re.sub(r"^the\s+", "", m.text, flags=re.I) for m in raw_list if m.label == "ORG")
+        ctx.companies = {base.lower() for text in named for base in [without_legal_form(text)] if base != text}
         return ctx
 
 
@@ -146,20 +151,22 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         return "fragment"
     if text[0].islower() or words[-1].lower() in FUNCTION or (":" in text and label != "GPE"):
         return "fragment"  # "s Handbook", "Communist Party of", "Marine Economy: Deep-sea": cut from a title
+    if label == "ORG" and all(w.lower().strip(",") in ORG_SUFFIXES for w in words):
+        return "fragment"  # "LLC" cut from "Oshkosh Defense, LLC": the company is the name before it
     passage = ctx.texts.get(passage_id, "")
     before, after = passage[max(0, start - 20):start], passage[end:end + 12]
-    if any(_NUMBER_TOKEN.match(w) for w in words) or (
+    if "§" in text or any(_NUMBER_TOKEN.match(w) for w in words) or (
         _CITATION_BEFORE_NUMBER.match(text) and re.match(r"\.?\s*\d", after)
     ) or (len(words) > 1 and _CITATION_BEFORE_NUMBER.match(words[0])
           and all(re.fullmatch(r"\d[\d.,-]*[A-Za-z]?", w) for w in words[1:])):
-        return "number"  # "Focus IF10964", "P.L" before "93-148", "P.L. 118-159", "S. 4113"
+        return "number"  # "Focus IF10964", "P.L" before "93-148", "P.L. 118-159", "S. 4113", "C.F.R. §970"
     if len(words) == 1 and _UNIT_BEFORE.search(before):
         return "unit"  # "100 degrees Fahrenheit"
     if len(words) == 1 and text.isupper() and len(text) >= 4 and ctx.lexicon.generic(text):
         return "shouted"  # "COMPLETE": an ordinary word in capitals, not an acronym
     content = [w for w in words if w.lower() not in FUNCTION]
-    if words[-1].lower() in ORG_SUFFIXES and label == "ORG":
-        return None  # "Trade Data Monitor LLC": a company by its legal form
+    if label == "ORG" and (words[-1].lower() in ORG_SUFFIXES or text.lower() in ctx.companies):
+        return None  # "Trade Data Monitor LLC": a company by its legal form, here or elsewhere in the texts
     if len(words) > 1 and entity_heads.np_head(text) in entity_heads.DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
         return "generic phrase"  # "Annual Threat Assessment": a document, not an organisation
     if defined and label != "PERSON" and (label != "ORG" or not _ordinary_org(words, content, ctx)):
@@ -177,7 +184,7 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         return None  # "United States": ordinary words, but a place the model finds again and again
     plain = content if label == "GPE" else [w for w in content if not (w.isupper() or _place_word(w, ctx))]
     if len(words) > 1 and plain and all(ctx.lexicon.generic(w) for w in plain):
-        heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
+        heads = _org_heads(content)
         if label == "PERSON" or not heads:
             return "generic phrase"  # "Outbound Ships", "Annual Threat Assessment", "Demands Action"
     if len(words) > 1 and not plain and any(w.strip("’'.,") in ctx.terms for w in content):
@@ -240,9 +247,16 @@ def person_tail(text: str, label: str, ctx: Context) -> int | None:
 
 
 
+def _org_heads(words: list[str]) -> set[str]:
+    """The institutional heads among `words`, plurals too ("Departments of State and the Interior")."""
+    keys = {w.strip("’'.,").lower() for w in words}
+    keys |= {k[:-3] + "y" for k in keys if k.endswith("ies")} | {k[:-1] for k in keys if k.endswith("s")}
+    return keys & ORG_HEADS
+
+
 def _ordinary_org(words: list[str], content: list[str], ctx: Context) -> bool:
     """An ORG span of ordinary capitalised words with no institutional head ("Artificial Intelligence (AI)")."""
-    heads = {w.strip("’'.,").lower() for w in content} & ORG_HEADS
+    heads = _org_heads(content)
     if heads or len(words) < 2 or not all(ctx.lexicon.generic(w) for w in content):
         return False
     # "United Kingdom Maritime Trade Operations": a country's name makes it somebody's institution.
@@ -258,3 +272,81 @@ def _place_word(word: str, ctx: Context) -> bool:
     if ctx.elsewhere.get(key, set()) & {"GPE", "NORP", "LOC"}:
         return True
     return bool(re.search(r"[\w.][-–]\w", key)) and all(_place_word(part, ctx) for part in re.split(r"[-–]", key) if part)
+
+
+# A company's legal form after its name: "Lockheed Martin Corporation", "Oshkosh Defense, LLC", "Essex Minerals Co.".
+_LEGAL_FORM = re.compile(r",?\s+(?:Inc\.?|Incorporated|LLC|L\.L\.C\.|Ltd\.?|Limited|L\.P\.|LP|LLP|PLC|plc|GmbH|AG|S\.A\.|N\.V\.|"
+                         r"Corp\.?|Corporation|Co\.?)$")
+
+
+def without_legal_form(name: str, ctx: Context | None = None) -> str:
+    """A company's name without its legal form, so "Lockheed Martin Corporation" and "Lockheed Martin" are one.
+
+    Kept where what is left is one ordinary word ("Federal Corporation") or ends in "of": the form is the name there.
+    """
+    m = _LEGAL_FORM.search(name)
+    if not m:
+        return name
+    rest = name[:m.start()].rstrip(" ,")
+    words = rest.split()
+    if not words or words[-1].lower() in FUNCTION:
+        return name
+    if len(words) == 1 and (ctx is None or ctx.lexicon.generic(words[0])):
+        return name
+    return rest
+
+
+# Two bodies sharing one plural head: "the Departments of State and the Interior", "the Ministries of Defence and Finance".
+_COORDINATED = re.compile(r"\b(Departments|Ministries|Committees|Offices|Secretaries|Bureaus) (of|on|for) "
+                          r"((?:the )?[A-Z][\w’'-]*(?: [A-Z][\w’'-]*)*) and ((?:the )?[A-Z][\w’'-]*(?: [A-Z][\w’'-]*)*)")
+
+
+def split_coordinated(passages: Sequence[Passage], raw: Sequence, table) -> list:
+    """Two bodies named with one plural head ("Departments of State and the Interior") as the two
+    organisations they are ("Department of State", "Department of the Interior"); `table` (an AliasTable)
+    learns what each part means."""
+    from corpus_search.entity_keys import RawMention, alias_key
+
+    out = list(raw)
+    for p in passages:
+        if "s of " not in p.text and "s on " not in p.text and "s for " not in p.text:
+            continue
+        for found in _COORDINATED.finditer(p.text):
+            head = found.group(1)
+            singular = "Ministry" if head == "Ministries" else "Secretary" if head == "Secretaries" else head[:-1]
+            s, e = found.span()
+            out = [m for m in out if not (m.passage_id == p.passage_id and m.start < e and s < m.end)]
+            for start, end, name in ((s, found.end(3), f"{singular} {found.group(2)} {found.group(3)}"),
+                                     (found.start(4), e, f"{singular} {found.group(2)} {found.group(4)}")):
+                text = p.text[start:end]
+                table.learn(alias_key(text), name)
+                out.append(RawMention(p.passage_id, start, end, text, "ORG"))
+    return out
+
+
+# What continues a body's name after its head: "for the Northern District of California", "for the D.C. Circuit".
+_FOR_THE = re.compile(r"^ for the (?:[A-Z][\w.’'-]*|of)(?: (?:[A-Z][\w.’'-]*|of))*")
+_COUNTRY_BEFORE = re.compile(r"(?:U\.S\.|US|U\.K\.|UK) $")
+
+
+def grow_headed(passages: Sequence[Passage], raw: Sequence) -> list:
+    """An institution's name the model cut at its head ("U.S. District Court" + "for the Northern District of
+    California") as the whole name, with the country before it; what the model tagged inside goes into it."""
+    from corpus_search.entity_keys import RawMention
+
+    texts = {p.passage_id: p.text for p in passages}
+    grown: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    out = []
+    for m in raw:
+        if m.label == "ORG" and entity_heads.np_head(m.text) in ORG_HEADS:
+            text = texts.get(m.passage_id, "")
+            more = _FOR_THE.match(text[m.end:m.end + 120])
+            if more and not more.group().rstrip(".").endswith(" of"):
+                start, end = m.start, m.end + len(more.group().rstrip("."))
+                before = _COUNTRY_BEFORE.search(text[max(0, start - 6):start])
+                start -= len(before.group()) if before else 0
+                m = RawMention(m.passage_id, start, end, text[start:end], "ORG")
+                grown[m.passage_id].append((start, end))
+        out.append(m)
+    return [m for m in out if not any(s <= m.start and m.end <= e and (s, e) != (m.start, m.end)
+                                      for s, e in grown.get(m.passage_id, ()))]
