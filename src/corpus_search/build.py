@@ -29,8 +29,7 @@ from corpus_search.cluster_build import Engine
 from corpus_search.generations import KEYWORD, STORE, Generations
 from corpus_search.vector_index import Encoder
 
-# The names other modules import from here; cluster_build.py reads a source as the local build does.
-_process, _take = build_sources.process, build_sources.take
+# The names other modules import from here.
 __all__ = ["KEYWORD", "PIPELINE_VERSION", "STORE", "BuildReport", "Progress", "SourceReport", "build",
            "models_manifest", "source_key"]
 
