@@ -64,7 +64,7 @@ def analyzer():
 
 def schema():
     """The fields of an index of passages, as every index this version reads was written."""
-    from whoosh.fields import ID, TEXT, Schema
+    from whoosh.fields import ID, TEXT, Schema  # Whoosh on first use only, as in analyzer
 
     text = analyzer()
     return Schema(

@@ -49,7 +49,7 @@ def parse(query: str, schema):
 
 def global_bm25f(stats):
     """Whoosh's BM25F with idf and average field lengths from corpus-wide statistics (bm25.CorpusStats)."""
-    from whoosh.scoring import BM25F, BM25FScorer
+    from whoosh.scoring import BM25F, BM25FScorer  # Whoosh on first use only, as in parse
 
     class GlobalScorer(BM25FScorer):
         def __init__(self, searcher, fieldname, text, B, K1, qf=1):
@@ -71,7 +71,7 @@ def global_bm25f(stats):
 def _prohibit(q):
     """Make NOT exclude, as in Lucene: in Whoosh's OR grouping "pipeline NOT china" is
     pipeline OR (anything without china), which matches every passage."""
-    from whoosh import query as wq
+    from whoosh import query as wq  # Whoosh on first use only, as in parse
 
     if q.is_leaf():
         return q
@@ -89,7 +89,7 @@ def _prohibit(q):
 
 def bounded_collector(child, flt, deadline: float):
     """A filtering collector that stops at a deadline (Whoosh's TimeLimitCollector drops filters)."""
-    from whoosh.collectors import FilterCollector
+    from whoosh.collectors import FilterCollector  # Whoosh on first use only, as in parse
 
     class Bounded(FilterCollector):
         timed_out = False
