@@ -403,9 +403,9 @@ def _subfiles(seg: Path) -> dict[str, tuple[int, int]]:
     from whoosh.filedb.compound import CompoundStorage
     from whoosh.filedb.structfile import StructFile
 
-    from corpus_search.keyword_index import _whoosh_safely
+    from corpus_search.keyword_safety import whoosh_safely
 
-    _whoosh_safely()  # the directory is itself a pickle: read it through our loader
+    whoosh_safely()  # the directory is itself a pickle: read it through our loader
     storage = CompoundStorage(StructFile(open(seg, "rb")), use_mmap=False)
     ranges = {name.split(".", 1)[1]: (d["offset"], d["offset"] + d["length"]) for name, d in storage._dir.items()}
     storage.close()
@@ -507,8 +507,8 @@ def test_no_whoosh_module_keeps_a_raw_loader():
     """After our patch, import every Whoosh module (as any later code path might) and look for raw loaders."""
     code = r"""
 import importlib, marshal, pickle, pkgutil, sys
-from corpus_search import keyword_index
-keyword_index._whoosh_safely()
+from corpus_search import keyword_safety
+keyword_safety.whoosh_safely()
 import whoosh
 for m in pkgutil.walk_packages(whoosh.__path__, "whoosh."):
     try:
@@ -520,7 +520,7 @@ raw = {id(x) for x in (pickle.load, pickle.loads, pickle.Unpickler, pickle._Unpi
 left = [f"{n}.{a}" for n, mod in list(sys.modules.items()) if n.startswith("whoosh")
         for a, v in vars(mod).items() if id(v) in raw
         or (isinstance(v, type) and issubclass(v, pickle.Unpickler)
-            and not issubclass(v, keyword_index._WhooshOnlyUnpickler))]
+            and not issubclass(v, keyword_safety.WhooshOnlyUnpickler))]
 import whoosh.index, whoosh.legacy
 left += [f"toc loader {v}" for v in list(whoosh.index.toc_loaders) + list(whoosh.legacy.toc_loaders)]
 print("\n".join(left))

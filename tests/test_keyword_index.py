@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from corpus_search.errors import IndexMissingError
-from corpus_search.keyword_index import KeywordDoc, KeywordIndex, _safe_loads
+from corpus_search.keyword_index import KeywordDoc, KeywordIndex
+from corpus_search.keyword_safety import safe_loads
 
 DOCS = [
     KeywordDoc("a:0001", "a", "body", "The Altai pipeline was rejected by China.", "Chapter 3"),
@@ -68,8 +69,8 @@ class _Evil:
 
 def test_restricted_unpickler_refuses_foreign_objects():
     with pytest.raises(pickle.UnpicklingError, match="foreign object"):
-        _safe_loads(pickle.dumps(_Evil()))
-    assert _safe_loads(pickle.dumps({"a": [1, 2.0, "x", b"y", frozenset({3})]})) == {
+        safe_loads(pickle.dumps(_Evil()))
+    assert safe_loads(pickle.dumps({"a": [1, 2.0, "x", b"y", frozenset({3})]})) == {
         "a": [1, 2.0, "x", b"y", frozenset({3})]
     }
 
@@ -97,7 +98,7 @@ def test_whoosh_names_that_run_code_are_refused(tmp_path, monkeypatch, module, n
     arg = "open('pwned', 'w')" if name in ("exec_", "eval") else "touch pwned"
     payload = _global_call(module, name, arg)
     with pytest.raises(pickle.UnpicklingError, match="foreign object"):
-        _safe_loads(payload)
+        safe_loads(payload)
     assert not (tmp_path / "pwned").exists()
     # The same bytes through the ordinary unpickler do run: the test's payload is a real one.
     pickle.loads(payload)
@@ -108,10 +109,10 @@ def test_a_tampered_index_runs_no_code(tmp_path, monkeypatch):
     """A schema carrying a payload (as a hostile index folder would) is refused on open."""
     from whoosh import index as windex
 
-    from corpus_search.keyword_index import INDEX_NAME, _schema
+    from corpus_search.keyword_analysis import INDEX_NAME, schema as index_schema
 
     monkeypatch.chdir(tmp_path)
-    schema = _schema()
+    schema = index_schema()
     schema["text"].payload = _Evil()
     (tmp_path / "kw").mkdir()
     windex.create_in(str(tmp_path / "kw"), schema, indexname=INDEX_NAME)
@@ -259,10 +260,10 @@ def test_a_hit_found_by_folding_is_marked(index):
 
 
 def test_highlight_analysis_is_the_index_analyzer():
-    from corpus_search.keyword_index import _analyzer, analyze
+    from corpus_search.keyword_analysis import analyze, analyzer
 
     text = (Path(__file__).resolve().parents[1] / "corpus" / "alexeeva-lasserre-2018-china-perspectives.txt").read_text()
-    assert analyze(text) == [(t.text, t.startchar, t.endchar) for t in _analyzer()(text, chars=True)]
+    assert analyze(text) == [(t.text, t.startchar, t.endchar) for t in analyzer()(text, chars=True)]
 
 
 @pytest.mark.parametrize("share", [2, 20])  # half the passages (the filter asked per row), a twentieth (ids looked up)

@@ -687,7 +687,7 @@ FORBIDDEN_CALLS = {("torch", "load"), ("yaml", "load"), ("pd", "read_pickle"), (
                    ("pickle", "load"), ("pickle", "loads"), ("np", "load"), ("numpy", "load"),
                    ("marshal", "load"), ("marshal", "loads"), ("pickle", "_Unpickler")}
 # The one module that names the raw loaders (never calling them), to take them away from Whoosh.
-PATCHES_LOADERS = ROOT / "src" / "corpus_search" / "keyword_index.py"
+PATCHES_LOADERS = ROOT / "src" / "corpus_search" / "keyword_safety.py"
 
 
 def _call_text(tokens: list[tokenize.TokenInfo], start: int) -> str:

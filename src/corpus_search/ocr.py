@@ -25,6 +25,7 @@ import os
 import subprocess
 import tempfile
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from corpus_search import config
+from corpus_search.extraction import sha256_file
 from corpus_search.models import Page, Passage
+from corpus_search.offsets import page_starts
 
 DPI = 200
 CACHE_FORMAT = 1
@@ -312,7 +315,7 @@ def read_pages(path: Path, indexes: Sequence[int], password: str | None, opts: O
     except OcrUnavailable as exc:
         outcome.stopped = f"OCR unavailable: {exc}"
         return outcome
-    import pypdfium2 as pdfium
+    import pypdfium2 as pdfium  # a native library: loaded only when a page is OCR'd, not by every build
 
     try:
         pdf = pdfium.PdfDocument(str(path), password=password)
@@ -405,7 +408,7 @@ def _time_message() -> str:
 
 def _render(pdf: Any, index: int, opts: Options, scanned_only: bool) -> Any:
     """The page as a grey PIL image at DPI; a string saying why not; None when it is not a scanned page."""
-    import pypdfium2.raw as pdfium_c
+    import pypdfium2.raw as pdfium_c  # loaded with pypdfium2 above, only when a page is OCR'd
 
     page = pdf[index]
     try:
@@ -450,8 +453,6 @@ def _cached(cache: Path | None, key: str) -> PageText | None:
 
 
 def _write_manifest(path: Path, opts: Options, outcome: Outcome) -> None:
-    from corpus_search.ingest import sha256_file
-
     keys = outcome.keys
     try:
         _atomic_write(opts.cache / "docs" / f"{sha256_file(path)}.json",
@@ -468,10 +469,6 @@ def mark_passages(passages: Sequence[Passage], pages: Sequence[Page]) -> list[Pa
     """Passages that start or end on an OCR'd page say so, with the mean confidence of those pages."""
     if not any(p.ocr_confidence is not None for p in pages):
         return list(passages)
-    from bisect import bisect_right
-
-    from corpus_search.offsets import page_starts
-
     starts = page_starts(pages)
     ocr_pages = [p for p in pages if p.ocr_confidence is not None]
     fallback = sum(p.ocr_confidence for p in ocr_pages) / len(ocr_pages)

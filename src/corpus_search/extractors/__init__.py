@@ -1,6 +1,6 @@
 """One extractor per source format, found by file suffix: the build never branches on the format.
 
-An extractor is a function `(path, record, isolated) -> ingest.Extraction`: the file's pages (models.Page),
+An extractor is a function `(path, record, isolated) -> extraction.Extraction`: the file's pages (models.Page),
 a status and a one-line message, plus any record fields the file states and any documents inside it
 (an e-mail's attachments). It never raises for a bad file, except `Unreadable` with the reason a user
 reads. It runs inside the per-source worker (source_worker.py) under its time and memory caps;
@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from corpus_search.ingest import Extraction
-    from corpus_search.models import Record
+from corpus_search.extraction import Extraction
+from corpus_search.models import Record
 
 __all__ = ["Extractor", "SUFFIXES", "Unreadable", "for_suffix", "unsupported_message"]
 

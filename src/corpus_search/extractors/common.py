@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zipfile
 from typing import IO
+from xml.etree.ElementTree import ParseError
 
 from corpus_search import config
 from corpus_search.extractors import Unreadable
@@ -83,9 +84,9 @@ def open_zip(path) -> zipfile.ZipFile:
 
 def parse_xml(stream: IO[bytes], events: tuple[str, ...] = ("end",)):
     """Iterate (event, element) over XML that may not declare entities (no billion laughs) or fetch anything."""
+    # defusedxml only when a zip format is read: the CLI's start loads this module to list the formats.
     from defusedxml import DefusedXmlException
     from defusedxml.ElementTree import iterparse
-    from xml.etree.ElementTree import ParseError
 
     try:
         yield from iterparse(stream, events=events, forbid_dtd=False, forbid_entities=True, forbid_external=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import Element
 
+from corpus_search.extraction import Extraction
 from corpus_search.extractors.common import Unreadable, ZipBudget, local, open_zip, parse_xml
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
 
@@ -23,9 +24,7 @@ _DOCUMENT, _FOOTNOTES, _CORE = "word/document.xml", "word/footnotes.xml", "docPr
 _PAGE = "\f"
 
 
-def extract(path: Path, record: Record, isolated: bool = False):
-    from corpus_search.ingest import Extraction
-
+def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
     with open_zip(path) as archive:
         names = set(archive.namelist())
         if _DOCUMENT not in names:

@@ -11,15 +11,14 @@ import posixpath
 from pathlib import Path
 from typing import Any
 
+from corpus_search.extraction import Extraction
 from corpus_search.extractors.common import Unreadable, ZipBudget, local, open_zip, parse_xml
 from corpus_search.extractors.html import decode_html, normalise_date, read_html
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
 
 
 
-def extract(path: Path, record: Record, isolated: bool = False):
-    from corpus_search.ingest import Extraction
-
+def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
     with open_zip(path) as archive:
         names = set(archive.namelist())
         if "META-INF/container.xml" not in names:

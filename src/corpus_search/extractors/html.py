@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from corpus_search.extraction import Extraction
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
 
 
@@ -168,9 +169,7 @@ def decode_html(raw: bytes) -> str:
     return raw.decode("cp1252", errors="replace")
 
 
-def extract(path: Path, record: Record, isolated: bool = False):
-    from corpus_search.ingest import Extraction
-
+def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
     raw = path.read_bytes()
     text, found = read_html(decode_html(raw))
     if not text.strip():

@@ -18,8 +18,13 @@ from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from corpus_search import config
+from corpus_search import config, extractors
+from corpus_search.extraction import Attachment, Extraction
 from corpus_search.extractors.common import Unreadable
+from corpus_search.extractors.html import read_html
+# An attachment goes through the one entry point (its caps and statuses). No import cycle: ingest
+# loads this module only when a file needs it (extractors.for_suffix), after ingest itself has loaded.
+from corpus_search.ingest import extract as extract_file
 from corpus_search.models import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, Page, Record
 
 
@@ -27,7 +32,7 @@ _HEADERS = ("From", "To", "Cc", "Date", "Subject")
 _MAX_PARTS = 1000  # MIME parts walked in one message: a message of a million empty parts is an attack
 
 
-def extract(path: Path, record: Record, isolated: bool = False):
+def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
     if path.suffix.lower() == ".mbox":
         return _mbox(path, record, isolated)
     with open(path, "rb") as fh:
@@ -35,9 +40,7 @@ def extract(path: Path, record: Record, isolated: bool = False):
     return read_message(message, record, isolated)
 
 
-def read_message(message: EmailMessage, record: Record, isolated: bool):
-    from corpus_search.ingest import Extraction
-
+def read_message(message: EmailMessage, record: Record, isolated: bool) -> Extraction:
     head = "\n".join(f"{name}: {value}" for name in _HEADERS if (value := _header(message, name)))
     if not head:
         raise Unreadable("not an e-mail message: no From, To, Cc, Date or Subject header")
@@ -101,16 +104,12 @@ def _part_text(part: EmailMessage) -> str:
     if not isinstance(content, str):
         return ""
     if part.get_content_subtype() == "html":
-        from corpus_search.extractors.html import read_html
-
         return read_html(content)[0]
     return content
 
 
 def _attachments(message: EmailMessage, body_part, record: Record, isolated: bool) -> tuple[tuple, int]:
     """The attachments read (at most CORPUS_SEARCH_MAX_ATTACHMENTS), and how many more were left out."""
-    from corpus_search.ingest import Attachment
-
     most = config.get_int("max_attachments")
     found: list = []
     left_out = 0
@@ -131,11 +130,8 @@ def _attachments(message: EmailMessage, body_part, record: Record, isolated: boo
     return tuple(found), left_out
 
 
-def _read_attachment(part: EmailMessage, name: str, record: Record, isolated: bool):
+def _read_attachment(part: EmailMessage, name: str, record: Record, isolated: bool) -> Extraction:
     """The attachment read by its own format's extractor, from a private temporary copy."""
-    from corpus_search import extractors
-    from corpus_search.ingest import Extraction, extract
-
     suffix = Path(name).suffix.lower()
     if suffix in (".eml", ".mbox"):
         return Extraction(pages=[], status=STATUS_SKIPPED, message="a message inside a message is not read")
@@ -146,12 +142,10 @@ def _read_attachment(part: EmailMessage, name: str, record: Record, isolated: bo
         copy = Path(folder) / f"attachment{suffix}"
         copy.write_bytes(data)
         # The attachment's own record has no password, sidecar or page convention: only its id matters later.
-        return extract(copy, Record(doc_id=record.doc_id, title=name), isolated=isolated)
+        return extract_file(copy, Record(doc_id=record.doc_id, title=name), isolated=isolated)
 
 
-def _mbox(path: Path, record: Record, isolated: bool):
-    from corpus_search.ingest import Attachment, Extraction
-
+def _mbox(path: Path, record: Record, isolated: bool) -> Extraction:
     most = config.get_int("max_attachments")
     box = mailbox.mbox(path, factory=lambda fh: email.message_from_binary_file(fh, policy=policy.default),
                        create=False)

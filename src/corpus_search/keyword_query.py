@@ -1,0 +1,143 @@
+"""A user's query read for Whoosh: syntax checked, stop words dropped, NOT made to exclude; and the
+Whoosh pieces a query runs with (a deadline-bound filtering collector, BM25F over corpus-wide statistics).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from corpus_search.bm25 import key
+from corpus_search.keyword_analysis import STOP_WORDS
+
+_FIELD_SYNTAX = re.compile(r"\b(\w+):")
+_PLAIN = re.compile(r"[\w\s'’-]+")
+_OPERATORS = frozenset({"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"})
+
+
+def parse(query: str, schema):
+    """A user query parsed against `schema`, and its warnings; never raises: malformed syntax is searched as words."""
+    # Whoosh on first use only: `--help` and commands that open no index start without it.
+    from whoosh import qparser
+
+    warnings: list[str] = []
+    parser = qparser.MultifieldParser(
+        # Plain OR, no "coordination bonus": Whoosh's SQR bonus multiplies every score by
+        # (terms - 1) / terms, which is 0 when only one of the query's field terms exists, and
+        # a one-word search then came back in index order instead of by relevance.
+        ["text", "section"], schema=schema, group=qparser.OrGroup
+    )
+    # Field syntax would let a query reach fields users do not know about; plain words only.
+    parser.remove_plugin_class(qparser.FieldsPlugin)
+    # A question mark ends a question far more often than it stands for one letter.
+    query = query.replace("?", " ")
+    problems = _syntax_problems(query)
+    if problems:
+        warnings.append(f"query syntax: {problems}; searched for the words instead")
+        query = _plain_words(query)
+    query = _drop_stop_words(query)
+    try:
+        q = parser.parse(query)
+    except Exception:  # whoosh's parser can raise on odd input; words always parse
+        warnings.append("query syntax could not be read; searched for the words instead")
+        q = parser.parse(_plain_words(query))
+    try:
+        return _prohibit(q), warnings
+    except Exception:  # a query shape the rewrite does not know: Whoosh's own reading of it
+        return q, warnings
+
+
+def global_bm25f(stats):
+    """Whoosh's BM25F with idf and average field lengths from corpus-wide statistics (bm25.CorpusStats)."""
+    from whoosh.scoring import BM25F, BM25FScorer  # Whoosh on first use only, as in parse
+
+    class GlobalScorer(BM25FScorer):
+        def __init__(self, searcher, fieldname, text, B, K1, qf=1):
+            # BM25FScorer's own __init__ reads both from the searcher: this shard's figures.
+            self.idf = stats.idf(key(fieldname, text.decode("utf-8") if isinstance(text, bytes) else text))
+            self.avgfl = stats.avg(fieldname)
+            self.B, self.K1, self.qf = B, K1, qf
+            self.setup(searcher, fieldname, text)  # the block-skipping bound, from these figures
+
+    class GlobalBM25F(BM25F):
+        def scorer(self, searcher, fieldname, text, qf=1):
+            if not searcher.schema[fieldname].scorable:
+                return super().scorer(searcher, fieldname, text, qf)
+            return GlobalScorer(searcher, fieldname, text, self._field_B.get(fieldname, self.B), self.K1, qf)
+
+    return GlobalBM25F()
+
+
+def _prohibit(q):
+    """Make NOT exclude, as in Lucene: in Whoosh's OR grouping "pipeline NOT china" is
+    pipeline OR (anything without china), which matches every passage."""
+    from whoosh import query as wq  # Whoosh on first use only, as in parse
+
+    if q.is_leaf():
+        return q
+    new = q.apply(_prohibit)  # a copy with transformed children, of whatever node type
+    if isinstance(q, wq.Or):
+        new.scale, new.minmatch = q.scale, q.minmatch  # apply() keeps only the boost
+        nots = [s for s in new.subqueries if isinstance(s, wq.Not)]
+        keep = [s for s in new.subqueries if not isinstance(s, wq.Not)]
+        if nots and keep:
+            positive = keep[0] if len(keep) == 1 else wq.Or(keep, boost=q.boost)
+            negative = nots[0].query if len(nots) == 1 else wq.Or([n.query for n in nots])
+            return wq.AndNot(positive, negative)
+    return new
+
+
+def bounded_collector(child, flt, deadline: float):
+    """A filtering collector that stops at a deadline (Whoosh's TimeLimitCollector drops filters)."""
+    from whoosh.collectors import FilterCollector  # Whoosh on first use only, as in parse
+
+    class Bounded(FilterCollector):
+        timed_out = False
+
+        def collect_matches(self) -> None:
+            child, allow = self.child, self._allow
+            for n, sub_docnum in enumerate(child.matches()):
+                if n % 256 == 255 and time.monotonic() > deadline:
+                    self.timed_out = True
+                    return
+                if allow is not None and self.offset + sub_docnum not in allow:
+                    continue
+                child.collect(sub_docnum)
+
+    return Bounded(child, allow=flt)
+
+
+def _drop_stop_words(query: str) -> str:
+    words = query.split()
+    if not _PLAIN.fullmatch(query) or _OPERATORS & set(words):
+        return query  # phrases, operators, wildcards: the user's syntax is kept as typed
+    kept = [w for w in words if w.casefold() not in STOP_WORDS]
+    return " ".join(kept) if kept else query
+
+
+def _syntax_problems(query: str) -> str:
+    problems = []
+    if query.count('"') % 2:
+        problems.append("unbalanced quote")
+    depth = 0
+    for ch in query:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            break
+    if depth != 0:
+        problems.append("unbalanced parentheses")
+    stripped = query.strip()
+    if re.fullmatch(r"(AND|OR|NOT|ANDNOT|ANDMAYBE|[+\-*?~^])*", stripped.replace(" ", "")):
+        problems.append("only operators")
+    if re.search(r"(^|\s)(AND|OR|ANDNOT|ANDMAYBE)\s*$", stripped) or re.match(r"^\s*(AND|OR|ANDNOT|ANDMAYBE)\b", stripped):
+        problems.append("a dangling operator")
+    if _FIELD_SYNTAX.search(query):
+        problems.append("field syntax is not supported")
+    return ", ".join(problems)
+
+
+def _plain_words(query: str) -> str:
+    words = re.findall(r"\w+", query)
+    words = [w for w in words if w not in ("AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO")]
+    return " ".join(words[:200])
