@@ -179,7 +179,7 @@ with main:
             if a.button("Open in reader", key=f"open-{hit.rank}", icon=":material/menu_book:"):
                 common.open_reader(p.passage_id, p.doc_id, query, hit.evidence)
             if b.button("Add to collection", key=f"add-{hit.rank}", icon=":material/bookmark_add:"):
-                common.add_to_collection(p.passage_id)
+                annotating.add_to_collection(p.passage_id)
             with c.popover("Quote with citation", icon=":material/content_copy:"):
                 st.code(common.quotation_block(corpus, p), language=None, wrap_lines=True)
             if st.button("Annotate", key=f"annotate-{hit.rank}", icon=":material/edit_note:"):
