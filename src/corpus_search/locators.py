@@ -60,8 +60,8 @@ class Locator:
         """The bare locator, "17" or "17-18"."""
         return self.first if self.last in ("", self.first) else f"{self.first}-{self.last}"
 
-    def text(self, mla: bool = False) -> str:
-        return locator_text(self.label, self.first, self.last, mla=mla)
+    def text(self, mla: bool = False, *, dash: str = HYPHEN) -> str:
+        return locator_text(self.label, self.first, self.last, dash=dash, mla=mla)
 
 
 def find_locator(

@@ -124,6 +124,9 @@ def search_result(result: SearchResult, results: Sequence[dict[str, Any]]) -> di
         "facets": {label: [{"name": n, "passages": c} for n, c in items] for label, items in result.facets.items()},
         "warnings": list(result.warnings),
         "seconds": round(result.seconds, 4),
+        # `total` counts what was ranked (for hybrid and semantic, candidates); these say what it means.
+        "keyword_total": result.keyword_total,
+        "searched": result.searched,
     }
 
 
