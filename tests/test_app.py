@@ -62,6 +62,20 @@ def test_query_shows_result_cards_with_page_numbers_and_highlights(app):
     assert matched(app) >= 10
 
 
+def test_the_results_header_counts_what_matches_in_each_mode(app, corpus):
+    # Hybrid and semantic rank candidates from each side; the header must not call them matches.
+    query = "gas pipeline"
+    words, searched = corpus.search(query, mode="keyword").total, len(corpus.passages())
+    search(app, query)
+    header = html.unescape(" ".join(m.value for m in app.markdown if "cs-summary" in m.value))
+    assert f"{words} passages match the words of “{query}”; the other {searched - words} were ranked by meaning; " \
+           "showing the best 10" in header, header
+    app.radio(key="mode").set_value("semantic").run()
+    header = html.unescape(" ".join(m.value for m in app.markdown if "cs-summary" in m.value))
+    assert f"showing the 10 of {searched} passages closest in meaning to “{query}”" in header, header
+    assert "match" not in header
+
+
 def test_entity_filter_narrows_the_results(app):
     search(app, "gas pipeline")
     before = matched(app)

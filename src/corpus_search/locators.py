@@ -2,7 +2,7 @@
 
 `find_locator` works out the pages (or paragraphs) a span covers; `locator_text` writes them.
 
-One formatter for the CLI, the app, quote reports and citations. Plain text (the CLI, citations,
+One formatter for the CLI, the app, quote reports, names-list screening and citations. Plain text (the CLI, citations,
 exports) joins a range with a hyphen, which every terminal and bibliography manager reads as
 typed; the app typesets the range with an en dash (`dash=EN_DASH`).
 """
