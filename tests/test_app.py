@@ -11,7 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "src" / "corpus_search" / "app" / "streamlit_app.py"  # the package's entry: pages/ sits beside it
-SUMMARY = re.compile(r"(\d+) passages match")
+# "12 passages match", "1 passage matches the words", "0 passages pass the filters" (which leave none to search)
+SUMMARY = re.compile(r"(\d+) passages? (?:match|pass)")
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def matched(at) -> int:
         found = SUMMARY.search(m.value)
         if found:
             return int(found.group(1))
-    raise AssertionError("no '... passages match' line on the page")
+    raise AssertionError("no '... passages match' (or '... pass the filters') line on the page")
 
 
 def test_empty_search_page_says_what_to_do(app):
