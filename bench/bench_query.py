@@ -19,6 +19,7 @@ Run:  .venv/bin/python bench/bench_query.py --index bench/out/scale-10k [--index
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -32,6 +33,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 from common import QUERIES, WARMUP, machine, percentile  # noqa: E402
+
+from corpus_search.generations import VERIFIED  # noqa: E402
 
 ENTITIES = ("Gazprom", "Russia")  # a moderately common one and the commonest
 CLI = str(Path(sys.executable).with_name("corpus-search"))
@@ -64,17 +67,45 @@ def _timed(fn, reps: list) -> Timings:
     return out
 
 
+@contextlib.contextmanager
+def without_verified_cache(index: Path):
+    """The index as a first open finds it (no cache of files found sound), then its cache as it was.
+
+    The open time a user meets first is the one that hashes every file, which the cache
+    (generations.VERIFIED, written by every open) spares later opens; so the benchmark moves the
+    cache aside to measure it, and puts the same bytes back, whatever happens: the scale indexes
+    are shared, and another run's (or a user's) next open must not pay for this one.
+    """
+    cache = index / VERIFIED
+    try:
+        kept, st = cache.read_bytes(), cache.stat()
+    except FileNotFoundError:
+        kept = st = None
+    cache.unlink(missing_ok=True)
+    try:
+        yield
+    finally:
+        if kept is None:
+            cache.unlink(missing_ok=True)
+        else:
+            tmp = cache.with_name(f"{VERIFIED}.bench-{os.getpid()}.tmp")
+            tmp.write_bytes(kept)
+            os.chmod(tmp, st.st_mode & 0o7777)
+            os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+            os.replace(tmp, cache)
+
+
 def bench_api(index: Path, rounds: int, quick: bool = False) -> dict:
     from corpus_search.api import Corpus
 
-    (index / ".verified.json").unlink(missing_ok=True)  # the first open hashes every file
-    t = time.perf_counter()
-    corpus = Corpus.open(index)
-    open_s = time.perf_counter() - t
-    corpus.close()
-    t = time.perf_counter()
-    corpus = Corpus.open(index)  # files unchanged since verified: sizes and identities only
-    reopen_s = time.perf_counter() - t
+    with without_verified_cache(index):
+        t = time.perf_counter()
+        corpus = Corpus.open(index)  # hashes every file
+        open_s = time.perf_counter() - t
+        corpus.close()
+        t = time.perf_counter()
+        corpus = Corpus.open(index)  # files unchanged since verified: sizes and identities only
+        reopen_s = time.perf_counter() - t
     n = len(corpus.vectors)
     res: dict = {"index": str(index), "passages": n, "open_s": open_s, "reopen_s": reopen_s}
     for q in WARMUP:  # loads the query encoder, touches the matrix and Whoosh's segments

@@ -11,7 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "src" / "corpus_search" / "app" / "streamlit_app.py"  # the package's entry: pages/ sits beside it
-SUMMARY = re.compile(r"(\d+) passages match")
+# "12 passages match", "1 passage matches the words", "0 passages pass the filters" (which leave none to search)
+SUMMARY = re.compile(r"(\d+) passages? (?:match|pass)")
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def matched(at) -> int:
         found = SUMMARY.search(m.value)
         if found:
             return int(found.group(1))
-    raise AssertionError("no '... passages match' line on the page")
+    raise AssertionError("no '... passages match' (or '... pass the filters') line on the page")
 
 
 def test_empty_search_page_says_what_to_do(app):
@@ -60,6 +61,20 @@ def test_query_shows_result_cards_with_page_numbers_and_highlights(app):
     passages = [m.value for m in app.markdown if m.value.startswith('<div class="cs-passage">')]
     assert any("<mark>Siberia</mark>" in p for p in passages)
     assert matched(app) >= 10
+
+
+def test_the_results_header_counts_what_matches_in_each_mode(app, corpus):
+    # Hybrid and semantic rank candidates from each side; the header must not call them matches.
+    query = "gas pipeline"
+    words, searched = corpus.search(query, mode="keyword").total, len(corpus.passages())
+    search(app, query)
+    header = html.unescape(" ".join(m.value for m in app.markdown if "cs-summary" in m.value))
+    assert f"{words} passages match the words of “{query}”; the other {searched - words} were ranked by meaning; " \
+           "showing the best 10" in header, header
+    app.radio(key="mode").set_value("semantic").run()
+    header = html.unescape(" ".join(m.value for m in app.markdown if "cs-summary" in m.value))
+    assert f"showing the 10 of {searched} passages closest in meaning to “{query}”" in header, header
+    assert "match" not in header
 
 
 def test_entity_filter_narrows_the_results(app):

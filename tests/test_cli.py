@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -262,3 +263,39 @@ def test_search_counts_its_matches_in_words_that_agree(built_index, query, line)
     proc = run("search", query, "--mode", "keyword", index=built_index)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0].startswith(line), proc.stdout
+
+
+def test_hybrid_counts_the_passages_holding_the_words_not_its_candidates(built_index, corpus):
+    # Hybrid ranks the keyword and the semantic candidates together; "208 passages match" counted those
+    # candidates. What matches is what holds the query's words; the rest of the corpus was ranked by meaning.
+    query = "gas pipeline"
+    keyword = json.loads(run("search", query, "--mode", "keyword", "--json", index=built_index).stdout)
+    data = json.loads(run("search", query, "--json", index=built_index).stdout)
+    proc = run("search", query, index=built_index)
+    assert proc.returncode == 0, proc.stderr
+    words, searched = keyword["total"], len(corpus.passages())
+    assert 0 < words < data["total"], "the query no longer tells candidates from matches"
+    assert (data["keyword_total"], data["searched"]) == (words, searched)
+    assert keyword["keyword_total"] == words and data["total"] >= len(data["results"])
+    assert proc.stdout.splitlines()[0].startswith(
+        f"{words} passages match the words; the other {searched - words} were ranked by meaning; "
+        "showing the best 10 ("), proc.stdout.splitlines()[0]
+
+
+def test_semantic_says_how_many_passages_it_compared(built_index, corpus):
+    # Every passage is some distance from the query: none "matches", the closest are shown.
+    proc = run("search", "who pays for the pipeline", "--mode", "semantic", "--limit", "5", "--json",
+               index=built_index)
+    data = json.loads(proc.stdout)
+    assert data["keyword_total"] is None and data["searched"] == len(corpus.passages())
+    line = run("search", "who pays for the pipeline", "--mode", "semantic", "--limit", "5",
+               index=built_index).stdout.splitlines()[0]
+    assert line.startswith(f"showing the 5 of {len(corpus.passages())} passages closest in meaning ("), line
+
+
+def test_a_filtered_search_counts_among_the_passages_the_filter_allows(built_index, corpus):
+    allowed = {p.passage_id for p in corpus.passages_mentioning(["Gazprom"])}
+    data = json.loads(run("search", "gas", "--entity", "Gazprom", "--json", index=built_index).stdout)
+    assert data["searched"] == len(allowed) < len(corpus.passages())
+    holding = {r["passage_id"] for r in data["results"] if re.search(r"\bgas\b", r["text"], re.I)}
+    assert len(holding) <= data["keyword_total"] <= len(allowed)

@@ -14,6 +14,7 @@ from corpus_search.render import (
     highlight_snippet,
     locator,
     merge_spans,
+    search_summary,
     snippet,
 )
 
@@ -133,3 +134,37 @@ def test_locator_uses_a_printed_label_when_no_number():
 )
 def test_authors_line(authors, expected):
     assert authors_line(authors) == expected
+
+
+# -- the line above the results -----------------------------------------------------------------
+def _result(mode: str, shown: int, total: int, keyword_total: int | None, searched: int | None, query: str = "gas"):
+    from corpus_search.models import Hit, Passage, SearchResult
+
+    p = Passage("d:0000", "d", 0, "gas")
+    return SearchResult(query=query, mode=mode, hits=tuple(Hit(p, 1.0, i + 1) for i in range(shown)), total=total,
+                        keyword_total=keyword_total, searched=searched)
+
+
+@pytest.mark.parametrize("result, line", [
+    (_result("keyword", 10, 42, 42, 507), "42 passages match; showing 10"),
+    (_result("keyword", 1, 1, 1, 507), "1 passage matches; showing 1"),
+    # Hybrid's total is its candidates (208): the line counts the passages holding the words instead.
+    (_result("hybrid", 10, 208, 42, 507), "42 passages match the words; the other 465 were ranked by meaning; "
+                                          "showing the best 10"),
+    (_result("hybrid", 10, 201, 1, 507), "1 passage matches the words; the other 506 were ranked by meaning; "
+                                         "showing the best 10"),
+    (_result("hybrid", 6, 6, 6, 6), "6 passages match the words; showing the best 6"),
+    (_result("hybrid", 0, 0, 0, 0), "0 passages pass the filters; showing 0"),
+    (_result("semantic", 10, 200, None, 507), "showing the 10 of 507 passages closest in meaning"),
+    (_result("semantic", 3, 3, None, 3), "showing all 3 passages, closest in meaning first"),
+    (_result("hybrid", 10, 12, 12, 12, query=""), "12 passages pass the filters (in document order); showing 10"),
+])
+def test_the_summary_counts_what_each_mode_found(result, line):
+    assert search_summary(result) == line
+
+
+def test_the_app_summary_names_the_query():
+    assert search_summary(_result("hybrid", 10, 208, 42, 507, query="gas <b>"), quoted=True).startswith(
+        "42 passages match the words of “gas <b>”;")
+    assert search_summary(_result("semantic", 10, 200, None, 507), quoted=True) == \
+        "showing the 10 of 507 passages closest in meaning to “gas”"

@@ -8,7 +8,7 @@ __all__ = ["Corpus", "CorpusSearchError", "__version__"]
 
 
 def __getattr__(name: str):
-    # Lazy, so `import corpus_search` stays cheap for the CLI's --help.
+    # Lazy: api brings NumPy and rapidfuzz, which `import corpus_search` (the CLI's --help) never needs.
     if name == "Corpus":
         from corpus_search.api import Corpus
 

@@ -28,6 +28,7 @@ from corpus_search.query_encoder import QueryEncoder
 from corpus_search.quote import verify
 from corpus_search.search import Filters, Searcher
 from corpus_search.sentences import SentenceIndex
+from corpus_search.shard_search import open_searcher
 from corpus_search.store import Store
 from corpus_search.vector_index import model_path
 
@@ -74,8 +75,6 @@ class Corpus:
 
     def _open_sharded(self) -> None:
         """Search through the generation's shards on the Ray cluster (shard_search.py); the store stays here."""
-        from corpus_search.shard_search import open_searcher
-
         try:
             self.searcher = open_searcher(self.store, self.generation, self.manifest, self.encode_query)
         except CorpusSearchError as exc:

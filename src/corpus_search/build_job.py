@@ -21,7 +21,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from corpus_search import shapes
-from corpus_search.build import Progress
+from corpus_search.build import Progress, build
 from corpus_search.errors import CorpusSearchError, UsageError
 from corpus_search.generations import _create
 
@@ -157,8 +157,6 @@ def _watch_parent() -> None:
 
 
 def main() -> int:
-    from corpus_search.build import build
-
     request = json.loads(sys.argv[1])
     index = Path(request["index"])
     threading.Thread(target=_watch_parent, daemon=True).start()

@@ -2,7 +2,7 @@
 
 `find_locator` works out the pages (or paragraphs) a span covers; `locator_text` writes them.
 
-One formatter for the CLI, the app, quote reports and citations. Plain text (the CLI, citations,
+One formatter for the CLI, the app, quote reports, names-list screening and citations. Plain text (the CLI, citations,
 exports) joins a range with a hyphen, which every terminal and bibliography manager reads as
 typed; the app typesets the range with an en dash (`dash=EN_DASH`).
 """
@@ -60,8 +60,8 @@ class Locator:
         """The bare locator, "17" or "17-18"."""
         return self.first if self.last in ("", self.first) else f"{self.first}-{self.last}"
 
-    def text(self, mla: bool = False) -> str:
-        return locator_text(self.label, self.first, self.last, mla=mla)
+    def text(self, mla: bool = False, *, dash: str = HYPHEN) -> str:
+        return locator_text(self.label, self.first, self.last, dash=dash, mla=mla)
 
 
 def find_locator(

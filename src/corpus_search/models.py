@@ -277,10 +277,12 @@ class SearchResult:
     query: str
     mode: str
     hits: tuple[Hit, ...]
-    total: int  # passages that matched before the limit
+    total: int  # results ranked before the limit (hybrid and semantic: candidates, not passages that "match")
     facets: dict[str, tuple[tuple[str, int], ...]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     seconds: float = 0.0
+    keyword_total: int | None = None  # passages holding the query's words (keyword and hybrid; None: semantic)
+    searched: int | None = None  # passages the query was ranked among: all, or those the filters allow
 
 
 @dataclass(frozen=True)

@@ -316,3 +316,41 @@ def explain_line(hit) -> str:
         parts.append(f"evidence {hit.evidence_score:.3f}")
     parts.append(f"final {hit.score:.4f}")
     return " | ".join(parts)
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def search_summary(result, quoted: bool = False) -> str:
+    """What the results are, in words true for each mode (plain text: the app escapes it).
+
+    `total` counts what was ranked, which for hybrid and semantic search is the candidates taken
+    from each side, not passages that match; so keyword and hybrid say how many passages hold the
+    query's words, hybrid that the others were ranked by meaning, semantic how many were compared.
+    `quoted` names the query (the app's header; the CLI prints it on the command line already).
+    """
+    shown = len(result.hits)
+    of = f" “{result.query}”" if quoted and result.query else ""
+    searched = result.searched
+    if not result.query:
+        return f"{_n(result.total, 'passage passes', 'passages pass')} the filters (in document order); showing {shown}"
+    if searched == 0:
+        return f"0 passages pass the filters; showing {shown}"
+    if result.mode == "semantic":
+        to = f" to{of}" if of else ""
+        if searched is None:  # a result made elsewhere, without the count
+            return f"showing the {shown} passages closest in meaning{to}"
+        if shown >= searched:
+            return f"showing all {_n(searched, 'passage', 'passages')}, closest in meaning{to} first"
+        return f"showing the {shown} of {searched} passages closest in meaning{to}"
+    words = result.keyword_total if result.keyword_total is not None else result.total
+    matching = _n(words, "passage matches", "passages match")
+    if result.mode != "hybrid":
+        return f"{matching}{of}; showing {shown}"
+    rest = None if searched is None else searched - words
+    if rest is None:  # a result made elsewhere, without the count
+        ranked = "; the others were ranked by meaning"
+    else:
+        ranked = f"; the other {rest} {'was' if rest == 1 else 'were'} ranked by meaning" if rest else ""
+    return f"{matching} the words{' of' + of if of else ''}{ranked}; showing the best {shown}"

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corpus_search import shapes
+from corpus_search.cite import cite
 from corpus_search.entities import alias_key, resolve
 from corpus_search.errors import UsageError
+from corpus_search.locators import HYPHEN, Locator, find_locator
 
 
 @dataclass(frozen=True)
@@ -30,15 +32,22 @@ class ScreenName:
 class ScreenMatch:
     passage_id: str
     doc_id: str
-    page: int | None
+    page: int | None  # the printed page the matched words are on (not where their passage starts)
     matched: str  # the words as the passage has them
     via: str  # "entity", "text" or "fuzzy"
     entity: str | None
-    citation: str
+    citation: str  # cites the matched words, so its locator is `locator`'s
     pdf_page: int | None = None  # the PDF's own page: what a reader finds where no printed number is (a cover)
+    locator: Locator = Locator("")  # pages or paragraph of the matched words, as quote and cite find them
+    start: int = 0  # the matched words' span in the passage's text
+    end: int = 0
 
     def to_json(self) -> dict:
         return shapes.screen_match(self)
+
+    def where(self, *, dash: str = HYPHEN) -> str:
+        """"p. 17", "pp. 17-18", "para. 6" (the locators' text); "" when the source prints no page there."""
+        return self.locator.text(dash=dash)
 
 
 @dataclass
@@ -146,8 +155,12 @@ def screen(corpus, names: Sequence[ScreenName], fuzzy: int | None = None) -> lis
                 return
             seen.add((pid, start, end))
             p = by_id[pid]
-            matches.append(ScreenMatch(pid, p.doc_id, p.page, p.text[start:end], via, entity,
-                                       corpus.cite(pid), p.pdf_page))
+            record = corpus.record(p.doc_id)
+            loc = find_locator(record, p, start, end)
+            label = p.page_at(start)
+            page = int(label) if label and label.isdigit() else p.page
+            matches.append(ScreenMatch(pid, p.doc_id, page, p.text[start:end], via, entity,
+                                       cite(record, p, "chicago", start, end), p.pdf_page_at(start), loc, start, end))
 
         for pid, ms in mentions.items():
             for m in ms:

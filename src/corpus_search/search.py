@@ -251,6 +251,8 @@ class Searcher:
             facets=self.facets(facet_ids, mentions=mentions),
             warnings=tuple(warnings),
             seconds=time.perf_counter() - started,
+            keyword_total=None if mode == "semantic" else kw_total,
+            searched=len(self.vectors) if allowed is None else len(allowed),
         )
 
     # -- the issue-16 ranking ---------------------------------------------------------
@@ -362,7 +364,7 @@ class Searcher:
         )
         return SearchResult(query="", mode=mode, hits=hits, total=len(found),
                             facets=self.facets([p.passage_id for p in found[:500]]),
-                            seconds=time.perf_counter() - started)
+                            seconds=time.perf_counter() - started, searched=len(found))
 
     def facets(self, passage_ids: Sequence[str], per_label: int = 8,
                mentions: dict[str, list[Mention]] | None = None) -> dict[str, tuple[tuple[str, int], ...]]:

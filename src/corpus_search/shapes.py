@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 from corpus_search.models import Document, Entity, Hit, Mention, Passage, QuoteMatch, Record, SearchResult
 from corpus_search.models import contract_status, fields_json
 
-if TYPE_CHECKING:  # these modules build their objects with shapes' help, so they are imported for types only
+# For type hints only: three of these import shapes to build their own JSON (a cycle), and the others
+# would load the trash, curation and entity modules for every caller of shapes.
+if TYPE_CHECKING:
     from corpus_search.annotations.model import Annotation
-    from corpus_search.build import BuildReport
+    from corpus_search.build_report import BuildReport
     from corpus_search.curation import Change, Curation
     from corpus_search.quote_report import QuoteReport
     from corpus_search.screen import ScreenMatch, ScreenResult
@@ -122,6 +124,9 @@ def search_result(result: SearchResult, results: Sequence[dict[str, Any]]) -> di
         "facets": {label: [{"name": n, "passages": c} for n, c in items] for label, items in result.facets.items()},
         "warnings": list(result.warnings),
         "seconds": round(result.seconds, 4),
+        # `total` counts what was ranked (for hybrid and semantic, candidates); these say what it means.
+        "keyword_total": result.keyword_total,
+        "searched": result.searched,
     }
 
 

@@ -25,9 +25,12 @@ from datetime import datetime, timezone
 from dataclasses import dataclass
 from pathlib import Path
 
+from corpus_search import ocr
 from corpus_search.errors import CorpusSearchError, NotFoundError, UsageError
+from corpus_search.generations import STORE, Generations
 from corpus_search.ingest import sha256_file
 from corpus_search.records import SOURCE_SUFFIXES, sidecar
+from corpus_search.store import Store
 
 TRASH_DIR = "_trash"
 ENTRY = "entry.json"
@@ -200,8 +203,8 @@ def plan_purge(corpus: Path, index: Path, key: str) -> PurgePlan:
 
 def purge(corpus: Path, index: Path, key: str, progress=None) -> PurgePlan:
     """Delete a source from the corpus and the trash, and rewrite the index so no file under it keeps its text."""
+    # Lazy: the build brings NumPy and the whole pipeline, which `trash list`, `remove` and `restore` never need.
     from corpus_search.build import build
-    from corpus_search.generations import Generations
 
     root = Path(corpus).resolve()
     plan = plan_purge(Path(corpus), index, key)
@@ -236,8 +239,6 @@ def purge(corpus: Path, index: Path, key: str, progress=None) -> PurgePlan:
 
 def _forget_ocr(root: Path, index: Path, plan: PurgePlan) -> None:
     """Drop the purged source's OCR'd pages from the OCR cache (it lives outside the generations a purge rewrites)."""
-    from corpus_search import ocr
-
     digests = {sha256_file(root / rel) for rel in plan.corpus_files
                if (root / rel).is_file() and not (root / rel).is_symlink()}
     digests |= {f.sha256 for item in list_trash(root) if item.id in plan.trash_ids for f in item.files if f.sha256}
@@ -315,10 +316,6 @@ def _trash_root(root: Path, create: bool) -> Path | None:
 
 def _indexed(index: Path, rel: str) -> bool:
     """Whether any index generation still holds a document built from `rel` (a purge that failed half-way)."""
-    from corpus_search.build import STORE
-    from corpus_search.generations import Generations
-    from corpus_search.store import Store
-
     for gen in Generations(index).list():
         try:
             store = Store.open(gen / STORE)

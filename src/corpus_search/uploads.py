@@ -19,7 +19,8 @@ import tomli_w
 from corpus_search import config
 from corpus_search.errors import UsageError
 from corpus_search.ingest import sha256_file
-from corpus_search.records import SOURCE_SUFFIXES, default_doc_id, find_sources, sidecar
+from corpus_search.records import SOURCE_SUFFIXES, default_doc_id, find_sources, load_record, sidecar
+from corpus_search.trash import remove
 
 UPLOAD_DIR = "uploads"
 RECORD_TYPES = ("report", "article", "book", "chapter", "webpage", "document")
@@ -151,8 +152,6 @@ def remove_source(corpus: Path, rel_path: str):
 
     Never a plain delete: a removal can be undone (`restore`), and `purge` is the one way to delete for good.
     """
-    from corpus_search.trash import remove
-
     return remove(corpus, rel_path)
 
 
@@ -187,8 +186,6 @@ def _shown(name: str) -> str:
 
 
 def _doc_id_of(path: Path, corpus: Path) -> str:
-    from corpus_search.records import load_record
-
     try:
         return load_record(path, corpus).doc_id
     except Exception:  # a broken record still names a document the user can find

@@ -1,4 +1,4 @@
-"""Annotating in the app: the durable store, the selection listener, the annotate form and note cards.
+"""Annotating in the app: the durable store, the selection listener, the annotate form, note cards, the collection.
 
 The store is corpus_search.annotations (SQLite beside the index folder): notes survive a reload,
 a restart and a rebuild. Notes are rendered by annotations.note_html, which escapes before it
@@ -224,3 +224,30 @@ def export_section(annotations, corpus, key: str, file_stem: str) -> None:
                        file_name=f"{file_stem}.{ext}", mime=mime, key=f"{key}_go", icon=":material/download:")
     with st.expander("Preview"):
         st.code(data[:5000], language=None)
+
+
+# -- the collection -------------------------------------------------------------------------
+def add_to_collection(passage_id: str, quote: str | None = None, offset: int | None = None,
+                      end_offset: int | None = None) -> None:
+    """Save the passage (or the quoted span of it) to the collection last opened, in the annotation store at once.
+
+    A session list would be lost on a reload or a restart; the store is what the Collection page shows.
+    """
+    corpus = common.get_corpus()
+    target = st.session_state.get("coll-name") or "Collection"  # the one last opened on the Collection page
+    notes = store()
+    try:
+        passage = corpus.passage(passage_id)
+        start = offset or 0
+        end = end_offset or len(passage.text)
+        already = [a for a in notes.list(collection=target)
+                   if a.passage_id == passage_id and (a.passage_start, a.passage_end) == (start, end)]
+        if already:
+            st.toast(escape(f"Already in the collection “{target}”"))
+            return
+        annotate_span(corpus, passage, start, end, notes, collections=[target])
+    except CorpusSearchError as exc:
+        st.toast(escape(f"Not saved: {exc}"))
+        return
+    n = len(notes.list(collection=target))
+    st.toast(escape(f"Saved to the collection “{target}” ({n} item{'' if n == 1 else 's'})"))

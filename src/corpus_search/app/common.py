@@ -1,4 +1,4 @@
-"""What every page shares: the cached Corpus, error display, build progress, result cards, the collection.
+"""What every page shares: the cached Corpus, error display, build progress, opening the reader, result cards.
 
 The app renders; the library decides. Document text only reaches the page through
 corpus_search.render, which escapes it before adding any markup.
@@ -11,11 +11,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from corpus_search import build_job, config
+from corpus_search.api import Corpus
 from corpus_search.app import login
-from corpus_search import config
 from corpus_search.errors import CorpusSearchError, IndexMissingError, IndexUntrustedError
+from corpus_search.generations import Generations
 from corpus_search.models import status_ok
-from corpus_search.render import authors_line, badge, escape, highlight_snippet, passage_locator
+from corpus_search.render import (authors_line, badge, escape, highlight_snippet, passage_locator, reader_views,
+                                  view_of)
 
 PAGES: dict[str, st.Page] = {}  # filled by streamlit_app.py, so pages can link to each other
 
@@ -48,8 +51,6 @@ def corpus_dir() -> Path:
 @st.cache_resource(show_spinner="Opening the index…", max_entries=2)
 def _open_corpus(index: str, generation: str):
     """One Corpus per index generation, shared by every session (read-only)."""
-    from corpus_search.api import Corpus
-
     corpus = Corpus.open(index, corpus_dir())  # entity curation lives in this corpus folder's _entities/
     try:
         corpus.encode_query("warm up")  # load the embedding model now, not on the first search
@@ -59,8 +60,6 @@ def _open_corpus(index: str, generation: str):
 
 
 def current_generation() -> str:
-    from corpus_search.generations import Generations
-
     gen = Generations(index_dir()).current()
     return gen.name if gen else ""
 
@@ -118,8 +117,6 @@ def run_build(force: bool = False, retry: tuple[str, ...] = ()) -> bool:
     The build never runs in this server process: a source that takes minutes must not freeze
     every session, and Cancel must be able to stop it. `build_panel` shows its progress.
     """
-    from corpus_search import build_job
-
     try:
         job = build_job.start(corpus_dir(), index_dir(), force=force, retry=retry)
     except CorpusSearchError as exc:
@@ -133,8 +130,6 @@ def run_build(force: bool = False, retry: tuple[str, ...] = ()) -> bool:
 def build_panel() -> None:
     """The running build's progress and a Cancel button (on any session's page that shows the panel);
     once it ends, its outcome, for the session that watched it run."""
-    from corpus_search import build_job
-
     job = build_job.status(index_dir())
     if job is None:
         return
@@ -178,41 +173,9 @@ def _build_outcome(job: dict) -> None:
                    f"in {report['seconds']:.1f} s.{note}")
 
 
-# -- the collection -------------------------------------------------------------------------
-def add_to_collection(passage_id: str, quote: str | None = None, offset: int | None = None,
-                      end_offset: int | None = None) -> None:
-    """Save the passage (or the quoted span of it) to the collection last opened, in the annotation store at once.
-
-    A session list would be lost on a reload or a restart; the store is what the Collection page shows.
-    """
-    from corpus_search.app import annotating  # imports this module: load it on use
-    from corpus_search.annotations import annotate_span
-
-    corpus = get_corpus()
-    target = st.session_state.get("coll-name") or "Collection"  # the one last opened on the Collection page
-    store = annotating.store()
-    try:
-        passage = corpus.passage(passage_id)
-        start = offset or 0
-        end = end_offset or len(passage.text)
-        already = [a for a in store.list(collection=target)
-                   if a.passage_id == passage_id and (a.passage_start, a.passage_end) == (start, end)]
-        if already:
-            st.toast(escape(f"Already in the collection “{target}”"))
-            return
-        annotate_span(corpus, passage, start, end, store, collections=[target])
-    except CorpusSearchError as exc:
-        st.toast(escape(f"Not saved: {exc}"))
-        return
-    n = len(store.list(collection=target))
-    st.toast(escape(f"Saved to the collection “{target}” ({n} item{'' if n == 1 else 's'})"))
-
-
 # -- opening the reader ----------------------------------------------------------------------
 def open_reader(passage_id: str, doc_id: str, query: str = "", evidence: tuple[int, int] | None = None,
                 span: tuple[int, int] | None = None) -> None:
-    from corpus_search.render import reader_views, view_of
-
     params = {"rdoc": doc_id, "hit": passage_id}
     # The document and page go in the URL, so the reader's link can be shared and opens the same
     # page (the reader reads them; its widgets are not bound to the URL, which keeps Back to one press).

@@ -140,5 +140,4 @@ def screen(ctx, names_csv, fuzzy, as_csv, as_json) -> None:
             continue
         click.echo(f"{r.name.name}: {len(r.matches)} mentions in {len({m.passage_id for m in r.matches})} passages")
         for m in r.matches:
-            page = f"p. {m.page}" if m.page is not None else "no page"
-            click.echo(f"  {m.doc_id} {page}  {m.matched!r}  ({m.via})  {m.passage_id}")
+            click.echo(f"  {m.doc_id} {m.where() or 'no page'}  {m.matched!r}  ({m.via})  {m.passage_id}")

@@ -54,8 +54,7 @@ class CliProgress:
 
 def open_corpus(ctx: click.Context):
     """The index the global options name, opened; its warnings (a stale generation, ...) on stderr."""
-    # Lazy: api brings the whole pipeline with NumPy and rapidfuzz (~140 ms measured), which `--help`
-    # and the commands that only touch files (trash, app-password, ...) never need.
+    # Lazy: api brings NumPy and rapidfuzz, which `--help` and file-only commands (trash list, ...) never need.
     from corpus_search.api import Corpus
 
     corpus = Corpus.open(ctx.obj["index"], ctx.obj.get("corpus_given"))

@@ -25,7 +25,7 @@ from corpus_search.models import Status
 @click.pass_context
 def build(ctx: click.Context, force: bool, retry: tuple[str, ...], as_json: bool, cluster: str | None) -> None:
     """Ingest every source under the corpus folder and build the indexes (incremental)."""
-    # Lazy: the build brings the whole pipeline with NumPy and rapidfuzz, which `--help` never needs.
+    # Lazy: the build brings NumPy and rapidfuzz, which `--help` and `trust` never need.
     from corpus_search.api import build as run_build
 
     progress = CliProgress()

@@ -8,9 +8,9 @@ import click
 
 from corpus_search import batch as batching, shapes
 from corpus_search.cli.group import cli, dump, open_corpus
-from corpus_search.locators import locator_of
+from corpus_search.locators import locator_of, locator_text
 from corpus_search.models import SEARCH_MODES
-from corpus_search.render import explain_line
+from corpus_search.render import explain_line, search_summary
 
 
 def search_options(f):
@@ -48,7 +48,7 @@ def search(ctx, query, mode, entities, rollup, labels, doc_ids, kinds, langs, li
         return
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"{result.total} {'passage matches' if result.total == 1 else 'passages match'}; showing {len(result.hits)} ({result.seconds * 1000:.0f} ms)")
+    click.echo(f"{search_summary(result)} ({result.seconds * 1000:.0f} ms)")
     for hit in result.hits:
         _print_hit(corpus, hit)
         if explain:
@@ -66,7 +66,7 @@ def _print_hit(corpus, hit) -> None:
     click.echo(f"     {text}")
     if hit.evidence is not None and (hit.evidence[0] > 0 or hit.evidence[1] < len(p.text)):
         page = corpus.evidence_page(hit)
-        click.echo("     evidence" + (f" (p. {page})" if page is not None else "") + ": "
+        click.echo("     evidence" + (f" ({locator_text('page', page)})" if page is not None else "") + ": "
                    + click.style(p.text[hit.evidence[0]:hit.evidence[1]], underline=True))
     click.echo(f"     [{p.passage_id}] score {hit.score:.4f}")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from corpus_search import trash
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.models import status_ok
@@ -124,8 +125,6 @@ if submitted:
 
 def remove_and_trash(documents) -> None:
     """Remove a document to the trash; restore or purge what is there (kept apart from the rest of the page)."""
-    from corpus_search import trash
-
     folder = common.corpus_dir()
     if documents:
         st.subheader("Remove a document")

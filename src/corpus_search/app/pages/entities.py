@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from corpus_search.app import annotating
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.render import escape
@@ -145,6 +146,6 @@ with right:
             if a.button("Open in reader", key=f"ent-open-{i}", icon=":material/menu_book:"):
                 common.open_reader(p.passage_id, p.doc_id)
             if b.button("Add to collection", key=f"ent-add-{i}", icon=":material/bookmark_add:"):
-                common.add_to_collection(p.passage_id)
+                annotating.add_to_collection(p.passage_id)
     if not found:
         st.caption("No passages mention it.")

@@ -10,6 +10,8 @@ import streamlit as st
 
 from corpus_search.app import annotating
 from corpus_search.app import common
+from corpus_search.check import read_draft
+from corpus_search.cite import STYLES
 from corpus_search.errors import CorpusSearchError
 from corpus_search.models import Verdict
 from corpus_search.render import diff_html, escape, passage_locator
@@ -42,8 +44,7 @@ def show_match(m, i: int, expanded: bool) -> None:
                         '<ins>green</ins> is what the source says.</div>', unsafe_allow_html=True)
             st.markdown(f'<div class="cs-passage">{diff_html(m.diff)}</div>', unsafe_allow_html=True)
         with st.expander("Cite it (every style)", expanded=expanded):
-            styles = _styles()
-            for style in styles:
+            for style in STYLES:
                 st.caption(style)
                 st.code(common.cite_or_note(corpus, m.passage_id, style, m.start, m.end), language=None,
                         wrap_lines=True)
@@ -51,18 +52,9 @@ def show_match(m, i: int, expanded: bool) -> None:
         if a.button("Open in reader", key=f"q-open-{i}", icon=":material/menu_book:"):
             common.open_reader(m.passage_id, m.doc_id, span=(m.start, m.end))
         if b.button("Add to collection", key=f"q-add-{i}", icon=":material/bookmark_add:"):
-            common.add_to_collection(m.passage_id, quote=m.source_text, offset=m.start, end_offset=m.end)
+            annotating.add_to_collection(m.passage_id, quote=m.source_text, offset=m.start, end_offset=m.end)
         if st.button("Annotate", key=f"q-annotate-{i}", icon=":material/edit_note:"):
             annotating.annotate_dialog(corpus, m.passage_id, m.start, m.end)
-
-
-def _styles() -> tuple[str, ...]:
-    try:
-        from corpus_search.cite import STYLES
-
-        return tuple(STYLES)
-    except ImportError:
-        return ("chicago",)
 
 
 def show_report(report, prefix: str, first_expanded: bool = True) -> None:
@@ -112,8 +104,6 @@ with draft:
     if st.button("Check the draft", key="draft_go", type="primary"):
         try:
             if upload is not None:
-                from corpus_search.check import read_draft
-
                 suffix = Path(upload.name).suffix.lower()
                 # A generated name: the browser's file name never reaches the file system.
                 with tempfile.TemporaryDirectory() as tmp:

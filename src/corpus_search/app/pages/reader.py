@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from corpus_search import page_image
 from corpus_search.app import annotating
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
@@ -103,8 +104,6 @@ def _span() -> tuple[int, int] | None:
 
 
 def _original_page(view, pdf_pages: list[int]) -> None:
-    from corpus_search import page_image
-
     opened = next((p for p in view.passages if p.passage_id == hit and p.pdf_page), None)
     span = _span() if opened else None
     start = opened.pdf_page_at(span[0]) if opened and span else (opened.pdf_page if opened else None)

@@ -9,6 +9,7 @@ import streamlit as st
 from corpus_search import shapes
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
+from corpus_search.locators import EN_DASH
 from corpus_search.render import escape
 from corpus_search.screen import parse_names, screen, to_csv
 
@@ -37,10 +38,11 @@ if results:
     rows = []
     for r in results:
         if not r.matches:
-            rows.append({"name": r.name.name, "found": "no", "document": "", "page": None, "matched": "",
+            rows.append({"name": r.name.name, "found": "no", "document": "", "where": "", "matched": "",
                          "via": "", "citation": ""})
         for m in r.matches:
-            rows.append({"name": r.name.name, "found": "yes", "document": m.doc_id, "page": m.page,
+            # The locators' text, typeset as the app's other locators are: "pp. 17–18", "para. 6".
+            rows.append({"name": r.name.name, "found": "yes", "document": m.doc_id, "where": m.where(dash=EN_DASH),
                          "matched": m.matched, "via": m.via, "citation": m.citation})
     st.dataframe(rows, hide_index=True, key="screen_table")
     a, b = st.columns(2)

@@ -8,8 +8,9 @@ from corpus_search.app import annotating
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
 from corpus_search.languages import name as language_name
+from corpus_search.locators import locator_text
 from corpus_search.models import PASSAGE_KINDS
-from corpus_search.render import escape, evidence_snippet, explain_line
+from corpus_search.render import escape, evidence_snippet, explain_line, search_summary
 from corpus_search.search import MODES
 
 EXAMPLES = ("Power of Siberia", "gas price negotiations", "Russian arms sales to China")
@@ -146,10 +147,8 @@ result = cache[key]
 
 for warning in result.warnings:
     st.warning(escape(warning))
-shown = len(result.hits)
-what = f"match “{escape(result.query)}”" if result.query else "pass the filters (in document order)"
-st.markdown(f'<div class="cs-meta cs-summary">{result.total} passages {what} · '
-            f'showing {shown} · {result.seconds * 1000:.0f} ms ({result.mode})</div>', unsafe_allow_html=True)
+st.markdown(f'<div class="cs-meta cs-summary">{escape(search_summary(result, quoted=True))} · '
+            f'{result.seconds * 1000:.0f} ms ({result.mode})</div>', unsafe_allow_html=True)
 if not result.hits:
     st.info("Nothing matches. Try fewer words, another mode, or remove a filter.")
     st.stop()
@@ -166,7 +165,7 @@ with main:
             if hit.evidence is not None:
                 page = corpus.evidence_page(hit)
                 st.caption("Marked: the sentence that best answers the search"
-                           + (f" (p. {escape(str(page))})" if page is not None else ""))
+                           + (f" ({escape(locator_text('page', page))})" if page is not None else ""))
             if explain:
                 st.caption(escape(explain_line(hit)))
             names = [m.name for m in hit.entities if m.name in by_name]
@@ -179,7 +178,7 @@ with main:
             if a.button("Open in reader", key=f"open-{hit.rank}", icon=":material/menu_book:"):
                 common.open_reader(p.passage_id, p.doc_id, query, hit.evidence)
             if b.button("Add to collection", key=f"add-{hit.rank}", icon=":material/bookmark_add:"):
-                common.add_to_collection(p.passage_id)
+                annotating.add_to_collection(p.passage_id)
             with c.popover("Quote with citation", icon=":material/content_copy:"):
                 st.code(common.quotation_block(corpus, p), language=None, wrap_lines=True)
             if st.button("Annotate", key=f"annotate-{hit.rank}", icon=":material/edit_note:"):
