@@ -7,6 +7,7 @@ changes no answer; a changed shard file is refused. One local cluster for the mo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -258,6 +259,30 @@ def _wait_until_dead(handle, timeout: float = 60) -> None:
             return
         time.sleep(0.05)
     pytest.fail(f"a replica still answered {timeout} s after ray.kill")
+
+
+def test_shards_written_in_parallel_are_the_shards_written_in_one_process(sharded_root, tmp_path):
+    """The shard command writes a big index's shards in one process each: the same files (Whoosh's by
+    content, as it names segments at random), so every answer above holds for them too."""
+    import importlib.util
+
+    from corpus_search import shards
+    from corpus_search.generations import Generations
+
+    spec = importlib.util.spec_from_file_location("compare_shards", Path(__file__).parents[1] / "bench" / "compare_shards.py")
+    compare_shards = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(compare_shards)
+    root = tmp_path / "index"
+    shutil.copytree(sharded_root, root)
+    gen = Generations(root).current()
+    before = json.loads((gen / "shards" / "shards.json").read_text(encoding="utf-8"))["passages"]
+    assert shards.write(gen, SHARDS, workers=SHARDS) == before
+    assert compare_shards.compare(sharded_root, root) == []
+    # and the comparison sees a shard that holds another's passages
+    victim = gen / "shards" / "1" / "keyword"
+    shutil.rmtree(victim)
+    shutil.copytree(gen / "shards" / "0" / "keyword", victim)
+    assert any("shard 1: Whoosh content differs" in p for p in compare_shards.compare(sharded_root, root))
 
 
 def test_shards_must_match_the_setting(sharded_root):

@@ -63,9 +63,11 @@ def folder(gen: Path, k: int) -> Path:
 def write(gen: Path, n: int, workers: int | None = None) -> list[int]:
     """Split the generation's index into n shards under gen/shards (replacing any there); passages per shard.
 
-    Shards are written in parallel, one process each, at most `workers` at once (default: one per core this
-    process may use); each writes exactly what a single process would. Does not touch the manifest: the
-    caller lists the files (add, or the shard command's new generation).
+    Each shard is written by a process of its own, at most `workers` at once (default: one per core this
+    process may use, from PARALLEL_MIN passages up; below that, here), and holds exactly what one process
+    writing them all would write. The processes are spawned, so a script calling this (like one calling
+    build) needs the `if __name__ == "__main__":` guard. Does not touch the manifest: the caller lists the
+    files (add, or the shard command's new generation).
     """
     from corpus_search.backends import vector_backend
     from corpus_search.build import KEYWORD, STORE
@@ -87,7 +89,6 @@ def write(gen: Path, n: int, workers: int | None = None) -> list[int]:
         raise IndexMissingError(f"index {gen} has no keyword export to shard; run `corpus-search build --force`") from None
     place = {str(pid): i for i, pid in enumerate(pids) if pid}
     ordered = sorted((pid for pid in vectors.ids if pid in doc_of), key=lambda pid: place.get(pid, len(place)))
-    del vectors, pids
 
     tmp = gen / f".{FOLDER}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -97,7 +98,6 @@ def write(gen: Path, n: int, workers: int | None = None) -> list[int]:
         members[shard_of(_top(doc_of[pid], parent), n)].append(pid)
     jobs = [(gen, tmp / str(k), ids, [place.get(pid, len(place)) for pid in ids]) for k, ids in enumerate(members)]
     procs = min(n, workers or (_cores() if len(ordered) >= PARALLEL_MIN else 1))
-    del doc_of, place, ordered
     if procs <= 1:
         for job in jobs:
             _write_one(*job)
