@@ -130,20 +130,11 @@ def _write_parallel(jobs: list[tuple], procs: int) -> None:
     # spawn, not fork: the caller (a build) may hold torch or Ray threads.
     with ProcessPoolExecutor(max_workers=procs, mp_context=mp.get_context("spawn")) as pool:
         try:
-            for done in [pool.submit(_write_one_of_many, *job) for job in jobs]:
+            for done in [pool.submit(_write_one, *job) for job in jobs]:
                 done.result()  # a shard that failed fails the write, with its own error
         except BrokenProcessPool:
             raise CorpusSearchError(f"a process writing shards died ({procs} ran at once, each holding its shard's "
                                     "passages: out of memory?); free memory and run the command again") from None
-
-
-def _write_one_of_many(*job) -> None:
-    """_write_one in a process beside others: BLAS on one thread, as the processes already fill the cores (the
-    vectors' basis fit took 3.0 s with BLAS's own threads against 0.5 s on one, the same bytes, at load 12)."""
-    from corpus_search.vector_index import blas_threads
-
-    with blas_threads(1):
-        _write_one(*job)
 
 
 def _write_one(gen: Path, out: Path, ids: list[str], order: list[int]) -> None:
