@@ -23,13 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus_search.errors import IndexMissingError, UsageError
+from corpus_search.errors import CorpusSearchError, IndexMissingError, UsageError
 
 FOLDER = "shards"
 META = "shards.json"
 ORDER = "order.npy"
 FORMAT = 1
 MAX_SHARDS = 256
+PARALLEL_MIN = 5000  # passages below which shards are written in this process: starting one costs more
 
 
 def shard_of(top_doc_id: str, n: int) -> int:
@@ -59,26 +60,27 @@ def folder(gen: Path, k: int) -> Path:
     return gen / FOLDER / str(k)
 
 
-def write(gen: Path, n: int) -> list[int]:
+def write(gen: Path, n: int, workers: int | None = None) -> list[int]:
     """Split the generation's index into n shards under gen/shards (replacing any there); passages per shard.
 
-    Does not touch the manifest: the caller lists the files (add, or the shard command's new generation).
+    Each shard is written by a process of its own, at most `workers` at once (default: one per core this
+    process may use, from PARALLEL_MIN passages up; below that, here), and holds exactly what one process
+    writing them all would write. The processes are spawned, so a script calling this (like one calling
+    build) needs the `if __name__ == "__main__":` guard. Does not touch the manifest: the caller lists the
+    files (add, or the shard command's new generation).
     """
-    from corpus_search.backends import keyword_backend, vector_backend
+    from corpus_search.backends import vector_backend
     from corpus_search.build import KEYWORD, STORE
-    from corpus_search.keyword_index import KeywordDoc
-    from corpus_search.sentences import SentenceIndex
     from corpus_search.store import Store
 
     n = check_count(n)
     store = Store.open(gen / STORE)
     try:
         parent = {d.doc_id: d.parent for d in store.documents()}
-        passages = {p.passage_id: p for p in store.passages()}
+        doc_of = {p.passage_id: p.doc_id for p in store.passages()}
     finally:
         store.close()
     vectors = vector_backend().open(gen)
-    sentences = SentenceIndex.open(gen)
     # Passages go into each shard in the unsharded keyword index's order, and carry their place in it,
     # so equal scores break the way the unsharded index breaks them.
     try:
@@ -86,27 +88,21 @@ def write(gen: Path, n: int) -> list[int]:
     except (OSError, ValueError):
         raise IndexMissingError(f"index {gen} has no keyword export to shard; run `corpus-search build --force`") from None
     place = {str(pid): i for i, pid in enumerate(pids) if pid}
-    ordered = sorted((pid for pid in vectors.ids if pid in passages), key=lambda pid: place.get(pid, len(place)))
+    ordered = sorted((pid for pid in vectors.ids if pid in doc_of), key=lambda pid: place.get(pid, len(place)))
 
     tmp = gen / f".{FOLDER}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     members: list[list[str]] = [[] for _ in range(n)]
     for pid in ordered:
-        members[shard_of(_top(passages[pid].doc_id, parent), n)].append(pid)
-    for k, ids in enumerate(members):
-        out = tmp / str(k)
-        out.mkdir()
-        docs = (KeywordDoc(pid, passages[pid].doc_id, passages[pid].kind, passages[pid].text, passages[pid].section)
-                for pid in ids)
-        keyword_backend().create(out / KEYWORD, docs).close()
-        rows = np.array([vectors.row(pid) for pid in ids], dtype=np.int64)
-        vector_backend().save(out, ids, np.asarray(vectors.matrix[rows]) if len(rows) else
-                              np.zeros((0, vectors.matrix.shape[1]), np.float32))
-        if sentences is not None:
-            _save_sentences(out, sentences, rows, vectors.matrix.shape[1])
-        np.save(out / ORDER, np.array([place.get(pid, len(place)) for pid in ids], dtype=np.int64),
-                allow_pickle=False)
+        members[shard_of(_top(doc_of[pid], parent), n)].append(pid)
+    jobs = [(gen, tmp / str(k), ids, [place.get(pid, len(place)) for pid in ids]) for k, ids in enumerate(members)]
+    procs = min(n, workers or (_cores() if len(ordered) >= PARALLEL_MIN else 1))
+    if procs <= 1:
+        for job in jobs:
+            _write_one(*job)
+    else:
+        _write_parallel(jobs, procs)
     counts = [len(ids) for ids in members]
     (tmp / META).write_text(json.dumps({"format": FORMAT, "shards": n, "passages": counts}), encoding="utf-8")
     old = gen / f".{FOLDER}.old"
@@ -115,6 +111,58 @@ def write(gen: Path, n: int) -> list[int]:
     os.replace(tmp, gen / FOLDER)
     shutil.rmtree(old, ignore_errors=True)
     return counts
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _write_parallel(jobs: list[tuple], procs: int) -> None:
+    """Each shard in a process of its own: almost all of the time is Whoosh analysing and indexing text in
+    pure Python, which one process runs on one core."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    # spawn, not fork: the caller (a build) may hold torch or Ray threads.
+    with ProcessPoolExecutor(max_workers=procs, mp_context=mp.get_context("spawn")) as pool:
+        try:
+            for done in [pool.submit(_write_one, *job) for job in jobs]:
+                done.result()  # a shard that failed fails the write, with its own error
+        except BrokenProcessPool:
+            raise CorpusSearchError(f"a process writing shards died ({procs} ran at once, each holding its shard's "
+                                    "passages: out of memory?); free memory and run the command again") from None
+
+
+def _write_one(gen: Path, out: Path, ids: list[str], order: list[int]) -> None:
+    """Shard files of the passages `ids` (in the unsharded keyword index's order; `order`: their places in it)."""
+    from corpus_search.backends import keyword_backend, vector_backend
+    from corpus_search.build import KEYWORD, STORE
+    from corpus_search.keyword_index import KeywordDoc
+    from corpus_search.sentences import SentenceIndex
+    from corpus_search.store import Store
+
+    out.mkdir()
+    store = Store.open(gen / STORE)
+    try:
+        passages = store.get_passages(ids)
+    finally:
+        store.close()
+    docs = (KeywordDoc(pid, passages[pid].doc_id, passages[pid].kind, passages[pid].text, passages[pid].section)
+            for pid in ids)
+    keyword_backend().create(out / KEYWORD, docs).close()
+    del passages
+    vectors = vector_backend().open(gen)
+    rows = np.array([vectors.row(pid) for pid in ids], dtype=np.int64)
+    vector_backend().save(out, ids, np.asarray(vectors.matrix[rows]) if len(rows) else
+                          np.zeros((0, vectors.matrix.shape[1]), np.float32))
+    sentences = SentenceIndex.open(gen)
+    if sentences is not None:
+        _save_sentences(out, sentences, rows, vectors.matrix.shape[1])
+    np.save(out / ORDER, np.array(order, dtype=np.int64), allow_pickle=False)
 
 
 def _top(doc_id: str, parent: dict[str, str | None]) -> str:
