@@ -17,10 +17,18 @@ _CHAPTER = re.compile(r"^(chapter|part)\s+(\d+|[ivxlc]+|one|two|three|four|five|
 _KEYWORDS = frozenset(
     "foreword preface introduction conclusion conclusions annex annexes appendix appendices abbreviations "
     "acronyms references bibliography notes endnotes abstract summary overview background glossary contents "
-    "acknowledgements acknowledgments disclaimer".split()
+    "acknowledgements acknowledgments disclaimer footnotes".split()
 ) | {"executive summary", "table of contents", "editor's notes", "editor’s notes", "author information",
      "further reading", "about the authors", "list of abbreviations"}  # fmt: skip
 _FRONT_MATTER = frozenset({"abstract", "summary", "executive summary", "editor's notes", "editor’s notes"})
+# Headings of a list of works cited: the entries under them are kind "footnote", as notes are
+# (titles and names, seldom an answer; ranking.py weighs both alike). Folded as `_fold` folds.
+_REFERENCE_LISTS = frozenset({
+    "references", "reference", "additional reference", "additional references", "bibliography",
+    "select bibliography", "selected bibliography", "works cited", "literature cited", "further reading",
+    "suggested reading", "suggested readings", "recommended reading", "additional reading",
+})
+_TITLE_LONGEST = 200  # characters: a document's title runs longer than a section heading
 _PARA_NO = re.compile(r"^(\d{1,3})(?=[^\W\d_]|[“‘\"(\[])")
 
 
@@ -61,6 +69,8 @@ def classify(blocks: list[Block], doc: Doc) -> None:
 def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     block = blocks[i]
     text = block.plain
+    if block is doc.first and _is_title(blocks, i, doc):
+        return True
     if len(block.lines) > 2 or not heading_like(text):
         return False
     if _CHAPTER.match(text) or text.lower().rstrip(":") in _KEYWORDS:
@@ -78,6 +88,17 @@ def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
             return False
     # PDF text: a heading can be the last line of a page, its text on the next page.
     return not doc.blank_mode and i == len(blocks) - 1 and len(block.lines) == 1
+
+
+def _is_title(blocks: list[Block], i: int, doc: Doc) -> bool:
+    """A text's first paragraph is its title when it is a line or two, capitalised, with no full stop, and text follows.
+
+    Only where blank lines separate paragraphs: there the title is a paragraph of its own, while a
+    PDF's first lines may be a running head or the start of the text.
+    """
+    block = blocks[i]
+    followed = i + 1 < len(blocks) or len(doc.labels) > 1
+    return doc.blank_mode and followed and len(block.lines) <= 2 and heading_like(block.plain, _TITLE_LONGEST)
 
 
 def _is_sentence(text: str) -> bool:
@@ -138,10 +159,12 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
     box_top = False
     box_pages = 0
     prev_heading = False
+    references = False  # under a heading of works cited
     title = _fold(doc.record.title)
     for n, block in enumerate(ordered):
         if block.kind in ("footnote", "caption"):
             block.section = box or " / ".join(path)
+            prev_heading = prev_heading and block.kind == "caption"  # notes under a heading are its text
             continue
         if block.kind == "box-title":
             box, box_page, box_top, box_pages = block.plain, block.page, block.top, 1
@@ -165,6 +188,7 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
                 continue
         if block.kind == "heading":
             text = block.plain
+            references = _fold(text) in _REFERENCE_LISTS
             if n < 5 and title and _fold(text).startswith(title[:60]):
                 block.section = ""  # the document's own title is no section
                 prev_heading = False
@@ -185,6 +209,8 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
             prev_heading = False
             if block.paragraph == 1 and path and path[0].lower() in _FRONT_MATTER:
                 path = []  # numbered paragraph 1 starts the article proper, after the editor's notes
+            if references and block.kind == "body" and block.paragraph is None:
+                block.kind = "footnote"
         block.section = " / ".join(path)
 
 

@@ -73,6 +73,7 @@ def split_document(record: Record, pages: list[Page], pdf: bool = False) -> Spli
         bodies.append(blocks)
         notes.append(foot)
 
+    doc.first = next((b for blocks in bodies for b in blocks), None)
     number_paragraphs([b for blocks in bodies for b in blocks], doc)
     for blocks in bodies:
         classify(blocks, doc)
