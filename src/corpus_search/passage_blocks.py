@@ -151,9 +151,12 @@ def _footnote_region(lines: list[str], i: int, blank_mode: bool, doc: Doc, last_
         # after this one"; answered from a table, since scanning per line is quadratic on a page
         # of thousands of "1 ..." lines.
         return len(lines) if number == doc.next_note and last_at.get(number + 1, -1) > i else None
+    end, count = _note_run(lines, i, number)
+    if not referenced and count > 1:  # a marker to any note of the run: "advised.2" before notes 1 and 2
+        seen = set(doc.markers.seen)
+        referenced = any(str(n) in seen for n in range(number + 1, number + count))
     if not referenced and number != doc.next_note:
         return None
-    end = _note_run_end(lines, i, number)
     after = next((j for j in range(end, len(lines)) if lines[j]), None)
     headed = _under_notes_heading(lines, i)
     if after is None:  # the run reaches the foot of the page
@@ -166,17 +169,17 @@ def _footnote_region(lines: list[str], i: int, blank_mode: bool, doc: Doc, last_
     return end if headed else None
 
 
-def _note_run_end(lines: list[str], i: int, number: int) -> int:
-    """The first line of the first paragraph after line i that is not the next note (blank-line paragraphs)."""
+def _note_run(lines: list[str], i: int, number: int) -> tuple[int, int]:
+    """The paragraphs from line i numbered on from `number` (blank-line paragraphs): where they end, how many."""
     expected = number
     for j in range(i, len(lines)):
         if not lines[j] or (j > i and lines[j - 1]):
             continue  # inside a paragraph: a note's own lines
         match = FOOTNOTE_START.match(lines[j])
         if not match or int(match.group(1)) != expected:
-            return j
+            return j, expected - number
         expected += 1
-    return len(lines)
+    return len(lines), expected - number
 
 
 def _under_notes_heading(lines: list[str], i: int) -> bool:
@@ -236,11 +239,11 @@ def group_blocks(lines: list[str], page: int, blank_mode: bool, doc: Doc) -> lis
 
 
 def heading_like(text: str, longest: int = 100) -> bool:
-    """Short, capitalised, no closing punctuation except '?' or an ellipsis."""
+    """Short, capitalised, no closing punctuation except '?' or an ellipsis ("Thanks, all!" is a sentence)."""
     text = SENTINEL.sub("", text).strip()
     if not 2 <= len(text) <= longest or not any(c.isalpha() for c in text):
         return False
-    if text.endswith((",", ";", "-", "–", ":")) or (text.endswith(".") and not text.endswith("...")):
+    if text.endswith((",", ";", "-", "–", ":", "!")) or (text.endswith(".") and not text.endswith("...")):
         return False
     first = text.lstrip("…. ")
     return bool(first) and (first[0].isupper() or first[0].isdigit() and text[:1] != first[:1]) or text.startswith(("…", "..."))
