@@ -69,16 +69,18 @@ def classify(blocks: list[Block], doc: Doc) -> None:
 def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     block = blocks[i]
     text = block.plain
-    if block is doc.first and _is_title(blocks, i, doc):
-        return True
-    if len(block.lines) > 2 or not heading_like(text):
+    # A text's first paragraph may be its title, which runs longer than a section heading; only
+    # where blank lines separate paragraphs, as a PDF's first lines may be a running head instead.
+    title = block is doc.first and doc.blank_mode
+    if len(block.lines) > 2 or not heading_like(text, _TITLE_LONGEST if title else 100):
         return False
     if _CHAPTER.match(text) or text.lower().rstrip(":") in _KEYWORDS:
         return True
-    if len(block.lines) == 2 and max(len(ln) for ln in block.lines) > 0.75 * doc.width:
+    if not title and len(block.lines) == 2 and max(len(ln) for ln in block.lines) > 0.75 * doc.width:
         return False
-    # A heading is followed, on the same page and within two more heading-like lines, by text.
-    for j in range(i + 1, min(i + 4, len(blocks))):
+    # A heading is followed, on the same page and within two more heading-like lines, by text
+    # (a title within three: its date line and first heading come between).
+    for j in range(i + 1, min(i + (5 if title else 4), len(blocks))):
         nxt = blocks[j]
         if nxt.kind == "footnote":
             return False
@@ -88,17 +90,6 @@ def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
             return False
     # PDF text: a heading can be the last line of a page, its text on the next page.
     return not doc.blank_mode and i == len(blocks) - 1 and len(block.lines) == 1
-
-
-def _is_title(blocks: list[Block], i: int, doc: Doc) -> bool:
-    """A text's first paragraph is its title when it is a line or two, capitalised, with no full stop, and text follows.
-
-    Only where blank lines separate paragraphs: there the title is a paragraph of its own, while a
-    PDF's first lines may be a running head or the start of the text.
-    """
-    block = blocks[i]
-    followed = i + 1 < len(blocks) or len(doc.labels) > 1
-    return doc.blank_mode and followed and len(block.lines) <= 2 and heading_like(block.plain, _TITLE_LONGEST)
 
 
 def _is_sentence(text: str) -> bool:
