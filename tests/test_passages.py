@@ -405,3 +405,22 @@ def test_entries_under_a_reference_heading_are_notes_not_body(heading: str) -> N
     assert [p.kind for p in passages if p.text == entry] == ["footnote"]
     assert passages[-1].kind == "body" and passages[-1].section == "Disclaimer"
     assert next(p for p in passages if p.text == _PARAGRAPH).kind == "body"
+
+
+@pytest.mark.parametrize("dateline", ["Updated May 2, 2025", "May 2, 2025", "2 May 2025", "Revised March 2024"])
+def test_a_dateline_under_the_title_opens_no_section(dateline: str) -> None:
+    title = "Water Rights in the Lower Basin"
+    text = f"{title}\n\n{dateline}\n\n{_PARAGRAPH}\n\nBackground\n\n{_PARAGRAPH} Again.\n"
+    passages = _split_text(text, title=title)
+    assert [p.section for p in passages if p.text.startswith("The committee")] == ["", "Background"]
+
+
+def test_table_rows_are_neither_headings_nor_sections() -> None:
+    rows = ["Dec. 2023 | $26.2 | $7.9 | 30%", "Dec. 2022 | $23.8 | $7.2 | 30%", "Dec. 2021 | $22.6 | $7.7 | 34%"]
+    text = (f"Debt Held Abroad\n\n{_PARAGRAPH}\n\nHoldings by Year\n\n{_PARAGRAPH} Again.\n\n"
+            "Table 1. Foreign Holdings (2021-2023)\n\nEnd of Month | Total Debt | Foreign Holdings | Share\n\n"
+            + "\n\n".join(rows) + f"\n\nSource: The Treasury's monthly holdings tables, March 2024 release, "
+            f"with shares computed from the totals of each month's tables by the authors.\n\n{_PARAGRAPH} Last.\n")
+    passages = _split_text(text)
+    assert [p.kind for p in passages if p.text in rows] == ["body"] * 3
+    assert {p.section for p in passages[3:]} == {"Holdings by Year"}

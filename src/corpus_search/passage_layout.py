@@ -28,6 +28,12 @@ _REFERENCE_LISTS = frozenset({
     "select bibliography", "selected bibliography", "works cited", "literature cited", "further reading",
     "suggested reading", "suggested readings", "recommended reading", "additional reading",
 })
+_TABLE_ROW = re.compile(r"(?:\S \| .*){2}")  # three cells or more: "Dec. 2023 | $26.2 | 30%"
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+# A line that only dates the document ("Updated April 22, 2026", "3 May 2024"): front matter, no section.
+_DATELINE = re.compile(rf"^(?:(?:updated|revised|published|issued|dated|as of)\s+)?(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}"
+                       rf"|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{4}})$", re.I)
 _TITLE_LONGEST = 200  # characters: a document's title runs longer than a section heading
 _PARA_NO = re.compile(r"^(\d{1,3})(?=[^\W\d_]|[“‘\"(\[])")
 
@@ -72,7 +78,7 @@ def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     # A text's first paragraph may be its title, which runs longer than a section heading; only
     # where blank lines separate paragraphs, as a PDF's first lines may be a running head instead.
     title = block is doc.first and doc.blank_mode
-    if len(block.lines) > 2 or not heading_like(text, _TITLE_LONGEST if title else 100):
+    if len(block.lines) > 2 or not heading_like(text, _TITLE_LONGEST if title else 100) or _TABLE_ROW.search(text):
         return False
     if _CHAPTER.match(text) or text.lower().rstrip(":") in _KEYWORDS:
         return True
@@ -177,6 +183,9 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
                 block.kind = "box"
                 block.section = box
                 continue
+        if block.kind == "heading" and _DATELINE.match(block.plain):
+            block.section = " / ".join(path)
+            continue
         if block.kind == "heading":
             text = block.plain
             references = _fold(text) in _REFERENCE_LISTS
