@@ -68,6 +68,8 @@ def test_hyphen_judge(left: str, right: str, join: bool) -> None:
         (["Sinopec’s $1.3 billion", "in 2014. Then", "the G20 summit", "Su-35 attack"], []),
         (["sanctions.2 European", "the EU.3 For", "Soviet Union4 In other"], ["2", "3", "4"]),
         (["the G8 membership.1 And"], ["1"]),
+        # Bracketed markers glued to the text; a bracketed year or a spaced "[3]" is no note.
+        (["debt[1] rose", "held abroad.[2] Then", "in [3] a", "see [2027] and"], ["1", "2"]),
     ],
 )
 def test_markers_follow_the_note_sequence(lines: list[str], lifted: list[str]) -> None:
@@ -86,3 +88,15 @@ def test_bidi_controls_are_dropped():
     from corpus_search.clean import normalize
 
     assert normalize("evil\u202etxt.exe\u202c and \u2066isolated\u2069") == "eviltxt.exe and isolated"
+
+
+@pytest.mark.parametrize(
+    ("line", "number"),
+    [("1. Feng Zhongping", "1"), ("1 United Nations", "1"), ("[1] Feng Zhongping", "1"), ("[12]Treasury data", "12"),
+     ("1] unopened", None), ("[1 unclosed", None), ("[1. mixed", None), ("1.5 million", None), ("2014 was", None)],
+)
+def test_a_note_starts_with_its_number_bare_or_in_brackets(line: str, number: str | None) -> None:
+    from corpus_search.clean import FOOTNOTE_START
+
+    match = FOOTNOTE_START.match(line)
+    assert (match.group(1) if match else None) == number

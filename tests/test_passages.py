@@ -299,3 +299,128 @@ def test_a_label_before_a_fragment_is_not_a_heading(after: str) -> None:
     text = f"Russia\n\n{after}\n\nGazprom\n"
     passages = split_document(Record(doc_id="d", title="A report"), [Page(index=0, text=text)]).passages
     assert [p for p in passages if p.kind == "heading"] == []
+
+
+# -- kinds in plain-text sources (issue 16): titles, notes after the text, reference lists --------------
+
+def _split_text(text: str, title: str = "A report") -> list:
+    return split_document(Record(doc_id="t", title=title), [Page(index=0, text=text)]).passages
+
+
+def _kinds(passages: list) -> list[tuple[str, str]]:
+    return [(p.kind, p.text[:24]) for p in passages]
+
+
+_PARAGRAPH = ("The committee reviewed the procurement plan in March and asked the agency to report on costs, "
+              "schedules and the testing of the first prototypes before the next budget request.")
+
+
+@pytest.mark.parametrize("title", [
+    "The Navy's XR-9 Amphibious Reconnaissance Vessel (Formerly the Littoral Scout Craft [LSC]): Background and Issues",
+    "Water Rights in the Lower Basin",
+    "Can Small Reactors Power Remote Bases?",
+])
+def test_a_texts_first_line_title_is_a_heading_even_when_long(title: str) -> None:
+    passages = _split_text(f"{title}\n\nUpdated May 2, 2025\n\n{_PARAGRAPH}\n")
+    assert passages[0].text == title and passages[0].kind == "heading"
+    assert passages[-1].kind == "body"
+
+
+@pytest.mark.parametrize("first", [
+    "Please send me the budget figures by Friday.",
+    "The board met on Monday and approved the plan.",
+    "Thanks, all of you!",
+    "Dear colleagues,",
+])
+def test_a_memos_short_first_sentence_is_no_heading(first: str) -> None:
+    passages = _split_text(f"{first}\n\n{_PARAGRAPH}\n")
+    assert _kinds(passages)[0] == ("body", first[:24])
+
+
+def test_a_first_line_too_long_for_a_title_is_body() -> None:
+    first = " ".join(["Several agencies share the work of watching the river basin and none of them"] * 3)
+    passages = _split_text(f"{first}\n\n{_PARAGRAPH}\n")
+    assert passages[0].kind == "body"
+
+
+_NOTES_TEXT = """Reservoir Storage in Dry Years
+
+Summary
+
+Storage fell by a third between 2020 and 2023. Releases were cut twice. {m1}
+
+Operators now plan releases a season ahead, as the second study advised.{m2}
+
+{heading}
+
+{n1}The Bureau's monthly storage tables, 2020-2023.
+
+{n2}A second study of release rules, with a short
+second line that continues the same note.
+
+Disclaimer
+
+This document was prepared for the committee and may be reproduced in full.
+"""
+
+
+@pytest.mark.parametrize(("heading", "n1", "n2", "m1", "m2"), [
+    ("Footnotes", "1. ", "2. ", "", ""),  # no markers in the body: the heading says what follows
+    ("Endnotes:", "1 ", "2 ", "", ""),
+    ("Sources", "[1] ", "[2] ", "Storage[1] fell", "[2]"),  # bracketed markers and notes
+    ("Sources", "1. ", "2. ", "", "2"),  # a glued marker ("advised.2") references note 2, so note 1 starts the run
+])
+def test_numbered_notes_after_the_text_are_footnotes_and_the_section_after_them_is_not(
+        heading: str, n1: str, n2: str, m1: str, m2: str) -> None:
+    text = _NOTES_TEXT.format(heading=heading, n1=n1, n2=n2, m1="", m2=m2)
+    if m1:
+        text = text.replace("Storage fell", m1)
+    passages = _split_text(text)
+    notes = [p for p in passages if p.kind == "footnote"]
+    assert [(p.notes, p.text[:20]) for p in notes] == [(("1",), "The Bureau's monthly"), (("2",), "A second study of re")]
+    assert notes[1].text.endswith("continues the same note.")
+    last = passages[-1]
+    assert (last.kind, last.section) == ("body", "Disclaimer") and last.text.startswith("This document")
+    assert [p.text for p in passages if p.kind == "heading"][-1] == "Disclaimer"
+    if m2:
+        citing = next(p for p in passages if p.text.startswith("Operators"))
+        assert citing.notes == ("2",) and citing.text.endswith("advised.")
+
+
+@pytest.mark.parametrize("after", ["", "\n\nThe plan was adopted without a vote.\n", "\n\nNext Steps\n\nWe meet again in June.\n"])
+def test_a_numbered_list_in_the_body_stays_body(after: str) -> None:
+    text = (f"Meeting Notes\n\nThe group agreed on three steps for the spring.\n\n1. Survey the canal.\n\n"
+            f"2. Price the new gates.\n\n3. Report to the board in May.{after}")
+    passages = _split_text(text)
+    items = [p for p in passages if p.text[:2] in ("1.", "2.", "3.")]
+    assert [p.kind for p in items] == ["body"] * 3
+    assert not any(p.kind == "footnote" for p in passages)
+
+
+@pytest.mark.parametrize("heading", ["References", "Additional Reference", "Further Reading"])
+def test_entries_under_a_reference_heading_are_notes_not_body(heading: str) -> None:
+    entry = "Agency Report AR-112, The River Basin Compact (Formerly the Tri-State Water Accord [TSWA]), by J. Rivera."
+    text = f"Water Rights\n\n{_PARAGRAPH}\n\n{heading}\n\n{entry}\n\nDisclaimer\n\nThis document may be reproduced.\n"
+    passages = _split_text(text)
+    assert [p.kind for p in passages if p.text == entry] == ["footnote"]
+    assert passages[-1].kind == "body" and passages[-1].section == "Disclaimer"
+    assert next(p for p in passages if p.text == _PARAGRAPH).kind == "body"
+
+
+@pytest.mark.parametrize("dateline", ["Updated May 2, 2025", "May 2, 2025", "2 May 2025", "Revised March 2024"])
+def test_a_dateline_under_the_title_opens_no_section(dateline: str) -> None:
+    title = "Water Rights in the Lower Basin"
+    text = f"{title}\n\n{dateline}\n\n{_PARAGRAPH}\n\nBackground\n\n{_PARAGRAPH} Again.\n"
+    passages = _split_text(text, title=title)
+    assert [p.section for p in passages if p.text.startswith("The committee")] == ["", "Background"]
+
+
+def test_table_rows_are_neither_headings_nor_sections() -> None:
+    rows = ["Dec. 2023 | $26.2 | $7.9 | 30%", "Dec. 2022 | $23.8 | $7.2 | 30%", "Dec. 2021 | $22.6 | $7.7 | 34%"]
+    text = (f"Debt Held Abroad\n\n{_PARAGRAPH}\n\nHoldings by Year\n\n{_PARAGRAPH} Again.\n\n"
+            "Table 1. Foreign Holdings (2021-2023)\n\nEnd of Month | Total Debt | Foreign Holdings | Share\n\n"
+            + "\n\n".join(rows) + f"\n\nSource: The Treasury's monthly holdings tables, March 2024 release, "
+            f"with shares computed from the totals of each month's tables by the authors.\n\n{_PARAGRAPH} Last.\n")
+    passages = _split_text(text)
+    assert [p.kind for p in passages if p.text in rows] == ["body"] * 3
+    assert {p.section for p in passages[3:]} == {"Holdings by Year"}

@@ -30,7 +30,7 @@ from corpus_search.store import Store
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
-PIPELINE_VERSION = "4"  # 4: scanned PDFs are OCR'd, printed page numbers read from the pages, languages (an index built before reads every source again)
+PIPELINE_VERSION = "5"  # 5: passage kinds in plain text (titles, footnote runs, reference lists); 4: OCR, printed page numbers, languages
 
 
 @dataclass

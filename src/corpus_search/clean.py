@@ -146,11 +146,12 @@ def split_fragment(prev: str, nxt: str) -> tuple[str, str] | None:
 
 # --- footnote markers ------------------------------------------------------------------
 
-# A marker is 1-3 digits glued to a word ("Union4") or to punctuation that follows a
-# word ("Pakistan.1", "are’.13"), followed by a space, punctuation or the line end. A
-# digit before it ("$1.3", "22.8") means it is part of a number.
+# A marker is 1-3 digits, bare or in square brackets, glued to a word ("Union4", "debt[4]")
+# or to punctuation that follows a word ("Pakistan.1", "are’.13", "debt.[4]"), followed by
+# a space, punctuation or the line end. A digit before it ("$1.3", "22.8") means it is part
+# of a number.
 _MARKER = re.compile(
-    r"(?:(?<=[^\W\d_])|(?<=[^\d\s][.,;:!?\u2019\u201d\"')\]]))(\d{1,3})(?=[\s,.;:)]|$)"
+    r"(?:(?<=[^\W\d_])|(?<=[^\d\s][.,;:!?\u2019\u201d\"')\]]))(?:\[(\d{1,3})\]|(\d{1,3}))(?=[\s,.;:)]|$)"
 )
 
 
@@ -168,7 +169,7 @@ class MarkerTracker:
         pos = 0
         count = 0
         for match in _MARKER.finditer(line):
-            number = int(match.group(1))
+            number = int(match.group(1) or match.group(2))
             if not self.last < number <= self.last + self.max_gap:
                 continue  # "G20", "2014": not the next note, so part of the text
             out.append(line[pos : match.start()])
@@ -182,8 +183,11 @@ class MarkerTracker:
 
 
 # Footnote lines: "1. Feng Zhongping ..." (Chaillot), "1 United Nations ..." (CRS PDF),
-# "• 5 “More than ...” (...)" (web edition bullet).
-FOOTNOTE_START = re.compile(r"^(\d{1,3})(?:\.\s*(?!\d)|\s+)(?=\S)")
+# "[1] Feng Zhongping ..." (a text export that brackets its note numbers), and
+# "• 5 “More than ...” (...)" (web edition bullet). A bracket is taken only as a pair.
+FOOTNOTE_START = re.compile(
+    r"^(?:\[(?=\d{1,3}\]))?(\d{1,3})(?:\](?:(?<=\[\d\])|(?<=\[\d\d\])|(?<=\[\d\d\d\]))\s*|\.\s*(?!\d)|\s+)(?=\S)"
+)
 BULLET_NOTE = re.compile(r"^[•\u2022\u25cf\u25aa*]\s*(\d{1,3})\s+(?=\S)")
 
 # --- page furniture --------------------------------------------------------------------

@@ -57,6 +57,7 @@ class Doc:
     markers: MarkerTracker = field(default_factory=MarkerTracker)
     next_note: int = 1
     physical: list[int] = field(default_factory=list)  # each page's 1-based PDF page; empty for text files
+    first: Block | None = None  # the document's first block: its title, when it reads like one
 
 
 # --- step 1: furniture and footnotes ---------------------------------------------------
@@ -91,7 +92,8 @@ def drop_furniture(lines: list[str], edges: set[str], doc: Doc, keep_top: bool =
 def lift_footnotes(lines: list[str], page: int, blank_mode: bool, doc: Doc) -> tuple[list[str], list[Block]]:
     """Body lines (markers turned into sentinels) and the footnotes found at the foot of the page.
 
-    A web edition's bullet footnotes ("• 5 “More than ...” (...)") sit between paragraphs;
+    A web edition's bullet footnotes ("• 5 “More than ...” (...)") sit between paragraphs, and so
+    does a run of notes that a new section follows (a text's "Footnotes" before its "Disclaimer"):
     they stay in place as slot lines that `group_blocks` turns into footnote blocks.
     """
     body: list[str] = []
@@ -99,47 +101,92 @@ def lift_footnotes(lines: list[str], page: int, blank_mode: bool, doc: Doc) -> t
     for j, line in enumerate(lines):
         if match := FOOTNOTE_START.match(line):
             last_at[int(match.group(1))] = j
-    for i, line in enumerate(lines):
+    i = 0
+    while i < len(lines):
+        line = lines[i]
         bullet = BULLET_NOTE.match(line)
         if bullet:
             body.extend(["", f"{_FOOT_SLOT}{bullet.group(1)}{_FOOT_SLOT}{line[bullet.end() :]}", ""])
             doc.next_note = max(doc.next_note, int(bullet.group(1)) + 1)
+            i += 1
             continue
-        if _footnote_region_starts(lines, i, blank_mode, doc, last_at):
+        end = _footnote_region(lines, i, blank_mode, doc, last_at)
+        if end is not None and end >= len(lines):
             return body, _footnote_blocks(lines[i:], page, doc)
+        if end is not None:
+            for note in _footnote_blocks(lines[i:end], page, doc):
+                body.extend(["", f"{_FOOT_SLOT}{note.note}{_FOOT_SLOT}{note.lines[0]}", *note.lines[1:], ""])
+            i = end
+            continue
         lifted, count = (line, 0) if CAPTION.match(line) else doc.markers.lift(line)
         doc.stats["note_markers"] += count
         body.append(lifted)
+        i += 1
     return body, []
 
 
 _FOOT_SLOT = "\ue004"  # private use, so it cannot occur in normalised source text
+_NOTES_HEADINGS = frozenset({"footnotes", "endnotes"})  # "Notes" alone also heads meeting notes and lists
 
 
-def _footnote_region_starts(lines: list[str], i: int, blank_mode: bool, doc: Doc, last_at: dict[int, int]) -> bool:
+def _footnote_region(lines: list[str], i: int, blank_mode: bool, doc: Doc, last_at: dict[int, int]) -> int | None:
+    """Where the footnotes that start at line i end (len(lines): the page's foot), or None: no notes start here.
+
+    Notes continue the document's note numbering and are referenced by markers in the body, or, in
+    a text with blank lines between paragraphs, sit under a "Footnotes" heading. Unreferenced, a
+    numbered run counts only at the foot of a page of a PDF or a paged text (a marker glued to a
+    digit is not found): a numbered list that ends a one-page text is still a list.
+    """
     match = FOOTNOTE_START.match(lines[i])
     if not match or (blank_mode and i > 0 and lines[i - 1]):
-        return False
+        return None
     number = int(match.group(1))
     if not doc.next_note <= number <= doc.next_note + 2:
-        return False
-    if str(number) in doc.markers.seen:
-        return True
-    # No marker found (glued to a digit, say): accept only an unbroken run of notes to the page end.
+        return None
+    referenced = str(number) in doc.markers.seen
     if not blank_mode:
+        if referenced:
+            return len(lines)
         # PDF text: every line may start a note, so the run below is "note n+1 starts some line
         # after this one"; answered from a table, since scanning per line is quadratic on a page
         # of thousands of "1 ..." lines.
-        return number == doc.next_note and last_at.get(number + 1, -1) > i
+        return len(lines) if number == doc.next_note and last_at.get(number + 1, -1) > i else None
+    end, count = _note_run(lines, i, number)
+    if not referenced and count > 1:  # a marker to any note of the run: "advised.2" before notes 1 and 2
+        seen = set(doc.markers.seen)
+        referenced = any(str(n) in seen for n in range(number + 1, number + count))
+    if not referenced and number != doc.next_note:
+        return None
+    after = next((j for j in range(end, len(lines)) if lines[j]), None)
+    headed = _under_notes_heading(lines, i)
+    if after is None:  # the run reaches the foot of the page
+        return len(lines) if referenced or headed or len(doc.labels) > 1 else None
+    new_section = (after + 1 == len(lines) or not lines[after + 1]) and heading_like(lines[after])
+    if (referenced or headed) and new_section:
+        return end
+    if referenced:
+        return len(lines)  # what follows the run continues its last note
+    return end if headed else None
+
+
+def _note_run(lines: list[str], i: int, number: int) -> tuple[int, int]:
+    """The paragraphs from line i numbered on from `number` (blank-line paragraphs): where they end, how many."""
     expected = number
     for j in range(i, len(lines)):
-        m = FOOTNOTE_START.match(lines[j])
-        starts_block = j == i or not lines[j - 1] or not blank_mode
-        if m and starts_block and int(m.group(1)) == expected:
-            expected += 1
-        elif blank_mode and starts_block and lines[j]:
-            return False
-    return number == doc.next_note and expected > number + (0 if blank_mode else 1)
+        if not lines[j] or (j > i and lines[j - 1]):
+            continue  # inside a paragraph: a note's own lines
+        match = FOOTNOTE_START.match(lines[j])
+        if not match or int(match.group(1)) != expected:
+            return j, expected - number
+        expected += 1
+    return len(lines), expected - number
+
+
+def _under_notes_heading(lines: list[str], i: int) -> bool:
+    k = next((j for j in range(i - 1, -1, -1) if lines[j]), None)
+    if k is None or (k > 0 and lines[k - 1]):
+        return False  # no paragraph before, or one longer than a heading line
+    return SENTINEL.sub("", lines[k]).strip().rstrip(":").casefold() in _NOTES_HEADINGS
 
 
 def _footnote_blocks(lines: list[str], page: int, doc: Doc) -> list[Block]:
@@ -168,13 +215,18 @@ def group_blocks(lines: list[str], page: int, blank_mode: bool, doc: Doc) -> lis
             blocks.extend(_split_glued_heading(Block(list(current), page), doc))
             current.clear()
 
+    in_note = False  # the lines after a slot, up to a blank line, are that note's
     for i, line in enumerate(lines):
         if line.startswith(_FOOT_SLOT):
             flush()
             _, note, text = line.split(_FOOT_SLOT, 2)
             blocks.append(Block([text], page, kind="footnote", note=note))
+            in_note = True
         elif not line:
             flush()
+            in_note = False
+        elif in_note:
+            blocks[-1].lines.append(line)
         elif blank_mode or not current:
             current.append(line)
         elif _starts_paragraph(current[-1], line, lines[i + 1] if i + 1 < len(lines) else "", doc):
@@ -186,12 +238,12 @@ def group_blocks(lines: list[str], page: int, blank_mode: bool, doc: Doc) -> lis
     return blocks
 
 
-def heading_like(text: str) -> bool:
-    """Short, capitalised, no closing punctuation except '?' or an ellipsis."""
+def heading_like(text: str, longest: int = 100) -> bool:
+    """Short, capitalised, no closing punctuation except '?' or an ellipsis ("Thanks, all!" is a sentence)."""
     text = SENTINEL.sub("", text).strip()
-    if not 2 <= len(text) <= 100 or not any(c.isalpha() for c in text):
+    if not 2 <= len(text) <= longest or not any(c.isalpha() for c in text):
         return False
-    if text.endswith((",", ";", "-", "–", ":")) or (text.endswith(".") and not text.endswith("...")):
+    if text.endswith((",", ";", "-", "–", ":", "!")) or (text.endswith(".") and not text.endswith("...")):
         return False
     first = text.lstrip("…. ")
     return bool(first) and (first[0].isupper() or first[0].isdigit() and text[:1] != first[:1]) or text.startswith(("…", "..."))

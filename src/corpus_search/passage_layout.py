@@ -17,10 +17,24 @@ _CHAPTER = re.compile(r"^(chapter|part)\s+(\d+|[ivxlc]+|one|two|three|four|five|
 _KEYWORDS = frozenset(
     "foreword preface introduction conclusion conclusions annex annexes appendix appendices abbreviations "
     "acronyms references bibliography notes endnotes abstract summary overview background glossary contents "
-    "acknowledgements acknowledgments disclaimer".split()
+    "acknowledgements acknowledgments disclaimer footnotes".split()
 ) | {"executive summary", "table of contents", "editor's notes", "editor’s notes", "author information",
      "further reading", "about the authors", "list of abbreviations"}  # fmt: skip
 _FRONT_MATTER = frozenset({"abstract", "summary", "executive summary", "editor's notes", "editor’s notes"})
+# Headings of a list of works cited: the entries under them are kind "footnote", as notes are
+# (titles and names, seldom an answer; ranking.py weighs both alike). Folded as `_fold` folds.
+_REFERENCE_LISTS = frozenset({
+    "references", "reference", "additional reference", "additional references", "bibliography",
+    "select bibliography", "selected bibliography", "works cited", "literature cited", "further reading",
+    "suggested reading", "suggested readings", "recommended reading", "additional reading",
+})
+_TABLE_ROW = re.compile(r"(?:\S \| .*){2}")  # three cells or more: "Dec. 2023 | $26.2 | 30%"
+_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
+          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
+# A line that only dates the document ("Updated April 22, 2026", "3 May 2024"): front matter, no section.
+_DATELINE = re.compile(rf"^(?:(?:updated|revised|published|issued|dated|as of)\s+)?(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}"
+                       rf"|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{4}})$", re.I)
+_TITLE_LONGEST = 200  # characters: a document's title runs longer than a section heading
 _PARA_NO = re.compile(r"^(\d{1,3})(?=[^\W\d_]|[“‘\"(\[])")
 
 
@@ -61,14 +75,18 @@ def classify(blocks: list[Block], doc: Doc) -> None:
 def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     block = blocks[i]
     text = block.plain
-    if len(block.lines) > 2 or not heading_like(text):
+    # A text's first paragraph may be its title, which runs longer than a section heading; only
+    # where blank lines separate paragraphs, as a PDF's first lines may be a running head instead.
+    title = block is doc.first and doc.blank_mode
+    if len(block.lines) > 2 or not heading_like(text, _TITLE_LONGEST if title else 100) or _TABLE_ROW.search(text):
         return False
     if _CHAPTER.match(text) or text.lower().rstrip(":") in _KEYWORDS:
         return True
-    if len(block.lines) == 2 and max(len(ln) for ln in block.lines) > 0.75 * doc.width:
+    if not title and len(block.lines) == 2 and max(len(ln) for ln in block.lines) > 0.75 * doc.width:
         return False
-    # A heading is followed, on the same page and within two more heading-like lines, by text.
-    for j in range(i + 1, min(i + 4, len(blocks))):
+    # A heading is followed, on the same page and within two more heading-like lines, by text
+    # (a title within three: its date line and first heading come between).
+    for j in range(i + 1, min(i + (5 if title else 4), len(blocks))):
         nxt = blocks[j]
         if nxt.kind == "footnote":
             return False
@@ -138,10 +156,12 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
     box_top = False
     box_pages = 0
     prev_heading = False
+    references = False  # under a heading of works cited
     title = _fold(doc.record.title)
     for n, block in enumerate(ordered):
         if block.kind in ("footnote", "caption"):
             block.section = box or " / ".join(path)
+            prev_heading = prev_heading and block.kind == "caption"  # notes under a heading are its text
             continue
         if block.kind == "box-title":
             box, box_page, box_top, box_pages = block.plain, block.page, block.top, 1
@@ -163,8 +183,12 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
                 block.kind = "box"
                 block.section = box
                 continue
+        if block.kind == "heading" and _DATELINE.match(block.plain):
+            block.section = " / ".join(path)
+            continue
         if block.kind == "heading":
             text = block.plain
+            references = _fold(text) in _REFERENCE_LISTS
             if n < 5 and title and _fold(text).startswith(title[:60]):
                 block.section = ""  # the document's own title is no section
                 prev_heading = False
@@ -185,6 +209,8 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
             prev_heading = False
             if block.paragraph == 1 and path and path[0].lower() in _FRONT_MATTER:
                 path = []  # numbered paragraph 1 starts the article proper, after the editor's notes
+            if references and block.kind == "body" and block.paragraph is None:
+                block.kind = "footnote"
         block.section = " / ".join(path)
 
 

@@ -4,11 +4,15 @@ The quotable text is the cleaned text: every passage is a slice of `Split.text`,
 passage's page is the printed page of its first word. The pipeline, in order:
 
 1. per page: normalise unicode, drop furniture (running heads, URL lines, page numbers,
-   chapter tabs), lift glued footnote markers and the footnotes at the foot of the page;
+   chapter tabs), lift glued footnote markers ("Union4", "debt[4]") and the footnotes at the
+   foot of the page, or, in a text, a numbered run under a "Footnotes" heading or that the
+   body's markers reference, left in place when a new section follows it;
 2. group lines into blocks (blank-line paragraphs, or layout heuristics for PDF text);
-3. classify blocks: heading, caption, box, body; strip glued paragraph numbers;
+3. classify blocks: heading (a text's first paragraph is its title when it reads like one),
+   caption, box, body; strip glued paragraph numbers;
 4. rejoin paragraphs that run across a page break, with the footnotes after them;
-5. build section paths, split overlong paragraphs, and cut the final passages.
+5. build section paths (a dateline opens none; entries under "References" and the like are
+   notes), split overlong paragraphs, and cut the final passages.
 
 Steps 1-2 live in passage_blocks.py, steps 3-4 and the section paths in passage_layout.py, the
 text of a passage (joined lines, long paragraphs cut, sentinels out) in passage_text.py; this
@@ -73,6 +77,7 @@ def split_document(record: Record, pages: list[Page], pdf: bool = False) -> Spli
         bodies.append(blocks)
         notes.append(foot)
 
+    doc.first = next((b for blocks in bodies for b in blocks), None)
     number_paragraphs([b for blocks in bodies for b in blocks], doc)
     for blocks in bodies:
         classify(blocks, doc)
