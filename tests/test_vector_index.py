@@ -12,8 +12,9 @@ import json
 import numpy as np
 import pytest
 
+from corpus_search.backends import row_order
 from corpus_search.generations import Generations, verify_files
-from corpus_search.search import Filters
+from corpus_search.search import Allowed, Filters
 from corpus_search.vector_index import BASIS, REDUCED, VectorIndex
 
 QUERIES = [
@@ -185,3 +186,33 @@ def test_a_filters_row_mask_marks_exactly_its_passages(corpus, share):
     allowed = set(ids[::share]) | {"no-such-document:0001"}
     mask = corpus.vectors.allowed_mask(allowed)
     assert [ids[i] for i in np.flatnonzero(mask)] == [pid for pid in ids if pid in allowed]
+
+
+def test_a_first_filtered_query_makes_one_row_mask_for_both_backends(corpus):
+    # After a full build the keyword and vector rows are the same passages in the same order: both
+    # backends wrote the same digest, and a filter's row mask is made once and used by both.
+    scorer = corpus.keyword._scorer
+    assert scorer.rows is not None and scorer.rows == corpus.vectors.rows
+    allowed = Allowed(corpus.vectors.ids[::3])
+    made = []
+    real = scorer._only
+    scorer._only = lambda a: made.append("keyword") or real(a)
+    try:
+        keep = scorer.mask(allowed=allowed)
+        mask = corpus.vectors.allowed_mask(allowed)
+    finally:
+        del scorer._only
+    assert made == ["keyword"] and len(allowed._memo) == 1
+    assert np.array_equal(keep, mask)
+    assert [corpus.vectors.ids[i] for i in np.flatnonzero(mask)] == list(corpus.vectors.ids[::3])
+
+
+def test_backends_whose_rows_differ_share_no_mask(tmp_path):
+    ids = ["a:1", "b:1", "c:1"]
+    VectorIndex.save(tmp_path / "x", ids, np.eye(3, dtype=np.float32))
+    VectorIndex.save(tmp_path / "y", ids[::-1], np.eye(3, dtype=np.float32))
+    x, y = VectorIndex.open(tmp_path / "x"), VectorIndex.open(tmp_path / "y")
+    assert x.rows == row_order(ids) and y.rows != x.rows
+    allowed = Allowed({"a:1"})
+    assert x.allowed_mask(allowed).tolist() == [True, False, False]
+    assert y.allowed_mask(allowed).tolist() == [False, False, True]

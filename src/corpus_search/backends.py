@@ -8,7 +8,9 @@ backend: a vector backend stores and searches vectors it is given.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +102,16 @@ class VectorBackend(Protocol):
 
     def search(self, query_vec: np.ndarray, k: int = 100, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         """(passage id, cosine), best first."""
+
+
+def row_order(ids: Sequence[str]) -> str:
+    """A digest of an index's passage ids in row order, written by each backend at build time.
+
+    Two backends whose digests are equal hold the same passages in the same rows (after a full build,
+    the keyword and vector backends do), so a filter's boolean row mask is made once and shared by both
+    (search.Allowed): a first filtered query then asks the filter about each row once, not twice.
+    """
+    return hashlib.sha256(json.dumps(list(ids)).encode("utf-8")).hexdigest()
 
 
 def _chosen(setting: str, choices: dict[str, str]):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus_search.backends import row_order
+
 FORMAT = 3  # 3: no segment membership (the coordination bonus it served is gone)
 META = "bm25.json"
 ARRAYS = ("terms", "indptr", "df", "docs", "weights", "lengths", "pids", "doc_ids", "kinds")
@@ -81,7 +83,9 @@ def export(ix, folder: Path) -> None:
     }
     for name, array in arrays.items():
         np.save(_path(folder, name), array, allow_pickle=False)
-    meta = {"format": FORMAT, "documents": total, "avg_field_length": dict(zip(FIELDS, avg))}
+    meta = {"format": FORMAT, "documents": total, "avg_field_length": dict(zip(FIELDS, avg)),
+            # deleted rows ("") are in no vector backend: such an index shares no row mask
+            "rows": row_order(pids) if all(pids) else ""}
     (folder / META).write_text(json.dumps(meta), encoding="utf-8")
 
 
@@ -176,6 +180,7 @@ class Scorer:
         self._live = None
         self._row_of: dict[str, int] | None = None
         self._pid_list: list[str] | None = None
+        self.rows = meta.get("rows") or None  # backends.row_order of the live rows, None when some are deleted
         self._total = self._n  # documents the idf counts: this index's, or every shard's (use_stats)
 
     def use_stats(self, stats: CorpusStats) -> None:
@@ -218,7 +223,8 @@ class Scorer:
             keep &= np.isin(self._kinds, list(kinds))
         if allowed is not None:
             memo = getattr(allowed, "memo", None)  # search.Allowed: the mask is made once per filter
-            keep &= memo(("bm25", id(self)), lambda: self._only(allowed)) if memo else self._only(allowed)
+            key = ("rows", self.rows) if self.rows else ("bm25", id(self))  # shared with vectors in the same rows
+            keep &= memo(key, lambda: self._only(allowed)) if memo else self._only(allowed)
         return keep
 
     def _only(self, allowed: set[str]) -> np.ndarray:

@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from corpus_search import config
+from corpus_search.backends import row_order
 from corpus_search.errors import IndexMissingError
 
 VECTORS = "vectors.npy"
 IDS = "vector_ids.json"
+ROWS = "vector_rows.json"  # backends.row_order of IDS, so the keyword backend can share a filter's row mask
 BASIS = "vector_basis.npy"
 REDUCED = "vectors_reduced.npy"
 _FIT_ROWS = 50_000  # rows the basis is fitted on: at 100k the directions are already settled
@@ -140,8 +142,9 @@ class VectorIndex:
     scans its reduced vectors, see the module's docstring)."""
 
     def __init__(self, ids: list[str], matrix: np.ndarray, basis: np.ndarray | None = None,
-                 reduced: np.ndarray | None = None):
+                 reduced: np.ndarray | None = None, rows: str | None = None):
         self.ids = ids
+        self.rows = rows  # backends.row_order(ids) as the build wrote it; None: share no row mask
         self.matrix = matrix
         self.basis = basis  # None: an index built without a first pass (or before it existed) is scanned exactly
         self.reduced = reduced
@@ -153,6 +156,7 @@ class VectorIndex:
         matrix = np.ascontiguousarray(matrix, dtype=np.float32)
         np.save(folder / VECTORS, matrix, allow_pickle=False)
         (folder / IDS).write_text(json.dumps(list(ids)), encoding="utf-8")
+        (folder / ROWS).write_text(json.dumps({"rows": row_order(ids)}), encoding="utf-8")
         # Derived from the whole matrix on every build, so an incremental build's is that of a full one.
         basis = fit_basis(matrix, config.get_int("first_pass_dims"))
         if basis is None:
@@ -182,7 +186,11 @@ class VectorIndex:
             if (basis.ndim != 2 or basis.shape[0] != matrix.shape[1] or basis.dtype != np.float32
                     or reduced.dtype != np.float32 or reduced.shape != (len(ids), basis.shape[1])):
                 raise IndexMissingError(f"vector index in {folder} is inconsistent; run `corpus-search build`")
-        return cls(ids, matrix, basis, reduced)
+        try:  # an index from before the digest existed shares no mask
+            rows = json.loads((folder / ROWS).read_text(encoding="utf-8")).get("rows")
+        except (OSError, ValueError, AttributeError):
+            rows = None
+        return cls(ids, matrix, basis, reduced, rows if isinstance(rows, str) and rows else None)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -205,7 +213,8 @@ class VectorIndex:
             return mask
 
         memo = getattr(allowed, "memo", None)
-        return memo(("vectors", id(self)), make) if memo else make()
+        key = ("rows", self.rows) if self.rows else ("vectors", id(self))  # shared with a keyword backend in the same rows
+        return memo(key, make) if memo else make()
 
     def search(self, query_vec: np.ndarray, k: int = 100, allowed: set[str] | None = None) -> list[tuple[str, float]]:
         if len(self.ids) == 0:
