@@ -274,3 +274,19 @@ def test_a_filters_keyword_mask_marks_exactly_its_passages(corpus, share):
     allowed = {p for p in pids[::share] if p} | {"no-such-document:0001"}
     mask = scorer._only(allowed)
     assert [pids[i] for i in np.flatnonzero(mask)] == [p for p in pids if p in allowed]
+
+
+@pytest.mark.parametrize("positive, negative", [("pipeline", "china"), ("gas", "pipeline OR russia"),
+                                                ('"Power of Siberia"', "gazprom"), ("sanctions", "crimea")])
+@pytest.mark.parametrize("limit", [1, 10, 200, 1000])  # 1000: more than the corpus holds, every match collected
+def test_not_leaves_out_every_passage_with_the_word_and_counts_what_it_returns(corpus, positive, negative, limit):
+    # Whoosh's AndNotMatcher let the first positive passage through when the NOT side started before
+    # it: "pipeline NOT china" returned a passage about China's oil pipelines (fix_whoosh_and_not).
+    def ids(query):
+        return {pid for pid, _ in corpus.keyword.search(query, limit=1000).ids}
+
+    want = ids(positive) - ids(negative)
+    assert want and ids(negative) & ids(positive)  # the NOT has something to leave out
+    got = corpus.keyword.search(f"{positive} NOT ({negative})", limit=limit)
+    assert {pid for pid, _ in got.ids} <= want and len(got.ids) == min(limit, len(want))
+    assert got.total == len(want)

@@ -22,7 +22,7 @@ from corpus_search.backends import KeywordDoc, KeywordHits
 from corpus_search.bm25 import FIELDS, CorpusStats
 from corpus_search.errors import IndexMissingError
 from corpus_search.keyword_analysis import INDEX_NAME, STOP_WORDS, analyze, query_terms, schema, term_of
-from corpus_search.keyword_query import bounded_collector, global_bm25f, parse
+from corpus_search.keyword_query import bounded_collector, fix_whoosh_and_not, global_bm25f, parse
 from corpus_search.keyword_safety import TOC_VERSION, check_toc, whoosh_safely
 
 # The names other modules import from here (search.py, shard_search.py, the tests and the benchmarks).
@@ -43,6 +43,7 @@ class KeywordIndex:
     @classmethod
     def create(cls, folder: Path, docs: Iterable[KeywordDoc]) -> KeywordIndex:
         whoosh_safely()
+        fix_whoosh_and_not()
         from whoosh import index  # only once whoosh_safely has patched Whoosh's loaders
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -57,6 +58,7 @@ class KeywordIndex:
     def update(cls, folder: Path, remove_doc_ids: Iterable[str], docs: Iterable[KeywordDoc]) -> KeywordIndex:
         """Change a copy of an index in place: drop documents' passages, add new ones (no full rebuild)."""
         whoosh_safely()
+        fix_whoosh_and_not()
         from whoosh import index  # only once whoosh_safely has patched Whoosh's loaders
 
         check_toc(folder)
@@ -87,6 +89,7 @@ class KeywordIndex:
     @classmethod
     def open(cls, folder: Path) -> KeywordIndex:
         whoosh_safely()
+        fix_whoosh_and_not()
         from whoosh import index  # only once whoosh_safely has patched Whoosh's loaders
 
         check_toc(folder)
@@ -135,7 +138,7 @@ class KeywordIndex:
         searcher.search_with_collector(q, collector)
         if collector.timed_out:
             warnings.append("the keyword query took too long; these are the best matches found in time")
-        return collector.results()
+        return collector.results(), collector.timed_out
 
     def _docnums(self, searcher) -> dict[str, int]:
         """passage id -> Whoosh document number, read once per opened index."""
@@ -191,14 +194,18 @@ class KeywordIndex:
                 nums &= set(searcher.docs_for_query(flt))
             if not nums:  # Whoosh reads an empty allow-set as no filter at all
                 return KeywordHits(ids=[], total=0, warnings=warnings)
-            results = self._collect(searcher, q, limit, nums, warnings)
+            results, timed_out = self._collect(searcher, q, limit, nums, warnings)
         else:
             nums = set()
-            results = self._collect(searcher, q, limit, flt, warnings)
+            results, timed_out = self._collect(searcher, q, limit, flt, warnings)
         ids = [(r["passage_id"], float(r.score)) for r in results]
         # Counting every match exactly means a second pass over the postings; Whoosh's
         # estimate is an upper bound, so it is capped by what the filters allow.
-        if results.has_exact_length():
+        if len(ids) < limit and not timed_out:
+            # Every match was collected and scored: that is the count (Whoosh's own is not always the
+            # number of hits it returns; before fix_whoosh_and_not it said 3 for 2 on "pipeline NOT china").
+            total = len(ids)
+        elif results.has_exact_length():
             total = len(results)
         else:
             total = min(results.estimated_length(), len(nums) if allowed is not None else self.count())

@@ -87,6 +87,30 @@ def _prohibit(q):
     return new
 
 
+_AND_NOT_FIXED = False
+
+
+def fix_whoosh_and_not() -> None:
+    """Make Whoosh's AndNotMatcher test its first candidate against the NOT side (once per process).
+
+    Whoosh 2.7.5 checks the first positive passage only when the NOT side starts on that very
+    passage; when the NOT side starts earlier, "pipeline NOT china" returned a passage about China
+    whenever it was the first passage mentioning a pipeline and every match was collected (a small
+    corpus, or a limit above its size). _find_next skips the NOT side forward and steps past it.
+    """
+    global _AND_NOT_FIXED
+    if _AND_NOT_FIXED:
+        return
+    from whoosh.matching.binary import AndNotMatcher  # Whoosh on first use only, as in parse
+
+    def _find_first(self) -> None:
+        if self.a.is_active() and self.b.is_active():
+            self._find_next()
+
+    AndNotMatcher._find_first = _find_first
+    _AND_NOT_FIXED = True
+
+
 def bounded_collector(child, flt, deadline: float):
     """A filtering collector that stops at a deadline (Whoosh's TimeLimitCollector drops filters)."""
     from whoosh.collectors import FilterCollector  # Whoosh on first use only, as in parse
