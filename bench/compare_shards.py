@@ -39,9 +39,10 @@ def _whoosh_content(folder: Path):
     """Everything a search reads from a Whoosh folder, as a stream of comparable items."""
     from whoosh import index
 
-    from corpus_search.keyword_index import INDEX_NAME, _whoosh_safely, check_toc
+    from corpus_search.keyword_index import INDEX_NAME
+    from corpus_search.keyword_safety import check_toc, whoosh_safely
 
-    _whoosh_safely()
+    whoosh_safely()
     check_toc(folder)
     ix = index.open_dir(str(folder), indexname=INDEX_NAME, readonly=True)
     with ix.reader() as r:
