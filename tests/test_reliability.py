@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 
 from corpus_search.api import Corpus
+from corpus_search.backends import row_order
 from corpus_search.errors import BuildLockedError, IndexMissingError
 from corpus_search.generations import MANIFEST, Generations
 
@@ -742,6 +743,7 @@ ALLOWED_FILES = [
     r"manifest\.json", r"store\.sqlite", r"vectors\.npy", r"vector_ids\.json",
     r"sentence_vectors\.npy", r"sentence_spans\.npy",  # issue 16: plain arrays, loaded with allow_pickle=False
     r"vector_basis\.npy", r"vectors_reduced\.npy",  # issue 16's vector first pass: plain float32 arrays too
+    r"vector_rows\.json",  # the digest of the vector rows' order (one row mask per filter): a JSON string
     r"keyword/_passages_\d+\.toc", r"keyword/passages_[a-z0-9]+\.seg", r"keyword/passages_WRITELOCK",
     r"keyword/bm25_[a-z_]+\.npy", r"keyword/bm25\.json",
 ]
@@ -761,6 +763,7 @@ def test_index_folder_holds_only_expected_file_types(small):
     assert matrix.dtype == np.float32 and matrix.ndim == 2
     ids = json.loads((gen / "vector_ids.json").read_text())
     assert isinstance(ids, list) and all(isinstance(i, str) for i in ids)
+    assert json.loads((gen / "vector_rows.json").read_text()) == {"rows": row_order(ids)}
     sentences = np.load(gen / "sentence_vectors.npy", allow_pickle=False)
     spans = np.load(gen / "sentence_spans.npy", allow_pickle=False)
     assert sentences.dtype == np.float32 and spans.dtype == np.int32 and spans.shape == (len(sentences), 3)
