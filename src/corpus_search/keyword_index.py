@@ -30,6 +30,12 @@ __all__ = ["INDEX_NAME", "STOP_WORDS", "TOC_VERSION", "KeywordDoc", "KeywordHits
            "check_toc", "query_terms", "term_of"]
 
 
+def _whoosh_ready() -> None:
+    """Before Whoosh is imported for an index: its loaders guarded, its NOT matcher corrected (once per process)."""
+    whoosh_safely()
+    fix_whoosh_and_not()
+
+
 class KeywordIndex:
     """Whoosh index of passages; searched by passage id, scored by BM25F."""
 
@@ -42,8 +48,7 @@ class KeywordIndex:
 
     @classmethod
     def create(cls, folder: Path, docs: Iterable[KeywordDoc]) -> KeywordIndex:
-        whoosh_safely()
-        fix_whoosh_and_not()
+        _whoosh_ready()
         from whoosh import index  # only once whoosh_safely has patched Whoosh's loaders
 
         folder.mkdir(parents=True, exist_ok=True)
@@ -57,8 +62,7 @@ class KeywordIndex:
     @classmethod
     def update(cls, folder: Path, remove_doc_ids: Iterable[str], docs: Iterable[KeywordDoc]) -> KeywordIndex:
         """Change a copy of an index in place: drop documents' passages, add new ones (no full rebuild)."""
-        whoosh_safely()
-        fix_whoosh_and_not()
+        _whoosh_ready()
         from whoosh import index  # only once whoosh_safely has patched Whoosh's loaders
 
         check_toc(folder)
@@ -88,8 +92,7 @@ class KeywordIndex:
 
     @classmethod
     def open(cls, folder: Path) -> KeywordIndex:
-        whoosh_safely()
-        fix_whoosh_and_not()
+        _whoosh_ready()
         from whoosh import index  # only once whoosh_safely has patched Whoosh's loaders
 
         check_toc(folder)
