@@ -8,9 +8,9 @@ A question is answered by the passage of its document that contains its answer s
 Run:  .venv/bin/python bench/eval_ranking.py --index DIR [--set dev|heldout|all] [--json FILE] [--misses]
 (DIR: an index of corpus/, e.g. `corpus-search --index DIR build`.)
 
-The fresh held-out set (bench/eval/README.md) runs over a bigger corpus, which this script assembles
+The fresh held-out sets (bench/eval/README.md) run over a bigger corpus, which this script assembles
 and indexes with the project's own build (incremental, so a second run only checks it):
-      .venv/bin/python bench/eval_ranking.py --set fresh [--scratch DIR] [--json FILE] [--misses]
+      .venv/bin/python bench/eval_ranking.py --set fresh|fresh2 [--scratch DIR] [--json FILE] [--misses]
 """
 
 from __future__ import annotations
@@ -33,6 +33,10 @@ from common import emit, machine  # noqa: E402
 EVAL = ROOT / "bench" / "eval"
 # The issue-16 ranking switched off: plain RRF of passage-level keyword and semantic ranks.
 OLD_RANKING = {"CORPUS_SEARCH_KIND_WEIGHT": "1", "CORPUS_SEARCH_LONG_PASSAGE_CHARS": "-1", "CORPUS_SEARCH_RERANK_DEPTH": "0"}
+# The held-out sets that build their own corpus: the bundled corpus plus these bench/eval folders
+# (folder -> its name in the scratch corpus). Each set's reports are distractors for the later sets.
+FRESH_SETS = {"fresh": [("ranking_docs", "fresh"), ("entity_dev", "entity_dev")]}
+FRESH_SETS["fresh2"] = FRESH_SETS["fresh"] + [("fresh2_docs", "fresh2")]
 
 
 def norm(text: str) -> str:
@@ -44,12 +48,13 @@ def norm(text: str) -> str:
 
 def load(which: str) -> list[dict]:
     names = {"dev": ["questions_dev.jsonl"], "heldout": ["questions_heldout.jsonl"],
-             "all": ["questions_dev.jsonl", "questions_heldout.jsonl"], "fresh": ["questions_fresh.jsonl"]}[which]
+             "all": ["questions_dev.jsonl", "questions_heldout.jsonl"], "fresh": ["questions_fresh.jsonl"],
+             "fresh2": ["questions_fresh2.jsonl"]}[which]
     return [json.loads(line) for n in names for line in (EVAL / n).read_text(encoding="utf-8").splitlines() if line]
 
 
-def fresh_index(scratch: Path) -> Path:
-    """The fresh set's corpus (bundled corpus + fresh reports + entity dev reports) built in `scratch`."""
+def fresh_index(scratch: Path, which: str = "fresh") -> Path:
+    """A fresh set's corpus (bundled corpus + the folders FRESH_SETS names for it) built in `scratch`."""
     from corpus_search.api import build
 
     corpus, index = scratch / "corpus", scratch / "index"
@@ -58,14 +63,14 @@ def fresh_index(scratch: Path) -> Path:
     if corpus.exists():
         shutil.rmtree(corpus)
     shutil.copytree(ROOT / "corpus", corpus)
-    shutil.copytree(EVAL / "ranking_docs", corpus / "fresh")
-    shutil.copytree(EVAL / "entity_dev", corpus / "entity_dev")
+    for folder, name in FRESH_SETS[which]:
+        shutil.copytree(EVAL / folder, corpus / name)
     started = time.perf_counter()
     report = build(corpus, index)
     failed = [s for s in report.sources if s.status == "failed"]
     if failed:
-        raise SystemExit(f"fresh corpus: {len(failed)} source(s) did not build: {failed[0].path}: {failed[0].message}")
-    print(f"fresh corpus: {len(report.sources)} sources, {report.passages} passages, built in "
+        raise SystemExit(f"{which} corpus: {len(failed)} source(s) did not build: {failed[0].path}: {failed[0].message}")
+    print(f"{which} corpus: {len(report.sources)} sources, {report.passages} passages, built in "
           f"{time.perf_counter() - started:.1f} s ({index})", file=sys.stderr)
     return index
 
@@ -149,10 +154,10 @@ def ours(corpus, query: str, mode: str, env: dict[str, str] | None = None, name:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--index", help="an index of corpus/ (not with --set fresh, which builds its own)")
-    ap.add_argument("--set", default="dev", choices=("dev", "heldout", "all", "fresh"))
-    ap.add_argument("--scratch", default="/tmp/eval-ranking-fresh",
-                    help="--set fresh: where its corpus copy and index go (default %(default)s)")
+    ap.add_argument("--index", help="an index of corpus/ (not with --set fresh or fresh2, which build their own)")
+    ap.add_argument("--set", default="dev", choices=("dev", "heldout", "all", *FRESH_SETS))
+    ap.add_argument("--scratch", help="--set fresh or fresh2: where its corpus copy and index go "
+                                      "(default /tmp/eval-ranking-SET)")
     ap.add_argument("--json")
     ap.add_argument("--misses", action="store_true", help="print the questions each system misses in its top 5")
     ap.add_argument("--ablations", action="store_true", help="also score each part of the ranking switched off alone")
@@ -160,10 +165,10 @@ def main() -> None:
 
     from corpus_search.api import Corpus
 
-    if args.set == "fresh":
+    if args.set in FRESH_SETS:
         if args.index:
-            ap.error("--set fresh builds its own index (see --scratch); leave out --index")
-        index = fresh_index(Path(args.scratch))
+            ap.error(f"--set {args.set} builds its own index (see --scratch); leave out --index")
+        index = fresh_index(Path(args.scratch or f"/tmp/eval-ranking-{args.set}"), args.set)
     elif not args.index:
         ap.error("--index is required with --set dev, heldout or all")
     else:
