@@ -424,3 +424,44 @@ def test_table_rows_are_neither_headings_nor_sections() -> None:
     passages = _split_text(text)
     assert [p.kind for p in passages if p.text in rows] == ["body"] * 3
     assert {p.section for p in passages[3:]} == {"Holdings by Year"}
+
+
+_LEAD_IN = "Asked about the pause, an agency spokesman stated the following:"
+_QUOTE = ("We are assessing several competing designs and will choose the one that gives soldiers the most "
+          "protection for the money, after testing each of them in the field.")
+
+
+def test_a_lead_in_and_the_quotation_it_introduces_are_one_passage() -> None:
+    passages = _split_text(f"Program Status\n\n{_PARAGRAPH}\n\n{_LEAD_IN}\n\n{_QUOTE}\n\n{_PARAGRAPH} Last.\n")
+    joined = [p for p in passages if _LEAD_IN in p.text]
+    assert len(joined) == 1 and joined[0].text == f"{_LEAD_IN} {_QUOTE}"  # who said it travels with the quote
+    assert joined[0].section == "Program Status" and joined[0].kind == "body"
+    assert [p.text for p in passages if p.text.startswith("We are assessing")] == []
+
+
+def test_a_lead_in_joins_the_next_page_with_its_page_break_kept() -> None:
+    pages = [Page(index=0, text=f"Program Status\n\n{_PARAGRAPH}\n\n{_LEAD_IN}\n", label="4"),
+             Page(index=1, text=f"{_QUOTE}\n\n{_PARAGRAPH} Last.\n", label="5")]
+    result = split_document(Record(doc_id="t", title="A report"), pages)
+    joined = next(p for p in result.passages if _LEAD_IN in p.text)
+    assert joined.text == f"{_LEAD_IN} {_QUOTE}" and result.text[joined.start:joined.end] == joined.text
+    assert joined.page == 4 and joined.page_end == 5
+    assert joined.page_at(joined.text.index("We are")) == "5"  # the quotation is cited on its own page
+
+
+@pytest.mark.parametrize("after", [
+    "Next Steps\n\nThe agency will report again in June on the tests of the prototypes and their costs.",  # a heading
+    " ".join([_QUOTE] * 20),  # the two would not fit in one passage
+])
+def test_a_lead_in_stays_apart_from_what_it_cannot_join(after: str) -> None:
+    passages = _split_text(f"Program Status\n\n{_PARAGRAPH}\n\n{_LEAD_IN}\n\n{after}\n\n{_PARAGRAPH} Last.\n")
+    assert any(p.text == _LEAD_IN for p in passages)
+
+
+def test_a_lead_in_does_not_swallow_a_numbered_paragraph() -> None:
+    # A web edition's numbered paragraphs are cited by number: "para. 3" must stay its own passage.
+    text = f"Program Status\n\n1{_PARAGRAPH}\n\n2{_LEAD_IN}\n\n3{_QUOTE}\n\n4{_PARAGRAPH} Last.\n"
+    record = Record(doc_id="t", title="A report", numbered_paragraphs=True)
+    passages = split_document(record, [Page(index=0, text=text)]).passages
+    assert [(p.paragraph, p.text[:12]) for p in passages if p.paragraph in (2, 3)] == [
+        (2, _LEAD_IN[:12]), (3, _QUOTE[:12])]

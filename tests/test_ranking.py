@@ -124,3 +124,19 @@ def test_evidence_marked_in_the_card_html():
     html = evidence_snippet("First <b>one</b>. The answer is here. Last.", [(22, 28)], (17, 37))
     assert '<span class="cs-evidence">' in html and "&lt;b&gt;" in html
     assert "<mark>answer</mark>" in html
+
+
+def test_a_figures_notes_weigh_as_text_but_its_title_and_sources_do_not() -> None:
+    from corpus_search import keyword_index, ranking
+
+    caption = ("Figure 3. Daily Power Demand, 2015-2024 Sources: CRS using the Electricity Index, 2024. "
+               "Notes: The index assumes an average electricity cost of $0.05 per kilowatt-hour. "
+               "Source: Energy Information Administration, Today in Energy, 2024.")
+    note = caption.index("The index assumes")
+    words, terms = {"electricity", "cost"}, {"electr", "cost"}
+    weight = ranking.kind_factor("caption", caption, words, terms, keyword_index.term_of, (0, 40))
+    assert weight < 1.0  # the figure's title: weighed down as before
+    assert ranking.kind_factor("caption", caption, words, terms, keyword_index.term_of, (note, note + 60)) == 1.0
+    assert ranking.in_figure_notes(caption, caption.index("Notes:"))  # the label opens the sentence
+    assert not ranking.in_figure_notes(caption, caption.index("Energy Information"))  # the sources after it
+    assert ranking.kind_factor("footnote", caption, words, terms, keyword_index.term_of, (note, note + 60)) < 1.0

@@ -168,3 +168,10 @@ def test_the_app_summary_names_the_query():
         "42 passages match the words of “gas <b>”;")
     assert search_summary(_result("semantic", 10, 200, None, 507), quoted=True) == \
         "showing the 10 of 507 passages closest in meaning to “gas”"
+
+
+def test_the_summary_says_which_other_forms_of_a_name_were_searched():
+    from dataclasses import replace
+
+    result = replace(_result("keyword", 10, 42, 42, 507, query="EEU"), also_searched=(("EEU", "Eurasian Economic Union"),))
+    assert search_summary(result) == "42 passages match; showing 10 (also searched: Eurasian Economic Union for EEU)"

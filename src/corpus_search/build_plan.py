@@ -30,7 +30,9 @@ from corpus_search.store import Store
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
-PIPELINE_VERSION = "5"  # 5: passage kinds in plain text (titles, footnote runs, reference lists); 4: OCR, printed page numbers, languages
+# 6: a lead-in ending in a colon joins the quotation or list it introduces;
+# 5: passage kinds in plain text (titles, footnote runs, reference lists); 4: OCR, printed page numbers, languages
+PIPELINE_VERSION = "6"
 
 
 @dataclass

@@ -66,6 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
             "sentence, so an answer past the model's 256 word pieces is found; -1 turns it off, 0 does it for every passage."),
     Setting("rerank_depth", "30", "Hybrid search: the fused head reordered by each passage's best sentence (its "
             "cosine with the query plus the share of the query's terms it holds); 0: fused order, kinds weighed."),
+    Setting("also_search", "1", "Keyword and hybrid search also search the other form of a name the query uses, as the "
+            "corpus defines it: an abbreviation for its long form (\"EEU\" -> \"Eurasian Economic Union\") and back; 0: as typed."),
     Setting("evidence_vectors", "0", "Keyword search picks each hit's evidence sentence by the query's words alone; "
             "1: by meaning too, at the cost of one query encoding (~8 ms; keyword p50 at 100k passages is ~8 ms without it)."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),

@@ -283,6 +283,8 @@ class SearchResult:
     seconds: float = 0.0
     keyword_total: int | None = None  # passages holding the query's words (keyword and hybrid; None: semantic)
     searched: int | None = None  # passages the query was ranked among: all, or those the filters allow
+    # other forms of the query's names also searched by keyword: ("optionally manned fighting vehicle", "OMFV")
+    also_searched: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

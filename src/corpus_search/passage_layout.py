@@ -1,7 +1,8 @@
 """Steps 3-4 and the sections of step 5 (see passages.py): what each block is and where it belongs.
 
 Headings, captions and boxes are told apart, a web edition's glued paragraph numbers are stripped,
-paragraphs split by a page break are joined again, and each block gets its section path.
+paragraphs split by a page break are joined again, each block gets its section path, and a lead-in
+("... stated the following:") is joined to the quotation or list it introduces.
 """
 
 from __future__ import annotations
@@ -212,6 +213,32 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
             if references and block.kind == "body" and block.paragraph is None:
                 block.kind = "footnote"
         block.section = " / ".join(path)
+
+
+def join_lead_ins(ordered: list[Block], doc: Doc, limit: int) -> list[Block]:
+    """A paragraph that ends with a colon is joined to the paragraph it introduces.
+
+    "An Army spokesman stated the following:" and the quotation after it, or "include the
+    following:" and the list, are one thought: apart, the quotation's passage does not say who
+    said it and the lead-in's says nothing. Joined only when the next block is body text of the same
+    section, not a numbered paragraph (those are cited by number), on the same or the next page,
+    and the two fit in one passage (`limit` characters).
+    """
+    out: list[Block] = []
+    for block in ordered:
+        prev = out[-1] if out else None
+        if (prev is not None and prev.kind == "body" and block.kind == "body" and prev.plain.endswith(":")
+                and prev.section == block.section and block.paragraph is None
+                and len(prev.plain) + 1 + len(block.plain) <= limit):
+            last_page = prev.page + sum(ln.startswith(PAGE_OPEN) for ln in prev.lines)
+            if block.page == last_page + 1:
+                prev.lines.append(f"{PAGE_OPEN}{doc.labels[block.page] or ''}{PAGE_CLOSE}")
+            if block.page in (last_page, last_page + 1):
+                prev.lines.extend(block.lines)
+                doc.stats["lead_in_joins"] += 1
+                continue
+        out.append(block)
+    return out
 
 
 def _fold(text: str) -> str:

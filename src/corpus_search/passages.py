@@ -12,7 +12,8 @@ passage's page is the printed page of its first word. The pipeline, in order:
    caption, box, body; strip glued paragraph numbers;
 4. rejoin paragraphs that run across a page break, with the footnotes after them;
 5. build section paths (a dateline opens none; entries under "References" and the like are
-   notes), split overlong paragraphs, and cut the final passages.
+   notes), join a lead-in ending in a colon to the quotation or list it introduces, split
+   overlong paragraphs, and cut the final passages.
 
 Steps 1-2 live in passage_blocks.py, steps 3-4 and the section paths in passage_layout.py, the
 text of a passage (joined lines, long paragraphs cut, sentinels out) in passage_text.py; this
@@ -28,7 +29,7 @@ from corpus_search.clean import PAGE_OPEN, SENTINEL, HyphenJudge, normalize, rep
 from corpus_search.models import Page, Passage, Record
 from corpus_search.offsets import add_raw_maps
 from corpus_search.passage_blocks import Block, Doc, drop_furniture, group_blocks, lift_footnotes, typical_width
-from corpus_search.passage_layout import assign_sections, classify, number_paragraphs, rejoin_pages
+from corpus_search.passage_layout import assign_sections, classify, join_lead_ins, number_paragraphs, rejoin_pages
 from corpus_search.passage_text import MAX_PASSAGE, cut, join_lines, leading_pages, split_long
 
 _split_long = split_long  # the name tests and bench/bench_split.py know it by
@@ -38,7 +39,7 @@ __all__ = ["MAX_PASSAGE", "STAT_KEYS", "Split", "split_document"]
 STAT_KEYS = (
     "pages", "passages", "hyphen_joined", "hyphen_kept", "footnotes", "note_markers", "captions",
     "duplicate_captions", "boxes", "headings", "numbered_paragraphs", "dropped_furniture",
-    "page_joins", "long_splits",
+    "page_joins", "lead_in_joins", "long_splits",
 )  # fmt: skip
 
 
@@ -83,6 +84,7 @@ def split_document(record: Record, pages: list[Page], pdf: bool = False) -> Spli
         classify(blocks, doc)
     ordered = rejoin_pages(bodies, notes, doc)
     assign_sections(ordered, doc)
+    ordered = join_lead_ins(ordered, doc, MAX_PASSAGE)
     split = _finish(ordered, doc)
     return replace(split, passages=add_raw_maps(split.passages, pages))
 

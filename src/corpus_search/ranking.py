@@ -6,7 +6,9 @@ Kept apart from search.py so the rules read in one place:
   * kind weight: headings, captions, footnotes and reference-list entries are short or full of
     titles, so they match the words of many queries without answering them. Their fused score is
     multiplied by the setting `kind_weight` unless the query asks for that kind of text (it names
-    a figure, table, note, source...) or its words cover most of the passage (a searched title);
+    a figure, table, note, source...) or its words cover most of the passage (a searched title).
+    A figure's notes ("Notes: the estimates assume ...") are prose, not a title: a caption whose
+    evidence sentence sits in its notes is weighed as body text;
   * evidence: the sentence of a hit that best answers the query, by its vector's cosine with the
     query's plus the share of the query's terms it holds.
 """
@@ -35,6 +37,7 @@ _TARGETS = {
 _URL = re.compile(r"https?://\S+|www\.\S+|\bdoi:\S+|\b10\.\d{4,}/\S+", re.I)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}")  # the dots between a contents entry and its page
+_CAPTION_PART = re.compile(r"\b(notes?|sources?)\s*:", re.I)  # "Source: ..." and "Notes: ..." under a figure
 
 
 def looks_like_references(text: str) -> bool:
@@ -57,14 +60,24 @@ def effective_kind(kind: str, text: str) -> str:
     return kind
 
 
-def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[str], stem) -> float:
+def in_figure_notes(text: str, start: int) -> bool:
+    """Whether offset `start` of a caption lies in its "Note(s):" part (not its title or its sources)."""
+    labels = list(_CAPTION_PART.finditer(text, 0, min(len(text), start + 12)))  # the label may open the sentence
+    return bool(labels) and labels[-1].group(1).casefold().startswith("note")
+
+
+def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[str], stem,
+                evidence: tuple[int, int] | None = None) -> float:
     """The weight of a hit's fused score: 1 for body text, `kind_weight` for text that seldom answers.
 
-    `kind` is the passage's effective_kind (the caller may keep it, as it never changes).
+    `kind` is the passage's effective_kind (the caller may keep it, as it never changes);
+    `evidence` the span of its best sentence, if known.
     """
     if kind not in WEIGHTED_KINDS:
         return 1.0
     if query_words & _TARGETS[kind]:
+        return 1.0
+    if kind == "caption" and evidence is not None and in_figure_notes(text, evidence[0]):
         return 1.0
     # A query that says most of a heading or caption is looking for it by name.
     words = {stem(w.casefold()) for w in _WORD.findall(text) if not w.isdigit()}
@@ -83,7 +96,7 @@ def fuse(kw: Sequence[tuple[str, float]], sem: Sequence[tuple[str, float]], k: i
 
 
 def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, query_vec: np.ndarray | None,
-                  terms: set[str], stem) -> tuple[int, int, float] | None:
+                  terms: set[str], stem, same: Sequence[tuple[frozenset, frozenset]] = ()) -> tuple[int, int, float] | None:
     """(start, end, score): the sentence that best answers the query, and how well the passage answers it.
 
     A sentence scores the cosine of its vector with the query's (when both are known) plus the share
@@ -91,7 +104,8 @@ def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, quer
     passage scores the mean of that and of its best cosine plus the share of query terms anywhere in
     it: an answer is often one sentence, but may be spread over two (measured on bench/eval: the
     sentence alone MRR@10 0.877 on the dev questions, but a paraphrase whose answer spans two
-    sentences fell to 9th; the mean 0.875 and 4th).
+    sentences fell to 9th; the mean 0.875 and 4th). `same`: pairs of term sets that stand for each other
+    (a name of the query and its abbreviation, query_aliases): a sentence holding one holds the other.
     """
     if len(spans) == 0:
         return None
@@ -102,6 +116,11 @@ def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, quer
     seen: set[str] = set()
     for i, (a, b) in enumerate(spans):
         words = {stem(w.casefold()) for w in _WORD.findall(text[a:b])}
+        for said, also in same:  # "OMFV" holds the words of "optionally manned fighting vehicle", and back
+            if also and also <= words:
+                words |= said
+            elif said and said <= words:
+                words |= also
         seen |= words
         share = len(words & terms) / len(terms) if terms else 0.0
         score = float(cos[i]) + share

@@ -323,6 +323,13 @@ def _n(count: int, one: str, many: str) -> str:
 
 
 def search_summary(result, quoted: bool = False) -> str:
+    """What the results are (`_summary`), and the other forms of the query's names also searched."""
+    also = getattr(result, "also_searched", ())
+    said = "; ".join(f"{other} for {typed}" for typed, other in also)
+    return _summary(result, quoted) + (f" (also searched: {said})" if said else "")
+
+
+def _summary(result, quoted: bool) -> str:
     """What the results are, in words true for each mode (plain text: the app escapes it).
 
     `total` counts what was ranked, which for hybrid and semantic search is the candidates taken

@@ -18,6 +18,7 @@ from corpus_search.entities import LABEL_ORDER, resolve, suggest
 from corpus_search.entities import within as places_within
 from corpus_search.errors import NotFoundError, QueryError, UsageError
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
+from corpus_search.query_aliases import AliasForms
 from corpus_search.vector_index import blas_threads
 
 MODES = ("hybrid", "keyword", "semantic")
@@ -64,6 +65,7 @@ class Searcher:
         self._allowed: dict[Filters, Allowed | None] = {}
         self._effective_kinds: dict[str, str] = {}  # passage id -> kind for ranking (a generation never changes)
         self._aliases = None
+        self._alias_forms: AliasForms | None = None
         self._names = None
         self._labels: list[str] | None = None
         self._languages: list[tuple[str, int]] | None = None
@@ -76,6 +78,7 @@ class Searcher:
         if self._aliases is None or self._version != self.store.curation_version:
             self._version = self.store.curation_version
             self._aliases = self.store.aliases()
+            self._alias_forms = None
             self._names = self.store.entity_names()
             self._labels = None
             self._allowed.clear()  # a merge, rename or reject changes which passages an entity filter allows
@@ -88,6 +91,13 @@ class Searcher:
             hint = f" (did you mean: {', '.join(close)}?)" if close else "; `corpus-search entities` lists them"
             raise QueryError(f"no entity called {text!r} in the corpus{hint}")
         return names
+
+    def also_search(self, query: str):
+        """The other forms (abbreviation or long form) of the names in `query` (query_aliases)."""
+        self._load_names()
+        if self._alias_forms is None:
+            self._alias_forms = AliasForms(self._aliases)
+        return self._alias_forms.expand(query)
 
     def labels(self) -> list[str]:
         """The entity labels that occur in this corpus (PERSON, ORG, GPE, ...), sorted."""
@@ -185,11 +195,13 @@ class Searcher:
         sem: list[tuple[str, float]] = []
         kw_total = 0
         qvec = None
+        also = self.also_search(query) if mode != "semantic" and config.get_int("also_search") else []
         if allowed is not None and not allowed:
             pass  # the filters leave nothing to search
         else:
             if mode in ("keyword", "hybrid"):
-                hits = self.keyword.search(query, limit=depth, allowed=allowed)
+                kw_query = query + "".join(' "{}"'.format(e.also.replace('"', " ")) for e in also)
+                hits = self.keyword.search(kw_query, limit=depth, allowed=allowed)
                 kw, kw_total = hits.ids, hits.total
                 warnings += hits.warnings
             if mode in ("semantic", "hybrid"):
@@ -197,6 +209,10 @@ class Searcher:
                 sem = self._semantic(qvec, depth, allowed)
 
         terms = query_terms(query)
+        # A passage that says "OMFV" holds the words "optionally manned fighting vehicle" for the evidence
+        # and the rerank, and the reader sees the abbreviation marked.
+        same = [(frozenset(query_terms(e.said)), frozenset(query_terms(e.also))) for e in also]
+        marked = sorted(set(terms).union(*(b for _, b in same if len(b) == 1))) if same else terms  # "OMFV", not "union"
         reranked: dict[str, tuple] = {}
         fused: dict[str, float] = {}
         if mode == "keyword":
@@ -209,7 +225,7 @@ class Searcher:
             fused = ranking.fuse(kw, sem, config.get_int("rrf_k"))
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
             total = len(ranked)
-            ranked, reranked = self._rerank(ranked, query, qvec, terms, limit)
+            ranked, reranked = self._rerank(ranked, query, qvec, terms, limit, same)
         kw_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(kw)}
         sem_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(sem)}
 
@@ -225,7 +241,7 @@ class Searcher:
         for rank, (pid, score) in enumerate(top, 1):
             passage = passages[pid]
             k, s = kw_rank.get(pid, (None, None)), sem_rank.get(pid, (None, None))
-            factor, evidence, ev_score = reranked.get(pid) or (1.0, *self._best_sentence(passage, qvec, terms))
+            factor, evidence, ev_score = reranked.get(pid) or (1.0, *self._best_sentence(passage, qvec, terms, same))
             hits_out.append(
                 Hit(
                     passage=passage,
@@ -234,7 +250,7 @@ class Searcher:
                     entities=tuple(_dedupe(mentions.get(pid, []))),
                     keyword_rank=k[0],
                     semantic_rank=s[0],
-                    highlights=tuple(highlight_spans(passage.text, terms)),
+                    highlights=tuple(highlight_spans(passage.text, marked)),
                     evidence=evidence,
                     evidence_score=round(float(ev_score), 6),
                     keyword_score=None if k[1] is None else round(float(k[1]), 6),
@@ -253,6 +269,7 @@ class Searcher:
             seconds=time.perf_counter() - started,
             keyword_total=None if mode == "semantic" else kw_total,
             searched=len(self.vectors) if allowed is None else len(allowed),
+            also_searched=tuple((e.said, e.also) for e in also),
         )
 
     # -- the issue-16 ranking ---------------------------------------------------------
@@ -300,7 +317,7 @@ class Searcher:
                 merged[pid] = score
         return sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:depth]
 
-    def _rerank(self, ranked: list[tuple[str, float]], query: str, qvec, terms: list[str], limit: int):
+    def _rerank(self, ranked: list[tuple[str, float]], query: str, qvec, terms: list[str], limit: int, same=()):
         """The head of the fused ranking reordered by its best sentences, kinds weighed (see ranking.py).
 
         Returns (ranking, passage id -> (kind factor, evidence span, evidence score)). The head is
@@ -322,8 +339,9 @@ class Searcher:
                 if len(self._effective_kinds) > 100_000:
                     self._effective_kinds.clear()
                 kind = self._effective_kinds[pid] = ranking.effective_kind(p.kind, p.text)
-            factor = ranking.kind_factor(kind, p.text, words, set(terms), keyword_index.term_of)
-            info[pid] = (factor, *self._best_sentence(p, qvec, terms))
+            span, ev_score = self._best_sentence(p, qvec, terms, same)
+            factor = ranking.kind_factor(kind, p.text, words, set(terms), keyword_index.term_of, span)
+            info[pid] = (factor, span, ev_score)
         if not rerank or self.sentences is None or qvec is None:
             # Reranking off, or no sentence vectors (an index built before them): the fused order, kinds weighed.
             order = sorted(head, key=lambda item: (-item[1] * info[item[0]][0], item[0]))
@@ -332,12 +350,13 @@ class Searcher:
         scored.sort(key=lambda item: -item[1])  # stable: equal scores keep the fused order
         return scored + ranked[depth:], info
 
-    def _best_sentence(self, passage, qvec, terms: list[str]) -> tuple[tuple[int, int] | None, float]:
-        """(span, score) of the passage's sentence that best answers the query (ranking.best_sentence)."""
+    def _best_sentence(self, passage, qvec, terms: list[str], same=()) -> tuple[tuple[int, int] | None, float]:
+        """(span, score) of the passage's sentence that best answers the query (ranking.best_sentence);
+        `same`: (terms, terms) pairs that stand for each other (a name and its abbreviation)."""
         spans, vectors = self._sentences_of(passage.passage_id)
         if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
             spans, vectors = sent.spans(passage.text), None
-        best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), keyword_index.term_of)
+        best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), keyword_index.term_of, same)
         return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
 
     def _sentences_of(self, passage_id: str):

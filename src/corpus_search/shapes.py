@@ -127,6 +127,7 @@ def search_result(result: SearchResult, results: Sequence[dict[str, Any]]) -> di
         # `total` counts what was ranked (for hybrid and semantic, candidates); these say what it means.
         "keyword_total": result.keyword_total,
         "searched": result.searched,
+        "also_searched": [{"said": said, "also": also} for said, also in result.also_searched],
     }
 
 

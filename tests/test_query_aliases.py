@@ -1,0 +1,85 @@
+"""A query's names searched in the corpus's other form too: "Eurasian Economic Union" finds "EEU" (query_aliases)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from corpus_search import keyword_index
+from corpus_search.query_aliases import AliasForms, initialism
+from corpus_search.search import query_terms
+
+ALIASES = {  # the shape of store.aliases(): alias key -> [(canonical name, label)]
+    "eeu": [("Eurasian Economic Union", "ORG")],
+    "eurasian economic union": [("Eurasian Economic Union", "ORG")],
+    "dod": [("Department of Defense", "ORG")],
+    "us": [("United States", "GPE")],
+    "north atlantic treaty organization": [("NATO", "ORG")],
+    "pc": [("Peace Corps", "ORG"), ("Privy Council", "ORG")],  # two things: left alone
+    "albanese": [("Anthony Albanese", "PERSON")],  # a surname, no abbreviation
+}
+
+
+@pytest.mark.parametrize(("short", "name", "expected"), [
+    ("omfv", "Optionally Manned Fighting Vehicle", True),
+    ("DoD", "Department of Defense", True),  # two letters from one word, a small word skipped
+    ("anzus", "Australia-New Zealand-United States", True),
+    ("centcom", "Central Command", True),
+    ("albanese", "Anthony Albanese", False),  # a long word is never skipped
+    ("crimea", "crimean peninsula", False),  # letters from one word only
+    ("deng", "Deng Xiaoping", False),
+    ("eu", "Eurasian Economic Union", False),
+])
+def test_an_initialism_is_made_of_the_initials_of_the_long_forms_words(short: str, name: str, expected: bool) -> None:
+    assert initialism(short, name) is expected
+
+
+def test_each_form_of_a_name_brings_the_other() -> None:
+    forms = AliasForms(ALIASES)
+    pairs = lambda q: [(e.said, e.also) for e in forms.expand(q)]  # noqa: E731
+    assert pairs("trade inside the Eurasian economic union") == [("Eurasian economic union", "EEU")]
+    assert pairs("EEU tariffs") == [("EEU", "Eurasian Economic Union")]
+    assert pairs("DoD budget") == [("DoD", "Department of Defense")]
+    assert pairs("NATO enlargement") == [("NATO", "north atlantic treaty organization")]
+    assert pairs("EEU and the Eurasian Economic Union") == []  # the query already says both
+
+
+@pytest.mark.parametrize("query", [
+    "tell us about sanctions",  # "us" is no "US" unless typed in capitals
+    "PC sales",  # two things called PC in this corpus
+    "Albanese visit",
+    "EEU AND Kazakhstan",  # operators: searched exactly as written
+    "pipeline NOT eeu",
+])
+def test_no_other_form_is_guessed(query: str) -> None:
+    assert AliasForms(ALIASES).expand(query) == []
+
+
+def test_a_long_form_in_the_query_finds_the_passages_that_only_abbreviate_it(corpus, monkeypatch) -> None:
+    """The bundled corpus spells out "Eurasian Economic Union (EEU)" once and says "EEU" after that."""
+    query = "Eurasian Economic Union customs"
+    monkeypatch.setenv("CORPUS_SEARCH_ALSO_SEARCH", "0")
+    plain = corpus.search(query, mode="keyword", limit=200)
+    monkeypatch.setenv("CORPUS_SEARCH_ALSO_SEARCH", "1")
+    result = corpus.search(query, mode="keyword", limit=200)
+    assert plain.also_searched == () and ("Eurasian Economic Union", "EEU") in result.also_searched
+    words = set(query_terms(query))
+    only_abbreviated = [h for h in result.hits if re.search(r"\bEEU\b", h.passage.text)
+                        and not words & {term for term, _, _ in keyword_index.analyze(h.passage.text)}]
+    assert only_abbreviated, "no passage that says EEU and none of the query's words was found"
+    plain_ids = {h.passage.passage_id for h in plain.hits}
+    assert not any(h.passage.passage_id in plain_ids for h in only_abbreviated)  # found because of the form
+    hit = only_abbreviated[0]
+    assert "EEU" in [hit.passage.text[a:b] for a, b in hit.highlights]  # the reader sees why it was found
+
+
+def test_search_json_says_what_else_was_searched(built_index) -> None:
+    proc = subprocess.run([sys.executable, "-m", "corpus_search", "--index", str(built_index), "search", "EEU enlargement",
+                           "--json"], capture_output=True, text=True, timeout=300, env=dict(os.environ, HF_HUB_OFFLINE="1"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["also_searched"] == [{"said": "EEU", "also": "Eurasian Economic Union"}]
