@@ -26,6 +26,7 @@ SHARDS, REPLICAS = 3, 2
 QUERIES = [
     "pipeline gas exports to China",
     "sanctions",
+    "EEU and the Belt and Road Initiative",  # each name also searched in its other form (query_aliases)
     '"Power of Siberia"',
     "nuclear cooperation AND Russia",
     "energy security in central asia",
@@ -163,7 +164,7 @@ def test_killing_a_worker_mid_stream_fails_no_query(sharded, corpus):
     the killed replica is replaced."""
     import ray
 
-    stream = [(q, m) for q in QUERIES for m in ("hybrid", "keyword", "semantic")] * trials.n(2, 3)  # 72 or 108
+    stream = [(q, m) for q in QUERIES for m in ("hybrid", "keyword", "semantic")] * trials.n(2, 3)  # 78 or 117
     expected = {(q, m): corpus.search(q, mode=m) for q, m in set(stream)}
     victims = [sharded.shards.replicas[1][0].handle, sharded.shards.replicas[2][1].handle]
     reached = [threading.Event(), threading.Event()]

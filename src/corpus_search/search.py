@@ -18,7 +18,7 @@ from corpus_search.entities import LABEL_ORDER, resolve, suggest
 from corpus_search.entities import within as places_within
 from corpus_search.errors import NotFoundError, QueryError, UsageError
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
-from corpus_search.query_aliases import AliasForms
+from corpus_search.query_aliases import AliasForms, Expansion
 from corpus_search.vector_index import blas_threads
 
 MODES = ("hybrid", "keyword", "semantic")
@@ -92,12 +92,16 @@ class Searcher:
             raise QueryError(f"no entity called {text!r} in the corpus{hint}")
         return names
 
-    def also_search(self, query: str):
-        """The other forms (abbreviation or long form) of the names in `query` (query_aliases)."""
+    def keyword_query(self, query: str, mode: str) -> tuple[str, list[Expansion]]:
+        """The query the keyword side runs: `query` and, quoted, the other form (abbreviation or long
+        form) of each name in it (query_aliases), unless the setting `also_search` is 0."""
+        if mode == "semantic" or not config.get_int("also_search"):
+            return query, []
         self._load_names()
         if self._alias_forms is None:
             self._alias_forms = AliasForms(self._aliases)
-        return self._alias_forms.expand(query)
+        also = self._alias_forms.expand(query)
+        return query + "".join(' "{}"'.format(e.also.replace('"', " ")) for e in also), also
 
     def labels(self) -> list[str]:
         """The entity labels that occur in this corpus (PERSON, ORG, GPE, ...), sorted."""
@@ -195,12 +199,11 @@ class Searcher:
         sem: list[tuple[str, float]] = []
         kw_total = 0
         qvec = None
-        also = self.also_search(query) if mode != "semantic" and config.get_int("also_search") else []
+        kw_query, also = self.keyword_query(query, mode)
         if allowed is not None and not allowed:
             pass  # the filters leave nothing to search
         else:
             if mode in ("keyword", "hybrid"):
-                kw_query = query + "".join(' "{}"'.format(e.also.replace('"', " ")) for e in also)
                 hits = self.keyword.search(kw_query, limit=depth, allowed=allowed)
                 kw, kw_total = hits.ids, hits.total
                 warnings += hits.warnings

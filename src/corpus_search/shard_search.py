@@ -133,10 +133,12 @@ class ShardedSearcher(Searcher):
             ranks = config.get_int("rrf_k") + 2 * max(limit, config.get_int("rerank_depth") or 30)
         else:
             ranks = limit
-        parts = self.shards.call("retrieve", query, qvec, 0 if mode == "semantic" else depth,
+        kw_query, _ = self.keyword_query(query, mode)  # what Searcher.search will ask the keyword side
+        parts = self.shards.call("retrieve", kw_query, qvec, 0 if mode == "semantic" else depth,
                                  0 if mode == "keyword" else depth, ranks, allowed=allowed)
         q = self._query
-        q.key = (query, depth, allowed)
+        q.key = (kw_query, depth, allowed)
+        q.text = query
         q.qvec = qvec
         q.keyword = merge_keyword([(kw, total, ws) for kw, total, ws, _, _ in parts], depth)
         q.semantic = merge_semantic([sem for _, _, _, sem, _ in parts], depth)
@@ -152,7 +154,7 @@ class ShardedSearcher(Searcher):
         return self._query.keyword if self._same_query(query, limit, allowed) else None
 
     def _encode(self, text: str):
-        if getattr(self._query, "key", None) is not None and self._query.key[0] == text and self._query.qvec is not None:
+        if getattr(self._query, "text", None) == text and self._query.qvec is not None:
             return self._query.qvec
         return self._encode_query(text)
 
@@ -188,7 +190,7 @@ class ShardedSearcher(Searcher):
             for info in found:
                 self._take_sentences(info)
 
-    def _best_sentence(self, passage, qvec, terms: list[str]) -> tuple[tuple[int, int] | None, float]:
+    def _best_sentence(self, passage, qvec, terms: list[str], same=()) -> tuple[tuple[int, int] | None, float]:
         """Searcher._best_sentence, with the sentences' cosines computed on their shard (ranking.best_sentence
         is given each cosine as a one-column vector and the unit query, which reproduces it exactly)."""
         pid = passage.passage_id
@@ -201,7 +203,7 @@ class ShardedSearcher(Searcher):
         if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
             spans, vectors = sent.spans(passage.text), None
         unit = np.ones(1, dtype=np.float32) if vectors is not None else None
-        best = ranking.best_sentence(passage.text, spans, vectors, unit, set(terms), stem)
+        best = ranking.best_sentence(passage.text, spans, vectors, unit, set(terms), stem, same)
         return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
 
 
