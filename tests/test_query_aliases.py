@@ -83,3 +83,8 @@ def test_search_json_says_what_else_was_searched(built_index) -> None:
                            "--json"], capture_output=True, text=True, timeout=300, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["also_searched"] == [{"said": "EEU", "also": "Eurasian Economic Union"}]
+
+
+def test_a_malformed_query_is_searched_as_typed_without_other_forms(corpus) -> None:
+    result = corpus.search('EEU customs "unbalanced', mode="keyword", limit=5)
+    assert result.also_searched == () and any("unbalanced quote" in w for w in result.warnings)

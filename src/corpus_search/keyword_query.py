@@ -31,7 +31,7 @@ def parse(query: str, schema):
     parser.remove_plugin_class(qparser.FieldsPlugin)
     # A question mark ends a question far more often than it stands for one letter.
     query = query.replace("?", " ")
-    problems = _syntax_problems(query)
+    problems = syntax_problems(query)
     if problems:
         warnings.append(f"query syntax: {problems}; searched for the words instead")
         query = _plain_words(query)
@@ -139,7 +139,8 @@ def _drop_stop_words(query: str) -> str:
     return " ".join(kept) if kept else query
 
 
-def _syntax_problems(query: str) -> str:
+def syntax_problems(query: str) -> str:
+    """What keeps `query` from being read as query syntax ("unbalanced quote", ...), or ""."""
     problems = []
     if query.count('"') % 2:
         problems.append("unbalanced quote")
