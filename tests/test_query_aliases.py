@@ -20,6 +20,7 @@ ALIASES = {  # the shape of store.aliases(): alias key -> [(canonical name, labe
     "dod": [("Department of Defense", "ORG")],
     "us": [("United States", "GPE")],
     "north atlantic treaty organization": [("NATO", "ORG")],
+    "nato": [("NATO", "ORG")],  # every canonical name has its own key
     "pc": [("Peace Corps", "ORG"), ("Privy Council", "ORG")],  # two things: left alone
     "albanese": [("Anthony Albanese", "PERSON")],  # a surname, no abbreviation
 }

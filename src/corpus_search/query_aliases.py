@@ -62,54 +62,73 @@ def initialism(abbreviation: str, name: str) -> bool:
 
 
 class AliasForms:
-    """The abbreviation <-> long form pairs of one corpus, from its alias table (store.aliases())."""
+    """The abbreviation <-> long form pairs of one corpus, from its alias table (store.aliases()).
+
+    Worked out for the words of each query, not for the whole table up front: a corpus has tens of
+    thousands of names and a query a handful, and every CLI search opens the index afresh.
+    """
 
     def __init__(self, aliases: Mapping[str, Sequence[tuple[str, str]]]):
-        pairs: dict[str, dict[str, str]] = defaultdict(dict)  # abbreviation key -> {long form key: long form}
+        self.aliases = aliases
+        self.keys_of: dict[str, list[str]] = defaultdict(list)  # canonical name -> its alias keys
         for key, names in aliases.items():
             for name, _ in names:
-                name_key = alias_key(name)
-                if " " not in key and initialism(key, name):  # "omfv" -> Optionally Manned Fighting Vehicle
-                    pairs[key][name_key] = name
-                elif " " in key and " " not in name_key and initialism(name_key, key):  # "north atlantic ..." -> NATO
-                    pairs[name_key][key] = key
-        self.long_forms: dict[str, str] = {}  # abbreviation key -> its long form
-        self.abbreviations: dict[str, list[str]] = defaultdict(list)  # long form, folded -> abbreviation keys
-        for abbreviation, forms in pairs.items():
-            if len(forms) != 1:  # an abbreviation of several things in this corpus
-                continue
-            (long_key, long_form), = forms.items()
-            self.long_forms[abbreviation] = long_form
-            self.abbreviations[_fold(long_form)].append(abbreviation)
+                self.keys_of[name].append(key)
+
+    def long_form(self, key: str) -> str | None:
+        """The one long form the abbreviation `key` (an alias key: "omfv") stands for, or None."""
+        if " " in key or not 2 <= len(key) <= 10:
+            return None
+        forms: dict[str, str] = {}
+        for name, _ in self.aliases.get(key, ()):
+            if initialism(key, name):  # "omfv" -> Optionally Manned Fighting Vehicle
+                forms[alias_key(name)] = name
+            elif alias_key(name) == key:  # the canonical name is the abbreviation: NATO <- "north atlantic ..."
+                forms.update((k, k) for k in self.keys_of[name] if " " in k and initialism(key, k))
+        return next(iter(forms.values())) if len(forms) == 1 else None  # none, or several things
+
+    def abbreviations(self, key: str) -> list[str]:
+        """The abbreviation keys that stand for the long form `key` (an alias key), and for nothing else."""
+        if " " not in key or key not in self.aliases:
+            return []
+        found = []
+        for name, _ in self.aliases.get(key, ()):
+            candidates = [k for k in self.keys_of[name] if " " not in k] + [alias_key(name)]
+            for short in dict.fromkeys(candidates):
+                other = self.long_form(short)
+                if other is not None and alias_key(other) in (key, alias_key(name)) and short not in found:
+                    found.append(short)
+        return found
 
     def expand(self, query: str) -> list[Expansion]:
         """The other forms of the names in `query`, in query order, each once."""
         tokens = [m.group(0).strip(".'’-") for m in _TOKEN.finditer(query)]
-        if not (self.long_forms and tokens) or _OPERATORS & set(tokens):
+        if not (self.aliases and tokens) or _OPERATORS & set(tokens):
             return []
         out: list[Expansion] = []
-        folded = [_fold(t) for t in tokens]
-        seen = {f" {' '.join(folded)} "}  # what the query already says, as words
+        seen = {f" {' '.join(_fold(t) for t in tokens)} "}  # what the query already says, as words
 
         def add(typed: str, also: str) -> None:
             if not any(f" {_fold(also)} " in s for s in seen):
                 seen.add(f" {_fold(also)} ")
                 out.append(Expansion(typed, also))
 
+        keys = [alias_key(t) for t in tokens]  # a phrase's key is its words' keys joined (alias_key works by word)
         i = 0
         while i < len(tokens):
             step = 1
             for n in range(min(_LONGEST, len(tokens) - i), 1, -1):  # the longest long form first
-                phrase = " ".join(folded[i : i + n])
-                if phrase in self.abbreviations:
-                    for key in self.abbreviations[phrase]:
-                        add(" ".join(tokens[i : i + n]), key.upper())
+                shorts = [] if keys[i] == "the" else self.abbreviations(" ".join(k for k in keys[i : i + n] if k))
+                if shorts:
+                    for short in shorts:
+                        add(" ".join(tokens[i : i + n]), short.upper())
                     step = n
                     break
             else:
                 token = tokens[i]
-                if _typed_as_abbreviation(token) and alias_key(token) in self.long_forms:
-                    add(token, self.long_forms[alias_key(token)])
+                other = self.long_form(alias_key(token)) if _typed_as_abbreviation(token) else None
+                if other is not None:
+                    add(token, other)
             i += step
         return out
 
