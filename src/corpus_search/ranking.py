@@ -96,7 +96,8 @@ def fuse(kw: Sequence[tuple[str, float]], sem: Sequence[tuple[str, float]], k: i
 
 
 def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, query_vec: np.ndarray | None,
-                  terms: set[str], stem, same: Sequence[tuple[frozenset, frozenset]] = ()) -> tuple[int, int, float] | None:
+                  terms: set[str], stem,
+                  same: Sequence[tuple[frozenset, frozenset]] = ()) -> tuple[int, int, float] | None:
     """(start, end, score): the sentence that best answers the query, and how well the passage answers it.
 
     A sentence scores the cosine of its vector with the query's (when both are known) plus the share

@@ -221,7 +221,8 @@ class Searcher:
         # A passage that says "OMFV" holds the words "optionally manned fighting vehicle" for the evidence
         # and the rerank, and the reader sees the abbreviation marked.
         same = [(frozenset(query_terms(e.said)), frozenset(query_terms(e.also))) for e in also]
-        marked = sorted(set(terms).union(*(b for _, b in same if len(b) == 1))) if same else terms  # "OMFV", not "union"
+        # Marked too: an abbreviation ("OMFV"), not each word of a long form ("union" anywhere).
+        marked = sorted(set(terms).union(*(b for _, b in same if len(b) == 1))) if same else terms
         reranked: dict[str, tuple] = {}
         fused: dict[str, float] = {}
         if mode == "keyword":
