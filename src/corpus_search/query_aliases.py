@@ -70,6 +70,7 @@ class AliasForms:
 
     def __init__(self, aliases: Mapping[str, Sequence[tuple[str, str]]]):
         self.aliases = aliases
+        self._expanded: dict[str, tuple[Expansion, ...]] = {}
         self.keys_of: dict[str, list[str]] = defaultdict(list)  # canonical name -> its alias keys
         for key, names in aliases.items():
             for name, _ in names:
@@ -101,19 +102,28 @@ class AliasForms:
         return found
 
     def expand(self, query: str) -> list[Expansion]:
-        """The other forms of the names in `query`, in query order, each once."""
+        """The other forms of the names in `query`, in query order, each once (kept: a sharded search
+        and the app's reruns ask again for the same query)."""
+        if query not in self._expanded:
+            if len(self._expanded) >= 1000:
+                self._expanded.clear()
+            self._expanded[query] = self._expand(query)
+        return list(self._expanded[query])
+
+    def _expand(self, query: str) -> tuple[Expansion, ...]:
         tokens = [m.group(0).strip(".'’-") for m in _TOKEN.finditer(query)]
         if not (self.aliases and tokens) or _OPERATORS & set(tokens):
-            return []
+            return ()
         out: list[Expansion] = []
-        seen = {f" {' '.join(_fold(t) for t in tokens)} "}  # what the query already says, as words
+        keys = [alias_key(t) for t in tokens]  # a phrase's key is its words' keys joined (alias_key works by word)
+        said = [f" {' '.join(k for k in keys if k)} "]  # what the query already says, as alias keys
 
         def add(typed: str, also: str) -> None:
-            if not any(f" {_fold(also)} " in s for s in seen):
-                seen.add(f" {_fold(also)} ")
+            key = f" {alias_key(also)} "
+            if not any(key in s for s in said):
+                said.append(key)
                 out.append(Expansion(typed, also))
 
-        keys = [alias_key(t) for t in tokens]  # a phrase's key is its words' keys joined (alias_key works by word)
         i = 0
         while i < len(tokens):
             step = 1
@@ -130,13 +140,9 @@ class AliasForms:
                 if other is not None:
                     add(token, other)
             i += step
-        return out
+        return tuple(out)
 
 
 def _typed_as_abbreviation(token: str) -> bool:
     letters = [ch for ch in token if ch.isalpha()]
     return len(letters) >= 2 and sum(ch.isupper() for ch in letters) >= 2
-
-
-def _fold(text: str) -> str:
-    return " ".join(w.casefold() for w in _WORD.findall(text))

@@ -324,8 +324,7 @@ def _n(count: int, one: str, many: str) -> str:
 
 def search_summary(result, quoted: bool = False) -> str:
     """What the results are (`_summary`), and the other forms of the query's names also searched."""
-    also = getattr(result, "also_searched", ())
-    said = "; ".join(f"{other} for {typed}" for typed, other in also)
+    said = "; ".join(f"{other} for {typed}" for typed, other in result.also_searched)
     return _summary(result, quoted) + (f" (also searched: {said})" if said else "")
 
 
