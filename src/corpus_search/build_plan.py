@@ -32,7 +32,7 @@ from corpus_search.store import Store
 # so unchanged files are processed again.
 # 6: a lead-in ending in a colon joins the quotation or list it introduces;
 # 5: passage kinds in plain text (titles, footnote runs, reference lists); 4: OCR, printed page numbers, languages
-PIPELINE_VERSION = "6"
+PIPELINE_VERSION = "7"
 
 
 @dataclass

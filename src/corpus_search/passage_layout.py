@@ -29,7 +29,15 @@ _REFERENCE_LISTS = frozenset({
     "select bibliography", "selected bibliography", "works cited", "literature cited", "further reading",
     "suggested reading", "suggested readings", "recommended reading", "additional reading",
 })
-_TABLE_ROW = re.compile(r"(?:\S \| .*){2}")  # three cells or more: "Dec. 2023 | $26.2 | 30%"
+# A table row as our Word and web extractors write one, and as text exports carry them: cells between
+# " | " ("Dec. 2023 | $26.2 | 30%", "| Share of returns | Average credit" with an empty first cell).
+_CELL_BAR = re.compile(r"(?:^|\s)\|(?:\s|$)")
+_FIGURE_CELL = re.compile(r"\|\s*[-+–−(]?[$€£¥]?\d[\d,.]*\s*(?:%|[A-Za-z]{1,3}\.?)?\)?\s*$")  # "| $2,248", "| 0.3%"
+# A paragraph that stops on a word no sentence or heading ends with ("... the Commandant directed the
+# Marines to", "... budget request notes that"): the sentence goes on in the next paragraph.
+# Not a word that can end a phrase ("Keep calm and carry on", "What it is", "Partners to reckon with").
+_UNFINISHED = re.compile(r"(?<![\w'’-])(?:to|the|a|an|of|and|or|nor|that|which|whether|than|from|into"
+                         r"|its|their|our|his|her)$")
 _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
           r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
 # A line that only dates the document ("Updated April 22, 2026", "3 May 2024"): front matter, no section.
@@ -79,7 +87,8 @@ def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     # A text's first paragraph may be its title, which runs longer than a section heading; only
     # where blank lines separate paragraphs, as a PDF's first lines may be a running head instead.
     title = block is doc.first and doc.blank_mode
-    if len(block.lines) > 2 or not heading_like(text, _TITLE_LONGEST if title else 100) or _TABLE_ROW.search(text):
+    if (len(block.lines) > 2 or not heading_like(text, _TITLE_LONGEST if title else 100)
+            or _UNFINISHED.search(text) or _table_row(blocks, i)):
         return False
     if _CHAPTER.match(text) or text.lower().rstrip(":") in _KEYWORDS:
         return True
@@ -97,6 +106,21 @@ def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
             return False
     # PDF text: a heading can be the last line of a page, its text on the next page.
     return not doc.blank_mode and i == len(blocks) - 1 and len(block.lines) == 1
+
+
+def table_cells(text: str) -> int:
+    """How many cells a line shaped as a table row has ("Georgia | $3,394": 2); 0 for any other line."""
+    return len(text.split("|")) if _CELL_BAR.search(text) else 0
+
+
+def _table_row(blocks: list[Block], i: int) -> bool:
+    """A row of three cells or more; of two, when a cell is a figure or a row of two cells is beside it
+    (a web page's title "Relations with China | Example News" alone is still a heading)."""
+    cells = table_cells(blocks[i].plain)
+    if cells != 2:
+        return cells >= 3
+    near = (blocks[j].plain for j in (i - 1, i + 1) if 0 <= j < len(blocks))
+    return bool(_FIGURE_CELL.search(blocks[i].plain)) or any(table_cells(t) == 2 for t in near)
 
 
 def _is_sentence(text: str) -> bool:
@@ -216,29 +240,37 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
 
 
 def join_lead_ins(ordered: list[Block], doc: Doc, limit: int) -> list[Block]:
-    """A paragraph that ends with a colon is joined to the paragraph it introduces.
+    """A paragraph that introduces the next is joined to it, and a table's rows to each other.
 
-    "An Army spokesman stated the following:" and the quotation after it, or "include the
-    following:" and the list, are one thought: apart, the quotation's passage does not say who
-    said it and the lead-in's says nothing. Joined only when the next block is body text of the same
-    section, not a numbered paragraph (those are cited by number), on the same or the next page,
-    and the two fit in one passage (`limit` characters).
+    "An Army spokesman stated the following:" and the quotation after it, "include the following:"
+    and the list, or "the Commandant directed the Marines to" and "[r]eview ...", are one thought:
+    apart, the quotation's passage does not say who said it and the lead-in's says nothing. A table
+    whose rows are paragraphs of their own ("Georgia | $3,394") is one passage too, with what
+    introduces it, as a Word table is: a row alone does not say what its figures are. Joined only
+    when the next block is body text of the same section, not a numbered paragraph (those are cited
+    by number), on the same or the next page, and the two fit in one passage (`limit` characters).
     """
     out: list[Block] = []
     for block in ordered:
         prev = out[-1] if out else None
-        if (prev is not None and prev.kind == "body" and block.kind == "body" and prev.plain.endswith(":")
+        if (prev is not None and prev.kind == "body" and block.kind == "body"
                 and prev.section == block.section and block.paragraph is None
                 and len(prev.plain) + 1 + len(block.plain) <= limit):
+            rows = table_cells(_last_line(prev)) >= 2 and table_cells(block.plain) >= 2
+            lead_in = prev.plain.endswith(":") or bool(_UNFINISHED.search(prev.plain))
             last_page = prev.page + sum(ln.startswith(PAGE_OPEN) for ln in prev.lines)
-            if block.page == last_page + 1:
-                prev.lines.append(f"{PAGE_OPEN}{doc.labels[block.page] or ''}{PAGE_CLOSE}")
-            if block.page in (last_page, last_page + 1):
+            if (rows or lead_in) and block.page in (last_page, last_page + 1):
+                if block.page == last_page + 1:
+                    prev.lines.append(f"{PAGE_OPEN}{doc.labels[block.page] or ''}{PAGE_CLOSE}")
                 prev.lines.extend(block.lines)
-                doc.stats["lead_in_joins"] += 1
+                doc.stats["table_row_joins" if rows else "lead_in_joins"] += 1
                 continue
         out.append(block)
     return out
+
+
+def _last_line(block: Block) -> str:
+    return next((ln for ln in reversed(block.lines) if not ln.startswith(PAGE_OPEN)), "")
 
 
 def _fold(text: str) -> str:

@@ -39,7 +39,7 @@ __all__ = ["MAX_PASSAGE", "STAT_KEYS", "Split", "split_document"]
 STAT_KEYS = (
     "pages", "passages", "hyphen_joined", "hyphen_kept", "footnotes", "note_markers", "captions",
     "duplicate_captions", "boxes", "headings", "numbered_paragraphs", "dropped_furniture",
-    "page_joins", "lead_in_joins", "long_splits",
+    "page_joins", "lead_in_joins", "table_row_joins", "long_splits",
 )  # fmt: skip
 
 
