@@ -140,3 +140,18 @@ def test_a_figures_notes_weigh_as_text_but_its_title_and_sources_do_not() -> Non
     assert ranking.in_figure_notes(caption, caption.index("Notes:"))  # the label opens the sentence
     assert not ranking.in_figure_notes(caption, caption.index("Energy Information"))  # the sources after it
     assert ranking.kind_factor("footnote", caption, words, terms, keyword_index.term_of, (note, note + 60)) < 1.0
+
+
+def test_a_figures_source_line_weighs_as_text_when_the_query_asks_for_a_source() -> None:
+    from corpus_search import keyword_index, ranking
+
+    caption = ("Figure 2. The Vehicle in the Surf Zone Source: Jane Roe, \"First Deployment Lessons,\" "
+               "Harbor News, May 20, 2024.")
+    source = caption.index("Jane Roe")
+    assert ranking.caption_part(caption, source) == "sources" and ranking.caption_part(caption, 5) == "title"
+    asks = {"who", "published"}  # no word that asks for a figure itself
+    at_source, at_title = (source, len(caption)), (0, 10)
+    assert ranking.kind_factor("caption", caption, asks, asks, keyword_index.term_of, at_source) == 1.0
+    assert ranking.kind_factor("caption", caption, asks, asks, keyword_index.term_of, at_title) < 1.0
+    assert ranking.kind_factor("caption", caption, {"surf"}, {"surf"}, keyword_index.term_of,
+                               at_source) < 1.0  # a query that does not ask for a source

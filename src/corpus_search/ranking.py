@@ -8,7 +8,8 @@ Kept apart from search.py so the rules read in one place:
     multiplied by the setting `kind_weight` unless the query asks for that kind of text (it names
     a figure, table, note, source...) or its words cover most of the passage (a searched title).
     A figure's notes ("Notes: the estimates assume ...") are prose, not a title: a caption whose
-    evidence sentence sits in its notes is weighed as body text;
+    evidence sentence sits in its notes is weighed as body text, and one whose evidence sits in its
+    "Source:" line as a note is (at full weight when the query asks for a source, author, article...);
   * evidence: the sentence of a hit that best answers the query, by its vector's cosine with the
     query's plus the share of the query's terms it holds.
 """
@@ -26,7 +27,8 @@ WEIGHTED_KINDS = ("heading", "caption", "footnote")
 # Words by which a query asks for captions, headings or notes and references themselves.
 _TARGETS = {
     "caption": {"figure", "figures", "fig", "table", "tables", "chart", "charts", "map", "maps", "graph",
-                "caption", "captions", "diagram", "illustration", "photo"},
+                "caption", "captions", "diagram", "illustration", "illustrations", "photo", "photos", "photograph",
+                "photographs", "picture", "pictures", "image", "images"},
     "heading": {"heading", "headings", "section", "sections", "chapter", "chapters", "title", "titled",
                 "contents", "part"},
     "footnote": {"footnote", "footnotes", "note", "notes", "endnote", "endnotes", "cite", "cites", "cited",
@@ -60,10 +62,17 @@ def effective_kind(kind: str, text: str) -> str:
     return kind
 
 
+def caption_part(text: str, start: int) -> str:
+    """Which part of a caption offset `start` lies in: "title", "notes" or "sources"."""
+    labels = list(_CAPTION_PART.finditer(text, 0, min(len(text), start + 12)))  # the label may open the sentence
+    if not labels:
+        return "title"
+    return "notes" if labels[-1].group(1).casefold().startswith("note") else "sources"
+
+
 def in_figure_notes(text: str, start: int) -> bool:
     """Whether offset `start` of a caption lies in its "Note(s):" part (not its title or its sources)."""
-    labels = list(_CAPTION_PART.finditer(text, 0, min(len(text), start + 12)))  # the label may open the sentence
-    return bool(labels) and labels[-1].group(1).casefold().startswith("note")
+    return caption_part(text, start) == "notes"
 
 
 def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[str], stem,
@@ -77,8 +86,11 @@ def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[st
         return 1.0
     if query_words & _TARGETS[kind]:
         return 1.0
-    if kind == "caption" and evidence is not None and in_figure_notes(text, evidence[0]):
-        return 1.0
+    if kind == "caption" and evidence is not None:
+        part = caption_part(text, evidence[0])
+        # A figure's notes are prose; its "Source:" line is a citation, asked for as a note is.
+        if part == "notes" or (part == "sources" and query_words & _TARGETS["footnote"]):
+            return 1.0
     # A query that says most of a heading or caption is looking for it by name.
     words = {stem(w.casefold()) for w in _WORD.findall(text) if not w.isdigit()}
     if words and kind != "footnote" and len(words & query_terms) / len(words) >= 0.6:
