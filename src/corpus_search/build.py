@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from corpus_search import backends, build_entities, build_plan, build_sources, build_vectors, build_write, config, ocr
+from corpus_search import backends, build_entities, build_plan, build_sources, build_vectors, build_write, config
+from corpus_search import embedding_text, ocr
 from corpus_search import shards
 from corpus_search.annotations import after_build
 from corpus_search.build_plan import PIPELINE_VERSION, models_manifest, source_key
@@ -108,11 +109,15 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
     tagger = engine.tagger(new_passages) if engine is not None else build_entities.NerJob(new_passages)
     progress.stage("entities + embeddings", len(new_passages) + len(need))
     encoder = engine.encoder() if engine is not None else None
+    # What the model reads: each abbreviation spelled out once, from its own document's definitions.
+    need_docs = {p.doc_id for p in need}
+    defined = embedding_text.definitions(p for p in all_passages if p.doc_id in need_docs)
     if need:
         encoder = encoder or Encoder()
-        vectors.update(build_vectors.embed(encoder, need, lambda done: progress.advance(tagger.done() + done)))
+        vectors.update(build_vectors.embed(encoder, need, lambda done: progress.advance(tagger.done() + done),
+                                           defined))
     previous_gen = previous.gen if previous is not None else None
-    sentence_vectors = build_vectors.sentence_vectors(all_passages, need, previous_gen, encoder, vectors)
+    sentence_vectors = build_vectors.sentence_vectors(all_passages, need, previous_gen, encoder, vectors, defined)
     timings["embeddings"] = time.perf_counter() - t
     t = time.perf_counter()
     raw = tagger.result(lambda n: progress.advance(n + len(need)))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from corpus_search import backends, sentences
+from corpus_search import backends, embedding_text, sentences
 from corpus_search.build_plan import Previous, Source
 from corpus_search.models import Passage
 from corpus_search.sentences import SentenceIndex
@@ -25,18 +25,21 @@ def carried(previous: Previous | None, sources: list[Source]) -> dict[str, np.nd
     return previous.vectors.vectors_for([p.passage_id for s in sources if s.reused for p in s.passages])
 
 
-def embed(encoder: Encoder, passages: list[Passage], progress: Callable[[int], None]) -> dict[str, np.ndarray]:
-    """passage id -> vector for passages that have none yet."""
-    encoded = encoder.encode([p.text for p in passages], progress=progress)
+def embed(encoder: Encoder, passages: list[Passage], progress: Callable[[int], None],
+          defined: dict[str, dict[str, str]] | None = None) -> dict[str, np.ndarray]:
+    """passage id -> vector for passages that have none yet; `defined`: each document's abbreviations
+    (embedding_text.definitions), spelled out in what the model reads."""
+    encoded = encoder.encode(embedding_text.texts_for(passages, defined or {}), progress=progress)
     return {p.passage_id: encoded[i] for i, p in enumerate(passages)}
 
 
 def sentence_vectors(passages: list[Passage], need: list[Passage], previous_gen: Path | None,
-                     encoder: Encoder | None, vectors: dict[str, np.ndarray]) -> dict:
+                     encoder: Encoder | None, vectors: dict[str, np.ndarray],
+                     defined: dict[str, dict[str, str]] | None = None) -> dict:
     """passage id -> (sentence spans, vectors): carried over from the previous generation, else embedded.
 
     `need` are the passages whose own vectors were just made (their sentences are new too); `encoder`
-    is None when no passage needed one.
+    is None when no passage needed one; `defined` as for `embed`, spelled out in each sentence.
     """
     out: dict = {}
     if previous_gen is not None:
@@ -61,7 +64,8 @@ def sentence_vectors(passages: list[Passage], need: list[Passage], previous_gen:
         else:
             todo.append(p)
     if todo:
-        per_text, matrix = sentences.embed(encoder or Encoder(), [p.text for p in todo])
+        per_text, matrix = sentences.embed(encoder or Encoder(), [p.text for p in todo],
+                                           [(defined or {}).get(p.doc_id, {}) for p in todo])
         i = 0
         for p, spans in zip(todo, per_text):
             out[p.passage_id] = (np.asarray(spans, dtype=np.int32).reshape(-1, 2), matrix[i:i + len(spans)])

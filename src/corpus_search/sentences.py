@@ -124,8 +124,13 @@ class SentenceIndex:
         return self._long_matrix
 
 
-def embed(encoder, texts: Sequence[str]) -> tuple[list[list[tuple[int, int]]], np.ndarray]:
-    """The sentence spans of each text and one vector per sentence, in order."""
+def embed(encoder, texts: Sequence[str], defined: Sequence[dict[str, str]] | None = None,
+          ) -> tuple[list[list[tuple[int, int]]], np.ndarray]:
+    """The sentence spans of each text and one vector per sentence, in order; `defined`: per text, the
+    abbreviations its document defines, spelled out in what the model reads (embedding_text)."""
+    from corpus_search.embedding_text import expand
+
     per_text = [spans(t) for t in texts]
-    flat = [t[a:b] for t, ss in zip(texts, per_text) for a, b in ss]
+    defined = defined or [{}] * len(texts)
+    flat = [expand(t[a:b], d) for t, d, ss in zip(texts, defined, per_text) for a, b in ss]
     return per_text, encoder.encode(flat) if flat else np.zeros((0, encoder.dim), dtype=np.float32)

@@ -1,0 +1,69 @@
+"""What the embedding model reads for a passage or a sentence: its text, with each abbreviation its
+document defines spelled out once.
+
+MiniLM knows "Department of Defense" but not "RCEC": a report defines "residential clean energy credit
+(RCEC)" once and says "the RCEC reduced federal revenues by $6.3 billion" pages later, and a question
+asking what "the credit for home solar equipment" cost finds nothing in that sentence's vector. So the
+text embedded (never the text stored, shown or quoted) carries the definition after the abbreviation's
+first use: "the RCEC (residential clean energy credit) reduced ...".
+
+Only a document's own definitions are used, so a document's vectors depend on that document alone and
+stay right when an incremental build carries them over while other documents change.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+
+from corpus_search.entity_abbreviations import _PAREN_AFTER, _PAREN_LONG, _WORDS, expansion
+from corpus_search.models import Passage
+
+__all__ = ["definitions", "expand", "texts_for"]
+
+_MAX_ABBREVIATIONS = 12  # a passage rarely uses more; a glossary's list of them gains nothing from more
+
+
+def definitions(passages: Iterable[Passage]) -> dict[str, dict[str, str]]:
+    """doc id -> abbreviation -> long form, from "long form (ABBR)" and "ABBR (Long Form)" in that
+    document (capitalised or not: "energy efficient home improvement credit (EEHIC)" is a term, still
+    defined); the most frequent long form of an abbreviation wins, ties to the first seen."""
+    found: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for p in passages:
+        flat = re.sub(r"\s+", " ", p.text)
+        for m in _PAREN_AFTER.finditer(flat):
+            abbr = re.sub(r"s$", "", m.group(1)) if m.group(1)[-1] == "s" and m.group(1)[:-1].isupper() else m.group(1)
+            words = _WORDS.findall(flat[max(0, m.start() - 160):m.start()])
+            long_form = expansion(abbr, words) or expansion(abbr, words, capitalised=False)
+            if long_form:
+                found[p.doc_id][abbr][long_form] += 1
+        for m in _PAREN_LONG.finditer(flat):
+            words = _WORDS.findall(m.group(2))
+            long_form = expansion(m.group(1), words)
+            if long_form and long_form == " ".join(words).rstrip("."):
+                found[p.doc_id][m.group(1)][long_form] += 1
+    return {doc: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for doc, abbrs in found.items()}
+
+
+def expand(text: str, defined: dict[str, str]) -> str:
+    """`text` with the first use of each abbreviation in `defined` followed by its long form in brackets,
+    unless the text already spells that long form out (it defines it, or says both)."""
+    if not defined or not any(a in text for a in defined):
+        return text
+    folded = text.casefold()
+    inserts: list[tuple[int, str]] = []
+    for abbr, long_form in defined.items():
+        if len(inserts) >= _MAX_ABBREVIATIONS or abbr not in text or long_form.casefold() in folded:
+            continue
+        m = re.search(rf"(?<![\w&]){re.escape(abbr)}(?:s\b|[’']s\b|\b)(?!\s*\()", text)
+        if m:
+            inserts.append((m.end(), f" ({long_form})"))
+    for at, words in sorted(inserts, reverse=True):
+        text = text[:at] + words + text[at:]
+    return text
+
+
+def texts_for(passages: Sequence[Passage], defined: dict[str, dict[str, str]]) -> list[str]:
+    """What the model reads for each passage (see the module's docstring)."""
+    return [expand(p.text, defined.get(p.doc_id, {})) for p in passages]

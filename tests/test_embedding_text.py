@@ -1,0 +1,57 @@
+"""What the embedding model reads: a document's abbreviations spelled out once (embedding_text)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from corpus_search.embedding_text import definitions, expand
+from corpus_search.models import Passage
+
+
+def _p(doc: str, seq: int, text: str) -> Passage:
+    return Passage(passage_id=f"{doc}:{seq:04d}", doc_id=doc, seq=seq, text=text, end=len(text))
+
+
+_TAX = [
+    _p("tax", 0, "In 2024 the IRS released data on the residential clean energy credit (RCEC) and the energy "
+                 "efficient home improvement credit (EEHIC)."),
+    _p("tax", 1, "The RCEC reduced federal revenues by $6.3 billion; RCECs went mostly to the South. The RCEC grew."),
+    _p("tax", 2, "The Internal Revenue Service (IRS) counts early filers only."),
+    _p("army", 0, "The Army calls it the Mid-Range Capability (MRC). The RCEC is not defined here."),
+]
+
+
+def test_each_document_defines_its_own_abbreviations_lower_case_terms_too() -> None:
+    found = definitions(_TAX)
+    assert found["tax"] == {"RCEC": "residential clean energy credit", "EEHIC": "energy efficient home improvement credit",
+                            "IRS": "Internal Revenue Service"}
+    assert found["army"] == {"MRC": "Mid-Range Capability"}  # another document's RCEC is not this one's
+
+
+def test_the_first_use_in_a_text_is_spelled_out_and_nothing_else_changes() -> None:
+    defined = definitions(_TAX)["tax"]
+    assert expand(_TAX[1].text, defined) == ("The RCEC (residential clean energy credit) reduced federal revenues by "
+                                             "$6.3 billion; RCECs went mostly to the South. The RCEC grew.")
+    assert expand(_TAX[0].text, defined) == _TAX[0].text.replace("the IRS", "the IRS (Internal Revenue Service)")
+    assert expand("No abbreviation at all.", defined) == "No abbreviation at all."
+    assert expand("The RCECs (residential clean energy credits) grew.", defined).count("(") == 1  # defined here
+
+
+def test_a_build_embeds_the_spelled_out_text_and_stores_the_text_as_written(corpus) -> None:
+    """On the bundled corpus, which defines "Eurasian Economic Union (EEU)" once and says "EEU" after."""
+    passages = corpus.passages()
+    defined = definitions(passages)
+    doc, short = next((p.doc_id, p) for p in passages
+                      if re.search(r"\bEEU\b", p.text) and "Eurasian Economic Union" not in p.text and len(p.text) < 500
+                      and "EEU" in defined.get(p.doc_id, {}))
+    read = expand(short.text, defined[doc])
+    assert "EEU (Eurasian Economic Union)" in read and "Eurasian Economic Union" not in short.text
+    stored = corpus.vectors.vectors_for([short.passage_id])[short.passage_id]
+
+    def cos(text: str) -> float:
+        vec = corpus.encode_query(text)
+        return float(np.dot(stored, vec) / (np.linalg.norm(stored) * np.linalg.norm(vec)))
+
+    assert cos(read) > 0.99 and cos(read) > cos(short.text) + 0.01
