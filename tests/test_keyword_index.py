@@ -211,7 +211,7 @@ def test_syntax_goes_to_whoosh_and_an_index_without_a_scorer_still_answers(real_
     from corpus_search.bm25 import plain_terms
 
     ix = real_indexes[0]["whole"]
-    for query in ("gas NOT oil", "gas AND oil", "Gazp*"):
+    for query in ('"Power of Siberia"', 'gas "Power of Siberia"', "gas NOT oil", "gas AND oil", "Gazp*"):
         assert plain_terms(ix.parse(query)[0]) is None, query
         assert ix.search(query, limit=5).ids, query
     folder = Path(ix._ix.storage.folder)

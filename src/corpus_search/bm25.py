@@ -294,8 +294,8 @@ class Scorer:
 
 
 def plain_terms(q) -> tuple[list[tuple[str, str, float]], list] | None:
-    """(terms, phrases) of a parsed query that is one plain Or of Terms and Phrases (each may carry a
-    boost: a name's other form is searched at a third, query_aliases), else None. Terms are (field,
+    """(terms, phrases) of a parsed query that is one plain Or of Terms (each may carry a boost) and
+    boosted Phrases (a name's other form is searched at a third, query_aliases), else None. Terms are (field,
     text, boost); phrases the Phrase queries themselves (their documents need positions: the caller's)."""
     from whoosh import query as wq
 
@@ -307,7 +307,9 @@ def plain_terms(q) -> tuple[list[tuple[str, str, float]], list] | None:
     for sub in q.subqueries:
         if isinstance(sub, wq.Term) and isinstance(sub.text, str):
             terms.append((sub.fieldname, sub.text, float(sub.boost)))
-        elif isinstance(sub, wq.Phrase) and all(isinstance(w, str) for w in sub.words):
+        elif isinstance(sub, wq.Phrase) and sub.boost != 1.0 and all(isinstance(w, str) for w in sub.words):
+            # Only a boosted phrase: a name's other form. A phrase the user typed keeps Whoosh's search,
+            # with its time cap (matching "of the" at a million passages has no cap here).
             phrases.append(sub)
         else:
             return None
