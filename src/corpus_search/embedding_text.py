@@ -17,7 +17,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 
-from corpus_search.entity_abbreviations import _PAREN_AFTER, _PAREN_LONG, _WORDS, expansion
+from corpus_search.entity_abbreviations import definitions_in
 from corpus_search.models import Passage
 
 __all__ = ["definitions", "expand", "texts_for"]
@@ -30,19 +30,9 @@ def definitions(passages: Iterable[Passage]) -> dict[str, dict[str, str]]:
     document (capitalised or not: "energy efficient home improvement credit (EEHIC)" is a term, still
     defined); the most frequent long form of an abbreviation wins, ties to the first seen."""
     found: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    for p in passages:
-        flat = re.sub(r"\s+", " ", p.text)
-        for m in _PAREN_AFTER.finditer(flat):
-            abbr = re.sub(r"s$", "", m.group(1)) if m.group(1)[-1] == "s" and m.group(1)[:-1].isupper() else m.group(1)
-            words = _WORDS.findall(flat[max(0, m.start() - 160):m.start()])
-            long_form = expansion(abbr, words) or expansion(abbr, words, capitalised=False)
-            if long_form:
-                found[p.doc_id][abbr][long_form] += 1
-        for m in _PAREN_LONG.finditer(flat):
-            words = _WORDS.findall(m.group(2))
-            long_form = expansion(m.group(1), words)
-            if long_form and long_form == " ".join(words).rstrip("."):
-                found[p.doc_id][m.group(1)][long_form] += 1
+    for d in definitions_in(passages):
+        plural = d.abbr.endswith("s") and d.abbr[:-1].isupper()  # "SSBNs" defines "SSBN"
+        found[d.doc_id][d.abbr[:-1] if plural else d.abbr][d.long_form] += 1
     return {doc: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for doc, abbrs in found.items()}
 
 

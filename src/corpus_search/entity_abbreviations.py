@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from corpus_search.entity_keys import DROPPED_LABELS, RawMention, trim
 from corpus_search import entity_heads
@@ -223,26 +223,43 @@ class Abbreviations:
         return {**self.corpus, **self.by_doc.get(doc_id, {})}
 
 
+class Definition(NamedTuple):
+    """One "long form (ABBR)" or "ABBR (Long Form)" in a passage."""
+
+    doc_id: str
+    abbr: str  # as written: "SSBNs", "TMC"
+    long_form: str  # "Department of Defense", or a term: "highly enriched uranium"
+    named: bool  # capitalised as a name is; False for a term
+
+
+def definitions_in(passages: Iterable[Passage]) -> Iterator[Definition]:
+    """Every definition the passages make, in order. A long form before the brackets may be a term
+    ("foreign direct investment (FDI)"), and is then not `named`; one inside them ("DOD (Department
+    of Defense)") must be the whole bracket and capitalised, or it is no definition."""
+    for p in passages:
+        flat = re.sub(r"\s+", " ", p.text)
+        for m in _PAREN_AFTER.finditer(flat):
+            words = _WORDS.findall(flat[max(0, m.start() - 160):m.start()])
+            name = expansion(m.group(1), words)
+            long_form = name or expansion(m.group(1), words, capitalised=False)
+            if long_form:
+                yield Definition(p.doc_id, m.group(1), long_form, bool(name) and _named(name))
+        for m in _PAREN_LONG.finditer(flat):
+            words = _WORDS.findall(m.group(2))
+            long_form = expansion(m.group(1), words)
+            if long_form and long_form == " ".join(words).rstrip("."):
+                yield Definition(p.doc_id, m.group(1), long_form, True)
+
+
 def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
     """"Long Form (ABBR)" and "ABBR (Long Form)", per document; the most frequent expansion wins."""
     found: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
     lower: Counter[str] = Counter()
-    for p in passages:
-        flat = re.sub(r"\s+", " ", p.text)
-        for m in _PAREN_AFTER.finditer(flat):
-            abbr = m.group(1)
-            words = _WORDS.findall(flat[max(0, m.start() - 160):m.start()])
-            long_form = expansion(abbr, words)
-            if long_form and _named(long_form):
-                found[p.doc_id][abbr][long_form] += 1
-            elif long_form or expansion(abbr, words, capitalised=False):
-                lower[abbr] += 1
-        for m in _PAREN_LONG.finditer(flat):
-            abbr, inside = m.group(1), m.group(2)
-            words = _WORDS.findall(inside)
-            long_form = expansion(abbr, words)
-            if long_form and long_form == " ".join(words).rstrip("."):
-                found[p.doc_id][abbr][long_form] += 1
+    for d in definitions_in(passages):
+        if d.named:
+            found[d.doc_id][d.abbr][d.long_form] += 1
+        else:
+            lower[d.abbr] += 1
     _spelled_out(passages, found, lower)
     by_doc = {d: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for d, abbrs in found.items()}
     meanings: dict[str, set[str]] = defaultdict(set)
