@@ -352,3 +352,36 @@ def test_a_place_named_in_ordinary_words_is_an_entity_of_a_new_corpus(crs):
     # no alias file to declare it the noise rules must still keep it.
     assert crs.searcher.resolve_entity("United States") == ["United States"]
     assert _ids(crs, "United States")
+
+
+def test_names_from_the_stored_counts_equal_the_grouped_mentions_under_each_curation(crs):
+    """entity_names() reads the per-label counts the build wrote (grouping 7.4M mentions took 33 s at 1M
+    passages); renamed, merged, relabelled and rejected names must come out as grouping the curated
+    mentions gives them, and a split alias (which goes by each mention's text) falls back to grouping."""
+    store = crs.store
+
+    def grouped() -> dict[str, str]:
+        counts: dict[str, dict[str, int]] = {}
+        for name, label, n in store.conn.execute(f"SELECT name, label, count(*) FROM {store._m()} GROUP BY name, label"):
+            counts.setdefault(name, {})[label] = n
+        return {name: max(c.items(), key=lambda kv: kv[1])[0] for name, c in counts.items()}
+
+    assert store._has_table("entity_labels")
+    stored = store.conn.execute("SELECT sum(n) FROM entity_labels").fetchone()[0]
+    assert stored == store.conn.execute("SELECT count(*) FROM mentions").fetchone()[0] > 0
+    assert store.entity_names() == grouped()
+    gone = sorted(n for n, label in store.entity_names().items() if label == "GPE")[0]  # any place
+    steps = [("merge", "Department of War", "Department of Defense"), ("rename", "Congress", "U.S. Congress"),
+             ("relabel", "U.S. Congress", "GPE"), ("reject", gone)]
+    done = 0
+    try:
+        for op, *args in steps:
+            crs.curate(op, *args)
+            done += 1
+            names = store.entity_names()
+            assert names == grouped(), op
+        assert "Department of War" not in names and names["U.S. Congress"] == "GPE" and gone not in names
+    finally:
+        for _ in range(done):
+            crs.curation().undo()
+    assert store.entity_names() == grouped()

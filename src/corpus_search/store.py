@@ -38,7 +38,7 @@ class Store(Writes, PassageReads, EntityReads):
         self._curation = None  # curation.State when one applies
         self._lock = threading.Lock()
         self.curation_version = 0  # bumped whenever the curation file changes (caches compare it)
-        self._entity_lists: bool | None = None  # whether the store has the entity filter's index
+        self._tables: dict[str, bool] = {}  # tables a later build added (entity_passages...): whether this store has them
 
     # -- opening -----------------------------------------------------------
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from corpus_search.entities import alias_key
 from corpus_search.models import Entity, Mention
@@ -17,7 +17,7 @@ class EntityReads(Curated):
     """Mentions and entities, read through the curation (`_m` names the table to read)."""
 
     conn: sqlite3.Connection
-    _entity_lists: bool | None
+    _tables: dict[str, bool]
 
     def mentions(self, passage_ids: Sequence[str]) -> dict[str, list[Mention]]:
         out: dict[str, list[Mention]] = defaultdict(list)
@@ -67,12 +67,34 @@ class EntityReads(Curated):
         sql = f"SELECT DISTINCT passage_id FROM {table} WHERE name IN ({marks})"
         return {r[0] for r in self.conn.execute(sql, names)}
 
+    def _label_counts(self) -> Iterable[tuple[str, str, int]]:
+        """(name, label, mentions) for each name and label, curated; from the counts the build wrote
+        unless the curation splits an alias off (a split goes by each mention's text) or the store
+        predates them."""
+        cur = self._curation if self._m() != "mentions" else None
+        stored = self._has_table("entity_labels")
+        if not stored or (cur is not None and cur.split):
+            return self.conn.execute(f"SELECT name, label, count(*) FROM {self._m()} GROUP BY name, label")
+        rows = self.conn.execute("SELECT name, label, n FROM entity_labels")
+        if cur is None:
+            return rows
+        out = []
+        for name, label, n in rows:
+            name = cur.final(name)
+            if name not in cur.rejected:
+                out.append((name, cur.labels.get(name, label), n))
+        return out
+
     def _has_entity_lists(self) -> bool:
         """Whether the store has the entity filter's index (a store built before it has not)."""
-        if self._entity_lists is None:
-            self._entity_lists = self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entity_passages'").fetchone() is not None
-        return self._entity_lists
+        return self._has_table("entity_passages")
+
+    def _has_table(self, name: str) -> bool:
+        """Whether the store has the table `name` filled by its build (a store built before it was has not)."""
+        if name not in self._tables:
+            self._tables[name] = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone() is not None
+        return self._tables[name]
 
     def passages_labelled(self, labels: Sequence[str]) -> set[str]:
         marks = ",".join("?" * len(labels))
@@ -81,7 +103,7 @@ class EntityReads(Curated):
     def entity_names(self) -> dict[str, str]:
         """Canonical name -> its label (the most frequent one)."""
         counts: dict[str, Counter] = defaultdict(Counter)
-        for name, label, n in self.conn.execute(f"SELECT name, label, count(*) FROM {self._m()} GROUP BY name, label"):
+        for name, label, n in self._label_counts():
             counts[name][label] += n
         return {name: c.most_common(1)[0][0] for name, c in counts.items()}
 

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS mentions (
 CREATE INDEX IF NOT EXISTS mentions_passage ON mentions (passage_id);
 CREATE INDEX IF NOT EXISTS mentions_name ON mentions (name);
 CREATE TABLE IF NOT EXISTS entity_passages (name TEXT PRIMARY KEY, ids TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entity_labels (name TEXT NOT NULL, label TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (name, label));
 CREATE TABLE IF NOT EXISTS raw_mentions (
     passage_id TEXT NOT NULL,
     start INTEGER NOT NULL,
