@@ -89,3 +89,23 @@ def test_search_json_says_what_else_was_searched(built_index) -> None:
 def test_a_malformed_query_is_searched_as_typed_without_other_forms(corpus) -> None:
     result = corpus.search('EEU customs "unbalanced', mode="keyword", limit=5)
     assert result.also_searched == () and any("unbalanced quote" in w for w in result.warnings)
+
+
+def test_the_model_reads_an_abbreviation_of_the_query_with_its_long_form(corpus, monkeypatch) -> None:
+    """Passages are embedded with their abbreviations spelled out (embedding_text); a query that says "EEU"
+    is embedded the same way, and `also_embed` 0 embeds it as typed."""
+    import numpy as np
+
+    query = "When did the EEU start its customs union?"
+    assert corpus.searcher.model_query(query) == "When did the EEU (Eurasian Economic Union) start its customs union?"
+    assert corpus.searcher.model_query("Eurasian Economic Union customs") == "Eurasian Economic Union customs"  # no abbreviation
+    assert corpus.searcher.model_query('EEU "customs') == 'EEU "customs'  # malformed: as typed
+    seen: list[str] = []
+    encode = corpus.searcher.encode_query
+    monkeypatch.setattr(corpus.searcher, "encode_query", lambda text: seen.append(text) or encode(text))
+    spelled = corpus.search(query, mode="semantic", limit=5)
+    monkeypatch.setenv("CORPUS_SEARCH_ALSO_EMBED", "0")
+    typed = corpus.search(query, mode="semantic", limit=5)
+    assert seen == ["When did the EEU (Eurasian Economic Union) start its customs union?", query]
+    assert not np.allclose(encode(seen[0]), encode(seen[1]))
+    assert [h.score for h in spelled.hits] != [h.score for h in typed.hits]

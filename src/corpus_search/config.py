@@ -68,6 +68,8 @@ SETTINGS: tuple[Setting, ...] = (
             "cosine with the query plus the share of the query's terms it holds); 0: fused order, kinds weighed."),
     Setting("also_search", "1", "Keyword and hybrid search also search the other form of a name the query uses, as the "
             "corpus defines it: an abbreviation for its long form (\"EEU\" -> \"Eurasian Economic Union\") and back; 0: as typed."),
+    Setting("also_embed", "1", "Semantic and hybrid search: the embedding model reads each abbreviation of the query that the "
+            "corpus defines with its long form after it, as it read the passages (\"DHS (Department of Homeland Security)\"); 0: as typed."),
     Setting("evidence_vectors", "0", "Keyword search picks each hit's evidence sentence by the query's words alone; "
             "1: by meaning too, at the cost of one query encoding (~8 ms; keyword p50 at 100k passages is ~8 ms without it)."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),

@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from corpus_search import config, keyword_index, ranking
+from corpus_search import config, embedding_text, keyword_index, ranking
 from corpus_search import sentences as sent
 from corpus_search.backends import KeywordBackend, VectorBackend
 from corpus_search.entities import LABEL_ORDER, resolve, suggest
@@ -108,6 +108,18 @@ class Searcher:
         # keyword MRR@10 as typed 0.690/0.725/0.854 on the fresh/dev/held-out sets, other form at full
         # weight 0.683/0.722/0.824, at a third 0.696/0.727/0.854; hybrid the same either way).
         return query + "".join(' "{}"^{}'.format(e.also.replace('"', " "), ALSO_WEIGHT) for e in also), also
+
+    def model_query(self, query: str) -> str:
+        """What the embedding model reads for `query`: each abbreviation in it that the corpus defines followed by
+        its long form ("When did DHS (Department of Homeland Security) declare ..."), as passages are embedded
+        (embedding_text); as typed when the setting `also_embed` is 0 or the query has operators."""
+        if not config.get_int("also_embed") or syntax_problems(query):
+            return query
+        self._load_names()
+        if self._alias_forms is None:
+            self._alias_forms = AliasForms(self._aliases)
+        spelled = {e.said: e.also for e in self._alias_forms.expand(query) if " " not in e.said and " " in e.also}
+        return embedding_text.expand(query, spelled)
 
     def labels(self) -> list[str]:
         """The entity labels that occur in this corpus (PERSON, ORG, GPE, ...), sorted."""
@@ -214,7 +226,7 @@ class Searcher:
                 kw, kw_total = hits.ids, hits.total
                 warnings += hits.warnings
             if mode in ("semantic", "hybrid"):
-                qvec = self.encode_query(query)
+                qvec = self.encode_query(self.model_query(query))
                 sem = self._semantic(qvec, depth, allowed)
 
         terms = query_terms(query)
@@ -246,7 +258,7 @@ class Searcher:
         mentions = self.store.mentions(facet_ids)  # the hits are the head of the facets' passages: one read
         self._fetch_sentences([pid for pid in ids if pid not in reranked])
         if qvec is None and self.sentences is not None and mode == "keyword" and config.get_int("evidence_vectors"):
-            qvec = self.encode_query(query)  # keyword results get evidence by meaning too (one encoding)
+            qvec = self.encode_query(self.model_query(query))  # keyword results get evidence by meaning too (one encoding)
         hits_out = []
         for rank, (pid, score) in enumerate(top, 1):
             passage = passages[pid]

@@ -126,7 +126,7 @@ class ShardedSearcher(Searcher):
             return
         depth = max(limit, config.get_int("candidates"))
         evidence_vectors = mode == "keyword" and self.sentences is not None and config.get_int("evidence_vectors")
-        qvec = self._encode(query) if mode != "keyword" or evidence_vectors else None
+        qvec = self._encode(self.model_query(query)) if mode != "keyword" or evidence_vectors else None
         if self.sentences is None:
             ranks = 0
         elif mode == "hybrid":
@@ -138,7 +138,7 @@ class ShardedSearcher(Searcher):
                                  0 if mode == "keyword" else depth, ranks, allowed=allowed)
         q = self._query
         q.key = (kw_query, depth, allowed)
-        q.text = query
+        q.text = self.model_query(query)
         q.qvec = qvec
         q.keyword = merge_keyword([(kw, total, ws) for kw, total, ws, _, _ in parts], depth)
         q.semantic = merge_semantic([sem for _, _, _, sem, _ in parts], depth)
