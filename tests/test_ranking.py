@@ -155,3 +155,40 @@ def test_a_figures_source_line_weighs_as_text_when_the_query_asks_for_a_source()
     assert ranking.kind_factor("caption", caption, asks, asks, keyword_index.term_of, at_title) < 1.0
     assert ranking.kind_factor("caption", caption, {"surf"}, {"surf"}, keyword_index.term_of,
                                at_source) < 1.0  # a query that does not ask for a source
+
+
+@pytest.mark.parametrize("query, form", [
+    ("When did the Army field its first battery?", "date"),
+    ("In what year was the treaty signed?", "date"),
+    ("Since when has the agency collected the fee", "date"),
+    ("How much did the programme cost in 2024?", "figure"),
+    ("How many facilities reported data?", "figure"),
+    ("What share of requests came from miners?", "figure"),
+    ("Who builds the missiles?", None),
+    ("Why did the agency drop its survey?", None),
+    ("Power of Siberia pipeline", None),  # a keyword query asks for nothing in particular
+    ("how the fee works", None),
+])
+def test_a_question_says_whether_its_answer_is_a_date_or_a_figure(query, form) -> None:
+    from corpus_search import ranking
+
+    found = ranking.answer_form(query)
+    date, figure = ranking.answer_form("when"), ranking.answer_form("how much")
+    assert found is {"date": date, "figure": figure, None: None}[form]
+
+
+def test_the_evidence_for_a_when_question_is_the_sentence_with_the_date(monkeypatch) -> None:
+    from corpus_search import keyword_index, ranking
+
+    text = ("The Army stood up the first battery at the base. "
+            "The Army stood up the first battery there in January 2024. "
+            "The battery trains with the Navy.")
+    cut = spans(text)
+    terms = {keyword_index.term_of(w) for w in ("army", "stood", "first", "battery")}
+    wants = ranking.answer_form("When did the Army stand up its first battery?")
+    plain = ranking.best_sentence(text, cut, None, None, terms, keyword_index.term_of)
+    dated = ranking.best_sentence(text, cut, None, None, terms, keyword_index.term_of, wants=wants)
+    assert text[plain[0]:plain[1]].startswith("The Army stood up the first battery at the base")  # a tie: the earlier
+    assert "January 2024" in text[dated[0]:dated[1]] and dated[2] > plain[2]
+    monkeypatch.setenv("CORPUS_SEARCH_ANSWER_FORM_WEIGHT", "0")
+    assert ranking.best_sentence(text, cut, None, None, terms, keyword_index.term_of, wants=wants) == plain

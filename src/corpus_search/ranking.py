@@ -11,7 +11,8 @@ Kept apart from search.py so the rules read in one place:
     evidence sentence sits in its notes is weighed as body text, and one whose evidence sits in its
     "Source:" line as a note is (at full weight when the query asks for a source, author, article...);
   * evidence: the sentence of a hit that best answers the query, by its vector's cosine with the
-    query's plus the share of the query's terms it holds.
+    query's plus the share of the query's terms it holds, plus `answer_form_weight` when the query
+    asks for a date or a figure ("When did ...", "How much ...") and the sentence holds one.
 """
 
 from __future__ import annotations
@@ -40,6 +41,29 @@ _URL = re.compile(r"https?://\S+|www\.\S+|\bdoi:\S+|\b10\.\d{4,}/\S+", re.I)
 _WORD = re.compile(r"\w+", re.UNICODE)
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}")  # the dots between a contents entry and its page
 _CAPTION_PART = re.compile(r"\b(notes?|sources?)\s*:", re.I)  # "Source: ..." and "Notes: ..." under a figure
+
+
+# What a question asks for, by how it opens: "When did ..." a date, "How much ..." an amount.
+_MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_WANTS = (
+    (re.compile(r"^\W*(?:(?:and|so|but)\s+)?(?:when\b|since when\b|by when\b|until when\b|(?:in |by |since |as of )?"
+                r"(?:what|which) (?:year|years|date|dates|month|day|decade|time)\b)", re.I),
+     re.compile(rf"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b{_MONTHS}\b|\bFY\s?\d{{2,4}}\b")),
+    (re.compile(r"^\W*(?:(?:and|so|but)\s+)?(?:how (?:much|many|large|big|long|far|high|low|often|fast|old|expensive)\b|"
+                r"(?:by |to |at )?(?:what|which) (?:share|percent|percentage|proportion|fraction|number|amount|sum|"
+                r"total|cost|price|value|level|rate|figure|size|portion)\b)", re.I),
+     re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                r"hundred|thousand|million|billion|trillion|half|third|quarter|dozen|percent)\b", re.I)),
+)
+
+
+def answer_form(query: str) -> re.Pattern | None:
+    """What an answer to `query` holds, by how the question opens: a date ("When did ...", "In what year
+    ...") or a figure ("How much ...", "What share ..."); None for anything else."""
+    for asks, holds in _WANTS:
+        if asks.search(query):
+            return holds
+    return None
 
 
 def looks_like_references(text: str) -> bool:
@@ -109,7 +133,8 @@ def fuse(kw: Sequence[tuple[str, float]], sem: Sequence[tuple[str, float]], k: i
 
 def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, query_vec: np.ndarray | None,
                   terms: set[str], stem,
-                  same: Sequence[tuple[frozenset, frozenset]] = ()) -> tuple[int, int, float] | None:
+                  same: Sequence[tuple[frozenset, frozenset]] = (),
+                  wants: re.Pattern | None = None) -> tuple[int, int, float] | None:
     """(start, end, score): the sentence that best answers the query, and how well the passage answers it.
 
     A sentence scores the cosine of its vector with the query's (when both are known) plus the share
@@ -137,6 +162,8 @@ def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, quer
         seen |= words
         share = len(words & terms) / len(terms) if terms else 0.0
         score = float(cos[i]) + share
+        if wants is not None and wants.search(text, a, b):
+            score += config.get_float("answer_form_weight")
         if best is None or score > best[2] + 1e-9:
             best = (int(a), int(b), score)
     whole = float(cos.max()) + (len(seen & terms) / len(terms) if terms else 0.0)

@@ -230,6 +230,7 @@ class Searcher:
                 sem = self._semantic(qvec, depth, allowed)
 
         terms = query_terms(query)
+        wants = ranking.answer_form(query)
         # A passage that says "OMFV" holds the words "optionally manned fighting vehicle" for the evidence
         # and the rerank, and the reader sees the abbreviation marked.
         same = [(frozenset(query_terms(e.said)), frozenset(query_terms(e.also))) for e in also]
@@ -247,7 +248,7 @@ class Searcher:
             fused = ranking.fuse(kw, sem, config.get_int("rrf_k"))
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
             total = len(ranked)
-            ranked, reranked = self._rerank(ranked, query, qvec, terms, limit, same)
+            ranked, reranked = self._rerank(ranked, query, qvec, terms, limit, same, wants)
         kw_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(kw)}
         sem_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(sem)}
 
@@ -263,7 +264,7 @@ class Searcher:
         for rank, (pid, score) in enumerate(top, 1):
             passage = passages[pid]
             k, s = kw_rank.get(pid, (None, None)), sem_rank.get(pid, (None, None))
-            factor, evidence, ev_score = reranked.get(pid) or (1.0, *self._best_sentence(passage, qvec, terms, same))
+            factor, evidence, ev_score = reranked.get(pid) or (1.0, *self._best_sentence(passage, qvec, terms, same, wants))
             hits_out.append(
                 Hit(
                     passage=passage,
@@ -339,7 +340,8 @@ class Searcher:
                 merged[pid] = score
         return sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:depth]
 
-    def _rerank(self, ranked: list[tuple[str, float]], query: str, qvec, terms: list[str], limit: int, same=()):
+    def _rerank(self, ranked: list[tuple[str, float]], query: str, qvec, terms: list[str], limit: int, same=(),
+                wants=None):
         """The head of the fused ranking reordered by its best sentences, kinds weighed (see ranking.py).
 
         Returns (ranking, passage id -> (kind factor, evidence span, evidence score)). The head is
@@ -361,7 +363,7 @@ class Searcher:
                 if len(self._effective_kinds) > 100_000:
                     self._effective_kinds.clear()
                 kind = self._effective_kinds[pid] = ranking.effective_kind(p.kind, p.text)
-            span, ev_score = self._best_sentence(p, qvec, terms, same)
+            span, ev_score = self._best_sentence(p, qvec, terms, same, wants)
             factor = ranking.kind_factor(kind, p.text, words, set(terms), keyword_index.term_of, span)
             info[pid] = (factor, span, ev_score)
         if not rerank or self.sentences is None or qvec is None:
@@ -372,13 +374,14 @@ class Searcher:
         scored.sort(key=lambda item: -item[1])  # stable: equal scores keep the fused order
         return scored + ranked[depth:], info
 
-    def _best_sentence(self, passage, qvec, terms: list[str], same=()) -> tuple[tuple[int, int] | None, float]:
+    def _best_sentence(self, passage, qvec, terms: list[str], same=(), wants=None) -> tuple[tuple[int, int] | None, float]:
         """(span, score) of the passage's sentence that best answers the query (ranking.best_sentence);
-        `same`: (terms, terms) pairs that stand for each other (a name and its abbreviation)."""
+        `same`: (terms, terms) pairs that stand for each other (a name and its abbreviation); `wants`:
+        what an answer holds (ranking.answer_form)."""
         spans, vectors = self._sentences_of(passage.passage_id)
         if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
             spans, vectors = sent.spans(passage.text), None
-        best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), keyword_index.term_of, same)
+        best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), keyword_index.term_of, same, wants)
         return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
 
     def _sentences_of(self, passage_id: str):

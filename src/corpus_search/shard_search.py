@@ -190,7 +190,7 @@ class ShardedSearcher(Searcher):
             for info in found:
                 self._take_sentences(info)
 
-    def _best_sentence(self, passage, qvec, terms: list[str], same=()) -> tuple[tuple[int, int] | None, float]:
+    def _best_sentence(self, passage, qvec, terms: list[str], same=(), wants=None) -> tuple[tuple[int, int] | None, float]:
         """Searcher._best_sentence, with the sentences' cosines computed on their shard (ranking.best_sentence
         is given each cosine as a one-column vector and the unit query, which reproduces it exactly)."""
         pid = passage.passage_id
@@ -203,7 +203,7 @@ class ShardedSearcher(Searcher):
         if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
             spans, vectors = sent.spans(passage.text), None
         unit = np.ones(1, dtype=np.float32) if vectors is not None else None
-        best = ranking.best_sentence(passage.text, spans, vectors, unit, set(terms), stem, same)
+        best = ranking.best_sentence(passage.text, spans, vectors, unit, set(terms), stem, same, wants)
         return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
 
 
