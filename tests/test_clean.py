@@ -68,6 +68,10 @@ def test_hyphen_judge(left: str, right: str, join: bool) -> None:
         (["Sinopec’s $1.3 billion", "in 2014. Then", "the G20 summit", "Su-35 attack"], []),
         (["sanctions.2 European", "the EU.3 For", "Soviet Union4 In other"], ["2", "3", "4"]),
         (["the G8 membership.1 And"], ["1"]),
+        # Quarters and codes counting up like notes: one letter and a number are one code.
+        (["from the fourth quarter (Q4) of 2024 to Q1 of 2025", "in Q2 of 2025, then from Q2 to Q3 of 2025",
+          "the G7 and H2 2026 figures"], []),
+        (["in Q1 of 2025 the Union1 said", "the E.U.2 and"], ["1", "2"]),
         # Bracketed markers glued to the text; a bracketed year or a spaced "[3]" is no note.
         (["debt[1] rose", "held abroad.[2] Then", "in [3] a", "see [2027] and"], ["1", "2"]),
     ],

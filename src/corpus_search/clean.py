@@ -154,6 +154,10 @@ _MARKER = re.compile(
     r"(?:(?<=[^\W\d_])|(?<=[^\d\s][.,;:!?\u2019\u201d\"')\]]))(?:\[(\d{1,3})\]|(\d{1,3}))(?=[\s,.;:)]|$)"
 )
 
+# A single letter before the digits, alone as a word: "Q1 of 2025" (then "Q2", "Q3"... follow the note
+# order), "G7", "H2 2026". A note is glued to a word, not to one letter.
+_CODE = re.compile(r"(?<![\w.'’-])[^\W\d_]$")
+
 
 class MarkerTracker:
     """Finds glued footnote markers that continue the document's note numbering."""
@@ -172,6 +176,8 @@ class MarkerTracker:
             number = int(match.group(1) or match.group(2))
             if not self.last < number <= self.last + self.max_gap:
                 continue  # "G20", "2014": not the next note, so part of the text
+            if _CODE.search(line, 0, match.start()):
+                continue  # "Q1", "G7", "H2": a letter and a number are one code, even in note order
             out.append(line[pos : match.start()])
             out.append(f"{NOTE_OPEN}{number}{NOTE_CLOSE}")
             pos = match.end()
