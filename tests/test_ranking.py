@@ -192,3 +192,30 @@ def test_the_evidence_for_a_when_question_is_the_sentence_with_the_date(monkeypa
     assert "January 2024" in text[dated[0]:dated[1]] and dated[2] > plain[2]
     monkeypatch.setenv("CORPUS_SEARCH_ANSWER_FORM_WEIGHT", "0")
     assert ranking.best_sentence(text, cut, None, None, terms, keyword_index.term_of, wants=wants) == plain
+
+
+def test_retrieval_share_is_one_for_first_in_both_and_falls_with_rank() -> None:
+    from corpus_search import ranking
+
+    assert ranking.retrieval_share((1, 1)) == 1.0
+    assert ranking.retrieval_share((1, None)) == 0.5 == ranking.retrieval_share((None, 1))
+    assert ranking.retrieval_share(()) == 0.0
+    shares = [ranking.retrieval_share((r, r)) for r in (1, 2, 5, 30, 200)]
+    assert shares == sorted(shares, reverse=True) and shares[-1] < 0.1
+
+
+def test_the_rerank_weighs_how_high_retrieval_put_a_passage(corpus, monkeypatch) -> None:
+    """At a huge weight the rerank orders the head by retrieval share (kinds weighed); at 0 by the best
+    sentence alone, which is another order for this query."""
+    from corpus_search import ranking
+
+    query = "What did Russia and China agree about the Power of Siberia gas pipeline?"
+
+    def order(weight: str):
+        monkeypatch.setenv("CORPUS_SEARCH_RERANK_RETRIEVAL_WEIGHT", weight)
+        return corpus.search(query, mode="hybrid", limit=10).hits
+
+    heavy = order("1000")
+    keys = [ranking.retrieval_share((h.keyword_rank, h.semantic_rank)) * h.kind_factor for h in heavy]
+    assert all(a >= b - 0.003 for a, b in zip(keys, keys[1:])), keys
+    assert [h.passage.passage_id for h in order("0")] != [h.passage.passage_id for h in heavy]

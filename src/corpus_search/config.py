@@ -66,6 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
             "sentence, so an answer past the model's 256 word pieces is found; -1 turns it off, 0 does it for every passage."),
     Setting("rerank_depth", "30", "Hybrid search: the fused head reordered by each passage's best sentence (its "
             "cosine with the query plus the share of the query's terms it holds); 0: fused order, kinds weighed."),
+    Setting("rerank_retrieval_weight", "0.2", "Hybrid search: the rerank adds this times how high the keyword and semantic "
+            "rankings put a passage (1 for first in both) to its best sentence's score; 0: the best sentence alone."),
     Setting("answer_form_weight", "0.3", "Evidence sentences and the hybrid rerank: added to a sentence's score when the query asks for a date (\"When did "
             "...\", \"In what year ...\") or a figure (\"How much ...\", \"What share ...\") and the sentence holds one; 0 turns it off."),
     Setting("also_search", "1", "Keyword and hybrid search also search the other form of a name the query uses, as the "

@@ -10,6 +10,8 @@ Kept apart from search.py so the rules read in one place:
     A figure's notes ("Notes: the estimates assume ...") are prose, not a title: a caption whose
     evidence sentence sits in its notes is weighed as body text, and one whose evidence sits in its
     "Source:" line as a note is (at full weight when the query asks for a source, author, article...);
+  * rerank: the fused head reordered by each passage's best sentence plus `rerank_retrieval_weight`
+    times how high the two retrievers put it (`retrieval_share`);
   * evidence: the sentence of a hit that best answers the query, by its vector's cosine with the
     query's plus the share of the query's terms it holds, plus `answer_form_weight` when the query
     asks for a date or a figure ("When did ...", "How much ...") and the sentence holds one.
@@ -129,6 +131,18 @@ def fuse(kw: Sequence[tuple[str, float]], sem: Sequence[tuple[str, float]], k: i
         for i, (pid, _) in enumerate(ranking):
             scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + i + 1)
     return scores
+
+
+# How fast a side's part of the retrieval share falls with its rank: first 1, 5th 0.73, 30th 0.28.
+RETRIEVAL_K = 10
+
+
+def retrieval_share(ranks: Sequence[int | None], k: int = RETRIEVAL_K) -> float:
+    """How high the keyword and semantic rankings put a passage, for the rerank: the mean over the two of
+    (k + 1) / (k + rank), 1 for first in both, a side that did not find it 0. The best sentence decides
+    among passages that retrieval ranks alike; this keeps it from overturning a passage both sides put
+    first for one whose sentence scores a hair higher (bench/eval, BENCHMARKS.md)."""
+    return sum((k + 1) / (k + r) for r in ranks if r) / 2
 
 
 def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, query_vec: np.ndarray | None,

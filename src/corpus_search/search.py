@@ -248,9 +248,11 @@ class Searcher:
             fused = ranking.fuse(kw, sem, config.get_int("rrf_k"))
             ranked = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
             total = len(ranked)
-            ranked, reranked = self._rerank(ranked, query, qvec, terms, limit, same, wants)
         kw_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(kw)}
         sem_rank = {pid: (i + 1, sc) for i, (pid, sc) in enumerate(sem)}
+        if mode == "hybrid":
+            retrieved = {pid: (kw_rank.get(pid, (None,))[0], sem_rank.get(pid, (None,))[0]) for pid, _ in ranked}
+            ranked, reranked = self._rerank(ranked, query, qvec, terms, limit, same, wants, retrieved)
 
         top = ranked[:limit]
         ids = [pid for pid, _ in top]
@@ -341,8 +343,9 @@ class Searcher:
         return sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:depth]
 
     def _rerank(self, ranked: list[tuple[str, float]], query: str, qvec, terms: list[str], limit: int, same=(),
-                wants=None):
-        """The head of the fused ranking reordered by its best sentences, kinds weighed (see ranking.py).
+                wants=None, retrieved: dict | None = None):
+        """The head of the fused ranking reordered by its best sentences and how high retrieval put it
+        (`retrieved`: passage id -> (keyword rank, semantic rank)), kinds weighed (see ranking.py).
 
         Returns (ranking, passage id -> (kind factor, evidence span, evidence score)). The head is
         `rerank_depth` passages (at least the page asked for); below it the fused order stands.
@@ -370,7 +373,9 @@ class Searcher:
             # Reranking off, or no sentence vectors (an index built before them): the fused order, kinds weighed.
             order = sorted(head, key=lambda item: (-item[1] * info[item[0]][0], item[0]))
             return [(pid, sc * info[pid][0]) for pid, sc in order] + ranked[depth:], info
-        scored = [(pid, info[pid][2] * info[pid][0]) for pid, _ in head]
+        weight = config.get_float("rerank_retrieval_weight")
+        scored = [(pid, (info[pid][2] + weight * ranking.retrieval_share((retrieved or {}).get(pid, ()))) * info[pid][0])
+                  for pid, _ in head]
         scored.sort(key=lambda item: -item[1])  # stable: equal scores keep the fused order
         return scored + ranked[depth:], info
 
