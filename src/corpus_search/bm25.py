@@ -254,13 +254,25 @@ class Scorer:
         fl = np.asarray(self._lengths[f][docs], dtype=np.float64)
         return docs, idf * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / self._avg[f]))
 
+    def _all_words(self, fieldname: str, words: Sequence[str]) -> np.ndarray:
+        """Document numbers holding every one of `words` in `fieldname`, in order."""
+        where = None
+        for text in words:
+            row = self._row(fieldname, text)
+            if row is None:
+                return np.zeros(0, dtype=np.int64)
+            docs = np.asarray(self._docs[int(self._indptr[row]):int(self._indptr[row + 1])], dtype=np.int64)
+            where = docs if where is None else np.intersect1d(where, docs, assume_unique=True)
+        return np.zeros(0, dtype=np.int64) if where is None else where
+
     def search(self, terms: list[tuple[str, str, float]], keep: np.ndarray, limit: int,
                phrases: Sequence[tuple[str, list[str], float, np.ndarray]] = ()) -> Scored:
         """Score Or(terms, phrases) the way Whoosh does: BM25F per term, times its boost, summed.
 
         `phrases`: (field, its words, boost, the document numbers where the phrase occurs, found by the
-        caller from positions); a phrase scores the sum of its words' BM25F where it occurs, as Whoosh's
-        phrase matcher does (measured equal to 1e-15 on the bundled corpus, scratch parity script)."""
+        caller from positions, or None: where all its words occur); a phrase scores the sum of its words'
+        BM25F where it occurs, as Whoosh's phrase matcher does (measured equal to 1e-15 on the bundled
+        corpus, scratch parity script)."""
         scores = np.zeros(self._n, dtype=np.float64)
         matched = np.zeros(self._n, dtype=bool)
         for fieldname, text, boost in terms:
@@ -270,7 +282,7 @@ class Scorer:
                 scores[docs] += boost * score
                 matched[docs] = True
         for fieldname, words, boost, where in phrases:
-            where = np.asarray(where, dtype=np.int64)
+            where = self._all_words(fieldname, words) if where is None else np.asarray(where, dtype=np.int64)
             if not len(where):
                 continue
             for text in words:
@@ -296,7 +308,7 @@ class Scorer:
 def plain_terms(q) -> tuple[list[tuple[str, str, float]], list] | None:
     """(terms, phrases) of a parsed query that is one plain Or of Terms (each may carry a boost) and
     boosted Phrases (a name's other form is searched at a third, query_aliases), else None. Terms are (field,
-    text, boost); phrases the Phrase queries themselves (their documents need positions: the caller's)."""
+    text, boost); phrases the Phrase queries themselves (`Scorer.search` matches them where all their words are)."""
     from whoosh import query as wq
 
     if isinstance(q, wq.Term):

@@ -175,13 +175,10 @@ class KeywordIndex:
         if plain is not None:
             terms, phrases = plain
             keep = self._scorer.mask(doc_ids, kinds, allowed)
-            # A phrase's documents come from Whoosh's positions (matching only: no scoring pass over the
-            # rest of the query, which at 1M passages took Whoosh 25-40 s for a query with a name in it).
-            where = [(ph.fieldname, list(ph.words), float(ph.boost),
-                      np.fromiter(self._get_searcher().docs_for_query(wq.Phrase(ph.fieldname, ph.words, slop=ph.slop)),
-                                  dtype=np.int64)) for ph in phrases]
-            for _, _, _, docs in where:
-                docs.sort()
+            # A boosted phrase is a name's other form (query_aliases), searched at a third: it matches where
+            # all its words are, from the postings, not from positions. Whoosh's scoring of such a query took
+            # 25-40 s at 1M passages; matching its positions still took 76 ms a query at 100k (BENCHMARKS.md).
+            where = [(ph.fieldname, list(ph.words), float(ph.boost), None) for ph in phrases]
             scored = self._scorer.search(terms, keep, limit, where)
             return KeywordHits(ids=scored.ids, total=scored.total, warnings=warnings)
         filters = []
