@@ -289,12 +289,18 @@ def test_quote_check_and_other_pages(page, app_url):
     page.goto(app_url)
     page.locator(".st-key-q input").wait_for()
     run_search(page, "Power of Siberia")
-    page.locator(".st-key-card-1").get_by_role("button", name=re.compile("Add to collection")).click()
+    card = page.locator(".st-key-card-1")
+    card_text = card.inner_text()
+    assert "siberia" in card_text.lower()  # the hit shows the words it was found by
+    cited = re.search(r"pp?\. [\d–-]+", card_text).group(0)  # the passage's page, as the card cites it
+    card.get_by_role("button", name=re.compile("Add to collection")).click()
     page.get_by_text("Saved to the collection").first.wait_for()
     page.get_by_role("link", name="Collection").click()
     page.get_by_text("Export").first.wait_for()
     page.locator("[class*='st-key-coll-item-']").first.wait_for()
-    assert "siberia" in page.locator("[class*='st-key-coll-item-']").first.inner_text().lower()
+    item = page.locator("[class*='st-key-coll-item-']").first.inner_text()
+    title = item.splitlines()[0].split(" · ")[0]
+    assert cited in item and title and title.casefold() in card_text.casefold()  # the passage added, with its page
     shot(page, "collection")
 
 
