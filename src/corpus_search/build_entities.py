@@ -33,8 +33,15 @@ class NerJob:
         if len(passages) >= self.MIN_PARALLEL and config.get_int("parallel_ner"):
             ctx = mp.get_context("spawn")  # no fork: the parent may hold torch threads
             self.queue = ctx.Queue()
-            self.proc = ctx.Process(target=ner_worker, args=(passages, self.queue), daemon=True)
+            # The passages go to the worker through a queue once it runs, not as its arguments: spawn writes
+            # the arguments from this thread while it still holds the pipe's other end, so a worker that died
+            # before reading them all left the build blocked in that write for good (seen: 40 min, no error).
+            # Kept for the job's life: the worker opens the queue's lock by name, gone once it is collected here.
+            self.inbox = ctx.Queue()
+            self.inbox.cancel_join_thread()  # a dead worker leaves the queue's writer blocked: never wait for it
+            self.proc = ctx.Process(target=ner_worker, args=(self.inbox, self.queue), daemon=True)
             self.proc.start()
+            self.inbox.put(passages)
             self.stall = config.get_float("ner_stall")
             self.last_news = time.monotonic()
 
@@ -85,9 +92,10 @@ class NerJob:
         return value
 
 
-def ner_worker(passages: list[Passage], queue) -> None:
-    """Runs in the NER process: tag, report progress, send the raw mentions back."""
+def ner_worker(inbox, queue) -> None:
+    """Runs in the NER process: take the passages, tag them, report progress, send the raw mentions back."""
     try:
+        passages = inbox.get()
         raw = Tagger().tag(passages, progress=lambda n: queue.put(("progress", n)))
         queue.put(("done", raw))
     except BaseException as exc:  # reported to the parent, which fails the build cleanly
