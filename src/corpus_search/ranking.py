@@ -158,6 +158,7 @@ def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, quer
     sentence alone MRR@10 0.877 on the dev questions, but a paraphrase whose answer spans two
     sentences fell to 9th; the mean 0.875 and 4th). `same`: pairs of term sets that stand for each other
     (a name of the query and its abbreviation, query_aliases): a sentence holding one holds the other.
+    `wants`: what an answer holds (`answer_form`); a sentence with it scores `answer_form_weight` more.
     """
     if len(spans) == 0:
         return None
