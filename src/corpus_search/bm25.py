@@ -254,25 +254,13 @@ class Scorer:
         fl = np.asarray(self._lengths[f][docs], dtype=np.float64)
         return docs, idf * (tf * (K1 + 1)) / (tf + K1 * ((1 - B) + B * fl / self._avg[f]))
 
-    def _all_words(self, fieldname: str, words: Sequence[str]) -> np.ndarray:
-        """Document numbers holding every one of `words` in `fieldname`, in order."""
-        where = None
-        for text in words:
-            row = self._row(fieldname, text)
-            if row is None:
-                return np.zeros(0, dtype=np.int64)
-            docs = np.asarray(self._docs[int(self._indptr[row]):int(self._indptr[row + 1])], dtype=np.int64)
-            where = docs if where is None else np.intersect1d(where, docs, assume_unique=True)
-        return np.zeros(0, dtype=np.int64) if where is None else where
-
     def search(self, terms: list[tuple[str, str, float]], keep: np.ndarray, limit: int,
-               phrases: Sequence[tuple[str, list[str], float, np.ndarray]] = ()) -> Scored:
+               phrases: Sequence[tuple[str, Sequence[str], float]] = ()) -> Scored:
         """Score Or(terms, phrases) the way Whoosh does: BM25F per term, times its boost, summed.
 
-        `phrases`: (field, its words, boost, the document numbers where the phrase occurs, found by the
-        caller from positions, or None: where all its words occur); a phrase scores the sum of its words'
-        BM25F where it occurs, as Whoosh's phrase matcher does (measured equal to 1e-15 on the bundled
-        corpus, scratch parity script)."""
+        `phrases`: (field, its words, boost) of a name's other form (query_aliases). It matches where all its
+        words are, and scores there the sum of its words' BM25F times its boost, as Whoosh scores an And of
+        them (tests/test_keyword_index.py compares the two)."""
         scores = np.zeros(self._n, dtype=np.float64)
         matched = np.zeros(self._n, dtype=bool)
         for fieldname, text, boost in terms:
@@ -281,17 +269,15 @@ class Scorer:
                 docs, score = found
                 scores[docs] += boost * score
                 matched[docs] = True
-        for fieldname, words, boost, where in phrases:
-            where = self._all_words(fieldname, words) if where is None else np.asarray(where, dtype=np.int64)
-            if not len(where):
-                continue
-            for text in words:
-                found = self._term_scores(fieldname, text)
-                if found is not None:
-                    docs, score = found
-                    at = np.searchsorted(docs, where).clip(0, max(len(docs) - 1, 0))
-                    has = docs[at] == where if len(docs) else np.zeros(len(where), dtype=bool)
-                    scores[where[has]] += boost * score[at[has]]
+        for fieldname, words, boost in phrases:
+            found = [self._term_scores(fieldname, text) for text in words]
+            if not found or any(f is None for f in found):
+                continue  # a word the index never holds: the form occurs nowhere
+            where = found[0][0]
+            for docs, _ in found[1:]:
+                where = np.intersect1d(where, docs, assume_unique=True)
+            for docs, score in found:  # each word's postings hold every document in `where`, in order
+                scores[where] += boost * score[np.searchsorted(docs, where)]
             matched[where] = True
         hit = matched & keep
         nums = np.flatnonzero(hit)

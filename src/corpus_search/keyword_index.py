@@ -178,8 +178,8 @@ class KeywordIndex:
             # A boosted phrase is a name's other form (query_aliases), searched at a third: it matches where
             # all its words are, from the postings, not from positions. Whoosh's scoring of such a query took
             # 25-40 s at 1M passages; matching its positions still took 76 ms a query at 100k (BENCHMARKS.md).
-            where = [(ph.fieldname, list(ph.words), float(ph.boost), None) for ph in phrases]
-            scored = self._scorer.search(terms, keep, limit, where)
+            forms = [(ph.fieldname, ph.words, float(ph.boost)) for ph in phrases]
+            scored = self._scorer.search(terms, keep, limit, forms)
             return KeywordHits(ids=scored.ids, total=scored.total, warnings=warnings)
         filters = []
         if doc_ids:
