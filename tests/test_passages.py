@@ -426,7 +426,44 @@ def test_table_rows_are_neither_headings_nor_sections() -> None:
     # one passage, as a Word table is: a row alone does not say what its figures are
     assert len(table) == 1 and table[0].kind == "body"
     assert table[0].text == "End of Month | Total Debt | Foreign Holdings | Share " + " ".join(rows)
-    assert {p.section for p in passages[3:]} == {"Holdings by Year"}
+    # the table and its source line are under the table's title; the text after it is not
+    sections = {p.text[:12]: p.section for p in passages[3:]}
+    assert sections == {"Table 1. For": "Holdings by Year", "End of Month": "Holdings by Year / Table 1. Foreign Holdings (2021-2023)",
+                        "Source: The ": "Holdings by Year / Table 1. Foreign Holdings (2021-2023)",
+                        _PARAGRAPH[:12]: "Holdings by Year"}
+
+
+_SOURCE = "Sources: Federal Highway Administration (FHWA); Federal Transit Administration (FTA)."
+
+
+def test_a_tables_unit_line_rows_source_and_notes_are_under_its_title() -> None:
+    rows = ["Agency | Trust Fund | % | Total", "FHWA | 303,500.0 | 83% | 365,455.0", "FTA | 69,900.0 | 65% | 106,900.0"]
+    text = (f"Surface Transportation Funding\n\n{_PARAGRAPH}\n\nTable 1. Funding by Funding Type\n\n"
+            "(in millions of nominal dollars)\n\n" + "\n\n".join(rows) + f"\n\n{_SOURCE}\n\n"
+            "Notes: FMCSA = Federal Motor Carrier Safety Administration.\n\n"
+            "a. Under current law, the trust fund may not incur negative balances.\n\n"
+            f"{_PARAGRAPH} Last.\n")
+    passages = _split_text(text)
+    title = "Surface Transportation Funding / Table 1. Funding by Funding Type"
+    under = [p.text[:12] for p in passages if p.section == title]
+    assert under == ["(in millions", "Agency | Tru", "Sources: Fed", "Notes: FMCSA", "a. Under cur"]
+    assert passages[-1].section == "Surface Transportation Funding" and passages[-1].text.endswith("Last.")
+
+
+def test_a_figures_source_is_under_its_title_and_the_prose_after_it_is_not() -> None:
+    text = (f"Trade\n\n{_PARAGRAPH}\n\nFigure 2. Exports by Month\n\nSource: Census Bureau, monthly trade data.\n\n"
+            f"{_PARAGRAPH} Last.\n")
+    passages = _split_text(text)
+    assert [(p.kind, p.section) for p in passages if p.text.startswith("Source")] == [
+        ("caption", "Trade / Figure 2. Exports by Month")]
+    assert passages[-1].section == "Trade"
+
+
+def test_a_title_followed_by_prose_and_no_source_keeps_the_prose_in_its_section() -> None:
+    # a figure whose image carries no text: the paragraph after its title is the section's text
+    for prose in (_PARAGRAPH, " ".join([_PARAGRAPH] * 3)):
+        passages = _split_text(f"Trade\n\n{_PARAGRAPH}\n\nFigure 2. Exports by Month\n\n{prose} Last.\n")
+        assert passages[-1].section == "Trade" and passages[-1].text == f"{prose} Last."
 
 
 def test_rows_of_two_cells_are_a_table_with_the_line_that_introduces_them() -> None:

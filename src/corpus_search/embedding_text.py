@@ -19,8 +19,9 @@ from collections.abc import Iterable, Sequence
 
 from corpus_search.entity_abbreviations import definitions_in
 from corpus_search.models import Passage
+from corpus_search.passage_layout import FLOAT_TITLE
 
-__all__ = ["definitions", "expand", "texts_for"]
+__all__ = ["definitions", "expand", "float_title", "texts_for"]
 
 _MAX_ABBREVIATIONS = 12  # a passage rarely uses more; a glossary's list of them gains nothing from more
 
@@ -54,6 +55,19 @@ def expand(text: str, defined: dict[str, str]) -> str:
     return text
 
 
+def float_title(section: str) -> str:
+    """The title of the figure or table a passage belongs to, the last part of its section path
+    (passage_layout.float_sections); "" for a passage in no figure or table."""
+    last = section.rsplit(" / ", 1)[-1]
+    return last if FLOAT_TITLE.match(last) else ""
+
+
 def texts_for(passages: Sequence[Passage], defined: dict[str, dict[str, str]]) -> list[str]:
-    """What the model reads for each passage (see the module's docstring)."""
-    return [expand(p.text, defined.get(p.doc_id, {})) for p in passages]
+    """What the model reads for each passage (see the module's docstring); a table's rows and a figure's
+    source and notes after the title they belong to, which says what their figures are."""
+    out = []
+    for p in passages:
+        text = expand(p.text, defined.get(p.doc_id, {}))
+        title = float_title(p.section)
+        out.append(f"{title}\n{text}" if title else text)
+    return out

@@ -239,6 +239,68 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
         block.section = " / ".join(path)
 
 
+# A figure's or table's title ("Table 2. Transfers to the Highway Trust Fund"), and the lines that
+# close it: its source, its notes, and the lettered notes of its cells ("a. TEFAP appropriation is ...").
+FLOAT_TITLE = re.compile(r"^(figure|fig\.|table|chart|graph|map|exhibit)\s*\d+[a-z]?\s*[:.–—-]", re.I)
+_FLOAT_NOTE = re.compile(r"^(sources?(\s+for\s+data)?|notes?)\s*:", re.I)
+_LETTERED_NOTE = re.compile(r"^[a-z]\.\s+\S")
+_FLOAT_REACH = 6  # blocks other than table rows between a title and its source line
+_UNIT_LINE = re.compile(r"^\((in|amounts? in|dollars in|figures? in)\b[^()]{0,80}\)$", re.I)  # "(in billions of dollars)"
+_FLOAT_CONTENT = 400  # characters: a longer block that is no table row is prose, not a float's content
+
+
+def float_sections(ordered: list[Block], doc: Doc) -> None:
+    """A table's rows, and a figure's or table's source and notes, are under its title.
+
+    A table row says "FTA | 69,900.0 | 65% | 21,250.0" and its source line "Sources: FHWA; FTA": neither
+    says what the figures are. The title above them does, so it becomes the last part of their section
+    path ("Surface Transportation Funding / Table 1. IIJA Highway and Public Transportation Funding by
+    Funding Type"): shown with each hit, searched as a section is, and read by the embedding model
+    (embedding_text.float_title). A float is its title, then either blocks up to its source or notes line
+    (at most _FLOAT_REACH, none of them a heading or prose) and the note lines after that, or, with no
+    source line, the table rows and unit line right after the title.
+    """
+    i = 0
+    while i < len(ordered):
+        title = ordered[i]
+        if title.kind != "caption" or not FLOAT_TITLE.match(title.plain):
+            i += 1
+            continue
+        end = _float_end(ordered, i)
+        path = " ".join(title.plain.split())
+        for block in ordered[i + 1 : end]:
+            block.section = f"{title.section} / {path}" if title.section else path
+        doc.stats["float_blocks"] += end - i - 1
+        i = max(end, i + 1)
+
+
+def _float_end(ordered: list[Block], i: int) -> int:
+    """Where the float whose title is ordered[i] ends (exclusive)."""
+    other = 0  # blocks that are not a table row: a table's rows do not count against the reach
+    for j in range(i + 1, len(ordered)):
+        block = ordered[j]
+        text = block.plain
+        if not table_cells(text):
+            other += 1
+            if other > _FLOAT_REACH + 1:
+                break
+        if _FLOAT_NOTE.match(text):
+            end = j + 1
+            while end < len(ordered) and ordered[end].kind in ("caption", "body") and (
+                    _FLOAT_NOTE.match(ordered[end].plain) or _LETTERED_NOTE.match(ordered[end].plain)):
+                end += 1
+            return end
+        if block.kind not in ("body", "caption") or FLOAT_TITLE.match(text) or (
+                len(text) > _FLOAT_CONTENT and not table_cells(_last_line(block))):
+            break
+    end = i + 1  # no source line: the table's rows and its unit line, "(in millions of dollars)"
+    while end < len(ordered) and ordered[end].kind == "body" and (
+            table_cells(ordered[end].plain) >= 2 or _UNIT_LINE.match(ordered[end].plain)):
+        end += 1
+    return end
+
+
+
 def join_lead_ins(ordered: list[Block], doc: Doc, limit: int) -> list[Block]:
     """A paragraph that introduces the next is joined to it, and a table's rows to each other.
 

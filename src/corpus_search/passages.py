@@ -29,7 +29,14 @@ from corpus_search.clean import PAGE_OPEN, SENTINEL, HyphenJudge, normalize, rep
 from corpus_search.models import Page, Passage, Record
 from corpus_search.offsets import add_raw_maps
 from corpus_search.passage_blocks import Block, Doc, drop_furniture, group_blocks, lift_footnotes, typical_width
-from corpus_search.passage_layout import assign_sections, classify, join_lead_ins, number_paragraphs, rejoin_pages
+from corpus_search.passage_layout import (
+    assign_sections,
+    classify,
+    float_sections,
+    join_lead_ins,
+    number_paragraphs,
+    rejoin_pages,
+)
 from corpus_search.passage_text import MAX_PASSAGE, cut, join_lines, leading_pages, split_long
 
 _split_long = split_long  # the name tests and bench/bench_split.py know it by
@@ -84,6 +91,7 @@ def split_document(record: Record, pages: list[Page], pdf: bool = False) -> Spli
         classify(blocks, doc)
     ordered = rejoin_pages(bodies, notes, doc)
     assign_sections(ordered, doc)
+    float_sections(ordered, doc)
     ordered = join_lead_ins(ordered, doc, MAX_PASSAGE)
     split = _finish(ordered, doc)
     return replace(split, passages=add_raw_maps(split.passages, pages))
