@@ -397,7 +397,8 @@ def test_a_numbered_list_in_the_body_stays_body(after: str) -> None:
     assert not any(p.kind == "footnote" for p in passages)
 
 
-@pytest.mark.parametrize("heading", ["References", "Additional Reference", "Further Reading"])
+@pytest.mark.parametrize("heading", ["References", "Additional Reference", "Further Reading", "For Further Reading",
+                                     "Related CRS Products", "Related Reports"])
 def test_entries_under_a_reference_heading_are_notes_not_body(heading: str) -> None:
     entry = "Agency Report AR-112, The River Basin Compact (Formerly the Tri-State Water Accord [TSWA]), by J. Rivera."
     text = f"Water Rights\n\n{_PARAGRAPH}\n\n{heading}\n\n{entry}\n\nDisclaimer\n\nThis document may be reproduced.\n"

@@ -29,6 +29,9 @@ _REFERENCE_LISTS = frozenset({
     "select bibliography", "selected bibliography", "works cited", "literature cited", "further reading",
     "suggested reading", "suggested readings", "recommended reading", "additional reading",
 })
+# "For Further Reading", "Related CRS Products", "Related Reports:": headings of lists of other works
+_REFERENCE_LIST = re.compile(r"(?:for )?(?:further|additional|suggested|recommended|more) readings?"
+                             r"|related (?:\w+ )?(?:reports|products|publications|readings?)")
 # A table row as our Word and web extractors write one, and as text exports carry them: cells between
 # " | " ("Dec. 2023 | $26.2 | 30%", "| Share of returns | Average credit" with an empty first cell).
 _CELL_BAR = re.compile(r"(?:^|\s)\|(?:\s|$)")
@@ -213,7 +216,7 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
             continue
         if block.kind == "heading":
             text = block.plain
-            references = _fold(text) in _REFERENCE_LISTS
+            references = _fold(text) in _REFERENCE_LISTS or bool(_REFERENCE_LIST.fullmatch(_fold(text)))
             if n < 5 and title and _fold(text).startswith(title[:60]):
                 block.section = ""  # the document's own title is no section
                 prev_heading = False
