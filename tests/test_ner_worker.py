@@ -9,8 +9,6 @@ import shutil
 import threading
 import time
 
-import pytest
-
 from corpus_search.build_entities import NerJob
 from corpus_search.errors import CorpusSearchError
 from corpus_search.models import Passage
@@ -43,4 +41,5 @@ def test_a_worker_that_dies_before_reading_the_passages_fails_the_job_it_does_no
     assert not worker.is_alive(), "the job hung on a worker that died"
     assert outcome[0] is True, "a job this size runs in a worker process"
     assert isinstance(outcome[1], CorpusSearchError) and "ended without an answer" in str(outcome[1])
+    assert "__main__" in str(outcome[1])  # names the likely cause for a Python API user
     assert time.monotonic() - started < 60

@@ -60,7 +60,10 @@ class NerJob:
             except queues.Empty:
                 pass
             if not self.proc.is_alive() and self.queue.empty():
-                self.final = ("error", f"the tagger process ended without an answer (exit code {self.proc.exitcode})")
+                # The commonest cause from the Python API: a script that builds at import time. The worker
+                # imports the main script again (spawn), so it builds too and stops at the build lock.
+                self.final = ("error", f"the tagger process ended without an answer (exit code {self.proc.exitcode}); "
+                              "a script that calls build() must do so under `if __name__ == \"__main__\":`")
                 return
             if time.monotonic() - self.last_news > self.stall:
                 self.proc.kill()
