@@ -29,7 +29,7 @@ _REFERENCE_LISTS = frozenset({
     "select bibliography", "selected bibliography", "works cited", "literature cited", "further reading",
     "suggested reading", "suggested readings", "recommended reading", "additional reading",
 })
-# "For Further Reading", "Related CRS Products", "Related Reports:": headings of lists of other works
+# "For Further Reading", "Related CRS Products", "Related Reports": headings of lists of other works
 _REFERENCE_LIST = re.compile(r"(?:for )?(?:further|additional|suggested|recommended|more) readings?"
                              r"|related (?:\w+ )?(?:reports|products|publications|readings?)")
 # A table row as our Word and web extractors write one, and as text exports carry them: cells between
@@ -301,7 +301,6 @@ def _float_end(ordered: list[Block], i: int) -> int:
             table_cells(ordered[end].plain) >= 2 or _UNIT_LINE.match(ordered[end].plain)):
         end += 1
     return end
-
 
 
 def join_lead_ins(ordered: list[Block], doc: Doc, limit: int) -> list[Block]:
