@@ -287,7 +287,7 @@ def _float_end(ordered: list[Block], i: int) -> int:
             other += 1
             if other > _FLOAT_REACH + 1:
                 break
-        if _FLOAT_NOTE.match(text):
+        if block.kind in ("body", "caption") and _FLOAT_NOTE.match(text):
             end = j + 1
             while end < len(ordered) and ordered[end].kind in ("caption", "body") and (
                     _FLOAT_NOTE.match(ordered[end].plain) or _LETTERED_NOTE.match(ordered[end].plain)):
