@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 from corpus_search.entity_abbreviations import definitions_in
 from corpus_search.models import Passage
-from corpus_search.passage_layout import FLOAT_TITLE
+from corpus_search.passage_blocks import FLOAT_TITLE
 
 __all__ = ["definitions", "expand", "float_title", "texts_for"]
 

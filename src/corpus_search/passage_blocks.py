@@ -24,7 +24,9 @@ from corpus_search.clean import (
 from corpus_search.models import Record
 
 TERMINAL = re.compile(r"[.!?…][’”\"')\]]*$")
-CAPTION = re.compile(r"^(figure|fig\.|table|chart|graph|map|exhibit)\s*\d+[a-z]?\s*[:.–—-]|^sources?(\s+for\s+data)?\s*:", re.I)
+# A figure's or table's title ("Table 2. Transfers to the Highway Trust Fund"); a caption is one, or its source line.
+FLOAT_TITLE = re.compile(r"^(figure|fig\.|table|chart|graph|map|exhibit)\s*\d+[a-z]?\s*[:.–—-]", re.I)
+CAPTION = re.compile(rf"{FLOAT_TITLE.pattern}|^sources?(\s+for\s+data)?\s*:", re.I)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import re
 import statistics
 
 from corpus_search.clean import PAGE_CLOSE, PAGE_OPEN
-from corpus_search.passage_blocks import CAPTION, TERMINAL, Block, Doc, heading_like
+from corpus_search.passage_blocks import CAPTION, FLOAT_TITLE, TERMINAL, Block, Doc, heading_like
 
 _BOX = re.compile(r"^box\s+\d+[a-z]?\s*[:.–—-]", re.I)
 _CHAPTER = re.compile(r"^(chapter|part)\s+(\d+|[ivxlc]+|one|two|three|four|five|six|seven|eight|nine|ten)\b\.?$", re.I)
@@ -242,9 +242,8 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
         block.section = " / ".join(path)
 
 
-# A figure's or table's title ("Table 2. Transfers to the Highway Trust Fund"), and the lines that
-# close it: its source, its notes, and the lettered notes of its cells ("a. TEFAP appropriation is ...").
-FLOAT_TITLE = re.compile(r"^(figure|fig\.|table|chart|graph|map|exhibit)\s*\d+[a-z]?\s*[:.–—-]", re.I)
+# The lines that close a figure or table (passage_blocks.FLOAT_TITLE): its source, its notes, and the
+# lettered notes of its cells ("a. TEFAP appropriation is ...").
 _FLOAT_NOTE = re.compile(r"^(sources?(\s+for\s+data)?|notes?)\s*:", re.I)
 _LETTERED_NOTE = re.compile(r"^[a-z]\.\s+\S")
 _FLOAT_REACH = 6  # blocks other than table rows between a title and its source line
