@@ -115,8 +115,20 @@ def load_gold(passages: list[Passage]) -> list[GoldPassage]:
         if not line.strip():
             continue
         item = json.loads(line)
-        out.append(GoldPassage(_find(by_doc, item["doc_id"], item["contains"], f"{GOLD}:{n}"), item["mentions"]))
-    return out
+        out.append(GoldPassage(_find(by_doc, item["doc_id"], item["contains"], f"{GOLD}:{n}"), list(item["mentions"])))
+    return _merged(out)
+
+
+def _merged(gold: list[GoldPassage]) -> list[GoldPassage]:
+    """Two labelled paragraphs the splitter now keeps in one passage (a lead-in joined to its list, rows
+    joined) are one gold passage: scored apart, each would count the other's names as false positives."""
+    out: dict[str, GoldPassage] = {}
+    for g in gold:
+        if g.passage.passage_id in out:
+            out[g.passage.passage_id].mentions.extend(g.mentions)
+        else:
+            out[g.passage.passage_id] = g
+    return list(out.values())
 
 
 def crs_passages(folder: Path = CRS, pattern: str = "*.pdf") -> list[Passage]:
@@ -146,7 +158,7 @@ def load_gold_crs(passages: list[Passage], path: Path = GOLD_CRS) -> list[GoldPa
             text, name, label = (part.strip() for part in line.split("|"))
             mentions.append({"text": text, "name": name, "label": label})
         out.append(GoldPassage(_find(by_doc, item["doc"], item["contains"], str(path)), mentions))
-    return out
+    return _merged(out)
 
 
 def _kind(label: str) -> str | None:

@@ -189,8 +189,11 @@ def _initials(run: list[str], skip_function: bool, spell: bool = False) -> str:
 
 
 def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | None:
-    """The shortest run of words ending `words` whose initials spell `abbr` (with or without "of", "and")."""
+    """The shortest run of words ending `words` whose initials spell `abbr` (with or without "of", "and");
+    failing that, the shortest whose words each give their first letters, or their first letter and
+    later ones, in order: "Northern Command (NORTHCOM)", "nonstrategic nuclear weapons (NSNW)"."""
     targets = _letters(abbr)
+    runs = []
     for k in range(1, min(len(words), 12) + 1):
         run = words[-k:]
         if run[0].lower() in FUNCTION and not run[0] == "The":  # "The Metal Company (TMC)" spells its article
@@ -198,11 +201,49 @@ def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | No
         if capitalised and not run[0][:1].isupper():
             continue
         if any(_initials(run, skip, spell) in targets for skip in (True, False) for spell in (False, True)):
-            # "U.S." "-Mexico-Canada" were one word; "Company's (TMC's)" names the company
-            return re.sub(r"[’']s$", "", re.sub(r" (?=-\w)", "", " ".join(run)).rstrip("."))
+            return _as_written(run)
         if len(_initials(run, True)) > max(len(t) for t in targets):
-            return None
+            break
+        runs.append(run)
+    letters = abbr.replace("&", "")
+    if len(letters) >= 3 and letters.isupper() and letters.isalpha():
+        for run in runs:
+            content = [w for w in run if w.lower() not in FUNCTION]
+            if 2 <= len(content) < len(letters) and _clipped(letters, [w.upper() for w in content]):
+                # a country in front gives no letter but is part of the name: "U.S. Northern Command (NORTHCOM)"
+                before = words[-len(run) - 1] if len(words) > len(run) else ""
+                return _as_written([before, *run] if capitalised and before in _COUNTRIES else run)
     return None
+
+
+_COUNTRIES = frozenset({"U.S.", "US", "U.K.", "UK"})
+
+
+def _as_written(run: list[str]) -> str:
+    # "U.S." "-Mexico-Canada" were one word; "Company's (TMC's)" names the company
+    return re.sub(r"[’']s$", "", re.sub(r" (?=-\w)", "", " ".join(run)).rstrip("."))
+
+
+def _clipped(letters: str, words: list[str]) -> bool:
+    """Whether `letters` is each of `words` in turn giving its first letter and, after it, none or
+    more of its later letters in order ("NORTHCOM": NORTHern COMmand; "NSNW": NonStrategic Nuclear
+    Weapons). Every word gives at least its first letter, so no word is skipped."""
+    if not words:
+        return not letters
+    word = words[0]
+    if not letters or letters[0] != word[0]:
+        return False
+    rest = letters[1:]
+    # how many of `rest` this word gives, most first: try each split, later words need one letter each
+    for n in range(len(rest) - (len(words) - 1), -1, -1):
+        if _subsequence(rest[:n], word[1:]) and _clipped(rest[n:], words[1:]):
+            return True
+    return False
+
+
+def _subsequence(part: str, word: str) -> bool:
+    it = iter(word)
+    return all(c in it for c in part)
 
 
 def _named(long_form: str) -> bool:

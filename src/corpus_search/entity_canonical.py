@@ -73,7 +73,18 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                 label = "PRODUCT"  # "tankers CS Anthem", "the Sarmat ICBM"
             elif label in ("ORG", "PERSON") and entity_heads.project_context(ctx.texts.get(m.passage_id, ""), m.start + lo):
                 label = "PROJECT"  # "the agency's program Odin"
+            elif label in ("ORG", "PERSON") and entity_heads.place_context(ctx.texts.get(m.passage_id, ""), m.start + lo):
+                label = "GPE"  # "the northern port city of Darwin"
+            if label == "PERSON":  # an author line: "Jim Zanotti Specialist in Middle Eastern Affairs"
+                cut = entity_rules.before_job(text)
+                if cut:
+                    hi = lo + cut
+                    text = m.text[lo:hi]
             key = alias_key(text)
+            if label == "PERSON" and not table.curated(key):
+                long_form = table.abbreviations.for_doc(doc_id).get(text)
+                if long_form and entity_rules.np_org_head(long_form):
+                    label = "ORG"  # "SOUTHCOM" the model calls a person abbreviates "U.S. Southern Command"
             if not table.curated(key):
                 entry = table.canonical(text, label, doc_id)
                 defined = entry is not None and table.declared(key) or text in table.abbreviations.for_doc(doc_id)

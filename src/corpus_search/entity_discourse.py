@@ -33,6 +33,11 @@ _COMPANY_HEADS = frozenset("company firm corporation conglomerate consortium mon
                            "contractor startup subsidiary supplier carrier insurer lender bank".split())
 _PRODUCT_HEADS = frozenset("model product software chatbot assistant platform app application tool system vehicle "
                            "aircraft drone missile vessel ship satellite".split())
+# A quoted name the text calls a grouping of states or bodies: 'the “AUKUS” security partnership', 'the
+# “Five Eyes” intelligence-sharing arrangement'. Such a name is an organisation throughout its document,
+# written in capitals or not, tagged by the model or not.
+_GROUPING = re.compile(r"[“\"]([A-Z][\w’'-]*(?: [A-Z][\w’'-]*){0,3}),?[”\"]\s+(?:[a-z][\w-]*\s+){0,2}"
+                       r"(?:partnership|alliance|arrangement|grouping|pact|bloc|coalition|dialogue|forum|consortium)s?\b")
 # One to three capitalised words with a lower-case letter ("Anthropic", "OpenAI", "Lockheed Martin"):
 # all-capitals abbreviations are entity_abbreviations' to find.
 _NAME = re.compile(r"[A-Z][\w’'-]*[a-z][\w’'-]*(?: [A-Z][\w’'-]*[a-z][\w’'-]*){0,2}")
@@ -71,6 +76,11 @@ def one_sense(passages: Sequence[Passage], raw: Sequence[RawMention], ctx: Conte
             if base != w:
                 cues[doc_id][w]["ORG"] += 1
                 cues[doc_id][base]["ORG"] += 1
+    for doc_id, ps in by_doc.items():
+        for p in ps:
+            for m in _GROUPING.finditer(p.text):
+                cues[doc_id][m.group(1)]["ORG"] += 1
+                ctx.groupings.add(m.group(1).lower())
     # doc id -> name -> the label its cues agree on (a name cued both ways is left to the model)
     decided = {doc_id: {w: next(iter(c)) for w, c in names.items() if len(c) == 1} for doc_id, names in cues.items()}
     if not any(decided.values()):

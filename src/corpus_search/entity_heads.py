@@ -16,7 +16,7 @@ DOC_HEADS = frozenset("assessment strategy report review survey study estimate s
 # Head nouns that make a title-cased phrase a law, a programme or a document rather than an
 # organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".
 LAW_HEADS = frozenset("act acts bill treaty agreement accord accords convention protocol law code amendment charter "
-                      "declaration".split())
+                      "declaration statute".split())
 # Documents and periodicals beyond DOC_HEADS: "Five-Year Plan", "International Journal of Marine and Coastal Law".
 PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter yearbook handbook".split())
 PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
@@ -26,6 +26,15 @@ EVENT_HEADS = frozenset("dispute disputes war wars crisis conflict ceasefire sum
 PLACE_HEADS = frozenset("zone sea ocean strait straits gulf bay river basin peninsula island islands archipelago "
                         "mountains desert valley plateau coast shelf ridge trench lake".split())
 _PROGRAM_BEFORE = re.compile(r"\b(?:program|programme|initiative|project)\s+$")
+
+
+# "the northern port city of Darwin", "the town of Bakhmut": what follows is a place, whatever the model says.
+_PLACE_BEFORE = re.compile(r"\b(?:city|town|port|village|capital|province|prefecture|county|island|region)\s+of\s+$")
+
+
+def place_context(passage: str, start: int) -> bool:
+    """A name right after "city of", "port of", "province of" ... is that place."""
+    return bool(_PLACE_BEFORE.search(passage[max(0, start - 20):start]))
 
 
 def project_context(passage: str, start: int) -> bool:
@@ -56,10 +65,26 @@ def product_context(passage: str, start: int, end: int, text: str) -> bool:
     return not text.isupper() and bool(_KIND_AFTER.match(passage[end:end + 40]))
 
 
+# World regions and the combining forms that join them: "Indo-Pacific", "Euro-Atlantic", "Asia-Pacific"
+# name a region, not a body, whatever the model calls them.
+REGIONS = frozenset("pacific atlantic arctic antarctic asia europe africa america americas eurasia mediterranean "
+                    "caribbean baltic caucasus balkans oceania".split())
+_COMBINING = frozenset("indo euro sino afro anglo austro russo franco trans pan".split())
+
+
+def region(name: str) -> bool:
+    """A region joined from region words and combining forms: "Indo-Pacific", "Euro-Atlantic", "Asia-Pacific"."""
+    parts = [p.lower() for p in re.split(r"[-–]", name)]
+    return (len(parts) >= 2 and parts[-1] in REGIONS
+            and all(p in REGIONS or p in _COMBINING for p in parts[:-1]))
+
+
 def head_label(name: str, label: str) -> str:
     """The label a name's head noun gives it: LAW, PROJECT or WORK_OF_ART for ORG/PERSON spans so headed."""
     if label not in ("ORG", "PERSON"):
         return label
+    if region(name):
+        return "LOC"
     words = re.findall(r"[^\W\d_][\w’'-]*", name)
     if len(words) < 2:
         return label

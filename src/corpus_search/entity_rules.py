@@ -26,7 +26,7 @@ RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phras
          "cited title")
 # Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
 # mentions: the build compares it with the index's manifest and canonicalises again.
-RULES_VERSION = "4"
+RULES_VERSION = "5"
 
 # Labels a user filters people, organisations and places by: the ones the noise rules guard.
 GUARDED = frozenset({"PERSON", "ORG", "GPE"})
@@ -37,7 +37,7 @@ ORG_HEADS = frozenset(
     "committee company congress corporation corps council court department directorate federation force forces "
     "foundation fund government group guard house institute institution league ministry navy office "
     "organisation organization parliament party secretariat senate service staff taskforce union university "
-    "conference".split()
+    "conference dialogue forum alliance".split()
 )
 # Legal-form suffixes: a phrase ending in one is a company, however ordinary its other words
 # ("Trade Data Monitor LLC").
@@ -52,6 +52,17 @@ TITLES = frozenset(
     "director ayatollah leader sheikh emir".split()
 )
 FUNCTION = frozenset({"of", "and", "the", "for", "on", "in", "de", "&", "to", "at", "a", "an"})
+# A job after a name is no part of it: an author line "Jim Zanotti Specialist in Middle Eastern Affairs",
+# "Amber Wilhelm, Visual Information Specialist".
+_JOB_AFTER = re.compile(
+    r"(?:,\s+(?:[A-Z][a-z]+\s+){0,2}|\s+)(?:Specialist|Analyst|Coordinator|Researcher|Fellow|Professor|Director|"
+    r"Spokesperson|Spokesman|Spokeswoman|Correspondent|Editor|Reporter|Librarian|Economist|Attorney|Counsel)$")
+
+
+def before_job(text: str) -> int | None:
+    """Where a person's name ends when a job follows it in the span ("Jim Zanotti Specialist"), or None."""
+    m = _JOB_AFTER.search(text)
+    return m.start() if m is not None and m.start() > 0 else None
 # A report, bill or public-law number: "IF10964", "R48875", "H.R. 2012", "P.L. 93-148"; a licence, model
 # or hull designation: "USA-4", "XM-30", "MQ-9" (one letter before the hyphen may be a body: "G-20").
 _NUMBER_TOKEN = re.compile(r"^[A-Z]{1,4}\d{3,}[A-Z]?$|^[A-Z]{2,4}-\d{1,3}[A-Z]?(?:[’']s)?$")
@@ -107,6 +118,7 @@ class Context:
     terms: set[str] = field(default_factory=set)  # abbreviations of terms, not names ("FDI", "HEU")
     place_passages: Counter = field(default_factory=Counter)  # lower-case GPE span -> passages tagging it so
     companies: set[str] = field(default_factory=set)  # lower-case names the texts also write with a legal form
+    groupings: set[str] = field(default_factory=set)  # lower-case names the texts call a partnership, alliance ...
     _titles: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # passage id -> cited-title spans
 
     def in_title(self, passage_id: str, start: int, end: int) -> bool:
@@ -165,8 +177,10 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     if len(words) == 1 and text.isupper() and len(text) >= 4 and ctx.lexicon.generic(text):
         return "shouted"  # "COMPLETE": an ordinary word in capitals, not an acronym
     content = [w for w in words if w.lower() not in FUNCTION]
-    if label == "ORG" and (words[-1].lower() in ORG_SUFFIXES or text.lower() in ctx.companies):
-        return None  # "Trade Data Monitor LLC": a company by its legal form, here or elsewhere in the texts
+    if label == "ORG" and (words[-1].lower() in ORG_SUFFIXES or text.lower() in ctx.companies
+                           or text.lower() in ctx.groupings):
+        return None  # "Trade Data Monitor LLC": a company by its legal form, here or elsewhere in the texts;
+        # "the “Five Eyes” intelligence-sharing arrangement": a grouping of states by the text's own words
     if len(words) > 1 and entity_heads.np_head(text) in entity_heads.DOC_HEADS and all(ctx.lexicon.generic(w) for w in content):
         return "generic phrase"  # "Annual Threat Assessment": a document, not an organisation
     if defined and label != "PERSON" and (label != "ORG" or not _ordinary_org(words, content, ctx)):
@@ -176,8 +190,9 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
         return "generic word"  # "Defense", "Financial", "Background"
     if len(words) == 1 and label == "ORG" and text.strip("’'.,").lower() in BACK_REFERENCES:
         return "generic word"  # "the Department's": the department the text named before
-    if label != "GPE" and any(re.search(r"[\w.][-–]\w", w) for w in content) and all(_place_word(w, ctx) for w in content):
-        return "places only"  # "U.S.-Mexico" (trade), "Australia-China" (relations): two places, no body
+    if label != "GPE" and any(re.search(r"[\w.][-–]\w", w) for w in content) and (
+            all(_place_word(w, ctx) for w in content) or _places_joined(text, ctx)):
+        return "places only"  # "U.S.-Mexico" (trade), "Australia-New Zealand-United States": places, no body
     # Abbreviations and place or nationality words qualify a phrase without naming it: "HS Port-Level
     # Data", "Iran Conflict", "American Crews" are ordinary words about something named elsewhere.
     if label == "GPE" and len(words) > 1 and ctx.place_passages[re.sub(r"^the\s+|[’']s$", "", text.lower())] >= 2:
@@ -247,6 +262,11 @@ def person_tail(text: str, label: str, ctx: Context) -> int | None:
 
 
 
+def np_org_head(name: str) -> bool:
+    """Whether a name's head noun is an institution's: "U.S. Southern Command", "Ministry of Finance"."""
+    return entity_heads.np_head(name) in ORG_HEADS
+
+
 def _org_heads(words: list[str]) -> set[str]:
     """The institutional heads among `words`, plurals too ("Departments of State and the Interior")."""
     keys = {w.strip("’'.,").lower() for w in words}
@@ -263,6 +283,15 @@ def _ordinary_org(words: list[str], content: list[str], ctx: Context) -> bool:
     text = " ".join(words).lower()
     return not any(re.search(rf"(?<!\w){re.escape(place)}(?!\w)", text) for place in ctx.places)
 
+
+
+def _places_joined(text: str, ctx: Context) -> bool:
+    """Places of one or more words joined by hyphens: "Australia-New Zealand-United States", "U.S.-Indo-Pacific"."""
+    parts = [p.strip() for p in re.split(r"(?<=[\w.])[-–](?=[A-Z])", text)]
+    if len(parts) < 2:
+        return False
+    return all(p.lower() in ctx.places or _place_word(p, ctx) or entity_heads.region(p)
+               or p.lower() in entity_heads.REGIONS for p in parts)
 
 
 def _place_word(word: str, ctx: Context) -> bool:
