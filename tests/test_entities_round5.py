@@ -101,3 +101,40 @@ def test_a_dialogue_or_forum_of_ordinary_words_is_an_organisation(tagger):
 def test_a_statute_is_a_law(tagger):
     mentions = _mentions(tagger, ["In 1931 the parliament adopted the Statute of Cardiff, a law on shipping."])
     assert _named(mentions, "Statute of Cardiff") == [("doc:0000", "LAW")]
+
+
+# -- from the second unseen set, read as a dev set once it had been scored ------------------------------
+
+def test_a_bare_head_is_the_one_body_its_document_names_with_it(tagger):
+    mentions = _mentions(tagger, [
+        "The U.S. House of Representatives elects its Speaker at the start of each Congress.",
+        "In 1923 the House needed nine ballots, and the House adjourned twice.",
+    ])
+    assert {m.name for m in mentions if m.text == "House"} == {"U.S. House of Representatives"}
+    both = _mentions(tagger, ["The House of Commons and the House of Lords sat late.", "The House rose at ten."])
+    assert not [m for m in both if m.text == "House" and m.name != "House"]  # two such bodies: left as written
+
+
+def test_a_company_is_one_with_its_corporate_word(tagger):
+    mentions = _mentions(tagger, [
+        "Regulators sued Harbor Lane Entertainment and its subsidiary Ticketbay over fees.",
+        "Harbor Lane said the fees were lawful, and Ticketbay raised them again.",
+    ])
+    assert {m.name for m in mentions if m.text.startswith("Harbor Lane")} == {"Harbor Lane Entertainment"}
+    assert {m.label for m in mentions if m.text == "Ticketbay"} == {"ORG"}  # "its subsidiary" says what it is
+
+
+def test_a_title_and_a_regnal_number_around_a_name(tagger):
+    mentions = _mentions(tagger, ["In 1976 King Juan Carlos I of Spain addressed Congress.",
+                                  "Parliament hosted King Harald V of Norway in 1995, and Pope Leo XIV in 2026."])
+    people = {m.name for m in mentions if m.label == "PERSON"}
+    assert {"Juan Carlos I", "Harald V", "Leo XIV"} <= people  # the model cut "I" off the first
+    assert not [n for n in people if n.startswith(("King", "Pope"))]
+
+
+def test_a_dotted_citation_form_is_no_body(tagger):
+    mentions = _mentions(tagger, [
+        "President Trump signed E.O. 14254 in March, and the House passed H.Res. 5.",
+        "The E.O. directs the FTC to act, and the E.O. also directs the Attorney General to report.",
+    ])
+    assert not [m for m in mentions if m.text.replace(".", "") in ("EO", "HRes")]

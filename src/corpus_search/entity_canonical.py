@@ -75,11 +75,22 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                 label = "PROJECT"  # "the agency's program Odin"
             elif label in ("ORG", "PERSON") and entity_heads.place_context(ctx.texts.get(m.passage_id, ""), m.start + lo):
                 label = "GPE"  # "the northern port city of Darwin"
+            if label == "ORG" and entity_rules.titled_person(text):
+                label = "PERSON"  # "King Kalakaua", "Senator Thune" the model calls a body
             if label == "PERSON":  # an author line: "Jim Zanotti Specialist in Middle Eastern Affairs"
                 cut = entity_rules.before_job(text)
                 if cut:
                     hi = lo + cut
                     text = m.text[lo:hi]
+                title = entity_rules.TITLE_BEFORE.match(text)
+                if title and title.end() < len(text):  # "King Charles III", "Queen Juliana": the title is no part of the name
+                    lo += title.end()
+                    text = m.text[lo:hi]
+                passage = ctx.texts.get(m.passage_id, "")
+                numeral = entity_rules.REGNAL_AFTER.match(passage, m.start + hi) if hi == len(m.text) else None
+                if numeral:  # "Charles" of "King Charles III": the numeral is part of the name
+                    text = passage[m.start + lo:numeral.end(1)]
+                    hi = numeral.end(1) - m.start
             key = alias_key(text)
             if label == "PERSON" and not table.curated(key):
                 long_form = table.abbreviations.for_doc(doc_id).get(text)
@@ -104,6 +115,8 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             kept.append((m, m.start + lo, m.start + hi, text, name, label))
 
     kept = _country_forms(kept, table)
+    kept = _bare_heads(kept, table)
+    kept = _short_company_names(kept, table)
 
     # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
     spellings: dict[str, Counter] = defaultdict(Counter)
@@ -191,6 +204,65 @@ def _country_forms(kept: list, table: AliasTable) -> list:
         out.append((m, s, e, text, name, label))
     return out
 
+
+def _bare_heads(kept: list, table: AliasTable) -> list:
+    """A one-word organisation that is the head of one longer name its document writes is that body:
+    "the House" and "House of Representatives", "the Treasury" and "Department of the Treasury".
+
+    The longer name must open with the word and go on with "of" ("House of Commons"; not "White House"),
+    or be a department or ministry of it. A document with two such names ("House of Commons", "House of
+    Lords") keeps the bare word as it is, and so does a curated one.
+    """
+    longer: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # doc -> word key -> names
+    for m, *_, name, label in kept:
+        if label != "ORG":
+            continue
+        found = _HEAD_OF.match(name)
+        if found:
+            word = found.group(2) if found.group(1) else found.group(3)
+            longer[m.passage_id.rsplit(":", 1)[0]][alias_key(word)].add(name)
+    if not longer:
+        return kept
+    out = []
+    for m, s, e, text, name, label in kept:
+        if label == "ORG" and " " not in name.strip() and not table.curated(alias_key(text)):
+            names = longer.get(m.passage_id.rsplit(":", 1)[0], {}).get(alias_key(name), set())
+            if len(names) == 1:
+                name = next(iter(names))
+        out.append((m, s, e, text, name, label))
+    return out
+
+
+# The word a company's full name may add to the name it goes by: "Live Nation Entertainment", "Alibaba Group".
+_COMPANY_TAILS = frozenset("entertainment group holdings holding international technologies industries enterprises "
+                           "communications media airlines motors pharmaceuticals brands networks".split())
+
+
+def _short_company_names(kept: list, table: AliasTable) -> list:
+    """A company a document also names with a corporate word after it is that company: "Live Nation" and
+    "Live Nation Entertainment" (the fuller name, as the document writes it). Only where the document
+    writes one such fuller name."""
+    fuller: dict[tuple[str, str], set[str]] = defaultdict(set)  # (doc, short key) -> full names
+    for m, *_, name, label in kept:
+        words = name.split()
+        if label == "ORG" and len(words) >= 2 and words[-1].lower() in _COMPANY_TAILS:
+            fuller[(m.passage_id.rsplit(":", 1)[0], alias_key(" ".join(words[:-1])))].add(name)
+    if not fuller:
+        return kept
+    out = []
+    for m, s, e, text, name, label in kept:
+        if label in ("ORG", "PERSON") and not table.curated(alias_key(text)):
+            names = fuller.get((m.passage_id.rsplit(":", 1)[0], alias_key(name)), set())
+            if len(names) == 1:  # the model may call the short name a person: "Harbor Lane said ..."
+                name, label = next(iter(names)), "ORG"
+        out.append((m, s, e, text, name, label))
+    return out
+
+
+# "Department of the Treasury", "Ministry of Defence" (the word after "of" is the bare form) or "House of
+# Representatives", "Court of Appeals" (the word before it is).
+_HEAD_OF = re.compile(r"^(?:U\.S\.\s+|US\s+|U\.K\.\s+|UK\s+|United States\s+|United Kingdom\s+)?"
+                      r"(?:(Department|Ministry)\s+of\s+(?:the\s+)?([A-Z][\w’'-]+)|([A-Z][\w’'-]+)\s+of\s+\S.*)$")
 
 # A country's short forms before an organisation's name: "U.S. Army", "US Navy", "United States Senate", "UK Treasury".
 _COUNTRY_PREFIX = re.compile(r"^(U\.S\.|US|U\.K\.|UK|United States|United Kingdom)\s+([A-Z].*)$")

@@ -21,7 +21,8 @@ from corpus_search.models import Passage
 
 # A name is a company's when a company-word stands right before it or a corporate title or legal form
 # right after it.
-_COMPANY_BEFORE = re.compile(r"\b(?:company|companies|firm|firms|startup|corporation|manufacturer|contractor)[\s“\"‘'’:,]{1,3}$", re.I)
+_COMPANY_BEFORE = re.compile(r"\b(?:company|companies|firm|firms|startup|corporation|manufacturer|contractor|subsidiary|"
+                             r"subsidiaries)[\s“\"‘'’:,]{1,3}$", re.I)
 _COMPANY_AFTER = re.compile(r"^(?:[’']s)?,?\s+(?:CEO|chief executive|Inc\b|Corp\b|Corporation\b|LLC\b|Ltd\b|Limited\b|"
                             r"plc\b|PBC\b|L\.P\.|executives?\b|shareholders\b|subsidiar(?:y|ies)\b)")
 # An appositive says what a name is: "TMC, a Canadian company, ...", "Gazprom, Russia's state-owned gas

@@ -16,7 +16,7 @@ DOC_HEADS = frozenset("assessment strategy report review survey study estimate s
 # Head nouns that make a title-cased phrase a law, a programme or a document rather than an
 # organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".
 LAW_HEADS = frozenset("act acts bill treaty agreement accord accords convention protocol law code amendment charter "
-                      "declaration statute".split())
+                      "declaration statute order".split())
 # Documents and periodicals beyond DOC_HEADS: "Five-Year Plan", "International Journal of Marine and Coastal Law".
 PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter yearbook handbook".split())
 PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())

@@ -49,9 +49,28 @@ BACK_REFERENCES = ORG_HEADS - frozenset("congress senate house parliament cabine
 TITLES = frozenset(
     "president minister premier chancellor king queen prince princess mr mrs ms dr sir lord general admiral "
     "colonel commander secretary senator representative ambassador chairman chair governor mayor judge justice "
-    "director ayatollah leader sheikh emir".split()
+    "director ayatollah leader sheikh emir pope emperor empress sultan".split()
 )
 FUNCTION = frozenset({"of", "and", "the", "for", "on", "in", "de", "&", "to", "at", "a", "an"})
+# A title the model took into a person's span, before a capitalised name: "King Charles III", "Queen Juliana".
+TITLE_BEFORE = re.compile(r"(?:" + "|".join(sorted((t.capitalize() for t in TITLES), key=len, reverse=True))
+                          + r")\.?\s+(?=[A-Z])")
+# A regnal number after a name the model cut before it: "Charles" + " III", "Juan Carlos" + " I" (before
+# "of" or punctuation only: "Charles I said" is rare, "I" the pronoun is not).
+REGNAL_AFTER = re.compile(r"\s+((?:X{0,2}(?:IX|IV|V?I{1,3}|V)|X{1,2})(?=[’'],?|[,;.)]|\s+of\b)|X{0,2}(?:IX|IV|V?I{2,3}|V)\b)(?![\w-])")
+# Titles that, before one to three capitalised words, make a person of a span the model calls a body
+# ("King Kalakaua", "Senator Thune"); not "General", "Director", "Chair" ... which open bodies' names too.
+_PERSON_TITLES = ("King", "Queen", "Prince", "Princess", "President", "Senator", "Ambassador", "Governor", "Mayor",
+                  "Ayatollah", "Sheikh", "Emir", "Mr", "Mrs", "Ms", "Dr", "Sir", "Lord", "Admiral", "Colonel",
+                  "Premier", "Chancellor", "Pope", "Emperor", "Empress", "Sultan")
+_TITLED_PERSON = re.compile(r"(?:" + "|".join(_PERSON_TITLES) + r")\.?\s+[A-Z][\w’'-]+(?:\s+[A-Z][\w’'.-]*){0,2}$")
+
+
+def titled_person(text: str) -> bool:
+    """A title and a name ("King Kalakaua"), no institution's head among the words."""
+    return bool(_TITLED_PERSON.fullmatch(text)) and not _org_heads(text.split()[1:])
+
+
 # A job after a name is no part of it: an author line "Jim Zanotti Specialist in Middle Eastern Affairs",
 # "Amber Wilhelm, Visual Information Specialist".
 _JOB_AFTER = re.compile(
@@ -66,7 +85,10 @@ def before_job(text: str) -> int | None:
 # A report, bill or public-law number: "IF10964", "R48875", "H.R. 2012", "P.L. 93-148"; a licence, model
 # or hull designation: "USA-4", "XM-30", "MQ-9" (one letter before the hyphen may be a body: "G-20").
 _NUMBER_TOKEN = re.compile(r"^[A-Z]{1,4}\d{3,}[A-Z]?$|^[A-Z]{2,4}-\d{1,3}[A-Z]?(?:[’']s)?$")
-_CITATION_BEFORE_NUMBER = re.compile(r"^[A-Z](?:\.[A-Z])+\.?$|^[A-Z]{1,3}\.$")
+_CITATION_BEFORE_NUMBER = re.compile(r"^[A-Z](?:\.[A-Z][a-z]{0,3})+\.?$|^[A-Z]{1,3}\.$")  # "P.L", "H.Res.", "S.Con.Res."
+# A dotted short form a text writes before a number cites a document by it ("E.O. 14254", "H.Res. 5"): where
+# the same text writes "the E.O." alone, it is that document, not a body.
+_CITED_FORM = re.compile(r"\b([A-Z](?:\.[A-Z][a-z]{0,3})+\.)\s*\d")
 _UNIT_BEFORE = re.compile(r"(?:\d\s*°|\bdegrees?)\s*$")
 
 
@@ -115,6 +137,7 @@ class Context:
     elsewhere: dict[str, set[str]] = field(default_factory=dict)  # one-word span -> labels the model gave it
     removed: Counter = field(default_factory=Counter)  # rule -> mentions removed
     places: set[str] = field(default_factory=set)  # lower-case spans the model tags as GPE somewhere
+    citation_forms: set[str] = field(default_factory=set)  # "E.O.", "H.Res.": written before a number somewhere
     terms: set[str] = field(default_factory=set)  # abbreviations of terms, not names ("FDI", "HEU")
     place_passages: Counter = field(default_factory=Counter)  # lower-case GPE span -> passages tagging it so
     companies: set[str] = field(default_factory=set)  # lower-case names the texts also write with a legal form
@@ -150,6 +173,7 @@ class Context:
         ctx.place_passages = Counter(place for place, _ in tagged)
         named = (re.sub(r"^the\s+", "", m.text, flags=re.I) for m in raw_list if m.label == "ORG")
         ctx.companies = {base.lower() for text in named for base in [without_legal_form(text)] if base != text}
+        ctx.citation_forms = {f for p in passages for f in _CITED_FORM.findall(p.text)}
         return ctx
 
 
@@ -172,6 +196,8 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     ) or (len(words) > 1 and _CITATION_BEFORE_NUMBER.match(words[0])
           and all(re.fullmatch(r"\d[\d.,-]*[A-Za-z]?", w) for w in words[1:])):
         return "number"  # "Focus IF10964", "P.L" before "93-148", "P.L. 118-159", "S. 4113", "C.F.R. §970"
+    if text.strip("’'s") in ctx.citation_forms or text + "." in ctx.citation_forms:
+        return "number"  # "The E.O. directs ...", where the text also cites "E.O. 14254"
     if len(words) == 1 and _UNIT_BEFORE.search(before):
         return "unit"  # "100 degrees Fahrenheit"
     if len(words) == 1 and text.isupper() and len(text) >= 4 and ctx.lexicon.generic(text):
