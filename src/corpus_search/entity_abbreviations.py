@@ -301,6 +301,8 @@ def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
             found[d.doc_id][d.abbr][d.long_form] += 1
         else:
             lower[d.abbr] += 1
+    for doc_id, short, long_form in short_names_in(passages):
+        found[doc_id][short][long_form] += 1
     _spelled_out(passages, found, lower)
     by_doc = {d: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for d, abbrs in found.items()}
     meanings: dict[str, set[str]] = defaultdict(set)
@@ -316,6 +318,32 @@ def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
     # "armored fighting vehicles (AFVs)" makes a term of the singular too ("AFV survivability").
     terms |= {a[:-1] for a in terms if a.endswith("s") and a[:-1].isupper() and a[:-1] not in meanings}
     return Abbreviations(by_doc, corpus, terms)
+
+
+# "Federal Reserve (Fed)", "Live Nation Entertainment, Inc. (Live Nation)": a short name in brackets that
+# is the start of the name before them. One to three words, not all capitals (those are abbreviations).
+_PAREN_SHORT = re.compile(r"\((?:the\s+)?([A-Z][a-z][\w’'-]*(?:\s+[A-Z][\w’'-]*){0,2})\)")
+_LEGAL_TAIL = re.compile(r",?\s+(?:Inc|LLC|Ltd|Corp|Co|PLC|plc|AG|SA|NV|GmbH)\.?\s*$")
+
+
+def short_names_in(passages: Iterable[Passage]) -> Iterator[tuple[str, str, str]]:
+    """(doc id, short name, full name) for each "Full Name (Short)": the short name is the full name's
+    first words ("Live Nation") or the start of its first word ("Fed" of "Federal Reserve")."""
+    for p in passages:
+        flat = re.sub(r"\s+", " ", p.text)
+        for m in _PAREN_SHORT.finditer(flat):
+            before = _LEGAL_TAIL.sub("", flat[max(0, m.start() - 160):m.start()].rstrip())
+            words = _WORDS.findall(before)
+            short = m.group(1).split()
+            for k in range(2, min(len(words), 8) + 1):
+                run = words[-k:]
+                if run[0].lower() in FUNCTION or not all(w[0].isupper() for w in run if w.lower() not in FUNCTION):
+                    break
+                starts = (run[:len(short)] == short and k > len(short)) or (
+                    len(short) == 1 and len(short[0]) >= 3 and run[0].startswith(short[0]) and run[0] != short[0])
+                if starts:
+                    yield p.doc_id, m.group(1), " ".join(run).rstrip(".,")
+                    break
 
 
 _CAPITAL_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+(?:(?:of|and|for|on|the)\s+)*[A-Z][\w’'-]*)+")

@@ -75,6 +75,11 @@ def clean_name(text: str) -> str:
     return re.sub(r"^[Tt]he ", "", name)
 
 
+_PUBLICATION_AFTER = re.compile(
+    r"(?<=[A-Z]{2})\s+(?:Reports?|In Focus|Insights?|Legal Sidebars?|Infographics?|Videos?|Products?|"
+    r"Briefs?|Testimony|Working Papers?)(?:\s+[A-Z]{0,4}-?\d[\w-]*)?(?:,.*)?$", re.S)
+
+
 @lru_cache(maxsize=1 << 16)  # every raw mention is trimmed more than once, on a few thousand distinct strings
 def trim(text: str) -> tuple[int, int]:
     """The part of a model span that names the thing: no 'the', possessive, quotes or glued note marks."""
@@ -91,8 +96,9 @@ def trim(text: str) -> tuple[int, int]:
         m = re.search(r"\s*\([^)]*\)?$", text[lo:hi])
         if m and m.start() > 0:
             hi = lo + m.start()
-        # "CRS Report(s)": the abbreviation names the publisher, the report is a document
-        m = re.search(r"(?<=[A-Z]{2})\s+Reports?$", text[lo:hi])
+        # "CRS Report(s)", "CRS In Focus IF12345", "GAO Testimony GAO-24-1": the abbreviation names the
+        # publisher, the rest is a document
+        m = _PUBLICATION_AFTER.search(text[lo:hi])
         if m:
             hi = lo + m.start()
         # possessive, a cited year ("Larin 2015"), a glued note mark ("coast7"), trailing punctuation
