@@ -30,13 +30,15 @@ from corpus_search.store import Store
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
+# 12: clipped abbreviations ("Northern Command (NORTHCOM)", "nonstrategic nuclear weapons (NSNW)") are
+#     spelled out for the model as the others are;
 # 11: a footnote that opens "Note:" does not close a figure or table;
 # 10: "For Further Reading", "Related ... Products" head lists of other works (notes, not body);
 # 9: a table's rows and a figure's source and notes are under its title (section, what the model reads);
 # 8: a letter and a number ("Q1", "G7") are not a word and its footnote marker;
 # 7: table rows join, cut-off lead-ins; 6: a lead-in ending in a colon joins the quotation or list it introduces;
 # 5: passage kinds in plain text (titles, footnote runs, reference lists); 4: OCR, printed page numbers, languages
-PIPELINE_VERSION = "11"
+PIPELINE_VERSION = "12"
 
 
 @dataclass
