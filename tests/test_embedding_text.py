@@ -55,3 +55,12 @@ def test_a_build_embeds_the_spelled_out_text_and_stores_the_text_as_written(corp
         return float(np.dot(stored, vec) / (np.linalg.norm(stored) * np.linalg.norm(vec)))
 
     assert cos(read) > 0.999 > cos(short.text)  # measured: 1.000 and 0.994 for the passage that says "With the EEU"
+
+
+def test_a_float_title_is_the_last_part_of_the_section_path_even_with_a_slash_in_it() -> None:
+    from corpus_search.embedding_text import float_title
+
+    assert float_title("Trade / Table 2. Imports and Exports, 2024") == "Table 2. Imports and Exports, 2024"
+    assert float_title("Trade / Table 2. Imports / Exports by Year") == "Table 2. Imports / Exports by Year"
+    assert float_title("Trade / Imports / Exports") == ""  # no figure or table
+    assert float_title("") == ""

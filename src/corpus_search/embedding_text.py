@@ -58,8 +58,14 @@ def expand(text: str, defined: dict[str, str]) -> str:
 def float_title(section: str) -> str:
     """The title of the figure or table a passage belongs to, the last part of its section path
     (passage_layout.float_sections); "" for a passage in no figure or table."""
-    last = section.rsplit(" / ", 1)[-1]
-    return last if FLOAT_TITLE.match(last) else ""
+    parts = section.split(" / ")
+    # a title may hold " / " itself ("Table 2. Imports / Exports by Year"): the title is the shortest tail
+    # of the path that opens like one, and a float's title is always the path's last element
+    for i in range(len(parts) - 1, max(-1, len(parts) - 4), -1):
+        tail = " / ".join(parts[i:])
+        if FLOAT_TITLE.match(tail):
+            return tail
+    return ""
 
 
 def texts_for(passages: Sequence[Passage], defined: dict[str, dict[str, str]]) -> list[str]:
