@@ -408,6 +408,22 @@ def test_entries_under_a_reference_heading_are_notes_not_body(heading: str) -> N
     assert next(p for p in passages if p.text == _PARAGRAPH).kind == "body"
 
 
+def test_a_list_of_works_after_a_lead_in_line_is_notes_and_no_entry_is_a_heading() -> None:
+    # "Related CRS Reports:" as a line of text, its entries with no full stop (each looked like a heading,
+    # and the last one became the section of the table after it); the table after the list stays body.
+    entries = ["WRA Report R4512, The River Basin Compact: Background and Funding",
+               "WRA In Focus IF1207, Drought Aid in the Lower Basin"]
+    row = "Compact | Signed | States"
+    text = (f"Water Rights\n\n{_PARAGRAPH}\n\nRelated WRA Reports:\n\n" + "\n\n".join(entries)
+            + f"\n\nTable 1. Compacts by Year\n\n{row}\n\nColorado | 1922 | 7\n\nSource: The agency.\n\n{_PARAGRAPH} Again.\n")
+    passages = _split_text(text)
+    assert [p.kind for p in passages if p.text in entries] == ["footnote", "footnote"]
+    assert not [p for p in passages if p.kind == "heading" and p.text != "Water Rights"]
+    assert {p.section for p in passages if p.text.startswith(("Compact |", "Colorado"))} == {
+        "Water Rights / Table 1. Compacts by Year"}
+    assert {p.kind for p in passages if p.text.startswith(("Compact |", "Colorado"))} == {"body"}
+
+
 @pytest.mark.parametrize("dateline", ["Updated May 2, 2025", "May 2, 2025", "2 May 2025", "Revised March 2024"])
 def test_a_dateline_under_the_title_opens_no_section(dateline: str) -> None:
     title = "Water Rights in the Lower Basin"

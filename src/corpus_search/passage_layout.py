@@ -84,9 +84,18 @@ def classify(blocks: list[Block], doc: Doc) -> None:
             block.kind = "heading"
 
 
+# A reference entry opens with the cited work's designation and a comma: "CRS Report R45408, The Emergency
+# Food Assistance Program ...", "CRS In Focus IF12345, ...", "GAO-24-105, ...". With no closing full stop it
+# looks like a heading, but it is a citation.
+_CITATION_START = re.compile(r"^(?:[A-Z]{2,6}\s+(?:Reports?|In Focus|Insights?|Legal Sidebars?|Products?|Testimony|Briefs?)"
+                             r"\s+)?[A-Z]{1,4}-?\d{3,}[\w-]*,\s")
+
+
 def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     block = blocks[i]
     text = block.plain
+    if _CITATION_START.match(text):
+        return False
     # A text's first paragraph may be its title, which runs longer than a section heading; only
     # where blank lines separate paragraphs, as a PDF's first lines may be a running head instead.
     title = block is doc.first and doc.blank_mode
@@ -185,6 +194,7 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
     box_pages = 0
     prev_heading = False
     references = False  # under a heading of works cited
+    cited = False  # after a lead-in "Related CRS Reports:", in its entries
     title = _fold(doc.record.title)
     for n, block in enumerate(ordered):
         if block.kind in ("footnote", "caption"):
@@ -239,6 +249,15 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
                 path = []  # numbered paragraph 1 starts the article proper, after the editor's notes
             if references and block.kind == "body" and block.paragraph is None:
                 block.kind = "footnote"
+            # "Related CRS Reports:" as a line of text, not a heading: it and the entries right after it
+            # ("CRS Report R45408, ...") are notes; the first block that is no entry ends the list.
+            if block.kind == "body" and block.plain.rstrip().endswith(":") and _REFERENCE_LIST.fullmatch(_fold(block.plain)):
+                cited = True
+                block.kind = "footnote"
+            elif cited and block.kind == "body" and _CITATION_START.match(block.plain):
+                block.kind = "footnote"
+            else:
+                cited = False
         block.section = " / ".join(path)
 
 
