@@ -424,6 +424,14 @@ def test_a_list_of_works_after_a_lead_in_line_is_notes_and_no_entry_is_a_heading
     assert {p.kind for p in passages if p.text.startswith(("Compact |", "Colorado"))} == {"body"}
 
 
+@pytest.mark.parametrize("author", ["Jane Roe Specialist in Water Policy", "John Q. Doe, Analyst in Energy Policy"])
+def test_an_author_line_is_no_heading(author: str) -> None:
+    text = f"Water Rights\n\n{_PARAGRAPH}\n\n{author}\n\nDisclaimer\n\nThis document may be reproduced.\n"
+    passages = _split_text(text)
+    assert [p.kind for p in passages if p.text == author] == ["body"]
+    assert {p.section for p in passages if p.text == author} == {"Water Rights"}
+
+
 @pytest.mark.parametrize("dateline", ["Updated May 2, 2025", "May 2, 2025", "2 May 2025", "Revised March 2024"])
 def test_a_dateline_under_the_title_opens_no_section(dateline: str) -> None:
     title = "Water Rights in the Lower Basin"

@@ -32,7 +32,8 @@ from corpus_search.store import Store
 # so unchanged files are processed again.
 # 12: clipped abbreviations ("Northern Command (NORTHCOM)", "nonstrategic nuclear weapons (NSNW)") are
 #     spelled out for the model as the others are; a reference entry ("CRS Report R45408, ...") is no
-#     heading, and the entries after a "Related ... Reports:" line are notes; a float title with " / ";
+#     heading, and the entries after a "Related ... Reports:" line are notes; an author line ("Jane Roe
+#     Specialist in Water Policy") is no heading; a float title with " / ";
 # 11: a footnote that opens "Note:" does not close a figure or table;
 # 10: "For Further Reading", "Related ... Products" head lists of other works (notes, not body);
 # 9: a table's rows and a figure's source and notes are under its title (section, what the model reads);

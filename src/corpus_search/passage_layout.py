@@ -91,10 +91,16 @@ _CITATION_START = re.compile(r"^(?:[A-Z]{2,6}\s+(?:Reports?|In Focus|Insights?|L
                              r"\s+)?[A-Z]{1,4}-?\d{3,}[\w-]*,\s")
 
 
+# An author line: "Jim Zanotti Specialist in Middle Eastern Affairs", "Jane Roe, Analyst in Energy Policy".
+_AUTHOR_LINE = re.compile(r"^[A-Z][\w.’'-]*(?:\s+[A-Z][\w.’'-]*){1,3},?\s+(?:(?:Senior|Legislative|Visual Information|"
+                          r"Research)\s+)?(?:Specialist|Analyst|Attorney|Librarian|Coordinator|Economist|Fellow|Researcher)"
+                          r"\s+(?:in|on|of|for)\s+[A-Z]")
+
+
 def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     block = blocks[i]
     text = block.plain
-    if _CITATION_START.match(text):
+    if _CITATION_START.match(text) or _AUTHOR_LINE.match(text):
         return False
     # A text's first paragraph may be its title, which runs longer than a section heading; only
     # where blank lines separate paragraphs, as a PDF's first lines may be a running head instead.
