@@ -49,10 +49,14 @@ DEV2_DOCS = ROOT / "bench" / "eval" / "entity_dev2"
 # pipeline was run on them, scored once after the round's first rules were in, then read as a dev set.
 UNSEEN2 = ROOT / "bench" / "eval" / "entity_unseen2.toml"
 UNSEEN2_DOCS = ROOT / "bench" / "eval" / "entity_unseen2"
-# The third, frozen: four more, labelled and committed before the pipeline was run on them, scored once
-# after all of the fifth round's rules were in.
+# The third: four more, labelled and committed before the pipeline was run on them, scored once after the
+# round's second rules were in, then read as a dev set.
 UNSEEN3 = ROOT / "bench" / "eval" / "entity_unseen3.toml"
 UNSEEN3_DOCS = ROOT / "bench" / "eval" / "entity_unseen3"
+# The fourth, frozen: five more, labelled and committed before the pipeline was run on them, scored once
+# after all of the fifth round's rules were in.
+UNSEEN4 = ROOT / "bench" / "eval" / "entity_unseen4.toml"
+UNSEEN4_DOCS = ROOT / "bench" / "eval" / "entity_unseen4"
 DEV_SETS = (("the dev set", DEV, DEV_DOCS), ("dev set 2", DEV2, DEV2_DOCS))
 RESULTS = ROOT / "bench" / "results" / "entities.md"
 RESULTS_DEV = ROOT / "bench" / "results" / "entities-dev.md"
@@ -512,8 +516,12 @@ def main() -> None:
     unseen2_gold = load_gold_crs(unseen2_passages, UNSEEN2)
     unseen3_passages = crs_passages(UNSEEN3_DOCS, "*.txt")
     unseen3_gold = load_gold_crs(unseen3_passages, UNSEEN3)
+    unseen4_passages = crs_passages(UNSEEN4_DOCS, "*.txt")
+    unseen4_gold = load_gold_crs(unseen4_passages, UNSEEN4)
     for label, passages, gold, source in (
-        ("unseen CRS reports, set 3 (frozen; four more reports, labelled before the pipeline ran on them)",
+        ("unseen CRS reports, set 4 (frozen; five more reports, labelled before the pipeline ran on them)",
+         unseen4_passages, unseen4_gold, "bench/eval/entity_unseen4.toml"),
+        ("unseen CRS reports, set 3 (scored once in the fifth round, then read as a dev set)",
          unseen3_passages, unseen3_gold, "bench/eval/entity_unseen3.toml"),
         ("unseen CRS reports, set 2 (scored once in the fifth round, then read as a dev set)",
          unseen2_passages, unseen2_gold, "bench/eval/entity_unseen2.toml"),

@@ -168,3 +168,18 @@ def test_a_short_name_in_brackets_is_the_name_before_it(tagger):
     ])
     assert {m.name for m in mentions if m.text == "Fed"} == {"Federal Reserve"}
     assert len([m for m in mentions if m.name == "Federal Reserve"]) == 4  # the one in brackets too
+
+
+# -- from the fourth unseen set, read as a dev set once it had been scored ------------------------------
+
+def test_a_circuit_is_a_court_and_a_memorial_a_facility(tagger):
+    mentions = _mentions(tagger, ["The Eleventh Circuit disagreed with the Fourth Circuit in March.",
+                                  "Congress created the Wright Brothers National Memorial in 1927."])
+    assert {m.name for m in mentions if m.label == "ORG"} >= {"Eleventh Circuit", "Fourth Circuit"}
+    assert [m.label for m in mentions if m.name == "Wright Brothers National Memorial"] == ["FAC"]
+
+
+def test_a_court_by_its_circuit_is_the_court_its_document_names_in_full(tagger):
+    mentions = _mentions(tagger, ["The U.S. Court of Appeals for the Sixth Circuit ruled for the state in May.",
+                                  "The Sixth Circuit also held that the statute was valid."])
+    assert {m.name for m in mentions if "Circuit" in m.text} == {"U.S. Court of Appeals for the Sixth Circuit"}

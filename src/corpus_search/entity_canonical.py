@@ -117,6 +117,7 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
     kept = _country_forms(kept, table)
     kept = _bare_heads(kept, table)
     kept = _short_company_names(kept, table)
+    kept = _court_tails(kept, table)
 
     # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
     spellings: dict[str, Counter] = defaultdict(Counter)
@@ -232,6 +233,29 @@ def _bare_heads(kept: list, table: AliasTable) -> list:
         out.append((m, s, e, text, name, label))
     return out
 
+
+def _court_tails(kept: list, table: AliasTable) -> list:
+    """A name that ends one longer name of its document after "for the" is that body: "the Sixth Circuit"
+    and "U.S. Court of Appeals for the Sixth Circuit", "Eastern District of Texas" and "U.S. District Court
+    for the Eastern District of Texas". Only where the document writes one such longer name."""
+    longer: dict[tuple[str, str], set[str]] = defaultdict(set)  # (doc, tail key) -> full names
+    for m, *_, name, label in kept:
+        found = _FOR_THE_TAIL.search(name) if label == "ORG" else None
+        if found:
+            longer[(m.passage_id.rsplit(":", 1)[0], alias_key(found.group(1)))].add(name)
+    if not longer:
+        return kept
+    out = []
+    for m, s, e, text, name, label in kept:
+        if label == "ORG" and not table.curated(alias_key(text)):
+            names = longer.get((m.passage_id.rsplit(":", 1)[0], alias_key(name)), set())
+            if len(names) == 1:
+                name = next(iter(names))
+        out.append((m, s, e, text, name, label))
+    return out
+
+
+_FOR_THE_TAIL = re.compile(r"\s+for\s+(?:the\s+)?([A-Z][\w.’'-]*(?:\s+(?:of\s+)?[A-Z][\w.’'-]*)+)$")
 
 # The word a company's full name may add to the name it goes by: "Live Nation Entertainment", "Alibaba Group".
 _COMPANY_TAILS = frozenset("entertainment group holdings holding international technologies industries enterprises "

@@ -25,6 +25,10 @@ EVENT_HEADS = frozenset("dispute disputes war wars crisis conflict ceasefire sum
 # Heads of place names: "Clarion-Clipperton Zone", "Pacific Ocean", "Strait of Hormuz" are places, not bodies.
 PLACE_HEADS = frozenset("zone sea ocean strait straits gulf bay river basin peninsula island islands archipelago "
                         "mountains desert valley plateau coast shelf ridge trench lake".split())
+# Heads of built places: "Wright Brothers National Memorial", "Arlington National Cemetery", "Hoover Dam"
+# are facilities, not bodies or people.
+FACILITY_HEADS = frozenset("memorial monument cemetery bridge dam airport stadium ballpark tunnel canal "
+                           "lighthouse".split())
 _PROGRAM_BEFORE = re.compile(r"\b(?:program|programme|initiative|project)\s+$")
 
 
@@ -99,6 +103,8 @@ def head_label(name: str, label: str) -> str:
         return "EVENT"
     if head in PLACE_HEADS:
         return "LOC"
+    if head in FACILITY_HEADS:
+        return "FAC"
     return label
 
 

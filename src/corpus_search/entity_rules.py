@@ -37,7 +37,7 @@ ORG_HEADS = frozenset(
     "committee company congress corporation corps council court department directorate federation force forces "
     "foundation fund government group guard house institute institution league ministry navy office "
     "organisation organization parliament party secretariat senate service staff taskforce union university "
-    "conference dialogue forum alliance reserve".split()
+    "conference dialogue forum alliance reserve circuit".split()
 )
 # Legal-form suffixes: a phrase ending in one is a company, however ordinary its other words
 # ("Trade Data Monitor LLC").
