@@ -138,6 +138,12 @@ def test_a_dotted_citation_form_is_no_body(tagger):
         "The E.O. directs the FTC to act, and the E.O. also directs the Attorney General to report.",
     ])
     assert not [m for m in mentions if m.text.replace(".", "") in ("EO", "HRes")]
+    # a reporter's citation ("567 U.S. 519") makes no citation form of the country
+    from corpus_search.entity_rules import Context
+
+    passages = _passages(["The Court decided the case in 2012, 567 U.S. 519, and U.S. officials complied.",
+                          "President Trump signed E.O. 14254."])
+    assert Context.of(passages, tagger.tag(passages)).citation_forms == {"E.O."}
 
 
 # -- from the third unseen set, read as a dev set once it had been scored -------------------------------

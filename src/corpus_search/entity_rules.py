@@ -89,6 +89,7 @@ _CITATION_BEFORE_NUMBER = re.compile(r"^[A-Z](?:\.[A-Z][a-z]{0,3})+\.?$|^[A-Z]{1
 # A dotted short form a text writes before a number cites a document by it ("E.O. 14254", "H.Res. 5"): where
 # the same text writes "the E.O." alone, it is that document, not a body.
 _CITED_FORM = re.compile(r"\b([A-Z](?:\.[A-Z][a-z]{0,3})+\.)\s*\d")
+_PLACE_FORMS = frozenset({"U.S.", "U.K.", "U.N.", "E.U.", "D.C.", "N.Y.", "L.A."})
 _UNIT_BEFORE = re.compile(r"(?:\d\s*°|\bdegrees?)\s*$")
 
 
@@ -173,7 +174,9 @@ class Context:
         ctx.place_passages = Counter(place for place, _ in tagged)
         named = (re.sub(r"^the\s+", "", m.text, flags=re.I) for m in raw_list if m.label == "ORG")
         ctx.companies = {base.lower() for text in named for base in [without_legal_form(text)] if base != text}
-        ctx.citation_forms = {f for p in passages for f in _CITED_FORM.findall(p.text)}
+        # not a place the model tags anywhere: "567 U.S. 519" cites a reporter, and "U.S." stays the country
+        placeish = {m.text.strip() for m in raw_list if m.label in ("GPE", "LOC", "NORP")}
+        ctx.citation_forms = {f for p in passages for f in _CITED_FORM.findall(p.text)} - placeish - _PLACE_FORMS
         return ctx
 
 
