@@ -174,9 +174,8 @@ class Context:
         ctx.place_passages = Counter(place for place, _ in tagged)
         named = (re.sub(r"^the\s+", "", m.text, flags=re.I) for m in raw_list if m.label == "ORG")
         ctx.companies = {base.lower() for text in named for base in [without_legal_form(text)] if base != text}
-        # not a place the model tags anywhere: "567 U.S. 519" cites a reporter, and "U.S." stays the country
-        placeish = {m.text.strip() for m in raw_list if m.label in ("GPE", "LOC", "NORP")}
-        ctx.citation_forms = {f for p in passages for f in _CITED_FORM.findall(p.text)} - placeish - _PLACE_FORMS
+        # not a place's dotted form: "567 U.S. 519" cites a reporter, and "U.S." stays the country
+        ctx.citation_forms = {f for p in passages for f in _CITED_FORM.findall(p.text)} - _PLACE_FORMS
         return ctx
 
 
