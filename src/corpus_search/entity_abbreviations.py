@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from corpus_search.entity_keys import DROPPED_LABELS, RawMention, trim
 from corpus_search import entity_heads
-from corpus_search.entity_rules import FUNCTION, ORG_HEADS
+from corpus_search.entity_rules import COUNTRY_SHORT_FORMS, FUNCTION, ORG_HEADS
 from corpus_search.models import Passage
 
 if TYPE_CHECKING:
@@ -216,7 +216,7 @@ def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | No
     return None
 
 
-_COUNTRIES = frozenset({"U.S.", "US", "U.K.", "UK"})
+_COUNTRIES = frozenset(COUNTRY_SHORT_FORMS)
 
 
 def _as_written(run: list[str]) -> str:

@@ -115,9 +115,12 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             kept.append((m, m.start + lo, m.start + hi, text, name, label))
 
     kept = _country_forms(kept, table)
-    kept = _bare_heads(kept, table)
-    kept = _short_company_names(kept, table)
-    kept = _court_tails(kept, table)
+    # A short form its document also writes in full is that body (each rule only where the document
+    # writes one such fuller name): "the House", "Live Nation" (the model may call it a person), "the
+    # Sixth Circuit".
+    kept = _to_longer_names(kept, table, _head_of)
+    kept = _to_longer_names(kept, table, _company_short, labels=("ORG", "PERSON"))
+    kept = _to_longer_names(kept, table, _court_tail)
 
     # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
     spellings: dict[str, Counter] = defaultdict(Counter)
@@ -206,53 +209,49 @@ def _country_forms(kept: list, table: AliasTable) -> list:
     return out
 
 
-def _bare_heads(kept: list, table: AliasTable) -> list:
-    """A one-word organisation that is the head of one longer name its document writes is that body:
-    "the House" and "House of Representatives", "the Treasury" and "Department of the Treasury".
-
-    The longer name must open with the word and go on with "of" ("House of Commons"; not "White House"),
-    or be a department or ministry of it. A document with two such names ("House of Commons", "House of
-    Lords") keeps the bare word as it is, and so does a curated one.
-    """
-    longer: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))  # doc -> word key -> names
+def _to_longer_names(kept: list, table: AliasTable, short_form, labels: tuple[str, ...] = ("ORG",)) -> list:
+    """Each mention (of a label in `labels`) whose name is the short form of exactly one longer
+    organisation name its document writes takes that longer name, as an organisation. `short_form(name)`
+    is the key of a longer name's short form, or None. A curated name stays as it is."""
+    longer: dict[tuple[str, str], set[str]] = defaultdict(set)  # (doc, short key) -> longer names
     for m, *_, name, label in kept:
-        if label != "ORG":
-            continue
-        found = _HEAD_OF.match(name)
-        if found:
-            word = found.group(2) if found.group(1) else found.group(3)
-            longer[m.passage_id.rsplit(":", 1)[0]][alias_key(word)].add(name)
+        key = short_form(name) if label == "ORG" else None
+        if key:
+            longer[(m.passage_id.rsplit(":", 1)[0], key)].add(name)
     if not longer:
         return kept
     out = []
     for m, s, e, text, name, label in kept:
-        if label == "ORG" and " " not in name.strip() and not table.curated(alias_key(text)):
-            names = longer.get(m.passage_id.rsplit(":", 1)[0], {}).get(alias_key(name), set())
-            if len(names) == 1:
-                name = next(iter(names))
-        out.append((m, s, e, text, name, label))
-    return out
-
-
-def _court_tails(kept: list, table: AliasTable) -> list:
-    """A name that ends one longer name of its document after "for the" is that body: "the Sixth Circuit"
-    and "U.S. Court of Appeals for the Sixth Circuit", "Eastern District of Texas" and "U.S. District Court
-    for the Eastern District of Texas". Only where the document writes one such longer name."""
-    longer: dict[tuple[str, str], set[str]] = defaultdict(set)  # (doc, tail key) -> full names
-    for m, *_, name, label in kept:
-        found = _FOR_THE_TAIL.search(name) if label == "ORG" else None
-        if found:
-            longer[(m.passage_id.rsplit(":", 1)[0], alias_key(found.group(1)))].add(name)
-    if not longer:
-        return kept
-    out = []
-    for m, s, e, text, name, label in kept:
-        if label == "ORG" and not table.curated(alias_key(text)):
+        if label in labels and not table.curated(alias_key(text)):
             names = longer.get((m.passage_id.rsplit(":", 1)[0], alias_key(name)), set())
             if len(names) == 1:
-                name = next(iter(names))
+                name, label = next(iter(names)), "ORG"
         out.append((m, s, e, text, name, label))
     return out
+
+
+def _head_of(name: str) -> str | None:
+    """"the House" of "(U.S.) House of Representatives", "the Treasury" of "Department of the Treasury": the
+    longer name opens with the word and goes on with "of" ("House of Commons"; not "White House"), or is a
+    department or ministry of it. A document with two such names keeps the bare word as it is."""
+    country = _COUNTRY_PREFIX.match(name)
+    found = _HEAD_OF.match(country.group(2) if country else name)
+    if not found:
+        return None
+    return alias_key(found.group(2) if found.group(1) else found.group(3))
+
+
+def _court_tail(name: str) -> str | None:
+    """"the Sixth Circuit" of "U.S. Court of Appeals for the Sixth Circuit", "Eastern District of Texas" of
+    "U.S. District Court for the Eastern District of Texas": the words after "for (the)"."""
+    found = _FOR_THE_TAIL.search(name)
+    return alias_key(found.group(1)) if found else None
+
+
+def _company_short(name: str) -> str | None:
+    """"Live Nation" of "Live Nation Entertainment": the name without a corporate word at its end."""
+    words = name.split()
+    return alias_key(" ".join(words[:-1])) if len(words) >= 2 and words[-1].lower() in _COMPANY_TAILS else None
 
 
 _FOR_THE_TAIL = re.compile(r"\s+for\s+(?:the\s+)?([A-Z][\w.’'-]*(?:\s+(?:of\s+)?[A-Z][\w.’'-]*)+)$")
@@ -261,35 +260,13 @@ _FOR_THE_TAIL = re.compile(r"\s+for\s+(?:the\s+)?([A-Z][\w.’'-]*(?:\s+(?:of\s+
 _COMPANY_TAILS = frozenset("entertainment group holdings holding international technologies industries enterprises "
                            "communications media airlines motors pharmaceuticals brands networks".split())
 
-
-def _short_company_names(kept: list, table: AliasTable) -> list:
-    """A company a document also names with a corporate word after it is that company: "Live Nation" and
-    "Live Nation Entertainment" (the fuller name, as the document writes it). Only where the document
-    writes one such fuller name."""
-    fuller: dict[tuple[str, str], set[str]] = defaultdict(set)  # (doc, short key) -> full names
-    for m, *_, name, label in kept:
-        words = name.split()
-        if label == "ORG" and len(words) >= 2 and words[-1].lower() in _COMPANY_TAILS:
-            fuller[(m.passage_id.rsplit(":", 1)[0], alias_key(" ".join(words[:-1])))].add(name)
-    if not fuller:
-        return kept
-    out = []
-    for m, s, e, text, name, label in kept:
-        if label in ("ORG", "PERSON") and not table.curated(alias_key(text)):
-            names = fuller.get((m.passage_id.rsplit(":", 1)[0], alias_key(name)), set())
-            if len(names) == 1:  # the model may call the short name a person: "Harbor Lane said ..."
-                name, label = next(iter(names)), "ORG"
-        out.append((m, s, e, text, name, label))
-    return out
-
-
 # "Department of the Treasury", "Ministry of Defence" (the word after "of" is the bare form) or "House of
-# Representatives", "Court of Appeals" (the word before it is).
-_HEAD_OF = re.compile(r"^(?:U\.S\.\s+|US\s+|U\.K\.\s+|UK\s+|United States\s+|United Kingdom\s+)?"
-                      r"(?:(Department|Ministry)\s+of\s+(?:the\s+)?([A-Z][\w’'-]+)|([A-Z][\w’'-]+)\s+of\s+\S.*)$")
+# Representatives", "Court of Appeals" (the word before it is); a country in front is read off first.
+_HEAD_OF = re.compile(r"^(?:(Department|Ministry)\s+of\s+(?:the\s+)?([A-Z][\w’'-]+)|([A-Z][\w’'-]+)\s+of\s+\S.*)$")
 
 # A country's short forms before an organisation's name: "U.S. Army", "US Navy", "United States Senate", "UK Treasury".
-_COUNTRY_PREFIX = re.compile(r"^(U\.S\.|US|U\.K\.|UK|United States|United Kingdom)\s+([A-Z].*)$")
+_COUNTRY_PREFIX = re.compile("^(" + "|".join(re.escape(c) for c in (*entity_rules.COUNTRY_SHORT_FORMS, "United States",
+                                                                     "United Kingdom")) + r")\s+([A-Z].*)$")
 
 
 def _kept_head_label(name: str, label: str) -> str:

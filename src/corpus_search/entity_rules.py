@@ -383,7 +383,9 @@ def split_coordinated(passages: Sequence[Passage], raw: Sequence, table) -> list
 
 # What continues a body's name after its head: "for the Northern District of California", "for the D.C. Circuit".
 _FOR_THE = re.compile(r"^ for the (?:[A-Z][\w.’'-]*|of)(?: (?:[A-Z][\w.’'-]*|of))*")
-_COUNTRY_BEFORE = re.compile(r"(?:U\.S\.|US|U\.K\.|UK) $")
+# A country's short forms, written before an institution's name: "U.S. Army", "UK Treasury".
+COUNTRY_SHORT_FORMS = ("U.S.", "US", "U.K.", "UK")
+_COUNTRY_BEFORE = re.compile("(?:" + "|".join(re.escape(c) for c in COUNTRY_SHORT_FORMS) + ") $")
 
 
 def grow_headed(passages: Sequence[Passage], raw: Sequence) -> list:
