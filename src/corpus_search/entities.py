@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from corpus_search import entity_rules
+from corpus_search.entity_cases import with_cases
 from corpus_search.entity_abbreviations import grow_to_long_forms, learn_abbreviations, missed_abbreviations, split_pairs
 from corpus_search.entity_aliases import ALIASES, ROLLUP_PREFIX, AliasTable, rollup, within
 from corpus_search.entity_canonical import canonicalize, resolve, suggest
@@ -45,10 +46,10 @@ __all__ = [
 def entity_mentions(passages: Sequence[Passage], raw: Sequence[RawMention],
                     user_dir: Path | None = None) -> tuple[list[Mention], AliasTable]:
     """The build's entity step after NER: alias table (with the corpus's own knowledge), the corpus's
-    patterns, abbreviations NER missed, the noise rules, canonical names."""
+    patterns, court cases, abbreviations NER missed, the noise rules, canonical names."""
     user_dir = user_dir if user_dir is not None and user_dir.is_dir() else None
     table = AliasTable.build(passages, user_dir)
-    raw = apply_patterns(passages, raw, corpus_patterns(user_dir))
+    raw = with_cases(passages, apply_patterns(passages, raw, corpus_patterns(user_dir)))
     ctx = entity_rules.Context.of(passages, raw)
     ctx.terms = set(table.abbreviations.terms)
     raw = entity_rules.grow_headed(passages, grow_to_long_forms(passages, raw, table))

@@ -12,7 +12,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
-from corpus_search import entity_heads, entity_rules
+from corpus_search import entity_cases, entity_heads, entity_rules
 from corpus_search.entity_aliases import AliasTable
 from corpus_search.entity_keys import LABEL_ORDER, RawMention, alias_key, trim
 from corpus_search.models import Mention
@@ -121,6 +121,7 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
     kept = _to_longer_names(kept, table, _head_of)
     kept = _to_longer_names(kept, table, _company_short, labels=("ORG", "PERSON"))
     kept = _to_longer_names(kept, table, _court_tail)
+    kept = _to_longer_names(kept, table, entity_cases.short_key, labels=("LAW",), kind="LAW")  # "Dobbs" -> its case
 
     # Undeclared surface forms that fold alike ("Yan \nXuetong", "Yan Xuetong") share the commonest spelling.
     spellings: dict[str, Counter] = defaultdict(Counter)
@@ -209,13 +210,14 @@ def _country_forms(kept: list, table: AliasTable) -> list:
     return out
 
 
-def _to_longer_names(kept: list, table: AliasTable, short_form, labels: tuple[str, ...] = ("ORG",)) -> list:
+def _to_longer_names(kept: list, table: AliasTable, short_form, labels: tuple[str, ...] = ("ORG",),
+                     kind: str = "ORG") -> list:
     """Each mention (of a label in `labels`) whose name is the short form of exactly one longer
-    organisation name its document writes takes that longer name, as an organisation. `short_form(name)`
+    name of label `kind` its document writes takes that longer name and label. `short_form(name)`
     is the key of a longer name's short form, or None. A curated name stays as it is."""
     longer: dict[tuple[str, str], set[str]] = defaultdict(set)  # (doc, short key) -> longer names
     for m, *_, name, label in kept:
-        key = short_form(name) if label == "ORG" else None
+        key = short_form(name) if label == kind else None
         if key:
             longer[(m.passage_id.rsplit(":", 1)[0], key)].add(name)
     if not longer:
@@ -225,7 +227,7 @@ def _to_longer_names(kept: list, table: AliasTable, short_form, labels: tuple[st
         if label in labels and not table.curated(alias_key(text)):
             names = longer.get((m.passage_id.rsplit(":", 1)[0], alias_key(name)), set())
             if len(names) == 1:
-                name, label = next(iter(names)), "ORG"
+                name, label = next(iter(names)), kind
         out.append((m, s, e, text, name, label))
     return out
 

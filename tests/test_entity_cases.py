@@ -1,0 +1,90 @@
+"""Court cases (issue 14, sixth round): "Mahmoud v. Taylor" is one case, not two people, and so is its
+short form. Text written for each test, not report text; real spaCy where the model is involved."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpus_search.entities import Tagger, entity_mentions
+from corpus_search.entity_cases import case_spans, short_key, with_cases
+from corpus_search.entity_keys import RawMention
+from corpus_search.models import Passage
+
+
+@pytest.mark.parametrize("text, cases", [
+    ("In Mahmoud v. Taylor, the Court held that parents may opt out.", [("Mahmoud v. Taylor", "mahmoud")]),
+    ("citing Meyer v. Nebraska and Pierce v. Society of Sisters.",
+     [("Meyer v. Nebraska", "meyer"), ("Pierce v. Society of Sisters", "pierce")]),
+    ("Dobbs v. Jackson Women's Health Organization overturned Roe v. Wade. The Court then",
+     [("Dobbs v. Jackson Women's Health Organization", "dobbs"), ("Roe v. Wade", "roe")]),
+    ("In Louisiana v. Callais, the Court weighs the map.", [("Louisiana v. Callais", "callais")]),
+    ("See United States v. Rahimi, 602 U.S. 680 (2024).", [("United States v. Rahimi", "rahimi")]),
+    ("The Court held in Trump v. CASA, Inc., that the orders were too broad.", [("Trump v. CASA, Inc.", "trump")]),
+    ("as the panel said in Foster v. King. The next case", [("Foster v. King", "foster")]),
+    ("Parham v. J.R. held that parents decide.", [("Parham v. J.R.", "parham")]),
+    ("Brown v. Bd. of Educ. of Topeka was decided in 1954.", [("Brown v. Bd. of Educ. of Topeka", "brown")]),
+    ("Students for Fair Admissions v. President and Fellows of Harvard College (2023)",
+     [("Students for Fair Admissions v. President and Fellows of Harvard College", "students for fair admissions")]),
+    ("the Court agreed. Smith v. Jones was argued later.", [("Smith v. Jones", "smith")]),
+    # Ordinary prose compares with "vs." or a bare "v": no case.
+    ("China vs. Russia: trade in 2024 rose.", []),
+    ("Exports v imports rose.", []),
+])
+def test_case_names_are_found_with_the_party_they_go_by(text, cases):
+    assert [(text[s:e], key) for s, e, key in case_spans(text)] == cases
+
+
+def test_the_short_form_of_a_case_name():
+    assert short_key("Dobbs v. Jackson Women's Health Organization") == "dobbs"
+    assert short_key("New York v. Smith") == "smith"  # a state's case goes by the other party
+    assert short_key("Clean Air Act") is None
+
+
+def _passages(texts: list[str]) -> list[Passage]:
+    return [Passage(f"doc:{i:04d}", "doc", i, t) for i, t in enumerate(texts)]
+
+
+def _raw(passages: list[Passage], spans: list[tuple[int, str, str]]) -> list[RawMention]:
+    out = []
+    for i, words, label in spans:
+        start = passages[i].text.index(words)
+        out.append(RawMention(passages[i].passage_id, start, start + len(words), words, label))
+    return out
+
+
+def test_people_inside_a_case_name_go_and_bodies_stay():
+    passages = _passages(["In Mahmoud v. Taylor and in NRSC v. FEC, the Court ruled."])
+    raw = _raw(passages, [(0, "Mahmoud", "PERSON"), (0, "Taylor", "PERSON"), (0, "NRSC", "ORG"), (0, "FEC", "ORG")])
+    got = {(m.text, m.label) for m in with_cases(passages, raw)}
+    assert got == {("Mahmoud v. Taylor", "LAW"), ("NRSC v. FEC", "LAW"), ("NRSC", "ORG"), ("FEC", "ORG")}
+
+
+def test_a_bare_short_form_is_the_case_unless_the_document_names_the_person():
+    passages = _passages(["In Dobbs v. Jackson Women's Health Organization, the Court ruled.",
+                          "Dobbs changed the law, and Dobbs is cited often.",
+                          "In Trump v. CASA, Inc., the Court limited universal injunctions.",
+                          "President Trump welcomed the ruling; Trump said so on Friday."])
+    raw = _raw(passages, [(1, "Dobbs", "ORG"), (3, "Trump", "PERSON")])
+    raw.append(RawMention("doc:0001", passages[1].text.rindex("Dobbs"), passages[1].text.rindex("Dobbs") + 5, "Dobbs",
+                          "PERSON"))
+    got = [(m.passage_id, m.text, m.label) for m in with_cases(passages, raw) if m.passage_id in ("doc:0001", "doc:0003")]
+    assert sorted(got) == [("doc:0001", "Dobbs", "LAW"), ("doc:0001", "Dobbs", "LAW"), ("doc:0003", "Trump", "PERSON")]
+
+
+@pytest.fixture(scope="module")
+def tagger() -> Tagger:
+    return Tagger()
+
+
+def test_a_case_and_its_short_form_are_one_law_entity_after_a_build(tagger):
+    passages = _passages([
+        "The Supreme Court decided Mahmoud v. Taylor in June, siding with the parents in Montgomery County.",
+        "After Mahmoud, several school districts in Maryland changed their notice rules.",
+        "Justice Samuel Alito wrote the opinion, and Justice Sonia Sotomayor dissented.",
+    ])
+    mentions, _ = entity_mentions(passages, tagger.tag(passages), None)
+    cases = [(m.passage_id, m.text) for m in mentions if m.name == "Mahmoud v. Taylor" and m.label == "LAW"]
+    assert cases == [("doc:0000", "Mahmoud v. Taylor"), ("doc:0001", "Mahmoud")]
+    people = {m.name for m in mentions if m.label == "PERSON"}
+    assert not people & {"Mahmoud", "Taylor", "Mahmoud v. Taylor"}
+    assert {"Samuel Alito", "Sonia Sotomayor"} <= people
