@@ -40,7 +40,7 @@ from corpus_search.store import Store
 # 8: a letter and a number ("Q1", "G7") are not a word and its footnote marker;
 # 7: table rows join, cut-off lead-ins; 6: a lead-in ending in a colon joins the quotation or list it introduces;
 # 5: passage kinds in plain text (titles, footnote runs, reference lists); 4: OCR, printed page numbers, languages
-PIPELINE_VERSION = "12"
+PIPELINE_VERSION = "13"
 
 
 @dataclass

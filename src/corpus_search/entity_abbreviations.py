@@ -201,7 +201,7 @@ def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | No
         if capitalised and not run[0][:1].isupper():
             continue
         if any(_initials(run, skip, spell) in targets for skip in (True, False) for spell in (False, True)):
-            return _as_written(run)
+            return _as_written(_with_head(words, run) if capitalised else run)
         if len(_initials(run, True)) > max(len(t) for t in targets):
             break
         runs.append(run)
@@ -217,6 +217,20 @@ def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | No
 
 
 _COUNTRIES = frozenset(COUNTRY_SHORT_FORMS)
+# Heads an abbreviation may leave out: "Department of Veterans Affairs (VA)", "Ministry of Economy (MOE)" spells them.
+_SKIPPED_HEADS = frozenset({"Department", "Ministry", "Office", "Bureau"})
+
+
+def _with_head(words: list[str], run: list[str]) -> list[str]:
+    """`run` with the "Department of (the)" its initials left out, and a country before that:
+    "U.S. Department of Veterans Affairs (VA)" is the department, not "Veterans Affairs"."""
+    before = words[:len(words) - len(run)]
+    for n in (2, 3):
+        head = before[-n:] if len(before) >= n else []
+        if head and head[0] in _SKIPPED_HEADS and head[1] == "of" and (n == 2 or head[2] == "the"):
+            country = before[-n - 1:-n] if len(before) > n and before[-n - 1] in _COUNTRIES else []
+            return [*country, *head, *run]
+    return run
 
 
 def _as_written(run: list[str]) -> str:

@@ -20,6 +20,10 @@ from corpus_search.models import Mention
 
 _TERM_BEFORE = re.compile(r"\d{1,3}(?:st|nd|rd|th)?\s+(?=(?:Congress|Parliament|Duma|Knesset|Legislature|Bundestag|Diet)\b)")
 _YEAR_BEFORE = re.compile(r"(?:1[89]|20)\d\d\s+(?=[A-Z])")
+# Title words the model ran into a department's name: "Eligibility for Department of Veterans Affairs" (a report
+# title's "... and Eligibility for Department of Veterans Affairs (VA) Benefits").
+_WORDS_BEFORE_DEPARTMENT = re.compile(r"((?:[A-Z][a-z]+\s+)+)(?:for|of|to|and|from|with)\s+(?=(?:the\s+)?(?:U\.S\.\s+)?"
+                                      r"(?:Department|Ministry)\s+of\s+[A-Z])")
 _STATE_CODE = re.compile(r"[A-Z][a-z]+,\s$")  # what stands before a state's postal code: "Oshkosh, "
 
 
@@ -46,6 +50,10 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
             term = _TERM_BEFORE.match(text)
             if term and label == "ORG":
                 lo += term.end()
+                text = m.text[lo:hi]
+            lead = _WORDS_BEFORE_DEPARTMENT.match(text) if label == "ORG" else None
+            if lead and all(ctx.lexicon.generic(w) for w in lead.group(1).split()):
+                lo += lead.end()
                 text = m.text[lo:hi]
             year = _YEAR_BEFORE.match(text)
             if year and label in ("ORG", "PERSON"):
@@ -92,10 +100,12 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
                     text = passage[m.start + lo:numeral.end(1)]
                     hi = numeral.end(1) - m.start
             key = alias_key(text)
-            if label == "PERSON" and not table.curated(key):
+            if label in ("PERSON", "GPE") and not table.curated(key):
                 long_form = table.abbreviations.for_doc(doc_id).get(text)
                 if long_form and entity_rules.np_org_head(long_form):
-                    label = "ORG"  # "SOUTHCOM" the model calls a person abbreviates "U.S. Southern Command"
+                    # "SOUTHCOM" the model calls a person abbreviates "U.S. Southern Command"; "VA" it calls a
+                    # place (Virginia's postal code) abbreviates "Department of Veterans Affairs" here
+                    label = "ORG"
             if not table.curated(key):
                 entry = table.canonical(text, label, doc_id)
                 defined = entry is not None and table.declared(key) or text in table.abbreviations.for_doc(doc_id)

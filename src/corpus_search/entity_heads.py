@@ -17,6 +17,8 @@ DOC_HEADS = frozenset("assessment strategy report review survey study estimate s
 # organisation or a person: "Jones Act", "Tanker Security Program", "Annual Threat Assessment".
 LAW_HEADS = frozenset("act acts bill treaty agreement accord accords convention protocol law code amendment charter "
                       "declaration statute order".split())
+# Heads a number names an instrument by: "Order 14184", "Resolution 2231", "Directive 5000.01".
+NUMBERED_LAW_HEADS = LAW_HEADS | {"resolution", "directive", "proclamation", "regulation", "decree", "memorandum"}
 # Documents and periodicals beyond DOC_HEADS: "Five-Year Plan", "International Journal of Marine and Coastal Law".
 PUBLICATION_HEADS = frozenset("plan journal magazine gazette bulletin newsletter yearbook handbook".split())
 PROGRAM_HEADS = frozenset("program programme programs programmes initiative project".split())
@@ -89,6 +91,9 @@ def head_label(name: str, label: str) -> str:
         return label
     if region(name):
         return "LOC"
+    numbered = re.fullmatch(r"([A-Z][a-z]+)\s+\d[\d.-]*", name)
+    if numbered and numbered.group(1).lower() in NUMBERED_LAW_HEADS:
+        return "LAW"  # "Order 14184" of "Executive Order 14184", "Resolution 2231"
     words = re.findall(r"[^\W\d_][\w’'-]*", name)
     if len(words) < 2:
         return label

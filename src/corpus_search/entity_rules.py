@@ -49,7 +49,7 @@ BACK_REFERENCES = ORG_HEADS - frozenset("congress senate house parliament cabine
 TITLES = frozenset(
     "president minister premier chancellor king queen prince princess mr mrs ms dr sir lord general admiral "
     "colonel commander secretary senator representative ambassador chairman chair governor mayor judge justice "
-    "director ayatollah leader sheikh emir pope emperor empress sultan".split()
+    "director ayatollah leader sheikh emir pope emperor empress sultan honorable hon".split()
 )
 FUNCTION = frozenset({"of", "and", "the", "for", "on", "in", "de", "&", "to", "at", "a", "an"})
 # A title the model took into a person's span, before a capitalised name: "King Charles III", "Queen Juliana".
@@ -62,7 +62,7 @@ REGNAL_AFTER = re.compile(r"\s+((?:X{0,2}(?:IX|IV|V?I{1,3}|V)|X{1,2})(?=[’'],?
 # ("King Kalakaua", "Senator Thune"); not "General", "Director", "Chair" ... which open bodies' names too.
 _PERSON_TITLES = ("King", "Queen", "Prince", "Princess", "President", "Senator", "Ambassador", "Governor", "Mayor",
                   "Ayatollah", "Sheikh", "Emir", "Mr", "Mrs", "Ms", "Dr", "Sir", "Lord", "Admiral", "Colonel",
-                  "Premier", "Chancellor", "Pope", "Emperor", "Empress", "Sultan")
+                  "Premier", "Chancellor", "Pope", "Emperor", "Empress", "Sultan", "Honorable", "Hon")
 _TITLED_PERSON = re.compile(r"(?:" + "|".join(_PERSON_TITLES) + r")\.?\s+[A-Z][\w’'-]+(?:\s+[A-Z][\w’'.-]*){0,2}$")
 
 
@@ -91,6 +91,8 @@ _CITATION_BEFORE_NUMBER = re.compile(r"^[A-Z](?:\.[A-Z][a-z]{0,3})+\.?$|^[A-Z]{1
 _CITED_FORM = re.compile(r"\b([A-Z](?:\.[A-Z][a-z]{0,3})+\.)\s*\d")
 _PLACE_FORMS = frozenset({"U.S.", "U.K.", "U.N.", "E.U.", "D.C.", "N.Y.", "L.A."})
 _UNIT_BEFORE = re.compile(r"(?:\d\s*°|\bdegrees?)\s*$")
+# A unit the model may call a name when a number comes before it: "100 Mbps", "5 GHz", "2 MMBtu".
+_UNIT = re.compile(r"[kKMGTP]?(?:bps|B/s|Hz|Wh|W|Btu)|MMBtu|mph|km|kg|kWh|ppm|ppb|psi|bbl|b/d|bcf|tcf|Tcf|Bcf")
 
 
 @lru_cache(maxsize=1)
@@ -182,6 +184,8 @@ class Context:
 def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Context,
           defined: bool = False) -> str | None:
     """The name of the rule that says this span names nothing a user filters by, or None."""
+    if _UNIT.fullmatch(text) and re.search(r"\d\s*$", ctx.texts.get(passage_id, "")[max(0, start - 12):start]):
+        return "unit"  # "100 Mbps", "5 GHz": a unit after its number, whatever the model called it
     if label not in GUARDED:
         return None
     words = text.split()
