@@ -525,9 +525,9 @@ def main() -> None:
     unseen5_passages = crs_passages(UNSEEN5_DOCS, "*.txt")
     unseen5_gold = load_gold_crs(unseen5_passages, UNSEEN5)
     for label, passages, gold, source in (
-        ("unseen CRS reports, set 5 (frozen; four more reports, labelled before the pipeline ran on them)",
+        ("unseen CRS reports, set 5 (four more reports, labelled before the pipeline ran on them; scored once in the sixth round, then read as a dev set)",
          unseen5_passages, unseen5_gold, "bench/eval/entity_unseen5.toml"),
-        ("unseen CRS reports, set 4 (frozen; five more reports, labelled before the pipeline ran on them)",
+        ("unseen CRS reports, set 4 (five more reports, labelled before the pipeline ran on them; scored once in the fifth round, then read as a dev set)",
          unseen4_passages, unseen4_gold, "bench/eval/entity_unseen4.toml"),
         ("unseen CRS reports, set 3 (scored once in the fifth round, then read as a dev set)",
          unseen3_passages, unseen3_gold, "bench/eval/entity_unseen3.toml"),
