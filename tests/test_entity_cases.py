@@ -67,6 +67,7 @@ def test_a_bare_short_form_is_the_case_unless_the_document_names_the_person():
     raw = _raw(passages, [(1, "Dobbs", "ORG"), (3, "Trump", "PERSON")])
     raw.append(RawMention("doc:0001", passages[1].text.rindex("Dobbs"), passages[1].text.rindex("Dobbs") + 5, "Dobbs",
                           "PERSON"))
+    passages[1] = Passage("doc:0001", "doc", 1, "Dobbs changed the law, and Dobbs is cited often; the Dobbs court split.")
     got = [(m.passage_id, m.text, m.label) for m in with_cases(passages, raw) if m.passage_id in ("doc:0001", "doc:0003")]
     assert sorted(got) == [("doc:0001", "Dobbs", "LAW"), ("doc:0001", "Dobbs", "LAW"), ("doc:0003", "Trump", "PERSON")]
 

@@ -29,8 +29,7 @@ _WORD = r"(?:[A-Z][\w.’'&-]*|\d+[A-Za-z][\w-]*)"  # "Taylor", "J.R.", "Women's
 # Words that join a party's capitalised words; "and" only where no new case follows ("Meyer v. Nebraska
 # and Pierce v. Society of Sisters" is two cases; "President and Fellows of Harvard College" one party).
 _JOIN = rf"(?:of|the|for|de|del|la|le|van|von|ex\s+rel\.|&|and(?!\s+(?:{_WORD}\s+){{1,4}}v\.\s))"
-_LEGAL_WORD = r"(?:Inc|LLC|L\.L\.C|Corp|Co|Ltd|L\.P|LP|N\.A|P\.C|PLLC)\."
-_LEGAL = rf"(?:,?\s+{_LEGAL_WORD[:-2]}\.?)"
+_LEGAL = r"(?:,?\s+(?:Inc|LLC|L\.L\.C|Corp|Co|Ltd|L\.P|LP|N\.A|P\.C|PLLC)(?![\w’'-])\.?)"  # not "Co" of "court"
 _PARTY = rf"{_WORD}(?:\s+(?:{_JOIN}\s+)*{_WORD}){{0,7}}{_LEGAL}?"
 _CASE = re.compile(rf"(?<![\w.’'-])({_PARTY})\s+v\.\s+({_PARTY})")
 # Sentence openers the first party's capitals take in ("In Mahmoud v. Taylor, the Court ...").
