@@ -240,3 +240,15 @@ def test_facets_count_the_entities_of_the_results_once_per_passage(corpus, mode,
         assert [n for _, n in shown] == [n for _, n in by_label[label].most_common(len(shown))]  # the commonest
         for name, n in shown:
             assert by_label[label][name] == n
+
+
+@pytest.mark.parametrize("query", [
+    "How does the plan describe the imbalance between supply and demand in China's economy?",
+    "What tariffs did the Trump administration apply to Australian imports?",
+    "Which country mediated the ceasefire?",
+])
+def test_a_longer_page_keeps_the_order_of_a_shorter_one(corpus, query):
+    # The rerank's head was the page when the page was longer than it, so asking for 60 results reordered the top 10.
+    short = [h.passage.passage_id for h in corpus.search(query, mode="hybrid", limit=10).hits]
+    long = [h.passage.passage_id for h in corpus.search(query, mode="hybrid", limit=60).hits]
+    assert long[:10] == short

@@ -348,10 +348,11 @@ class Searcher:
         (`retrieved`: passage id -> (keyword rank, semantic rank)), kinds weighed (see ranking.py).
 
         Returns (ranking, passage id -> (kind factor, evidence span, evidence score)). The head is
-        `rerank_depth` passages (at least the page asked for); below it the fused order stands.
+        `rerank_depth` passages whatever page is asked for, so a longer page never reorders the top of a
+        shorter one (it did: the head was the page when the page was longer); below it the fused order stands.
         """
         rerank = config.get_int("rerank_depth")
-        depth = max(limit, rerank or 30)
+        depth = rerank or 30
         head = ranked[:depth]
         if not head:
             return ranked, {}

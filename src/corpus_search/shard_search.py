@@ -86,8 +86,8 @@ class ShardedSearcher(Searcher):
     keyword search, semantic search and sentence reads of Searcher.search are answered from that one call.
 
     Which candidates that is, so a sharded answer still equals the unsharded one: in keyword or semantic mode
-    the top `limit` is within the union of each shard's own top `limit`. In hybrid mode the rerank reads the
-    fused head of D = max(limit, rerank_depth) passages; a passage whose better rank in the two merged lists
+    the top `limit` is within the union of each shard's own top `limit`. In hybrid mode the rerank and the
+    evidence read the fused head of D = max(limit, rerank_depth) passages; a passage whose better rank in the two merged lists
     is g scores at most 2/(k+g), and every passage ranked above (g-k)/2 in that list scores more, so a passage
     of the head has g <= k + 2D (k = rrf_k), and its rank on its own shard is no worse. Each shard sends the
     sentences of its passages ranked within k + 2D on either side. Anything else asked later (a passage
