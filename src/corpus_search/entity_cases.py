@@ -23,13 +23,14 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from corpus_search.entity_keys import RawMention, alias_key
+from corpus_search.entity_rules import LEGAL_FORMS, TITLES
 from corpus_search.models import Passage
 
 _WORD = r"(?:[A-Z][\w.’'&-]*|\d+[A-Za-z][\w-]*)"  # "Taylor", "J.R.", "Women's", "3M"
 # Words that join a party's capitalised words; "and" only where no new case follows ("Meyer v. Nebraska
 # and Pierce v. Society of Sisters" is two cases; "President and Fellows of Harvard College" one party).
 _JOIN = rf"(?:of|the|for|de|del|la|le|van|von|ex\s+rel\.|&|and(?!\s+(?:{_WORD}\s+){{1,4}}v\.\s))"
-_LEGAL = r"(?:,?\s+(?:Inc|LLC|L\.L\.C|Corp|Co|Ltd|L\.P|LP|N\.A|P\.C|PLLC)(?![\w’'-])\.?)"  # not "Co" of "court"
+_LEGAL = rf"(?:,?\s+(?:{LEGAL_FORMS})(?![\w’'-]))"  # a whole word: not the "Co" of "Court"
 _PARTY = rf"{_WORD}(?:\s+(?:{_JOIN}\s+)*{_WORD}){{0,7}}{_LEGAL}?"
 _CASE = re.compile(rf"(?<![\w.’'-])({_PARTY})\s+v\.\s+({_PARTY})")
 # Sentence openers the first party's capitals take in ("In Mahmoud v. Taylor, the Court ...").
@@ -45,8 +46,9 @@ _US_STATES = frozenset(
     "wisconsin wyoming".split()) | {"new hampshire", "new jersey", "new mexico", "new york", "north carolina",
                                     "north dakota", "rhode island", "south carolina", "south dakota", "west virginia",
                                     "district of columbia"}
-_TITLES = (r"(?:President|Vice\s+President|Senator|Sen\.|Representative|Rep\.|Justice|Chief\s+Justice|Judge|Governor|"
-           r"Gov\.|Secretary|Mr\.|Ms\.|Mrs\.|Dr\.|Attorney\s+General|Commissioner|Chairman|Chair|Director)")
+# Titles before a name that make it a person's ("President Trump"): the noise rules' titles, and their short forms.
+_TITLES = "(?:" + "|".join(sorted({t.capitalize() for t in TITLES} | {"Sen", "Rep", "Gov", "Commissioner", "Attorney General"},
+                                  key=len, reverse=True)) + r")\.?"
 
 
 # Abbreviations case names write with a full stop ("Bd. of Educ.", "Ford Motor Co."): no sentence's end.
@@ -157,7 +159,8 @@ def _written_otherwise(raw: Sequence[RawMention], shorts: dict[str, set[str]],
     for doc, keys in shorts.items():
         text = "\n".join(texts[doc])
         for key in keys:
-            if re.search(rf"\b{_TITLES}\s+{_loose(key)}\b|\b{_loose(key)}{_LEGAL}", text, re.I):
+            name = rf"(?i:{_loose(key)})"  # the name in any case; titles and legal forms as written
+            if re.search(rf"\b{_TITLES}\s+{name}\b|\b{name}{_LEGAL}", text):
                 out[doc].add(key)
     return out
 

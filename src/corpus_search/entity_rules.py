@@ -336,8 +336,9 @@ def _place_word(word: str, ctx: Context) -> bool:
 
 
 # A company's legal form after its name: "Lockheed Martin Corporation", "Oshkosh Defense, LLC", "Essex Minerals Co.".
-_LEGAL_FORM = re.compile(r",?\s+(?:Inc\.?|Incorporated|LLC|L\.L\.C\.|Ltd\.?|Limited|L\.P\.|LP|LLP|PLC|plc|GmbH|AG|S\.A\.|N\.V\.|"
-                         r"Corp\.?|Corporation|Co\.?)$")
+LEGAL_FORMS = (r"Inc\.?|Incorporated|LLC|L\.L\.C\.|Ltd\.?|Limited|L\.P\.|LP|LLP|PLLC|PLC|plc|GmbH|AG|S\.A\.|N\.V\.|N\.A\.|"
+               r"P\.C\.|Corp\.?|Corporation|Co\.?")  # an alternation, for the regexes of entity_rules and entity_cases
+_LEGAL_FORM = re.compile(rf",?\s+(?:{LEGAL_FORMS})$")
 
 
 def without_legal_form(name: str, ctx: Context | None = None) -> str:
