@@ -275,6 +275,72 @@ def test_a_build_stopped_by_sigterm_leaves_no_worker_running_past_the_cap(tmp_pa
     assert not left, "a source worker kept running after its build was stopped"
 
 
+@pytest.mark.timeout(180)
+def test_a_killed_builds_scratch_folder_is_deleted_by_the_next_build(tmp_path):
+    """A build killed outright cannot delete its workers' scratch folder, which may hold a copy of a
+    private attachment; the next build that reads a source deletes it (it used to stay in /tmp)."""
+    import signal
+    import time
+
+    from hostile_pdf import write_hostile_pdf
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    write_hostile_pdf(corpus / "bomb.pdf", pages=8)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", CORPUS_SEARCH_PDF_TIMEOUT="3",
+               TMPDIR=str(temp))
+    build = subprocess.Popen([sys.executable, "-m", "corpus_search", "--corpus", str(corpus), "--index",
+                              str(tmp_path / "index"), "build"], env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    mine = f"corpus-search-source-{build.pid}-"
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(mine) for p in temp.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(build.pid, signal.SIGKILL)  # the build and its workers: nothing runs a cleanup
+    build.wait(timeout=30)
+    left = [p for p in temp.iterdir() if p.name.startswith(mine)]
+    assert left, "the killed build left no scratch folder: this test no longer tests anything"
+    (left[0] / "attachment.pdf").write_bytes(b"a private attachment")  # as a worker copies one out
+
+    (corpus / "bomb.pdf").unlink()
+    (corpus / "note.txt").write_text("The Altai pipeline was discussed in Beijing.", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "corpus_search", "--corpus", str(corpus), "--index",
+                           str(tmp_path / "index"), "build"], env=env, capture_output=True, text=True, timeout=170)
+    assert done.returncode == 0, done.stderr
+    assert not [p for p in temp.iterdir() if p.name.startswith("corpus-search-source-")]
+
+
+def test_the_scratch_sweep_deletes_only_folders_of_processes_that_are_gone(tmp_path):
+    from corpus_search.source_worker import SCRATCH_PREFIX, sweep_orphaned_scratch
+
+    gone_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    dead = tmp_path / f"{SCRATCH_PREFIX}{gone_pid}-abc123"
+    live = tmp_path / f"{SCRATCH_PREFIX}{os.getpid()}-def456"
+    young_legacy = tmp_path / f"{SCRATCH_PREFIX}x1y2z3_q"  # named before the id: kept until a day old
+    old_legacy = tmp_path / f"{SCRATCH_PREFIX}a1b2c3_d"
+    other = tmp_path / "corpus-search-cluster-abc"
+    for folder in (dead, live, young_legacy, old_legacy, other):
+        folder.mkdir()
+        (folder / "attachment.pdf").write_bytes(b"private")
+    os.utime(old_legacy, (0, 0))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("the user's file", encoding="utf-8")
+    linked = tmp_path / f"{SCRATCH_PREFIX}{gone_pid}-link00"
+    linked.symlink_to(outside, target_is_directory=True)
+    (dead / "inside-link").symlink_to(outside, target_is_directory=True)
+
+    deleted = sweep_orphaned_scratch(tmp_path, force=True)
+    assert sorted(p.name for p in deleted) == sorted([dead.name, old_legacy.name])
+    assert not dead.exists() and not old_legacy.exists()
+    assert live.is_dir() and young_legacy.is_dir() and other.is_dir() and linked.is_symlink()
+    assert (outside / "keep.txt").read_text(encoding="utf-8") == "the user's file"
+    assert sweep_orphaned_scratch(tmp_path) == []  # once per process unless forced
+
+
 @pytest.fixture(scope="module")
 def bomb_build(tmp_path_factory) -> dict:
     from hostile_pdf import write_hostile_pdf

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -59,6 +60,58 @@ class Child:
     processed: Processed
 
 
+SCRATCH_PREFIX = "corpus-search-source-"
+_LEGACY_AGE_S = 24 * 3600  # a folder named before it carried a process id: deleted once this old
+_swept = threading.Event()
+
+
+def sweep_orphaned_scratch(folder: Path | None = None, force: bool = False) -> list[Path]:
+    """Delete the source workers' scratch folders whose build process is gone; once per process unless `force`.
+
+    A scratch folder may hold a copy of a private e-mail attachment, so one left by a killed build must
+    not stay in the temporary folder. Only folders named `corpus-search-source-<pid>-...` whose process
+    no longer runs are deleted (or, named before the id was added, ones a day old), never a link, and
+    only what this user may delete. Returns the folders deleted.
+    """
+    if _swept.is_set() and not force:
+        return []
+    _swept.set()
+    root = folder or Path(tempfile.gettempdir())
+    gone: list[Path] = []
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return gone
+    for entry in entries:
+        if not entry.name.startswith(SCRATCH_PREFIX) or not entry.is_dir(follow_symlinks=False):
+            continue
+        owner, _, rest = entry.name[len(SCRATCH_PREFIX):].partition("-")
+        try:
+            if owner.isdigit() and rest:
+                if _running(int(owner)):
+                    continue
+            elif time.time() - entry.stat(follow_symlinks=False).st_mtime < _LEGACY_AGE_S:
+                continue
+            if entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)  # rmtree unlinks links inside, never follows them
+        if not os.path.lexists(entry.path):
+            gone.append(Path(entry.path))
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: it runs
+        return True
+    return True
+
+
 def time_cap_message(seconds: float) -> str:
     return f"over the time cap ({seconds:g} s); raise CORPUS_SEARCH_PDF_TIMEOUT to allow more"
 
@@ -81,8 +134,10 @@ def process(path: Path, record: Record, ocr_cache: Path | None = None,
         ocr.options(ocr_cache)  # a bad OCR setting is the user's one-line error here, not a crash in every worker
     # The worker's temporary files (an e-mail's attachments, copied out to be read; the OCR progress file)
     # go in a folder this process deletes, so a worker killed at its cap leaves no copy of a private
-    # attachment behind.
-    with tempfile.TemporaryDirectory(prefix="corpus-search-source-") as scratch:
+    # attachment behind. The folder's name carries this process's id: if this process is itself killed
+    # before it can delete it (SIGKILL, SIGTERM), the next build that reads a source deletes it.
+    sweep_orphaned_scratch()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
         progress_file = Path(scratch) / "progress.json"
         request = json.dumps({"path": str(path), "record": record.to_json(), "memory_mb": memory_mb,
                               "timeout": timeout, "scratch": scratch, "ocr": use_ocr,
