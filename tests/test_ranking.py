@@ -219,3 +219,87 @@ def test_the_rerank_weighs_how_high_retrieval_put_a_passage(corpus, monkeypatch)
     keys = [ranking.retrieval_share((h.keyword_rank, h.semantic_rank)) * h.kind_factor for h in heavy]
     assert all(a >= b - 0.003 for a, b in zip(keys, keys[1:])), keys
     assert [h.passage.passage_id for h in order("0")] != [h.passage.passage_id for h in heavy]
+
+
+# -- tables: the evidence is the row that answers, not a 600-character cut through forty of them --------
+_POVERTY = ROOT / "bench" / "eval" / "fresh8_docs" / "R45100.txt"  # a CRS report (public domain): a 366-row table
+
+
+def _table_passages() -> list:
+    from corpus_search.models import Page, Record
+    from corpus_search.passages import split_document
+
+    text = _POVERTY.read_text(encoding="utf-8")
+    passages = split_document(Record(doc_id="r45100", title="Persistent Poverty"), [Page(index=0, text=text)]).passages
+    return [p for p in passages if p.text.count(" | ") > 20]
+
+
+def _terms(query: str) -> set[str]:
+    from corpus_search.search import query_terms
+
+    return set(query_terms(query))
+
+
+def test_a_joined_tables_rows_are_found_again() -> None:
+    from corpus_search.sentences import table_rows
+
+    passages = _table_passages()
+    assert len(passages) >= 5  # the splitter joined the table's 366 rows into a few passages
+    owsley = next(p for p in passages if "| Owsley |" in p.text)
+    rows = [owsley.text[a:b] for a, b in table_rows(owsley.text)]
+    assert "140 | 21189 | Kentucky | Owsley | 5 | 46.4 | 45.4 | 34.6" in rows
+    assert all(row.count(" | ") == 7 for row in rows)  # eight cells each: no row cut in two, none run together
+    first = next(p for p in passages if "| Barbour |" in p.text)
+    header, row = [first.text[a:b] for a, b in table_rows(first.text)[:2]]
+    assert header.startswith("Count | FIPS Geographic Identification Code") and row == "1 | 01005 | Alabama | Barbour | 2 | 25.0 | 26.8 | 28.1"
+
+
+@pytest.mark.parametrize("text", [
+    # a text table: cells of words, no column of figures
+    "Law | Funding (millions) | Changes Deficit Reduction Act of 2005 | $3 | Authorized increases for FY2007 "
+    "Patient Protection and Affordable Care Act | $5 | Authorized funding for FY2010-FY2012 "
+    "American Taxpayer Relief Act | $5 | Authorized funding for FY2013",
+    # figures with words in their cells ("$10 million"): the cut between rows cannot be told
+    "Loan subsidies | $10 million | $15 million | $10 million | $10 million Grants | $5 million | $5 million | "
+    "$5 million | $0 Cushion of Credit | $50 million | $75 million | $75 million | $75 million",
+    # prose that happens to hold bars
+    "The site's title was Relations | River News and its footer said Home | About | Contact us.",
+    "No bar at all.",
+])
+def test_rows_that_cannot_be_told_apart_are_not_guessed(text) -> None:
+    from corpus_search.sentences import table_rows
+
+    assert table_rows(text) == []
+
+
+def test_the_evidence_in_a_table_is_the_row_that_answers() -> None:
+    from corpus_search import keyword_index, ranking
+
+    owsley = next(p for p in _table_passages() if "| Owsley |" in p.text)
+    text, cut = owsley.text, spans(owsley.text)
+    got = ranking.best_sentence(text, cut, None, None, _terms("Poverty rates in 1993, 1999 and 2024 for Owsley County, Kentucky"),
+                                keyword_index.term_of)
+    assert text[got[0]:got[1]] == "140 | 21189 | Kentucky | Owsley | 5 | 46.4 | 45.4 | 34.6"
+    sentence = next((a, b) for a, b in cut if a <= got[0] < b)
+    assert got[1] - got[0] < (sentence[1] - sentence[0]) / 5  # before: the 600-character cut it lies in
+
+
+def test_a_tables_header_speaks_for_every_row_and_a_fiscal_year_is_its_year() -> None:
+    from corpus_search import keyword_index, ranking
+
+    text = ("EPA and DOE funding for the label program, by fiscal year (in millions): Fiscal Year | EPA Funding | "
+            "DOE Funding 2019 | $42.0 | $3.1 2020 | $37.5 | $1.2 2021 | $34.8 | $0.9 2022 | $35.0 | $1.9")
+    cut = spans(text)
+    for query in ("What did EPA and DOE each receive for the label program in fiscal year 2021?",
+                  "EPA and DOE label program funding in FY2021"):
+        got = ranking.best_sentence(text, cut, None, None, _terms(query), keyword_index.term_of)
+        assert text[got[0]:got[1]] == "2021 | $34.8 | $0.9", query
+    # a figure is one word: "$33,032,486" does not hold the "33" of "S.Con.Res. 33"
+    debt = ("Fiscal Year | Revenues | Outlays | Debt 2027 | $4,476,744 | $5,591,820 | $33,032,486 "
+            "2028 | $4,606,277 | $5,676,362 | $34,377,969 2035 | $6,078,202 | $6,679,898 | $42,425,652")
+    got = ranking.best_sentence(debt, spans(debt), None, None, _terms("S.Con.Res. 33 projections for FY2035 revenues"),
+                                keyword_index.term_of)
+    assert debt[got[0]:got[1]] == "2035 | $6,078,202 | $6,679,898 | $42,425,652"
+    # no row holds a term of the query: the sentence stands
+    got = ranking.best_sentence(text, cut, None, None, _terms("label program funding"), keyword_index.term_of)
+    assert got[:2] == cut[0]

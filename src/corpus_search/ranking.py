@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from corpus_search import config
+from corpus_search.sentences import is_data_row, table_rows
 
 WEIGHTED_KINDS = ("heading", "caption", "footnote")
 # Words by which a query asks for captions, headings or notes and references themselves.
@@ -41,6 +42,8 @@ _TARGETS = {
 }
 _URL = re.compile(r"https?://\S+|www\.\S+|\bdoi:\S+|\b10\.\d{4,}/\S+", re.I)
 _WORD = re.compile(r"\w+", re.UNICODE)
+_CELL_WORD = re.compile(r"\d[\d,.]*\d|\w+", re.UNICODE)  # "33,032,486" is one word
+_FISCAL_YEAR = re.compile(r"^fy\d{2}(?:\d{2})?$")  # a stemmed term "fy2021"
 _LEADERS = re.compile(r"(?:\.\s?){4,}|…{2,}")  # the dots between a contents entry and its page
 _CAPTION_PART = re.compile(r"\b(notes?|sources?)\s*:", re.I)  # "Source: ..." and "Notes: ..." under a figure
 
@@ -182,4 +185,28 @@ def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, quer
         if best is None or score > best[2] + 1e-9:
             best = (int(a), int(b), score)
     whole = float(cos.max()) + (len(seen & terms) / len(terms) if terms else 0.0)
-    return best[0], best[1], 0.5 * best[2] + 0.5 * whole
+    a, b = _table_row(text, best[0], best[1], terms, stem) if " | " in text[best[0]:best[1]] else best[:2]
+    return a, b, 0.5 * best[2] + 0.5 * whole
+
+
+def _table_row(text: str, a: int, b: int, terms: set[str], stem) -> tuple[int, int]:
+    """The evidence in a table: the row of figures that holds the most of the query's terms ("Owsley |
+    5 | 46.4 | 45.4 | 34.6" of forty counties), when the best sentence is in the table. Sentences cut a
+    table anywhere, so every row of it counts; on a tie, one the sentence runs over, then the first. A
+    header row (its cells words, not figures) speaks for every row and is not one. A figure is one word
+    ("$33,032,486" does not hold "33"), and a fiscal year asked for ("FY2021") is its year in a row
+    ("2021 | $34.8"). The sentence itself when no row holds a term, or the table's rows cannot be told
+    apart (sentences.table_rows). The score stays the sentence's: this only points at the row."""
+    rows = table_rows(text)
+    if not rows or b <= rows[0][0] or a >= rows[-1][1]:
+        return a, b
+    wanted = terms | {t[2:] for t in terms if _FISCAL_YEAR.match(t)}
+    best, most = (a, b), (0, False)
+    for start, end in rows:
+        if not is_data_row(text[start:end]):
+            continue
+        held = (len({w if w[0].isdigit() else stem(w.casefold()) for w in _CELL_WORD.findall(text[start:end])} & wanted),
+                start < b and end > a)
+        if held[0] and held > most:
+            best, most = (start, end), held
+    return best

@@ -61,6 +61,92 @@ def _cut(text: str, a: int, b: int) -> list[tuple[int, int]]:
     return pieces
 
 
+# A table row as extractors write one and a passage joins them: cells between " | ", one row after
+# another with a space between ("127 | 21121 | Kentucky | Knox | 37.9 128 | 21127 | ...").
+_BAR = re.compile(r"(?:(?<= )|^)\|(?= )")
+_MISSING = re.compile(r"^(?:[-–—~*]|n/?a|)$", re.I)  # a cell with no figure: "—", "n/a", ""
+FIGURE = re.compile(r"^[-+–−(]?[$€£¥]?\d[\d,.]*%?\)?[a-z*]?$")  # "37.9", "$2,248", "(3.9%)", "2026a"
+_ROW_END = re.compile(r"[.:;!?][\"'”’)\]]*\s+")  # prose before or after the table ends here
+
+
+def table_rows(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each row of a table joined into a passage, or [] when its rows cannot be told apart.
+
+    Rows lose their line breaks when a passage joins them, so the cut between two rows is found from
+    the columns: with c bars to a row, every c-th stretch between bars holds the last cell of one row
+    and the first of the next, so it has a space (the right c is the smallest for which nine in ten
+    do), and at least half of them have only that one. The cut is that space, or, where a cell has spaces of its
+    own, the one beside a figure ("30.7 128"); a stretch with neither (a header's "D Facility Type")
+    leaves its two rows as one, if no more than a quarter do. Only tables of figures are read: at
+    least three rows, the first cells mostly different, and a column of figures (a dash or an empty
+    cell may stand for one, but at least half are figures); text tables ("$10 million | ...",
+    legislation lists) and anything doubtful give [].
+    """
+    bars = [m.start() for m in _BAR.finditer(text)]  # the "|" of each " | " (and of a leading "| ")
+    n = len(bars)
+    if n < 3:
+        return []
+    between = [text[bars[j - 1] + 1:bars[j]].strip(" ") for j in range(1, n)]  # between[j - 1]: bars j - 1 and j
+    for c in range(1, min(n, 40)):
+        bounds = list(range(c, n, c))
+        if len(bounds) < 2:
+            return []
+        if sum(" " in between[j - 1] for j in bounds) * 10 >= 9 * len(bounds):
+            break
+    else:
+        return []
+    if sum(between[j - 1].count(" ") == 1 for j in bounds) * 2 < len(bounds):
+        return []
+    cuts, unsure = [], 0
+    for j in bounds:
+        a = bars[j - 1] + 1 + len(text[bars[j - 1] + 1:bars[j]]) - len(text[bars[j - 1] + 1:bars[j]].lstrip(" "))
+        tokens = between[j - 1].split(" ")
+        if len(tokens) == 1:  # no space: an empty last cell before the next row's first ("| | Alabama")
+            unsure += 1
+        elif len(tokens) == 2 or FIGURE.match(tokens[0]):
+            cuts.append(a + len(tokens[0]))
+        elif FIGURE.match(tokens[-1]):
+            cuts.append(a + len(between[j - 1]) - len(tokens[-1]) - 1)
+        else:
+            unsure += 1
+    if unsure * 4 > len(bounds):
+        return []
+    ends = list(_ROW_END.finditer(text, 0, bars[0]))
+    start = ends[-1].end() if ends else 0
+    after = _ROW_END.search(text, bars[-1] + 1)
+    rows, a = [], start
+    for cut in cuts:
+        rows.append((a, cut))
+        a = cut + 1
+    rows.append((a, after.start() + 1 if after else len(text)))
+    cells = [[cell.strip() for cell in text[a:b].split("|")] for a, b in rows[1:]]  # the first may be a header
+    firsts = [row[0] for row in cells]
+    if len(rows) < 3 or max(firsts.count(f) for f in firsts) * 3 > len(firsts):
+        return []
+    if any(_two_figures(cell) for row in cells for cell in row[1:-1]):
+        return []  # "218.3 2014": a cut between two rows was missed, so the columns are not what they seem
+    width = min(len(row) for row in cells)
+    for i in range(1, width):
+        figures = sum(bool(FIGURE.match(row[i])) for row in cells)
+        if figures * 2 >= len(cells) and figures + sum(_MISSING.match(row[i]) is not None for row in cells) >= 0.8 * len(cells):
+            return rows
+    return []
+
+
+def is_data_row(row: str) -> bool:
+    """A row of figures: after its first cell (what the row is about), more than half its cells are
+    figures or stand for one ("—"); a header row, or a header and a row the cut missed, is not."""
+    cells = [cell.strip() for cell in row.split("|")][1:]
+    filled = sum(bool(FIGURE.match(cell)) or _MISSING.match(cell) is not None for cell in cells)
+    return bool(cells) and any(FIGURE.match(cell) for cell in cells) and filled * 2 > len(cells)
+
+
+def _two_figures(cell: str) -> bool:
+    """ "218.3 2014", not "2, 3" (a list in one cell)."""
+    parts = cell.split(" ")
+    return len(parts) == 2 and not parts[0].endswith(",") and all(FIGURE.match(x) for x in parts)
+
+
 class SentenceIndex:
     """Sentence vectors of an index generation, grouped by passage row."""
 
