@@ -269,7 +269,7 @@ def test_a_joined_tables_rows_are_found_again() -> None:
 def test_rows_that_cannot_be_told_apart_are_not_guessed(text) -> None:
     from corpus_search.sentences import table_rows
 
-    assert table_rows(text) == []
+    assert table_rows(text) == ()
 
 
 def test_the_evidence_in_a_table_is_the_row_that_answers() -> None:
@@ -303,3 +303,26 @@ def test_a_tables_header_speaks_for_every_row_and_a_fiscal_year_is_its_year() ->
     # no row holds a term of the query: the sentence stands
     got = ranking.best_sentence(text, cut, None, None, _terms("label program funding"), keyword_index.term_of)
     assert got[:2] == cut[0]
+
+
+def test_a_row_is_read_with_its_tables_title_but_a_title_alone_answers_nothing() -> None:
+    """Rows past the first passage of a long table have no header: the title, in the section path,
+    says what their figures are. A query that only matches the title gains nothing from it, or every
+    passage of a 366-row table would crowd a topic query's results."""
+    from corpus_search import keyword_index, ranking
+
+    owsley = next(p for p in _table_passages() if "| Owsley |" in p.text)
+    assert not owsley.text.startswith("Count | FIPS")  # a later passage of the table: no header in it
+    title = "Table 3. List of Persistent Poverty Counties, Based on 1993 SAIPE, Census 2000, and 2024 SAIPE"
+    text, cut = owsley.text, spans(owsley.text)
+
+    def best(query: str, with_title: bool):
+        return ranking.best_sentence(text, cut, None, None, _terms(query), keyword_index.term_of,
+                                     title=title if with_title else "")
+
+    asked = "Poverty rates in 1993 and 2024 for Owsley County, Kentucky"
+    read, alone = best(asked, True), best(asked, False)
+    assert text[read[0]:read[1]] == "140 | 21189 | Kentucky | Owsley | 5 | 46.4 | 45.4 | 34.6"
+    assert read[2] > alone[2] + 0.2  # poverty, rates, 1993, 2024, county: the title's words count for the row
+    topic = "Which counties have had persistent poverty since 1993?"
+    assert best(topic, True)[2] == best(topic, False)[2]

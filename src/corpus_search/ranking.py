@@ -151,7 +151,7 @@ def retrieval_share(ranks: Sequence[int | None], k: int = RETRIEVAL_K) -> float:
 def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, query_vec: np.ndarray | None,
                   terms: set[str], stem,
                   same: Sequence[tuple[frozenset, frozenset]] = (),
-                  wants: re.Pattern | None = None) -> tuple[int, int, float] | None:
+                  wants: re.Pattern | None = None, title: str = "") -> tuple[int, int, float] | None:
     """(start, end, score): the sentence that best answers the query, and how well the passage answers it.
 
     A sentence scores the cosine of its vector with the query's (when both are known) plus the share
@@ -162,6 +162,8 @@ def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, quer
     sentences fell to 9th; the mean 0.875 and 4th). `same`: pairs of term sets that stand for each other
     (a name of the query and its abbreviation, query_aliases): a sentence holding one holds the other.
     `wants`: what an answer holds (`answer_form`); a sentence with it scores `answer_form_weight` more.
+    In a table (rows of cells between " | "), a row can be the evidence instead, read with the table's
+    `title` and header (`_best_row`): sentences cut a joined table anywhere, and the row is the answer.
     """
     if len(spans) == 0:
         return None
@@ -184,29 +186,53 @@ def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, quer
             score += config.get_float("answer_form_weight")
         if best is None or score > best[2] + 1e-9:
             best = (int(a), int(b), score)
+    if " | " in text:  # a table: its rows, read with its title and header, may answer better than any sentence
+        row = _best_row(text, spans, cos, terms, stem, title, wants)
+        if row is not None:
+            (ra, rb, rscore), context = row
+            seen |= context
+            if rscore > best[2] + 1e-9 or (best[0] < rb and best[1] > ra) or " | " in text[best[0]:best[1]]:
+                best = (ra, rb, max(rscore, best[2]))
     whole = float(cos.max()) + (len(seen & terms) / len(terms) if terms else 0.0)
-    a, b = _table_row(text, best[0], best[1], terms, stem) if " | " in text[best[0]:best[1]] else best[:2]
-    return a, b, 0.5 * best[2] + 0.5 * whole
+    return best[0], best[1], 0.5 * best[2] + 0.5 * whole
 
 
-def _table_row(text: str, a: int, b: int, terms: set[str], stem) -> tuple[int, int]:
-    """The evidence in a table: the row of figures that holds the most of the query's terms ("Owsley |
-    5 | 46.4 | 45.4 | 34.6" of forty counties), when the best sentence is in the table. Sentences cut a
-    table anywhere, so every row of it counts; on a tie, one the sentence runs over, then the first. A
-    header row (its cells words, not figures) speaks for every row and is not one. A figure is one word
-    ("$33,032,486" does not hold "33"), and a fiscal year asked for ("FY2021") is its year in a row
-    ("2021 | $34.8"). The sentence itself when no row holds a term, or the table's rows cannot be told
-    apart (sentences.table_rows). The score stays the sentence's: this only points at the row."""
+def _cell_words(text: str, stem) -> set[str]:
+    """Terms of a table's text; a figure is one word ("$33,032,486" does not hold the "33" of a bill's number)."""
+    return {w if w[0].isdigit() else stem(w.casefold()) for w in _CELL_WORD.findall(text)}
+
+
+def _best_row(text: str, spans, cos: np.ndarray, terms: set[str], stem, title: str,
+              wants: re.Pattern | None) -> tuple[tuple[int, int, float], set[str]] | None:
+    """((start, end, score), context terms): the row of figures that best answers the query, read as a
+    reader reads a table, or None (no row, sentences.table_rows, or no row holds a term of its own).
+
+    A row alone does not say what its figures are: the table's title (`title`, the float title of the
+    passage's section) and its header rows (rows of words) speak for every row. So a row scores the
+    cosine of the sentence it starts in plus the share of the query's terms it holds with them, but
+    only a row that holds one of its own ("Owsley", "2021") counts at all: a table whose title matches
+    the query's topic is not an answer to every question about that topic. A fiscal year asked for
+    ("FY2021") is its year in a row ("2021 | $34.8"); a header row is never the row."""
     rows = table_rows(text)
-    if not rows or b <= rows[0][0] or a >= rows[-1][1]:
-        return a, b
-    wanted = terms | {t[2:] for t in terms if _FISCAL_YEAR.match(t)}
-    best, most = (a, b), (0, False)
+    if not rows or not terms:
+        return None
+    context = _cell_words(title, stem) if title else set()
+    for start, end in rows:
+        if not is_data_row(text[start:end]):
+            context |= _cell_words(text[start:end], stem)
+    fiscal = {t: t[2:] for t in terms if _FISCAL_YEAR.match(t)}
+    best = None
     for start, end in rows:
         if not is_data_row(text[start:end]):
             continue
-        held = (len({w if w[0].isdigit() else stem(w.casefold()) for w in _CELL_WORD.findall(text[start:end])} & wanted),
-                start < b and end > a)
-        if held[0] and held > most:
-            best, most = (start, end), held
-    return best
+        own = _cell_words(text[start:end], stem)
+        mine = {t for t in terms if t in own or fiscal.get(t) in own}
+        if not mine:
+            continue
+        i = next((k for k, (a, b) in enumerate(spans) if a <= start < b), 0)
+        score = float(cos[i]) + len(mine | (terms & context)) / len(terms)
+        if wants is not None and wants.search(text, start, end):
+            score += config.get_float("answer_form_weight")
+        if best is None or score > best[2] + 1e-9:
+            best = (start, end, score)
+    return None if best is None else (best, context)

@@ -387,7 +387,8 @@ class Searcher:
         spans, vectors = self._sentences_of(passage.passage_id)
         if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
             spans, vectors = sent.spans(passage.text), None
-        best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), keyword_index.term_of, same, wants)
+        best = ranking.best_sentence(passage.text, spans, vectors, qvec, set(terms), keyword_index.term_of, same, wants,
+                                     embedding_text.float_title(passage.section))
         return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
 
     def _sentences_of(self, passage_id: str):

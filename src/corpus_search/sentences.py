@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -69,8 +70,9 @@ FIGURE = re.compile(r"^[-+–−(]?[$€£¥]?\d[\d,.]*%?\)?[a-z*]?$")  # "37.9"
 _ROW_END = re.compile(r"[.:;!?][\"'”’)\]]*\s+")  # prose before or after the table ends here
 
 
-def table_rows(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each row of a table joined into a passage, or [] when its rows cannot be told apart.
+@lru_cache(maxsize=2048)  # a table's passages come back query after query; 0.5 ms each to read
+def table_rows(text: str) -> tuple[tuple[int, int], ...]:
+    """(start, end) of each row of a table joined into a passage, or () when its rows cannot be told apart.
 
     Rows lose their line breaks when a passage joins them, so the cut between two rows is found from
     the columns: with c bars to a row, every c-th stretch between bars holds the last cell of one row
@@ -80,23 +82,28 @@ def table_rows(text: str) -> list[tuple[int, int]]:
     leaves its two rows as one, if no more than a quarter do. Only tables of figures are read: at
     least three rows, the first cells mostly different, and a column of figures (a dash or an empty
     cell may stand for one, but at least half are figures); text tables ("$10 million | ...",
-    legislation lists) and anything doubtful give [].
+    legislation lists) and anything doubtful give ().
     """
     bars = [m.start() for m in _BAR.finditer(text)]  # the "|" of each " | " (and of a leading "| ")
     n = len(bars)
     if n < 3:
-        return []
+        return ()
     between = [text[bars[j - 1] + 1:bars[j]].strip(" ") for j in range(1, n)]  # between[j - 1]: bars j - 1 and j
+    bounds: list[int] = []
     for c in range(1, min(n, 40)):
-        bounds = list(range(c, n, c))
-        if len(bounds) < 2:
-            return []
-        if sum(" " in between[j - 1] for j in bounds) * 10 >= 9 * len(bounds):
-            break
+        for first in range(c, min(2 * c, n)):  # the first row (a header) may have more cells than the rest
+            bounds = list(range(first, n, c))
+            if len(bounds) >= 2 and sum(" " in between[j - 1] for j in bounds) * 10 >= 9 * len(bounds):
+                break
+        else:
+            continue
+        break
     else:
-        return []
+        return ()
+    if len(bounds) < 2:
+        return ()
     if sum(between[j - 1].count(" ") == 1 for j in bounds) * 2 < len(bounds):
-        return []
+        return ()
     cuts, unsure = [], 0
     for j in bounds:
         a = bars[j - 1] + 1 + len(text[bars[j - 1] + 1:bars[j]]) - len(text[bars[j - 1] + 1:bars[j]].lstrip(" "))
@@ -110,7 +117,7 @@ def table_rows(text: str) -> list[tuple[int, int]]:
         else:
             unsure += 1
     if unsure * 4 > len(bounds):
-        return []
+        return ()
     ends = list(_ROW_END.finditer(text, 0, bars[0]))
     start = ends[-1].end() if ends else 0
     after = _ROW_END.search(text, bars[-1] + 1)
@@ -122,15 +129,15 @@ def table_rows(text: str) -> list[tuple[int, int]]:
     cells = [[cell.strip() for cell in text[a:b].split("|")] for a, b in rows[1:]]  # the first may be a header
     firsts = [row[0] for row in cells]
     if len(rows) < 3 or max(firsts.count(f) for f in firsts) * 3 > len(firsts):
-        return []
+        return ()
     if any(_two_figures(cell) for row in cells for cell in row[1:-1]):
-        return []  # "218.3 2014": a cut between two rows was missed, so the columns are not what they seem
+        return ()  # "218.3 2014": a cut between two rows was missed, so the columns are not what they seem
     width = min(len(row) for row in cells)
     for i in range(1, width):
         figures = sum(bool(FIGURE.match(row[i])) for row in cells)
         if figures * 2 >= len(cells) and figures + sum(_MISSING.match(row[i]) is not None for row in cells) >= 0.8 * len(cells):
-            return rows
-    return []
+            return tuple(rows)
+    return ()
 
 
 def is_data_row(row: str) -> bool:

@@ -29,6 +29,7 @@ import numpy as np
 from corpus_search import config, ranking, shards
 from corpus_search import sentences as sent
 from corpus_search.backends import KeywordHits
+from corpus_search.embedding_text import float_title
 from corpus_search.errors import UsageError
 from corpus_search.models import SearchResult
 from corpus_search.search import MAX_QUERY_CHARS, MODES, Filters, Searcher, _clean_query, check_limit, stem
@@ -203,7 +204,8 @@ class ShardedSearcher(Searcher):
         if spans is None or len(spans) == 0 or spans[-1][1] > len(passage.text):
             spans, vectors = sent.spans(passage.text), None
         unit = np.ones(1, dtype=np.float32) if vectors is not None else None
-        best = ranking.best_sentence(passage.text, spans, vectors, unit, set(terms), stem, same, wants)
+        best = ranking.best_sentence(passage.text, spans, vectors, unit, set(terms), stem, same, wants,
+                                     float_title(passage.section))
         return (None, 0.0) if best is None else ((best[0], best[1]), best[2])
 
 
