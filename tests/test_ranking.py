@@ -326,3 +326,33 @@ def test_a_row_is_read_with_its_tables_title_but_a_title_alone_answers_nothing()
     assert read[2] > alone[2] + 0.2  # poverty, rates, 1993, 2024, county: the title's words count for the row
     topic = "Which counties have had persistent poverty since 1993?"
     assert best(topic, True)[2] == best(topic, False)[2]
+
+
+@pytest.mark.parametrize("text, row", [
+    # a label of several words after a figure (CRS R48694's RDT&E table)
+    ("Account/Program | FY2025 Enacted | FY2026 Request Army | 14,322.0 | 14,549.2 Navy | 25,967.2 | 25,708.0 "
+     "Air Force | 46,811.4 | 52,017.3 Space Force | 18,553.4 | 15,486.5 Defense-wide | 35,238.9 | 33,921.9",
+     "Space Force | 18,553.4 | 15,486.5"),
+    # a header that opens on an empty cell, and a header longer than the rows (CRS R48469's seafood table)
+    ("| FY2020 | FY2023 | Quantity | Value | Audits | Quantity | Value | Audits Shrimp | 749.7 | 7.77 | 448 | "
+     "252.1 | 2.34 | 95 Tunas | 416.0 | 2.79 | 250 | 359.4 | 2.51 | 116 Cods | 75.8 | 0.71 | 121 | 77.6 | 0.82 | 51",
+     "Tunas | 416.0 | 2.79 | 250 | 359.4 | 2.51 | 116"),
+    # a row of empty cells between two rows ("50 States and DC"), and dashes for no figure
+    ("State or Area | FY1975 | FY1980 All Areas | 80,024 | 82,931 50 States and DC | | Alabama | 2,962 | 3,042 "
+     "Alaska | 42 | — Arizona | 357 | 428 Arkansas | 439 | 477 California | 6,391 | 7,419 Colorado | 491 | 591 "
+     "Connecticut | 593 | 647 Delaware | 95 | 117 Maryland | 21,303 | 17,176 Maine | 120 | 195",
+     "Maryland | 21,303 | 17,176"),
+])
+def test_rows_are_found_past_long_labels_odd_headers_and_empty_cells(text, row) -> None:
+    from corpus_search.sentences import table_rows
+
+    assert row in [text[a:b] for a, b in table_rows(text)]
+
+
+def test_a_cut_with_figures_at_both_ends_is_not_guessed() -> None:
+    from corpus_search.sentences import table_rows
+
+    # "$25 million 2006": the row could end after "$25" or after "million"; most cuts are like it, so no rows
+    text = ("Fiscal Year | Appropriation 2005 | $25 million 2006 | $30 million 2007 | $30 million "
+            "2008 | $35 million 2009 | $40 million")
+    assert table_rows(text) == ()

@@ -70,6 +70,9 @@ FIGURE = re.compile(r"^[-+–−(]?[$€£¥]?\d[\d,.]*%?\)?[a-z*]?$")  # "37.9"
 _ROW_END = re.compile(r"[.:;!?][\"'”’)\]]*\s+")  # prose before or after the table ends here
 
 
+_FIGURES = re.compile(r"^(?=.*\d)[\d\s,.%$€£¥()+*<>~–−-]+[a-z]?$")  # one figure or a few ("2, 3"): a cell of figures
+
+
 @lru_cache(maxsize=2048)  # a table's passages come back query after query; 0.5 ms each to read
 def table_rows(text: str) -> tuple[tuple[int, int], ...]:
     """(start, end) of each row of a table joined into a passage, or () when its rows cannot be told apart.
@@ -77,12 +80,13 @@ def table_rows(text: str) -> tuple[tuple[int, int], ...]:
     Rows lose their line breaks when a passage joins them, so the cut between two rows is found from
     the columns: with c bars to a row, every c-th stretch between bars holds the last cell of one row
     and the first of the next, so it has a space (the right c is the smallest for which nine in ten
-    do), and at least half of them have only that one. The cut is that space, or, where a cell has spaces of its
-    own, the one beside a figure ("30.7 128"); a stretch with neither (a header's "D Facility Type")
-    leaves its two rows as one, if no more than a quarter do. Only tables of figures are read: at
-    least three rows, the first cells mostly different, and a column of figures (a dash or an empty
-    cell may stand for one, but at least half are figures); text tables ("$10 million | ...",
-    legislation lists) and anything doubtful give ().
+    do). The cut is that space when it is the only one ("30.7 128"), or the one beside the figure
+    when only one end is a figure ("28,099.8 Air Force"); a stretch with no telling ("$25 million
+    2006", a header's "D Facility Type") leaves its two rows as one, if no more than a quarter do.
+    Only tables of figures are read: at least three rows, the first cells mostly different, every
+    column of figures or of words (two in three of one kind: mixed, the cuts were wrong), and a
+    column of figures (a dash or an empty cell may stand for one, but at least half are figures);
+    text tables ("$10 million | ...", legislation lists) and anything doubtful give ().
     """
     bars = [m.start() for m in _BAR.finditer(text)]  # the "|" of each " | " (and of a leading "| ")
     n = len(bars)
@@ -91,7 +95,7 @@ def table_rows(text: str) -> tuple[tuple[int, int], ...]:
     between = [text[bars[j - 1] + 1:bars[j]].strip(" ") for j in range(1, n)]  # between[j - 1]: bars j - 1 and j
     bounds: list[int] = []
     for c in range(1, min(n, 40)):
-        for first in range(c, min(2 * c, n)):  # the first row (a header) may have more cells than the rest
+        for first in range(c, min(3 * c, n)):  # the first row (a header) may have more cells than the rest
             bounds = list(range(first, n, c))
             if len(bounds) >= 2 and sum(" " in between[j - 1] for j in bounds) * 10 >= 9 * len(bounds):
                 break
@@ -102,19 +106,18 @@ def table_rows(text: str) -> tuple[tuple[int, int], ...]:
         return ()
     if len(bounds) < 2:
         return ()
-    if sum(between[j - 1].count(" ") == 1 for j in bounds) * 2 < len(bounds):
-        return ()
     cuts, unsure = [], 0
     for j in bounds:
         a = bars[j - 1] + 1 + len(text[bars[j - 1] + 1:bars[j]]) - len(text[bars[j - 1] + 1:bars[j]].lstrip(" "))
         tokens = between[j - 1].split(" ")
-        if len(tokens) == 1:  # no space: an empty last cell before the next row's first ("| | Alabama")
-            unsure += 1
-        elif len(tokens) == 2 or FIGURE.match(tokens[0]):
+        first, last = bool(FIGURE.match(tokens[0])), bool(FIGURE.match(tokens[-1]))
+        if len(tokens) == 2:
             cuts.append(a + len(tokens[0]))
-        elif FIGURE.match(tokens[-1]):
+        elif len(tokens) > 2 and first and not last:  # "28,099.8 Air Force"
+            cuts.append(a + len(tokens[0]))
+        elif len(tokens) > 2 and last and not first:  # "Selected FY2020 2020"
             cuts.append(a + len(between[j - 1]) - len(tokens[-1]) - 1)
-        else:
+        else:  # no space ("| | Alabama": an empty last cell), or no telling ("$25 million 2006", "D Facility Type")
             unsure += 1
     if unsure * 4 > len(bounds):
         return ()
@@ -133,6 +136,11 @@ def table_rows(text: str) -> tuple[tuple[int, int], ...]:
     if any(_two_figures(cell) for row in cells for cell in row[1:-1]):
         return ()  # "218.3 2014": a cut between two rows was missed, so the columns are not what they seem
     width = min(len(row) for row in cells)
+    for i in range(width):  # a column holds figures or words, not both: mixed, the cuts were wrong
+        figures = sum(bool(_FIGURES.match(row[i])) for row in cells)
+        words = sum(not _FIGURES.match(row[i]) and _MISSING.match(row[i]) is None for row in cells)
+        if min(figures, words) * 3 > figures + words:
+            return ()
     for i in range(1, width):
         figures = sum(bool(FIGURE.match(row[i])) for row in cells)
         if figures * 2 >= len(cells) and figures + sum(_MISSING.match(row[i]) is not None for row in cells) >= 0.8 * len(cells):
