@@ -68,8 +68,6 @@ _BAR = re.compile(r"(?:(?<= )|^)\|(?= )")
 _MISSING = re.compile(r"^(?:[-–—~*]|n/?a|)$", re.I)  # a cell with no figure: "—", "n/a", ""
 FIGURE = re.compile(r"^[-+–−(]?[$€£¥]?\d[\d,.]*%?\)?[a-z*]?$")  # "37.9", "$2,248", "(3.9%)", "2026a"
 _ROW_END = re.compile(r"[.:;!?][\"'”’)\]]*\s+")  # prose before or after the table ends here
-
-
 _FIGURES = re.compile(r"^(?=.*\d)[\d\s,.%$€£¥()+*<>~–−-]+[a-z]?$")  # one figure or a few ("2, 3"): a cell of figures
 
 
@@ -95,8 +93,8 @@ def table_rows(text: str) -> tuple[tuple[int, int], ...]:
     between = [text[bars[j - 1] + 1:bars[j]].strip(" ") for j in range(1, n)]  # between[j - 1]: bars j - 1 and j
     bounds: list[int] = []
     for c in range(1, min(n, 40)):
-        for first in range(c, min(3 * c, n)):  # the first row (a header) may have more cells than the rest
-            bounds = list(range(first, n, c))
+        for opening in range(c, min(3 * c, n)):  # the first row (a header) may have more cells than the rest
+            bounds = list(range(opening, n, c))
             if len(bounds) >= 2 and sum(" " in between[j - 1] for j in bounds) * 10 >= 9 * len(bounds):
                 break
         else:
