@@ -341,6 +341,27 @@ def test_the_scratch_sweep_deletes_only_folders_of_processes_that_are_gone(tmp_p
     assert sweep_orphaned_scratch(tmp_path) == []  # once per process unless forced
 
 
+def test_a_killed_cluster_workers_copy_of_a_source_is_deleted_by_its_next_source(tmp_path, monkeypatch):
+    """A cluster worker writes the whole source it reads to a scratch folder; killed, it left the copy."""
+    import tempfile
+
+    from corpus_search import cluster_workers, source_worker
+    from corpus_search.models import Record
+
+    gone_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    left = tmp_path / f"{cluster_workers.CLUSTER_PREFIX}{gone_pid}-abc123"
+    left.mkdir()
+    (left / "private.pdf").write_bytes(b"a whole private source")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(source_worker, "_swept", set())  # as in a fresh worker process
+    done = cluster_workers._extract("note.txt", b"The Altai pipeline was discussed in Beijing.",
+                                    Record(doc_id="note", title="Note").to_json(), None)
+    assert done.passages and "Altai" in done.passages[0].text
+    assert not left.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(cluster_workers.CLUSTER_PREFIX)]
+
+
 @pytest.fixture(scope="module")
 def bomb_build(tmp_path_factory) -> dict:
     from hostile_pdf import write_hostile_pdf

@@ -15,8 +15,11 @@ import numpy as np
 
 from corpus_search.entities import Tagger
 from corpus_search.models import Record
-from corpus_search.source_worker import process
+from corpus_search.source_worker import process, sweep_orphaned_scratch
 from corpus_search.vector_index import Encoder
+
+
+CLUSTER_PREFIX = "corpus-search-cluster-"
 
 
 # Named with its underscore because a worker running it is titled ray::_extract, which the tests look for.
@@ -24,7 +27,10 @@ def _extract(name: str, data: bytes, record: dict, ocr_cache: str | None):
     """One source on a worker: its bytes written to a private folder under the same name, then today's capped
     source worker on them. The OCR cache is the driver's when this host sees that folder, else one on this host."""
     cache = Path(ocr_cache) if ocr_cache and _writable(Path(ocr_cache)) else Path(tempfile.gettempdir()) / "corpus-search-ocr-cache"
-    with tempfile.TemporaryDirectory(prefix="corpus-search-cluster-") as folder:
+    # Named with this worker's process id: if the worker is killed before it deletes the copy, the next
+    # source this host reads deletes it (source_worker.sweep_orphaned_scratch).
+    sweep_orphaned_scratch(prefix=CLUSTER_PREFIX)
+    with tempfile.TemporaryDirectory(prefix=f"{CLUSTER_PREFIX}{os.getpid()}-") as folder:
         path = Path(folder) / name
         path.write_bytes(data)
         del data

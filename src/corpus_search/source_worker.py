@@ -62,20 +62,23 @@ class Child:
 
 SCRATCH_PREFIX = "corpus-search-source-"
 _LEGACY_AGE_S = 24 * 3600  # a folder named before it carried a process id: deleted once this old
-_swept = threading.Event()
+_swept: set[str] = set()
+_sweeping = threading.Lock()
 
 
-def sweep_orphaned_scratch(folder: Path | None = None, force: bool = False) -> list[Path]:
-    """Delete the source workers' scratch folders whose build process is gone; once per process unless `force`.
+def sweep_orphaned_scratch(folder: Path | None = None, force: bool = False, prefix: str = SCRATCH_PREFIX) -> list[Path]:
+    """Delete the scratch folders named `prefix` whose process is gone; once per process and prefix unless `force`.
 
-    A scratch folder may hold a copy of a private e-mail attachment, so one left by a killed build must
-    not stay in the temporary folder. Only folders named `corpus-search-source-<pid>-...` whose process
-    no longer runs are deleted (or, named before the id was added, ones a day old), never a link, and
-    only what this user may delete. Returns the folders deleted.
+    A source worker's scratch folder may hold a copy of a private e-mail attachment, and a cluster
+    worker's (`cluster_workers`) a copy of a whole source, so one left by a killed build or worker must
+    not stay in the temporary folder. Only folders named `<prefix><pid>-...` whose process no longer runs
+    are deleted (or, named before the id was added, ones a day old), never a link, and only what this
+    user may delete. Returns the folders deleted.
     """
-    if _swept.is_set() and not force:
-        return []
-    _swept.set()
+    with _sweeping:
+        if prefix in _swept and not force:
+            return []
+        _swept.add(prefix)
     root = folder or Path(tempfile.gettempdir())
     gone: list[Path] = []
     try:
@@ -83,9 +86,9 @@ def sweep_orphaned_scratch(folder: Path | None = None, force: bool = False) -> l
     except OSError:
         return gone
     for entry in entries:
-        if not entry.name.startswith(SCRATCH_PREFIX) or not entry.is_dir(follow_symlinks=False):
+        if not entry.name.startswith(prefix) or not entry.is_dir(follow_symlinks=False):
             continue
-        owner, _, rest = entry.name[len(SCRATCH_PREFIX):].partition("-")
+        owner, _, rest = entry.name[len(prefix):].partition("-")
         try:
             if owner.isdigit() and rest:
                 if _running(int(owner)):
