@@ -113,7 +113,7 @@ def table_rows(text: str) -> tuple[tuple[int, int], ...]:
             cuts.append(a + len(tokens[0]))
         elif len(tokens) > 2 and first and not last:  # "28,099.8 Air Force"
             cuts.append(a + len(tokens[0]))
-        elif len(tokens) > 2 and last and not first:  # "Selected FY2020 2020"
+        elif len(tokens) > 2 and last and not first:  # "Total Planning Grants Award Amount 2009"
             cuts.append(a + len(between[j - 1]) - len(tokens[-1]) - 1)
         else:  # no space ("| | Alabama": an empty last cell), or no telling ("$25 million 2006", "D Facility Type")
             unsure += 1
