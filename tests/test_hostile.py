@@ -338,7 +338,10 @@ def test_the_scratch_sweep_deletes_only_folders_of_processes_that_are_gone(tmp_p
     assert not dead.exists() and not old_legacy.exists()
     assert live.is_dir() and young_legacy.is_dir() and other.is_dir() and linked.is_symlink()
     assert (outside / "keep.txt").read_text(encoding="utf-8") == "the user's file"
-    assert sweep_orphaned_scratch(tmp_path) == []  # once per process unless forced
+    later = tmp_path / f"{SCRATCH_PREFIX}{gone_pid}-later0"  # once a process has swept, it does not again
+    later.mkdir()
+    assert sweep_orphaned_scratch(tmp_path) == [] and later.is_dir()
+    assert sweep_orphaned_scratch(tmp_path, force=True) == [later] and not later.exists()
 
 
 def test_a_killed_cluster_workers_copy_of_a_source_is_deleted_by_its_next_source(tmp_path, monkeypatch):
