@@ -221,6 +221,28 @@ def test_the_rerank_weighs_how_high_retrieval_put_a_passage(corpus, monkeypatch)
     assert [h.passage.passage_id for h in order("0")] != [h.passage.passage_id for h in heavy]
 
 
+def test_a_passage_high_on_either_side_is_reranked_wherever_fusion_put_it(corpus, setting) -> None:
+    """A side's first that the other side missed fuses low (half the score of a passage both found); it is
+    reranked all the same. With a head of 3, the reranked part is the fused top 3 and every passage within
+    10 on either side, and nothing else comes before any of them; with the side depth 0, below the head
+    the fused order stands."""
+    query = "Which pipeline carries gas from Siberia to China, and who builds it?"
+    setting("rerank_depth", "3")
+    setting("rerank_side_depth", "10")
+    hits = corpus.search(query, mode="hybrid", limit=60).hits
+    fused = sorted(hits, key=lambda h: -(h.fused_score or 0))
+    near = {h.passage.passage_id for h in hits if min(r for r in (h.keyword_rank, h.semantic_rank, 99) if r) <= 10}
+    head = {h.passage.passage_id for h in fused[:3]} | near
+    assert len(head) > 3 and len(near) >= 10
+    assert {h.passage.passage_id for h in hits[:len(head)]} == head
+    fused_rank = {h.passage.passage_id: i for i, h in enumerate(fused, 1)}
+    # The case the setting is for: semantic search's 2nd, which keyword search missed, fuses 46th here.
+    assert any(fused_rank[pid] > len(head) for pid in near)
+    setting("rerank_side_depth", "0")
+    rest = corpus.search(query, mode="hybrid", limit=60).hits[3:]
+    assert [h.fused_score for h in rest] == sorted((h.fused_score for h in rest), reverse=True)
+
+
 # -- tables: the evidence is the row that answers, not a 600-character cut through forty of them --------
 _POVERTY = ROOT / "bench" / "eval" / "fresh8_docs" / "R45100.txt"  # a CRS report (public domain): a 366-row table
 

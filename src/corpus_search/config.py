@@ -66,6 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
             "sentence, so an answer past the model's 256 word pieces is found; -1 turns it off, 0 does it for every passage."),
     Setting("rerank_depth", "30", "Hybrid search: the fused head reordered by each passage's best sentence (its "
             "cosine with the query plus the share of the query's terms it holds); 0: fused order, kinds weighed."),
+    Setting("rerank_side_depth", "10", "Hybrid search: a passage within this rank on either side (keyword or semantic) is "
+            "reranked too, wherever fusion put it (a side's first may fuse below the head when the other side missed it); 0: the head alone."),
     Setting("rerank_retrieval_weight", "0.2", "Hybrid search: the rerank adds this times how high the keyword and semantic "
             "rankings put a passage (1 for first in both) to its best sentence's score; 0: the best sentence alone."),
     Setting("answer_form_weight", "0.3", "Evidence sentences and the hybrid rerank: added to a sentence's score when the query asks for a date (\"When did "

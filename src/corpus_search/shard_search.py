@@ -90,8 +90,9 @@ class ShardedSearcher(Searcher):
     the top `limit` is within the union of each shard's own top `limit`. In hybrid mode the rerank and the
     evidence read the fused head of D = max(limit, rerank_depth) passages; a passage whose better rank in the two merged lists
     is g scores at most 2/(k+g), and every passage ranked above (g-k)/2 in that list scores more, so a passage
-    of the head has g <= k + 2D (k = rrf_k), and its rank on its own shard is no worse. Each shard sends the
-    sentences of its passages ranked within k + 2D on either side. Anything else asked later (a passage
+    of the head has g <= k + 2D (k = rrf_k), and its rank on its own shard is no worse; the head also takes each
+    side's top rerank_side_depth. Each shard sends the sentences of its passages ranked within the larger of the
+    two on either side. Anything else asked later (a passage
     outside those) is fetched from its shard then, as before.
     """
 
@@ -131,7 +132,8 @@ class ShardedSearcher(Searcher):
         if self.sentences is None:
             ranks = 0
         elif mode == "hybrid":
-            ranks = config.get_int("rrf_k") + 2 * max(limit, config.get_int("rerank_depth") or 30)
+            ranks = max(config.get_int("rrf_k") + 2 * max(limit, config.get_int("rerank_depth") or 30),
+                        config.get_int("rerank_side_depth"))
         else:
             ranks = limit
         kw_query, _ = self.keyword_query(query, mode)  # what Searcher.search will ask the keyword side
