@@ -1,4 +1,5 @@
-"""A small PDF that expands to a huge text: each page one Flate-compressed content stream of text operators.
+"""Small PDFs that are costly to read: one that expands to a huge text (each page one Flate-compressed content
+stream of text operators), and one that is only slow to read.
 
 Three pages of ~70 MB each compress to about half a megabyte; pypdf reads them within its caps,
 and the text they give is one endless paragraph (the file behind issue 17's frozen app).
@@ -14,7 +15,19 @@ _SHOW = b"(Gazprom and CNPC signed the pipeline contract in Beijing ) Tj "
 
 def write_hostile_pdf(path: Path, pages: int = 3, mb_per_page: int = 70) -> Path:
     repeats = mb_per_page * 1_000_000 // len(_SHOW)
-    content = zlib.compress(b"BT /F1 10 Tf 72 720 Td " + _SHOW * repeats + b"ET", 9)
+    return _write_pdf(path, b"BT /F1 10 Tf 72 720 Td " + _SHOW * repeats + b"ET", pages)
+
+
+def write_slow_pdf(path: Path, operators: int = 250_000) -> Path:
+    """One page that is slow to read but holds one line of text: the line, then `operators` empty
+    save/restore pairs ("q Q"), as a page of vector drawing is. pypdf reads the 250,000 of the default in
+    about a second here, and a build of its text takes no longer than that of any one-line source."""
+    return _write_pdf(path, b"BT /F1 10 Tf 72 720 Td " + _SHOW + b"ET " + b"q Q " * operators, 1)
+
+
+def _write_pdf(path: Path, stream: bytes, pages: int) -> Path:
+    """A PDF of `pages` pages, each the one Flate-compressed content stream `stream`."""
+    content = zlib.compress(stream, 9)
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(pages))

@@ -227,13 +227,15 @@ def test_over_the_caps_and_unknown_labels_are_one_line(built_index, args, expect
 def test_build_retry_reprocesses_a_failed_source_once_the_cap_is_raised(tmp_path):
     """A source that failed at the time cap stays failed (not re-tried every build) until `--retry` names it."""
     sys.path.insert(0, str(Path(__file__).parent))
-    from hostile_pdf import write_hostile_pdf
+    from hostile_pdf import write_slow_pdf
 
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
     (corpus / "one.txt").write_text("Gazprom signed the Power of Siberia contract with CNPC in May 2014.\n",
                                     encoding="utf-8")
-    write_hostile_pdf(corpus / "slow.pdf", pages=1, mb_per_page=1)  # more than the first cap, well under the second
+    # More than the first cap, well under the second; one line of text, so the retried build is quick (a page
+    # of a megabyte of text cost 2 minutes of embedding here, for nothing this test checks).
+    write_slow_pdf(corpus / "slow.pdf")
 
     def build(*extra, timeout="0.3"):
         env = dict(os.environ, HF_HUB_OFFLINE="1", CORPUS_SEARCH_PDF_TIMEOUT=timeout)
