@@ -180,6 +180,27 @@ def test_the_semantic_side_ranks_as_scoring_every_passage_and_long_passage_sente
             assert {pid for pid, _ in got} <= allowed
 
 
+def test_long_passages_sentences_are_first_scanned_reduced_and_only_the_best_scored_exactly(corpus, monkeypatch):
+    """The sentence scan of long passages takes the same first pass as the passage vectors: with it, only the
+    pool's sentences get a score (the rest -inf), and those are the exact cosines; the ranking above shows
+    the semantic side's top 10 is still the exact one."""
+    from corpus_search import config
+
+    monkeypatch.setenv("CORPUS_SEARCH_LONG_PASSAGE_CHARS", "800")
+    searcher = corpus.searcher
+    rows = searcher.sentences.long_rows(searcher._passage_lengths(), config.get_int("long_passage_chars"))
+    owners, starts = searcher.sentences.long_owners(rows)
+    qvec = corpus.encode_query(QUERIES[0])
+    _exact(monkeypatch)
+    exact = searcher._long_scores(rows, owners, starts, qvec, 50, None)
+    _first_pass(monkeypatch)  # a pool of max(30, 4 x 50) = 200 of the 858 sentences of passages over 800 characters
+    fast = searcher._long_scores(rows, owners, starts, qvec, 50, None)
+    assert len(rows) > 400 and np.isfinite(exact).all()
+    scored = np.isfinite(fast)
+    assert scored.sum() == 200 and np.allclose(fast[scored], exact[scored], atol=1e-6)
+    assert np.argmax(exact) in np.flatnonzero(scored)
+
+
 @pytest.mark.parametrize("share", [2, 20])  # half the passages (the filter asked per row), a twentieth (ids looked up)
 def test_a_filters_row_mask_marks_exactly_its_passages(corpus, share):
     ids = corpus.vectors.ids

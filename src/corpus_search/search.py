@@ -325,7 +325,7 @@ class Searcher:
         if len(rows) == 0:
             return sem
         owners, starts = self.sentences.long_owners(rows)
-        scores = self.sentences.long_matrix(rows) @ np.asarray(qvec, dtype=np.float32)
+        scores = self._long_scores(rows, owners, starts, np.asarray(qvec, dtype=np.float32), depth, allowed)
         best = np.maximum.reduceat(scores, starts)  # sentences of one passage are contiguous
         if allowed is not None:
             best = np.where(self.vectors.allowed_mask(allowed)[owners], best, -np.inf)
@@ -341,6 +341,31 @@ class Searcher:
             if score > merged.get(pid, -np.inf):
                 merged[pid] = score
         return sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:depth]
+
+    def _long_scores(self, rows, owners, starts, q, depth: int, allowed: Allowed | None):
+        """Cosine of each long passage's sentences (`rows`) with the query; -inf where not computed.
+
+        Like the passage vectors (VectorIndex._first_pass), a large set of sentences is first scanned on the
+        passage vectors' reduced directions, and only its best `first_pass_rescore` are scored exactly: a
+        passage whose best sentence the reduced scan ranks below that many others may be scored by a lesser
+        one, or not at all (measured in BENCHMARKS.md)."""
+        import numpy as np
+
+        from corpus_search.vector_index import first_pass_pool, rescored
+
+        full = self.sentences.long_matrix(rows)
+        basis = getattr(self.vectors, "basis", None)
+        pool = None if basis is None else first_pass_pool(len(rows), depth)
+        if pool is None:
+            return full @ q
+        approx = self.sentences.long_reduced(rows, basis) @ (q @ basis)
+        if allowed is not None:
+            counts = np.diff(np.r_[starts, len(rows)])
+            approx[~np.repeat(self.vectors.allowed_mask(allowed)[owners], counts)] = -np.inf
+        cand, exact = rescored(approx, full, q, pool)
+        scores = np.full(len(rows), -np.inf, dtype=np.float32)
+        scores[cand] = exact
+        return scores
 
     def _rerank(self, ranked: list[tuple[str, float]], query: str, qvec, terms: list[str], limit: int, same=(),
                 wants=None, retrieved: dict | None = None):

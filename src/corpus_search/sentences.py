@@ -222,6 +222,13 @@ class SentenceIndex:
             self._long_matrix_rows = rows
         return self._long_matrix
 
+    def long_reduced(self, rows: np.ndarray, basis: np.ndarray) -> np.ndarray:
+        """The vectors of those rows projected on `basis` (the passage vectors' first-pass directions), made once."""
+        if getattr(self, "_long_reduced_key", None) != (id(rows), id(basis)):
+            self._long_reduced = np.ascontiguousarray(self.long_matrix(rows) @ basis)
+            self._long_reduced_key = (id(rows), id(basis))
+        return self._long_reduced
+
 
 def embed(encoder, texts: Sequence[str], defined: Sequence[dict[str, str]] | None = None,
           ) -> tuple[list[list[tuple[int, int]]], np.ndarray]:
