@@ -80,13 +80,14 @@ SETTINGS: tuple[Setting, ...] = (
             "1: by meaning too, at the cost of one query encoding (~8 ms; keyword p50 at 100k passages is ~8 ms without it)."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
     Setting("first_pass_dims", "96", "Semantic search first scans the vectors projected on this many principal directions "
-            "(saved by the build beside the full ones), then re-scores the best exactly; 0: the build saves none and every scan is exact."),
-    Setting("first_pass_rescore", "2000", "Semantic search: rows the reduced first pass hands on to be re-scored exactly with the "
-            "full vectors (at least 4 x the candidates asked for); more is closer to an exact scan and slower."),
+            "(saved by the build beside the full ones), then re-scores the best exactly; so does the scan of long passages' sentence "
+            "vectors, on the same directions; 0: the build saves none and every scan is exact."),
+    Setting("first_pass_rescore", "2000", "Semantic search: rows (passages, or long passages' sentences) the reduced first pass hands on "
+            "to be re-scored exactly with the full vectors (at least 4 x the candidates asked for); more is closer to an exact scan and slower."),
     Setting("scan_threads", "1", "BLAS threads the semantic scans (passage and sentence vectors) may use; 0: the library's "
             "default (all cores). One measured fastest on a shared 2-core machine, as for the query encoder."),
-    Setting("first_pass_min_rows", "20000", "Semantic search scans every passage vector exactly when there are fewer (or a filter "
-            "allows fewer) than this: a small index is scanned in about a millisecond anyway."),
+    Setting("first_pass_min_rows", "20000", "Semantic search scans every passage vector (and long passages' sentence vector) exactly when "
+            "there are fewer (or a filter allows fewer) than this: a small index is scanned in about a millisecond anyway."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),
     Setting("max_limit", "1000", "Most results one search may ask for (--limit, a batch line's \"limit\", Corpus.search); more is an error."),
     Setting("max_quote_chars", "5000", "Longest quotation `quote` and `check` will verify (characters); longer is an error (in `check`, reported unchecked)."),
