@@ -164,17 +164,42 @@ def test_a_figures_source_line_weighs_as_text_when_the_query_asks_for_a_source()
     ("How much did the programme cost in 2024?", "figure"),
     ("How many facilities reported data?", "figure"),
     ("What share of requests came from miners?", "figure"),
-    ("Who builds the missiles?", None),
+    ("Who builds the missiles?", "name"),
+    ("With whom did King Hussein share his address?", "name"),
+    ("Which federal agency runs the grant program?", "name"),
+    ("Which of the bills got through the House?", None),
     ("Why did the agency drop its survey?", None),
     ("Power of Siberia pipeline", None),  # a keyword query asks for nothing in particular
     ("how the fee works", None),
 ])
-def test_a_question_says_whether_its_answer_is_a_date_or_a_figure(query, form) -> None:
+def test_a_question_says_whether_its_answer_is_a_date_a_figure_or_a_name(query, form) -> None:
     from corpus_search import ranking
 
     found = ranking.answer_form(query)
     date, figure = ranking.answer_form("when"), ranking.answer_form("how much")
-    assert found is {"date": date, "figure": figure, None: None}[form]
+    if form == "name":
+        assert isinstance(found, ranking._NamesSomeoneElse)
+    else:
+        assert found is {"date": date, "figure": figure, None: None}[form]
+
+
+def test_the_evidence_for_a_who_question_names_someone_the_question_does_not() -> None:
+    from corpus_search import keyword_index, ranking
+
+    text = ("The Nonprofit Security Grant Program funds security for nonprofits at risk of attack. "
+            "The Federal Emergency Management Agency runs the Nonprofit Security Grant Program. "
+            "Nonprofit Security Grant Program awards go through the states.")
+    cut = spans(text)
+    query = "Which agency runs the Nonprofit Security Grant Program?"
+    terms = {keyword_index.term_of(w) for w in ("nonprofit", "security", "grant", "program")}
+    wants = ranking.answer_form(query)
+    plain = ranking.best_sentence(text, cut, None, None, terms, keyword_index.term_of)
+    named = ranking.best_sentence(text, cut, None, None, terms, keyword_index.term_of, wants=wants)
+    assert text[plain[0]:plain[1]].startswith("The Nonprofit Security Grant Program funds")  # a tie: the earlier
+    assert text[named[0]:named[1]].startswith("The Federal Emergency Management Agency runs")
+    # The sentence's first word and the question's own names are no answer.
+    assert wants.search("Nonprofit Security Grant Program awards go through the states.") is None
+    assert wants.search("Awards go through FEMA.").group(0).startswith("FEMA")
 
 
 def test_the_evidence_for_a_when_question_is_the_sentence_with_the_date(monkeypatch) -> None:

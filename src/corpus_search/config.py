@@ -71,7 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rerank_retrieval_weight", "0.2", "Hybrid search: the rerank adds this times how high the keyword and semantic "
             "rankings put a passage (1 for first in both) to its best sentence's score; 0: the best sentence alone."),
     Setting("answer_form_weight", "0.3", "Evidence sentences and the hybrid rerank: added to a sentence's score when the query asks for a date (\"When did "
-            "...\", \"In what year ...\") or a figure (\"How much ...\", \"What share ...\") and the sentence holds one; 0 turns it off."),
+            "...\", \"In what year ...\"), a figure (\"How much ...\", \"What share ...\") or a name (\"Who ...\", \"Which agency ...\": "
+            "a capitalised word the query does not hold) and the sentence holds one; 0 turns it off."),
     Setting("also_search", "1", "Keyword and hybrid search also search the other form of a name the query uses, as the "
             "corpus defines it: an abbreviation for its long form (\"EEU\" -> \"Eurasian Economic Union\") and back; 0: as typed."),
     Setting("also_embed", "1", "Semantic and hybrid search: the embedding model reads each abbreviation of the query that the "

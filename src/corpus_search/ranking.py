@@ -62,12 +62,43 @@ _WANTS = (
 )
 
 
-def answer_form(query: str) -> re.Pattern | None:
+# "Who ...", "With whom ...", "Which agency ...": the answer names someone the question does not.
+_ASKS_WHO = re.compile(
+    r"^\W*(?:(?:and|so|but)\s+)?(?:who|whom|whose|(?:with|by|for|from|to) whom|(?:which|what) (?:\w+ ){0,2}?"
+    r"(?:agency|agencies|company|companies|firms?|organi[sz]ations?|groups?|departments?|offices?|officials?|"
+    r"contractors?|courts?|committees?|administration|body|bodies|banks?|manufacturers?|leaders?|senators?|"
+    r"members?))\b", re.I)
+_CAPITALISED = re.compile(r"\b[A-Z][\w&.-]*")
+
+
+class _NamesSomeoneElse:
+    """An answer to a "who" question: a sentence holding a capitalised word (not its first) that the question
+    does not hold. Searched as a pattern is (`search(text, start, end)`)."""
+
+    def __init__(self, query: str):
+        self.said = {w.casefold() for w in _WORD.findall(query)}
+
+    def search(self, text: str, start: int = 0, end: int | None = None):
+        end = len(text) if end is None else end
+        for m in _CAPITALISED.finditer(text, start, end):
+            if not text[start:m.start()].strip():
+                continue  # the sentence's (or row's) first word is capitalised whatever it is
+            word = m.group(0).rstrip(".").casefold()
+            if len(word) > 1 and word not in self.said:
+                return m
+        return None
+
+
+def answer_form(query: str):
     """What an answer to `query` holds, by how the question opens: a date ("When did ...", "In what year
-    ...") or a figure ("How much ...", "What share ..."); None for anything else."""
+    ...") or a figure ("How much ...", "What share ..."), as a pattern; for "Who ..." or "Which agency ..."
+    a name the question does not say (measured on the 8 fresh sets: 5 questions up, 2 down a place,
+    BENCHMARKS.md); None for anything else."""
     for asks, holds in _WANTS:
         if asks.search(query):
             return holds
+    if _ASKS_WHO.search(query):
+        return _NamesSomeoneElse(query)
     return None
 
 
