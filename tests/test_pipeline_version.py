@@ -6,7 +6,7 @@ does not bump the version leaves every index built before it with the old passag
 (it happened once: the abbreviations spelled out for the model changed every vector, and indexes built
 before kept their old ones). This test splits plain-text sources (our code alone: no PDF library whose
 upgrade could move a character) and compares a fingerprint of the passages and of the model's text with
-the one recorded for the current version.
+the one recorded for the current version (with what the model reads of each sentence).
 
 After a deliberate change: bump PIPELINE_VERSION in build_plan.py, then record the new fingerprint with
     PYTHONPATH=src .venv/bin/python tests/test_pipeline_version.py --record
@@ -28,7 +28,7 @@ SOURCES = [ROOT / "corpus" / "makocki-popescu-2016-chaillot.txt",
 
 
 def fingerprint() -> str:
-    from corpus_search import embedding_text
+    from corpus_search import embedding_text, sentences
     from corpus_search.ingest import extract
     from corpus_search.passages import split_document
     from corpus_search.records import load_record
@@ -38,8 +38,12 @@ def fingerprint() -> str:
         record = load_record(path, path.parent)
         split = split_document(record, extract(path, record).pages, pdf=False)
         passages = split.passages
-        model_text = embedding_text.texts_for(passages, embedding_text.definitions(passages))
-        payload = [split.text, [dataclasses.asdict(p) for p in passages], model_text]
+        defined = embedding_text.definitions(passages)
+        model_text = embedding_text.texts_for(passages, defined)
+        # ... and what it reads of each sentence (a table's rows with its title and header).
+        sentence_text = [sentences.model_sentences(p.text, defined.get(p.doc_id, {}), embedding_text.float_title(p.section))
+                         for p in passages]
+        payload = [split.text, [dataclasses.asdict(p) for p in passages], model_text, sentence_text]
         h.update(json.dumps(payload, sort_keys=True, ensure_ascii=False, default=list).encode())
     return h.hexdigest()
 

@@ -57,7 +57,7 @@ def sentence_vectors(passages: list[Passage], need: list[Passage], previous_gen:
     for p in passages:
         if p.passage_id in out:
             continue
-        spans = sentences.spans(p.text)
+        spans, _ = sentences.model_sentences(p.text)
         if len(spans) == 1 and p.passage_id in vectors:
             # One sentence (a heading, a caption, a short note): its vector is the passage's, already made.
             out[p.passage_id] = (np.asarray(spans, dtype=np.int32).reshape(-1, 2), vectors[p.passage_id][None, :])
@@ -65,7 +65,8 @@ def sentence_vectors(passages: list[Passage], need: list[Passage], previous_gen:
             todo.append(p)
     if todo:
         per_text, matrix = sentences.embed(encoder or Encoder(), [p.text for p in todo],
-                                           [(defined or {}).get(p.doc_id, {}) for p in todo])
+                                           [(defined or {}).get(p.doc_id, {}) for p in todo],
+                                           [embedding_text.float_title(p.section) for p in todo])
         i = 0
         for p, spans in zip(todo, per_text):
             out[p.passage_id] = (np.asarray(spans, dtype=np.int32).reshape(-1, 2), matrix[i:i + len(spans)])

@@ -230,13 +230,42 @@ class SentenceIndex:
         return self._long_reduced
 
 
-def embed(encoder, texts: Sequence[str], defined: Sequence[dict[str, str]] | None = None,
-          ) -> tuple[list[list[tuple[int, int]]], np.ndarray]:
-    """The sentence spans of each text and one vector per sentence, in order; `defined`: per text, the
-    abbreviations its document defines, spelled out in what the model reads (embedding_text)."""
+def model_sentences(text: str, defined: dict[str, str] | None = None, title: str = "",
+                    ) -> tuple[list[tuple[int, int]], list[str]]:
+    """(spans, what the model reads for each): a passage's sentences, as `embed` vectors them.
+
+    In a table of figures (`table_rows`) each row is a span of its own, read after the table's `title` (the
+    float title of the passage's section) and its header rows, which say what the row's figures are; the
+    sentence splitter would cut a joined table every 600 characters, through rows. Text before and after
+    the rows is split into sentences as usual. `defined`: the abbreviations the document defines, spelled
+    out (embedding_text.expand)."""
     from corpus_search.embedding_text import expand
 
-    per_text = [spans(t) for t in texts]
+    rows = table_rows(text)
+    if not rows:
+        cut = spans(text)
+        return cut, [expand(text[a:b], defined or {}) for a, b in cut]
+    before = [(a, b) for a, b in spans(text[:rows[0][0]]) if text[a:b].strip()] if rows[0][0] else []
+    after_at = rows[-1][1]
+    after = [(after_at + a, after_at + b) for a, b in spans(text[after_at:]) if text[after_at + a:after_at + b].strip()] \
+        if text[after_at:].strip() else []
+    header = " ".join(text[a:b].strip() for a, b in rows if not is_data_row(text[a:b]))
+    context = " ".join(part for part in (title.strip(), header) if part)
+    said = []
+    for a, b in rows:
+        row = text[a:b].strip()
+        said.append(f"{context}: {row}" if context and is_data_row(row) else row)
+    cut = before + [(a, b) for a, b in rows] + after
+    texts = [text[a:b] for a, b in before] + said + [text[a:b] for a, b in after]
+    return cut, [expand(t, defined or {}) for t in texts]
+
+
+def embed(encoder, texts: Sequence[str], defined: Sequence[dict[str, str]] | None = None,
+          titles: Sequence[str] | None = None) -> tuple[list[list[tuple[int, int]]], np.ndarray]:
+    """The sentence spans of each text and one vector per sentence, in order (`model_sentences`); `defined`:
+    per text, the abbreviations its document defines; `titles`: per text, the float title of its section."""
     defined = defined or [{}] * len(texts)
-    flat = [expand(t[a:b], d) for t, d, ss in zip(texts, defined, per_text) for a, b in ss]
-    return per_text, encoder.encode(flat) if flat else np.zeros((0, encoder.dim), dtype=np.float32)
+    titles = titles or [""] * len(texts)
+    made = [model_sentences(t, d, title) for t, d, title in zip(texts, defined, titles)]
+    flat = [said for _, texts_ in made for said in texts_]
+    return [cut for cut, _ in made], encoder.encode(flat) if flat else np.zeros((0, encoder.dim), dtype=np.float32)
