@@ -301,6 +301,27 @@ def test_a_joined_tables_rows_are_found_again() -> None:
     assert header.startswith("Count | FIPS Geographic Identification Code") and row == "1 | 01005 | Alabama | Barbour | 2 | 25.0 | 26.8 | 28.1"
 
 
+def test_each_row_of_a_table_is_a_sentence_the_model_reads_with_the_tables_title_and_header() -> None:
+    """The build vectors a table's rows one by one: a row's figures say nothing without the title and the
+    header row, so the model reads them first; a header row is read as it is, and prose as sentences."""
+    from corpus_search.sentences import model_sentences, spans, table_rows
+
+    first = next(p for p in _table_passages() if "| Barbour |" in p.text)
+    title = "Table A-1. Persistent Poverty Counties"
+    cut, said = model_sentences(first.text, {}, title)
+    rows = table_rows(first.text)
+    assert [c for c in cut if c in rows] == list(rows) and len(cut) >= len(rows) > 20
+    barbour = next(i for i, (a, b) in enumerate(cut) if first.text[a:b].startswith("1 | 01005 | Alabama | Barbour"))
+    assert said[barbour].startswith(title + " Count | FIPS Geographic Identification Code")
+    assert said[barbour].endswith(": 1 | 01005 | Alabama | Barbour | 2 | 25.0 | 26.8 | 28.1")
+    header = cut.index(rows[0])
+    assert said[header] == first.text[rows[0][0]:rows[0][1]].strip()
+    prose = "The report lists 446 counties. Each had a poverty rate of 20% or more."
+    assert model_sentences(prose, {}, title) == (spans(prose), [prose[a:b] for a, b in spans(prose)])
+    assert model_sentences("The EEU met.", {"EEU": "Eurasian Economic Union"})[1] == [
+        "The EEU (Eurasian Economic Union) met."]
+
+
 @pytest.mark.parametrize("text", [
     # a text table: cells of words, no column of figures
     "Law | Funding (millions) | Changes Deficit Reduction Act of 2005 | $3 | Authorized increases for FY2007 "
