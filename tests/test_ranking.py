@@ -322,6 +322,26 @@ def test_each_row_of_a_table_is_a_sentence_the_model_reads_with_the_tables_title
         "The EEU (Eurasian Economic Union) met."]
 
 
+def test_a_tables_lead_in_is_evidence_with_its_rows_and_its_header_never_alone() -> None:
+    """Each row is a sentence of its own now, so a lead-in ("States with the lowest ...:") would be evidence
+    without the rows it introduces, and a header row, which holds a question's words, without any figure."""
+    from corpus_search import keyword_index, ranking
+    from corpus_search.sentences import model_sentences
+
+    def evidence(text: str, words: tuple[str, ...]) -> str:
+        cut, _ = model_sentences(text)
+        terms = {keyword_index.term_of(w) for w in words}
+        a, b, _ = ranking.best_sentence(text, cut, None, None, terms, keyword_index.term_of)
+        return text[a:b]
+
+    lowest = ("States with the lowest average credit per recipient: Mississippi | $2,248 West Virginia | $2,301 "
+              "Arkansas | $2,350 Louisiana | $2,402")
+    assert evidence(lowest, ("state", "lowest", "average", "credit", "recipient")) == lowest
+    table = "Year | Applications | Amount 2021 | 1,000 | 50.1 2022 | 716 | 38.7 2023 | 800 | 12.5"
+    assert evidence(table, ("applications", "amount")) == "2021 | 1,000 | 50.1"  # a tie among the rows: the first
+    assert evidence(table, ("applications", "amount", "2022")) == "2022 | 716 | 38.7"
+
+
 @pytest.mark.parametrize("text", [
     # a text table: cells of words, no column of figures
     "Law | Funding (millions) | Changes Deficit Reduction Act of 2005 | $3 | Authorized increases for FY2007 "

@@ -203,6 +203,9 @@ def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, quer
         cos = vectors @ query_vec.astype(np.float32)
     best = None
     seen: set[str] = set()
+    rows = table_rows(text) if " | " in text else ()
+    # A table's header row says what the figures are; it answers nothing alone (the build vectors each row).
+    header = rows[0] if rows and not is_data_row(text[rows[0][0]:rows[0][1]]) else None
     for i, (a, b) in enumerate(spans):
         words = {stem(w.casefold()) for w in _WORD.findall(text[a:b])}
         for said, also in same:  # "OMFV" holds the words of "optionally manned fighting vehicle", and back
@@ -215,8 +218,14 @@ def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, quer
         score = float(cos[i]) + share
         if wants is not None and wants.search(text, a, b):
             score += config.get_float("answer_form_weight")
+        if header is not None and (int(a), int(b)) == header and len(spans) > 1:
+            continue
         if best is None or score > best[2] + 1e-9:
             best = (int(a), int(b), score)
+    if best is None:  # only a header (cannot happen with more than one span), kept for safety
+        best = (int(spans[0][0]), int(spans[0][1]), 0.0)
+    if rows and text[best[0]:best[1]].rstrip().endswith(":"):
+        best = _with_rows_it_introduces(text, best, rows)
     if " | " in text:  # a table: its rows, read with its title and header, may answer better than any sentence
         row = _best_row(text, spans, cos, terms, stem, title, wants)
         if row is not None:
@@ -226,6 +235,19 @@ def best_sentence(text: str, spans: np.ndarray, vectors: np.ndarray | None, quer
                 best = (ra, rb, max(rscore, best[2]))
     whole = float(cos.max()) + (len(seen & terms) / len(terms) if terms else 0.0)
     return best[0], best[1], 0.5 * best[2] + 0.5 * whole
+
+
+def _with_rows_it_introduces(text: str, best: tuple[int, int, float], rows, most: int = 300) -> tuple[int, int, float]:
+    """A lead-in ("States with the lowest average credit:") with the table rows right after it, as many as fit
+    in `most` characters: the lead-in alone says what follows, not what it is."""
+    a, end, score = best
+    for ra, rb in rows:
+        if ra < end:
+            continue
+        if text[end:ra].strip() or rb - a > most:
+            break
+        end = rb
+    return a, end, score
 
 
 def _cell_words(text: str, stem) -> set[str]:
