@@ -316,6 +316,10 @@ def test_each_row_of_a_table_is_a_sentence_the_model_reads_with_the_tables_title
     assert said[barbour].endswith(": 1 | 01005 | Alabama | Barbour | 2 | 25.0 | 26.8 | 28.1")
     header = cut.index(rows[0])
     assert said[header] == first.text[rows[0][0]:rows[0][1]].strip()
+    # A long title and header are cut, so the row still fits in what the model reads (256 word pieces).
+    _, long_said = model_sentences(first.text, {}, "Table 2. " + "Counties by poverty rate " * 40)
+    assert long_said[barbour].endswith(": 1 | 01005 | Alabama | Barbour | 2 | 25.0 | 26.8 | 28.1")
+    assert len(long_said[barbour]) <= 400 + len(": 1 | 01005 | Alabama | Barbour | 2 | 25.0 | 26.8 | 28.1")
     prose = "The report lists 446 counties. Each had a poverty rate of 20% or more."
     assert model_sentences(prose, {}, title) == (spans(prose), [prose[a:b] for a, b in spans(prose)])
     assert model_sentences("The EEU met.", {"EEU": "Eurasian Economic Union"})[1] == [

@@ -230,12 +230,15 @@ class SentenceIndex:
         return self._long_reduced
 
 
+MAX_CONTEXT_CHARS = 400  # a row's title and header, as the model reads them before it
+
+
 def model_sentences(text: str, defined: dict[str, str] | None = None, title: str = "",
                     ) -> tuple[list[tuple[int, int]], list[str]]:
     """(spans, what the model reads for each): a passage's sentences, as `embed` vectors them.
 
     In a table of figures (`table_rows`) each row is a span of its own, read after the table's `title` (the
-    float title of the passage's section) and its header rows, which say what the row's figures are; the
+    float title of the passage's section) and its header rows (at most MAX_CONTEXT_CHARS of both), which say what the row's figures are; the
     sentence splitter would cut a joined table every 600 characters, through rows. Text before and after
     the rows is split into sentences as usual. `defined`: the abbreviations the document defines, spelled
     out (embedding_text.expand)."""
@@ -249,8 +252,14 @@ def model_sentences(text: str, defined: dict[str, str] | None = None, title: str
     after_at = rows[-1][1]
     after = [(after_at + a, after_at + b) for a, b in spans(text[after_at:]) if text[after_at + a:after_at + b].strip()] \
         if text[after_at:].strip() else []
-    header = " ".join(text[a:b].strip() for a, b in rows if not is_data_row(text[a:b]))
-    context = " ".join(part for part in (title.strip(), header) if part)
+    header = []
+    for a, b in rows:  # the rows of words before the first row of figures (a label row further down is no header)
+        if is_data_row(text[a:b]):
+            break
+        header.append(text[a:b].strip())
+    context = " ".join(part for part in (title.strip(), *header) if part)
+    if len(context) > MAX_CONTEXT_CHARS:  # the model reads 256 word pieces: the row must fit after its context
+        context = context[:context.rfind(" ", 0, MAX_CONTEXT_CHARS) + 1 or MAX_CONTEXT_CHARS].rstrip()
     said = []
     for a, b in rows:
         row = text[a:b].strip()
