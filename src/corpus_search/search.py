@@ -20,7 +20,7 @@ from corpus_search.errors import NotFoundError, QueryError, UsageError
 from corpus_search.keyword_query import syntax_problems
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
 from corpus_search.query_aliases import AliasForms, Expansion
-from corpus_search.vector_index import blas_threads
+from corpus_search.vector_index import blas_threads, first_pass_pool, rescored
 
 MODES = ("hybrid", "keyword", "semantic")
 MAX_QUERY_CHARS = 2000
@@ -350,8 +350,6 @@ class Searcher:
         passage whose best sentence the reduced scan ranks below that many others may be scored by a lesser
         one, or not at all (measured in BENCHMARKS.md)."""
         import numpy as np
-
-        from corpus_search.vector_index import first_pass_pool, rescored
 
         full = self.sentences.long_matrix(rows)
         basis = getattr(self.vectors, "basis", None)

@@ -224,9 +224,10 @@ class SentenceIndex:
 
     def long_reduced(self, rows: np.ndarray, basis: np.ndarray) -> np.ndarray:
         """The vectors of those rows projected on `basis` (the passage vectors' first-pass directions), made once."""
-        if getattr(self, "_long_reduced_key", None) != (id(rows), id(basis)):
+        of = getattr(self, "_long_reduced_of", (None, None))
+        if of[0] is not rows or of[1] is not basis:  # held, not their ids: an id may be reused once freed
             self._long_reduced = np.ascontiguousarray(self.long_matrix(rows) @ basis)
-            self._long_reduced_key = (id(rows), id(basis))
+            self._long_reduced_of = (rows, basis)
         return self._long_reduced
 
 
