@@ -13,12 +13,29 @@
                                                       "failed I ...", then "all N"
 
 It joins through corpus_search.cluster.connect, the way the build and the searcher do.
+
+Its stdout carries only those lines, each written whole by one write(2). Everything else this process
+prints (Ray forwards its workers' and raylets' log lines to the driver's sys.stdout from a thread of its
+own) goes to stderr: print() writes a line and its newline in two calls, so a forwarded line could
+otherwise land in the middle of a protocol line and hide it from the test (seen once in CI: "same 39"
+never arrived although "all 45" did).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
+
+_PROTOCOL_FD = os.dup(1)
+os.dup2(2, 1)  # fd 1, and so sys.stdout, now goes to stderr; the protocol keeps the original stdout
+
+
+def _say(line: str) -> None:
+    """One protocol line to the original stdout, in a single write (atomic on a pipe, under PIPE_BUF)."""
+    data = (line + "\n").encode()
+    while data:
+        data = data[os.write(_PROTOCOL_FD, data):]
 
 
 def _value(i: int) -> int:
@@ -61,16 +78,16 @@ def queries(address: str, index: str, n: int) -> int:
              if a["ActorClassName"].endswith("ShardServer") and a["State"] == "ALIVE"}
     placed = [f"{k}@{table.get(r.handle._actor_id.hex(), '?')}"
               for k, reps in enumerate(sharded.shards.replicas) for r in reps]
-    print("ready", " ".join(placed), flush=True)
+    _say("ready " + " ".join(placed))
     try:
         for i, (q, m) in enumerate(stream):
             try:
                 got = _answer(sharded.search(q, mode=m))
             except Exception as exc:  # noqa: BLE001 - every failed query is reported, none hidden
-                print(f"failed {i} {type(exc).__name__}: {str(exc)[:300]!r}", flush=True)
+                _say(f"failed {i} {type(exc).__name__}: {str(exc)[:300]!r}")
                 continue
-            print(f"same {i}" if got == expected[i] else f"differs {i} {q!r} {m}", flush=True)
-        print(f"all {n}", flush=True)
+            _say(f"same {i}" if got == expected[i] else f"differs {i} {q!r} {m}")
+        _say(f"all {n}")
     finally:
         sharded.close()
     return 0
@@ -104,7 +121,7 @@ def main(argv: list[str]) -> int:
                 scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
                 for n in ray.nodes() if n["Alive"]}
             ran = {asked: ray.get(ref, timeout=60) for asked, ref in pinned.items()}
-            print(json.dumps({"alive": alive, "ran": ran}), flush=True)
+            _say(json.dumps({"alive": alive, "ran": ran}))
         elif what == "hold":
             # A task on every node (so each has started a worker), then stay joined until stdin closes.
             @ray.remote(num_cpus=1)
@@ -113,7 +130,7 @@ def main(argv: list[str]) -> int:
 
             ray.get([where.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote()
                      for n in ray.nodes() if n["Alive"]], timeout=60)
-            print("ready", flush=True)
+            _say("ready")
             sys.stdin.read()
         elif what == "stream":
             n, log = int(rest[0]), rest[1]
@@ -132,11 +149,11 @@ def main(argv: list[str]) -> int:
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1, timeout=120)
                 if not ready:
-                    print("stuck", flush=True)
+                    _say("stuck")
                     return 1
                 i, value, here = ray.get(ready[0])
-                print(f"done {i} {value} {here}", flush=True)
-            print(f"all {n}", flush=True)
+                _say(f"done {i} {value} {here}")
+            _say(f"all {n}")
         else:
             print(f"unknown command {what}", file=sys.stderr)
             return 2

@@ -403,4 +403,4 @@ def test_a_query_stream_across_hosts_keeps_answering_when_one_is_cut_off(fresh_c
     assert ours and ours[-1] == f"all {n}", "\n".join(lines[-20:]) + proc.stderr.read()[-3000:]
     # Zero failed queries, and every answer is the local backend's.
     assert [line for line in answered.values() if not line.startswith("same")] == []
-    assert sorted(answered) == list(range(n))
+    assert sorted(answered) == list(range(n)), [line for line in lines if line not in ours]
