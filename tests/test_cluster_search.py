@@ -311,3 +311,51 @@ def test_the_shard_command_rewrites_only_when_the_count_changes(sharded_root, tm
     bad = _cli(["--index", str(root), "shard", "--shards", "0"])
     assert bad.returncode != 0 and bad.stderr.startswith("error: shards must be a whole number")
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+_DYING_WORKER = """
+import os, signal, sys
+from corpus_search import cluster
+import ray
+
+cluster.connect("local")
+
+@ray.remote(max_retries=0)
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+try:
+    ray.get(die.remote(), timeout=120)
+except ray.exceptions.WorkerCrashedError:
+    print("crashed", file=sys.stderr, flush=True)
+sys.stdin.read()  # until the test has seen Ray's message (or given up)
+cluster.disconnect()
+"""
+
+
+def test_rays_own_messages_go_to_stderr_never_stdout(tmp_path):
+    """A joined driver hears of a dead worker ("(raylet) A worker died ..."): that goes to stderr, so a
+    CLI's --json on stdout stays JSON when a worker or a host is lost."""
+    proc = subprocess.Popen([sys.executable, "-c", _DYING_WORKER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "CORPUS_SEARCH_CLUSTER_CPUS": "1"})
+    said = []
+    timer = threading.Timer(120, proc.kill)
+    timer.start()
+    try:
+        for line in proc.stderr:
+            said.append(line)
+            if "(raylet)" in line and "worker died" in line.lower():
+                break
+        proc.stdin.close()
+        rest_err = proc.stderr.read()
+        out = proc.stdout.read()
+        proc.wait(timeout=60)
+    finally:
+        timer.cancel()
+        if proc.poll() is None:
+            proc.kill()
+    said.append(rest_err)
+    assert any("crashed" in line for line in said), "".join(said)[-3000:]
+    assert any("(raylet)" in line for line in said), "".join(said)[-3000:]
+    assert out == ""

@@ -72,6 +72,29 @@ def connect(where: str | None = None) -> None:
         # A wrong token looks like an unreachable head here: Ray retries, then reports no connection.
         hint = "" if where == LOCAL else " (is a head running there, its port open to this machine, and RAY_AUTH_TOKEN the head's token?)"
         raise UsageError(f"cannot join the Ray cluster at {where}: {first_line}{hint}") from None
+    _ray_messages_to_stderr()
+
+
+def _ray_messages_to_stderr() -> None:
+    """Send the messages Ray's driver prints of its own to stderr, never stdout.
+
+    Whatever log_to_driver says, a joined driver prints the cluster's error messages ("(raylet) A worker
+    died or was killed ...") to sys.stdout from a thread of its own, as they arrive. On the CLI's stdout
+    they would break `--json` output just when a host or worker is lost, and could land inside a line.
+    The printing function is private to Ray: if a Ray release renames it, the messages stay where Ray
+    puts them (tests/test_cluster_search.py says so at once).
+    """
+    from ray._private import worker as ray_worker
+
+    printer = getattr(ray_worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "corpus_search_to_stderr", False):
+        return
+
+    def to_stderr(data, *args, **kwargs):
+        return printer({**data, "is_err": True}, *args, **kwargs)
+
+    to_stderr.corpus_search_to_stderr = True
+    ray_worker.print_to_stdstream = to_stderr
 
 
 def _ray_address(where: str) -> str:
