@@ -352,16 +352,16 @@ def test_missing_file_directory_and_unknown_type_fail_cleanly(tmp_path: Path) ->
     assert extract(tmp_path, rec()).status == models.STATUS_FAILED
     result = extract(write(tmp_path, b"PK\x03\x04", "notes.xlsx"), rec())
     assert result.status == models.STATUS_SKIPPED
-    assert result.message.startswith(".xlsx is not a supported format (supported: .pdf, .txt, .md, .docx")
+    assert result.message.startswith(".xlsx is not a supported format (supported: .pdf, .txt, .md, .markdown, .docx")
     broken = extract(write(tmp_path, b"PK\x03\x04", "notes.docx"), rec())
     assert broken.status == models.STATUS_FAILED
     assert broken.message.startswith("not a readable zip archive")
 
 
-def test_markdown_is_read_like_text(tmp_path: Path) -> None:
-    result = extract(write(tmp_path, b"# Title\n\nBody.\n", "notes.md"), rec())
-    assert result.status == OK
-    assert result.pages[0].text == "# Title\n\nBody.\n"
+def test_markdown_is_read_as_rendered_with_the_pages_text_marks(tmp_path: Path) -> None:
+    result = extract(write(tmp_path, b"# Title\n\n**Body**.\n\f## Second page\n", "notes.md"), rec())
+    assert result.status == OK and result.found == {"title": "Title"}
+    assert [(p.label, p.text) for p in result.pages] == [("1", "Title\n\nBody.\n"), ("2", "Second page\n")]
 
 
 def test_text_without_page_marks_is_one_unlabelled_page(tmp_path: Path) -> None:

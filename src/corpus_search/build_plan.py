@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
-from corpus_search import backends, config, entity_rules
+from corpus_search import backends, config, entity_rules, extractors
 from corpus_search.backends import VectorBackend
 from corpus_search.build_report import BuildReport, SourceReport, in_order, report_of
 from corpus_search.entities import RawMention
@@ -62,8 +62,13 @@ class Source:
     children: list[Source] = field(default_factory=list)  # its attachments (or messages), once known
 
 
-def source_key(sha256: str, record: Record) -> str:
-    payload = json.dumps([PIPELINE_VERSION, sha256, record.to_json()], sort_keys=True, ensure_ascii=False)
+def source_key(sha256: str, record: Record, suffix: str = "") -> str:
+    """What a source's stored passages and vectors are reused by: its bytes, its record, the pipeline and
+    its format reader's own VERSION, when that reader has one (so a change to one format's reading
+    reads again only the files of that format)."""
+    reader = extractors.reader_version(suffix)
+    payload = json.dumps([PIPELINE_VERSION, sha256, record.to_json(), *([f"{suffix.lower()}:{reader}"] if reader else [])],
+                         sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -121,7 +126,7 @@ def survey(corpus: Path) -> Survey:
         except OSError as exc:
             failed.append(SourceReport(rel, record.doc_id, STATUS_FAILED, f"cannot read: {exc.strerror}", 0, False))
             continue
-        sources.append(Source(path, rel, record, digest, source_key(digest, record)))
+        sources.append(Source(path, rel, record, digest, source_key(digest, record, path.suffix)))
     return Survey(sources, failed, skipped, seen_ids)
 
 

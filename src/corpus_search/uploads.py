@@ -74,11 +74,11 @@ def check_content(data: bytes, suffix: str) -> None:
     elif suffix in (".docx", ".epub"):
         if not data.startswith(b"PK\x03\x04"):
             raise UsageError(f"the file does not look like a {suffix} (it is not a zip archive)")
-    elif suffix in (".txt", ".md"):
+    elif suffix in (".txt", ".md", ".markdown"):
         try:
             data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise UsageError("a .txt or .md file must be UTF-8 text") from None
+            raise UsageError(f"a {suffix} file must be UTF-8 text") from None
     elif b"\x00" in data[:65536] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         # Web pages and mail may be in any 8-bit encoding, but never hold NUL bytes.
         raise UsageError(f"the file does not look like a {suffix} (it holds binary bytes)")

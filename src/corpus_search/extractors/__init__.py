@@ -18,7 +18,7 @@ from typing import Protocol
 from corpus_search.extraction import Extraction
 from corpus_search.models import Record
 
-__all__ = ["Extractor", "SUFFIXES", "Unreadable", "for_suffix", "unsupported_message"]
+__all__ = ["Extractor", "SUFFIXES", "Unreadable", "for_suffix", "reader_version", "unsupported_message"]
 
 
 class Extractor(Protocol):
@@ -34,7 +34,8 @@ class Unreadable(Exception):
 _REGISTRY = {
     ".pdf": "pdf",
     ".txt": "text",
-    ".md": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
     ".docx": "docx",
     ".html": "html",
     ".htm": "html",
@@ -43,12 +44,21 @@ _REGISTRY = {
     ".epub": "epub",
 }
 SUFFIXES: tuple[str, ...] = tuple(_REGISTRY)
+# A reader's own version, raised when what it makes of a file changes: the next build reads again only the
+# files of that reader (build_plan.source_key), where a PIPELINE_VERSION bump reads every source. A reader
+# missing here has none. Kept here, not in the modules, so planning a build imports no reader.
+_READER_VERSIONS = {"markdown": "1"}
 
 
 def for_suffix(suffix: str) -> Extractor | None:
     """The extractor for a suffix (".docx"), or None when no module reads it."""
     name = _REGISTRY.get(suffix.lower())
     return None if name is None else importlib.import_module(f"{__name__}.{name}").extract
+
+
+def reader_version(suffix: str) -> str:
+    """The VERSION of the module that reads `suffix`, or "" when it has none (it reads as PIPELINE_VERSION says)."""
+    return _READER_VERSIONS.get(_REGISTRY.get(suffix.lower(), ""), "")
 
 
 def unsupported_message(suffix: str) -> str:
