@@ -27,7 +27,6 @@ from corpus_search.extractors import text as plain
 from corpus_search.models import STATUS_EMPTY, Page, Record
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_ATX = re.compile(r"^ {0,3}#{1,6}(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
 _BREAK = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _QUOTE = re.compile(r"^ {0,3}>[ \t]?")
@@ -37,21 +36,19 @@ _DELIMITER = re.compile(r"^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+\
 _REFERENCE = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:[ \t]*\S+")
 _FOOTNOTE = re.compile(r"^ {0,3}\[\^([^\]\s]+)\]:[ \t]*")
 _FRONT_KEY = re.compile(r"^([A-Za-z_][\w-]*)[ \t]*:[ \t]*(.*)$")
-_TITLE = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$")
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
 _ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
 _CODE = re.compile(r"(`+)(.+?)\1", re.S)
-_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+(?:\"[^\"]*\"|'[^']*'))?[ \t]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+(?:\"[^\"]*\"|'[^']*'))?[ \t]*\)")
-_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
-_FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\]")
-_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+|[^@>\s]+@[^>\s]+\.[^>\s]+)>")
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+(?:\"[^\"]*\"|'[^']*'))?[ \t]*\)")
+_LINK = re.compile(r"\[([^\[\]]+)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+(?:\"[^\"]*\"|'[^']*'))?[ \t]*\)")
+_REF_LINK = re.compile(r"\[([^\[\]]+)\]\[[^\[\]]*\]")
+_FOOTNOTE_REF = re.compile(r"\[\^([^\[\]\s]+)\]")
+_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^<>\s]+|[^@<>\s]+@[^@<>\s]+\.[^<>\s]+)>")
 _BR = re.compile(r"<br\s*/?>", re.I)
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>")
 # Lenient: generated Markdown often closes with a space inside ("**Oversight. **Any"), or not at all.
 _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)\1", re.S)
 _STRAY = re.compile(r"\*{2,}|(?<![\w])_{2,}|_{2,}(?![\w])")
-_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~", re.S)
+_STRIKE = re.compile(r"~~(?=[^\s~])([^~]+?)(?<=\S)~~")
 _EM_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*])")
 _EM_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_]+?)(?<=[^\s_])_(?![\w_])")
 _HELD = re.compile("\ue000(\\d+)\ue001")
@@ -85,7 +82,7 @@ def render(markdown: str) -> str:
             out.extend(_inline("\n".join(para)).split("\n"))
             para.clear()
 
-    lines = [line.rstrip() for line in _COMMENT.sub("", markdown).split("\n")]
+    lines = [line.rstrip() for line in _without_comments(markdown).split("\n")]
     for i, line in enumerate(lines):
         after = lines[i + 1] if i + 1 < len(lines) else ""
         if fence:
@@ -116,10 +113,10 @@ def render(markdown: str) -> str:
             continue
         if in_table and line.strip():
             out.append("")  # a table ends at the first line without a bar
-        heading = _ATX.match(line)
-        if heading:
+        heading = _atx(line)
+        if heading is not None:
             flush()
-            out += ["", _inline(heading.group(1) or ""), ""]
+            out += ["", _inline(heading[1]), ""]
             continue
         if _SETEXT.match(line) and para and not _BULLET.match(line + " "):
             # The paragraph above is a heading: one block of its own.
@@ -142,6 +139,17 @@ def render(markdown: str) -> str:
         para.append(_BULLET.sub(r"\1", line))
     flush()
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n") + "\n"
+
+
+def _without_comments(text: str) -> str:
+    """The text without its HTML comments (an unclosed one runs to the end), in one pass."""
+    parts, at = [], 0
+    while (start := text.find("<!--", at)) >= 0:
+        parts.append(text[at:start])
+        end = text.find("-->", start + 4)
+        at = len(text) if end < 0 else end + 3
+    parts.append(text[at:])
+    return "".join(parts)
 
 
 def _row(line: str) -> str:
@@ -180,6 +188,19 @@ def _inline(text: str) -> str:
     return html.unescape(text)
 
 
+def _atx(line: str) -> tuple[int, str] | None:
+    """(level, text) of a "#" heading line ("## Force Structure ##" -> (2, "Force Structure")), else None."""
+    body = line[len(line) - len(line.lstrip(" ")):] if len(line) - len(line.lstrip(" ")) <= 3 else ""
+    level = len(body) - len(body.lstrip("#"))
+    if not 1 <= level <= 6 or (len(body) > level and body[level] not in " \t"):
+        return None
+    text = body[level:].strip(" \t")
+    closing = text.rstrip("#")
+    if closing != text and (not closing or closing[-1] in " \t"):
+        text = closing.rstrip(" \t")  # the optional closing "#"s
+    return level, text
+
+
 def _first_heading(text: str) -> str | None:
     """The first level-1 "#" heading outside code."""
     fence = ""
@@ -189,8 +210,8 @@ def _first_heading(text: str) -> str | None:
             fence = "" if line.lstrip(" ").startswith(fence) else fence
         elif opened:
             fence = opened.group(1)
-        elif _TITLE.match(line):
-            return _TITLE.match(line).group(1)
+        elif (heading := _atx(line)) is not None and heading[0] == 1 and heading[1]:
+            return heading[1]
     return None
 
 
