@@ -421,8 +421,12 @@ def _highlight_and_note(page, pid: str, quote: str, note: str, page_label: str) 
     mark = passage.locator("mark.cs-ann")
     mark.first.wait_for()
     assert " ".join(mark.all_inner_texts()).split() == quote.split()
-    assert page.locator(".cs-annot", has_text=note).count() >= 1
-    assert page.get_by_role("heading", name=f"p. {page_label}").count() == 1
+    # Streamlit draws a page's elements one by one: the note may come after the marked passage (CI once
+    # looked for it a moment too soon), so wait for it as for the mark.
+    page.locator(".cs-annot", has_text=note).first.wait_for()
+    heading = page.get_by_role("heading", name=f"p. {page_label}")
+    heading.first.wait_for()
+    assert heading.count() == 1
 
 
 def test_a_note_on_selected_words_survives_reload_and_restart(browser, corpus, built_index, tmp_path, monkeypatch):

@@ -69,6 +69,9 @@ _ASKS_WHO = re.compile(
     r"contractors?|courts?|committees?|administration|body|bodies|banks?|manufacturers?|leaders?|senators?|"
     r"members?))\b", re.I)
 _CAPITALISED = re.compile(r"\b[A-Z][\w&.-]*")
+_QUESTION = re.compile(
+    r"^\W*(?:(?:and|so|but)\s+)?(?:who|whom|whose|what|when|where|which|why|how|is|are|was|were|does|do|did|"
+    r"can|could|should|would|will|has|have|had)\b", re.I)
 
 
 class _NamesSomeoneElse:
@@ -135,8 +138,13 @@ def in_figure_notes(text: str, start: int) -> bool:
     return caption_part(text, start) == "notes"
 
 
+def is_question(query: str) -> bool:
+    """Whether the query asks a question ("Who leads ...", "Is the pipeline ...", "... in 2014?")."""
+    return bool(_QUESTION.search(query)) or query.rstrip().endswith("?")
+
+
 def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[str], stem,
-                evidence: tuple[int, int] | None = None) -> float:
+                evidence: tuple[int, int] | None = None, question: bool = False) -> float:
     """The weight of a hit's fused score: 1 for body text, `kind_weight` for text that seldom answers.
 
     `kind` is the passage's effective_kind (the caller may keep it, as it never changes);
@@ -151,9 +159,10 @@ def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[st
         # A figure's notes are prose; its "Source:" line is a citation, asked for as a note is.
         if part == "notes" or (part == "sources" and query_words & _TARGETS["footnote"]):
             return 1.0
-    # A query that says most of a heading or caption is looking for it by name.
+    # A query that says most of a heading or caption is looking for it by name, unless it asks a question:
+    # a heading names a topic, it answers nothing about it.
     words = {stem(w.casefold()) for w in _WORD.findall(text) if not w.isdigit()}
-    if words and kind != "footnote" and len(words & query_terms) / len(words) >= 0.6:
+    if not question and words and kind != "footnote" and len(words & query_terms) / len(words) >= 0.6:
         return 1.0
     return config.get_float("kind_weight")
 

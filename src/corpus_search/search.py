@@ -390,6 +390,7 @@ class Searcher:
         passages = self.store.get_passages([pid for pid, _ in head])
         self._fetch_sentences([pid for pid, _ in head])
         words = {w.casefold() for w in _WORD.findall(query)}
+        question = ranking.is_question(query)
         info = {}
         for pid, _ in head:
             p = passages[pid]
@@ -399,7 +400,7 @@ class Searcher:
                     self._effective_kinds.clear()
                 kind = self._effective_kinds[pid] = ranking.effective_kind(p.kind, p.text)
             span, ev_score = self._best_sentence(p, qvec, terms, same, wants)
-            factor = ranking.kind_factor(kind, p.text, words, set(terms), keyword_index.term_of, span)
+            factor = ranking.kind_factor(kind, p.text, words, set(terms), keyword_index.term_of, span, question)
             info[pid] = (factor, span, ev_score)
         if not rerank or self.sentences is None or qvec is None:
             # Reranking off, or no sentence vectors (an index built before them): the fused order, kinds weighed.
