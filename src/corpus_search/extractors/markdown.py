@@ -51,6 +51,7 @@ _STRAY = re.compile(r"\*{2,}|(?<![\w])_{2,}|_{2,}(?![\w])")
 _STRIKE = re.compile(r"~~(?=[^\s~])([^~]+?)(?<=\S)~~")
 _EM_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*])")
 _EM_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_]+?)(?<=[^\s_])_(?![\w_])")
+_LINKED = "\ue005\\1\ue006"  # a link's text, its ends marked until the links beside it are seen
 _HELD = re.compile("\ue000(\\d+)\ue001")
 
 
@@ -170,10 +171,15 @@ def _inline(text: str) -> str:
     text = _CODE.sub(lambda m: hold(m.group(2).strip() or m.group(2)), text)
     text = _ESCAPE.sub(lambda m: hold(m.group(1)), text)
     text = _AUTOLINK.sub(lambda m: hold(m.group(1).removeprefix("mailto:")), text)
-    text = _IMAGE.sub(r"\1", text)
+    text = _IMAGE.sub(_LINKED, text)
     for _ in range(2):  # a link inside an image's or another link's text
-        text = _LINK.sub(r"\1", text)
-        text = _REF_LINK.sub(r"\1", text)
+        text = _LINK.sub(_LINKED, text)
+        text = _REF_LINK.sub(_LINKED, text)
+    # Links side by side are a row of buttons ("[Citation](..)[Subscribe](..)"), and a link glued to a
+    # capital ("[Listen](..)Iran") is a button before a title: a space between, not one made-up word.
+    text = re.sub("\ue006\ue005", " ", text)
+    text = re.sub("(?<=[a-z])\ue006(?=[A-Z])", " ", text)
+    text = text.replace("\ue005", "").replace("\ue006", "")
     text = _FOOTNOTE_REF.sub(r"[\1]", text)
     text = _BR.sub(" ", text)
     text = _TAG.sub("", text)
