@@ -57,9 +57,8 @@ def test_a_real_report_gives_the_words_pandoc_renders(path):
     ("Intro:\n| a | b \\| c |\n| --- | --- |\n| 1 | 2 |", "Intro:\n\na | b | c\n1 | 2\n"),
     ("```python\n# not a heading\n**kept**\n```\nafter", "# not a heading\n**kept**\n\nafter\n"),
     ("> quoted **words**\n> more", "quoted words\nmore\n"),
-    ("- one *item*\n- two\n* three\n1. four", "one item\n\ntwo\n\nthree\n\n1. four\n"),  # each a block, as an <li>
-    ("**Author(s):** Kerr, Paul K.\n**Topics:** Defense", "Author(s): Kerr, Paul K.\n\nTopics: Defense\n"),
-    ("**Note:** one line\nruns on", "Note: one line\nruns on\n"),
+    ("- one *item\n- two* and *three*\n* four\n1. five", "one *item\ntwo* and three\nfour\n1. five\n"),
+    ("**Author(s):** Kerr, Paul K.\n**Topics:** Defense", "Author(s): Kerr, Paul K.\nTopics: Defense\n"),  # one paragraph
     ("A claim.[^1]\n\n[^1]: The source.", "A claim.[1]\n\n[1] The source.\n"),
     ("bold **across\nlines** and _italics\nacross_", "bold across\nlines and italics\nacross\n"),
     ("(**t****e****xt box**) a triad of****strategic", "(text box) a triad of strategic\n"),

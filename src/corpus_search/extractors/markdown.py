@@ -31,7 +31,6 @@ _SETEXT = re.compile(r"^ {0,3}(?:=+|-+)[ \t]*$")
 _BREAK = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _QUOTE = re.compile(r"^ {0,3}>[ \t]?")
 _ORDERED = re.compile(r"^[ \t]*\d{1,9}[.)][ \t]+")
-_FIELD = re.compile(r"^ {0,3}(?:\*\*|__)[^*_\n]{1,60}:(?:\*\*|__)")
 _BULLET = re.compile(r"^([ \t]*)[-*+][ \t]+(?:\[[ xX]\][ \t]+)?")
 _DELIMITER = re.compile(r"^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)+\|?[ \t]*$|^ {0,3}\|[ \t]*:?-+:?[ \t]*\|[ \t]*$")
 _REFERENCE = re.compile(r"^ {0,3}\[(?!\^)[^\]]+\]:[ \t]*\S+")
@@ -79,10 +78,11 @@ def render(markdown: str) -> str:
     para: list[str] = []  # the lines of the paragraph being read: emphasis and links may span them
     fence = ""
 
-    def flush() -> None:
+    def flush(block_ends: bool = True) -> None:
         if para:
             out.extend(_inline("\n".join(para)).split("\n"))
-            out.append("")  # a block ends here: a list item or a field line is one as a paragraph is
+            if block_ends:
+                out.append("")
             para.clear()
 
     lines = [line.rstrip() for line in _without_comments(markdown).split("\n")]
@@ -137,10 +137,10 @@ def render(markdown: str) -> str:
         if footnote:
             flush()
             line = f"[{footnote.group(1)}] " + line[footnote.end():]
-        if _BULLET.match(line) or _ORDERED.match(line) or (_FIELD.match(line) and para and _FIELD.match(para[0])):
-            # A list item is a block of its own; so is a "**Label:** value" line under another (a page's
-            # fields, written one per line, that Markdown would run together: "Anya L. Topics: ...").
-            flush()
+        if _BULLET.match(line) or _ORDERED.match(line):
+            # A list item's emphasis and links end with it; the items stay lines of one block (as separate
+            # blocks, a list of short items would read as a run of headings).
+            flush(block_ends=False)
         para.append(_BULLET.sub(r"\1", line))
     flush()
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n") + "\n"
