@@ -193,11 +193,30 @@ def test_a_question_says_whether_its_answer_is_a_date_a_figure_or_a_name(query, 
     from corpus_search import ranking
 
     found = ranking.answer_form(query)
-    date, figure = ranking.answer_form("when"), ranking.answer_form("how much")
     if form == "name":
         assert isinstance(found, ranking._NamesSomeoneElse)
+    elif form == "figure":
+        assert isinstance(found, ranking._HoldsAmount)
     else:
-        assert found is {"date": date, "figure": figure, None: None}[form]
+        assert found is {"date": ranking.answer_form("when"), None: None}[form]
+
+
+@pytest.mark.parametrize("sentence, amount", [
+    ("Figure 3 provides data on the breakdown of foreign holdings between official and private sources.", None),
+    ("Official holders held 41.9% ($3.9 trillion) of foreign holdings.", "41.9"),
+    ("Starting August 1, 2025, the President imposed tariffs under Section 232 of P.L. 87-794.", None),
+    ("The tractor trailer-mounted Typhon has four launch cells.", "four"),
+    ("ERCOT was tracking 63 GW of large loads.", "63"),
+    ("GAO-24-105 and Executive Order 14347 describe the program.", None),
+    ("The fee is $54 per ton.", "54"),
+])
+def test_the_answer_to_how_much_holds_an_amount_not_a_label_year_or_day(sentence, amount) -> None:
+    """Read on the fresh sets' evidence: "What share ..." took "Figure 3 provides data on ...", as every digit
+    counted (8 questions up, 3 down a place; evidence holding the answer 382 -> 386 of 522, BENCHMARKS.md)."""
+    from corpus_search import ranking
+
+    found = ranking.answer_form("What share of foreign-held debt belongs to governments?").search(sentence)
+    assert (found.group(0) if found else None) == amount
 
 
 def test_the_evidence_for_a_who_question_names_someone_the_question_does_not() -> None:

@@ -57,9 +57,41 @@ _WANTS = (
     (re.compile(r"^\W*(?:(?:and|so|but)\s+)?(?:how (?:much|many|large|big|long|far|high|low|often|fast|old|expensive)\b|"
                 r"(?:by |to |at )?(?:what|which) (?:share|percent|percentage|proportion|fraction|number|amount|sum|"
                 r"total|cost|price|value|level|rate|figure|size|portion)\b)", re.I),
-     re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-                r"hundred|thousand|million|billion|trillion|half|third|quarter|dozen|percent)\b", re.I)),
+     None),  # an amount: _HoldsAmount
 )
+_NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
+                          r"fifty|hundred|thousand|million|billion|trillion|half|third|quarter|dozen|percent)\b", re.I)
+_NUMBER = re.compile(r"\d[\d,.]*")
+# A number that labels, not counts: "Figure 3", "Section 232", "P.L. 116-260", "Executive Order 14347".
+_LABEL_BEFORE = re.compile(r"(?:\b(?:Figures?|Fig\.|Tables?|Sections?|Sec\.|Title|Part|Chapter|Article|No\.|Number|"
+                           r"Order|Division|Subpart|Appendix|Box|Phase|Version|Act of|Rule|Step|Tier|Level|Class|Item)"
+                           r"|P\.L\.|H\.R\.|S\.|§)\s*$", re.I)
+_COUNTED_AFTER = re.compile(r"\s?(?:%|percent|per ?cent|million|billion|trillion|thousand)", re.I)
+_CURRENCY_BEFORE = re.compile(r"[$€£¥]\s?$")
+
+
+class _HoldsAmount:
+    """An answer to "How much ...", "What share ...": a sentence holding an amount. A number counts unless it
+    labels something ("Figure 3", "Section 232", "P.L. 116-260"), is a year ("in 2025") or a day ("August 1"):
+    those are in the sentences that name a figure's subject, not in the one that gives the figure (read on
+    the fresh sets' evidence, "Figure 3 provides data on ..." for "What share ..."). Searched as a pattern is."""
+
+    def search(self, text: str, start: int = 0, end: int | None = None):
+        end = len(text) if end is None else end
+        words = _NUMBER_WORD.search(text, start, end)  # the first amount, in words or in figures
+        for m in _NUMBER.finditer(text, start, words.start() if words else end):
+            before, after = text[max(start, m.start() - 24):m.start()], text[m.end():min(end, m.end() + 10)]
+            if _CURRENCY_BEFORE.search(before) or _COUNTED_AFTER.match(after):
+                return m
+            digits = m.group(0).rstrip(".,")
+            if _LABEL_BEFORE.search(before) or re.search(rf"\b{_MONTHS}\s*$", before) or re.search(r"\bFY\s?$", before):
+                continue
+            if re.fullmatch(r"(?:1[5-9]|20)\d\d", digits):
+                continue  # a year
+            if before.endswith("-") or re.match(r"-\d", after):
+                continue  # a part of "116-260", "GAO-24-105"
+            return m
+        return words
 
 
 # "Who ...", "With whom ...", "Which agency ...": the answer names someone the question does not.
@@ -99,7 +131,7 @@ def answer_form(query: str):
     BENCHMARKS.md); None for anything else."""
     for asks, holds in _WANTS:
         if asks.search(query):
-            return holds
+            return holds or _HoldsAmount()
     if _ASKS_WHO.search(query):
         return _NamesSomeoneElse(query)
     return None
