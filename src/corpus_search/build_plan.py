@@ -64,8 +64,8 @@ class Source:
 
 def source_key(sha256: str, record: Record, suffix: str = "") -> str:
     """What a source's stored passages and vectors are reused by: its bytes, its record, the pipeline and
-    its format reader's own VERSION, when that reader has one (so a change to one format's reading
-    reads again only the files of that format)."""
+    its format reader's own version, when that reader has one (extractors.reader_version), so a change
+    to one format's reading reads again only the files of that format."""
     reader = extractors.reader_version(suffix)
     payload = json.dumps([PIPELINE_VERSION, sha256, record.to_json(), *([f"{suffix.lower()}:{reader}"] if reader else [])],
                          sort_keys=True, ensure_ascii=False)

@@ -48,6 +48,9 @@ SUFFIXES: tuple[str, ...] = tuple(_REGISTRY)
 # files of that reader (build_plan.source_key), where a PIPELINE_VERSION bump reads every source. A reader
 # missing here has none. Kept here, not in the modules, so planning a build imports no reader.
 _READER_VERSIONS = {"markdown": "1"}
+# Readers whose files hold documents read by other readers (an e-mail's attachments): their key carries
+# every reader's version, as an attached .md is read by the Markdown reader.
+_CONTAINERS = frozenset({"mail"})
 
 
 def for_suffix(suffix: str) -> Extractor | None:
@@ -57,8 +60,12 @@ def for_suffix(suffix: str) -> Extractor | None:
 
 
 def reader_version(suffix: str) -> str:
-    """The VERSION of the module that reads `suffix`, or "" when it has none (it reads as PIPELINE_VERSION says)."""
-    return _READER_VERSIONS.get(_REGISTRY.get(suffix.lower(), ""), "")
+    """The own version of the reader of `suffix` (_READER_VERSIONS), or "" when it has none; for a container
+    (an e-mail), those of every reader its attachments may need."""
+    name = _REGISTRY.get(suffix.lower(), "")
+    if name in _CONTAINERS:
+        return ",".join(f"{reader}={version}" for reader, version in sorted(_READER_VERSIONS.items()))
+    return _READER_VERSIONS.get(name, "")
 
 
 def unsupported_message(suffix: str) -> str:
