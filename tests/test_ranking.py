@@ -181,6 +181,8 @@ def test_a_figures_source_line_weighs_as_text_when_the_query_asks_for_a_source()
     ("How much did the programme cost in 2024?", "figure"),
     ("How many facilities reported data?", "figure"),
     ("What share of requests came from miners?", "figure"),
+    ("value of product affected by the raw cheddar recall", "figure"),  # a keyword query may ask for an amount too
+    ("the cost of collecting the charge as a share of revenue", "figure"),
     ("Who builds the missiles?", "name"),
     ("With whom did King Hussein share his address?", "name"),
     ("Which federal agency runs the grant program?", "name"),

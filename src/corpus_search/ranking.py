@@ -56,7 +56,8 @@ _WANTS = (
      re.compile(rf"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b{_MONTHS}\b|\bFY\s?\d{{2,4}}\b")),
     (re.compile(r"^\W*(?:(?:and|so|but)\s+)?(?:how (?:much|many|large|big|long|far|high|low|often|fast|old|expensive)\b|"
                 r"(?:by |to |at )?(?:what|which) (?:share|percent|percentage|proportion|fraction|number|amount|sum|"
-                r"total|cost|price|value|level|rate|figure|size|portion)\b)", re.I),
+                r"total|cost|price|value|level|rate|figure|size|portion)\b|"
+                r"(?:the\s+)?(?:value|cost|price|amount|number|share|percentage|proportion|total|size)s? of\b)", re.I),
      None),  # an amount: _HoldsAmount
 )
 _NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
