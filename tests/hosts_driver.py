@@ -15,10 +15,11 @@
 It joins through corpus_search.cluster.connect, the way the build and the searcher do.
 
 Its stdout carries only those lines, each written whole by one write(2). Everything else this process
-prints (Ray forwards its workers' and raylets' log lines to the driver's sys.stdout from a thread of its
-own) goes to stderr: print() writes a line and its newline in two calls, so a forwarded line could
-otherwise land in the middle of a protocol line and hide it from the test (seen once in CI: "same 39"
-never arrived although "all 45" did).
+prints goes to stderr. Ray's driver prints the cluster's error messages ("(raylet) A worker died ...") from a
+thread of its own, and print() writes a line and its newline in two calls, so such a message could land in
+the middle of a protocol line and hide it from the test (seen once in CI: "same 39" never arrived although
+"all 45" did). corpus_search.cluster now sends those messages to stderr itself; this keeps the protocol
+clean of anything else too.
 """
 
 from __future__ import annotations
