@@ -211,6 +211,7 @@ def test_a_question_says_whether_its_answer_is_a_date_a_figure_or_a_name(query, 
     ("ERCOT was tracking 63 GW of large loads.", "63"),
     ("GAO-24-105 and Executive Order 14347 describe the program.", None),
     ("The fee is $54 per ton.", "54"),
+    ("The U.S. 50 states and S. 1234 apply.", "50"),
 ])
 def test_the_answer_to_how_much_holds_an_amount_not_a_label_year_or_day(sentence, amount) -> None:
     """Read on the fresh sets' evidence: "What share ..." took "Figure 3 provides data on ...", as every digit

@@ -66,7 +66,7 @@ _NUMBER = re.compile(r"\d[\d,.]*")
 # A number that labels, not counts: "Figure 3", "Section 232", "P.L. 116-260", "Executive Order 14347".
 _LABEL_BEFORE = re.compile(r"(?:\b(?:Figures?|Fig\.|Tables?|Sections?|Sec\.|Title|Part|Chapter|Article|No\.|Number|"
                            r"Order|Division|Subpart|Appendix|Box|Phase|Version|Act of|Rule|Step|Tier|Level|Class|Item)"
-                           r"|P\.L\.|H\.R\.|S\.|§)\s*$", re.I)
+                           r"|P\.L\.|H\.R\.|(?<![\w.])S\.|§)\s*$", re.I)  # "S. 1234", not "U.S. 50 states"
 _COUNTED_AFTER = re.compile(r"\s?(?:%|percent|per ?cent|million|billion|trillion|thousand)", re.I)
 _CURRENCY_BEFORE = re.compile(r"[$€£¥]\s?$")
 
@@ -181,7 +181,7 @@ def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[st
     """The weight of a hit's fused score: 1 for body text, `kind_weight` for text that seldom answers.
 
     `kind` is the passage's effective_kind (the caller may keep it, as it never changes);
-    `evidence` the span of its best sentence, if known.
+    `evidence` the span of its best sentence, if known; `question`: whether the query asks one (is_question).
     """
     if kind not in WEIGHTED_KINDS:
         return 1.0
