@@ -63,6 +63,7 @@ def test_a_real_report_gives_the_words_pandoc_renders(path):
     ("bold **across\nlines** and _italics\nacross_", "bold across\nlines and italics\nacross\n"),
     ("(**t****e****xt box**) a triad of****strategic", "(text box) a triad of strategic\n"),
     ("***\n\nafter a break", "after a break\n"),
+    ("a \ue0005\ue001 b `\ue0000\ue001` c", "a 5 b 0 c\n"),  # the characters it marks text with: not the source's
 ])
 def test_markup_goes_and_the_words_stay(source, shown):
     assert markdown.render(source) == shown

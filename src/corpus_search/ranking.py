@@ -69,6 +69,8 @@ _LABEL_BEFORE = re.compile(r"(?:\b(?:Figures?|Fig\.|Tables?|Sections?|Sec\.|Titl
                            r"|P\.L\.|H\.R\.|(?<![\w.])S\.|§)\s*$", re.I)  # "S. 1234", not "U.S. 50 states"
 _COUNTED_AFTER = re.compile(r"\s?(?:%|percent|per ?cent|million|billion|trillion|thousand)", re.I)
 _CURRENCY_BEFORE = re.compile(r"[$€£¥]\s?$")
+_DAY_OR_FY_BEFORE = re.compile(rf"\b{_MONTHS}\s*$|\bFY\s?$")
+_YEAR = re.compile(r"(?:1[5-9]|20)\d\d")
 
 
 class _HoldsAmount:
@@ -85,11 +87,11 @@ class _HoldsAmount:
             if _CURRENCY_BEFORE.search(before) or _COUNTED_AFTER.match(after):
                 return m
             digits = m.group(0).rstrip(".,")
-            if _LABEL_BEFORE.search(before) or re.search(rf"\b{_MONTHS}\s*$", before) or re.search(r"\bFY\s?$", before):
+            if _LABEL_BEFORE.search(before) or _DAY_OR_FY_BEFORE.search(before):
                 continue
-            if re.fullmatch(r"(?:1[5-9]|20)\d\d", digits):
+            if _YEAR.fullmatch(digits):
                 continue  # a year
-            if before.endswith("-") or re.match(r"-\d", after):
+            if before.endswith("-") or after.startswith("-") and after[1:2].isdigit():
                 continue  # a part of "116-260", "GAO-24-105"
             return m
         return words

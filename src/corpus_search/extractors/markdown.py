@@ -53,6 +53,7 @@ _EM_STAR = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*])")
 _EM_UNDERSCORE = re.compile(r"(?<![\w_])_(?=[^\s_])([^_]+?)(?<=[^\s_])_(?![\w_])")
 _LINKED = "\ue005\\1\ue006"  # a link's text, its ends marked until the links beside it are seen
 _HELD = re.compile("\ue000(\\d+)\ue001")
+_MARKERS = re.compile("[\ue000-\ue006]")
 
 
 def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
@@ -85,6 +86,8 @@ def render(markdown: str) -> str:
                 out.append("")
             para.clear()
 
+    # The private-use characters this module marks text with are never the source's own.
+    markdown = _MARKERS.sub("", markdown)
     lines = [line.rstrip() for line in _without_comments(markdown).split("\n")]
     for i, line in enumerate(lines):
         after = lines[i + 1] if i + 1 < len(lines) else ""
@@ -193,7 +196,7 @@ def _inline(text: str) -> str:
     text = _unpaired(_STRAY, text)
     text = _EM_STAR.sub(r"\1", text)
     text = _EM_UNDERSCORE.sub(r"\1", text)
-    while _HELD.search(text):
+    while _HELD.search(text):  # held text refers only to what was held before it (an autolink around code)
         text = _HELD.sub(lambda m: held[int(m.group(1))], text)
     return html.unescape(text)
 
