@@ -1,11 +1,17 @@
-"""The NumPy query encoder gives the same vectors as sentence-transformers itself."""
+"""The query encoder gives the same vectors as sentence-transformers itself, on either backend."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from corpus_search.query_encoder import QueryEncoder
+from corpus_search.errors import UsageError
+from corpus_search.query_encoder import BACKENDS, QueryEncoder, backend_for
 from corpus_search.vector_index import Encoder, model_path
 
 QUERIES = [
@@ -18,15 +24,74 @@ QUERIES = [
 
 
 @pytest.fixture(scope="module")
-def encoders():
-    return QueryEncoder(model_path()), Encoder()
+def reference():
+    return Encoder()
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def fast(request):
+    return QueryEncoder(model_path(), request.param)
 
 
 @pytest.mark.parametrize("text", QUERIES)
-def test_same_vector_as_sentence_transformers(encoders, text):
-    fast, reference = encoders
+def test_same_vector_as_sentence_transformers(fast, reference, text):
     a = fast.encode(text)
     b = reference.encode([text])[0]
     assert a.shape == b.shape == (384,)
+    assert a.dtype == np.float32
     assert float(a @ b) > 0.9999
     assert np.abs(a - b).max() < 1e-4
+
+
+def test_torch_backend_leaves_torchs_thread_count_as_it_found_it():
+    import torch
+
+    encoder = QueryEncoder(model_path(), "torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        encoder.encode("Altai pipeline")  # runs on one thread: threads fight on a busy machine
+        assert torch.get_num_threads() == 2  # a build in the same process keeps its threads
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("setting, few, expected", [
+    ("auto", True, "numpy"), ("auto", False, "torch"),
+    ("numpy", False, "numpy"), ("torch", True, "torch"), (" Torch ", True, "torch"),
+])
+def test_the_setting_picks_the_backend(monkeypatch, setting, few, expected):
+    monkeypatch.setenv("CORPUS_SEARCH_QUERY_ENCODER", setting)
+    assert backend_for(few) == expected
+
+
+def test_an_unknown_backend_is_a_usage_error(monkeypatch):
+    monkeypatch.setenv("CORPUS_SEARCH_QUERY_ENCODER", "onnx")
+    with pytest.raises(UsageError, match="unknown query encoder 'onnx'.*auto, numpy, torch"):
+        backend_for(False)
+    with pytest.raises(ValueError, match="unknown query encoder backend"):
+        QueryEncoder(model_path(), "onnx")
+
+
+def test_a_cli_search_never_imports_torch_and_batch_of_many_does(built_index, tmp_path):
+    """A one-query CLI process skips torch's ~1 s import; a long batch pays it once for faster queries."""
+    queries = tmp_path / "queries.txt"
+    queries.write_text("\n".join(f"Altai pipeline {i}" for i in range(260)))
+    probe = (
+        "import json, sys\n"
+        "from click.testing import CliRunner\n"
+        "from corpus_search.cli import cli\n"
+        "r = CliRunner().invoke(cli, sys.argv[1:])\n"
+        "print(json.dumps([r.exit_code, 'torch' in sys.modules, sum(json.loads(x)['mode'] == 'semantic' for x in r.output.splitlines())]))\n"
+    )
+    env = {**os.environ, "CORPUS_SEARCH_QUERY_ENCODER": "auto"}
+
+    def run(*args):
+        out = subprocess.run([sys.executable, "-c", probe, "--index", str(built_index), *args],
+                             capture_output=True, text=True, env=env, timeout=600)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    code, torch_loaded, answered = run("search", "Altai pipeline", "--mode", "semantic", "--json")
+    assert code == 0 and not torch_loaded and answered == 1
+    code, torch_loaded, answered = run("batch", str(queries), "--mode", "semantic", "--limit", "1", "--json")
+    assert code == 0 and torch_loaded and answered == 260

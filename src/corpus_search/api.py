@@ -24,7 +24,7 @@ from corpus_search.errors import CorpusSearchError, UsageError
 from corpus_search.export import ExportItem, export
 from corpus_search.generations import Generations
 from corpus_search.models import Document, Entity, Hit, Passage, Record, SearchResult
-from corpus_search.query_encoder import QueryEncoder
+from corpus_search.query_encoder import QueryEncoder, backend_for
 from corpus_search.quote import verify
 from corpus_search.search import Filters, Searcher
 from corpus_search.sentences import SentenceIndex
@@ -51,7 +51,7 @@ def build(corpus: Path | str | None = None, index: Path | str | None = None, pro
 class Corpus:
     """One opened index generation: search, quote, cite, list."""
 
-    def __init__(self, root: Path, generation: Path, manifest: dict, warnings: list[str]):
+    def __init__(self, root: Path, generation: Path, manifest: dict, warnings: list[str], few_queries: bool = False):
         self.root = root
         self.generation = generation
         self.manifest = manifest
@@ -59,6 +59,7 @@ class Corpus:
         backends.check_written_by(manifest, generation)
         self.store = Store.open(generation / STORE)
         self._encoder = None
+        self._encoder_backend = backend_for(few_queries)
         self._encoder_lock = threading.Lock()
         self._query_cache: dict[str, Any] = {}
         self.shards = None
@@ -90,11 +91,15 @@ class Corpus:
         self.keyword, self.vectors, self.sentences = self.searcher.keyword, self.searcher.vectors, None
 
     @classmethod
-    def open(cls, index: Path | str | None = None, corpus: Path | str | None = None) -> Corpus:
-        """Open the index; entity curation comes from `corpus`/_entities, else the folder the index was built from."""
+    def open(cls, index: Path | str | None = None, corpus: Path | str | None = None, *,
+             few_queries: bool = False) -> Corpus:
+        """Open the index; entity curation comes from `corpus`/_entities, else the folder the index was built from.
+
+        `few_queries`: this process runs a search or two (a CLI command), so queries are embedded without
+        importing torch, which costs more time than it saves (setting CORPUS_SEARCH_QUERY_ENCODER)."""
         root = Path(index or default_index())
         gen, manifest, warnings = Generations(root).good()
-        opened = cls(root, gen, manifest, warnings)
+        opened = cls(root, gen, manifest, warnings, few_queries)
         folder = Path(corpus) if corpus is not None else opened.store.meta("corpus_dir")
         if folder:
             opened.store.set_curation(Path(folder) / "_entities")
@@ -145,8 +150,8 @@ class Corpus:
             return cached
         with self._encoder_lock:
             if self._encoder is None:
-                # NumPy forward pass of the same model: no 9 s sentence-transformers import per query.
-                self._encoder = QueryEncoder(model_path())
+                # A forward pass of the same model: no 9 s sentence-transformers import per query.
+                self._encoder = QueryEncoder(model_path(), self._encoder_backend)
         vec = self._encoder.encode(text)
         if len(self._query_cache) > 512:
             self._query_cache.clear()

@@ -85,6 +85,9 @@ SETTINGS: tuple[Setting, ...] = (
             "vectors, on the same directions; 0: the build saves none and every scan is exact."),
     Setting("first_pass_rescore", "2000", "Semantic search: rows (passages, or long passages' sentences) the reduced first pass hands on "
             "to be re-scored exactly with the full vectors (at least 4 x the candidates asked for); more is closer to an exact scan and slower."),
+    Setting("query_encoder", "auto", "How queries are embedded: numpy (starts at once), torch (about twice as fast a query, "
+            "but importing torch costs about 1 s) or auto: torch in a process that runs many searches (the app, the API, "
+            "`batch`), numpy in a CLI `search`. The vectors agree to 1e-6."),
     Setting("scan_threads", "1", "BLAS threads the semantic scans (passage and sentence vectors) may use; 0: the library's "
             "default (all cores). One measured fastest on a shared 2-core machine, as for the query encoder."),
     Setting("first_pass_min_rows", "20000", "Semantic search scans every passage vector (and long passages' sentence vector) exactly when "

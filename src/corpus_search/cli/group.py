@@ -52,12 +52,14 @@ class CliProgress:
             self.name = ""
 
 
-def open_corpus(ctx: click.Context):
-    """The index the global options name, opened; its warnings (a stale generation, ...) on stderr."""
+def open_corpus(ctx: click.Context, few_queries: bool = True):
+    """The index the global options name, opened; its warnings (a stale generation, ...) on stderr.
+
+    `few_queries`: the command runs one search at most, so a query is embedded without importing torch."""
     # Lazy: api brings NumPy and rapidfuzz, which `--help` and file-only commands (trash list, ...) never need.
     from corpus_search.api import Corpus
 
-    corpus = Corpus.open(ctx.obj["index"], ctx.obj.get("corpus_given"))
+    corpus = Corpus.open(ctx.obj["index"], ctx.obj.get("corpus_given"), few_queries=few_queries)
     for warning in corpus.warnings:
         click.echo(f"warning: {warning}", err=True)
     return corpus
