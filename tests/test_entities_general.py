@@ -171,3 +171,38 @@ def test_a_new_rules_version_or_patterns_file_changes_the_corpus_hash(tmp_path, 
     monkeypatch.setattr(entity_rules, "RULES_VERSION", entity_rules.RULES_VERSION + "-next")
     third = build_plan.corpus_hash([], [], folder)
     assert len({first, second, third}) == 3
+
+
+GLOSSARY = ("Abbreviation | Full Name AOJ | Agency of Original Jurisdiction BCMR | Board for Correction of Military "
+            "Records DOD | Department of Defense DRB | Discharge Review Board Federal Circuit | U.S. Court of Appeals for "
+            "the Federal Circuit VA | Department of Veterans Affairs")
+
+
+def test_a_glossary_tables_rows_define_their_abbreviations():
+    """A report's "Abbreviation | Full Name" table, its rows joined into one line as a passage holds them."""
+    passages = [Passage("doc:0000", "doc", 0, GLOSSARY)]
+    found = find_abbreviations(passages).by_doc["doc"]
+    assert found["DOD"] == "Department of Defense"
+    assert found["VA"] == "Department of Veterans Affairs"  # "Department of" spells no letter, as in "(VA)"
+    assert found["DRB"] == "Discharge Review Board"  # the next row's first cell ("Federal Circuit") left out
+    assert found["BCMR"] == "Board for Correction of Military Records"
+    assert "Federal" not in found and "Circuit" not in found
+
+
+@pytest.mark.parametrize("text", [
+    "Country | Exports (USD million) USA | 1,200 UK | 300",  # figures beside names spell nothing
+    "Agency | Role DOD | Defends the Department of Defense budget",  # the long form must open the cell
+    "DOD | Department of Defense budget figures are rounded",  # a next row's first cell is at most 3 words
+])
+def test_a_table_that_is_no_glossary_defines_nothing(text):
+    found = find_abbreviations([Passage("doc:0000", "doc", 0, text)]).by_doc.get("doc", {})
+    assert "DOD" not in found and "USA" not in found and "UK" not in found
+
+
+def test_a_bare_abbreviation_a_glossary_defines_is_that_entity(tagger):
+    mentions = _mentions(tagger, [
+        GLOSSARY,
+        "The DOD said the boards would review each discharge within a year.",
+    ])
+    dod = [m for m in mentions if m.passage_id == "doc:0001" and m.text == "DOD"]
+    assert dod and {m.name for m in dod} == {"Department of Defense"}

@@ -287,10 +287,12 @@ class Definition(NamedTuple):
     named: bool  # capitalised as a name is; False for a term
 
 
-def definitions_in(passages: Iterable[Passage]) -> Iterator[Definition]:
+def definitions_in(passages: Iterable[Passage], glossaries: bool = False) -> Iterator[Definition]:
     """Every definition the passages make, in order. A long form before the brackets may be a term
     ("foreign direct investment (FDI)"), and is then not `named`; one inside them ("DOD (Department
-    of Defense)") must be the whole bracket and capitalised, or it is no definition."""
+    of Defense)") must be the whole bracket and capitalised, or it is no definition. `glossaries`: a
+    table's "ABBR | Long Form" rows define too (`glossary_rows`). The text the model embeds does not
+    read them yet: that would change the vectors of every index built before (a new PIPELINE_VERSION)."""
     for p in passages:
         flat = re.sub(r"\s+", " ", p.text)
         for m in _PAREN_AFTER.finditer(flat):
@@ -304,13 +306,43 @@ def definitions_in(passages: Iterable[Passage]) -> Iterator[Definition]:
             long_form = expansion(m.group(1), words)
             if long_form and long_form == " ".join(words).rstrip("."):
                 yield Definition(p.doc_id, m.group(1), long_form, True)
+        if glossaries and " | " in flat:
+            for abbr, long_form in glossary_rows(flat):
+                yield Definition(p.doc_id, abbr, long_form, _named(long_form))
+
+
+# A glossary's cell: "DOD", "DoD", "SSBNs".
+_CELL_ABBR = re.compile(r"[A-Z][A-Za-z]?[A-Z&]{1,7}s?")
+
+
+def glossary_rows(text: str) -> Iterator[tuple[str, str]]:
+    """(abbreviation, long form) of each "ABBR | Long Form" row of a table in `text` (a glossary).
+
+    A table's rows may reach the passage joined into one line ("... | Department of Defense DRB | Discharge
+    Review Board ..."), so a cell may end with the next row's first cell: the abbreviation is the last word
+    of the cell before the bar, and the long form the cell after it, less up to three last words that may be
+    the next row's first cell. The long form must start the cell, and its initials spell the abbreviation as
+    those of a long form before "(ABBR)" do."""
+    cells = text.split(" | ")
+    for left, right in zip(cells, cells[1:]):
+        left_words = left.split()
+        if not left_words or not _CELL_ABBR.fullmatch(left_words[-1]):
+            continue
+        abbr, words = left_words[-1], _WORDS.findall(right)
+        for k in range(len(words), max(1, len(words) - 3) - 1, -1):  # the next row's first cell: up to 3 words
+            run = words[:k]
+            long_form = expansion(abbr, run)
+            if long_form and long_form == " ".join(run).rstrip("."):
+                yield abbr, long_form
+                break
 
 
 def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
-    """"Long Form (ABBR)" and "ABBR (Long Form)", per document; the most frequent expansion wins."""
+    """"Long Form (ABBR)", "ABBR (Long Form)" and a glossary's "ABBR | Long Form", per document; the most
+    frequent expansion wins."""
     found: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
     lower: Counter[str] = Counter()
-    for d in definitions_in(passages):
+    for d in definitions_in(passages, glossaries=True):
         if d.named:
             found[d.doc_id][d.abbr][d.long_form] += 1
         else:
