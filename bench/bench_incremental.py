@@ -7,6 +7,9 @@ process (imports and model loads included, as a user pays them):
   incremental  the same folder plus one new document, on top of the full build's index
   alone        a folder holding only that new document, from nothing
   unchanged    the build again with nothing changed
+  edited       one document of the folder with a paragraph added (the document is read again)
+  reread       every source read again, as after a new PIPELINE_VERSION (the CLI with that constant changed);
+               the passages' tags and vectors are found by their text in the last build, not made again
 
 Target: incremental <= 2 x alone.
 Run:  .venv/bin/python bench/bench_incremental.py [--documents 1000] [--json FILE]
@@ -38,17 +41,23 @@ Analysts in Moscow and Beijing read the memorandum differently: one side stresse
 NEW_RECORD = 'id = "bench-new"\ntitle = "A new memorandum on gas supplies"\ntype = "report"\nyear = 2026\n'
 
 
-def build(corpus: Path, index: Path) -> dict:
+# The CLI, with the pipeline's version changed first: every source's build key changes, as after an upgrade.
+BUMPED = ("import sys; from corpus_search import build_plan; build_plan.PIPELINE_VERSION += '-bench'; "
+          "from corpus_search.cli import main; sys.argv[0] = 'corpus-search'; main()")
+
+
+def build(corpus: Path, index: Path, bumped: bool = False) -> dict:
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    command = [sys.executable, "-c", BUMPED] if bumped else [CLI]
     t = time.perf_counter()
-    proc = subprocess.run([CLI, "--corpus", str(corpus), "--index", str(index), "build", "--json"],
+    proc = subprocess.run([*command, "--corpus", str(corpus), "--index", str(index), "build", "--json"],
                           capture_output=True, text=True, env=env)
     wall = time.perf_counter() - t
     if proc.returncode != 0:
         return {"error": proc.stderr[-1500:], "wall_s": wall}
     report = json.loads(proc.stdout)
     return {"wall_s": wall, "build_s": report["seconds"], "stage_s": report["stage_seconds"],
-            "passages": report["passages"], "changed": report["changed"]}
+            "passages": report["passages"], "changed": report["changed"], "work": report.get("work", {})}
 
 
 def main() -> None:
@@ -68,6 +77,10 @@ def main() -> None:
         (corpus / "bench-new.toml").write_text(NEW_RECORD, encoding="utf-8")
         out["incremental"] = build(corpus, index)
         out["unchanged"] = build(corpus, index)
+        first = sorted(corpus.glob("*.txt"))[0]
+        first.write_text(first.read_text(encoding="utf-8") + "\n\n" + NEW_DOC.split("\n\n")[1], encoding="utf-8")
+        out["edited"] = build(corpus, index)
+        out["reread"] = build(corpus, index, bumped=True)
         alone = tmp / "alone"
         alone.mkdir()
         for name in ("bench-new.txt", "bench-new.toml"):

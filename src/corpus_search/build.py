@@ -104,23 +104,32 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
     new_passages = [p for s in todo for p in s.passages]
     all_passages = [p for s in sources for p in s.passages]
     vectors = build_vectors.carried(previous, sources)
-    need = [p for p in all_passages if p.passage_id not in vectors]
-    t = time.perf_counter()
-    tagger = engine.tagger(new_passages) if engine is not None else build_entities.NerJob(new_passages)
-    progress.stage("entities + embeddings", len(new_passages) + len(need))
-    encoder = engine.encoder() if engine is not None else None
+    reread = [p for p in all_passages if p.passage_id not in vectors]  # passages of sources read again, or new
+    previous_gen = previous.gen if previous is not None else None
+    old = build_vectors.Digests.of_generation(previous_gen, list(previous.vectors.ids) if previous else [])
+    digests = build_vectors.Digests(passage={pid: d for pid, d in old.passage.items() if pid in vectors})
     # What the model reads: each abbreviation spelled out once, from its own document's definitions.
-    need_docs = {p.doc_id for p in need}
+    need_docs = {p.doc_id for p in reread}
     defined = embedding_text.definitions(p for p in all_passages if p.doc_id in need_docs)
+    # A passage an earlier build tagged or embedded with the very same text is not done again.
+    tags_found = build_entities.tags_by_text(previous, new_passages)
+    to_tag = [p for p in new_passages if p.passage_id not in tags_found]
+    vectors.update(build_vectors.found_by_text(previous, old, reread, defined, digests))
+    need = [p for p in reread if p.passage_id not in vectors]
+    t = time.perf_counter()
+    tagger = engine.tagger(to_tag) if engine is not None else build_entities.NerJob(to_tag)
+    progress.stage("entities + embeddings", len(to_tag) + len(need))
+    encoder = engine.encoder() if engine is not None else None
     if need:
         encoder = encoder or Encoder()
         vectors.update(build_vectors.embed(encoder, need, lambda done: progress.advance(tagger.done() + done),
                                            defined))
-    previous_gen = previous.gen if previous is not None else None
-    sentence_vectors = build_vectors.sentence_vectors(all_passages, need, previous_gen, encoder, vectors, defined)
+    sentence_vectors = build_vectors.sentence_vectors(all_passages, reread, previous_gen, encoder, vectors, defined,
+                                                      digests, old)
     timings["embeddings"] = time.perf_counter() - t
     t = time.perf_counter()
     raw = tagger.result(lambda n: progress.advance(n + len(need)))
+    raw += [m for found in tags_found.values() for m in found]
     # With NER in its own process this is only the wait after embedding finished.
     timings["entities"] = time.perf_counter() - t
     mentions, table = build_entities.canonical_mentions(sources, raw, corpus / "_entities")
@@ -132,7 +141,7 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
     progress.stage("write indexes", 3)
     gen = gens.new()
     build_write.write(gen, sources, None if scrub else previous_gen, mentions, table, vectors, models, progress,
-                      found.failed + found.skipped, corpus.resolve(), sentence_vectors)
+                      found.failed + found.skipped, corpus.resolve(), sentence_vectors, digests)
     if config.get("backend").strip().lower() == "cluster":  # cluster search reads shards: written with the index
         shards.add(gen, config.get_int("shards"))
     timings["write_indexes"] = time.perf_counter() - t
@@ -151,6 +160,8 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
         passages=len(all_passages),
         seconds=time.perf_counter() - started,
         stage_seconds=timings,
+        work={"tagged": len(to_tag), "tags_found_by_text": len(tags_found), "embedded": len(need),
+              "vectors_found_by_text": len(reread) - len(need)},
         # User annotations live outside the generations; they are found again in the new text.
         annotations=after_build(gens.root, gen / STORE),
     )

@@ -11,13 +11,41 @@ import multiprocessing as mp
 import queue as queues
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from corpus_search import config
-from corpus_search.build_plan import Source
+from corpus_search.build_plan import Previous, Source
 from corpus_search.entities import AliasTable, RawMention, Tagger, entity_mentions
 from corpus_search.errors import CorpusSearchError
 from corpus_search.models import Mention, Passage
+
+
+def tags_by_text(previous: Previous | None, passages: list[Passage]) -> dict[str, list[RawMention]]:
+    """passage id -> the model's mentions, for those of `passages` whose very text the same document had in
+    the previous generation, tagged by the same tagger: a source read again (a new PIPELINE_VERSION, an
+    edited file) is tagged only where its text changed. A passage with no mentions maps to []."""
+    if previous is None or previous.manifest.get("tagger") != Tagger().fingerprint():
+        return {}
+    by_doc: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc_id, []).append(p)
+    out: dict[str, list[RawMention]] = {}
+    known = {d.doc_id for d in previous.store.documents()}
+    for doc_id, mine in by_doc.items():
+        if doc_id not in known:
+            continue  # a new document
+        old_of: dict[str, str] = {}
+        for o in previous.store.passages(doc_id):
+            old_of.setdefault(o.text, o.passage_id)
+        pairs = [(p.passage_id, old_of[p.text]) for p in mine if p.text in old_of]
+        raw: dict[str, list[RawMention]] = {}
+        for row in previous.store.raw_mentions([old_pid for _, old_pid in pairs]):
+            m = RawMention(*row)
+            raw.setdefault(m.passage_id, []).append(m)
+        for pid, old_pid in pairs:
+            out[pid] = [replace(m, passage_id=pid) for m in raw.get(old_pid, ())]
+    return out
 
 
 class NerJob:

@@ -52,6 +52,9 @@ class BuildReport:
     changed: bool = True
     annotations: dict = field(default_factory=dict)  # re-anchoring counts (annotations/__init__.py)
     retries: list[str] = field(default_factory=list)  # cluster build: work sent again after its worker died
+    # Passages the models ran on, and those of sources read again whose tags or vector an earlier build made
+    # from the very same text (build_entities.tags_by_text, build_vectors.found_by_text).
+    work: dict[str, int] = field(default_factory=dict)
 
 
 def report_of(doc: Document, reused: bool) -> SourceReport:

@@ -2,11 +2,18 @@
 
 The encoder is given (vector_index.Encoder here, cluster_build.ClusterEncoder on a cluster), so the
 same passages make the same vectors either way.
+
+A source read again (a new PIPELINE_VERSION, an edited file) mostly gives passages the model has read
+before. Each generation keeps, per vector row, a digest of what the model read for the passage and for
+its sentences (`Digests`); a later build takes the vector of any passage or sentence set whose digest it
+finds there, and embeds only the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hashlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +22,54 @@ from corpus_search import backends, embedding_text, sentences
 from corpus_search.build_plan import Previous, Source
 from corpus_search.models import Passage
 from corpus_search.sentences import SentenceIndex
-from corpus_search.vector_index import Encoder
+from corpus_search.vector_index import Encoder, model_name
+
+PASSAGE_DIGESTS = "passage_digests.npy"  # row -> digest of what the model read for the passage
+SENTENCE_DIGESTS = "sentence_digests.npy"  # row -> digest of the passage's sentences as the model read them
+_SIZE = 16
+UNKNOWN = bytes(_SIZE)  # a row whose digest an older build did not keep
+
+
+def digest(texts: Iterable[str], spans: Iterable[tuple[int, int]] = ()) -> bytes:
+    """What the model read (and where each piece sits in the passage), with the model's name: 16 bytes."""
+    h = hashlib.blake2b(model_name().encode(), digest_size=_SIZE)
+    for a, b in spans:
+        h.update(f"\0{a},{b}".encode())
+    for t in texts:
+        h.update(b"\1" + t.encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
+@dataclass
+class Digests:
+    """passage id -> digest of its passage text and of its sentences as the model read them."""
+
+    passage: dict[str, bytes] = field(default_factory=dict)
+    sentences: dict[str, bytes] = field(default_factory=dict)
+
+    @classmethod
+    def of_generation(cls, gen: Path | None, ids: list[str]) -> Digests:
+        """Those a generation kept for its rows (`ids`: its passage ids in row order); none if it kept none."""
+        out = cls()
+        if gen is not None:
+            out.passage = _load(gen / PASSAGE_DIGESTS, ids)
+            out.sentences = _load(gen / SENTENCE_DIGESTS, ids)
+        return out
+
+    def save(self, gen: Path, ids: list[str]) -> None:
+        for name, table in ((PASSAGE_DIGESTS, self.passage), (SENTENCE_DIGESTS, self.sentences)):
+            rows = np.frombuffer(b"".join(table.get(pid, UNKNOWN) for pid in ids), dtype=np.uint8)
+            np.save(gen / name, rows.reshape(len(ids), _SIZE), allow_pickle=False)
+
+
+def _load(path: Path, ids: list[str]) -> dict[str, bytes]:
+    try:
+        rows = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return {}  # built before digests were kept: nothing is found by its text
+    if rows.dtype != np.uint8 or rows.shape != (len(ids), _SIZE):
+        return {}
+    return {pid: d for pid, d in zip(ids, (r.tobytes() for r in rows)) if d != UNKNOWN}
 
 
 def carried(previous: Previous | None, sources: list[Source]) -> dict[str, np.ndarray]:
@@ -23,6 +77,25 @@ def carried(previous: Previous | None, sources: list[Source]) -> dict[str, np.nd
     if previous is None:
         return {}
     return previous.vectors.vectors_for([p.passage_id for s in sources if s.reused for p in s.passages])
+
+
+def found_by_text(previous: Previous | None, old: Digests, passages: list[Passage],
+                  defined: dict[str, dict[str, str]], digests: Digests) -> dict[str, np.ndarray]:
+    """passage id -> vector, for those of `passages` whose model text the previous generation embedded.
+
+    Records each passage's digest in `digests`; `old` are the previous generation's."""
+    texts = embedding_text.texts_for(passages, defined)
+    for p, text in zip(passages, texts):
+        digests.passage[p.passage_id] = digest([text])
+    if previous is None or not old.passage:
+        return {}
+    row_of = {d: pid for pid, d in old.passage.items()}
+    pairs = [(p.passage_id, row_of[digests.passage[p.passage_id]]) for p in passages
+             if digests.passage[p.passage_id] in row_of]
+    if not pairs:
+        return {}
+    got = previous.vectors.vectors_for([old_pid for _, old_pid in pairs])
+    return {pid: got[old_pid] for pid, old_pid in pairs if old_pid in got}
 
 
 def embed(encoder: Encoder, passages: list[Passage], progress: Callable[[int], None],
@@ -35,34 +108,52 @@ def embed(encoder: Encoder, passages: list[Passage], progress: Callable[[int], N
 
 def sentence_vectors(passages: list[Passage], need: list[Passage], previous_gen: Path | None,
                      encoder: Encoder | None, vectors: dict[str, np.ndarray],
-                     defined: dict[str, dict[str, str]] | None = None) -> dict:
+                     defined: dict[str, dict[str, str]] | None = None,
+                     digests: Digests | None = None, old: Digests | None = None) -> dict:
     """passage id -> (sentence spans, vectors): carried over from the previous generation, else embedded.
 
-    `need` are the passages whose own vectors were just made (their sentences are new too); `encoder`
-    is None when no passage needed one; `defined` as for `embed`, spelled out in each sentence.
+    `need` are the passages the previous generation did not hold unchanged (read again, or new): their
+    sentences are found by digest in `old` (the previous generation's), or embedded; `encoder` is None when
+    no passage needed one; `defined` as for `embed`, spelled out in each sentence. Each passage's sentence
+    digest goes into `digests` (carried over from `old` for the passages carried over).
     """
     out: dict = {}
+    digests = digests if digests is not None else Digests()
+    old = old if old is not None else Digests()
+    needed = {p.passage_id for p in need}
+    old_index = old_vectors = None
     if previous_gen is not None:
-        old = SentenceIndex.open(previous_gen)
-        if old is not None:
+        old_index = SentenceIndex.open(previous_gen)
+        if old_index is not None:
             old_vectors = backends.vector_backend().open(previous_gen)
-            needed = {p.passage_id for p in need}
             for p in passages:
                 row = old_vectors.row(p.passage_id)
                 if p.passage_id not in needed and row is not None:
-                    spans, vecs = old.of_passage(row)
+                    spans, vecs = old_index.of_passage(row)
                     if len(spans):
                         out[p.passage_id] = (spans, vecs)
+    for p in passages:
+        if p.passage_id not in needed and p.passage_id in old.sentences:
+            digests.sentences[p.passage_id] = old.sentences[p.passage_id]
+    row_of = {d: pid for pid, d in old.sentences.items()}
     todo = []
     for p in passages:
         if p.passage_id in out:
             continue
-        spans, _ = sentences.model_sentences(p.text)
+        spans, texts = sentences.model_sentences(p.text, (defined or {}).get(p.doc_id, {}),
+                                                 embedding_text.float_title(p.section))
+        key = digests.sentences[p.passage_id] = digest(texts, spans)
         if len(spans) == 1 and p.passage_id in vectors:
             # One sentence (a heading, a caption, a short note): its vector is the passage's, already made.
             out[p.passage_id] = (np.asarray(spans, dtype=np.int32).reshape(-1, 2), vectors[p.passage_id][None, :])
-        else:
-            todo.append(p)
+            continue
+        old_row = old_vectors.row(row_of[key]) if old_vectors is not None and key in row_of else None
+        if old_row is not None:  # the same sentences, read the same way, in an earlier build
+            got_spans, vecs = old_index.of_passage(old_row)
+            if len(got_spans) == len(spans):
+                out[p.passage_id] = (got_spans, np.asarray(vecs))
+                continue
+        todo.append(p)
     if todo:
         per_text, matrix = sentences.embed(encoder or Encoder(), [p.text for p in todo],
                                            [(defined or {}).get(p.doc_id, {}) for p in todo],

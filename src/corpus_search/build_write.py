@@ -20,8 +20,8 @@ from corpus_search import backends, generations
 from corpus_search.backends import KeywordDoc
 from corpus_search.build_plan import Source, corpus_hash
 from corpus_search.build_report import Progress, SourceReport
-from corpus_search.build_vectors import save_sentences
-from corpus_search.entities import AliasTable
+from corpus_search.build_vectors import Digests, save_sentences
+from corpus_search.entities import AliasTable, Tagger
 from corpus_search.errors import CorpusSearchError
 from corpus_search.generations import KEYWORD, STORE
 from corpus_search.models import STATUS_SKIPPED, Mention
@@ -30,8 +30,10 @@ from corpus_search.store import Store
 
 def write(gen: Path, sources: list[Source], previous: Path | None, mentions: list[Mention], table: AliasTable,
           vectors: dict[str, np.ndarray], models: dict, progress: Progress, unindexed: Sequence[SourceReport] = (),
-          corpus_dir: Path | None = None, sentence_vectors: dict | None = None) -> None:
-    """Write the generation: from a copy of the previous one when there is one, changing only what changed."""
+          corpus_dir: Path | None = None, sentence_vectors: dict | None = None, digests: Digests | None = None) -> None:
+    """Write the generation: from a copy of the previous one when there is one, changing only what changed.
+
+    `digests`: what the model read for each passage, kept so a later build finds these vectors by text."""
     kept = {s.record.doc_id for s in sources if s.reused}
     # Without a previous generation to copy (a first build, or a purge's fresh files) every source is written.
     new_sources = sources if previous is None else [s for s in sources if not s.reused]
@@ -78,6 +80,7 @@ def write(gen: Path, sources: list[Source], previous: Path | None, mentions: lis
     backends.vector_backend().save(gen, ids, matrix)
     if sentence_vectors is not None:
         save_sentences(gen, ids, sentence_vectors, dim)
+    (digests or Digests()).save(gen, ids)
     progress.advance(3)
 
     generations.write_manifest(
@@ -87,6 +90,7 @@ def write(gen: Path, sources: list[Source], previous: Path | None, mentions: lis
             "corpus_hash": corpus_hash(sources, [r for r in unindexed if r.status == STATUS_SKIPPED],
                                        corpus_dir / "_entities" if corpus_dir is not None else None),
             "models": models,
+            "tagger": Tagger().fingerprint(),  # tags of an equal text are taken from this generation while it matches
             **backends.chosen(),  # keyword_backend, vector_backend: only they may open this generation
             "vector_dim": dim,
             "counts": {"documents": len(sources), "passages": len(ids), "mentions": n_mentions},

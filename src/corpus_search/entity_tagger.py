@@ -15,6 +15,11 @@ from corpus_search.entity_patterns import FOR_MODEL, PATTERNS, load_patterns
 from corpus_search.errors import CorpusSearchError
 from corpus_search.models import Passage
 
+# Bump when the tagger makes something else of the same text (the model's name and version are in the
+# index's manifest already, and the patterns file and these tables in `fingerprint`): a build then tags
+# again the passages it would otherwise take from an earlier build by their text (build_entities).
+TAGGER_VERSION = "1"
+
 # NER needs only its own embedding layer: in the en_core_web_* pipelines `ner` carries
 # its own tok2vec, so the shared one (which feeds tagger and parser) is dead weight.
 UNUSED_PIPES = ["tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer", "morphologizer",
@@ -45,6 +50,17 @@ class Tagger:
                 nlp.add_pipe("entity_ruler", before="ner").add_patterns(patterns)
             self._nlp = nlp
         return self._nlp
+
+    def fingerprint(self) -> str:
+        """What besides a passage's text decides the tags: equal fingerprints tag equal texts alike."""
+        import hashlib
+
+        h = hashlib.sha256(f"{TAGGER_VERSION}\0{self.model}\0{sorted(DROPPED_LABELS)}\0{FOR_MODEL}\0".encode())
+        try:
+            h.update(Path(self.patterns).read_bytes())
+        except OSError:
+            h.update(b"no patterns")
+        return h.hexdigest()
 
     def tag(self, passages: Sequence[Passage], progress: Callable[[int], None] | None = None) -> list[RawMention]:
         nlp = self.nlp

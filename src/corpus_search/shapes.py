@@ -188,6 +188,7 @@ def build_report(r: BuildReport) -> dict[str, Any]:
         "sources": [{**dataclasses.asdict(s), "doc_id": s.doc_id or None} for s in r.sources],
         "annotations": r.annotations,
         **({"retries": r.retries} if r.retries else {}),
+        **({"work": r.work} if r.work else {}),
     }
 
 

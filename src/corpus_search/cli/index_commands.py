@@ -48,6 +48,12 @@ def build(ctx: click.Context, force: bool, retry: tuple[str, ...], as_json: bool
     click.echo(f"{report.passages} passage{'' if report.passages == 1 else 's'} from {sources} "
                f"source{'' if sources == 1 else 's'}{also}, {state} "
                f"({report.generation}, {report.seconds:.1f}s)")
+    found = report.work.get("tags_found_by_text", 0) + report.work.get("vectors_found_by_text", 0)
+    if found:
+        w = report.work
+        click.echo(f"tagged {w['tagged']} and embedded {w['embedded']} passages; of the passages read again, "
+                   f"{w['tags_found_by_text']} kept their tags and {w['vectors_found_by_text']} their vectors "
+                   "(the same text as in the last build)")
     for line in report.retries:
         click.echo(line)
     if report.annotations:
