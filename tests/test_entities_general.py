@@ -206,3 +206,18 @@ def test_a_bare_abbreviation_a_glossary_defines_is_that_entity(tagger):
     ])
     dod = [m for m in mentions if m.passage_id == "doc:0001" and m.text == "DOD"]
     assert dod and {m.name for m in dod} == {"Department of Defense"}
+
+
+def test_a_name_never_runs_on_into_the_label_of_the_field_below(tagger):
+    """A metadata block (Markdown front lines, an e-mail's headers): one field a line, read by the model as one."""
+    mentions = _mentions(tagger, [
+        "Russia’s Nuclear Weapons\nProduct Type: In Focus\nAuthor(s): Fink, Anya L.\n"
+        "Topics: Defense & Intelligence; Foreign Affairs",
+        "Kerr, Paul K.\nTopics: Nonproliferation",
+    ])
+    people = {m.text for m in mentions if m.label == "PERSON"}
+    assert people and not any("Topics" in p or "\n" in p for p in people), people
+    # a name that a line break splits in running text stays whole
+    (one,) = [m for m in _mentions(tagger, ["Gazprom signed the Power of\nSiberia contract in 2014."])
+              if "Siberia" in m.text]
+    assert one.text == "Power of\nSiberia"

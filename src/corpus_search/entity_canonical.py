@@ -24,6 +24,7 @@ _YEAR_BEFORE = re.compile(r"(?:1[89]|20)\d\d\s+(?=[A-Z])")
 # title's "... and Eligibility for Department of Veterans Affairs (VA) Benefits").
 _WORDS_BEFORE_DEPARTMENT = re.compile(r"((?:[A-Z][a-z]+\s+)+)(?:for|of|to|and|from|with)\s+(?=(?:the\s+)?(?:U\.S\.\s+)?"
                                       r"(?:Department|Ministry)\s+of\s+[A-Z])")
+_FIELD_LABEL = re.compile(r"[ \t]*(?:\([a-z]+\))?:")  # what follows a field's label: "Topics:", "Author(s):"
 _STATE_CODE = re.compile(r"[A-Z][a-z]+,\s$")  # what stands before a state's postal code: "Oshkosh, "
 
 
@@ -40,6 +41,12 @@ def canonicalize(raw: Sequence[RawMention], table: AliasTable,
         text, label = m.text[lo:hi], m.label
         doc_id = m.passage_id.rsplit(":", 1)[0]
         if ctx is not None:
+            # "Author: Fink, Anya L.\nTopics: Defense": the model reads a line break as a space, so a name
+            # ran on into the label of the field below it; a label ends its line's name.
+            cut = text.rfind("\n")
+            if cut > 0 and _FIELD_LABEL.match(ctx.texts.get(m.passage_id, ""), m.start + hi):
+                hi = lo + len(text[:cut].rstrip())
+                text = m.text[lo:hi]
             # "Trump Administration": the administration is named after a person the texts name.
             who = re.fullmatch(r"([A-Z][\w’'-]+) Administration", text)
             if who and who.group(1).lower() in ctx.person_parts:

@@ -26,7 +26,7 @@ RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phras
          "cited title")
 # Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
 # mentions: the build compares it with the index's manifest and canonicalises again.
-RULES_VERSION = "7"  # 7: a glossary table's "ABBR | Long Form" rows define abbreviations
+RULES_VERSION = "7"  # 7: glossary rows define abbreviations; a field label on the next line ends a name
 
 # Labels a user filters people, organisations and places by: the ones the noise rules guard.
 GUARDED = frozenset({"PERSON", "ORG", "GPE"})
