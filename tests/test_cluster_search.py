@@ -359,3 +359,5 @@ def test_rays_own_messages_go_to_stderr_never_stdout(tmp_path):
     assert any("crashed" in line for line in said), "".join(said)[-3000:]
     assert any("(raylet)" in line for line in said), "".join(said)[-3000:]
     assert out == ""
+    raylet = [line for line in said if "(raylet)" in line]
+    assert not any("\x1b[" in line for line in raylet), raylet  # a pipe gets no colour codes

@@ -12,6 +12,7 @@ to share the token with workers on other hosts.
 from __future__ import annotations
 
 import os
+import sys
 
 from corpus_search import config
 from corpus_search.errors import UsageError
@@ -95,6 +96,8 @@ def _ray_messages_to_stderr() -> None:
 
     to_stderr.corpus_search_to_stderr = True
     ray_worker.print_to_stdstream = to_stderr
+    if not sys.stderr.isatty():  # a log file or a pipe: no colour codes around "(raylet)" (Ray reads this per line)
+        os.environ.setdefault("RAY_COLOR_PREFIX", "0")
 
 
 def _ray_address(where: str) -> str:
