@@ -38,6 +38,8 @@ The agreement sets out volumes and a start date, but the price formula remains o
 
 Analysts in Moscow and Beijing read the memorandum differently: one side stresses the political signal, the other the commercial terms.
 """
+EDIT = ("A paragraph added in review: the memorandum's volumes were revised downward after the talks in Harbin, "
+        "and Rosneft asked for a separate clause on oil swaps.\n")
 NEW_RECORD = 'id = "bench-new"\ntitle = "A new memorandum on gas supplies"\ntype = "report"\nyear = 2026\n'
 
 
@@ -77,8 +79,8 @@ def main() -> None:
         (corpus / "bench-new.toml").write_text(NEW_RECORD, encoding="utf-8")
         out["incremental"] = build(corpus, index)
         out["unchanged"] = build(corpus, index)
-        first = sorted(corpus.glob("*.txt"))[0]
-        first.write_text(first.read_text(encoding="utf-8") + "\n\n" + NEW_DOC.split("\n\n")[1], encoding="utf-8")
+        first = sorted(p for p in corpus.glob("*.txt") if p.stem != "bench-new")[0]
+        first.write_text(first.read_text(encoding="utf-8") + "\n\n" + EDIT, encoding="utf-8")
         out["edited"] = build(corpus, index)
         out["reread"] = build(corpus, index, bumped=True)
         alone = tmp / "alone"
