@@ -221,3 +221,17 @@ def test_a_name_never_runs_on_into_the_label_of_the_field_below(tagger):
     (one,) = [m for m in _mentions(tagger, ["Gazprom signed the Power of\nSiberia contract in 2014."])
               if "Siberia" in m.text]
     assert one.text == "Power of\nSiberia"
+
+
+def test_an_abbreviation_in_mixed_case_of_a_term_names_nothing(tagger):
+    texts = [
+        "The consultation process culminates in the Services issuing a biological opinion (BiOp).",
+        "The BiOp concluded that the action would not jeopardize the species.",
+        "The Department of Defense (DoD) asked for an exemption.",
+    ]
+    passages = [Passage(f"doc:{i:04d}", "doc", i, t) for i, t in enumerate(texts)]
+    found = find_abbreviations(passages)
+    assert "BiOp" in found.terms and "BiOp" not in found.by_doc.get("doc", {})
+    assert found.by_doc["doc"]["DoD"] == "Department of Defense"
+    mentions = _mentions(tagger, texts)
+    assert not [m for m in mentions if "BiOp" in m.text], [(m.text, m.label) for m in mentions]

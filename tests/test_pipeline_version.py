@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RECORDED = ROOT / "tests" / "data" / "pipeline_fingerprint.json"
 SOURCES = [ROOT / "corpus" / "makocki-popescu-2016-chaillot.txt",
            ROOT / "corpus" / "alexeeva-lasserre-2018-china-perspectives.txt",
-           *sorted((ROOT / "bench" / "eval" / "fresh4_docs").glob("*.txt"))]  # tables, figures, notes
+           *sorted((ROOT / "bench" / "eval" / "fresh4_docs").glob("*.txt")),  # tables, figures, notes
+           ROOT / "bench" / "eval" / "entity_unseen5" / "R48907.txt",  # a glossary table ("DOD | Department of Defense")
+           ROOT / "bench" / "eval" / "entity_unseen4" / "LSB11421.txt"]  # an abbreviation in mixed case ("BiOp")
 
 
 def fingerprint() -> str:

@@ -31,7 +31,7 @@ def definitions(passages: Iterable[Passage]) -> dict[str, dict[str, str]]:
     document (capitalised or not: "energy efficient home improvement credit (EEHIC)" is a term, still
     defined); the most frequent long form of an abbreviation wins, ties to the first seen."""
     found: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    for d in definitions_in(passages):
+    for d in definitions_in(passages, for_model=True):
         plural = d.abbr.endswith("s") and d.abbr[:-1].isupper()  # "SSBNs" defines "SSBN"
         found[d.doc_id][d.abbr[:-1] if plural else d.abbr][d.long_form] += 1
     return {doc: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for doc, abbrs in found.items()}

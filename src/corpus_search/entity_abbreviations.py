@@ -160,8 +160,10 @@ def split_pairs(raw: Sequence[RawMention], table: AliasTable) -> list[RawMention
 
 # -- per document: "Long Form (ABBR)", "ABBR (Long Form)", spelled out elsewhere ----------
 # "(DOD)", and "(DOD, now using ...)" or "(NDAA; P.L. 118-31)": a definition may share its brackets;
-# a possessive long form defines its abbreviation in the possessive too ("The Metal Company's (TMC's)").
-_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:[’']s)?(?:\)|[,;]\s)")
+# a possessive long form defines its abbreviation in the possessive too ("The Metal Company's (TMC's)");
+# an abbreviation may mix cases ("DoD", "BiOp": two capitals, each with up to three small letters after it).
+_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?|[A-Z][a-z]{1,3}[A-Z][a-z]{1,3})(?:[’']s)?(?:\)|[,;]\s)")
+_PAREN_AFTER_V14 = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:[’']s)?(?:\)|[,;]\s)")  # what the model reads
 # A word that is itself an abbreviation spells all its letters into a longer one: "U.S.-Mexico-Canada
 # Agreement (USMCA)", "DOD Directive (DODD)".
 _SPELLED = re.compile(r"(?:[A-Z]\.){2,}|[A-Z]{2,5}")
@@ -287,15 +289,19 @@ class Definition(NamedTuple):
     named: bool  # capitalised as a name is; False for a term
 
 
-def definitions_in(passages: Iterable[Passage], glossaries: bool = False) -> Iterator[Definition]:
+def definitions_in(passages: Iterable[Passage], for_model: bool = False) -> Iterator[Definition]:
     """Every definition the passages make, in order. A long form before the brackets may be a term
-    ("foreign direct investment (FDI)"), and is then not `named`; one inside them ("DOD (Department
-    of Defense)") must be the whole bracket and capitalised, or it is no definition. `glossaries`: a
-    table's "ABBR | Long Form" rows define too (`glossary_rows`). The text the model embeds does not
-    read them yet: that would change the vectors of every index built before (a new PIPELINE_VERSION)."""
+    ("foreign direct investment (FDI)", "biological opinion (BiOp)"), and is then not `named`; one inside
+    them ("DOD (Department of Defense)") must be the whole bracket and capitalised, or it is no definition.
+    A glossary table's "ABBR | Long Form" rows define too (`glossary_rows`).
+
+    `for_model`: only the forms the text the model embeds spells out under this PIPELINE_VERSION (14): no
+    glossary rows, no mixed-case abbreviations but "DoD". Reading them would change the vectors of every
+    index built before; they join at the next version."""
+    paren_after = _PAREN_AFTER_V14 if for_model else _PAREN_AFTER
     for p in passages:
         flat = re.sub(r"\s+", " ", p.text)
-        for m in _PAREN_AFTER.finditer(flat):
+        for m in paren_after.finditer(flat):
             words = _WORDS.findall(flat[max(0, m.start() - 160):m.start()])
             name = expansion(m.group(1), words)
             long_form = name or expansion(m.group(1), words, capitalised=False)
@@ -306,7 +312,7 @@ def definitions_in(passages: Iterable[Passage], glossaries: bool = False) -> Ite
             long_form = expansion(m.group(1), words)
             if long_form and long_form == " ".join(words).rstrip("."):
                 yield Definition(p.doc_id, m.group(1), long_form, True)
-        if glossaries and " | " in flat:
+        if not for_model and " | " in flat:
             for abbr, long_form in glossary_rows(flat):
                 yield Definition(p.doc_id, abbr, long_form, _named(long_form))
 
@@ -342,7 +348,7 @@ def find_abbreviations(passages: Sequence[Passage]) -> Abbreviations:
     frequent expansion wins."""
     found: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
     lower: Counter[str] = Counter()
-    for d in definitions_in(passages, glossaries=True):
+    for d in definitions_in(passages):
         if d.named:
             found[d.doc_id][d.abbr][d.long_form] += 1
         else:
