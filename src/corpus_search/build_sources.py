@@ -18,23 +18,38 @@ from corpus_search.build_plan import Source
 from corpus_search.build_report import Progress
 from corpus_search.models import STATUS_OK, Document, Record
 from corpus_search.records import with_found
-from corpus_search.source_worker import Processed, process as run_worker
+from corpus_search.source_worker import BATCH_SIZE, Processed, batchable, process as run_worker, process_batch as run_batch
 
 
 def process_all(todo: list[Source], progress: Progress, ocr_cache: Path | None = None) -> None:
     """Each source in its own capped worker process, a few at once (the workers are separate
-    processes, so threads that only wait on them are enough)."""
+    processes, so threads that only wait on them are enough); small text files a batch to a worker
+    (source_worker.process_batch)."""
     workers = config.get_int("source_workers") or min(os.cpu_count() or 1, 4)
+    small = [src for src in todo if batchable(src.path)]
+    alone = [src for src in todo if not batchable(src.path)]
+    # As many batches as workers at least, so a folder of small files still keeps every worker busy.
+    size = max(1, min(BATCH_SIZE, -(-len(small) // max(1, workers))))
+    batches = [small[i:i + size] for i in range(0, len(small), size)]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(process, src, ocr_cache, progress) for src in todo]
+        futures = {pool.submit(process, src, ocr_cache, progress): 1 for src in alone}
+        futures.update({pool.submit(process_together, batch): len(batch) for batch in batches})
+        done = 0
         try:
-            for done, future in enumerate(as_completed(futures), 1):
+            for future in as_completed(futures):
                 future.result()
+                done += futures[future]
                 progress.advance(done)
         except BaseException:
             for future in futures:  # stopped (Ctrl-C, Cancel): start no further workers
                 future.cancel()
             raise
+
+
+def process_together(batch: list[Source]) -> None:
+    """Small text sources read in one worker (source_worker.process_batch), each becoming its document."""
+    for src, result in zip(batch, run_batch([(src.path, src.record) for src in batch])):
+        take(src, result, with_found(src.record, result.found))
 
 
 def process(src: Source, ocr_cache: Path | None = None, progress: Progress | None = None) -> None:

@@ -146,12 +146,7 @@ def process(path: Path, record: Record, ocr_cache: Path | None = None,
                               "timeout": timeout, "scratch": scratch, "ocr": use_ocr,
                               "ocr_cache": str(ocr_cache) if ocr_cache is not None else None,
                               "progress": str(progress_file)}).encode()
-        # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
-        # In the build's process group (no session of its own), so cancelling a build kills it too.
-        # Its only children are tesseract processes, which it stops before its own time cap (and
-        # which inherit its CPU limit), so a timeout needs to kill only this one.
-        argv = [sys.executable, "-P", "-c",
-                f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"]
+        argv = _worker_argv()
         stop = threading.Event()
         watcher = None
         if on_ocr_progress is not None:
@@ -168,6 +163,52 @@ def process(path: Path, record: Record, ocr_cache: Path | None = None,
     if run.timed_out:
         return Processed(STATUS_FAILED, time_cap_message(timeout))
     return _answer(run, memory_mb)
+
+
+def _worker_argv() -> list[str]:
+    # -P: neither the working folder nor this file's folder may shadow stdlib or pypdf imports.
+    # In the build's process group (no session of its own), so cancelling a build kills it too.
+    # Its only children are tesseract processes, which it stops before its own time cap (and
+    # which inherit its CPU limit), so a timeout needs to kill only this one.
+    return [sys.executable, "-P", "-c",
+            f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"]
+
+
+# Read many to a worker: formats with no pages to OCR and nothing inside them, in files this small. Starting a
+# worker costs about 0.1-0.2 s of imports, more than reading a small text file; a folder of a thousand notes paid
+# it a thousand times.
+BATCH_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
+BATCH_MAX_BYTES = 256 * 1024
+BATCH_SIZE = 16
+
+
+def batchable(path: Path) -> bool:
+    """Whether `path` may be read in one worker with others (process_batch)."""
+    try:
+        return path.suffix.lower() in BATCH_SUFFIXES and path.stat().st_size <= BATCH_MAX_BYTES
+    except OSError:
+        return False
+
+
+def process_batch(items: list[tuple[Path, Record]]) -> list[Processed]:
+    """Extract, clean and split small text sources in one worker process, under the caps one source has.
+
+    The answer is each source's, as `process` gives it. If the worker fails at all (a cap, a crash, an
+    answer that is not one per source), every source is read again in a worker of its own, so the one at
+    fault fails alone, with the message it would have had."""
+    if len(items) <= 1:
+        return [process(path, record) for path, record in items]
+    timeout = config.get_float("pdf_timeout")
+    memory_mb = config.get_int("pdf_memory_mb")
+    sweep_orphaned_scratch()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as scratch:
+        request = json.dumps({"batch": [{"path": str(path), "record": record.to_json()} for path, record in items],
+                              "memory_mb": memory_mb, "timeout": timeout, "scratch": scratch}).encode()
+        run = workers.run_json(_worker_argv(), request, timeout)
+    answers = run.result.get("results") if run.result is not None and run.result.get("kind") == "batch" else None
+    if not isinstance(answers, list) or len(answers) != len(items):
+        return [process(path, record) for path, record in items]
+    return [_answer(workers.Run(answer if isinstance(answer, dict) else None), memory_mb) for answer in answers]
 
 
 def _answer(run: workers.Run, memory_mb: int) -> Processed:
@@ -308,7 +349,11 @@ def main() -> int:
     out = sys.stdout
     sys.stdout = sys.stderr
     try:
-        data = json.dumps(_work(request, started), ensure_ascii=True)
+        if "batch" in request:  # small text sources (process_batch): any failure fails them all
+            answer = {"kind": "batch", "results": [_work({**request, **item}, started) for item in request["batch"]]}
+        else:
+            answer = _work(request, started)
+        data = json.dumps(answer, ensure_ascii=True)
     except MemoryError:
         data = json.dumps({"kind": "memory"})
     out.write(data)

@@ -1,0 +1,83 @@
+"""Small text sources are read many to a worker; what each becomes is what it becomes alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from corpus_search import source_worker, workers
+from corpus_search.api import build
+from corpus_search.models import STATUS_OK, Record
+from corpus_search.source_worker import batchable, process, process_batch
+from tests.conftest import CORPUS
+
+
+def _sources(folder):
+    """Real texts in the batchable formats, with an empty file and undecodable bytes among them."""
+    seed = (CORPUS / "alexeeva-lasserre-2018-china-perspectives.txt").read_text(encoding="utf-8")
+    paras = [p for p in seed.split("\n\n") if len(p) > 300][:6]
+    files = {
+        "a.txt": paras[0] + "\n\n" + paras[1],
+        "b.md": "# Gas talks\n\n**Author:** Ann Author\n\n" + paras[2] + "\n\n| Year | Volume |\n| --- | --- |\n| 2014 | 38 |\n",
+        "c.html": f"<html><head><title>Talks</title></head><body><h1>Talks</h1><p>{paras[3]}</p></body></html>",
+        "d.txt": "",
+        "e.htm": f"<p>{paras[4]}</p><p>{paras[5]}</p>",
+    }
+    out = []
+    for name, text in files.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        out.append((path, Record(doc_id=path.stem, title=name)))
+    raw = folder / "f.txt"
+    raw.write_bytes(b"Gazprom \xff\xfe signed\x00 the contract.\n\n" * 50)
+    out.append((raw, Record(doc_id="f", title="bytes")))
+    return out
+
+
+def test_a_batch_gives_each_source_what_it_gives_alone(tmp_path):
+    items = _sources(tmp_path)
+    assert all(batchable(path) for path, _ in items)
+    together = process_batch(items)
+    alone = [process(path, record) for path, record in items]
+    assert together == alone
+    assert [r.status for r in together].count(STATUS_OK) >= 4 and any(r.passages for r in together)
+
+
+def test_a_batch_that_fails_reads_each_source_again_alone(tmp_path, monkeypatch):
+    """A batch stopped at its cap (here: its worker's answer lost) costs only time: every source is read alone."""
+    items = _sources(tmp_path)
+    expected = [process(path, record) for path, record in items]
+    real = workers.run_json
+    batches = []
+
+    def batch_times_out(argv, request, timeout):
+        if b'"batch"' in request:
+            batches.append(request)
+            return workers.Run(None, timed_out=True)
+        return real(argv, request, timeout)
+
+    monkeypatch.setattr(source_worker.workers, "run_json", batch_times_out)
+    assert process_batch(items) == expected
+    assert len(batches) == 1
+
+
+@pytest.mark.parametrize("name, size, expected", [
+    ("note.txt", 1000, True), ("note.md", 1000, True), ("page.html", 1000, True),
+    ("big.txt", source_worker.BATCH_MAX_BYTES + 1, False),  # a large file keeps a worker of its own
+    ("report.pdf", 1000, False), ("mail.eml", 1000, False),  # pages to OCR, documents inside
+])
+def test_which_files_are_read_in_batches(tmp_path, name, size, expected):
+    path = tmp_path / name
+    path.write_bytes(b"a" * size)
+    assert batchable(path) is expected
+
+
+def test_a_build_of_many_small_files_reads_them_all(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    items = _sources(corpus)
+    report = build(corpus, tmp_path / "index")
+    by_id = {s.doc_id: s for s in report.sources}
+    assert set(by_id) == {record.doc_id for _, record in items}
+    alone = {record.doc_id: process(path, record) for path, record in items}
+    for doc_id, src in by_id.items():
+        assert (src.status, src.passages) == (alone[doc_id].status, len(alone[doc_id].passages)), doc_id
