@@ -127,3 +127,16 @@ def test_an_index_that_kept_no_digests_is_embedded_again(corpus, tmp_path, monke
     assert again.work["tags_found_by_text"] == 12  # the tagger's fingerprint is in the manifest
     third = build(corpus, index, force=True)  # --force tries everything again, whatever it finds
     assert third.work["tagged"] == third.work["embedded"] == 12
+
+
+def test_digest_files_that_are_not_ours_are_ignored_never_unpickled(tmp_path):
+    """An index folder from elsewhere: a pickled array or one of the wrong shape finds nothing by text."""
+    ids = ["doc:0000", "doc:0001"]
+    np.save(tmp_path / build_vectors.PASSAGE_DIGESTS, np.array([{"x": 1}, None], dtype=object), allow_pickle=True)
+    np.save(tmp_path / build_vectors.SENTENCE_DIGESTS, np.zeros((3, 16), dtype=np.uint8))
+    found = build_vectors.Digests.of_generation(tmp_path, ids)
+    assert found.passage == {} and found.sentences == {}
+    good = build_vectors.Digests(passage={"doc:0000": b"\x01" * 16}, sentences={"doc:0001": b"\x02" * 16})
+    good.save(tmp_path, ids)
+    again = build_vectors.Digests.of_generation(tmp_path, ids)
+    assert again.passage == {"doc:0000": b"\x01" * 16} and again.sentences == {"doc:0001": b"\x02" * 16}

@@ -744,6 +744,7 @@ ALLOWED_FILES = [
     r"sentence_vectors\.npy", r"sentence_spans\.npy",  # issue 16: plain arrays, loaded with allow_pickle=False
     r"vector_basis\.npy", r"vectors_reduced\.npy",  # issue 16's vector first pass: plain float32 arrays too
     r"vector_rows\.json",  # the digest of the vector rows' order (one row mask per filter): a JSON string
+    r"passage_digests\.npy", r"sentence_digests\.npy",  # what the model read per row: uint8 arrays, allow_pickle=False
     r"keyword/_passages_\d+\.toc", r"keyword/passages_[a-z0-9]+\.seg", r"keyword/passages_WRITELOCK",
     r"keyword/bm25_[a-z_]+\.npy", r"keyword/bm25\.json",
 ]
