@@ -129,6 +129,25 @@ def test_an_index_that_kept_no_digests_is_embedded_again(corpus, tmp_path, monke
     assert third.work["tagged"] == third.work["embedded"] == 12
 
 
+def test_what_an_older_index_carried_over_is_digested_at_the_next_build(corpus, tmp_path, monkeypatch):
+    """Built before digests: the next build that changes anything digests what it carries over, so the
+    version change after it embeds only what changed."""
+    index = tmp_path / "index"
+    with monkeypatch.context() as m:
+        m.setattr(build_vectors.Digests, "save", lambda self, gen, ids: None)
+        build(corpus, index)
+    before = _snapshot(index)
+    (corpus / "third.txt").write_text(_paragraphs(13)[12] + "\n", encoding="utf-8")  # one new source
+    added = build(corpus, index)
+    assert added.work["embedded"] == 1 and {s.doc_id: s.reused for s in added.sources}["first"]
+    monkeypatch.setattr(build_plan, "PIPELINE_VERSION", build_plan.PIPELINE_VERSION + "-next")
+    bumped = build(corpus, index)
+    assert bumped.work == {"tagged": 0, "tags_found_by_text": 13, "embedded": 0, "vectors_found_by_text": 13}
+    after = _snapshot(index)
+    for text, (vec, _, _, svecs) in before.items():  # taken, not made again: bit for bit
+        assert np.array_equal(vec, after[text][0]) and np.array_equal(svecs, after[text][3])
+
+
 def test_digest_files_that_are_not_ours_are_ignored_never_unpickled(tmp_path):
     """An index folder from elsewhere: a pickled array or one of the wrong shape finds nothing by text."""
     ids = ["doc:0000", "doc:0001"]

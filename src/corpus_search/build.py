@@ -126,6 +126,7 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
                                            defined))
     sentence_vectors = build_vectors.sentence_vectors(all_passages, reread, previous_gen, encoder, vectors, defined,
                                                       digests, old)
+    build_vectors.fill_in(digests, all_passages)  # what an index from before digests carried over
     timings["embeddings"] = time.perf_counter() - t
     t = time.perf_counter()
     raw = tagger.result(lambda n: progress.advance(n + len(need)))

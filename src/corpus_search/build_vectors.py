@@ -98,6 +98,24 @@ def found_by_text(previous: Previous | None, old: Digests, passages: list[Passag
     return {pid: got[old_pid] for pid, old_pid in pairs if old_pid in got}
 
 
+def fill_in(digests: Digests, passages: list[Passage]) -> int:
+    """Digest the passages carried over without one (an index built before digests were kept), so a later
+    version change finds their vectors by text too. Their vectors were made by this very pipeline version
+    (their sources' keys hold it), so what the model read is what it reads now. Returns how many."""
+    lacking = [p for p in passages if p.passage_id not in digests.passage or p.passage_id not in digests.sentences]
+    if not lacking:
+        return 0
+    docs = {p.doc_id for p in lacking}
+    defined = embedding_text.definitions(p for p in passages if p.doc_id in docs)
+    for p, text in zip(lacking, embedding_text.texts_for(lacking, defined)):
+        digests.passage.setdefault(p.passage_id, digest([text]))
+        if p.passage_id not in digests.sentences:
+            spans, texts = sentences.model_sentences(p.text, defined.get(p.doc_id, {}),
+                                                     embedding_text.float_title(p.section))
+            digests.sentences[p.passage_id] = digest(texts, spans)
+    return len(lacking)
+
+
 def embed(encoder: Encoder, passages: list[Passage], progress: Callable[[int], None],
           defined: dict[str, dict[str, str]] | None = None) -> dict[str, np.ndarray]:
     """passage id -> vector for passages that have none yet; `defined`: each document's abbreviations
