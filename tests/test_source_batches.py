@@ -8,6 +8,7 @@ from corpus_search import source_worker, workers
 from corpus_search.api import build
 from corpus_search.models import STATUS_OK, Record
 from corpus_search.source_worker import batchable, process, process_batch
+from tests import formats_fixtures as F
 from tests.conftest import CORPUS
 
 
@@ -30,6 +31,10 @@ def _sources(folder):
     raw = folder / "f.txt"
     raw.write_bytes(b"Gazprom \xff\xfe signed\x00 the contract.\n\n" * 50)
     out.append((raw, Record(doc_id="f", title="bytes")))
+    if F.available():  # Word and EPUB files of a real report, and two zip bombs small enough to be batched
+        made = [F.docx(F.IRAN_MD, folder / "g.docx"), F.pandoc(F.RUSSIA_MD, folder / "h.epub", "-M", "title=Russia"),
+                F.zip_bomb_docx(folder / "i.docx", megabytes=50), F.entity_bomb_docx(folder / "j.docx")]
+        out += [(path, Record(doc_id=path.stem, title=path.name)) for path in made]
     return out
 
 
@@ -63,7 +68,8 @@ def test_a_batch_that_fails_reads_each_source_again_alone(tmp_path, monkeypatch)
 @pytest.mark.parametrize("name, size, expected", [
     ("note.txt", 1000, True), ("note.md", 1000, True), ("page.html", 1000, True),
     ("big.txt", source_worker.BATCH_MAX_BYTES + 1, False),  # a large file keeps a worker of its own
-    ("report.pdf", 1000, False), ("mail.eml", 1000, False),  # pages to OCR, documents inside
+    ("report.pdf", 1000, False), ("mail.eml", 1000, False), ("box.mbox", 1000, False),  # OCR, documents inside
+    ("letter.docx", 1000, True), ("book.epub", 1000, True),
 ])
 def test_which_files_are_read_in_batches(tmp_path, name, size, expected):
     path = tmp_path / name

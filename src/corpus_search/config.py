@@ -35,7 +35,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_zip_ratio", "200", "Highest compression ratio a part over 1 MiB of a zipped source may declare (Word XML is about 10:1); a zip bomb's is far higher."),
     Setting("max_attachments", "500", "Most attachments (or mbox messages) read from one e-mail source; how many more were left out is said in its message."),
     Setting("source_workers", "0", "Sources processed at once, each in its own capped worker process (0: one per CPU, at most 4); "
-            "small text files (.txt, .md, .html up to 256 KB) go up to 16 to a worker, and one by one again if that worker fails."),
+            "small text, Word and EPUB files (up to 256 KB) go up to 16 to a worker, and one by one again if that worker fails."),
     Setting("wordlist", "/usr/share/dict/words", "Word list (one word a line; Debian's wamerican) whose lower-case "
             "entries count as ordinary words, so a lone \"Background\" or \"Financial\" is never a name; empty: only "
             "the corpus's own lower-case words count."),

@@ -174,10 +174,11 @@ def _worker_argv() -> list[str]:
             f"import sys; sys.path.insert(0, {_SRC!r}); from corpus_search.source_worker import main; sys.exit(main())"]
 
 
-# Read many to a worker: formats with no pages to OCR and nothing inside them, in files this small. Starting a
-# worker costs about 0.1-0.2 s of imports, more than reading a small text file; a folder of a thousand notes paid
-# it a thousand times.
-BATCH_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
+# Read many to a worker: formats with no pages to OCR and no documents inside them, in files this small. Starting
+# a worker costs about 0.1-0.2 s of imports, more than reading a small text or Word file; a folder of a thousand
+# notes paid it a thousand times. A Word or EPUB zip bomb stops at the extractor's own limits or at the batch's caps
+# (then each file is read again alone).
+BATCH_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".epub"})
 BATCH_MAX_BYTES = 256 * 1024
 BATCH_SIZE = 16
 
