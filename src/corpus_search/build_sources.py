@@ -23,7 +23,7 @@ from corpus_search.source_worker import BATCH_SIZE, Processed, batchable, proces
 
 def process_all(todo: list[Source], progress: Progress, ocr_cache: Path | None = None) -> None:
     """Each source in its own capped worker process, a few at once (the workers are separate
-    processes, so threads that only wait on them are enough); small text files a batch to a worker
+    processes, so threads that only wait on them are enough); small files (text, Word, EPUB) a batch to a worker
     (source_worker.process_batch)."""
     workers = config.get_int("source_workers") or min(os.cpu_count() or 1, 4)
     small = [src for src in todo if batchable(src.path)]
@@ -47,7 +47,7 @@ def process_all(todo: list[Source], progress: Progress, ocr_cache: Path | None =
 
 
 def process_together(batch: list[Source]) -> None:
-    """Small text sources read in one worker (source_worker.process_batch), each becoming its document."""
+    """Small sources read in one worker (source_worker.process_batch), each becoming its document."""
     for src, result in zip(batch, run_batch([(src.path, src.record) for src in batch])):
         take(src, result, with_found(src.record, result.found))
 

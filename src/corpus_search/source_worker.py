@@ -192,7 +192,7 @@ def batchable(path: Path) -> bool:
 
 
 def process_batch(items: list[tuple[Path, Record]]) -> list[Processed]:
-    """Extract, clean and split small text sources in one worker process, under the caps one source has.
+    """Extract, clean and split small sources (`batchable`) in one worker process, under one source's caps.
 
     The answer is each source's, as `process` gives it. If the worker fails at all (a cap, a crash, an
     answer that is not one per source), every source is read again in a worker of its own, so the one at
@@ -350,7 +350,7 @@ def main() -> int:
     out = sys.stdout
     sys.stdout = sys.stderr
     try:
-        if "batch" in request:  # small text sources (process_batch): any failure fails them all
+        if "batch" in request:  # small sources (process_batch): any failure fails them all
             answer = {"kind": "batch", "results": [_work({**request, **item}, started) for item in request["batch"]]}
         else:
             answer = _work(request, started)
