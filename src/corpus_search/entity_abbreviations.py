@@ -162,8 +162,10 @@ def split_pairs(raw: Sequence[RawMention], table: AliasTable) -> list[RawMention
 # "(DOD)", and "(DOD, now using ...)" or "(NDAA; P.L. 118-31)": a definition may share its brackets;
 # a possessive long form defines its abbreviation in the possessive too ("The Metal Company's (TMC's)");
 # an abbreviation may mix cases ("DoD", "BiOp": two capitals, each with up to three small letters after it).
-_PAREN_AFTER = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?|[A-Z][a-z]{1,3}[A-Z][a-z]{1,3})(?:[’']s)?(?:\)|[,;]\s)")
-_PAREN_AFTER_V14 = re.compile(r"\(([A-Z][A-Za-z]?[A-Z&]{1,7}s?)(?:[’']s)?(?:\)|[,;]\s)")  # what the model reads
+_ABBR = r"[A-Z][A-Za-z]?[A-Z&]{1,7}s?"  # "DOD", "DoD", "SSBNs"
+_MIXED = r"[A-Z][a-z]{1,3}[A-Z][a-z]{1,3}"  # "BiOp"
+_PAREN_AFTER = re.compile(rf"\(({_ABBR}|{_MIXED})(?:[’']s)?(?:\)|[,;]\s)")
+_PAREN_AFTER_V14 = re.compile(rf"\(({_ABBR})(?:[’']s)?(?:\)|[,;]\s)")  # what the model reads
 # A word that is itself an abbreviation spells all its letters into a longer one: "U.S.-Mexico-Canada
 # Agreement (USMCA)", "DOD Directive (DODD)".
 _SPELLED = re.compile(r"(?:[A-Z]\.){2,}|[A-Z]{2,5}")
@@ -317,8 +319,7 @@ def definitions_in(passages: Iterable[Passage], for_model: bool = False) -> Iter
                 yield Definition(p.doc_id, abbr, long_form, _named(long_form))
 
 
-# A glossary's cell: "DOD", "DoD", "SSBNs".
-_CELL_ABBR = re.compile(r"[A-Z][A-Za-z]?[A-Z&]{1,7}s?")
+_CELL_ABBR = re.compile(_ABBR)  # a glossary's first cell
 
 
 def glossary_rows(text: str) -> Iterator[tuple[str, str]]:
