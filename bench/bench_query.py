@@ -188,11 +188,15 @@ def bench_first_pass(index: Path, rounds: int) -> dict:
     corpus = Corpus.open(index)
     env = "CORPUS_SEARCH_FIRST_PASS_MIN_ROWS"
     threads = "CORPUS_SEARCH_SCAN_THREADS"
+    bf16 = "CORPUS_SEARCH_FIRST_PASS_BF16"
     sides = {"exact": {env: str(10**12), threads: "0"}, "first pass": {threads: "0"},
              "first pass, 1 BLAS thread": {threads: "1"}, "exact, 1 BLAS thread": {env: str(10**12), threads: "1"}}
+    if corpus.vectors.scans_bf16():  # "first pass" is in bfloat16: float32 beside it
+        sides["first pass float32, 1 BLAS thread"] = {threads: "1", bf16: "0"}
 
     def use(side):
         os.environ.pop(env, None)
+        os.environ.pop(bf16, None)
         os.environ.update(sides[side])
 
     res: dict = {"index": str(index), "passages": len(corpus.vectors),
@@ -238,24 +242,34 @@ def bench_first_pass(index: Path, rounds: int) -> dict:
     matrix = corpus.vectors.matrix
     pvecs = [np.asarray(matrix[i]) for i in range(0, len(matrix), max(1, len(matrix) // 200))][:200]
     out: dict = {}
-    for label, vecs in (("queries", qvecs), ("passage vectors", pvecs)):
-        got = {}
-        for side in ("exact", "first pass"):
-            use(side)
-            got[side] = [[pid for pid, _ in corpus.searcher._semantic(v, depth, None)] for v in vecs]
-        ex, fp = got["exact"], got["first pass"]
-        out[f"semantic top-10 identical, {label}"] = float(np.mean([a[:10] == b[:10] for a, b in zip(ex, fp)]))
-        out[f"semantic recall@10, {label}"] = float(np.mean([len(set(a[:10]) & set(b[:10])) / 10 for a, b in zip(ex, fp)]))
-        out[f"semantic recall@{depth}, {label}"] = float(np.mean([len(set(a) & set(b)) / max(1, len(a))
-                                                                   for a, b in zip(ex, fp)]))
-    for mode in ("semantic", "hybrid"):
-        got = {}
-        for side in ("exact", "first pass"):
-            use(side)
-            got[side] = [[h.passage.passage_id for h in corpus.search(q, mode=mode).hits] for q in QUERIES]
-        ex, fp = got["exact"], got["first pass"]
-        out[f"{mode} search top-10 identical, queries"] = float(np.mean([a == b for a, b in zip(ex, fp)]))
-        out[f"{mode} search recall@10, queries"] = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ex, fp)]))
+    # A first pass in bfloat16 (where this process encodes with torch on a CPU that has it) against one in float32.
+    variants = {"first pass": "auto", "first pass float32": "0"} if corpus.vectors.scans_bf16() else {"first pass": "0"}
+    for variant, setting in variants.items():
+        tag = "" if variant == "first pass" else " (float32)"
+        if variant == "first pass" and len(variants) > 1:
+            out["first pass in bfloat16"] = True
+        for label, vecs in (("queries", qvecs), ("passage vectors", pvecs)):
+            got = {}
+            for side in ("exact", "first pass"):
+                use(side)
+                os.environ[bf16] = setting
+                got[side] = [[pid for pid, _ in corpus.searcher._semantic(v, depth, None)] for v in vecs]
+            ex, fp = got["exact"], got["first pass"]
+            out[f"semantic top-10 identical, {label}{tag}"] = float(np.mean([a[:10] == b[:10] for a, b in zip(ex, fp)]))
+            out[f"semantic recall@10, {label}{tag}"] = float(np.mean([len(set(a[:10]) & set(b[:10])) / 10
+                                                                     for a, b in zip(ex, fp)]))
+            out[f"semantic recall@{depth}, {label}{tag}"] = float(np.mean([len(set(a) & set(b)) / max(1, len(a))
+                                                                          for a, b in zip(ex, fp)]))
+        for mode in ("semantic", "hybrid"):
+            got = {}
+            for side in ("exact", "first pass"):
+                use(side)
+                os.environ[bf16] = setting
+                got[side] = [[h.passage.passage_id for h in corpus.search(q, mode=mode).hits] for q in QUERIES]
+            ex, fp = got["exact"], got["first pass"]
+            out[f"{mode} search top-10 identical, queries{tag}"] = float(np.mean([a == b for a, b in zip(ex, fp)]))
+            out[f"{mode} search recall@10, queries{tag}"] = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(ex, fp)]))
+        os.environ.pop(bf16, None)
     res["quality"] = out
     use("first pass")
     corpus.close()

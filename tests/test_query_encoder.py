@@ -56,6 +56,28 @@ def test_torch_backend_leaves_torchs_thread_count_as_it_found_it():
         torch.set_num_threads(before)
 
 
+def test_overlapping_torch_users_put_the_thread_count_back_once_the_last_leaves():
+    """Two threads of the app (an encoding and a scan) overlap: the count is 1 while either runs, and the process's
+    own count comes back when both are done, whatever order they leave in."""
+    import torch
+
+    from corpus_search.query_encoder import one_torch_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        first, second = one_torch_thread(), one_torch_thread()
+        first.__enter__()
+        assert torch.get_num_threads() == 1
+        second.__enter__()
+        first.__exit__(None, None, None)
+        assert torch.get_num_threads() == 1  # the second user is still inside
+        second.__exit__(None, None, None)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("setting, few, expected", [
     ("auto", True, "numpy"), ("auto", False, "torch"),
     ("numpy", False, "numpy"), ("torch", True, "torch"), (" Torch ", True, "torch"),

@@ -35,9 +35,20 @@ def _exact(monkeypatch):
     monkeypatch.setenv("CORPUS_SEARCH_FIRST_PASS_MIN_ROWS", str(10**12))
 
 
-def _first_pass(monkeypatch, rescore: int = 30):
+def _first_pass(monkeypatch, rescore: int = 30, bf16: str = "auto"):
     monkeypatch.setenv("CORPUS_SEARCH_FIRST_PASS_MIN_ROWS", "0")
     monkeypatch.setenv("CORPUS_SEARCH_FIRST_PASS_RESCORE", str(rescore))
+    monkeypatch.setenv("CORPUS_SEARCH_FIRST_PASS_BF16", bf16)
+
+
+def _bf16_available() -> bool:
+    from corpus_search.query_encoder import bf16_is_fast
+
+    return bf16_is_fast()
+
+
+# The first pass as the app and the API run it (bfloat16, where the CPU has it), and in float32 (a CLI search).
+PRECISIONS = [pytest.param("auto", id="bf16"), pytest.param("0", id="float32")]
 
 
 def test_the_build_saves_a_first_pass_the_checksums_cover(built_index, corpus):
@@ -48,23 +59,25 @@ def test_the_build_saves_a_first_pass_the_checksums_cover(built_index, corpus):
     assert corpus.vectors.reduced.shape == (len(corpus.vectors), 96)
 
 
+@pytest.mark.parametrize("bf16", PRECISIONS)
 @pytest.mark.parametrize("query", QUERIES)
-def test_the_first_pass_finds_the_exact_top_10(corpus, monkeypatch, query):
+def test_the_first_pass_finds_the_exact_top_10(corpus, monkeypatch, query, bf16):
     qvec = corpus.encode_query(query)
     _exact(monkeypatch)
     exact = corpus.vectors.search(qvec, k=10)
-    _first_pass(monkeypatch)  # the pool: max(30, 4 x 10) = 40 rows of 507 re-scored
+    _first_pass(monkeypatch, bf16=bf16)  # the pool: max(30, 4 x 10) = 40 rows of 507 re-scored
     fast = corpus.vectors.search(qvec, k=10)
     assert [pid for pid, _ in fast] == [pid for pid, _ in exact]
     assert np.allclose([s for _, s in fast], [s for _, s in exact], atol=1e-6)  # exact scores, not approximations
 
 
+@pytest.mark.parametrize("bf16", PRECISIONS)
 @pytest.mark.parametrize("mode", ["semantic", "hybrid"])
-def test_search_results_are_the_same_with_the_first_pass(corpus, monkeypatch, mode):
+def test_search_results_are_the_same_with_the_first_pass(corpus, monkeypatch, mode, bf16):
     monkeypatch.setenv("CORPUS_SEARCH_CANDIDATES", "50")  # a pool of 4 x 50 = 200 rows, under half the index
     _exact(monkeypatch)
     exact = [[h.passage.passage_id for h in corpus.search(q, mode=mode).hits] for q in QUERIES]
-    _first_pass(monkeypatch)
+    _first_pass(monkeypatch, bf16=bf16)
     fast = [[h.passage.passage_id for h in corpus.search(q, mode=mode).hits] for q in QUERIES]
     assert fast == exact
 
@@ -159,12 +172,15 @@ def _every_row_scored(corpus, qvec, depth, min_chars, allowed=None):
     return [(ids[i], float(scores[i])) for i in rows[:depth]]
 
 
-@pytest.mark.parametrize("first_pass", [False, True])
+@pytest.mark.parametrize("first_pass", [False, "auto", "0"], ids=["exact", "first pass bf16", "first pass float32"])
 @pytest.mark.parametrize("filtered", [False, True])
 def test_the_semantic_side_ranks_as_scoring_every_passage_and_long_passage_sentence(corpus, monkeypatch, first_pass,
                                                                                       filtered):
     monkeypatch.setenv("CORPUS_SEARCH_LONG_PASSAGE_CHARS", "800")  # more long passages than the default makes
-    (_first_pass if first_pass else _exact)(monkeypatch)
+    if first_pass:
+        _first_pass(monkeypatch, bf16=first_pass)
+    else:
+        _exact(monkeypatch)
     allowed = corpus.searcher.allowed_passages(Filters(entities=("China",))) if filtered else None
     long_ones = sum(len(p.text) > 800 for p in corpus.store.get_passages(corpus.vectors.ids).values())
     assert long_ones > 20
@@ -180,7 +196,8 @@ def test_the_semantic_side_ranks_as_scoring_every_passage_and_long_passage_sente
             assert {pid for pid, _ in got} <= allowed
 
 
-def test_long_passages_sentences_are_first_scanned_reduced_and_only_the_best_scored_exactly(corpus, monkeypatch):
+@pytest.mark.parametrize("bf16", PRECISIONS)
+def test_long_passages_sentences_are_first_scanned_reduced_and_only_the_best_scored_exactly(corpus, monkeypatch, bf16):
     """The sentence scan of long passages takes the same first pass as the passage vectors: with it, only the
     pool's sentences get a score (the rest -inf), and those are the exact cosines; the ranking above shows
     the semantic side's top 10 is still the exact one."""
@@ -193,8 +210,12 @@ def test_long_passages_sentences_are_first_scanned_reduced_and_only_the_best_sco
     qvec = corpus.encode_query(QUERIES[0])
     _exact(monkeypatch)
     exact = searcher._long_scores(rows, owners, starts, qvec, 50, None)
-    _first_pass(monkeypatch)  # a pool of max(30, 4 x 50) = 200 of the 858 sentences of passages over 800 characters
+    _first_pass(monkeypatch, bf16=bf16)  # a pool of max(30, 4 x 50) = 200 of the 858 sentences over 800 characters
     fast = searcher._long_scores(rows, owners, starts, qvec, 50, None)
+    if bf16 == "auto" and _bf16_available():
+        import torch
+
+        assert searcher.sentences.long_reduced(rows, corpus.vectors.basis, True).dtype == torch.bfloat16
     assert len(rows) > 400 and np.isfinite(exact).all()
     scored = np.isfinite(fast)
     assert scored.sum() == 200 and np.allclose(fast[scored], exact[scored], atol=1e-6)
@@ -237,3 +258,47 @@ def test_backends_whose_rows_differ_share_no_mask(tmp_path):
     allowed = Allowed({"a:1"})
     assert x.allowed_mask(allowed).tolist() == [True, False, False]
     assert y.allowed_mask(allowed).tolist() == [False, False, True]
+
+
+def test_the_app_and_api_scan_in_bf16_where_the_cpu_has_it_and_a_cli_search_in_float32(built_index, monkeypatch):
+    """Corpus.open (the app, the API) encodes with torch, so its first pass runs in bfloat16 when the CPU multiplies
+    it natively; `few_queries` (a CLI search) never imports torch for it; the setting turns it off; a bad value is an error."""
+    from corpus_search.api import Corpus
+    from corpus_search.errors import UsageError
+
+    _first_pass(monkeypatch)
+    monkeypatch.setenv("CORPUS_SEARCH_CANDIDATES", "50")  # a pool of 200 rows, under half the index: a first pass runs
+    monkeypatch.setenv("CORPUS_SEARCH_QUERY_ENCODER", "auto")
+    api = Corpus.open(built_index)
+    cli = Corpus.open(built_index, few_queries=True)
+    try:
+        api.search("Power of Siberia gas contract price", mode="semantic")
+        cli.search("Power of Siberia gas contract price", mode="semantic")
+        assert api.vectors.scans_bf16() == _bf16_available()
+        if _bf16_available():
+            import torch
+
+            assert api.vectors._bf16.dtype == torch.bfloat16 and tuple(api.vectors._bf16.shape) == api.vectors.reduced.shape
+        assert not cli.vectors.scans_bf16() and cli.vectors._bf16 is None
+        monkeypatch.setenv("CORPUS_SEARCH_FIRST_PASS_BF16", "0")
+        assert not api.vectors.scans_bf16()
+        monkeypatch.setenv("CORPUS_SEARCH_FIRST_PASS_BF16", "half")
+        with pytest.raises(UsageError, match="first_pass_bf16"):
+            api.search("Power of Siberia", mode="semantic")
+    finally:
+        api.close()
+        cli.close()
+
+
+def test_reduced_scores_in_bf16_are_close_to_float32(corpus):
+    """The bfloat16 scan is an approximation of the float32 one (about 3 significant digits), never another ranking."""
+    if not _bf16_available():
+        pytest.skip("this CPU has no native bfloat16: the first pass stays in float32")
+    from corpus_search.vector_index import reduced_scores, to_bf16
+
+    reduced = np.asarray(corpus.vectors.reduced)
+    q = corpus.encode_query("trade settled in national currencies") @ corpus.vectors.basis
+    exact, half = reduced_scores(reduced, q), reduced_scores(to_bf16(reduced), q)
+    assert half.dtype == np.float32 and half.shape == exact.shape
+    assert np.abs(half - exact).max() < 0.02 and np.corrcoef(half, exact)[0, 1] > 0.999
+    assert len(set(np.argsort(-half)[:20]) & set(np.argsort(-exact)[:20])) >= 17

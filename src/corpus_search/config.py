@@ -86,6 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
             "vectors, on the same directions; 0: the build saves none and every scan is exact."),
     Setting("first_pass_rescore", "2000", "Semantic search: rows (passages, or long passages' sentences) the reduced first pass hands on "
             "to be re-scored exactly with the full vectors (at least 4 x the candidates asked for); more is closer to an exact scan and slower."),
+    Setting("first_pass_bf16", "auto", "auto: where queries are encoded with torch (see query_encoder) and the CPU multiplies "
+            "bfloat16 natively, semantic search's reduced first passes run in bfloat16, reading half the bytes; their best rows "
+            "are still re-scored exactly in float32. 0: always float32."),
     Setting("query_encoder", "auto", "How queries are embedded: numpy (starts at once), torch (about twice as fast a query, "
             "but importing torch costs about 1 s) or auto: torch in a process that runs many searches (the app, the API, "
             "`batch`), numpy in a CLI `search`. The vectors agree to 1e-6."),

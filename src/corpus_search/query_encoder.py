@@ -17,6 +17,7 @@ search that answers one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import struct
@@ -26,6 +27,43 @@ from pathlib import Path
 import numpy as np
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
+
+_torch_lock = threading.Lock()
+_torch_users = 0
+_torch_saved = 1
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """Torch on one thread while inside (queries and scans are small: threads only fight on a busy machine).
+
+    The process's own count is put back when the last user leaves, so overlapping users (two threads of the
+    app) cannot leave it at 1 for the build's embedding model."""
+    global _torch_users, _torch_saved
+    import torch
+
+    with _torch_lock:
+        if _torch_users == 0:
+            _torch_saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _torch_users += 1
+    try:
+        yield
+    finally:
+        with _torch_lock:
+            _torch_users -= 1
+            if _torch_users == 0:
+                torch.set_num_threads(_torch_saved)
+
+
+def bf16_is_fast() -> bool:
+    """Whether this CPU multiplies bfloat16 natively (oneDNN says so); without it torch emulates it, slowly."""
+    try:
+        import torch
+
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (ImportError, AttributeError, RuntimeError):
+        return False
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
@@ -209,22 +247,17 @@ class QueryEncoder:
         import torch
         import torch.nn.functional as F
 
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with torch.inference_mode():
-                x = torch.from_numpy(self._embed(text))
-                n, d = x.shape
-                heads, hd = self.heads, d // self.heads
-                for qkv, qkv_b, attn_out, attn_b, ln1_w, ln1_b, inter, inter_b, out, out_b, ln2_w, ln2_b in self._torch:
-                    y = torch.addmm(qkv_b, x, qkv)
-                    q, k, v = (y[:, j * d:(j + 1) * d].reshape(n, heads, hd).transpose(0, 1) for j in range(3))
-                    ctx = F.scaled_dot_product_attention(q, k, v).transpose(0, 1).reshape(n, d)
-                    x = F.layer_norm(torch.addmm(attn_b, ctx, attn_out) + x, (d,), ln1_w, ln1_b, self.eps)
-                    h = F.gelu(torch.addmm(inter_b, x, inter))  # BERT's exact (erf) GELU, as _gelu
-                    x = F.layer_norm(torch.addmm(out_b, h, out) + x, (d,), ln2_w, ln2_b, self.eps)
-                pooled = x.mean(0).numpy()  # no padding: every token counts (the model's mean pooling)
-        finally:
-            torch.set_num_threads(threads)
+        with one_torch_thread(), torch.inference_mode():
+            x = torch.from_numpy(self._embed(text))
+            n, d = x.shape
+            heads, hd = self.heads, d // self.heads
+            for qkv, qkv_b, attn_out, attn_b, ln1_w, ln1_b, inter, inter_b, out, out_b, ln2_w, ln2_b in self._torch:
+                y = torch.addmm(qkv_b, x, qkv)
+                q, k, v = (y[:, j * d:(j + 1) * d].reshape(n, heads, hd).transpose(0, 1) for j in range(3))
+                ctx = F.scaled_dot_product_attention(q, k, v).transpose(0, 1).reshape(n, d)
+                x = F.layer_norm(torch.addmm(attn_b, ctx, attn_out) + x, (d,), ln1_w, ln1_b, self.eps)
+                h = F.gelu(torch.addmm(inter_b, x, inter))  # BERT's exact (erf) GELU, as _gelu
+                x = F.layer_norm(torch.addmm(out_b, h, out) + x, (d,), ln2_w, ln2_b, self.eps)
+            pooled = x.mean(0).numpy()  # no padding: every token counts (the model's mean pooling)
         norm = np.linalg.norm(pooled)
         return (pooled / norm if norm else pooled).astype(np.float32)

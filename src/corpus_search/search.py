@@ -20,7 +20,7 @@ from corpus_search.errors import NotFoundError, QueryError, UsageError
 from corpus_search.keyword_query import syntax_problems
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
 from corpus_search.query_aliases import AliasForms, Expansion
-from corpus_search.vector_index import blas_threads, first_pass_pool, rescored
+from corpus_search.vector_index import blas_threads, first_pass_pool, reduced_scores, rescored
 
 MODES = ("hybrid", "keyword", "semantic")
 MAX_QUERY_CHARS = 2000
@@ -356,7 +356,8 @@ class Searcher:
         pool = None if basis is None else first_pass_pool(len(rows), depth)
         if pool is None:
             return full @ q
-        approx = self.sentences.long_reduced(rows, basis) @ (q @ basis)
+        bf16 = bool(getattr(self.vectors, "scans_bf16", lambda: False)())  # as the passage scan
+        approx = reduced_scores(self.sentences.long_reduced(rows, basis, bf16), q @ basis)
         if allowed is not None:
             counts = np.diff(np.r_[starts, len(rows)])
             approx[~np.repeat(self.vectors.allowed_mask(allowed)[owners], counts)] = -np.inf
