@@ -13,6 +13,7 @@ from corpus_search import build_plan, entity_rules
 from corpus_search.entities import Tagger, alias_key, entity_mentions
 from corpus_search.entity_abbreviations import find_abbreviations
 from corpus_search.models import Passage
+from tests.conftest import EXTRA_CRS
 
 
 @pytest.fixture(scope="module")
@@ -235,3 +236,17 @@ def test_an_abbreviation_in_mixed_case_of_a_term_names_nothing(tagger):
     assert found.by_doc["doc"]["DoD"] == "Department of Defense"
     mentions = _mentions(tagger, texts)
     assert not [m for m in mentions if "BiOp" in m.text], [(m.text, m.label) for m in mentions]
+
+
+def test_a_pages_breadcrumb_trail_names_nothing(tagger):
+    """A Markdown page saved from the web opens with its navigation links; the model reads the row as one ORG
+    ("Citation Subscribe Share/Save Site Feedback Home > CRS Products"). No name holds '>', '<' or '|'."""
+    from corpus_search.extractors.markdown import render
+
+    path = EXTRA_CRS.parent / "markdown/in-focus/IF12106v21-iran-and-nuclear-weapons-production.md"
+    head = render(path.read_text(encoding="utf-8"))[:1500]
+    passages = [Passage("doc:0000", "doc", 0, head)]
+    raw = tagger.tag(passages)
+    assert any(">" in r.text for r in raw)  # the model does make one: the rule has something to remove
+    mentions, _ = entity_mentions(passages, raw, None)
+    assert mentions and not [m.text for m in mentions if any(ch in m.text for ch in "<>|")]

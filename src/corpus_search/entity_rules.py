@@ -26,7 +26,8 @@ RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phras
          "cited title")
 # Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
 # mentions: the build compares it with the index's manifest and canonicalises again.
-RULES_VERSION = "7"  # 7: glossary rows define abbreviations; a field label on the next line ends a name
+RULES_VERSION = "8"  # 7: glossary rows define abbreviations; a field label on the next line ends a name;
+# 8: no PERSON/ORG/GPE holds "<", ">" or "|"
 
 # Labels a user filters people, organisations and places by: the ones the noise rules guard.
 GUARDED = frozenset({"PERSON", "ORG", "GPE"})
@@ -191,6 +192,8 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     words = text.split()
     if not words:
         return "fragment"
+    if any(ch in text for ch in "<>|"):
+        return "markup"  # "Site Feedback Home > CRS": a page's breadcrumb trail, a table's cell rule; no name holds them
     if text[0].islower() or words[-1].lower() in FUNCTION or (":" in text and label != "GPE"):
         return "fragment"  # "s Handbook", "Communist Party of", "Marine Economy: Deep-sea": cut from a title
     if label == "ORG" and all(w.lower().strip(",") in ORG_SUFFIXES for w in words):
