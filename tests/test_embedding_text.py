@@ -64,3 +64,23 @@ def test_a_float_title_is_the_last_part_of_the_section_path_even_with_a_slash_in
     assert float_title("Trade / Table 2. Imports / Exports by Year") == "Table 2. Imports / Exports by Year"
     assert float_title("Trade / Imports / Exports") == ""  # no figure or table
     assert float_title("") == ""
+
+
+def test_the_model_reads_a_glossarys_abbreviations_and_mixed_case_ones_as_the_entities_do() -> None:
+    """PIPELINE_VERSION 15: the model's text spells out what the entity side reads as definitions too, so a
+    passage saying only "DRB" is read as the Discharge Review Board, and "BiOp" as a biological opinion."""
+    from corpus_search.embedding_text import texts_for
+
+    passages = [
+        _p("vets", 0, "Abbreviation | Full Name DOD | Department of Defense DRB | Discharge Review Board VA | "
+                      "Department of Veterans Affairs"),
+        _p("vets", 1, "A veteran may ask the DRB to review the discharge."),
+        _p("fish", 0, "The consultation ends with the Services issuing a biological opinion (BiOp)."),
+        _p("fish", 1, "The BiOp found no jeopardy."),
+    ]
+    found = definitions(passages)
+    assert found["vets"]["DRB"] == "Discharge Review Board" and found["fish"]["BiOp"] == "biological opinion"
+    model = texts_for(passages, found)
+    assert "the DRB (Discharge Review Board) to review" in model[1]
+    assert model[3].startswith("The BiOp (biological opinion) found")
+    assert model[0].count("(") == 0  # the glossary spells its own forms out: nothing added

@@ -27,11 +27,12 @@ _MAX_ABBREVIATIONS = 12  # a passage rarely uses more; a glossary's list of them
 
 
 def definitions(passages: Iterable[Passage]) -> dict[str, dict[str, str]]:
-    """doc id -> abbreviation -> long form, from "long form (ABBR)" and "ABBR (Long Form)" in that
-    document (capitalised or not: "energy efficient home improvement credit (EEHIC)" is a term, still
-    defined); the most frequent long form of an abbreviation wins, ties to the first seen."""
+    """doc id -> abbreviation -> long form, from "long form (ABBR)", "ABBR (Long Form)" and a glossary table's
+    "ABBR | Long Form" rows in that document (capitalised or not: "energy efficient home improvement credit
+    (EEHIC)" is a term, still defined; mixed case too: "biological opinion (BiOp)"); the most frequent long
+    form of an abbreviation wins, ties to the first seen."""
     found: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
-    for d in definitions_in(passages, for_model=True):
+    for d in definitions_in(passages):
         plural = d.abbr.endswith("s") and d.abbr[:-1].isupper()  # "SSBNs" defines "SSBN"
         found[d.doc_id][d.abbr[:-1] if plural else d.abbr][d.long_form] += 1
     return {doc: {a: c.most_common(1)[0][0] for a, c in abbrs.items()} for doc, abbrs in found.items()}

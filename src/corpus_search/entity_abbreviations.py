@@ -165,7 +165,6 @@ def split_pairs(raw: Sequence[RawMention], table: AliasTable) -> list[RawMention
 _ABBR = r"[A-Z][A-Za-z]?[A-Z&]{1,7}s?"  # "DOD", "DoD", "SSBNs"
 _MIXED = r"[A-Z][a-z]{1,3}[A-Z][a-z]{1,3}"  # "BiOp"
 _PAREN_AFTER = re.compile(rf"\(({_ABBR}|{_MIXED})(?:[’']s)?(?:\)|[,;]\s)")
-_PAREN_AFTER_V14 = re.compile(rf"\(({_ABBR})(?:[’']s)?(?:\)|[,;]\s)")  # what the model reads
 # A word that is itself an abbreviation spells all its letters into a longer one: "U.S.-Mexico-Canada
 # Agreement (USMCA)", "DOD Directive (DODD)".
 _SPELLED = re.compile(r"(?:[A-Z]\.){2,}|[A-Z]{2,5}")
@@ -291,19 +290,15 @@ class Definition(NamedTuple):
     named: bool  # capitalised as a name is; False for a term
 
 
-def definitions_in(passages: Iterable[Passage], for_model: bool = False) -> Iterator[Definition]:
+def definitions_in(passages: Iterable[Passage]) -> Iterator[Definition]:
     """Every definition the passages make, in order. A long form before the brackets may be a term
     ("foreign direct investment (FDI)", "biological opinion (BiOp)"), and is then not `named`; one inside
     them ("DOD (Department of Defense)") must be the whole bracket and capitalised, or it is no definition.
-    A glossary table's "ABBR | Long Form" rows define too (`glossary_rows`).
-
-    `for_model`: only the forms the text the model embeds spells out under this PIPELINE_VERSION (14): no
-    glossary rows, no mixed-case abbreviations but "DoD". Reading them would change the vectors of every
-    index built before; they join at the next version."""
-    paren_after = _PAREN_AFTER_V14 if for_model else _PAREN_AFTER
+    A glossary table's "ABBR | Long Form" rows define too (`glossary_rows`). The entities and the text the
+    model embeds (embedding_text) read the same definitions (since PIPELINE_VERSION 15)."""
     for p in passages:
         flat = re.sub(r"\s+", " ", p.text)
-        for m in paren_after.finditer(flat):
+        for m in _PAREN_AFTER.finditer(flat):
             words = _WORDS.findall(flat[max(0, m.start() - 160):m.start()])
             name = expansion(m.group(1), words)
             long_form = name or expansion(m.group(1), words, capitalised=False)
@@ -314,7 +309,7 @@ def definitions_in(passages: Iterable[Passage], for_model: bool = False) -> Iter
             long_form = expansion(m.group(1), words)
             if long_form and long_form == " ".join(words).rstrip("."):
                 yield Definition(p.doc_id, m.group(1), long_form, True)
-        if not for_model and " | " in flat:
+        if " | " in flat:
             for abbr, long_form in glossary_rows(flat):
                 yield Definition(p.doc_id, abbr, long_form, _named(long_form))
 
