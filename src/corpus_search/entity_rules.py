@@ -22,7 +22,7 @@ from corpus_search import config, entity_heads
 from corpus_search.models import Passage
 
 # Rule names, in the order they are tried (the bench reports them in this order).
-RULES = ("fragment", "number", "unit", "shouted", "generic word", "generic phrase", "places only", "lone name",
+RULES = ("markup", "fragment", "number", "unit", "shouted", "generic word", "generic phrase", "places only", "lone name",
          "cited title")
 # Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
 # mentions: the build compares it with the index's manifest and canonicalises again.
