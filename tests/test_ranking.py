@@ -186,6 +186,12 @@ def test_a_figures_source_line_weighs_as_text_when_the_query_asks_for_a_source()
     ("Who builds the missiles?", "name"),
     ("With whom did King Hussein share his address?", "name"),
     ("Which federal agency runs the grant program?", "name"),
+    ("What was the deadline for states to commit the CARES Act election funds?", "date"),  # by the noun asked about
+    ("What is the new deadline for states to send EPA their plans?", "date"),
+    ("What is the largest loan a rural business can get from a USDA fund?", "figure"),
+    ("What was the combined value of the five contracts?", "figure"),
+    ("What is the fee cap on the index funds?", "figure"),
+    ("What is the purpose of the deadline?", None),  # the noun asked about is a purpose
     ("Which of the bills got through the House?", None),
     ("Why did the agency drop its survey?", None),
     ("Power of Siberia pipeline", None),  # a keyword query asks for nothing in particular
