@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from corpus_search import keyword_index
-from corpus_search.query_aliases import AliasForms, initialism
+from corpus_search.query_aliases import AliasForms, Expansion, fiscal_year_forms, initialism
 from corpus_search.search import query_terms
 
 ALIASES = {  # the shape of store.aliases(): alias key -> [(canonical name, label)]
@@ -109,3 +109,30 @@ def test_the_model_reads_an_abbreviation_of_the_query_with_its_long_form(corpus,
     assert seen == ["When did the EEU (Eurasian Economic Union) start its customs union?", query]
     assert not np.allclose(encode(seen[0]), encode(seen[1]))
     assert [h.score for h in spelled.hits] != [h.score for h in typed.hits]
+
+
+@pytest.mark.parametrize("query, forms", [
+    ("How much is NASA seeking in the fiscal 2027 budget?", [("fiscal 2027", "FY2027")]),
+    ("funding in fiscal year 2021 and FY 2026", [("fiscal year 2021", "FY2021"), ("FY 2026", "FY2026")]),
+    ("FY27 request against FY98", [("FY27", "FY2027"), ("FY98", "FY1998")]),
+    ("CBO FY2027 projection", []),  # already as reports print it (the year alone was measured and not kept)
+    ("fiscal 2027 AND NASA", []),  # operators: searched as typed
+    ("the fiscal policy of 2027", []),
+])
+def test_a_fiscal_year_asked_another_way_also_searches_its_printed_form(query, forms) -> None:
+    assert fiscal_year_forms(query) == [Expansion(a, b) for a, b in forms]
+
+
+def test_fiscal_2021_finds_the_passage_that_prints_fy2021(corpus, monkeypatch) -> None:
+    """The bundled corpus prints "the FY2021 National Defense Authorization Act" once (crs-r48903:0061); the keyword
+    index reads "FY2021" as one word, so "fiscal 2021" alone does not find it."""
+    monkeypatch.setenv("CORPUS_SEARCH_ALSO_SEARCH", "0")
+    plain = corpus.search("fiscal 2021 tankers", mode="keyword", limit=50)
+    monkeypatch.setenv("CORPUS_SEARCH_ALSO_SEARCH", "1")
+    result = corpus.search("fiscal 2021 tankers", mode="keyword", limit=50)
+    assert ("fiscal 2021", "FY2021") in result.also_searched and plain.also_searched == ()
+    rank = {h.passage.passage_id: h.rank for h in result.hits}
+    plain_rank = {h.passage.passage_id: h.rank for h in plain.hits}
+    assert rank["crs-r48903:0061"] <= 3 < plain_rank.get("crs-r48903:0061", 99)  # 2nd against 6th when written
+    hit = result.hits[rank["crs-r48903:0061"] - 1]
+    assert "FY2021" in [hit.passage.text[a:b] for a, b in hit.highlights]  # the reader sees why it was found
