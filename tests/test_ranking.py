@@ -157,6 +157,9 @@ def test_a_heading_the_query_names_is_found_by_name_but_answers_no_question() ->
         terms = {keyword_index.term_of(w) for w in words}
         factor = ranking.kind_factor("heading", heading, words, terms, keyword_index.term_of, None, question)
         assert factor == (config.get_float("kind_weight") if question else 1.0), query
+    # A query that asks for an amount without a question's form asks all the same (m013: 4th -> 2nd, none down).
+    assert ranking.asks("NSGP funding amount FY2025") and ranking.asks("value of product affected by the recall")
+    assert not ranking.asks("Russia's nuclear weapons") and not ranking.asks("Power of Siberia pipeline")
 
 
 def test_a_figures_source_line_weighs_as_text_when_the_query_asks_for_a_source() -> None:
@@ -192,6 +195,8 @@ def test_a_figures_source_line_weighs_as_text_when_the_query_asks_for_a_source()
     ("What was the combined value of the five contracts?", "figure"),
     ("What is the fee cap on the index funds?", "figure"),
     ("What is the purpose of the deadline?", None),  # the noun asked about is a purpose
+    ("By how much did the prices go up on average?", "figure"),  # asked anywhere, not only first
+    ("NSGP funding amount FY2025", "figure"),
     ("Which of the bills got through the House?", None),
     ("Why did the agency drop its survey?", None),
     ("Power of Siberia pipeline", None),  # a keyword query asks for nothing in particular

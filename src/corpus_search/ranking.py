@@ -70,6 +70,8 @@ _WANTS = (
                 r"size|portion|maximum|minimum|smallest|largest|highest|lowest|average|median|cap|ceiling|limit|"
                 r"threshold|budget)s?\b", re.I),
      None),
+    # "By how much did ...", "... and how much ...", "NSGP funding amount FY2025": an amount, wherever it is asked.
+    (re.compile(r"\b(?:amount|amounts|how much)\b", re.I), None),
 )
 _NUMBER_WORD = re.compile(r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|"
                           r"fifty|hundred|thousand|million|billion|trillion|half|third|quarter|dozen|percent)\b", re.I)
@@ -187,6 +189,12 @@ def in_figure_notes(text: str, start: int) -> bool:
 def is_question(query: str) -> bool:
     """Whether the query asks a question ("Who leads ...", "Is the pipeline ...", "... in 2014?")."""
     return bool(_QUESTION.search(query)) or query.rstrip().endswith("?")
+
+
+def asks(query: str) -> bool:
+    """Whether the query asks for something: a question (is_question), or a date, an amount or a name
+    (answer_form: "NSGP funding amount FY2025"). A heading that names its topic answers neither."""
+    return is_question(query) or answer_form(query) is not None
 
 
 def kind_factor(kind: str, text: str, query_words: set[str], query_terms: set[str], stem,

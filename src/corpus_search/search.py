@@ -392,7 +392,7 @@ class Searcher:
         passages = self.store.get_passages([pid for pid, _ in head])
         self._fetch_sentences([pid for pid, _ in head])
         words = {w.casefold() for w in _WORD.findall(query)}
-        question = ranking.is_question(query)
+        question = ranking.asks(query)
         info = {}
         for pid, _ in head:
             p = passages[pid]
