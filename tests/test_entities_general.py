@@ -250,3 +250,14 @@ def test_a_pages_breadcrumb_trail_names_nothing(tagger):
     assert any(">" in r.text for r in raw)  # the model does make one: the rule has something to remove
     mentions, _ = entity_mentions(passages, raw, None)
     assert mentions and not [m.text for m in mentions if any(ch in m.text for ch in "<>|")]
+
+
+def test_an_abbreviation_that_puts_the_departments_letter_last_is_defined(tagger):
+    """"Department of Education (ED)": Education, then Department. The long form's initials in order (DE) do not
+    spell it, so ED was no alias, and each later "ED" an entity of its own."""
+    texts = ["The U.S. Department of Education (ED) enforces the privacy law for student records.",
+             "ED has issued guidance to schools, and ED may withhold funds from a school that does not comply."]
+    passages = [Passage(f"doc:{i:04d}", "doc", i, t) for i, t in enumerate(texts)]
+    assert find_abbreviations(passages).by_doc["doc"]["ED"] == "U.S. Department of Education"
+    names = {(m.text, m.name) for m in _mentions(tagger, texts) if m.label == "ORG"}
+    assert ("ED", "U.S. Department of Education") in names and not {n for t, n in names if n == "ED"}, names

@@ -205,6 +205,11 @@ def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | No
             continue
         if any(_initials(run, skip, spell) in targets for skip in (True, False) for spell in (False, True)):
             return _as_written(_with_head(words, run) if capitalised else run)
+        if capitalised:
+            full = _with_head(words, run)
+            head = next((w for w in full[:len(full) - len(run)] if w in _SKIPPED_HEADS), None)
+            if head and any(_initials(run, skip) + head[0] in targets for skip in (True, False)):
+                return _as_written(full)  # "Department of Education (ED)": the head's letter last
         if len(_initials(run, True)) > max(len(t) for t in targets):
             break
         runs.append(run)

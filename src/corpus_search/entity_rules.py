@@ -26,8 +26,8 @@ RULES = ("markup", "fragment", "number", "unit", "shouted", "generic word", "gen
          "cited title")
 # Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
 # mentions: the build compares it with the index's manifest and canonicalises again.
-RULES_VERSION = "8"  # 7: glossary rows define abbreviations; a field label on the next line ends a name;
-# 8: no PERSON/ORG/GPE holds "<", ">" or "|"
+RULES_VERSION = "9"  # 7: glossary rows define abbreviations; a field label on the next line ends a name;
+# 8: no PERSON/ORG/GPE holds "<", ">" or "|"; 9: "Department of Education (ED)" defines ED (the head's letter last)
 
 # Labels a user filters people, organisations and places by: the ones the noise rules guard.
 GUARDED = frozenset({"PERSON", "ORG", "GPE"})
