@@ -208,8 +208,9 @@ def expansion(abbr: str, words: list[str], capitalised: bool = True) -> str | No
         if capitalised:
             full = _with_head(words, run)
             head = next((w for w in full[:len(full) - len(run)] if w in _SKIPPED_HEADS), None)
-            if head and any(_initials(run, skip) + head[0] in targets for skip in (True, False)):
-                return _as_written(full)  # "Department of Education (ED)": the head's letter last
+            if head and any((ini := _initials(run, skip)) + head[0] in targets and ini[:1] != head[0]
+                            for skip in (True, False)):
+                return _as_written(full)  # "Department of Education (ED)": the head's letter last (not DD, read in order)
         if len(_initials(run, True)) > max(len(t) for t in targets):
             break
         runs.append(run)
