@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from corpus_search import keyword_index
-from corpus_search.query_aliases import AliasForms, Expansion, fiscal_year_forms, initialism
+from corpus_search.query_aliases import AliasForms, Expansion, fiscal_year_forms, initialism, verb_forms
 from corpus_search.search import query_terms
 
 ALIASES = {  # the shape of store.aliases(): alias key -> [(canonical name, label)]
@@ -136,3 +136,24 @@ def test_fiscal_2021_finds_the_passage_that_prints_fy2021(corpus, monkeypatch) -
     assert rank["crs-r48903:0061"] <= 3 < plain_rank.get("crs-r48903:0061", 99)  # 2nd against 6th when written
     hit = result.hits[rank["crs-r48903:0061"] - 1]
     assert "FY2021" in [hit.passage.text[a:b] for a, b in hit.highlights]  # the reader sees why it was found
+
+
+@pytest.mark.parametrize("query, forms", [
+    ("Who first wrote the CRS report?", [("wrote", "write"), ("wrote", "written")]),
+    ("How much did Rosneft sell?", [("sell", "sold")]),
+    ('"wrote the report" and paid', [("paid", "pay")]),  # a quoted phrase is searched as quoted
+    ("sold AND bought", []),  # operators: as typed
+    ("Who found the leak and left?", []),  # "found", "left": other words too, left out
+])
+def test_an_irregular_verb_also_searches_its_other_forms(query, forms) -> None:
+    assert verb_forms(query) == [Expansion(a, b) for a, b in forms]
+
+
+def test_sell_finds_and_marks_sold(corpus, monkeypatch) -> None:
+    """The stemmer makes "sell" and "sold" two terms: "sell Vankor stake" missed that "a 15% stake in the Vankor oil
+    and gas field was sold to ONGC" says "sold"."""
+    monkeypatch.setenv("CORPUS_SEARCH_ALSO_SEARCH", "1")
+    result = corpus.search("sell Vankor stake", mode="keyword", limit=20)
+    assert ("sell", "sold") in result.also_searched
+    hit = next(h for h in result.hits if h.passage.passage_id == "makocki2016:0158")
+    assert "sold" in [hit.passage.text[a:b] for a, b in hit.highlights]

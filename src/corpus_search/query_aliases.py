@@ -161,3 +161,40 @@ def fiscal_year_forms(query: str) -> list[Expansion]:
         return []
     return [Expansion(m.group(0), "FY" + (m.group(1) or m.group(2) or ("20" if int(m.group(3)) < 50 else "19") + m.group(3)))
             for m in _FISCAL.finditer(query)]
+
+
+# English verbs whose past forms the keyword index's stemmer never joins to the present ("wrote", "written" and
+# "write" are three terms). Forms that are also common other words are left out ("found", "left", "led", "saw",
+# "rose", "felt", "lay", "spoke", "ground").
+_IRREGULAR = [
+    ("write", "wrote", "written"), ("rise", "risen"), ("fall", "fell", "fallen"), ("grow", "grew", "grown"),
+    ("pay", "paid"), ("spend", "spent"), ("sell", "sold"), ("buy", "bought"), ("make", "made"), ("build", "built"),
+    ("take", "took", "taken"), ("give", "gave", "given"), ("begin", "began", "begun"), ("hold", "held"),
+    ("bring", "brought"), ("lose", "lost"), ("win", "won"), ("choose", "chose", "chosen"), ("draw", "drew", "drawn"),
+    ("drive", "drove", "driven"), ("fight", "fought"), ("know", "knew", "known"), ("speak", "spoken"),
+    ("teach", "taught"), ("think", "thought"), ("tell", "told"), ("say", "said"), ("send", "sent"), ("meet", "met"),
+    ("seek", "sought"), ("lend", "lent"), ("strike", "struck"), ("shrink", "shrank", "shrunk"),
+    ("freeze", "froze", "frozen"), ("become", "became"), ("keep", "kept"), ("stand", "stood"),
+    ("understand", "understood"), ("undertake", "undertook", "undertaken"), ("withdraw", "withdrew", "withdrawn"),
+    ("forgo", "forwent", "forgone"), ("overtake", "overtook", "overtaken"), ("forbid", "forbade", "forbidden"),
+    ("forgive", "forgave", "forgiven"), ("steal", "stole", "stolen"), ("swear", "swore", "sworn"),
+    ("tear", "tore", "torn"), ("wear", "wore", "worn"), ("throw", "threw", "thrown"), ("fly", "flew", "flown"),
+    ("eat", "ate", "eaten"), ("drink", "drank", "drunk"), ("sink", "sank", "sunk"), ("swim", "swam", "swum"),
+    ("ride", "rode", "ridden"), ("hide", "hid", "hidden"), ("shake", "shook", "shaken"), ("mistake", "mistook", "mistaken"),
+    ("oversee", "oversaw", "overseen"), ("foresee", "foresaw", "foreseen"), ("uphold", "upheld"), ("withhold", "withheld"),
+]
+_FORMS = {form: group for group in _IRREGULAR for form in group}
+
+
+def verb_forms(query: str) -> list[Expansion]:
+    """The other forms of each irregular verb the query uses ("wrote" -> "write", "written"); none with operators,
+    none inside a quoted phrase (a phrase is searched as quoted)."""
+    if _OPERATORS & {m.group(0) for m in _TOKEN.finditer(query)}:
+        return []
+    unquoted = re.sub(r'"[^"]*"', " ", query)
+    out: list[Expansion] = []
+    for word in re.findall(r"[A-Za-z]+", unquoted):
+        for other in _FORMS.get(word.casefold(), ()):
+            if other != word.casefold() and Expansion(word, other) not in out:
+                out.append(Expansion(word, other))
+    return out
