@@ -75,7 +75,8 @@ SETTINGS: tuple[Setting, ...] = (
             "...\", \"In what year ...\"), a figure (\"How much ...\", \"What share ...\") or a name (\"Who ...\", \"Which agency ...\": "
             "a capitalised word the query does not hold) and the sentence holds one; 0 turns it off."),
     Setting("also_search", "1", "Keyword and hybrid search also search the other form of a name the query uses, as the "
-            "corpus defines it: an abbreviation for its long form (\"EEU\" -> \"Eurasian Economic Union\") and back; 0: as typed."),
+            "corpus defines it: an abbreviation for its long form (\"EEU\" -> \"Eurasian Economic Union\") and back; also a fiscal "
+            "year's printed form (\"fiscal 2027\" -> \"FY2027\") and an irregular verb's other forms (\"wrote\" -> \"written\"); 0: as typed."),
     Setting("also_embed", "1", "Semantic and hybrid search: the embedding model reads each abbreviation of the query that the "
             "corpus defines with its long form after it, as it read the passages (\"DHS (Department of Homeland Security)\"); 0: as typed."),
     Setting("evidence_vectors", "0", "Keyword search picks each hit's evidence sentence by the query's words alone; "
