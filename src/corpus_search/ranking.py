@@ -51,25 +51,21 @@ _CAPTION_PART = re.compile(r"\b(notes?|sources?)\s*:", re.I)  # "Source: ..." an
 # What a question asks for, by how it opens: "When did ..." a date, "How much ..." an amount.
 _MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
 _DATE = re.compile(rf"\b(?:1[5-9]\d\d|20\d\d)s?\b|\b{_MONTHS}\b|\bFY\s?\d{{2,4}}\b")  # a year, a month, a fiscal year
+_AMOUNTS = "share|percent|percentage|proportion|fraction|number|amount|sum|total|cost|price|value|rate|size|portion"
+_WHAT_IS_THE = r"^\W*(?:what|which) (?:is|was|were|are|will be) (?:the|its|their)\s+(?:[\w-]+\s+){0,2}?"  # + the noun asked
 _WANTS = (
     (re.compile(r"^\W*(?:(?:and|so|but)\s+)?(?:when\b|since when\b|by when\b|until when\b|(?:in |by |since |as of )?"
                 r"(?:what|which) (?:year|years|date|dates|month|day|decade|time)\b)", re.I),
      _DATE),
     (re.compile(r"^\W*(?:(?:and|so|but)\s+)?(?:how (?:much|many|large|big|long|far|high|low|often|fast|old|expensive)\b|"
-                r"(?:by |to |at )?(?:what|which) (?:share|percent|percentage|proportion|fraction|number|amount|sum|"
-                r"total|cost|price|value|level|rate|figure|size|portion)\b|"
+                rf"(?:by |to |at )?(?:what|which) (?:{_AMOUNTS}|level|figure)\b|"
                 r"(?:the\s+)?(?:value|cost|price|amount|number|share|percentage|proportion|total|size)s? of\b)", re.I),
      None),  # an amount: _HoldsAmount
     # "What was the deadline for ...", "What is the new deadline ...": a date by the noun asked about.
-    (re.compile(r"^\W*(?:what|which) (?:is|was|were|are|will be) (?:the|its|their)\s+(?:[\w-]+\s+){0,2}?"
-                r"(?:deadline|date|due date|cutoff|cut-off)s?\b", re.I),
-     _DATE),
+    (re.compile(_WHAT_IS_THE + r"(?:deadline|date|due date|cutoff|cut-off)s?\b", re.I), _DATE),
     # "What is the largest loan ...", "What was the combined value ...": an amount by the noun asked about.
-    (re.compile(r"^\W*(?:what|which) (?:is|was|were|are|will be) (?:the|its|their)\s+(?:[\w-]+\s+){0,2}?"
-                r"(?:share|percent|percentage|proportion|fraction|number|amount|sum|total|cost|price|value|rate|"
-                r"size|portion|maximum|minimum|smallest|largest|highest|lowest|average|median|cap|ceiling|limit|"
-                r"threshold|budget)s?\b", re.I),
-     None),
+    (re.compile(_WHAT_IS_THE + rf"(?:{_AMOUNTS}|maximum|minimum|smallest|largest|highest|lowest|average|median|cap|"
+                r"ceiling|limit|threshold|budget)s?\b", re.I), None),
     # "By how much did ...", "... and how much ...", "NSGP funding amount FY2025": an amount, wherever it is asked.
     (re.compile(r"\b(?:amount|amounts|how much)\b", re.I), None),
 )
