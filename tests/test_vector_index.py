@@ -262,7 +262,7 @@ def test_backends_whose_rows_differ_share_no_mask(tmp_path):
 
 def test_the_app_and_api_scan_in_bf16_where_the_cpu_has_it_and_a_cli_search_in_float32(built_index, monkeypatch):
     """Corpus.open (the app, the API) encodes with torch, so its first pass runs in bfloat16 when the CPU multiplies
-    it natively; `few_queries` (a CLI search) never imports torch for it; the setting turns it off; a bad value is an error."""
+    it natively; `few_queries` (a CLI search) keeps float32; the setting turns it off; a bad value is an error."""
     from corpus_search.api import Corpus
     from corpus_search.errors import UsageError
 
