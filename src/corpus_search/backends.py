@@ -153,3 +153,13 @@ def check_written_by(manifest: dict[str, Any], generation: Path) -> None:
                 f"the index {generation} was written by the {setting.replace('_', ' ')} {wrote[setting]!r}, "
                 f"not {chose[setting]!r}: set CORPUS_SEARCH_{setting.upper()}={wrote[setting]}, "
                 f"or run `corpus-search build` to rebuild it with {chose[setting]!r}")
+
+
+def mapped(path: Path):
+    """A saved array (.npy) mapped read-only from disk, as a plain ndarray; never unpickled.
+
+    np.memmap's Python-level indexing costs: a row gather of 1,500 rows of 100k took 457 us against 219 us
+    through a plain view of the same map, and a 4-row slice 0.9 us against 0.1 us. The view keeps the map open."""
+    import numpy as np
+
+    return np.load(path, mmap_mode="r", allow_pickle=False).view(np.ndarray)

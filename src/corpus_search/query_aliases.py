@@ -112,7 +112,7 @@ class AliasForms:
 
     def _expand(self, query: str) -> tuple[Expansion, ...]:
         tokens = [m.group(0).strip(".'’-") for m in _TOKEN.finditer(query)]
-        if not (self.aliases and tokens) or _OPERATORS & set(tokens):
+        if not (self.aliases and tokens) or _has_operators(query):
             return ()
         out: list[Expansion] = []
         keys = [alias_key(t) for t in tokens]  # a phrase's key is its words' keys joined (alias_key works by word)
@@ -143,6 +143,11 @@ class AliasForms:
         return tuple(out)
 
 
+def _has_operators(query: str) -> bool:
+    """Whether the query uses AND, OR, NOT ...: it is then searched exactly as written, with no other forms."""
+    return bool(_OPERATORS & {m.group(0).strip(".'’-") for m in _TOKEN.finditer(query)})
+
+
 def _typed_as_abbreviation(token: str) -> bool:
     letters = [ch for ch in token if ch.isalpha()]
     return len(letters) >= 2 and sum(ch.isupper() for ch in letters) >= 2
@@ -157,7 +162,7 @@ _FISCAL = re.compile(r"\b(?:fiscal\s+(?:year\s+)?(\d{4})|FY[\s-](\d{4})|FY[\s-]?
 def fiscal_year_forms(query: str) -> list[Expansion]:
     """The printed form of each fiscal year the query names another way ("fiscal 2027" -> "FY2027"); none with
     operators (the query is searched as typed)."""
-    if _OPERATORS & {m.group(0) for m in _TOKEN.finditer(query)}:
+    if _has_operators(query):
         return []
     return [Expansion(m.group(0), "FY" + (m.group(1) or m.group(2) or ("20" if int(m.group(3)) < 50 else "19") + m.group(3)))
             for m in _FISCAL.finditer(query)]
@@ -189,7 +194,7 @@ _FORMS = {form: group for group in _IRREGULAR for form in group}
 def verb_forms(query: str) -> list[Expansion]:
     """The other forms of each irregular verb the query uses ("wrote" -> "write", "written"); none with operators,
     none inside a quoted phrase (a phrase is searched as quoted)."""
-    if _OPERATORS & {m.group(0) for m in _TOKEN.finditer(query)}:
+    if _has_operators(query):
         return []
     unquoted = re.sub(r'"[^"]*"', " ", query)
     out: list[Expansion] = []

@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from corpus_search import config
-from corpus_search.backends import row_order
+from corpus_search.backends import mapped, row_order
 from corpus_search.errors import IndexMissingError, UsageError
-from corpus_search.sentences import mapped
 
 VECTORS = "vectors.npy"
 IDS = "vector_ids.json"
