@@ -261,3 +261,19 @@ def test_an_abbreviation_that_puts_the_departments_letter_last_is_defined(tagger
     assert find_abbreviations(passages).by_doc["doc"]["ED"] == "U.S. Department of Education"
     names = {(m.text, m.name) for m in _mentions(tagger, texts) if m.label == "ORG"}
     assert ("ED", "U.S. Department of Education") in names and not {n for t, n in names if n == "ED"}, names
+
+
+def test_no_persons_name_opens_with_a_figure(tagger):
+    """A congress number in a citation ("115th Cong. 1st sess.") is read as a person by the model; nobody's
+    name opens with a figure. Real footnote text (CRS R44243, bench/eval/entity_unseen2), where the
+    person named stays one."""
+    note = Path(__file__).resolve().parents[1] / "bench/eval/entity_unseen2/R44243.txt"
+    line = next(x for x in note.read_text(encoding="utf-8").splitlines() if "115th Cong." in x)
+    passages = [Passage("doc:0000", "doc", 0, line)]
+    raw = tagger.tag(passages)
+    assert any(r.label == "PERSON" and r.text.startswith("115th") for r in raw)  # the rule has something to remove
+    mentions, _ = entity_mentions(passages, raw, None)
+    assert not [m.text for m in mentions if m.label == "PERSON" and m.text[0].isdigit()], mentions
+    ctx = entity_rules.Context.of(passages, raw)
+    assert entity_rules.noise("115th Cong", "PERSON", "doc:0000", 0, 10, ctx) == "number"
+    assert entity_rules.noise("115th Congress", "ORG", "doc:0000", 0, 14, ctx) is None  # a body may open with one

@@ -26,8 +26,9 @@ RULES = ("markup", "fragment", "number", "unit", "shouted", "generic word", "gen
          "cited title")
 # Bump when a rule here (or in entities.canonicalize) changes what a build makes of the same raw
 # mentions: the build compares it with the index's manifest and canonicalises again.
-RULES_VERSION = "9"  # 7: glossary rows define abbreviations; a field label on the next line ends a name;
-# 8: no PERSON/ORG/GPE holds "<", ">" or "|"; 9: "Department of Education (ED)" defines ED (the head's letter last)
+RULES_VERSION = "10"  # 7: glossary rows define abbreviations; a field label on the next line ends a name;
+# 8: no PERSON/ORG/GPE holds "<", ">" or "|"; 9: "Department of Education (ED)" defines ED (the head's letter last);
+# 10: no PERSON opens with a figure ("115th Cong.")
 
 # Labels a user filters people, organisations and places by: the ones the noise rules guard.
 GUARDED = frozenset({"PERSON", "ORG", "GPE"})
@@ -205,6 +206,8 @@ def noise(text: str, label: str, passage_id: str, start: int, end: int, ctx: Con
     ) or (len(words) > 1 and _CITATION_BEFORE_NUMBER.match(words[0])
           and all(re.fullmatch(r"\d[\d.,-]*[A-Za-z]?", w) for w in words[1:])):
         return "number"  # "Focus IF10964", "P.L" before "93-148", "P.L. 118-159", "S. 4113", "C.F.R. §970"
+    if label == "PERSON" and words[0][0].isdigit():
+        return "number"  # "115th Cong.", "3 Smith": no one's name opens with a figure
     if text.strip("’'s") in ctx.citation_forms or text + "." in ctx.citation_forms:
         return "number"  # "The E.O. directs ...", where the text also cites "E.O. 14254"
     if len(words) == 1 and _UNIT_BEFORE.search(before):
