@@ -31,6 +31,13 @@ def _sources(folder):
     raw = folder / "f.txt"
     raw.write_bytes(b"Gazprom \xff\xfe signed\x00 the contract.\n\n" * 50)
     out.append((raw, Record(doc_id="f", title="bytes")))
+    # E-mails that name no attachment: one plain, one whose only text is an HTML part, and one that is no e-mail.
+    mail = F.eml(folder / "k.eml", F.message(paras[0] + "\n\n" + paras[1], "Gas talks", "ann@example.org",
+                                            "desk@example.org", "Mon, 02 Nov 2026 10:00:00 +0000"))
+    html_only = F.message("", "Talks", "bo@example.org", "desk@example.org", "Tue, 03 Nov 2026 09:00:00 +0000")
+    html_only.set_content(f"<p>{paras[2]}</p>", subtype="html")
+    made = [mail, F.eml(folder / "l.eml", html_only), F.garbage_eml(folder / "m.eml")]
+    out += [(path, Record(doc_id=path.stem, title=path.name)) for path in made]
     if F.available():  # Word and EPUB files of a real report, and two zip bombs small enough to be batched
         made = [F.docx(F.IRAN_MD, folder / "g.docx"), F.pandoc(F.RUSSIA_MD, folder / "h.epub", "-M", "title=Russia"),
                 F.zip_bomb_docx(folder / "i.docx", megabytes=50), F.entity_bomb_docx(folder / "j.docx")]
@@ -68,7 +75,8 @@ def test_a_batch_that_fails_reads_each_source_again_alone(tmp_path, monkeypatch)
 @pytest.mark.parametrize("name, size, expected", [
     ("note.txt", 1000, True), ("note.md", 1000, True), ("page.html", 1000, True),
     ("big.txt", source_worker.BATCH_MAX_BYTES + 1, False),  # a large file keeps a worker of its own
-    ("report.pdf", 1000, False), ("mail.eml", 1000, False), ("box.mbox", 1000, False),  # OCR, documents inside
+    ("report.pdf", 1000, False), ("box.mbox", 1000, False),  # OCR, documents inside
+    ("mail.eml", 1000, True),  # names no attachment
     ("letter.docx", 1000, True), ("book.epub", 1000, True),
 ])
 def test_which_files_are_read_in_batches(tmp_path, name, size, expected):
@@ -87,3 +95,20 @@ def test_a_build_of_many_small_files_reads_them_all(tmp_path):
     alone = {record.doc_id: process(path, record) for path, record in items}
     for doc_id, src in by_id.items():
         assert (src.status, src.passages) == (alone[doc_id].status, len(alone[doc_id].passages)), doc_id
+
+
+def test_an_email_that_names_an_attachment_keeps_a_worker_of_its_own(tmp_path):
+    """A PDF inside may need OCR, which would hold up every source of its batch."""
+    seed = (CORPUS / "alexeeva-lasserre-2018-china-perspectives.txt").read_text(encoding="utf-8")
+    note = tmp_path / "note.txt"
+    note.write_text(seed[:2000], encoding="utf-8")
+    date = "Mon, 02 Nov 2026 10:00:00 +0000"
+    plain = F.eml(tmp_path / "plain.eml", F.message(seed[:3000], "Talks", "ann@example.org", "desk@example.org", date))
+    attached = F.eml(tmp_path / "attached.eml", F.message(seed[:3000], "Talks", "ann@example.org", "desk@example.org",
+                                                          date, attachments=[note]))
+    assert batchable(plain) and not batchable(attached)
+    folded = tmp_path / "folded.eml"  # the file name on a header's folded line ("Content-Type: ...;\n\tname=...")
+    folded.write_bytes(attached.read_bytes().replace(b'; filename="note.txt"', b';\n\tfilename="note.txt"'))
+    assert b"\n\tfilename=" in folded.read_bytes() and not batchable(folded)
+    big = F.eml(tmp_path / "big.eml", F.message(seed[:3000] * 100, "Talks", "ann@example.org", "desk@example.org", date))
+    assert big.stat().st_size > source_worker.BATCH_MAX_BYTES and not batchable(big)

@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -177,16 +178,24 @@ def _worker_argv() -> list[str]:
 # Read many to a worker: formats with no pages to OCR and no documents inside them, in files this small. Starting
 # a worker costs about 0.1-0.2 s of imports, more than reading a small text or Word file; a folder of a thousand
 # notes paid it a thousand times. A Word or EPUB zip bomb stops at the extractor's own limits or at the batch's caps
-# (then each file is read again alone).
+# (then each file is read again alone). An e-mail is batched only when it names no attachment (a PDF inside may
+# need OCR, which would hold up the batch); a mailbox never is.
 BATCH_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".docx", ".epub"})
 BATCH_MAX_BYTES = 256 * 1024
 BATCH_SIZE = 16
+# A part that is a file: a disposition, or a file name in its disposition or its type ("name=", RFC 2231 "name*=").
+_ATTACHMENT_HEADER = re.compile(rb"^content-disposition:[ \t]*(?:attachment|inline)\b|\b(?:file)?name\*?=", re.I | re.M)
 
 
 def batchable(path: Path) -> bool:
     """Whether `path` may be read in one worker with others (process_batch)."""
     try:
-        return path.suffix.lower() in BATCH_SUFFIXES and path.stat().st_size <= BATCH_MAX_BYTES
+        suffix = path.suffix.lower()
+        if path.stat().st_size > BATCH_MAX_BYTES:
+            return False
+        if suffix == ".eml":
+            return not _ATTACHMENT_HEADER.search(path.read_bytes())
+        return suffix in BATCH_SUFFIXES
     except OSError:
         return False
 
