@@ -252,3 +252,29 @@ def test_a_longer_page_keeps_the_order_of_a_shorter_one(corpus, query):
     short = [h.passage.passage_id for h in corpus.search(query, mode="hybrid", limit=10).hits]
     long = [h.passage.passage_id for h in corpus.search(query, mode="hybrid", limit=60).hits]
     assert long[:10] == short
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "semantic"])
+@pytest.mark.parametrize("query, left_out", [
+    ("pipeline NOT Gazprom", ["Gazprom"]),
+    ("gas pipeline ANDNOT (Gazprom OR CNPC)", ["Gazprom", "CNPC"]),
+    ('Siberia NOT "Power of Siberia"', ["Power of Siberia"]),
+])
+def test_not_leaves_the_words_out_of_results_by_meaning_too(corpus, mode, query, left_out):
+    """The README's example: "pipeline NOT Gazprom" leaves out every passage that mentions Gazprom. The keyword side
+    always did; results by meaning held Gazprom's passages at the top until the keyword index told it which."""
+    result = corpus.search(query, mode=mode, limit=30)
+    assert len(result.hits) >= 10
+    held = [h.passage.passage_id for h in result.hits
+            if any(w.casefold() in (h.passage.text + " " + h.passage.section).casefold() for w in left_out)]
+    assert not held, held
+    # Without the exclusion the same words by meaning do reach those passages: the test has something to exclude.
+    plain = corpus.search(query.split(" NOT ")[0].split(" ANDNOT ")[0], mode=mode, limit=30)
+    assert any(w.casefold() in h.passage.text.casefold() for h in plain.hits for w in left_out)
+
+
+def test_a_query_that_only_excludes_searches_nothing_by_meaning(corpus):
+    result = corpus.search("NOT Gazprom", mode="semantic", limit=10)
+    assert not result.hits and any("only excludes" in w for w in result.warnings)
+    hybrid = corpus.search("NOT Gazprom", mode="hybrid", limit=10)  # the keyword side's: every passage without it
+    assert hybrid.hits and not [h for h in hybrid.hits if "Gazprom" in h.passage.text]

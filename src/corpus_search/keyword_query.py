@@ -162,6 +162,58 @@ def syntax_problems(query: str) -> str:
     return ", ".join(problems)
 
 
+def negated(query: str) -> tuple[str, str]:
+    """(what the query excludes, the query without it): "pipeline NOT Gazprom" -> ("Gazprom", "pipeline"),
+    'a ANDNOT (b OR "c d")' -> ('(b OR "c d")', "a"). Several exclusions are joined by OR. ("", query) when
+    it excludes nothing or its syntax is malformed (it is then searched as its plain words, NOT one of them).
+
+    The keyword side excludes by itself; the meaning side has no words to exclude by, so search asks the
+    keyword index which of its candidates hold what this returns, and the model reads the rest."""
+    if syntax_problems(query):
+        return "", query
+    parts, kept, i, n = [], [], 0, len(query)
+    while i < n:
+        if query[i] == '"':  # a phrase is read whole: "NOT" inside it is a word
+            end = query.find('"', i + 1) + 1 or n
+            kept.append(query[i:end])
+            i = end
+            continue
+        word = re.match(r"[^\s\"()]+|[()]|\s+", query[i:])
+        token = word.group(0)
+        if token in ("NOT", "ANDNOT") and (i == 0 or query[i - 1].isspace() or query[i - 1] == "("):
+            j = i + len(token)
+            while j < n and query[j].isspace():
+                j += 1
+            end = _operand_end(query, j)
+            if end > j:
+                parts.append(query[j:end])
+                i = end
+                continue
+        kept.append(token)
+        i += len(token)
+    if not parts:
+        return "", query
+    return " OR ".join(parts), " ".join("".join(kept).split())
+
+
+def _operand_end(query: str, start: int) -> int:
+    """Where the operand of NOT that starts at `start` ends: a phrase, a bracketed group, or a word."""
+    if start >= len(query):
+        return start
+    if query[start] == '"':
+        return query.find('"', start + 1) + 1 or len(query)
+    if query[start] == "(":
+        depth = 0
+        for k in range(start, len(query)):
+            depth += query[k] == "("
+            depth -= query[k] == ")"
+            if depth == 0:
+                return k + 1
+        return len(query)
+    word = re.match(r"[^\s\"()]+", query[start:])
+    return start + (len(word.group(0)) if word else 0)
+
+
 def _plain_words(query: str) -> str:
     words = re.findall(r"\w+", query)
     words = [w for w in words if w not in ("AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO")]

@@ -17,7 +17,7 @@ from corpus_search.backends import KeywordBackend, VectorBackend
 from corpus_search.entities import LABEL_ORDER, resolve, suggest
 from corpus_search.entities import within as places_within
 from corpus_search.errors import NotFoundError, QueryError, UsageError
-from corpus_search.keyword_query import syntax_problems
+from corpus_search.keyword_query import negated, syntax_problems
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
 from corpus_search.query_aliases import AliasForms, Expansion, fiscal_year_forms, verb_forms
 from corpus_search.vector_index import blas_threads, first_pass_pool, reduced_scores, rescored
@@ -227,8 +227,17 @@ class Searcher:
                 kw, kw_total = hits.ids, hits.total
                 warnings += hits.warnings
             if mode in ("semantic", "hybrid"):
-                qvec = self.encode_query(self.model_query(query))
-                sem = self._semantic(qvec, depth, allowed)
+                # "pipeline NOT Gazprom": the model reads "pipeline", and none of its passages may hold "Gazprom".
+                excluded, meant = negated(query)
+                if meant.strip(' ()"'):
+                    qvec = self.encode_query(self.model_query(meant))
+                    sem = self._semantic(qvec, depth, allowed)
+                elif mode == "semantic":
+                    warnings.append("the query only excludes words: nothing to search by meaning")
+                if sem and excluded:
+                    held = self.keyword.search(excluded, limit=len(sem), allowed=frozenset(pid for pid, _ in sem))
+                    drop = {pid for pid, _ in held.ids}
+                    sem = [item for item in sem if item[0] not in drop]
 
         terms = query_terms(query)
         wants = ranking.answer_form(query)
