@@ -8,7 +8,7 @@ import pytest
 
 from corpus_search.errors import QueryError
 from corpus_search.models import Document, Passage, Record
-from corpus_search.quote import CLOSE, _gapped_matches, classify, parse_quote, similarity, verify, word_diff
+from corpus_search.quote import CLOSE, _gapped_matches, classify, parse_quote, render_report, similarity, verify, word_diff
 from corpus_search.store import Store
 
 # A tiny store whose text has the typography real sources have: curly quotes, en dashes, an
@@ -57,7 +57,7 @@ def store(tmp_path):
         "Moscow's 'turn to the East' -- announced in 2014 -- was meant to offset the sanctions",  # straight, "--", no ligature
         "“Moscow’s ‘turn to the East’ — announced in 2014 — was meant to offset the sanctions.”",  # curly, em dash
         "Moscow's  'turn to the\nEast' - announced in 2014 - was meant to offset   the sanctions",  # spacing, line breaks
-        "moscow's 'turn to the east' \u2011 announced in 2014 \u2011 was meant to offset the sanctions",  # U+2011, case
+        "moscow's 'turn to the East' \u2011 announced in 2014 \u2011 was meant to offset the sanctions",  # U+2011, first letter
         "Moscow's 'turn to the East' announced in 2014 was meant to offset the sanctions",  # dashes left out
     ],
 )
@@ -70,6 +70,35 @@ def test_typing_differences_still_match_verbatim(store, typed):
     assert match.source_text.startswith("Moscow\u2019s \u2018turn") and "oﬀset the sanctions" in match.source_text
     passage = store.passage(match.passage_id)
     assert passage.text[match.start : match.end] == match.source_text
+
+
+@pytest.mark.parametrize("typed, changed", [
+    ("Moscow's 'turn to the east' - announced in 2014 - was meant to offset the sanctions", ("East", "east")),
+    ("MOSCOW'S 'TURN TO THE EAST'", ("Moscow's", "MOSCOW'S")),
+    ("Moscows 'turn to the East' - announced in 2014", ("Moscow's", "Moscows")),  # an apostrophe left out
+    ("Moscow's 'turn to the East' - announced in 2014 - was meant to offset the sanction's", ("sanctions", "sanction's")),
+])
+def test_a_changed_capital_or_apostrophe_is_no_verbatim_quotation(store, typed, changed):
+    """The skeleton that finds a quotation leaves case and apostrophes out, so "it's coastline" was FOUND verbatim
+    where the source says "its coastline". Found that way, it is altered: the source's words and the diff shown."""
+    report = verify(store, typed)
+    assert not report.found and report.verdict == "altered"
+    match = report.matches[0]
+    assert not match.exact and 0.9 <= match.similarity < 1.0 and match.difference == "typo"
+    assert match.source_text.startswith("Moscow\u2019s \u2018turn")
+    source_word, typed_word = changed
+    marked = {op: words for op, words in match.diff if op != "="}
+    assert typed_word in marked["-"] and source_word.split()[-1] in marked["+"].replace("\u2019", "'"), match.diff
+    assert "NOT FOUND as quoted" in render_report(report) and "[-" in render_report(report)
+
+
+def test_a_punctuation_change_is_marked_in_the_diff(store):
+    """A full stop typed as a comma: a near match whose diff marked nothing, as words were compared without
+    their punctuation."""
+    report = verify(store, "Gazprom dragged its feet on the pipeline, Russia looked east for capital")
+    assert report.verdict == "altered"
+    marked = [(op, words) for op, words in report.matches[0].diff if op != "="]
+    assert marked == [("-", "pipeline,"), ("+", "pipeline.")], report.matches[0].diff
 
 
 def test_a_compound_hyphen_matches_with_or_without_it(store):

@@ -8,13 +8,18 @@ This module joins them and keeps the names callers have always imported from her
 
 from __future__ import annotations
 
-from corpus_search.quote_diff import classify, similarity, tokens, word_diff
+import dataclasses
+
+from rapidfuzz import fuzz
+
+from corpus_search.quote_diff import classify, similarity, tokens, word_diff, wording_changed
 from corpus_search.quote_match import exact, prepared, with_ocr
 from corpus_search.quote_near import CLOSE, SEMANTIC_PARAPHRASE, Semantic, closest
 from corpus_search.quote_parse import PASTED_MARKER, check_length, gapped_matches, max_quote_chars, parse_quote, quote_length
 from corpus_search.quote_report import QuoteReport, render_diff, render_report, verdict_of
-from corpus_search.models import Verdict
+from corpus_search.models import Difference, QuoteMatch, Verdict
 from corpus_search.store import Store
+from corpus_search.textnorm import fold
 
 _gapped_matches = gapped_matches  # the name tests/test_quote.py knows it by
 
@@ -33,8 +38,22 @@ def verify(store: Store, text: str, semantic: Semantic | None = None, limit: int
     if not matches and PASTED_MARKER.search(text):
         pattern = parse_quote(PASTED_MARKER.sub("", text))
         matches = exact(ready, pattern)
-    matches = with_ocr(ready, pattern, matches)
-    if matches:
-        return QuoteReport(text, True, tuple(matches), Verdict.FOUND)
+    matches = [_as_typed(pattern, m) for m in with_ocr(ready, pattern, matches)]
+    if any(m.exact or m.ocr_equivalent for m in matches):
+        return QuoteReport(text, True, tuple(sorted(matches, key=lambda m: not (m.exact or m.ocr_equivalent))),
+                           Verdict.FOUND)
+    if matches:  # found only with a capital or an apostrophe changed: altered, the source's words shown
+        return QuoteReport(text, False, tuple(sorted(matches, key=lambda m: -m.similarity)), Verdict.ALTERED)
     near, paraphrase = closest(ready, pattern, semantic, limit)
     return QuoteReport(text, False, tuple(near), verdict_of(False, near, paraphrase))
+
+
+def _as_typed(pattern, match: QuoteMatch) -> QuoteMatch:
+    """A verbatim match, unless the quotation changed a capital or an apostrophe of the source (wording_changed):
+    the skeleton that found it leaves both out, so "it's coastline" found "its coastline". Such a match is a
+    near one, with the diff that shows the change."""
+    if not match.exact or not wording_changed(pattern.pieces or (pattern.plain,), match.source_text):
+        return match
+    alike = fuzz.ratio(fold(pattern.plain), fold(match.source_text)) / 100  # a capital changed is nearly alike
+    return dataclasses.replace(match, exact=False, similarity=round(min(alike, 0.99), 4), difference=Difference.TYPO,
+                               diff=word_diff(pattern.plain, match.source_text))

@@ -12,7 +12,7 @@ from rapidfuzz import fuzz
 
 from corpus_search.models import Difference
 from corpus_search.quote_parse import GAP
-from corpus_search.textnorm import fold
+from corpus_search.textnorm import fold, fold_typing
 
 _WORD = re.compile(r"\S+")
 _NOT_ALNUM = re.compile(r"\W+|_")
@@ -55,10 +55,13 @@ def similarity_to(qtext: str, qcount: Counter[str], qlen: int, skeys: Sequence[s
 
 
 def word_diff(quote: str, source: str) -> tuple[tuple[str, str], ...]:
-    """(op, words) runs: "=" in both, "-" in the quotation only, "+" in the source only."""
+    """(op, words) runs: "=" in both, "-" in the quotation only, "+" in the source only.
+
+    Words are compared as a reader sees them (`_typed_keys`): a changed capital, apostrophe or comma is marked,
+    a curly quote typed straight is not."""
     qwords = [w for w in quote.split() if not GAP.fullmatch(w)]
     swords = source.split()
-    matcher = difflib.SequenceMatcher(a=[_key(w) for w in qwords], b=[_key(w) for w in swords], autojunk=False)
+    matcher = difflib.SequenceMatcher(a=_typed_keys(qwords), b=_typed_keys(swords), autojunk=False)
     out: list[tuple[str, str]] = []
 
     def add(op: str, words: Sequence[str]) -> None:
@@ -78,8 +81,43 @@ def word_diff(quote: str, source: str) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _key(word: str) -> str:
-    return _NOT_ALNUM.sub("", fold(word)) or fold(word)
+def _typed_keys(words: Sequence[str]) -> list[str]:
+    """Each word as typed (fold_typing), without the quotation marks around it; the first word's first letter in
+    either case ("the" may quote "The") and the last word's closing punctuation left out (a quotation may end
+    where the source's sentence goes on)."""
+    keys = [fold_typing(w).strip("'\"") or fold_typing(w) for w in words]
+    if keys:
+        keys[0] = keys[0][:1].lower() + keys[0][1:]
+        keys[-1] = keys[-1].rstrip(".,;:!?'\"") or keys[-1]
+    return keys
+
+
+# Letters, digits and the apostrophes inside words ("it's", "world's"): what `wording_changed` compares.
+_QUOTE_MARK = re.compile(r"(?<!\w)'|'(?!\w)")
+_NOT_WORDING = re.compile(r"[^\w']+")
+
+
+def _wording(text: str) -> str:
+    return _NOT_WORDING.sub("", _QUOTE_MARK.sub("", fold_typing(text)))
+
+
+def wording_changed(pieces: Sequence[str], source: str) -> bool:
+    """Whether a quotation whose skeleton matched `source` (quote_parse: case, spacing, hyphens and quotation
+    marks left out) still changes its wording: a capital ("Shipping Lanes" for "shipping lanes") or an
+    apostrophe ("it's" for "its", "worlds" for "world's"). The first letter of each verbatim part may take
+    either case ("the shipping lanes" quotes "The shipping lanes"). `pieces`: the quotation's verbatim parts,
+    in order (one, when it has no ellipsis or insertion)."""
+    have, pos = _wording(source), 0
+    for piece in pieces:
+        want = _wording(piece)
+        if not want:
+            continue
+        first = want[0]
+        found = re.compile(f"(?:{re.escape(first.lower())}|{re.escape(first.upper())}){re.escape(want[1:])}").search(have, pos)
+        if found is None:
+            return True
+        pos = found.end()
+    return False
 
 
 def classify(qkeys: Sequence[str], skeys: Sequence[str]) -> Difference:

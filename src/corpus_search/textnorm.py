@@ -61,6 +61,12 @@ def fold_with_map(text: str) -> tuple[str, list[int]]:
     return "".join(out), src
 
 
+def fold_typing(text: str) -> str:
+    """Only what typing changes folded (quote and dash variants, ligatures, full-width forms); case,
+    accents, spacing and punctuation kept: the words as a reader sees them, to say whether they are the same."""
+    return unicodedata.normalize("NFKC", text.translate(_TABLE))
+
+
 def fold(text: str) -> str:
     """Text folded for comparison: quotes, dashes, ligatures, case and spacing made uniform."""
     return fold_with_map(text)[0]
