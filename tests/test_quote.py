@@ -362,3 +362,21 @@ def test_a_quotation_at_the_cap_is_checked(corpus, where):
     assert report.matches and report.verdict in ("found", "altered", "not found", "paraphrase")
     if where == "corpus":
         assert report.matches[0].doc_id == "makocki2016"
+
+
+def test_a_quotation_on_a_page_numbered_in_roman_numerals_gives_that_page(tmp_path):
+    """A preface's page "ii" has no page number, only a label: quote said "page unknown" where cite said "ii"."""
+    store = Store.create(tmp_path / "store.db")
+    text = "The preface explains why the survey of the northern fisheries was begun again in 1998."
+    passage = Passage("pre:0000", "pre", 0, text, page=None, page_label="ii", start=0, end=len(text))
+    record = Record(doc_id="pre", title="Survey", authors=("Ann Author",), year=2001, publisher="Pub")
+    store.add_document(Document("pre", "pre.txt", hashlib.sha256(text.encode()).hexdigest(), record), 0, text, [passage])
+    store.commit()
+    try:
+        report = verify(store, "the survey of the northern fisheries was begun again")
+        (match,) = report.matches
+        assert report.found and match.page is None and match.page_label == "ii"
+        assert "p. ii" in render_report(report) and "page unknown" not in render_report(report)
+        assert report.to_json()["matches"][0]["page_label"] == "ii"
+    finally:
+        store.close()

@@ -312,6 +312,7 @@ class QuoteMatch:
     # {"quote": as quoted, "source": as OCR read it, "start", "end": span in the passage text}
     ocr_equivalent: tuple[dict[str, Any], ...] = ()
     pdf_page: int | None = None  # the PDF's own page where the quotation starts (PDF sources)
+    page_label: str | None = None  # the printed page when it is no plain number ("ii"): then `page` is None
 
 
 def fields_json(obj: Any) -> dict[str, Any]:

@@ -259,6 +259,7 @@ def build_match(ready: Prepared, first: int, start: int, last: int, end: int, **
         selector["source_position"] = {"start": raw_start, "end": raw_end + 1}
     other = q if last != first else None
     loc = find_locator(record, p, start, end, other)
+    label = p.page_at(start)
     return QuoteMatch(
         passage_id=p.passage_id,
         doc_id=p.doc_id,
@@ -266,7 +267,8 @@ def build_match(ready: Prepared, first: int, start: int, last: int, end: int, **
         start=start,
         # Offsets in the first passage; a match running on into the next one ends with its text.
         end=end if first == last else len(p.text),
-        page=_page_number(p.page_at(start), p.page),
+        page=_page_number(label, p.page),
+        page_label=label if label and not label.isdigit() else None,
         page_end=_page_number(loc.last, q.page_end) if loc.label == "page" else q.page_end,
         paragraph=p.paragraph,
         passage_ids=(p.passage_id,) if first == last else (p.passage_id, q.passage_id),

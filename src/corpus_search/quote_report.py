@@ -45,9 +45,7 @@ def verdict_of(found: bool, matches: Sequence[QuoteMatch], paraphrase: bool) -> 
 
 
 def _where(match: QuoteMatch) -> str:
-    if match.paragraph is None and match.page is None:
-        return "page unknown"
-    return locator_of(match)
+    return locator_of(match) or "page unknown"  # "p. ii" where the page is printed in roman numerals
 
 
 def render_diff(diff: Sequence[Sequence[str]]) -> str:
