@@ -54,3 +54,17 @@ def test_a_lines_options_override_the_command_lines():
     assert args == {"mode": "keyword", "entities": ["Gazprom"], "labels": ("GPE",), "doc_ids": ["makocki2016"],
                     "kinds": (), "limit": 2, "rollup": False, "lang": ("en",)}
     assert batch.search_args({"query": "gas"}, defaults)["entities"] == ["Russia"]
+
+
+def test_every_line_is_parsed_before_any_runs(tmp_path):
+    f = tmp_path / "q.txt"
+    lines = [(1, "Altai pipeline"), (2, '{"query": "gas"}'), (3, '{"query": 5}')]
+    with pytest.raises(UsageError, match='q.txt:3: a JSON line needs a "query" string'):
+        batch.parse_lines(f, lines)
+    assert batch.parse_lines(f, lines[:2]) == [(1, {"query": "Altai pipeline"}), (2, {"query": "gas"})]
+
+
+def test_a_key_no_line_may_set_is_named_in_a_warning():
+    assert batch.unknown_keys({"query": "gas", "entity": "Gazprom", "limit": 3}) == []
+    (warning,) = batch.unknown_keys({"query": "gas", "entities": ["Gazprom"], "lmit": 3})
+    assert '"entities", "lmit" ignored' in warning and "entity" in warning

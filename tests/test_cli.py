@@ -81,6 +81,21 @@ def test_batch_runs_plain_and_json_lines(built_index, tmp_path):
     assert table.returncode == 0 and "makocki2016" in table.stdout
 
 
+def test_batch_checks_every_line_before_it_runs_one(built_index, tmp_path):
+    """A broken JSON line stopped the run where it stood, after the lines above it had printed; a misspelt key
+    ("entities") ran its line unfiltered, without a word."""
+    f = tmp_path / "claims.txt"
+    f.write_text('Altai pipeline\n{"query": "pipeline", "entities": ["Gazprom"]}\n{bad json\nlast\n')
+    proc = run("batch", str(f), "--json", index=built_index)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [f"error: {f}:3: not valid JSON (Expecting property name enclosed in double quotes)"]
+    f.write_text('Altai pipeline\n{"query": "pipeline", "entities": ["Gazprom"]}\n')
+    objs = [json.loads(line) for line in run("batch", str(f), "--json", index=built_index).stdout.splitlines()]
+    assert not objs[0]["warnings"] and any('"entities" ignored' in w for w in objs[1]["warnings"])
+    table = run("batch", str(f), index=built_index)
+    assert table.returncode == 0 and '"entities" ignored' in table.stderr
+
+
 def test_passages_and_entities_json(built_index):
     proc = run("passages", "--doc", "alexeeva2018", "--json", index=built_index)
     rows = json.loads(proc.stdout)

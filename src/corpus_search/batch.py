@@ -2,12 +2,15 @@
 
 The file may be anything the user names (/dev/zero, a 50 MB log), so it is read under a size and
 a query cap before any search runs. A line whose options are wrong, or whose search fails, is
-reported as that line's error and the run goes on; a line that is not JSON at all stops the run
-there, since the rest of the file is probably wrong too.
+reported as that line's error and the run goes on; a line that is not JSON at all, or a JSON line
+with no "query" string, stops the run before any search (the rest of the file is probably wrong
+too, and half a run's output is no use). A key no line may set ("entities" for "entity") runs the
+line with a warning that names it, rather than silently unfiltered.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -18,6 +21,7 @@ from corpus_search.errors import CorpusSearchError, UsageError
 from corpus_search.models import SEARCH_MODES, SearchResult
 
 _LIST_KEYS = ("entity", "label", "doc", "lang")
+KEYS = ("query", "mode", "limit", "rollup", *_LIST_KEYS)  # what a JSON line may set
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,19 @@ def parse_line(file: Path, n: int, line: str) -> dict:
     return spec
 
 
+def parse_lines(file: Path, lines: Sequence[tuple[int, str]]) -> list[tuple[int, dict]]:
+    """Every line parsed (parse_line): the first that is not JSON, or has no "query", is the run's one error."""
+    return [(n, parse_line(file, n, line)) for n, line in lines]
+
+
+def unknown_keys(spec: dict) -> list[str]:
+    """The warning for keys of a JSON line that no line may set (it runs without them), or none."""
+    unknown = [k for k in spec if k not in KEYS]
+    if not unknown:
+        return []
+    return [f"this line's {', '.join(json.dumps(k) for k in unknown)} ignored: a line may set {', '.join(KEYS)}"]
+
+
 def check_spec(file: Path, n: int, spec: dict) -> None:
     """A JSON line's options are of the right type (strings, lists of strings, a whole-number limit)."""
     limit = spec.get("limit")
@@ -114,13 +131,16 @@ def search_args(spec: dict, defaults: Defaults) -> dict:
 
 
 def run(corpus, file: Path, lines: Sequence[tuple[int, str]], defaults: Defaults) -> Iterator[Outcome]:
-    """Each line's search in order, as it finishes (`corpus` is an open `api.Corpus`)."""
-    for n, line in lines:
-        spec = parse_line(file, n, line)  # malformed JSON stops the run: the rest is probably wrong too
+    """Each line's search in order, as it finishes (`corpus` is an open `api.Corpus`). Every line is parsed
+    first: one that is not JSON (or has no "query") stops the run before any search."""
+    for n, spec in parse_lines(file, lines):
         try:
             check_spec(file, n, spec)
             result = corpus.search(spec["query"], **search_args(spec, defaults))
         except CorpusSearchError as exc:
             yield Outcome(spec["query"], error=str(exc), line=n)
             continue
+        extra = unknown_keys(spec)
+        if extra:
+            result = dataclasses.replace(result, warnings=(*result.warnings, *extra))
         yield Outcome(spec["query"], result=result, line=n)

@@ -78,6 +78,7 @@ def _print_hit(corpus, hit) -> None:
 def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, langs, limit, as_json) -> None:
     """Run many searches in one process: one query per line, or JSON lines."""
     lines = batching.read_lines(file)  # before the index opens: a bad file fails at once
+    batching.parse_lines(file, lines)  # ...and so does a line that is not JSON, before any search runs
     # Importing torch (~1 s) pays for itself after about 250 queries (~4 ms each saved; query_encoder.py).
     corpus = open_corpus(ctx, few_queries=len(lines) < 250)
     defaults = batching.Defaults(mode=mode, entities=entities, labels=labels, doc_ids=doc_ids, kinds=kinds,
@@ -92,6 +93,8 @@ def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, langs, limi
             dump(corpus.result_json(outcome.result))
         else:
             result = outcome.result
+            for warning in result.warnings:
+                click.echo(f"{result.query[:40]}\twarning: {warning}", err=True)
             for hit in result.hits:
                 p = hit.passage
                 snippet = " ".join(p.text.split())[:80]
