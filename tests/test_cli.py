@@ -316,3 +316,29 @@ def test_a_filtered_search_counts_among_the_passages_the_filter_allows(built_ind
     assert data["searched"] == len(allowed) < len(corpus.passages())
     holding = {r["passage_id"] for r in data["results"] if re.search(r"\bgas\b", r["text"], re.I)}
     assert len(holding) <= data["keyword_total"] <= len(allowed)
+
+
+def test_documents_names_files_added_or_removed_since_the_build(tmp_path):
+    """A file added after the build was missing from `documents`, and one removed was listed as if still there."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    seed = (ROOT / "corpus" / "alexeeva-lasserre-2018-china-perspectives.txt").read_text(encoding="utf-8")
+    (corpus / "a.txt").write_text(seed[:3000], encoding="utf-8")
+    (corpus / "memo.txt").write_text(seed[3000:5000], encoding="utf-8")
+    assert run("build", index=index, corpus=corpus).returncode == 0
+    (corpus / "memo.txt").unlink()
+    (corpus / "new.txt").write_text(seed[5000:7000], encoding="utf-8")
+    (corpus / "sheet.xlsx").write_bytes(b"PK")
+    rows = {r["path"]: r for r in json.loads(run("documents", "--json", index=index, corpus=corpus).stdout)}
+    assert set(rows) == {"a.txt", "memo.txt", "new.txt", "sheet.xlsx"}
+    assert rows["a.txt"]["status"] == "ok" and "corpus folder" not in rows["a.txt"]["message"]
+    assert rows["memo.txt"]["doc_id"] == "memo" and "no longer in the corpus folder" in rows["memo.txt"]["message"]
+    assert rows["new.txt"]["doc_id"] is None and rows["new.txt"]["status"] == "skipped"
+    assert "added after the last build" in rows["new.txt"]["message"]
+    assert "not a supported format" in rows["sheet.xlsx"]["message"]
+    table = run("documents", index=index)  # no --corpus: the folder the index was built from
+    assert "new.txt" in table.stdout and "no longer in the corpus folder" in table.stdout
+    assert run("build", index=index, corpus=corpus).returncode == 0  # after a build, nothing is out of step
+    after = {r["path"]: r for r in json.loads(run("documents", "--json", index=index, corpus=corpus).stdout)}
+    assert set(after) == {"a.txt", "new.txt", "sheet.xlsx"} and after["new.txt"]["status"] == "ok"
+    assert not any("last build" in r["message"] or "no longer" in r["message"] for r in after.values())

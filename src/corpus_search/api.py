@@ -105,6 +105,7 @@ class Corpus:
         folder = Path(corpus) if corpus is not None else opened.store.meta("corpus_dir")
         if folder:
             opened.store.set_curation(Path(folder) / "_entities")
+        opened.folder = Path(folder) if folder else None
         return opened
 
     def curation(self):
@@ -254,8 +255,31 @@ class Corpus:
         return json.loads(self.store.meta("unindexed") or "[]")
 
     def documents_json(self) -> list[dict[str, Any]]:
-        """The CONTRACT.md `documents --json` list: every document, then every file that is none (doc_id null)."""
-        return shapes.documents(self.documents(), self.unindexed())
+        """The CONTRACT.md `documents --json` list: every document, then every file that is none (doc_id null),
+        the files added to the corpus folder since the build among them (`since_build`)."""
+        added, gone = self.since_build()
+        rows = shapes.documents(self.documents(), [*self.unindexed(), *added])
+        for row in rows:
+            if row["doc_id"] is not None and row["path"] in gone:
+                row["message"] = "; ".join(filter(None, (row["message"], shapes.GONE)))
+        return rows
+
+    def since_build(self) -> tuple[list[dict[str, Any]], set[str]]:
+        """What changed in the corpus folder since this index was built, by file name (no file is read): the files
+        it never saw, as unindexed rows ("skipped", and why), and the paths of its documents no longer there.
+        Nothing when the folder (given at open, else the one the index was built from) is not there."""
+        folder = getattr(self, "folder", None)
+        if folder is None or not folder.is_dir():
+            return [], set()
+        from corpus_search.records import find_sources, find_unsupported
+
+        present = {p.relative_to(folder).as_posix() for p in find_sources(folder)}
+        unsupported = {p.relative_to(folder).as_posix(): why for p, why in find_unsupported(folder)}
+        docs = {d.path for d in self.documents() if d.parent is None}
+        known = docs | {u["path"] for u in self.unindexed()}
+        added = [{"path": rel, "status": "skipped", "message": f"{unsupported[rel]} (added after the last build)"
+                  if rel in unsupported else shapes.ADDED} for rel in sorted((present | set(unsupported)) - known)]
+        return added, docs - present
 
     def record(self, doc_id: str) -> Record:
         return self._records().get(doc_id) or self.store.document(doc_id).record

@@ -147,6 +147,11 @@ def quote_report(r: QuoteReport) -> dict[str, Any]:
     return {"quote": r.quote, "found": r.found, "verdict": r.verdict, "matches": [quote_match(m) for m in r.matches]}
 
 
+# What `documents` says of a file the index and the corpus folder disagree on (api.Corpus.since_build).
+ADDED = "added after the last build: `corpus-search build` reads it"
+GONE = "no longer in the corpus folder: the next build drops it"
+
+
 def documents(docs: Iterable[Document], unindexed: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """The `documents --json` list: every document, then every file that is none (doc_id null)."""
     rows = [d.to_json() for d in docs]

@@ -20,11 +20,13 @@ def documents(ctx, as_json) -> None:
     if as_json:
         dump(corpus.documents_json())
         return
+    added, gone = corpus.since_build()
     for d in docs:
-        msg = f": {d.message}" if d.message else ""
+        message = "; ".join(filter(None, (d.message, shapes.GONE if d.parent is None and d.path in gone else "")))
+        msg = f": {message}" if message else ""
         inside = f"\t(in {d.parent}: {d.attachment})" if d.parent else ""
         click.echo(f"{d.doc_id}\t{d.status}{msg}\t{d.passages} passages\t{d.record.title}{inside}")
-    for u in corpus.unindexed():  # files that are no document: named, never silently left out
+    for u in [*corpus.unindexed(), *added]:  # files that are no document: named, never silently left out
         click.echo(f"-\t{u['status']}: {u['message']}\t0 passages\t{u['path']}")
 
 
