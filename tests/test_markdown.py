@@ -114,7 +114,7 @@ def test_a_new_markdown_reader_reads_only_the_markdown_sources_again(tmp_path, m
     again = {Path(s.path).suffix: s.reused for s in build(corpus, index).sources}
     assert again == {".txt": True, ".md": False}
     # An e-mail may attach a .md, read by the same reader: its key moves with it too.
-    assert "markdown=test-next" in extractors.reader_version(".eml") and extractors.reader_version(".pdf") == ""
+    assert "markdown=test-next" in extractors.reader_version(".eml") and extractors.reader_version(".txt") == ""
 
 
 @pytest.mark.parametrize("flood", ["~~a ", "[^", "![", "<", "<!--", "[", "`a", "# " + " " * 50, "``a`", "<a@"])

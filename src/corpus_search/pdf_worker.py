@@ -81,7 +81,17 @@ def extract(path: str, password: str | None) -> dict[str, Any]:
         except Exception as exc:  # noqa: BLE001 - includes RecursionError from deeply nested content
             pages.append({"error": _short(exc)})
     # Outlines and link destinations are never walked: they can be cyclic (cyclic-toc.pdf).
-    return {"ok": True, "pages": pages, "labels": _labels(reader, count)}
+    return {"ok": True, "pages": pages, "labels": _labels(reader, count), "info": _info(reader)}
+
+
+def _info(reader: Any) -> dict[str, str]:
+    """The document information dictionary's title and author, as strings (pdf_metadata judges them)."""
+    try:
+        info = reader.metadata or {}
+        return {key: str(info.get(name))[:1000] for key, name in (("title", "/Title"), ("author", "/Author"))
+                if isinstance(info.get(name), str) and info.get(name).strip()}
+    except Exception:  # noqa: BLE001 - a broken info dictionary just means "none"
+        return {}
 
 
 def limit_memory(memory_mb: int) -> None:

@@ -47,7 +47,7 @@ SUFFIXES: tuple[str, ...] = tuple(_REGISTRY)
 # A reader's own version, raised when what it makes of a file changes: the next build reads again only the
 # files of that reader (build_plan.source_key), where a PIPELINE_VERSION bump reads every source. A reader
 # missing here has none. Kept here, not in the modules, so planning a build imports no reader.
-_READER_VERSIONS = {"markdown": "1"}
+_READER_VERSIONS = {"markdown": "1", "pdf": "1"}  # pdf 1: the title and authors of its information dictionary
 # Readers whose files hold documents read by other readers (an e-mail's attachments): their key carries
 # every reader's version, as an attached .md is read by the Markdown reader.
 _CONTAINERS = frozenset({"mail"})

@@ -79,7 +79,52 @@ def _extract_pdf(path: Path, record: Record, isolated: bool = False, ocr_options
             status = STATUS_OK_OCR
         # "run OCR on it first" is stale advice once OCR ran: say what it did instead.
         message = ocr_note if status == STATUS_NO_TEXT else "; ".join(filter(None, (message, ocr_note)))
-    return Extraction(pages=pages, status=status, message=message, skipped_pages=skipped)
+    return Extraction(pages=pages, status=status, message=message, skipped_pages=skipped,
+                      found=pdf_metadata(result.get("info") or {}))
+
+
+# What a PDF's information dictionary holds when nobody filled it in: the name of the file it was made from, the
+# word processor's placeholder, the account that typed it.
+_FILE_NAME = re.compile(r"\.(?:docx?|pdf|rtf|odt|tex|dvi|ps|indd|qxd|pages|pptx?|xlsx?|txt|html?)\s*$", re.I)
+_MADE_BY = re.compile(r"^(?:Microsoft (?:Word|PowerPoint|Excel)|Word|PowerPoint)\s+-\s+", re.I)
+_PLACEHOLDER = re.compile(r"^(?:untitled|document|doc|title|presentation|slide|new document|no title|none|unknown|"
+                          r"default|draft|report|pdf|print|scan|scanned document|image)[\s_-]*\d*$", re.I)
+_ACCOUNTS = {"admin", "administrator", "user", "owner", "author", "unknown", "default", "windows user",
+             "microsoft office user", "office user", "staff", "guest", "root", "none", "anonymous", "pc", "home"}
+
+
+def pdf_metadata(info: dict[str, str]) -> dict[str, Any]:
+    """The title and authors a PDF states about itself, where they read as a title and names: a cited PDF with
+    no .toml record was "R48903.3 (n.d.)" though its properties said "The Strait of Hormuz in Brief ..." by
+    "John Frittelli, Ben Goldman". Left out: a file name ("Microsoft Word - draft3.docx"), a placeholder
+    ("Untitled-1"), an identifier with no space, an account name ("Administrator", "jsmith")."""
+    found: dict[str, Any] = {}
+    title = " ".join(str(info.get("title") or "").split())
+    if (len(title) > 3 and re.search(r"[^\W\d_]", title) and " " in title and not _FILE_NAME.search(title)
+            and not _MADE_BY.match(title) and not _PLACEHOLDER.match(title)):
+        found["title"] = title[:500]
+    names = [n for n in _names(" ".join(str(info.get("author") or "").split())) if _is_name(n)]
+    if names:
+        found["authors"] = names[:20]
+    return found
+
+
+def _names(author: str) -> list[str]:
+    """'A; B', 'A and B', 'A, B' (when each part is a whole name, not 'Smith, John') as a list of names."""
+    for separator in (";", " and ", " & "):
+        if separator in author:
+            return [p.strip() for p in author.split(separator) if p.strip()]
+    parts = [p.strip() for p in author.split(",") if p.strip()]
+    if len(parts) > 1 and all(len(p.split()) > 1 for p in parts):
+        return parts
+    return [author] if author else []
+
+
+def _is_name(name: str) -> bool:
+    """A person's or a body's name, not an account: letters, a capital, two words or more or all capitals."""
+    if not name or len(name) > 100 or name.casefold() in _ACCOUNTS or re.search(r"[\d@\\/_]", name):
+        return False
+    return bool(re.search(r"[^\W\d_]", name)) and name[0].isupper() and (" " in name or (name.isupper() and len(name) > 2))
 
 
 def _ocr_pages(path: Path, raw_pages: list[dict[str, Any]], record: Record, options: Any) -> str:
