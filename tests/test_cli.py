@@ -342,3 +342,13 @@ def test_documents_names_files_added_or_removed_since_the_build(tmp_path):
     after = {r["path"]: r for r in json.loads(run("documents", "--json", index=index, corpus=corpus).stdout)}
     assert set(after) == {"a.txt", "new.txt", "sheet.xlsx"} and after["new.txt"]["status"] == "ok"
     assert not any("last build" in r["message"] or "no longer" in r["message"] for r in after.values())
+
+
+def test_an_unknown_passage_id_is_answered_with_one_of_this_index(tmp_path):
+    """The example id was always the bundled corpus's, 'makocki2016:0042', whatever the index."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "memo.txt").write_text("The talks on the gas price resumed in Beijing in May.", encoding="utf-8")
+    assert run("build", index=index, corpus=corpus).returncode == 0
+    line = one_error_line(run("cite", "nope", index=index))
+    assert "no passage 'nope'" in line and "'memo:0000'" in line and "makocki" not in line

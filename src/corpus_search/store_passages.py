@@ -75,7 +75,10 @@ class PassageReads:
             return cached
         row = self.conn.execute("SELECT json FROM passages WHERE passage_id = ?", (passage_id,)).fetchone()
         if row is None:
-            raise NotFoundError(f"no passage {passage_id!r}; ids look like 'makocki2016:0042' (see `passages`)")
+            # An id of this index, so the example is one the user can run (not one of the bundled corpus).
+            some = self.conn.execute("SELECT passage_id FROM passages ORDER BY rowid LIMIT 1").fetchone()
+            like = f"; ids look like {some[0]!r} (see `passages`)" if some else "; this index holds no passages"
+            raise NotFoundError(f"no passage {passage_id!r}{like}")
         passage = Passage.from_json(json.loads(row[0]))
         self._passage_cache[passage_id] = passage
         return passage
