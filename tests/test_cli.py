@@ -352,3 +352,22 @@ def test_an_unknown_passage_id_is_answered_with_one_of_this_index(tmp_path):
     assert run("build", index=index, corpus=corpus).returncode == 0
     line = one_error_line(run("cite", "nope", index=index))
     assert "no passage 'nope'" in line and "'memo:0000'" in line and "makocki" not in line
+
+
+def test_build_names_the_sources_it_dropped(tmp_path):
+    """A removed file's passages left the index without a word in the build's output."""
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "memo.txt").write_text("The talks on the gas price resumed in Beijing in May.", encoding="utf-8")
+    (corpus / "note.txt").write_text("Gazprom and CNPC met again in June.", encoding="utf-8")
+    (corpus / "bad.txt").write_text("A note whose record is broken.", encoding="utf-8")
+    assert run("build", index=index, corpus=corpus).returncode == 0
+    (corpus / "memo.txt").unlink()
+    (corpus / "bad.toml").write_text("title = [unclosed", encoding="utf-8")  # fails before it is read: not removed
+    proc = run("build", index=index, corpus=corpus)
+    assert proc.returncode == 0
+    assert "memo.txt: removed from the corpus folder; its 1 passage left the index" in proc.stdout
+    assert "bad.txt: removed" not in proc.stdout and "note.txt: removed" not in proc.stdout
+    (corpus / "note.txt").rename(corpus / "note2.txt")
+    data = json.loads(run("build", "--json", index=index, corpus=corpus).stdout)
+    assert data["removed"] == [{"path": "note.txt", "doc_id": "note", "passages": 1}]

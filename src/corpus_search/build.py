@@ -134,7 +134,12 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
     # With NER in its own process this is only the wait after embedding finished.
     timings["entities"] = time.perf_counter() - t
     mentions, table = build_entities.canonical_mentions(sources, raw, corpus / "_entities")
+    removed: list[dict] = []
     if previous is not None:
+        # By path: a file there still (read, or failed before it was read) is no removal; a renamed one is.
+        present = {s.rel for s in sources} | {r.path for r in found.failed + found.skipped}
+        removed = [{"path": d.path, "doc_id": d.doc_id, "passages": d.passages}
+                   for d in previous.store.documents() if d.parent is None and d.path not in present]
         previous.store.close()
 
     # 5. Write, verify and publish a new generation.
@@ -165,4 +170,5 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
               "vectors_found_by_text": len(reread) - len(need)},
         # User annotations live outside the generations; they are found again in the new text.
         annotations=after_build(gens.root, gen / STORE),
+        removed=removed,
     )

@@ -55,6 +55,8 @@ class BuildReport:
     # Passages the models ran on, and those of sources read again whose tags or vector an earlier build made
     # from the very same text (build_entities.tags_by_text, build_vectors.found_by_text).
     work: dict[str, int] = field(default_factory=dict)
+    # Documents the last build had whose file is gone from the corpus folder (or renamed): path, doc_id, passages.
+    removed: list[dict] = field(default_factory=list)
 
 
 def report_of(doc: Document, reused: bool) -> SourceReport:

@@ -193,6 +193,7 @@ def build_report(r: BuildReport) -> dict[str, Any]:
         "sources": [{**dataclasses.asdict(s), "doc_id": s.doc_id or None} for s in r.sources],
         "annotations": r.annotations,
         **({"retries": r.retries} if r.retries else {}),
+        **({"removed": r.removed} if r.removed else {}),
         **({"work": r.work} if r.work else {}),
     }
 

@@ -41,6 +41,10 @@ def build(ctx: click.Context, force: bool, retry: tuple[str, ...], as_json: bool
         return
     for src in report.sources:
         click.echo(src.line())
+    for gone in report.removed:
+        n = gone["passages"]
+        click.echo(f"{gone['path']}: removed from the corpus folder; its {n} passage{'' if n == 1 else 's'} "
+                   "left the index")
     state = "built" if report.changed else "unchanged, nothing to do"
     skipped = sum(1 for s in report.sources if s.status == Status.SKIPPED)  # files no extractor reads
     also = f" ({skipped} other file{'' if skipped == 1 else 's'} skipped)" if skipped else ""
