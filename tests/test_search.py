@@ -278,3 +278,35 @@ def test_a_query_that_only_excludes_searches_nothing_by_meaning(corpus):
     assert not result.hits and any("only excludes" in w for w in result.warnings)
     hybrid = corpus.search("NOT Gazprom", mode="hybrid", limit=10)  # the keyword side's: every passage without it
     assert hybrid.hits and not [h for h in hybrid.hits if "Gazprom" in h.passage.text]
+
+
+@pytest.mark.parametrize("query", ["!!!", "*", "???"])
+def test_a_query_with_no_letter_or_digit_ranks_nothing_by_meaning(corpus, query):
+    """Hybrid search showed ten passages "ranked by meaning" for "!!!": the model's reading of punctuation."""
+    result = corpus.search(query, mode="hybrid", limit=10)
+    assert not result.hits and not result.by_meaning
+    assert any("no letters or digits" in w for w in result.warnings)
+    from corpus_search.render import _summary
+
+    assert "ranked by meaning" not in _summary(result, quoted=False)
+
+
+def test_a_document_id_typed_with_other_capitals_is_that_document(corpus):
+    """Ids are the file names lower-cased ("R48903.3.pdf" is r48903.3): `--doc R48903.3` failed."""
+    result = corpus.search("pipeline", doc_ids=["MAKOCKI2016"], limit=5)
+    assert result.hits and {h.passage.doc_id for h in result.hits} == {"makocki2016"}
+    assert [p.doc_id for p in corpus.passages("Alexeeva2018")][:1] == ["alexeeva2018"]
+    with pytest.raises(NotFoundError, match="no document 'makoki'"):
+        corpus.search("pipeline", doc_ids=["makoki"])
+
+
+def test_an_unknown_document_id_names_the_nearest_not_every_id():
+    """A corpus of thousands of files listed every id in the one-line error."""
+    from corpus_search.store_passages import known_doc_id
+
+    known = {f"report-{n:04d}" for n in range(3000)} | {"crs-r48903", "crs-r48902"}
+    assert known_doc_id("CRS-R48903", known) == "crs-r48903"
+    with pytest.raises(NotFoundError) as err:
+        known_doc_id("crs-r4890", known)
+    message = str(err.value)
+    assert "nearest: crs-r48903, crs-r48902," in message and "3,002 documents" in message and len(message) < 300

@@ -37,7 +37,7 @@ class SourceReport:
             note = (f" (unchanged since it failed; `corpus-search build --retry {self.doc_id}` tries it again, "
                     "`--force` every source)")
         where = f"{self.path} > {self.attachment} [{self.doc_id}]" if self.attachment else self.path
-        return f"{where}: {state}; {self.passages} passages{note}"
+        return f"{where}: {state}; {self.passages} passage{'' if self.passages == 1 else 's'}{note}"
 
 
 @dataclass

@@ -285,6 +285,7 @@ class SearchResult:
     searched: int | None = None  # passages the query was ranked among: all, or those the filters allow
     # other forms of the query's names also searched by keyword: ("optionally manned fighting vehicle", "OMFV")
     also_searched: tuple[tuple[str, str], ...] = ()
+    by_meaning: bool = True  # the model ranked passages too (hybrid, semantic); False for "!!!", "NOT Gazprom"
 
 
 @dataclass(frozen=True)

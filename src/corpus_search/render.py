@@ -355,7 +355,9 @@ def _summary(result, quoted: bool) -> str:
     if result.mode != "hybrid":
         return f"{matching}{of}; showing {shown}"
     rest = None if searched is None else searched - words
-    if rest is None:  # a result made elsewhere, without the count
+    if not result.by_meaning:  # nothing was ranked by meaning ("!!!", "NOT Gazprom": no words for the model)
+        ranked = ""
+    elif rest is None:  # a result made elsewhere, without the count
         ranked = "; the others were ranked by meaning"
     else:
         ranked = f"; the other {rest} {'was' if rest == 1 else 'were'} ranked by meaning" if rest else ""

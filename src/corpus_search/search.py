@@ -4,6 +4,7 @@ facets and highlights. The store is asked for text and entities; the indexes onl
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 import re
 import time
@@ -16,9 +17,10 @@ from corpus_search import sentences as sent
 from corpus_search.backends import KeywordBackend, VectorBackend
 from corpus_search.entities import LABEL_ORDER, resolve, suggest
 from corpus_search.entities import within as places_within
-from corpus_search.errors import NotFoundError, QueryError, UsageError
+from corpus_search.errors import QueryError, UsageError
 from corpus_search.keyword_query import negated, syntax_problems
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
+from corpus_search.store_passages import known_doc_id
 from corpus_search.query_aliases import AliasForms, Expansion, fiscal_year_forms, verb_forms
 from corpus_search.vector_index import blas_threads, first_pass_pool, reduced_scores, rescored
 
@@ -27,6 +29,7 @@ MAX_QUERY_CHARS = 2000
 ALSO_WEIGHT = 0.3  # the keyword weight of a name's other form (keyword_query)
 _WORD = re.compile(r"\w+(?:['’]\w+)?", re.UNICODE)
 _OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE", "TO"}
+_ANY_WORD = re.compile(r"\w", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -180,9 +183,7 @@ class Searcher:
             sets.append(self.store.passages_labelled([self.check_label(label) for label in filters.labels]))
         if filters.doc_ids or filters.kinds:
             known = {d.doc_id for d in self.store.documents()}
-            for d in filters.doc_ids:
-                if d not in known:
-                    raise NotFoundError(f"no document {d!r} (known: {', '.join(sorted(known))})")
+            filters = dataclasses.replace(filters, doc_ids=tuple(known_doc_id(d, known) for d in filters.doc_ids))
             for k in filters.kinds:
                 if k not in PASSAGE_KINDS:
                     raise UsageError(f"unknown passage kind {k!r}; choose from {', '.join(PASSAGE_KINDS)}")
@@ -229,11 +230,12 @@ class Searcher:
             if mode in ("semantic", "hybrid"):
                 # "pipeline NOT Gazprom": the model reads "pipeline", and none of its passages may hold "Gazprom".
                 excluded, meant = negated(query)
-                if meant.strip(' ()"'):
+                if not _ANY_WORD.search(meant):  # "!!!", "*": the model would rank noise by meaning
+                    warnings.append("the query only excludes words: nothing to search by meaning" if excluded else
+                                    "the query has no letters or digits: nothing to search by meaning")
+                else:
                     qvec = self.encode_query(self.model_query(meant))
                     sem = self._semantic(qvec, depth, allowed)
-                elif mode == "semantic":
-                    warnings.append("the query only excludes words: nothing to search by meaning")
                 if sem and excluded:
                     held = self.keyword.search(excluded, limit=len(sem), allowed=frozenset(pid for pid, _ in sem))
                     drop = {pid for pid, _ in held.ids}
@@ -305,6 +307,7 @@ class Searcher:
             keyword_total=None if mode == "semantic" else kw_total,
             searched=len(self.vectors) if allowed is None else len(allowed),
             also_searched=tuple((e.said, e.also) for e in also),
+            by_meaning=mode != "keyword" and qvec is not None,
         )
 
     # -- the issue-16 ranking ---------------------------------------------------------

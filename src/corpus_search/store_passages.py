@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import sqlite3
 from collections.abc import Sequence
@@ -28,8 +29,8 @@ class PassageReads:
     def document(self, doc_id: str) -> Document:
         row = self.conn.execute("SELECT json FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         if row is None:
-            known = ", ".join(d.doc_id for d in self.documents()) or "none"
-            raise NotFoundError(f"no document {doc_id!r} (known: {known})")
+            doc_id = known_doc_id(doc_id, {d.doc_id for d in self.documents()})  # "R48903.3" is "r48903.3"
+            row = self.conn.execute("SELECT json FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return Document.from_json(json.loads(row[0]))
 
     def document_text(self, doc_id: str) -> str:
@@ -65,7 +66,7 @@ class PassageReads:
                 "SELECT p.json FROM passages p JOIN documents d USING (doc_id) ORDER BY d.ord, p.seq"
             ).fetchall()
         else:
-            self.document(doc_id)  # raises NotFoundError with the known ids
+            doc_id = self.document(doc_id).doc_id  # raises NotFoundError with the nearest ids
             rows = self.conn.execute("SELECT json FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,)).fetchall()
         return [Passage.from_json(json.loads(r[0])) for r in rows]
 
@@ -126,3 +127,18 @@ class PassageReads:
             "WHERE lang IS NOT NULL GROUP BY lang ORDER BY COUNT(*) DESC, lang")
         return [(str(code), int(n)) for code, n in rows]
 
+
+def known_doc_id(doc_id: str, known: set[str]) -> str:
+    """The document id as the index has it: typed with other capitals ("R48903.3" for "r48903.3") it is the one
+    id that differs only so; otherwise NotFoundError with the nearest ids (not all of a large corpus's)."""
+    if doc_id in known:
+        return doc_id
+    same = [k for k in known if k.casefold() == doc_id.casefold()]
+    if len(same) == 1:
+        return same[0]
+    near = difflib.get_close_matches(doc_id.casefold(), sorted(known), n=5, cutoff=0.5)
+    if len(known) <= 12:
+        hint = f"known: {', '.join(sorted(known))}"
+    else:
+        hint = (f"nearest: {', '.join(near)}; " if near else "") + f"{len(known):,} documents, `corpus-search documents` lists them"
+    raise NotFoundError(f"no document {doc_id!r} ({hint})")
