@@ -670,15 +670,19 @@ def _choose(page, key: str, text: str, option: str) -> None:
     """Type into a selectbox and click the option whose label starts with `option`."""
     box = page.locator(f".st-key-{key} input")
     choice = page.get_by_role("option", name=re.compile(rf"^{re.escape(option)} · "))
-    for _ in range(5):
+    # Longer waits each time: on a loaded machine the app's rerun can swallow the typing or keep the list
+    # from opening for seconds (a CI dry run beside other work once ran out of five 5 s tries, silently).
+    for timeout in (5_000, 10_000, 20_000, 30_000, 30_000):
+        wait_idle(page)
         box.click()
         box.fill(text)
         try:
-            choice.first.click(timeout=5_000)
+            choice.first.click(timeout=timeout)
             break
         except Exception:
             page.keyboard.press("Escape")
-            wait_idle(page)
+    else:
+        raise AssertionError(f"no option {option!r} could be chosen in {key}")
     wait_idle(page)
 
 
@@ -701,6 +705,7 @@ def test_merge_two_entities_then_reload_shows_one_with_both_counts(page, crs_app
     page.locator(".st-key-ent_name").wait_for()
     _choose(page, "ent_name", a, a)
     page.get_by_text("Curate this entity").click()
+    wait_idle(page)
     _choose(page, "ent_merge_into", b, b)
     page.locator(".st-key-ent_merge button").click()
     page.get_by_text(f"merged {a} into {b}", exact=True).wait_for()
