@@ -63,6 +63,7 @@ class Corpus:
         self._encoder_lock = threading.Lock()
         self._query_cache: dict[str, Any] = {}
         self.shards = None
+        self.folder: Path | None = None  # the corpus folder (Corpus.open): what `since_build` compares with
         backend = config.get("backend").strip().lower()
         if backend == "cluster":
             self._open_sharded()
@@ -268,7 +269,7 @@ class Corpus:
         """What changed in the corpus folder since this index was built, by file name (no file is read): the files
         it never saw, as unindexed rows ("skipped", and why), and the paths of its documents no longer there.
         Nothing when the folder (given at open, else the one the index was built from) is not there."""
-        folder = getattr(self, "folder", None)
+        folder = self.folder
         if folder is None or not folder.is_dir():
             return [], set()
         from corpus_search.records import find_sources, find_unsupported
