@@ -35,6 +35,10 @@ def test_a_crs_report_names_its_title_and_authors():
     ({"author": "Smith, John"}, {"authors": ["Smith, John"]}),  # one name, surname first: not split
     ({"author": "Anna Berg; Li Wei"}, {"authors": ["Anna Berg", "Li Wei"]}),
     ({"author": "UNICEF"}, {"authors": ["UNICEF"]}),
+    ({"author": "Department of Health and Human Services"}, {"authors": ["Department of Health and Human Services"]}),
+    ({"author": "Johnson & Johnson"}, {"authors": ["Johnson & Johnson"]}),
+    ({"author": "Clayton Thomas, Christopher M. Blanchard, and Jim Zanotti"},
+     {"authors": ["Clayton Thomas", "Christopher M. Blanchard", "Jim Zanotti"]}),
 ])
 def test_what_reads_as_a_title_and_names(info, expected):
     assert pdf_metadata(info) == expected

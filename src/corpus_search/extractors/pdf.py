@@ -110,14 +110,20 @@ def pdf_metadata(info: dict[str, str]) -> dict[str, Any]:
 
 
 def _names(author: str) -> list[str]:
-    """'A; B', 'A and B', 'A, B' (when each part is a whole name, not 'Smith, John') as a list of names."""
-    for separator in (";", " and ", " & "):
-        if separator in author:
-            return [p.strip() for p in author.split(separator) if p.strip()]
-    parts = [p.strip() for p in author.split(",") if p.strip()]
-    if len(parts) > 1 and all(len(p.split()) > 1 for p in parts):
+    """'A; B' as a list of names; 'A, B', 'A and B', 'A & B' too when every part reads as a person's whole name
+    ("John Frittelli, Ben Goldman"), not for "Smith, John" or "Department of Health and Human Services"."""
+    if ";" in author:
+        return [p.strip() for p in author.split(";") if p.strip()]
+    parts = [p.strip() for p in re.split(r",\s*(?:and\s+)?|\s+and\s+|\s+&\s+", author) if p.strip()]
+    if len(parts) > 1 and all(_person(p) for p in parts):
         return parts
     return [author] if author else []
+
+
+def _person(name: str) -> bool:
+    """A person's whole name: two to four capitalised words or initials ("Anya L. Fink", "Paul K. Kerr")."""
+    words = name.split()
+    return 2 <= len(words) <= 4 and all(w[0].isupper() and not re.search(r"[\d@/]", w) for w in words)
 
 
 def _is_name(name: str) -> bool:
