@@ -208,6 +208,27 @@ def test_near_misses_say_what_differs(store, typed, difference):
     assert best.source_text.startswith("Gazprom dragged its feet")
 
 
+def test_words_left_out_without_an_ellipsis_show_the_whole_source_span(store):
+    """A researcher who drops a clause without marking it is told so, with the source's whole sentence: the closest
+    window by spelling alone stopped before the quotation's last words and was taken for a paraphrase."""
+    typed = "Gazprom dragged its feet on the pipeline. The first deliveries may not take place until 2021"
+    report = verify(store, typed)
+    assert not report.found and report.verdict == "altered"
+    best = report.matches[0]
+    assert best.difference == "omitted words" and best.passage_id == "doc:0001"
+    assert best.source_text == ("Gazprom dragged its feet on the pipeline. Russia looked east for capital. "
+                                "The first deliveries may not take place until 2021")
+    assert best.similarity == pytest.approx(1 - 5 / 21 / 2, abs=0.001)  # 5 of the span's 21 words left out
+    assert ("+", "Russia looked east for capital.") in best.diff
+
+
+def test_words_scattered_over_a_passage_are_no_quotation_with_words_left_out(store):
+    """Four words found in order, but with more words between them than quoted: not a quotation missing words."""
+    report = verify(store, "Gazprom feet take place")
+    assert not report.found
+    assert all(m.difference != "omitted words" or len(m.source_text.split()) <= 8 for m in report.matches)
+
+
 def test_nonsense_is_not_found_and_scores_low(store):
     report = verify(store, "The purple elephant danced quietly over seventeen frozen lakes")
     assert not report.found and report.verdict == "not found"

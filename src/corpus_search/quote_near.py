@@ -140,14 +140,59 @@ def _align(ready: Prepared, window: tuple[int, ...], segments: list[list[str]]) 
             return None
         spans.append(found)
         pos = found[1]
+    matched = tuple(k for x, y in spans for k in keys[x:y])
+    score = similarity([k for seg in segments for k in seg], matched)
+    left_out = _left_out(segments, keys)
+    if left_out is not None and left_out[0] > score:
+        score, spans = left_out
+        matched = tuple(k for x, y in spans for k in keys[x:y])
     a, b = spans[0][0], spans[-1][1]
     if len(window) > 1 and toks[a].passage == toks[b - 1].passage:
         return None  # the single-passage window covers it
-    matched = tuple(k for x, y in spans for k in keys[x:y])
-    score = similarity([k for seg in segments for k in seg], matched)
     if score >= 1.0:
         score = 0.99  # the same words with other punctuation: close, but not verbatim
     return _Near(score, toks[a].passage, toks[a].start, toks[b - 1].passage, toks[b - 1].end, matched)
+
+
+_MIN_LEFT_OUT = 4  # words a verbatim part needs before it can count as a quotation with words left out
+_MAX_LEFT_OUT_GAPS = 3  # places per verbatim part where words may be left out
+
+
+def _left_out(segments: list[list[str]], keys: list[str]) -> tuple[float, list[tuple[int, int]]] | None:
+    """A quotation that left words out without an ellipsis: each verbatim part's words, every one of them, in order
+    in the source, with at most as many words left out as it quotes and in at most _MAX_LEFT_OUT_GAPS places.
+
+    Similarity: 1 - (words left out) / (words in the source span) / 2, so "The official poverty rate in the United
+    States fell to 10.2%" for "... United States, or percentage of people who live in poverty, fell to 10.2%" is
+    close (0.81) and shows the whole span; the nearest window by spelling alone stopped at "States, or" (0.68) and
+    was taken for another text. (score, [a, b) word range of each part) or None."""
+    spans: list[tuple[int, int]] = []
+    pos, quoted, left = 0, 0, 0
+    for seg in segments:
+        if len(seg) < _MIN_LEFT_OUT:
+            return None
+        best = None
+        for start in range(pos, len(keys)):
+            if not _alike(seg[0], keys[start]):
+                continue
+            end, j, gaps, after_match = start + 1, 1, 0, True
+            while j < len(seg) and end < len(keys) and end - start - j <= len(seg):
+                if _alike(seg[j], keys[end]):
+                    j, after_match = j + 1, True
+                else:
+                    gaps += after_match  # a new stretch of left-out words starts here
+                    after_match = False
+                end += 1
+            if j == len(seg) and gaps <= _MAX_LEFT_OUT_GAPS and end - start - len(seg) <= len(seg):
+                if best is None or end - start < best[1] - best[0]:
+                    best = (start, end)
+        if best is None:
+            return None
+        spans.append(best)
+        quoted += len(seg)
+        left += best[1] - best[0] - len(seg)
+        pos = best[1]
+    return round(1 - left / (quoted + left) / 2, 3), spans
 
 
 def _alike(a: str, b: str) -> bool:
