@@ -187,8 +187,11 @@ def test_a_long_word_draft_is_read_in_little_memory(built_index, word_draft):
     text = read_draft(path)
     assert text.count("\n\n") == len(paragraphs) - 1 and paragraphs[0].split()[0] in text[:200]
     proc, peak = _check_cli(built_index, path)
-    assert proc.returncode == 0, proc.stderr
-    assert "quotations:" in proc.stdout
+    summary = proc.stdout.rstrip().splitlines()[-1]
+    assert "quotations:" in summary and not proc.stderr
+    # CRS text quotes sources the bundled corpus does not hold: not every quotation is verbatim, and check says so.
+    all_verbatim = re.fullmatch(r"\d+ quotations?: \d+ found", summary) is not None
+    assert proc.returncode == (0 if all_verbatim else 1), summary
     assert peak < 400, f"check peaked at {peak} MiB"
 
 

@@ -165,8 +165,17 @@ def test_check_a_manuscript(built_index):
     reports = json.loads(proc.stdout)
     assert len(reports) == 10
     assert [r["verdict"] for r in reports].count("not found") >= 1
-    text = run("check", str(ROOT / "tests" / "data" / "manuscript.md"), index=built_index).stdout
-    assert "10 quotations" in text
+    proc = run("check", str(ROOT / "tests" / "data" / "manuscript.md"), index=built_index)
+    assert "10 quotations" in proc.stdout
+    assert proc.returncode == 1  # as `quote` does when a quotation is not verbatim
+
+
+def test_check_exits_0_when_every_quotation_is_verbatim(built_index, tmp_path):
+    draft = tmp_path / "draft.md"
+    draft.write_text("As Makocki put it, \u201cthe relationship is not anything like the Soviet-Chinese brotherhood\u201d.\n")
+    proc = run("check", str(draft), index=built_index)
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.rstrip().endswith("1 quotation: 1 found")
 
 
 def test_export_ris_and_bibtex_from_a_search_and_a_quotation(built_index):

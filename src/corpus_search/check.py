@@ -157,4 +157,5 @@ def render_check(reports: list[QuoteReport]) -> str:
     verdicts = tuple(Verdict)
     counts = {v: sum(r.verdict == v for r in reports) for v in verdicts}
     summary = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
-    return "\n\n".join(blocks) + f"\n\n{len(reports)} quotations: {summary}"
+    noun = "quotation" if len(reports) == 1 else "quotations"
+    return "\n\n".join(blocks) + f"\n\n{len(reports)} {noun}: {summary}"

@@ -11,6 +11,7 @@ from corpus_search.check import read_draft, render_check
 from corpus_search.cite import STYLES
 from corpus_search.cli.group import cli, dump, open_corpus
 from corpus_search.locators import passage_locator_text
+from corpus_search.models import Verdict
 from corpus_search.quote_report import render_report
 
 
@@ -35,13 +36,17 @@ def quote(ctx, text, limit, as_json) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def check(ctx, draft, as_json) -> None:
-    """Check every quotation in a draft (.txt, .md, .docx) against the sources."""
+    """Check every quotation in a draft (.txt, .md, .docx) against the sources.
+
+    Exits 1 when any quotation is not found verbatim (as `quote` does), so a script can stop on it."""
     corpus = open_corpus(ctx)
     reports = corpus.check_draft(read_draft(draft))
     if as_json:
         dump([shapes.quote_report(r) for r in reports])
         return
     click.echo(render_check(reports))
+    if any(r.verdict != Verdict.FOUND for r in reports):
+        ctx.exit(1)
 
 
 @cli.command()
