@@ -208,6 +208,21 @@ def test_plain_word_queries_rank_and_score_as_whoosh_does(real_indexes, name, fi
     assert (compared > 0) == (filters != "nothing allowed")
 
 
+@pytest.mark.parametrize("query", ["pipeline gas China", "Power of Siberia", '"Power of Siberia"', "gas NOT oil",
+                                   "Gazp* AND pipeline", "sanctions"])
+def test_an_index_updated_in_place_scores_as_one_built_at_once(real_indexes, query):
+    """The same passages, indexed at once or by an update that deleted and re-added a document, give the same
+    scores on both paths: Whoosh's own statistics count deleted documents until its segments merge."""
+    indexes, _ = real_indexes
+    whole = indexes["whole"].search(query, limit=30)
+    updated = indexes["updated"].search(query, limit=30)
+    assert whole.ids and whole.total == updated.total, query
+    assert sorted(p for p, _ in updated.ids) == sorted(p for p, _ in whole.ids), query
+    scores = dict(whole.ids)
+    for pid, score in updated.ids:
+        assert score == pytest.approx(scores[pid], rel=1e-9), (query, pid)
+
+
 @pytest.mark.parametrize("word", ["pipeline", "Gazprom", "sanctions"])
 def test_a_one_word_search_ranks_by_relevance(real_indexes, word):
     """Whoosh's coordination bonus once zeroed every score of a one-word search (index order)."""

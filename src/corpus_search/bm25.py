@@ -21,7 +21,7 @@ import numpy as np
 
 from corpus_search.backends import row_order
 
-FORMAT = 3  # 3: no segment membership (the coordination bonus it served is gone)
+FORMAT = 4  # 4: statistics of the live documents only; 3: no segment membership
 META = "bm25.json"
 ARRAYS = ("terms", "indptr", "df", "docs", "weights", "lengths", "pids", "doc_ids", "kinds")
 FIELDS = ("text", "section")
@@ -51,20 +51,23 @@ def export(ix, folder: Path) -> None:
                 key = fieldname + _SEP + raw.decode("utf-8")
                 ids, weights = _read_postings(leaf.postings(fieldname, raw))
                 postings.setdefault(key, []).append((ids + offset, weights))
-        for key in postings:
-            fieldname, text = key.split(_SEP, 1)
-            df[key] = reader.doc_frequency(fieldname, text)
         for num, stored in reader.iter_docs():  # live documents only
             pids[num] = stored["passage_id"]
+        live = np.array([bool(p) for p in pids], dtype=bool)
+        for key, parts in postings.items():
+            df[key] = int(sum(np.count_nonzero(live[ids]) for ids, _ in parts))
         for f, fieldname in enumerate(FIELDS):
             for num in range(total):
-                lengths[f, num] = reader.doc_field_length(num, fieldname, 0)
+                lengths[f, num] = reader.doc_field_length(num, fieldname, 0) or 0  # None: an empty field
         for fieldname, target in (("doc_id", doc_ids), ("kind", kinds)):
             for raw in reader.lexicon(fieldname):
                 value = raw.decode("utf-8")
                 for num in reader.postings(fieldname, raw).all_ids():
                     target[num] = value
-        avg = [searcher.avg_field_length(f) or 1.0 for f in FIELDS]
+    # Statistics of the live documents, from the lengths each document keeps, so an index updated in place (its
+    # deleted documents still in Whoosh's own counts until a merge, a merge's totals summed from the quantised
+    # lengths) scores exactly as one built at once from the same passages.
+    field_length = {f: int(lengths[i][live].astype(np.float64).sum()) for i, f in enumerate(FIELDS)}
 
     keys = sorted(postings)
     docs = [np.concatenate([p[0] for p in postings[k]]) for k in keys]
@@ -84,7 +87,7 @@ def export(ix, folder: Path) -> None:
     }
     for name, array in arrays.items():
         np.save(_path(folder, name), array, allow_pickle=False)
-    meta = {"format": FORMAT, "documents": total, "avg_field_length": dict(zip(FIELDS, avg)),
+    meta = {"format": FORMAT, "documents": total, "live_documents": int(live.sum()), "field_length": field_length,
             # deleted rows ("") are in no vector backend: such an index shares no row mask
             "rows": row_order(pids) if all(pids) else ""}
     (folder / META).write_text(json.dumps(meta), encoding="utf-8")
@@ -132,9 +135,9 @@ class CorpusStats:
     """
 
     terms: np.ndarray  # sorted "field\x1fterm" keys
-    df: np.ndarray  # documents holding each term
-    documents: int  # Whoosh's doc_count_all
-    field_length: dict[str, int]  # summed lengths of each field
+    df: np.ndarray  # live documents holding each term
+    documents: int  # live documents
+    field_length: dict[str, int]  # summed (quantised) lengths of each field over the live documents
 
     def avg(self, fieldname: str) -> float:
         # Whoosh's own formula (Searcher.avg_field_length), over the summed counts.
@@ -176,13 +179,15 @@ class Scorer:
         self._terms, self._indptr, self._df = a["terms"], a["indptr"], a["df"]
         self._docs, self._weights, self._lengths = a["docs"], a["weights"], a["lengths"]
         self._pids, self._doc_ids, self._kinds = a["pids"], a["doc_ids"], a["kinds"]
-        self._n = int(meta["documents"])
-        self._avg = [float(meta["avg_field_length"][f]) for f in FIELDS]
+        self._n = int(meta["documents"])  # rows, deleted ones included
+        self.own = CorpusStats(self._terms, self._df, int(meta["live_documents"]),
+                               {f: int(meta["field_length"][f]) for f in FIELDS})
+        self._avg = [self.own.avg(f) for f in FIELDS]
         self._live = None
         self._row_of: dict[str, int] | None = None
         self._pid_list: list[str] | None = None
         self.rows = meta.get("rows") or None  # backends.row_order of the live rows, None when some are deleted
-        self._total = self._n  # documents the idf counts: this index's, or every shard's (use_stats)
+        self._total = self.own.documents  # documents the idf counts: this index's, or every shard's (use_stats)
 
     def use_stats(self, stats: CorpusStats) -> None:
         """Score with corpus-wide statistics from now on: this index is one shard of a bigger one."""

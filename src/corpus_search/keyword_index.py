@@ -19,7 +19,7 @@ import numpy as np
 
 from corpus_search import bm25, config
 from corpus_search.backends import KeywordDoc, KeywordHits
-from corpus_search.bm25 import FIELDS, CorpusStats
+from corpus_search.bm25 import CorpusStats
 from corpus_search.errors import IndexMissingError
 from corpus_search.keyword_analysis import INDEX_NAME, STOP_WORDS, analyze, query_terms, schema, term_of
 from corpus_search.keyword_query import bounded_collector, fix_whoosh_and_not, global_bm25f, parse
@@ -44,7 +44,10 @@ class KeywordIndex:
         self._searcher = None
         self._docnum_map: dict[str, int] | None = None
         self._scorer = bm25.Scorer.open(folder)  # NumPy scoring of plain-word queries; None in older indexes
-        self._weighting = None  # Whoosh's default BM25F, unless use_stats gives corpus-wide statistics
+        # Whoosh scores with the same statistics as the NumPy scorer: the live documents' (bm25.export), or the
+        # whole corpus's (use_stats). Whoosh's own counts deleted documents until a merge. Whoosh's default
+        # BM25F only in an index from before the export.
+        self._weighting = global_bm25f(self._scorer.own) if self._scorer is not None else None
 
     @classmethod
     def create(cls, folder: Path, docs: Iterable[KeywordDoc]) -> KeywordIndex:
@@ -120,10 +123,8 @@ class KeywordIndex:
         if self._scorer is None:
             raise IndexMissingError("this keyword index has no statistics export (built by an older version); "
                                     "run `corpus-search build --force`")
-        with self._ix.reader() as reader:
-            lengths = {f: int(reader.field_length(f)) for f in FIELDS}
-            documents = reader.doc_count_all()
-        return CorpusStats(np.asarray(self._scorer._terms), np.array(self._scorer._df), documents, lengths)
+        own = self._scorer.own
+        return CorpusStats(np.asarray(own.terms), np.array(own.df), own.documents, dict(own.field_length))
 
     def use_stats(self, stats) -> None:
         """Score with corpus-wide statistics, on both paths (NumPy and Whoosh): this index is one shard."""
