@@ -42,10 +42,46 @@ def index(tmp_path):
         ("(pipeline NOT china) ANDMAYBE altai", ["a:0002", "b:0001"]),  # NOT inside a binary operator
         ("pipeline AND (rejected OR elsewhere NOT china)", ["b:0001"]),
         ("pipeline ANDNOT china", ["a:0002", "b:0001"]),
+        ("pipel?ne", ["a:0001", "a:0002", "b:0001"]),  # "?" inside a word: one letter, matched to the stem "pipelin"
+        ("Al?ai", ["a:0001"]),
+        ("altai?", ["a:0001"]),  # "?" ending a word ends a question
+        ("rejec?ed", ["a:0001"]),  # "rejected" is indexed as "reject"
     ],
 )
 def test_queries(index, query, expected):
     assert sorted(pid for pid, _ in index.search(query).ids) == expected
+
+
+@pytest.mark.parametrize(
+    "glob, term, matches",
+    [
+        ("pipel?ne", "pipelin", True),  # "pipeline" stems to "pipelin"
+        ("hel?um", "helium", True),
+        ("hel?um", "held", False),  # "held" matches "hel?" but "heldum" is no word stemmed to "held"
+        ("wom?n", "women", True),
+        ("p?pe*", "pipelin", True),
+        ("gaz?rom", "gazp", False),
+    ],
+)
+def test_a_one_letter_wildcard_matches_the_stems_of_the_words_it_matches(glob, term, matches):
+    from corpus_search.keyword_query import stem_glob_matches
+
+    assert stem_glob_matches(glob, term) is matches
+
+
+def test_a_one_letter_wildcard_finds_both_spellings_whatever_the_stemmer_made_of_them(tmp_path):
+    docs = [KeywordDoc("x:1", "x", "body", "A regional organisation of states.", ""),
+            KeywordDoc("x:2", "x", "body", "The Shanghai Cooperation Organization met.", ""),
+            KeywordDoc("x:3", "x", "body", "Farming and the colour of the soil.", "")]
+    ix = KeywordIndex.create(tmp_path / "kw", docs)
+    try:
+        # Stemmed, "organisation" is "organis" and "organization" "organ": no glob over the stems finds both.
+        assert sorted(p for p, _ in ix.search("organi?ation").ids) == ["x:1", "x:2"]
+        assert sorted(p for p, _ in ix.search("organi?ation NOT regional").ids) == ["x:2"]
+        assert [p for p, _ in ix.search("colo?r").ids] == ["x:3"]
+        assert [p for p, _ in ix.search("col?r").ids] == []  # one letter, not two: "colour" is no match
+    finally:
+        ix.close()
 
 
 def test_filters(index):

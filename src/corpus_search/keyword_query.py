@@ -4,11 +4,12 @@ Whoosh pieces a query runs with (a deadline-bound filtering collector, BM25F ove
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 
 from corpus_search.bm25 import key
-from corpus_search.keyword_analysis import STOP_WORDS
+from corpus_search.keyword_analysis import STOP_WORDS, term_of
 
 _FIELD_SYNTAX = re.compile(r"\b(\w+):")
 _PLAIN = re.compile(r"[\w\s'’-]+")
@@ -29,8 +30,11 @@ def parse(query: str, schema):
     )
     # Field syntax would let a query reach fields users do not know about; plain words only.
     parser.remove_plugin_class(qparser.FieldsPlugin)
-    # A question mark ends a question far more often than it stands for one letter.
-    query = query.replace("?", " ")
+    parser.remove_plugin_class(qparser.WildcardPlugin)
+    parser.add_plugin(_glob_plugin()())
+    # A question mark ends a question far more often than it stands for one letter; inside a word ("hel?um") it
+    # stands for one letter.
+    query = _QUESTION_MARK.sub(" ", query)
     problems = syntax_problems(query)
     if problems:
         warnings.append(f"query syntax: {problems}; searched for the words instead")
@@ -45,6 +49,82 @@ def parse(query: str, schema):
         return _prohibit(q), warnings
     except Exception:  # a query shape the rewrite does not know: Whoosh's own reading of it
         return q, warnings
+
+
+_QUESTION_MARK = re.compile(r"\?(?!\w)|(?<!\w)\?")  # not inside a word
+_SPELLED_OUT = 2  # a glob with at most this many "?" (and no "*") is searched as every word it spells
+_LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _spelled(glob: str) -> list[str]:
+    """Every word a glob of "?"s spells: "wom?n" -> woman, ..., women, ..., wom9n."""
+    words = [""]
+    for ch in glob:
+        words = [w + c for w in words for c in (_LETTERS if ch == "?" else ch)]
+    return words
+
+
+def _stem_globs(text: str) -> list[tuple[re.Pattern, str]]:
+    """(pattern, letters it leaves off) for a glob and for the glob without its last letters, one or more (those
+    after its last wildcard; a stemmer takes them off): "p*l?ne" -> p.*l.ne, p.*l.n + "e", p.*l. + "ne"."""
+    last = max(text.rfind("?"), text.rfind("*"))
+    head = "".join({"?": ".", "*": ".*"}.get(ch, re.escape(ch)) for ch in text[: last + 1])
+    tail = text[last + 1 :]
+    return [(re.compile(head + re.escape(tail[: len(tail) - cut]), re.S), tail[len(tail) - cut :])
+            for cut in range(len(tail) + 1)]
+
+
+def stem_glob_matches(text: str, term: str, globs=None) -> bool:
+    """Whether an indexed term (a stem) stands for a word the glob matches: it matches the glob, or the glob less
+    its last letters, and those letters put back make a word whose stem it is ("pipelin" for "pipel?ne", as
+    "pipeline" stems to "pipelin"; not "held" for "hel?um", as "heldum" is no word stemmed to "held")."""
+    for pattern, left_off in globs or _stem_globs(text):
+        if pattern.fullmatch(term) and (not left_off or term_of(term + left_off) == term):
+            return True
+    return False
+
+
+@functools.cache
+def _glob_plugin():
+    """Whoosh's wildcard syntax, but a glob with "?" is matched to the stems the index holds (stem_glob_matches):
+    Whoosh stems the glob itself, and "pipel?ne" became "pipel?n", "organi?ation" "organi?"."""
+    from whoosh import qparser
+    from whoosh import query as wq
+    from whoosh.qparser.syntax import attach
+    from whoosh.support.charset import accent_map
+
+    class StemWildcard(wq.Wildcard):
+        def _btexts(self, ixreader):
+            if set(self.text) & set("*[") or self.text.count("?") > _SPELLED_OUT:
+                yield from self._globbed(ixreader)
+                return
+            # Every word the glob spells, each stemmed as the index stems it: "organi?ation" finds both
+            # "organis" (organisation) and "organ" (organization).
+            stems = {term_of(w) for w in _spelled(self.text)} - {""}
+            for stem in sorted(stems):
+                if (self.fieldname, stem) in ixreader:
+                    yield stem.encode("utf-8")
+
+        def _globbed(self, ixreader):
+            globs = _stem_globs(self.text)
+            prefix = self._find_prefix(self.text)
+            candidates = ixreader.expand_prefix(self.fieldname, prefix) if prefix else ixreader.lexicon(self.fieldname)
+            from_bytes = ixreader.schema[self.fieldname].from_bytes
+            for btext in candidates:
+                if stem_glob_matches(self.text, from_bytes(btext), globs):
+                    yield btext
+
+    class GlobNode(qparser.WildcardPlugin.WildcardNode):
+        def query(self, parser):
+            if "?" not in self.text:
+                return super().query(parser)  # "word*": Whoosh's own prefix query
+            text = self.text.lower().translate(accent_map)  # as the analyzer folds words, without stemming
+            return attach(StemWildcard(self.fieldname or parser.fieldname, text, boost=self.boost), self)
+
+    class GlobPlugin(qparser.WildcardPlugin):
+        nodetype = GlobNode
+
+    return GlobPlugin
 
 
 def global_bm25f(stats):
