@@ -173,6 +173,30 @@ def test_a_changed_source_reanchors_unchanged_words_and_keeps_the_deleted_paragr
         store.close()
 
 
+def test_every_orphan_comes_back_when_its_document_is_restored_unchanged(corpus, store):
+    """A removed document's annotations are orphaned; restored byte for byte, its words are back at their old
+    positions. Re-anchoring once stopped at the first of them (a count it had no name for) and left the rest
+    reported as words "changed or removed"."""
+    from corpus_search.annotations import ORPHAN, reanchor_store
+
+    made = [annotate(corpus, p.passage_id, store, quote=middle_words(p.text), note=f"note {i}")
+            for i, p in enumerate(body_passages(corpus, "makocki2016")[3:7])]
+    for a in made:  # what a build without the document does to them
+        store.set_position(a.id, status=ORPHAN, anchored_by="", passage_start=None, passage_end=None)
+    assert len(store.list(orphans=True)) == 4
+
+    counts = reanchor_store(store, corpus.store)
+
+    assert counts == {"unchanged": 0, "exact": 4, "fuzzy": 0, "orphaned": 0}
+    assert store.list(orphans=True) == []
+    for a in made:
+        now = store.get(a.id)
+        assert now.status == "anchored" and now.anchored_by == "position"
+        assert (now.passage_id, now.passage_start, now.passage_end, now.exact) == (
+            a.passage_id, a.passage_start, a.passage_end, a.exact)
+    assert reanchor_store(store, corpus.store)["unchanged"] == 4  # and stay put at the next build
+
+
 # -- durability ---------------------------------------------------------------------------------
 
 WRITER = textwrap.dedent("""

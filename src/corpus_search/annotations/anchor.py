@@ -125,7 +125,11 @@ def reanchor(annotation: Annotation, doc: DocumentText | None) -> tuple[str, dic
     # from the source's text, and `anchored_by` says it moved.
     if found.method != "position" or annotation.orphan:
         fields["anchored_by"] = found.method
-    outcome = "unchanged" if found.method == "position" and not annotation.orphan else found.method
+    if found.method == "position":
+        # An orphan whose words are back where they were (its document restored) is re-anchored exactly.
+        outcome = "exact" if annotation.orphan else "unchanged"
+    else:
+        outcome = found.method
     current = dataclasses.asdict(annotation)
     return outcome, {k: v for k, v in fields.items() if current.get(k) != v}
 

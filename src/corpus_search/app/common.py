@@ -13,6 +13,7 @@ import streamlit as st
 
 from corpus_search import build_job, config
 from corpus_search.api import Corpus
+from corpus_search.annotations import summary_line
 from corpus_search.app import login
 from corpus_search.errors import CorpusSearchError, IndexMissingError, IndexUntrustedError
 from corpus_search.generations import Generations
@@ -171,6 +172,11 @@ def _build_outcome(job: dict) -> None:
         note = f" {failed} did not build: the Documents page lists them with the reason." if failed else ""
         st.success(f"{report['passages']} passages from {len(report['sources'])} sources, {state} "
                    f"in {report['seconds']:.1f} s.{note}")
+        annotations = report.get("annotations") or {}
+        if annotations.get("error"):
+            st.error(escape(summary_line(annotations)) + ". Your annotations are kept as they were.")
+        elif annotations.get("orphaned"):
+            st.warning(escape(summary_line(annotations)) + ": the Annotations page lists them.")
 
 
 # -- opening the reader ----------------------------------------------------------------------
