@@ -331,3 +331,46 @@ def test_reader_marks_the_evidence_sentence_of_the_opened_hit(app):
     assert not app.exception, app.exception
     hit = [m.value for m in app.markdown if "cs-hit" in m.value]
     assert hit and '<span class="cs-evidence">' in hit[0]
+
+
+def test_an_edit_made_elsewhere_is_not_overwritten_by_a_box_loaded_before_it(app, corpus, tmp_path):
+    """The note box keeps the text it was loaded with; saving it used the version read at that moment, so an edit
+    made in another tab (or with the CLI) in between was silently overwritten."""
+    from corpus_search.annotations import AnnotationStore, annotate
+
+    store = AnnotationStore.open(tmp_path / "annotations")
+    passage = next(p for p in corpus.passages("makocki2016") if p.kind == "body" and len(p.text) > 200)
+    made = annotate(corpus, passage.passage_id, store, quote=passage.text[:60], note="first note")
+    app.switch_page("pages/annotations.py").run()
+    assert not app.exception, app.exception
+    note_box = app.text_area(key=f"ann-edit-note-{made.id}")
+    assert note_box.value == "first note"
+
+    store.update(made.id, made.version, note="an edit made in another tab")  # while the box is open here
+    app.text_input(key=f"ann-edit-tags-{made.id}").input("checked").run()
+    app.button(key=f"ann-edit-save-{made.id}").click().run()
+
+    assert not app.exception, app.exception
+    assert any("was changed elsewhere" in e.value for e in app.error), [e.value for e in app.error]
+    assert store.get(made.id).note == "an edit made in another tab"
+    assert store.get(made.id).tags == ()
+    # The box then shows the stored note, and a save from there goes through.
+    app.run()
+    assert app.text_area(key=f"ann-edit-note-{made.id}").value == "an edit made in another tab"
+    app.text_area(key=f"ann-edit-note-{made.id}").input("merged by hand").run()
+    app.button(key=f"ann-edit-save-{made.id}").click().run()
+    assert not app.error and store.get(made.id).note == "merged by hand"
+    store.close()
+
+
+def test_a_note_changed_elsewhere_shows_in_an_untouched_box(app, corpus, tmp_path):
+    from corpus_search.annotations import AnnotationStore, annotate
+
+    store = AnnotationStore.open(tmp_path / "annotations")
+    passage = next(p for p in corpus.passages("makocki2016") if p.kind == "body" and len(p.text) > 200)
+    made = annotate(corpus, passage.passage_id, store, quote=passage.text[:60], note="first note")
+    app.switch_page("pages/annotations.py").run()
+    store.update(made.id, made.version, note="changed with the CLI")
+    app.run()
+    assert app.text_area(key=f"ann-edit-note-{made.id}").value == "changed with the CLI"
+    store.close()

@@ -177,24 +177,32 @@ def note_card(a, with_quote: bool = True) -> str:
 
 def edit_controls(a, key: str) -> None:
     """Edit the note (refused if it changed elsewhere since this page loaded) or delete it."""
-    note_key, tags_key = f"{key}-note-{a.id}", f"{key}-tags-{a.id}"
-    st.session_state.setdefault(note_key, a.note)
-    st.session_state.setdefault(tags_key, ", ".join(a.tags))
+    note_key, tags_key, base_key = f"{key}-note-{a.id}", f"{key}-tags-{a.id}", f"{key}-base-{a.id}"
+    stored = (a.version, a.note, ", ".join(a.tags))
+    base = st.session_state.get(base_key)
+    if base is None or (base[0] != a.version and st.session_state.get(note_key, base[1]) == base[1]
+                        and st.session_state.get(tags_key, base[2]) == base[2]):
+        # First shown, or changed elsewhere while this box was left untouched: show what is stored now.
+        st.session_state[base_key] = base = stored
+        st.session_state[note_key], st.session_state[tags_key] = a.note, stored[2]
     st.text_area("Note", key=note_key, height=80)
     st.text_input("Tags", key=tags_key)
     left, right = st.columns(2)
     if left.button("Save", key=f"{key}-save-{a.id}", icon=":material/save:"):
         try:
-            store().update(a.id, a.version, note=st.session_state[note_key], tags=_tags(st.session_state[tags_key]))
+            # The version this box's text was loaded at: an edit made elsewhere since then is not overwritten.
+            store().update(a.id, base[0], note=st.session_state[note_key], tags=_tags(st.session_state[tags_key]))
         except AnnotationConflict as exc:
             # Refused, not lost: the stored note comes back in the box, the user's text below it.
-            yours = st.session_state.pop(note_key, "")
+            yours = st.session_state[note_key]
+            st.session_state[base_key] = None  # the next run loads what is stored now
             st.error(escape(str(exc)))
             st.code(yours, language=None, wrap_lines=True)
             return
         except CorpusSearchError as exc:
             st.error(escape(str(exc)))
             return
+        st.session_state[base_key] = None  # loaded again at the version just saved
         st.rerun()
     if right.button("Delete", key=f"{key}-del-{a.id}", icon=":material/delete:"):
         store().delete(a.id)
