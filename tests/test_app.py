@@ -374,3 +374,15 @@ def test_a_note_changed_elsewhere_shows_in_an_untouched_box(app, corpus, tmp_pat
     app.run()
     assert app.text_area(key=f"ann-edit-note-{made.id}").value == "changed with the CLI"
     store.close()
+
+
+def test_the_readers_annotate_form_starts_on_the_passage_opened(app):
+    """It started on the page's first passage, so a note meant for the hit could be saved on another passage."""
+    search(app, "Altai pipeline")
+    app.button(key="open-1").click().run()
+    assert not app.exception, app.exception
+    hit = app.query_params["hit"]
+    hit = hit[0] if isinstance(hit, list) else hit
+    form = app.selectbox(key="reader-annotate-pid")
+    assert form.value == hit
+    assert len(form.options) > 1  # the page holds other passages the form could have started on

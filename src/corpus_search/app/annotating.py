@@ -81,11 +81,16 @@ def _tags(text: str) -> list[str]:
     return [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
 
 
-def annotate_form(corpus, passages, key: str, chosen: dict | None = None, in_dialog: bool = False) -> None:
-    """Quote, note, tags, collection: saved to the store. `chosen` prefills it from a selection."""
+def annotate_form(corpus, passages, key: str, chosen: dict | None = None, in_dialog: bool = False,
+                  default: str | None = None) -> None:
+    """Quote, note, tags, collection: saved to the store. `chosen` prefills it from a selection; `default` is the
+    passage it starts on (the one the reader was opened at), each time it changes."""
     by_id = {p.passage_id: p for p in passages}
     if not by_id:
         return
+    if default in by_id and st.session_state.get(f"{key}-default") != default:
+        st.session_state[f"{key}-default"] = default
+        st.session_state[f"{key}-pid"] = default
     if chosen and chosen.get("pid") in by_id:
         st.session_state[f"{key}-pid"] = chosen["pid"]
         st.session_state[f"{key}-quote"] = " ".join(str(chosen.get("text", "")).split())

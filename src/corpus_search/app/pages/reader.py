@@ -171,7 +171,8 @@ with notes_col:
     st.markdown("**Annotate**")
     st.caption("Select words in the text: they fill the form. Notes are kept beside the index and survive "
                "reloads, restarts and rebuilds.")
-    annotating.annotate_form(corpus, [p for p in view.passages if p.kind != "footnote"], "reader-annotate", picked)
+    annotating.annotate_form(corpus, [p for p in view.passages if p.kind != "footnote"], "reader-annotate", picked,
+                             default=hit)
     orphans = [a for a in annotating.store().list(doc_id=doc_id) if a.orphan]
     if orphans:
         with st.expander(f"{len(orphans)} annotations no longer found in this document"):
