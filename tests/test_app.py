@@ -386,3 +386,36 @@ def test_the_readers_annotate_form_starts_on_the_passage_opened(app):
     form = app.selectbox(key="reader-annotate-pid")
     assert form.value == hit
     assert len(form.options) > 1  # the page holds other passages the form could have started on
+
+
+def test_a_quotation_over_two_numbered_paragraphs_is_cited_with_both_in_every_style(app):
+    """The page said "para. 3" and every citation style too, where the library's own citation says paras. 3-4."""
+    app.switch_page("pages/quote.py").run()
+    app.text_area(key="quote_text").input(
+        "Beijing is merely following the general dynamic that has characterised their development since the "
+        "outset. The evolution of Sino-Russian relations since the fall of the USSR has been the subject of a "
+        "great many academic studies").run()
+    app.button(key="quote_go").click().run()
+    assert not app.exception, app.exception
+    assert any("paras. 3\u20134" in html.unescape(s.value) for s in app.success), [s.value for s in app.success]
+    citations = [c.value for c in app.code]
+    assert len(citations) >= 4
+    assert all("3-4" in c for c in citations if "para" in c or "pars." in c), citations
+    assert sum("paras. 3-4" in c or "pars. 3-4" in c for c in citations) >= 3, citations
+
+
+def test_a_quotation_opened_in_the_reader_shows_the_pdf_page_it_starts_on(app, corpus):
+    """A quotation on the second page of a passage that runs over a page break: the reader showed the passage's
+    first PDF page and said the quotation could not be located on it."""
+    quote = "United States is the top supplier of soybeans to the region"
+    match = corpus.quote(quote).matches[0]
+    passage = corpus.passage(match.passage_id)
+    assert match.exact and match.pdf_page == passage.pdf_page + 1  # the case: it starts on the passage's next page
+    app.switch_page("pages/quote.py").run()
+    app.text_area(key="quote_text").input(quote).run()
+    app.button(key="quote_go").click().run()
+    app.button(key="q-open-one-0").click().run()
+    assert not app.exception, app.exception
+    shown = [s for s in app.selectbox if str(s.key).startswith("pdfpage-")]
+    assert shown and shown[0].value == match.pdf_page, [(s.key, s.value) for s in shown]
+    assert any(f"PDF page {match.pdf_page}: the quotation you opened is marked" in c.value for c in app.caption)

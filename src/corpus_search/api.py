@@ -213,6 +213,17 @@ class Corpus:
         passage = self.store.passage(passage_id)
         return cite(self.record(passage.doc_id), passage, style=style, offset=offset, end_offset=end_offset)
 
+    def cite_match(self, match, style: str = "chicago") -> str:
+        """A citation of a verified quotation (a QuoteMatch) in any style: its own pages or paragraphs, also when it
+        runs on into the next passage (its `citation` is the Chicago one)."""
+        passage = self.store.passage(match.passage_id)
+        last, end = None, match.end
+        if len(match.passage_ids) > 1:
+            last = self.store.passage(match.passage_ids[-1])
+            position = (match.selector or {}).get("position") or {}
+            end = position["end"] - last.start if "end" in position else len(last.text)
+        return cite(self.record(passage.doc_id), passage, style=style, offset=match.start, end_offset=end, last=last)
+
     def export(self, passage_ids: Sequence[str], fmt: str, quotes: Sequence | None = None) -> str:
         """Passages (or verified quotations: QuoteMatch objects) as csv, bibtex, ris, csl-json or markdown."""
         items = [ExportItem(self.passage(pid), self.record(self.passage(pid).doc_id)) for pid in passage_ids]

@@ -32,10 +32,11 @@ def locator_text(unit: str, first: object, last: object = None, *, dash: str = H
 
 
 def passage_locator_text(page: int | None, page_end: int | None = None, paragraph: int | None = None,
-                         page_label: str | None = None, *, dash: str = HYPHEN) -> str:
-    """The locator of a passage: its paragraph number when the source numbers them, else its pages."""
+                         page_label: str | None = None, *, dash: str = HYPHEN, paragraph_end: int | None = None) -> str:
+    """The locator of a passage (or a quotation): its paragraph numbers when the source numbers them, else its
+    pages."""
     if paragraph is not None:
-        return locator_text("paragraph", paragraph, dash=dash)
+        return locator_text("paragraph", paragraph, paragraph_end, dash=dash)
     if page is not None:
         return locator_text("page", page, page_end, dash=dash)
     return locator_text("page", page_label, dash=dash)
@@ -44,7 +45,8 @@ def passage_locator_text(page: int | None, page_end: int | None = None, paragrap
 def locator_of(item, *, dash: str = HYPHEN) -> str:
     """`passage_locator_text` for anything with page, page_end and paragraph (a Passage, a QuoteMatch, a hit)."""
     return passage_locator_text(getattr(item, "page", None), getattr(item, "page_end", None),
-                                getattr(item, "paragraph", None), getattr(item, "page_label", None), dash=dash)
+                                getattr(item, "paragraph", None), getattr(item, "page_label", None), dash=dash,
+                                paragraph_end=getattr(item, "paragraph_end", None))
 
 
 @dataclass(frozen=True)

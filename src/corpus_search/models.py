@@ -314,6 +314,7 @@ class QuoteMatch:
     ocr_equivalent: tuple[dict[str, Any], ...] = ()
     pdf_page: int | None = None  # the PDF's own page where the quotation starts (PDF sources)
     page_label: str | None = None  # the printed page when it is no plain number ("ii"): then `page` is None
+    paragraph_end: int | None = None  # the paragraph it ends in, when it runs on into the next numbered one
 
 
 def fields_json(obj: Any) -> dict[str, Any]:

@@ -271,6 +271,7 @@ def build_match(ready: Prepared, first: int, start: int, last: int, end: int, **
         page_label=label if label and not label.isdigit() else None,
         page_end=_page_number(loc.last, q.page_end) if loc.label == "page" else q.page_end,
         paragraph=p.paragraph,
+        paragraph_end=q.paragraph if last != first and q.paragraph != p.paragraph else None,
         passage_ids=(p.passage_id,) if first == last else (p.passage_id, q.passage_id),
         selector=selector,
         file_sha256=sha,

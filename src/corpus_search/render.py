@@ -119,14 +119,16 @@ def diff_html(diff: Iterable[Sequence[str]]) -> str:
 
 
 def locator(page: int | None, page_end: int | None = None, paragraph: int | None = None,
-            page_label: str | None = None) -> str:
+            page_label: str | None = None, paragraph_end: int | None = None) -> str:
     """Where a passage sits, as a reader cites it: "p. 17", "pp. 17–18", "para. 12" ("" when unknown)."""
-    return passage_locator_text(page, page_end, paragraph, page_label, dash=EN_DASH)  # typeset: an en dash
+    # typeset: an en dash
+    return passage_locator_text(page, page_end, paragraph, page_label, dash=EN_DASH, paragraph_end=paragraph_end)
 
 
 def passage_locator(passage) -> str:
-    """`locator` for a Passage (or anything with page, page_end, paragraph, page_label)."""
-    return locator(passage.page, passage.page_end, passage.paragraph, getattr(passage, "page_label", None))
+    """`locator` for a Passage or a QuoteMatch (anything with page, page_end, paragraph, page_label)."""
+    return locator(passage.page, passage.page_end, passage.paragraph, getattr(passage, "page_label", None),
+                   getattr(passage, "paragraph_end", None))
 
 
 def authors_line(authors: Sequence[str], limit: int = 3) -> str:

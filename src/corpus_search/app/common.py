@@ -239,6 +239,14 @@ def cite_or_note(corpus, passage_id: str, style: str = "chicago", offset=None, e
         return f"(no citation: {exc})"
 
 
+def cite_match_or_note(corpus, match, style: str = "chicago") -> str:
+    """A verified quotation cited in `style`, with its own pages or paragraphs (also across two passages)."""
+    try:
+        return corpus.cite_match(match, style=style)
+    except (CorpusSearchError, ImportError) as exc:
+        return f"(no citation: {exc})"
+
+
 def quotation_block(corpus, passage, offset=None, end_offset=None) -> str:
     text = passage.text if offset is None else passage.text[offset:end_offset]
     text = " ".join(text.split())

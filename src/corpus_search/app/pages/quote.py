@@ -46,8 +46,7 @@ def show_match(m, i: int, expanded: bool) -> None:
         with st.expander("Cite it (every style)", expanded=expanded):
             for style in STYLES:
                 st.caption(style)
-                st.code(common.cite_or_note(corpus, m.passage_id, style, m.start, m.end), language=None,
-                        wrap_lines=True)
+                st.code(common.cite_match_or_note(corpus, m, style), language=None, wrap_lines=True)
         a, b = st.columns(2)
         if a.button("Open in reader", key=f"q-open-{i}", icon=":material/menu_book:"):
             common.open_reader(m.passage_id, m.doc_id, span=(m.start, m.end))

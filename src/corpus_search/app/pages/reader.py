@@ -131,7 +131,9 @@ def _original_page(view, pdf_pages: list[int]) -> None:
 
 
 # A PDF's original page beside the text, with the opened passage (or quotation) marked on it.
-pdf_pages = sorted({p.pdf_page for p in view.passages if p.pdf_page})
+# Every PDF page the view's passages run over: a quotation may start on the page after its passage's first.
+pdf_pages = sorted({n for p in view.passages if p.pdf_page
+                    for n in range(p.pdf_page, (p.pdf_page_at(max(len(p.text) - 1, 0)) or p.pdf_page) + 1)})
 show_page = bool(pdf_pages) and st.toggle("Show the original page", value=True, key="show-page")
 if show_page:
     text_col, page_col, notes_col = st.columns([3, 3, 1.3])
