@@ -304,6 +304,23 @@ def test_quote_check_and_other_pages(page, app_url):
     shot(page, "collection")
 
 
+def test_search_within_an_entitys_passages_filters_the_search(page, app_url):
+    """From the Entities page of a new session: the search page came up with an empty entity filter (it set its
+    filters from its URL) and searched unfiltered."""
+    open_app(page, app_url)
+    unfiltered = run_search(page, "pipeline")
+    page.goto(app_url + "/entities")  # a new session, as from a bookmark: the search page not yet shown in it
+    page.locator(".st-key-ent_name").wait_for()
+    _choose(page, "ent_name", "Gazprom", "Gazprom")
+    page.get_by_text("Gazprom", exact=True).first.wait_for()
+    page.locator(".st-key-ent_search button").click()
+    page.locator(".st-key-entity [data-tag]", has_text="Gazprom").first.wait_for()
+    wait_idle(page)
+    assert "entity=Gazprom" in page.url
+    assert 0 < run_search(page, "pipeline") < unfiltered
+    assert page.locator(".st-key-entity [data-tag]", has_text="Gazprom").count() == 1
+
+
 def test_enter_to_results_time(page, app_url):
     open_app(page, app_url)
     run_search(page, "warm up the page")

@@ -127,7 +127,9 @@ with right:
         st.pills("Appears most often with (click to open)", co, key="ent_co", on_change=_pick, args=("ent_co",),
                  format_func=lambda n: escape(f"{n} ({together[n]})"))
     if st.button("Search within passages that mention it", key="ent_search", icon=":material/search:"):
-        st.session_state["entity"] = [entity.name]
+        # Handed to the search page, which applies it before its widgets: set here directly, the filter was put
+        # back to what the search page last showed.
+        st.session_state["_search_filters"] = {"entity": [entity.name]}
         st.switch_page(common.PAGES["search"])
 
     _curate_panel(entity)

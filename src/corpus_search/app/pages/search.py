@@ -78,6 +78,9 @@ if "_search_url" not in st.session_state or (url_params != st.session_state["_se
                                              and not st.session_state.get("_arrived")):
     for k, v in _from_url().items():
         st.session_state[k] = v
+# Filters another page sent the user here with ("Search within passages that mention it").
+for k, v in (st.session_state.pop("_search_filters", None) or {}).items():
+    st.session_state[k] = v
 
 st.title("Search")
 st.text_input("Search the sources", key="q", persist_state="session",
