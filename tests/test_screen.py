@@ -54,6 +54,7 @@ def test_every_screen_output_gives_the_locator_quote_and_cite_give(screened):
         page = int(label) if label and label.isdigit() else passage.page
         assert js["page"] == page and row["page"] == ("" if page is None else str(page))
         assert js["pdf_page"] == passage.pdf_page_at(m.start)
+        assert js["where"] == row["where"] == where  # the exports carry the locator the text shows
 
 
 def test_a_name_past_a_page_break_is_cited_on_its_own_page(screened):
@@ -77,3 +78,12 @@ def test_a_source_cited_by_paragraph_shows_the_paragraph(screened):
     for m in by_paragraph:
         assert m.where() == f"para. {corpus.passage(m.passage_id).paragraph}"
         assert f"  {m.doc_id} {m.where()}  " in out["text"].output
+    # The CSV and JSON exports too: they had only a page column, empty for these.
+    paragraphs = {(m.passage_id, m.start): corpus.passage(m.passage_id).paragraph for m in by_paragraph}
+    shown = [m for r in json.loads(out["json"].output)["results"] for m in r["matches"]]
+    rows = [r for r in csv.DictReader(io.StringIO(out["csv"].output)) if r["found"] == "yes"]
+    for m, js, row in zip(matches, shown, rows):
+        if (m.passage_id, m.start) in paragraphs:
+            number = paragraphs[(m.passage_id, m.start)]
+            assert js["paragraph"] == number and row["paragraph"] == str(number)
+            assert js["where"] == row["where"] == f"para. {number}"

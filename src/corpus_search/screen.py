@@ -49,6 +49,12 @@ class ScreenMatch:
         """"p. 17", "pp. 17-18", "para. 6" (the locators' text); "" when the source prints no page there."""
         return self.locator.text(dash=dash)
 
+    @property
+    def paragraph(self) -> int | None:
+        """The source's own paragraph number of the matched words, where it numbers them (and is cited by them)."""
+        first = self.locator.first
+        return int(first) if self.locator.label == "paragraph" and first.isdigit() else None
+
 
 @dataclass
 class ScreenResult:
@@ -180,11 +186,14 @@ def screen(corpus, names: Sequence[ScreenName], fuzzy: int | None = None) -> lis
 def to_csv(results: Sequence[ScreenResult]) -> str:
     out = io.StringIO()
     w = csv.writer(out)
-    w.writerow(["name", "found", "passage_id", "doc_id", "page", "matched", "via", "entity", "citation", "pdf_page"])
+    # "paragraph" and "where" (the locator as the app shows it) come last: columns scripts read by place stay put.
+    w.writerow(["name", "found", "passage_id", "doc_id", "page", "matched", "via", "entity", "citation", "pdf_page",
+                "paragraph", "where"])
     for r in results:
         if not r.matches:
-            w.writerow([r.name.name, "no", "", "", "", "", "", "", "", ""])
+            w.writerow([r.name.name, "no", "", "", "", "", "", "", "", "", "", ""])
         for m in r.matches:
             w.writerow([r.name.name, "yes", m.passage_id, m.doc_id, "" if m.page is None else m.page, m.matched,
-                        m.via, m.entity or "", m.citation, "" if m.pdf_page is None else m.pdf_page])
+                        m.via, m.entity or "", m.citation, "" if m.pdf_page is None else m.pdf_page,
+                        "" if m.paragraph is None else m.paragraph, m.where()])
     return out.getvalue()

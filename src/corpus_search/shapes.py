@@ -164,7 +164,8 @@ def documents(docs: Iterable[Document], unindexed: Iterable[dict[str, Any]]) -> 
 def screen_match(m: ScreenMatch) -> dict[str, Any]:
     """One passage a screened name was found in (`screen --json`)."""
     return {"passage_id": m.passage_id, "doc_id": m.doc_id, "page": m.page, "pdf_page": m.pdf_page,
-            "matched": m.matched, "via": m.via, "entity": m.entity, "citation": m.citation}
+            "paragraph": m.paragraph, "where": m.where(), "matched": m.matched, "via": m.via, "entity": m.entity,
+            "citation": m.citation}
 
 
 def screen_result(r: ScreenResult) -> dict[str, Any]:
