@@ -151,6 +151,22 @@ def test_merge_shows_one_entity_with_both_counts_and_undo_restores_both(crs):
     assert _entity(crs, a).passages == ea.passages and _entity(crs, b).passages == eb.passages
 
 
+def test_a_rename_onto_another_entitys_name_is_refused_and_points_to_merge(crs):
+    """It merged the two without a word, and the renamed entity took the other's label."""
+    from corpus_search.errors import UsageError
+
+    a, b = "Department of War", "Department of Defense"
+    ea, eb = _entity(crs, a), _entity(crs, b)
+    with pytest.raises(UsageError, match=r"already exists.*curate merge") as caught:
+        crs.curate("rename", a, b.upper())
+    assert "\n" not in str(caught.value)
+    assert _entity(crs, a).passages == ea.passages and _entity(crs, b).passages == eb.passages
+    assert not crs.curation().changes  # nothing recorded
+    crs.curate("rename", a, "U.S. Department of War")  # a new name is still a rename
+    assert _entity(crs, "U.S. Department of War").passages == ea.passages
+    crs.curation().undo()
+
+
 def test_curation_file_is_readable_toml_with_the_history(crs):
     crs.curate("reject", "Persian Gulf")
     path = crs.curation().path

@@ -123,6 +123,13 @@ class Corpus:
         name = self._one_entity(name)
         if op == "merge":
             value = self._one_entity(value)
+        elif op == "rename":
+            taken = next((e for e in self.store.entities() if e.name.casefold() == value.strip().casefold()
+                          and e.name != name), None)
+            if taken is not None:
+                # A rename onto another entity's name would quietly merge the two (and take its label).
+                raise UsageError(f"an entity called {taken.name!r} ({taken.label}) already exists; to make {name!r} "
+                                 f"part of it, merge them: corpus-search curate merge {name!r} {taken.name!r}")
         elif op == "relabel":
             value = value.strip().upper()
             if not value.replace("_", "").isalpha():
