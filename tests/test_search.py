@@ -229,10 +229,16 @@ def test_a_store_built_before_the_entity_lists_filters_the_same(corpus, built_in
 def test_facets_count_the_entities_of_the_results_once_per_passage(corpus, mode, limit):
     from collections import Counter
 
-    # A semantic search counts over its hits; hybrid and keyword over their best 100 (here: all the hits).
+    # A semantic search counts over its hits; hybrid and keyword over the passages that hold the words, the best
+    # 200 of them (the candidates a side brings; 252 hold these words).
     result = corpus.search("gas pipeline to China", mode=mode, limit=limit)
+    counted = result.hits
+    if mode != "semantic":
+        words = corpus.search("gas pipeline to China", mode="keyword", limit=200)
+        assert words.keyword_total > 200 and result.facets_over == ("words", 200) and len(words.hits) == 200
+        counted = words.hits
     by_label: dict[str, Counter] = {}
-    for h in result.hits:
+    for h in counted:
         for m in h.entities:
             by_label.setdefault(m.label, Counter())[m.name] += 1
     assert result.facets
@@ -240,6 +246,23 @@ def test_facets_count_the_entities_of_the_results_once_per_passage(corpus, mode,
         assert [n for _, n in shown] == [n for _, n in by_label[label].most_common(len(shown))]  # the commonest
         for name, n in shown:
             assert by_label[label][name] == n
+
+
+@pytest.mark.parametrize("query", ["Altai pipeline", "gas price negotiations"])
+def test_a_facets_count_is_what_its_filter_leaves_of_the_passages_holding_the_words(corpus, query):
+    """Counted over a hybrid search's best 100 (most found by meaning alone), "Altai pipeline" showed "Donald Trump
+    (3)", and that filter then found no passage holding the words."""
+    result = corpus.search(query, mode="hybrid")
+    assert result.facets_over[0] == "words" and result.facets
+    for label, items in result.facets.items():
+        for name, n in items[:3]:
+            narrowed = corpus.search(query, mode="hybrid", entities=(name,))
+            assert narrowed.keyword_total == n, (label, name, n, narrowed.keyword_total)
+
+
+def test_facets_of_a_search_no_passage_holds_the_words_of_count_by_meaning(corpus):
+    result = corpus.search("qqqxyz zzzunknownword", mode="hybrid")  # no word the index holds
+    assert result.keyword_total == 0 and result.facets_over == ("meaning", 100)
 
 
 @pytest.mark.parametrize("query", [

@@ -286,6 +286,10 @@ class SearchResult:
     # other forms of the query's names also searched by keyword: ("optionally manned fighting vehicle", "OMFV")
     also_searched: tuple[tuple[str, str], ...] = ()
     by_meaning: bool = True  # the model ranked passages too (hybrid, semantic); False for "!!!", "NOT Gazprom"
+    # What the facets count: ("words", n) the n best passages holding the query's words (all of them when n equals
+    # keyword_total), so a facet's count is what its filter leaves of them; ("meaning", n) the n best by meaning,
+    # when no passage holds the words; ("filters", n) the passages a search without words lists.
+    facets_over: tuple[str, int] = ("", 0)
 
 
 @dataclass(frozen=True)

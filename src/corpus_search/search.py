@@ -269,7 +269,16 @@ class Searcher:
         top = ranked[:limit]
         ids = [pid for pid, _ in top]
         passages = self.store.get_passages(ids)
-        facet_ids = [pid for pid, _ in ranked[: max(limit, 100)]] if mode != "semantic" else ids
+        # Facets count the passages that hold the query's words (the keyword side's, up to `depth`), so clicking one
+        # leaves as many as it says; a hybrid search's other candidates are ranked by meaning over the whole corpus
+        # and counted 3 "Donald Trump" passages for "Altai pipeline" that no filter then found by its words.
+        if kw:
+            facet_ids, facets_over = [pid for pid, _ in kw], ("words", len(kw))
+        else:
+            facet_ids = [pid for pid, _ in ranked[: max(limit, 100)]] if mode != "semantic" else ids
+            facets_over = ("meaning", len(facet_ids))
+        counted = set(facet_ids)
+        facet_ids += [pid for pid in ids if pid not in counted]  # the hits' entities come from the same read
         mentions = self.store.mentions(facet_ids)  # the hits are the head of the facets' passages: one read
         self._fetch_sentences([pid for pid in ids if pid not in reranked])
         if qvec is None and self.sentences is not None and mode == "keyword" and config.get_int("evidence_vectors"):
@@ -301,7 +310,8 @@ class Searcher:
             mode=mode,
             hits=tuple(hits_out),
             total=total,
-            facets=self.facets(facet_ids, mentions=mentions),
+            facets=self.facets(counted, mentions={pid: ms for pid, ms in mentions.items() if pid in counted}),
+            facets_over=facets_over,
             warnings=tuple(warnings),
             seconds=time.perf_counter() - started,
             keyword_total=None if mode == "semantic" else kw_total,
@@ -461,6 +471,7 @@ class Searcher:
         )
         return SearchResult(query="", mode=mode, hits=hits, total=len(found),
                             facets=self.facets([p.passage_id for p in found[:500]]),
+                            facets_over=("filters", min(len(found), 500)),
                             seconds=time.perf_counter() - started, searched=len(found))
 
     def facets(self, passage_ids: Sequence[str], per_label: int = 8,

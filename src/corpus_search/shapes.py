@@ -122,6 +122,8 @@ def search_result(result: SearchResult, results: Sequence[dict[str, Any]]) -> di
         "total": result.total,
         "results": list(results),
         "facets": {label: [{"name": n, "passages": c} for n, c in items] for label, items in result.facets.items()},
+        # what the facets counted: {"by": "words" | "meaning" | "filters", "passages": n}
+        "facets_over": {"by": result.facets_over[0], "passages": result.facets_over[1]},
         "warnings": list(result.warnings),
         "seconds": round(result.seconds, 4),
         # `total` counts what was ranked (for hybrid and semantic, candidates); these say what it means.

@@ -191,6 +191,12 @@ with side:
     st.subheader("Narrow by entity")
     if not result.facets:
         st.caption("No entities in these results.")
+    else:
+        by, n = result.facets_over
+        st.caption({"words": f"Passages among the {n:,} best that hold the words"
+                             + (f" (of {result.keyword_total:,})" if (result.keyword_total or 0) > n else ""),
+                    "meaning": f"Passages among the {n:,} closest in meaning (none holds the words)",
+                    "filters": f"Passages among the first {n:,} the filters leave"}.get(by, ""))
     for label, items in result.facets.items():
         options = [name for name, _ in items if name in by_name]
         if not options:
