@@ -419,3 +419,15 @@ def test_a_quotation_opened_in_the_reader_shows_the_pdf_page_it_starts_on(app, c
     shown = [s for s in app.selectbox if str(s.key).startswith("pdfpage-")]
     assert shown and shown[0].value == match.pdf_page, [(s.key, s.value) for s in shown]
     assert any(f"PDF page {match.pdf_page}: the quotation you opened is marked" in c.value for c in app.caption)
+
+
+def test_a_quotation_not_in_the_sources_gets_no_citation_and_no_kind_of_change(app):
+    """Its closest text was shown as "Similarity 46% (paraphrase)", with a word-salad diff and citations to copy."""
+    app.switch_page("pages/quote.py").run()
+    app.text_area(key="quote_text").input("China will invade Siberia next year and take the gas").run()
+    app.button(key="quote_go").click().run()
+    assert not app.exception, app.exception
+    assert any("Not in the sources" in e.value for e in [*app.error, *app.warning])
+    text = " ".join(m.value for m in app.markdown)
+    assert "Closest text only" in text and "paraphrase" not in text and "<del>" not in text
+    assert not app.code  # no citation offered for words the sources do not hold

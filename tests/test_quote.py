@@ -222,6 +222,17 @@ def test_words_left_out_without_an_ellipsis_show_the_whole_source_span(store):
     assert ("+", "Russia looked east for capital.") in best.diff
 
 
+def test_the_quotations_own_words_in_another_order_are_altered_not_a_paraphrase(store):
+    """Spelled far apart (similarity below CLOSE), the same words reversed were called a paraphrase when the vector
+    index vouched for the passage, and "not found" when it did not."""
+    for semantic in (lambda text, k: [("doc:0000", 0.9)], None):
+        report = verify(store, "capital for east looked Russia", semantic=semantic)
+        assert report.verdict == "altered"
+        best = report.matches[0]
+        assert best.difference == "reordered" and best.similarity < CLOSE
+        assert best.source_text == "Russia looked east for capital"
+
+
 def test_words_scattered_over_a_passage_are_no_quotation_with_words_left_out(store):
     """Four words found in order, but with more words between them than quoted: not a quotation missing words."""
     report = verify(store, "Gazprom feet take place")

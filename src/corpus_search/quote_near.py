@@ -73,7 +73,8 @@ def closest(ready: Prepared, pattern: Pattern, semantic: Semantic | None, limit:
             break
     # When no wording is close, a passage the vector index finds close in meaning is a paraphrase.
     paraphrase = False
-    if chosen and chosen[0].similarity < CLOSE:
+    # The same words in another order are the quotation, altered, however low their spelling similarity.
+    if chosen and chosen[0].similarity < CLOSE and classify(qkeys, chosen[0].keys) != Difference.REORDERED:
         backed = [c for c in scored if cosines.get(c.first, 0.0) >= SEMANTIC_PARAPHRASE and len({c.first, c.last}) == 1]
         if backed:
             best = max(backed, key=lambda c: (cosines[c.first], c.similarity))

@@ -8,7 +8,7 @@ from typing import Any
 
 from corpus_search import shapes
 from corpus_search.locators import locator_of
-from corpus_search.models import QuoteMatch, Verdict
+from corpus_search.models import Difference, QuoteMatch, Verdict
 from corpus_search.quote_near import CLOSE
 from corpus_search.quote_parse import max_quote_chars, quote_length
 
@@ -39,8 +39,8 @@ def verdict_of(found: bool, matches: Sequence[QuoteMatch], paraphrase: bool) -> 
     """The verdict on a quotation from its matches, best first."""
     if found:
         return Verdict.FOUND
-    if matches and matches[0].similarity >= CLOSE:
-        return Verdict.ALTERED
+    if matches and (matches[0].similarity >= CLOSE or matches[0].difference == Difference.REORDERED):
+        return Verdict.ALTERED  # close wording, or the quotation's own words in another order
     return Verdict.PARAPHRASE if paraphrase else Verdict.NOT_FOUND
 
 
@@ -87,7 +87,8 @@ def render_report(report: QuoteReport) -> str:
                 "(check the draft in parts, or raise CORPUS_SEARCH_CHECK_TIMEOUT)")
     label = {"altered": "NOT FOUND as quoted; the source has", "paraphrase": "NOT FOUND verbatim; a passage says this in other words"}
     lines.append(label.get(report.verdict, "NOT FOUND in the corpus") + (":" if report.matches else "."))
-    shown = [m for m in report.matches[:3] if m.similarity >= CLOSE] if report.verdict == "altered" else []
+    shown = [m for m in report.matches[:3] if m.similarity >= CLOSE or m.difference == Difference.REORDERED] \
+        if report.verdict == "altered" else []
     for m in shown or report.matches[:1]:
         kind = f", {m.difference}" if m.difference and report.verdict != "not found" else ""
         lines.append(f"  {m.doc_id}, {_where(m)} (similarity {m.similarity:.2f}{kind})")

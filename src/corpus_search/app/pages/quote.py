@@ -24,7 +24,7 @@ corpus = common.require_corpus()
 st.title("Quote check")
 
 
-def show_match(m, i: int, expanded: bool) -> None:
+def show_match(m, i: int, expanded: bool, verdict: str = "") -> None:
     try:
         passage = corpus.passage(m.passage_id)
         record = corpus.record(m.doc_id)
@@ -33,12 +33,20 @@ def show_match(m, i: int, expanded: bool) -> None:
         return
     with st.container(border=True, key=f"match-{i}"):
         st.markdown(common.meta_line(record, passage), unsafe_allow_html=True)
+        unrelated = verdict == Verdict.NOT_FOUND  # the closest text, too different to be the quotation
         if m.exact:
             st.markdown("**Verbatim** in this passage:")
+        elif unrelated:
+            st.markdown(f"**Closest text only** (similarity {m.similarity:.0%}): too different to be this quotation, "
+                        "so it is not cited here.")
         else:
             what = f" ({escape(m.difference)})" if m.difference else ""
             st.markdown(f"**Similarity {m.similarity:.0%}**{what}")
         st.markdown(common.passage_html(passage.text, [(m.start, m.end)], width=900), unsafe_allow_html=True)
+        if unrelated:
+            if st.button("Open in reader", key=f"q-open-{i}", icon=":material/menu_book:"):
+                common.open_reader(m.passage_id, m.doc_id, span=(m.start, m.end))
+            return
         if not m.exact and m.diff:
             st.markdown('<div class="cs-meta">What differs: <del>struck</del> is in your quotation only, '
                         '<ins>green</ins> is what the source says.</div>', unsafe_allow_html=True)
@@ -74,7 +82,7 @@ def show_report(report, prefix: str, first_expanded: bool = True) -> None:
     else:
         st.error(f"{text}. Nothing in the sources comes close.")
     for i, m in enumerate(report.matches):
-        show_match(m, f"{prefix}{i}", expanded=first_expanded and i == 0)
+        show_match(m, f"{prefix}{i}", expanded=first_expanded and i == 0, verdict=verdict)
 
 
 one, draft = st.tabs(["One quotation", "A whole draft"])
@@ -125,12 +133,14 @@ with draft:
             st.info("No quotations found in the draft (text in quotation marks, four words or more).")
         else:
             found = sum(1 for r in reports if r.found)
-            st.markdown(f"**{found} of {len(reports)} quotations found verbatim.**")
+            st.markdown(f"**{found} of {len(reports)} quotation{'' if len(reports) == 1 else 's'} found verbatim.**")
+            # A quotation not in the sources has no place in them: its closest text is shown below it, not here.
+            placed = [r.matches[0] if r.matches and r.verdict != Verdict.NOT_FOUND else None for r in reports]
             st.dataframe([{"quotation": r.quote[:120], "verdict": getattr(r, "verdict", ""),
-                           "where": passage_locator(r.matches[0]) if r.matches else "",
-                           "document": r.matches[0].doc_id if r.matches else "",
-                           "similarity": round(r.matches[0].similarity, 2) if r.matches else None}
-                          for r in reports], hide_index=True, key="draft_table")
+                           "where": passage_locator(m) if m else "",
+                           "document": m.doc_id if m else "",
+                           "similarity": round(m.similarity, 2) if m else None}
+                          for r, m in zip(reports, placed)], hide_index=True, key="draft_table")
             for j, r in enumerate(reports):
                 label = f"{j + 1}. {VERDICTS.get(getattr(r, 'verdict', ''), '')}: “{escape(r.quote[:80])}”"
                 with st.expander(label):
