@@ -87,3 +87,24 @@ def test_a_source_cited_by_paragraph_shows_the_paragraph(screened):
             number = paragraphs[(m.passage_id, m.start)]
             assert js["paragraph"] == number and row["paragraph"] == str(number)
             assert js["where"] == row["where"] == f"para. {number}"
+
+
+@pytest.mark.parametrize("text", [
+    "name;aliases\nVladimir Putin;V. Putin|Putin\nGazprom;\n",  # a spreadsheet's CSV in many European locales
+    "name\taliases\nVladimir Putin\tV. Putin|Putin\nGazprom\t\n",
+    "name,aliases\nVladimir Putin,V. Putin;Putin\nGazprom,\n",
+    '"name";"aliases"\n"Vladimir Putin";"V. Putin|Putin"\n"Gazprom";""\n',
+])
+def test_a_names_list_separated_by_semicolons_or_tabs_is_read_as_such(text):
+    """Read with commas, "name;aliases" was one column: every line a name, "0 of 2 names found", no warning."""
+    from corpus_search.screen import parse_names
+
+    names = parse_names(text)
+    assert [(n.name, n.aliases) for n in names] == [("Vladimir Putin", ("V. Putin", "Putin")), ("Gazprom", ())]
+
+
+def test_a_name_per_line_without_commas_stays_a_name_per_line():
+    from corpus_search.screen import parse_names
+
+    names = parse_names("Vladimir Putin\nEurasian Economic Union\n")
+    assert [(n.name, n.aliases) for n in names] == [("Vladimir Putin", ()), ("Eurasian Economic Union", ())]

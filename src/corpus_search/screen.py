@@ -78,8 +78,27 @@ def read_names(path: Path) -> list[ScreenName]:
     return parse_names(text, str(path))
 
 
+def _delimiter(text: str) -> str:
+    """"," unless the file is plainly separated by semicolons or tabs (as spreadsheets save CSV in many locales):
+    a header that names its "name" column that way, or no comma anywhere but a semicolon or tab on its lines."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ","
+    for sep in (";", "\t"):
+        if "name" in [c.strip().strip('"').lower() for c in lines[0].split(sep)] and "name" not in [
+                c.strip().strip('"').lower() for c in lines[0].split(",")]:
+            return sep
+    if "," not in text:
+        for sep in ("\t", ";"):
+            if any(sep in line for line in lines):
+                return sep
+    return ","
+
+
 def parse_names(text: str, where: str = "names") -> list[ScreenName]:
-    rows = list(csv.reader(io.StringIO(text)))
+    """A names list: CSV with a 'name' column and an optional 'aliases' one (several aliases split by ';' or '|'),
+    or a name per line; a file separated by semicolons or tabs is read as such."""
+    rows = list(csv.reader(io.StringIO(text), delimiter=_delimiter(text)))
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise UsageError(f"{where}: no names in it; give a CSV with a 'name' column")
