@@ -48,6 +48,7 @@ def test_each_form_of_a_name_brings_the_other() -> None:
     assert pairs("DoD budget") == [("DoD", "Department of Defense")]
     assert pairs("NATO enlargement") == [("NATO", "north atlantic treaty organization")]
     assert pairs("EEU and the Eurasian Economic Union") == []  # the query already says both
+    assert pairs("U.S. sanctions") == [("U.S.", "United States")]  # as typed: it was shown as "U.S"
 
 
 @pytest.mark.parametrize("query", [

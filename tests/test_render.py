@@ -155,6 +155,8 @@ def _result(mode: str, shown: int, total: int, keyword_total: int | None, search
                                          "showing the best 10"),
     (_result("hybrid", 6, 6, 6, 6), "6 passages match the words; showing the best 6"),
     (_result("hybrid", 0, 0, 0, 0), "0 passages pass the filters; showing 0"),
+    # nothing to show ("***": no words, nothing ranked by meaning): no "showing the best 0"
+    (_result("hybrid", 0, 0, 0, 507), "0 passages match the words; the other 507 were ranked by meaning"),
     (_result("semantic", 10, 200, None, 507), "showing the 10 of 507 passages closest in meaning"),
     (_result("semantic", 3, 3, None, 3), "showing all 3 passages, closest in meaning first"),
     (_result("hybrid", 10, 12, 12, 12, query=""), "12 passages pass the filters (in document order); showing 10"),

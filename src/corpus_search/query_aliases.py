@@ -111,7 +111,8 @@ class AliasForms:
         return list(self._expanded[query])
 
     def _expand(self, query: str) -> tuple[Expansion, ...]:
-        tokens = [m.group(0).strip(".'’-") for m in _TOKEN.finditer(query)]
+        raw = [m.group(0) for m in _TOKEN.finditer(query)]
+        tokens = [t.strip(".'’-") for t in raw]
         if not (self.aliases and tokens) or _has_operators(query):
             return ()
         out: list[Expansion] = []
@@ -138,7 +139,9 @@ class AliasForms:
                 token = tokens[i]
                 other = self.long_form(alias_key(token)) if _typed_as_abbreviation(token) else None
                 if other is not None:
-                    add(token, other)
+                    # Shown as typed: "U.S." keeps the full stop its matching leaves out ("U.S").
+                    dotted = "." in token and raw[i].rstrip("'’-").endswith(".")
+                    add(token + "." if dotted else token, other)
             i += step
         return tuple(out)
 

@@ -320,8 +320,9 @@ def explain_line(hit) -> str:
     return " | ".join(parts)
 
 
-def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
+def count(n: int, one: str, many: str) -> str:
+    """"1 passage", "2 passages"."""
+    return f"{n} {one if n == 1 else many}"
 
 
 def search_summary(result, quoted: bool = False) -> str:
@@ -342,7 +343,7 @@ def _summary(result, quoted: bool) -> str:
     of = f" “{result.query}”" if quoted and result.query else ""
     searched = result.searched
     if not result.query:
-        return f"{_n(result.total, 'passage passes', 'passages pass')} the filters (in document order); showing {shown}"
+        return f"{count(result.total, 'passage passes', 'passages pass')} the filters (in document order); showing {shown}"
     if searched == 0:
         return f"0 passages pass the filters; showing {shown}"
     if result.mode == "semantic":
@@ -350,10 +351,10 @@ def _summary(result, quoted: bool) -> str:
         if searched is None:  # a result made elsewhere, without the count
             return f"showing the {shown} passages closest in meaning{to}"
         if shown >= searched:
-            return f"showing all {_n(searched, 'passage', 'passages')}, closest in meaning{to} first"
+            return f"showing all {count(searched, 'passage', 'passages')}, closest in meaning{to} first"
         return f"showing the {shown} of {searched} passages closest in meaning{to}"
     words = result.keyword_total if result.keyword_total is not None else result.total
-    matching = _n(words, "passage matches", "passages match")
+    matching = count(words, "passage matches", "passages match")
     if result.mode != "hybrid":
         return f"{matching}{of}; showing {shown}"
     rest = None if searched is None else searched - words
@@ -363,4 +364,4 @@ def _summary(result, quoted: bool) -> str:
         ranked = "; the others were ranked by meaning"
     else:
         ranked = f"; the other {rest} {'was' if rest == 1 else 'were'} ranked by meaning" if rest else ""
-    return f"{matching} the words{' of' + of if of else ''}{ranked}; showing the best {shown}"
+    return f"{matching} the words{' of' + of if of else ''}{ranked}" + (f"; showing the best {shown}" if shown else "")

@@ -15,7 +15,7 @@ from corpus_search.annotations import (EXPORT_FORMATS, AnnotationConflict, Annot
 from corpus_search.annotations import export as export_annotations
 from corpus_search.annotations.store import store_dir
 from corpus_search.errors import CorpusSearchError
-from corpus_search.render import escape, passage_locator
+from corpus_search.render import count, escape, passage_locator
 
 CSS = """
 <style>
@@ -229,10 +229,11 @@ def export_section(annotations, corpus, key: str, file_stem: str) -> None:
         st.error(escape(str(exc)))
         return
     if warnings:  # orphans have no passage to cite; their quotes are in the W3C export
-        st.warning(f"{len(warnings)} orphans (words no longer found in their source) are left out of this export; "
-                   "the W3C export keeps them.")
+        st.warning(f"{count(len(warnings), 'orphan (its words', 'orphans (words')} no longer found in their source) "
+                   f"{'is' if len(warnings) == 1 else 'are'} left out of this export; the W3C export keeps "
+                   f"{'it' if len(warnings) == 1 else 'them'}.")
     ext, mime = EXTENSIONS.get(fmt, ("txt", "text/plain"))
-    n = len(annotations)
+    n = len(annotations) - len(warnings)  # what the file holds
     st.download_button(f"Download {n} annotation{'' if n == 1 else 's'} as {fmt}", data,
                        file_name=f"{file_stem}.{ext}", mime=mime, key=f"{key}_go", icon=":material/download:")
     with st.expander("Preview"):

@@ -9,7 +9,7 @@ from corpus_search.app import common
 from corpus_search.annotations import import_text
 from corpus_search.errors import CorpusSearchError
 from corpus_search.locators import locator_text
-from corpus_search.render import escape
+from corpus_search.render import count, escape
 
 corpus = common.require_corpus()
 store = annotating.store()
@@ -28,7 +28,7 @@ found = store.list(tag=None if tag == "(any)" else tag, collection=None if coll 
                    doc_id=None if doc == "(any)" else doc, search=words.strip() or None)
 if only_orphans:
     found = [a for a in found if a.orphan]
-st.caption(f"{len(found)} of {store.count()} annotations")
+st.caption(f"{len(found)} of {count(store.count(), 'annotation', 'annotations')}")
 
 for a in found:
     with st.container(border=True, key=f"ann-{a.id}"):
@@ -54,5 +54,12 @@ if upload is not None and st.button("Import", key="ann-import-go", icon=":materi
     except CorpusSearchError as exc:
         st.error(escape(str(exc)))
     else:
-        st.success(f"{counts['imported']} imported ({counts['anchored']} anchored, {counts['orphaned']} orphans kept "
-                   f"with their quotes); {counts['skipped']} were already here.")
+        # Said after a rerun, so the list above shows the imported annotations at once.
+        st.session_state["ann-imported"] = (
+            f"{counts['imported']} imported ({counts['anchored']} anchored, "
+            f"{count(counts['orphaned'], 'orphan', 'orphans')} kept with their quotes); "
+            f"{counts['skipped']} {'was' if counts['skipped'] == 1 else 'were'} already here.")
+        st.rerun()
+done = st.session_state.pop("ann-imported", None)
+if done:
+    st.success(done)

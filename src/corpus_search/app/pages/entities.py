@@ -7,7 +7,7 @@ import streamlit as st
 from corpus_search.app import annotating
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
-from corpus_search.render import escape
+from corpus_search.render import count, escape
 
 PER_PAGE = 25
 
@@ -118,7 +118,8 @@ def _curate_panel(entity) -> None:
 with right:
     entity = by_name[st.session_state["ent_name"]]
     st.subheader(escape(entity.name))
-    st.markdown(f"{escape(entity.label)} · {entity.passages} passages · {entity.mentions} mentions")
+    st.markdown(f"{escape(entity.label)} · {count(entity.passages, 'passage', 'passages')} · "
+                f"{count(entity.mentions, 'mention', 'mentions')}")
     if entity.aliases:
         st.markdown("Also called: " + ", ".join(f"“{escape(a)}”" for a in entity.aliases), unsafe_allow_html=True)
     co = [n for n, _ in entity.cooccurring if n in by_name]
