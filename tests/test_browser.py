@@ -321,6 +321,35 @@ def test_search_within_an_entitys_passages_filters_the_search(page, app_url):
     assert page.locator(".st-key-entity [data-tag]", has_text="Gazprom").count() == 1
 
 
+def test_typing_an_alias_and_enter_picks_that_entity_alone(page, app_url):
+    """"EEU" + Enter picked "Select 50 matches" (fuzzy matching ranked "Eastern Europe" first): 50 entities in a
+    filter that keeps the passages mentioning all of them, so none."""
+    open_app(page, app_url)
+    run_search(page, "customs tariffs")
+    page.get_by_text("Filters").first.click()
+    box = page.locator(".st-key-entity input")
+    box.wait_for()
+    chips = page.locator(".st-key-entity [data-tag]")
+    for _ in range(4):  # a rerun may swallow the first typing, as in pick_entity
+        box.click()
+        box.fill("EEU")
+        page.get_by_role("option", name=re.compile(r"^Eurasian Economic Union · ")).first.wait_for()
+        assert page.get_by_role("option", name=re.compile(r"Select .* matches|Select all")).count() == 0
+        box.press("Enter")
+        try:
+            chips.first.wait_for(timeout=10_000)
+            break
+        except Exception:
+            page.keyboard.press("Escape")
+            wait_idle(page)
+    page.keyboard.press("Escape")
+    wait_idle(page)
+    picked = [c.inner_text().strip() for c in chips.all()]
+    assert len(picked) == 1 and picked[0].startswith("Eurasian Economic Union · "), picked
+    summary(page, "customs tariffs").wait_for()
+    assert matched(page, "customs tariffs") > 0
+
+
 def test_enter_to_results_time(page, app_url):
     open_app(page, app_url)
     run_search(page, "warm up the page")

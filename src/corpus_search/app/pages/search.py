@@ -102,8 +102,11 @@ explain = st.toggle("Explain", key="explain", help="Show each result's keyword a
 filtering = any(st.session_state.get(k) for k in ("entity", "label", "doc", "lang"))
 
 with st.expander("Filters", expanded=filtering):
+    # Typed letters match inside a name or its aliases ("EEU" finds "Eurasian Economic Union (also EEU)"), not as a
+    # scattered subsequence ("Eastern EUrope" came first); no "Select all matches": Enter on it added 50
+    # entities to a filter that keeps passages mentioning all of them.
     st.multiselect("Entities (passages must mention all of them)", list(by_name), key="entity",
-                   persist_state="session",
+                   persist_state="session", filter_mode="contains", select_all=False,
                    format_func=lambda n: common.entity_label(by_name[n]) if n in by_name else n,
                    placeholder="Type a name or an alias")
     cols = st.columns(2)
