@@ -431,3 +431,38 @@ def test_a_quotation_not_in_the_sources_gets_no_citation_and_no_kind_of_change(a
     text = " ".join(m.value for m in app.markdown)
     assert "Closest text only" in text and "paraphrase" not in text and "<del>" not in text
     assert not app.code  # no citation offered for words the sources do not hold
+
+
+def test_an_encrypted_pdf_that_failed_opens_with_a_password_typed_on_the_documents_page(tmp_path, monkeypatch):
+    """It said "needs a password: encrypted: needs a password; add password = ..." and had nowhere to type one."""
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import TESTDATA_PDF
+    from corpus_search.api import build
+
+    source = TESTDATA_PDF / "sample-files/005-libreoffice-writer-password/libreoffice-writer-password.pdf"
+    if not source.exists():
+        pytest.skip("needs ../shared/testdata/pdf")
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "first.txt").write_text("The Power of Siberia pipeline carries gas from Russia to China.\n")
+    shutil.copy(source, corpus / "minutes.pdf")
+    build(corpus, index)
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(index))
+    monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(corpus))
+    at = AppTest.from_file(str(APP), default_timeout=180)
+    at.switch_page("pages/documents.py").run()
+    assert not at.exception, at.exception
+    said = [html.unescape(w.value) for w in at.warning if "minutes.pdf" in html.unescape(w.value)]
+    assert len(said) == 1 and said[0].count("needs a password") == 1, said
+
+    at.text_input(key="pw_text_minutes").input("openpassword")
+    at.button(key="FormSubmitter:pw_minutes-Open it with this password and rebuild").click().run()
+    assert not at.exception, at.exception
+    job = wait_for_build(index)
+    assert job["state"] == "done" and job["retry"] == ["minutes"], job
+    sources = {s["path"]: s for s in job["report"]["sources"]}
+    assert sources["minutes.pdf"]["status"] == "ok", sources["minutes.pdf"]
+    assert 'password = "openpassword"' in (corpus / "minutes.toml").read_text(encoding="utf-8")

@@ -447,3 +447,33 @@ def test_a_bad_setting_is_a_usage_error_not_a_file_status(monkeypatch: pytest.Mo
     monkeypatch.setenv("CORPUS_SEARCH_PDF_TIMEOUT", "soon")
     with pytest.raises(UsageError, match="CORPUS_SEARCH_PDF_TIMEOUT"):
         extract(GEOTOPO, rec())
+
+
+@needs_pdf_data
+def test_a_password_given_later_goes_into_the_record_and_opens_the_pdf(tmp_path: Path) -> None:
+    """What the Documents page does for a source that "needs a password": the record keeps its other lines."""
+    import shutil
+
+    from corpus_search.uploads import set_password
+
+    pdf = tmp_path / "uploads" / "3e333bff0196d0c5.pdf"
+    pdf.parent.mkdir()
+    shutil.copy(PDF_DATA / "sample-files/005-libreoffice-writer-password/libreoffice-writer-password.pdf", pdf)
+    record = pdf.with_suffix(".toml")
+    record.write_text('# my notes on this one\ntitle = "Board minutes"\n\n[extra]\nplace = "x"\n',
+                      encoding="utf-8")
+    failed = extract(pdf, load_record(pdf, tmp_path))
+    assert failed.status == models.STATUS_PASSWORD and "\n" not in failed.message
+    assert failed.message.count("password") == 1 and "3e333bff0196d0c5.toml" in failed.message  # said once
+
+    set_password(tmp_path, "uploads/3e333bff0196d0c5.pdf", 'open"password')
+    set_password(tmp_path, "uploads/3e333bff0196d0c5.pdf", "openpassword")  # the last one given wins
+    text = record.read_text(encoding="utf-8")
+    assert text.startswith("# my notes on this one\ntitle = \"Board minutes\"\n") and text.count("password =") == 1
+    assert text.index("password") < text.index("[extra]")
+    result = extract(pdf, load_record(pdf, tmp_path))
+    assert result.status == OK and "Lorem ipsum" in result.pages[0].text
+    with pytest.raises(UsageError):
+        set_password(tmp_path, "../outside.pdf", "x")
+    with pytest.raises(UsageError):
+        set_password(tmp_path, "uploads/3e333bff0196d0c5.pdf", "two\nlines")

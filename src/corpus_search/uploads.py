@@ -134,6 +134,28 @@ def save_upload(corpus: Path, filename: str, data: bytes, record: UploadRecord) 
     return Saved(path, record_path, doc_id, duplicate=False)
 
 
+def set_password(corpus: Path, rel_path: str, password: str) -> Path:
+    """Give an encrypted source's record its password (`password = "..."`, what a user would type there), so the
+    next build can open it. The record's other lines, comments included, are kept as they are."""
+    if not password or "\n" in password or "\r" in password:
+        raise UsageError("type the document's password (one line)")
+    source = (Path(corpus) / rel_path).resolve()
+    if not source.is_relative_to(Path(corpus).resolve()) or not source.is_file():
+        raise UsageError(f"no source {rel_path!r} in the corpus folder")
+    record = sidecar(source)
+    line = tomli_w.dumps({"password": password})  # quoted and escaped as TOML wants
+    text = record.read_text(encoding="utf-8") if record.exists() else ""
+    lines = text.splitlines(keepends=True)
+    kept = [x for x in lines if not re.match(r"\s*password\s*=", x)]
+    # A top-level key goes before the first [table] header.
+    at = next((i for i, x in enumerate(kept) if x.lstrip().startswith("[")), len(kept))
+    if at and not kept[at - 1].endswith("\n"):
+        kept[at - 1] += "\n"
+    kept.insert(at, line)
+    _write_atomic(record, "".join(kept).encode("utf-8"))
+    return record
+
+
 def find_duplicate(corpus: Path, digest: str, size: int) -> Path | None:
     """A source already in the corpus with these exact bytes, if any."""
     guess = list((corpus / UPLOAD_DIR).glob(f"{digest[:16]}.*")) if (corpus / UPLOAD_DIR).is_dir() else []

@@ -215,7 +215,8 @@ def _worker_failure(path: Path, result: dict[str, Any], record: Record) -> Extra
     kind, detail = result.get("kind"), str(result.get("message", ""))
     record_file = path.with_suffix(".toml").name
     if kind == "password":
-        return failed(f'encrypted: needs a password; add password = "..." to {record_file}', STATUS_PASSWORD)
+        # The status says "needs a password"; the message says where it goes.
+        return failed(f'encrypted; add password = "..." to its record, {record_file}', STATUS_PASSWORD)
     if kind == "wrong-password":
         return failed(f"encrypted: the password in {record_file} is wrong", STATUS_PASSWORD)
     if kind == "dependency":

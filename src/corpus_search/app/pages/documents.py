@@ -7,15 +7,17 @@ Cancel button, and lists the sources that failed with their reason, to retry or 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from corpus_search import trash
 from corpus_search.app import common
 from corpus_search.errors import CorpusSearchError
-from corpus_search.models import status_ok
+from corpus_search.models import STATUS_PASSWORD, status_ok
 from corpus_search.records import SOURCE_SUFFIXES
 from corpus_search.render import authors_line, escape
-from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload
+from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload, set_password
 
 
 def failed_sources(documents) -> None:
@@ -27,7 +29,21 @@ def failed_sources(documents) -> None:
     for d in failed:
         text, retry, remove = st.columns([6, 1, 1], vertical_alignment="center")
         where = d.path + (f" > {d.attachment}" if d.attachment else "")
-        text.warning(escape(f"{where}: {d.status}" + (f": {d.message}" if d.message else "")))
+        # An upload is stored under a generated name: say which file it was.
+        named = d.record.title if d.record.title and d.record.title != Path(d.path).stem else ""
+        text.warning(escape((f"{named} ({where})" if named else where) + f": {d.status}"
+                            + (f": {d.message}" if d.message else "")))
+        if d.status == STATUS_PASSWORD and not d.parent:
+            with text.form(f"pw_{d.doc_id}", border=False):
+                password = st.text_input("Its password", type="password", key=f"pw_text_{d.doc_id}",
+                                         help="Kept in the document's record (its .toml) as password = \"...\"")
+                if st.form_submit_button("Open it with this password and rebuild"):
+                    try:
+                        set_password(common.corpus_dir(), d.path, password)
+                    except CorpusSearchError as exc:
+                        st.error(escape(str(exc)))
+                    else:
+                        common.run_build(retry=(d.doc_id,))
         # A retry processes the file again though its bytes are unchanged (after raising a cap, say).
         if retry.button("Retry", key=f"retry_{d.doc_id}", help="Process this source again"):
             common.run_build(retry=(d.doc_id,))
@@ -96,6 +112,8 @@ with st.form("upload", clear_on_submit=False):
     c3, c4 = st.columns(2)
     publisher = c3.text_input("Publisher", key="up_publisher")
     journal = c4.text_input("Journal", key="up_journal")
+    password = st.text_input("Password (an encrypted PDF)", type="password", key="up_password",
+                             help="Kept in the document's record (its .toml) as password = \"...\"")
     submitted = st.form_submit_button("Add and rebuild", type="primary")
 
 if submitted:
@@ -110,10 +128,16 @@ if submitted:
         )
         try:
             saved = save_upload(common.corpus_dir(), upload.name, upload.getvalue(), record)
+            if password:  # also for a file already here: it may be the one that failed without its password
+                set_password(common.corpus_dir(), str(saved.path.relative_to(common.corpus_dir())), password)
         except CorpusSearchError as exc:
             st.error(escape(str(exc)))
         else:
-            if saved.duplicate:
+            if saved.duplicate and password:
+                st.success(f"This file is already in the corpus (as {saved.path.relative_to(common.corpus_dir())}); "
+                           "its password is now in its record. Rebuilding the index…")
+                common.run_build(retry=(saved.doc_id,))
+            elif saved.duplicate:
                 st.info(f"This file is already in the corpus (as {saved.path.relative_to(common.corpus_dir())}, "
                         f"document {saved.doc_id}); nothing was added.")
             else:
