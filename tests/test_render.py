@@ -165,6 +165,11 @@ def test_the_summary_counts_what_each_mode_found(result, line):
     assert search_summary(result) == line
 
 
+def test_a_long_query_is_shortened_where_the_summary_names_it():
+    line = search_summary(_result("hybrid", 10, 208, 42, 507, query="gas " * 500), quoted=True)
+    assert len(line) < 300 and "…”" in line
+
+
 def test_the_app_summary_names_the_query():
     assert search_summary(_result("hybrid", 10, 208, 42, 507, query="gas <b>"), quoted=True).startswith(
         "42 passages match the words of “gas <b>”;")

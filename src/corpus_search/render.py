@@ -340,7 +340,8 @@ def _summary(result, quoted: bool) -> str:
     `quoted` names the query (the app's header; the CLI prints it on the command line already).
     """
     shown = len(result.hits)
-    of = f" “{result.query}”" if quoted and result.query else ""
+    shown_query = result.query if len(result.query) <= 120 else result.query[:119].rstrip() + "…"  # a pasted page
+    of = f" “{shown_query}”" if quoted and result.query else ""
     searched = result.searched
     if not result.query:
         return f"{count(result.total, 'passage passes', 'passages pass')} the filters (in document order); showing {shown}"

@@ -67,8 +67,9 @@ def span_in_passage(text: str, quote: str, offset: int | None = None) -> tuple[i
     needle = fold(quote)
     j = folded.find(needle) if needle else -1
     if j < 0:
-        raise UsageError(f"the quote {_short(quote)!r} is not in this passage; check its words with "
-                         "`corpus-search quote`, or leave --quote out to annotate the whole passage")
+        # Said in the app too: no command-line flags in it.
+        raise UsageError(f"the quote {_short(quote)!r} is not in this passage; check its words (Quote check, or "
+                         "`corpus-search quote`), or give no words to annotate the whole passage")
     return src[j], src[j + len(needle) - 1] + 1
 
 
