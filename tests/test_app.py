@@ -466,3 +466,21 @@ def test_an_encrypted_pdf_that_failed_opens_with_a_password_typed_on_the_documen
     sources = {s["path"]: s for s in job["report"]["sources"]}
     assert sources["minutes.pdf"]["status"] == "ok", sources["minutes.pdf"]
     assert 'password = "openpassword"' in (corpus / "minutes.toml").read_text(encoding="utf-8")
+
+
+def test_a_links_values_that_name_nothing_are_dropped_with_a_warning(built_index, monkeypatch):
+    """?mode=bogus, ?doc=nosuchdoc and ?lang=xx were dropped without a word; ?n=25 and ?doc=makocki2016 are kept."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(built_index))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["q"] = "Power of Siberia"
+    at.query_params["mode"] = "bogus"
+    at.query_params["doc"] = ["nosuchdoc", "makocki2016"]
+    at.query_params["lang"] = "xx"
+    at.run()
+    assert not at.exception, at.exception
+    said = [html.unescape(w.value) for w in at.warning if "Ignored in the link" in html.unescape(w.value)]
+    assert len(said) == 1 and all(x in said[0] for x in ("mode=bogus", "doc=nosuchdoc", "lang=xx")), said
+    assert "makocki2016" not in said[0]
+    assert at.multiselect(key="doc").value == ["makocki2016"]

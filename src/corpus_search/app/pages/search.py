@@ -65,6 +65,11 @@ def _from_url() -> dict:
             continue
         chosen += [n for n in names if n in by_name and n not in chosen]
     state["entity"] = chosen
+    # A link's values that name nothing here are dropped, and said so (an unknown entity is said above).
+    ignored = [f"{k}={v}" for k in ("mode", "n", "lang") if (v := qp.get(k)) and str(state[k]) != v]
+    ignored += [f"{k}={v}" for k in ("skip", "label", "doc") for v in qp.get_all(k) if v not in state[k]]
+    if ignored:
+        st.warning(escape("Ignored in the link (nothing here by that name): " + ", ".join(ignored)))
     return state
 
 
