@@ -484,3 +484,34 @@ def test_a_links_values_that_name_nothing_are_dropped_with_a_warning(built_index
     assert len(said) == 1 and all(x in said[0] for x in ("mode=bogus", "doc=nosuchdoc", "lang=xx")), said
     assert "makocki2016" not in said[0]
     assert at.multiselect(key="doc").value == ["makocki2016"]
+
+
+def test_a_reload_keeps_the_quotation_checked_and_the_entity_shown(built_index, monkeypatch, tmp_path):
+    """Both were lost on a reload: the quote check came back empty, the Entities page on its top entity."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(built_index))
+    monkeypatch.setenv("CORPUS_SEARCH_ANNOTATIONS", str(tmp_path / "annotations"))
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page("pages/quote.py").run()
+    quote = "the relationship is not anything like the Soviet-Chinese brotherhood"
+    at.text_area(key="quote_text").input(quote).run()
+    at.button(key="quote_go").click().run()
+    assert at.query_params["text"] in (quote, [quote])
+    at.switch_page("pages/entities.py").run()
+    at.selectbox(key="ent_name").select("Gazprom").run()
+    assert at.query_params["name"] in ("Gazprom", ["Gazprom"])
+
+    # A reload: a new session with the same URL.
+    again = AppTest.from_file(str(APP), default_timeout=120)
+    again.query_params["text"] = quote
+    again.switch_page("pages/quote.py").run()
+    assert not again.exception, again.exception
+    assert again.text_area(key="quote_text").value == quote
+    assert any("p. 17" in html.unescape(s.value) for s in again.success)
+    again = AppTest.from_file(str(APP), default_timeout=120)
+    again.query_params["name"] = "Gazprom"
+    again.switch_page("pages/entities.py").run()
+    assert not again.exception, again.exception
+    assert again.selectbox(key="ent_name").value == "Gazprom" and again.subheader[0].value == "Gazprom"

@@ -38,11 +38,15 @@ with left:
         hide_index=True, height=420, key="ent_table",
     )
     names = [e.name for e in rows] or [e.name for e in entities]
+    if "ent_name" not in st.session_state and st.query_params.get("name") in by_name:
+        st.session_state["ent_name"] = st.query_params["name"]  # a reload, or a shared link, shows the same entity
     if st.session_state.get("ent_name") not in by_name:
         st.session_state.pop("ent_name", None)
     if st.session_state.get("ent_name") and st.session_state["ent_name"] not in names:
         names = [st.session_state["ent_name"], *names]
     st.selectbox("Show an entity", names, key="ent_name", format_func=lambda n: common.entity_label(by_name[n]))
+    if st.session_state.get("ent_name") and st.query_params.get("name") != st.session_state["ent_name"]:
+        st.query_params["name"] = st.session_state["ent_name"]
 
 
 def _pick(key: str) -> None:
@@ -72,7 +76,7 @@ def _undo() -> None:
         st.session_state["ent_curate_error"] = str(exc)
         return
     st.session_state["ent_curate_done"] = f"undone: {change.describe()}"
-    st.session_state.pop("ent_name", None)
+    st.session_state["ent_name"] = change.name  # the entity the change was about (the top one if it is gone)
 
 
 def _curate_panel(entity) -> None:

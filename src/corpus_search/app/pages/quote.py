@@ -85,12 +85,22 @@ def show_report(report, prefix: str, first_expanded: bool = True) -> None:
         show_match(m, f"{prefix}{i}", expanded=first_expanded and i == 0, verdict=verdict)
 
 
+_LINKED = 2000  # characters of a checked quotation kept in the page's URL, so a reload or a shared link checks it again
+
 one, draft = st.tabs(["One quotation", "A whole draft"])
 with one:
+    linked = st.query_params.get("text", "")
+    reopened = "quote_text" not in st.session_state and bool(linked.strip())
+    if reopened:
+        st.session_state["quote_text"] = linked
     st.text_area("Paste a quotation", key="quote_text", height=110,
                  placeholder="e.g. the relationship is not anything like the Soviet-Chinese brotherhood")
-    if st.button("Check quotation", key="quote_go", type="primary"):
+    if st.button("Check quotation", key="quote_go", type="primary") or reopened:
         text = (st.session_state.get("quote_text") or "").strip()
+        if len(text) <= _LINKED:
+            st.query_params["text"] = text
+        else:
+            st.query_params.pop("text", None)
         if not text:
             st.session_state.pop("quote_report", None)
             st.warning("Paste the words you want to check first.")
