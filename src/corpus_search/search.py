@@ -277,9 +277,7 @@ class Searcher:
         else:
             facet_ids = [pid for pid, _ in ranked[: max(limit, 100)]] if mode != "semantic" else ids
             facets_over = ("meaning", len(facet_ids))
-        counted = set(facet_ids)
-        facet_ids += [pid for pid in ids if pid not in counted]  # the hits' entities come from the same read
-        mentions = self.store.mentions(facet_ids)  # the hits are the head of the facets' passages: one read
+        mentions = self.store.mentions(ids)
         self._fetch_sentences([pid for pid in ids if pid not in reranked])
         if qvec is None and self.sentences is not None and mode == "keyword" and config.get_int("evidence_vectors"):
             qvec = self.encode_query(self.model_query(query))  # keyword results get evidence by meaning too (one encoding)
@@ -310,7 +308,7 @@ class Searcher:
             mode=mode,
             hits=tuple(hits_out),
             total=total,
-            facets=self.facets(counted, mentions={pid: ms for pid, ms in mentions.items() if pid in counted}),
+            facets=self.facets(facet_ids),
             facets_over=facets_over,
             warnings=tuple(warnings),
             seconds=time.perf_counter() - started,
@@ -474,15 +472,16 @@ class Searcher:
                             facets_over=("filters", min(len(found), 500)),
                             seconds=time.perf_counter() - started, searched=len(found))
 
-    def facets(self, passage_ids: Sequence[str], per_label: int = 8,
-               mentions: dict[str, list[Mention]] | None = None) -> dict[str, tuple[tuple[str, int], ...]]:
-        """Top entities per label among these passages, counted once per passage (`mentions`: theirs, if read)."""
+    def facets(self, passage_ids: Sequence[str], per_label: int = 8) -> dict[str, tuple[tuple[str, int], ...]]:
+        """Top entities per label among these passages, counted once per passage (under its first mention's
+        label, as a hit's entities are listed)."""
         counts: dict[str, Counter] = defaultdict(Counter)
-        if mentions is None:
-            mentions = self.store.mentions(list(passage_ids))
-        for found in mentions.values():  # in the store's order, as ties in the counts break by it
-            for m in _dedupe(found):
-                counts[m.label][m.name] += 1
+        for found in self.store.mention_names(list(passage_ids)).values():  # in the store's order: ties break by it
+            seen: set[str] = set()
+            for name, label in found:
+                if name not in seen:
+                    seen.add(name)
+                    counts[label][name] += 1
         # Who and what first (people, organisations, places, projects), then the rest.
         rank = {label: i for i, label in enumerate(LABEL_ORDER)}
         ordered = sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
