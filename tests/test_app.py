@@ -273,8 +273,8 @@ def test_filters_without_words_list_the_passages(built_index, monkeypatch):
 
 
 @pytest.mark.timeout(600)
-def test_a_source_over_the_time_cap_is_listed_with_its_reason_and_can_be_retried_or_removed(tmp_path, monkeypatch):
-    from hostile_pdf import write_hostile_pdf
+def _documents_page(tmp_path, monkeypatch, add):
+    """A corpus of one text and what `add(corpus folder)` puts there, built, and the app's Documents page on it."""
     from streamlit.testing.v1 import AppTest
 
     from corpus_search.api import build
@@ -282,14 +282,22 @@ def test_a_source_over_the_time_cap_is_listed_with_its_reason_and_can_be_retried
     corpus, index = tmp_path / "corpus", tmp_path / "index"
     corpus.mkdir()
     (corpus / "first.txt").write_text("The Power of Siberia pipeline carries gas from Russia to China.\n")
-    write_hostile_pdf(corpus / "slow.pdf", pages=1, mb_per_page=3)  # seconds of pypdf work
-    monkeypatch.setenv("CORPUS_SEARCH_PDF_TIMEOUT", "2")
+    add(corpus)
     build(corpus, index)
     monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(index))
     monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(corpus))
     at = AppTest.from_file(str(APP), default_timeout=180)
     at.switch_page("pages/documents.py").run()
     assert not at.exception, at.exception
+    return at, corpus, index
+
+
+def test_a_source_over_the_time_cap_is_listed_with_its_reason_and_can_be_retried_or_removed(tmp_path, monkeypatch):
+    from hostile_pdf import write_hostile_pdf
+
+    monkeypatch.setenv("CORPUS_SEARCH_PDF_TIMEOUT", "2")
+    slow = lambda c: write_hostile_pdf(c / "slow.pdf", pages=1, mb_per_page=3)  # noqa: E731 (seconds of pypdf work)
+    at, corpus, index = _documents_page(tmp_path, monkeypatch, slow)
     assert any(html.unescape(w.value).startswith("slow.pdf: failed: over the time cap (2 s)") for w in at.warning), \
         [w.value for w in at.warning]
 
@@ -437,24 +445,12 @@ def test_an_encrypted_pdf_that_failed_opens_with_a_password_typed_on_the_documen
     """It said "needs a password: encrypted: needs a password; add password = ..." and had nowhere to type one."""
     import shutil
 
-    from streamlit.testing.v1 import AppTest
-
     from conftest import TESTDATA_PDF
-    from corpus_search.api import build
 
     source = TESTDATA_PDF / "sample-files/005-libreoffice-writer-password/libreoffice-writer-password.pdf"
     if not source.exists():
         pytest.skip("needs ../shared/testdata/pdf")
-    corpus, index = tmp_path / "corpus", tmp_path / "index"
-    corpus.mkdir()
-    (corpus / "first.txt").write_text("The Power of Siberia pipeline carries gas from Russia to China.\n")
-    shutil.copy(source, corpus / "minutes.pdf")
-    build(corpus, index)
-    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(index))
-    monkeypatch.setenv("CORPUS_SEARCH_CORPUS", str(corpus))
-    at = AppTest.from_file(str(APP), default_timeout=180)
-    at.switch_page("pages/documents.py").run()
-    assert not at.exception, at.exception
+    at, corpus, index = _documents_page(tmp_path, monkeypatch, lambda c: shutil.copy(source, c / "minutes.pdf"))
     said = [html.unescape(w.value) for w in at.warning if "minutes.pdf" in html.unescape(w.value)]
     assert len(said) == 1 and said[0].count("needs a password") == 1, said
 
@@ -515,3 +511,16 @@ def test_a_reload_keeps_the_quotation_checked_and_the_entity_shown(built_index, 
     again.switch_page("pages/entities.py").run()
     assert not again.exception, again.exception
     assert again.selectbox(key="ent_name").value == "Gazprom" and again.subheader[0].value == "Gazprom"
+
+
+def test_a_failed_upload_is_named_by_the_file_it_came_as(tmp_path, monkeypatch):
+    """Listed only by its generated name ("uploads/3e333bff0196d0c5.pdf"), the user could not tell which it was."""
+    def add(corpus):
+        (corpus / "uploads").mkdir()
+        (corpus / "uploads" / "3e333bff0196d0c5.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf\n%%EOF\n")
+        (corpus / "uploads" / "3e333bff0196d0c5.toml").write_text(
+            'title = "invalid"\ntitle_guessed = true\nuploaded_as = "invalid.pdf"\n', encoding="utf-8")
+
+    at, _, _ = _documents_page(tmp_path, monkeypatch, add)
+    said = [html.unescape(w.value) for w in at.warning if "3e333bff0196d0c5" in html.unescape(w.value)]
+    assert len(said) == 1 and said[0].startswith("invalid (uploads/3e333bff0196d0c5.pdf): failed"), said

@@ -7,6 +7,7 @@ Cancel button, and lists the sources that failed with their reason, to retry or 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -17,7 +18,7 @@ from corpus_search.errors import CorpusSearchError
 from corpus_search.models import STATUS_PASSWORD, status_ok
 from corpus_search.records import SOURCE_SUFFIXES
 from corpus_search.render import authors_line, escape
-from corpus_search.uploads import RECORD_TYPES, UploadRecord, remove_source, save_upload, set_password
+from corpus_search.uploads import RECORD_TYPES, UPLOAD_DIR, UploadRecord, remove_source, save_upload, set_password
 
 
 def failed_sources(documents) -> None:
@@ -29,8 +30,9 @@ def failed_sources(documents) -> None:
     for d in failed:
         text, retry, remove = st.columns([6, 1, 1], vertical_alignment="center")
         where = d.path + (f" > {d.attachment}" if d.attachment else "")
-        # An upload is stored under a generated name: say which file it was.
-        named = d.record.title if d.record.title and d.record.title != Path(d.path).stem else ""
+        # An upload is stored under a generated name: say which file it was (its title, the file name without one).
+        generated = d.path.startswith(f"{UPLOAD_DIR}/") and re.fullmatch(r"[0-9a-f]{16}", Path(d.path).stem)
+        named = d.record.title if generated and d.record.title else ""
         text.warning(escape((f"{named} ({where})" if named else where) + f": {d.status}"
                             + (f": {d.message}" if d.message else "")))
         if d.status == STATUS_PASSWORD and not d.parent:

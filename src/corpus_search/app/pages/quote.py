@@ -97,7 +97,7 @@ with one:
                  placeholder="e.g. the relationship is not anything like the Soviet-Chinese brotherhood")
     if st.button("Check quotation", key="quote_go", type="primary") or reopened:
         text = (st.session_state.get("quote_text") or "").strip()
-        if len(text) <= _LINKED:
+        if text and len(text) <= _LINKED:
             st.query_params["text"] = text
         else:
             st.query_params.pop("text", None)
