@@ -44,6 +44,7 @@ def index(tmp_path):
         ("pipeline ANDNOT china", ["a:0002", "b:0001"]),
         ("pipel?ne", ["a:0001", "a:0002", "b:0001"]),  # "?" inside a word: one letter, matched to the stem "pipelin"
         ("Al?ai", ["a:0001"]),
+        ("Al??i", ["a:0001"]),  # two in a row: the first was taken for a question's end
         ("altai?", ["a:0001"]),  # "?" ending a word ends a question
         ("rejec?ed", ["a:0001"]),  # "rejected" is indexed as "reject"
     ],

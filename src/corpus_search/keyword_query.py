@@ -51,7 +51,7 @@ def parse(query: str, schema):
         return q, warnings
 
 
-_QUESTION_MARK = re.compile(r"\?(?!\w)|(?<!\w)\?")  # not inside a word
+_QUESTION_MARK = re.compile(r"(?<![\w?])\?+|\?+(?![\w?])")  # a run of them at a word's edge, not inside ("nucl??r")
 _SPELLED_OUT = 2  # a glob with at most this many "?" (and no "*") is searched as every word it spells
 _LETTERS = "abcdefghijklmnopqrstuvwxyz0123456789"
 
@@ -123,6 +123,8 @@ def _glob_plugin():
 
     class GlobPlugin(qparser.WildcardPlugin):
         nodetype = GlobNode
+        # A run of wildcards is one node: Whoosh's one node per character left "al??i" as "al??" and "i".
+        expr = "(?P<text>[*%s]+)" % qparser.WildcardPlugin.qmarks
 
     return GlobPlugin
 

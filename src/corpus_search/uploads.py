@@ -104,7 +104,7 @@ def save_upload(corpus: Path, filename: str, data: bytes, record: UploadRecord) 
 
     folder = corpus / UPLOAD_DIR
     folder.mkdir(exist_ok=True)
-    path = folder / f"{digest[:16]}{suffix}"
+    path = folder / f"{digest[:_NAME_HEX]}{suffix}"
     doc_id = default_doc_id(path, corpus)
     fields: dict[str, object] = {
         "id": doc_id,
@@ -132,6 +132,15 @@ def save_upload(corpus: Path, filename: str, data: bytes, record: UploadRecord) 
     _write_atomic(record_path, to_toml(fields).encode("utf-8"))
     _write_atomic(path, data)
     return Saved(path, record_path, doc_id, duplicate=False)
+
+
+_NAME_HEX = 16  # an upload is stored as the first hex digits of its SHA-256
+
+
+def generated_name(rel_path: str) -> bool:
+    """Whether a source's path is a name save_upload made (not one a person chose): the app names it by its title."""
+    path = Path(rel_path)
+    return path.parent.as_posix() == UPLOAD_DIR and re.fullmatch(f"[0-9a-f]{{{_NAME_HEX}}}", path.stem) is not None
 
 
 def set_password(corpus: Path, rel_path: str, password: str) -> Path:

@@ -7,9 +7,6 @@ Cancel button, and lists the sources that failed with their reason, to retry or 
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
 import streamlit as st
 
 from corpus_search import trash
@@ -18,7 +15,8 @@ from corpus_search.errors import CorpusSearchError
 from corpus_search.models import STATUS_PASSWORD, status_ok
 from corpus_search.records import SOURCE_SUFFIXES
 from corpus_search.render import authors_line, escape
-from corpus_search.uploads import RECORD_TYPES, UPLOAD_DIR, UploadRecord, remove_source, save_upload, set_password
+from corpus_search.uploads import (RECORD_TYPES, UploadRecord, generated_name, remove_source, save_upload,
+                                   set_password)
 
 
 def failed_sources(documents) -> None:
@@ -31,8 +29,7 @@ def failed_sources(documents) -> None:
         text, retry, remove = st.columns([6, 1, 1], vertical_alignment="center")
         where = d.path + (f" > {d.attachment}" if d.attachment else "")
         # An upload is stored under a generated name: say which file it was (its title, the file name without one).
-        generated = d.path.startswith(f"{UPLOAD_DIR}/") and re.fullmatch(r"[0-9a-f]{16}", Path(d.path).stem)
-        named = d.record.title if generated and d.record.title else ""
+        named = d.record.title if generated_name(d.path) and d.record.title else ""
         text.warning(escape((f"{named} ({where})" if named else where) + f": {d.status}"
                             + (f": {d.message}" if d.message else "")))
         if d.status == STATUS_PASSWORD and not d.parent:
