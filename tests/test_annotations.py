@@ -197,6 +197,23 @@ def test_every_orphan_comes_back_when_its_document_is_restored_unchanged(corpus,
     assert reanchor_store(store, corpus.store)["unchanged"] == 4  # and stay put at the next build
 
 
+def test_an_edit_begun_before_a_build_moved_the_note_is_not_a_conflict(corpus, store):
+    """A build that re-anchors a note (here: orphans it, then finds it again) changed no field of the
+    user's; an edit made on the version read before it is saved, not refused as "changed elsewhere"."""
+    from corpus_search.annotations import ORPHAN, reanchor_store
+
+    passage = body_passages(corpus, "makocki2016")[4]
+    made = annotate(corpus, passage.passage_id, store, quote=middle_words(passage.text), note="first thoughts")
+    store.set_position(made.id, status=ORPHAN, anchored_by="", passage_start=None, passage_end=None)
+    assert reanchor_store(store, corpus.store)["exact"] == 1
+
+    saved = store.update(made.id, made.version, note="second thoughts")
+    assert saved.note == "second thoughts" and saved.status == "anchored"
+    with pytest.raises(AnnotationConflict):  # a real concurrent edit is still refused
+        store.update(made.id, made.version, note="a stale third")
+    assert store.get(made.id).note == "second thoughts"
+
+
 # -- durability ---------------------------------------------------------------------------------
 
 WRITER = textwrap.dedent("""

@@ -304,14 +304,16 @@ class AnnotationStore:
         return self.get(annotation_id)
 
     def set_position(self, annotation_id: str, **fields) -> None:
-        """Where re-anchoring placed the annotation (or that it is an orphan); the user's fields are kept."""
+        """Where re-anchoring placed the annotation (or that it is an orphan); the user's fields are kept.
+
+        The version is not bumped: it guards the user's own fields (note, tags) against concurrent
+        edits, and a build that moved the words under a note conflicts with no edit of it."""
         unknown = set(fields) - set(_POSITION_FIELDS)
         if unknown:
             raise ValueError(f"not position fields: {sorted(unknown)}")
         with self._tx() as conn:
             sets = ", ".join(f"{k} = ?" for k in fields)
-            conn.execute(f"UPDATE annotations SET {sets}, version = version + 1 WHERE id = ?",
-                         (*fields.values(), annotation_id))
+            conn.execute(f"UPDATE annotations SET {sets} WHERE id = ?", (*fields.values(), annotation_id))
 
     def delete(self, annotation_id: str) -> None:
         with self._tx() as conn:
