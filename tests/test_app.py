@@ -513,6 +513,36 @@ def test_a_reload_keeps_the_quotation_checked_and_the_entity_shown(built_index, 
     assert again.selectbox(key="ent_name").value == "Gazprom" and again.subheader[0].value == "Gazprom"
 
 
+def test_a_reload_keeps_the_collection_shown(built_index, monkeypatch, tmp_path):
+    """The Collection page came back on the first collection after a reload."""
+    from corpus_search.annotations import AnnotationStore
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("CORPUS_SEARCH_INDEX", str(built_index))
+    monkeypatch.setenv("CORPUS_SEARCH_ANNOTATIONS", str(tmp_path / "annotations"))
+    store = AnnotationStore.open(tmp_path / "annotations")
+    for name in ("Alpha reading", "Beta reading"):
+        store.create_collection(name)
+    store.close()
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.switch_page("pages/collection.py").run()
+    at.selectbox(key="coll-name").select("Beta reading").run()
+    assert at.query_params["name"] in ("Beta reading", ["Beta reading"])
+
+    again = AppTest.from_file(str(APP), default_timeout=120)
+    again.query_params["name"] = "Beta reading"
+    again.switch_page("pages/collection.py").run()
+    assert not again.exception, again.exception
+    assert again.selectbox(key="coll-name").value == "Beta reading"
+    again.text_input(key="coll-rename").input("Beta  reading, revised").run()
+    again.button(key="coll-rename-go").click().run()
+    assert again.selectbox(key="coll-name").value == "Beta reading, revised"  # not the first one
+    gone = AppTest.from_file(str(APP), default_timeout=120)  # a link to a collection since deleted
+    gone.query_params["name"] = "Deleted reading"
+    gone.switch_page("pages/collection.py").run()
+    assert not gone.exception and gone.selectbox(key="coll-name").value == "Alpha reading"
+
+
 def test_a_failed_upload_is_named_by_the_file_it_came_as(tmp_path, monkeypatch):
     """Listed only by its generated name ("uploads/3e333bff0196d0c5.pdf"), the user could not tell which it was."""
     def add(corpus):

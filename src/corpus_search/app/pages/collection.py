@@ -25,7 +25,11 @@ if not rows:
 labels = {n: f"{n} ({c})" for n, c in rows}
 if st.session_state.get("coll-name") not in labels:  # renamed or deleted (here or in another tab)
     st.session_state.pop("coll-name", None)
+if "coll-name" not in st.session_state and st.query_params.get("name") in labels:
+    st.session_state["coll-name"] = st.query_params["name"]  # a reload, or a shared link, shows the same collection
 name = st.selectbox("Collection", list(labels), key="coll-name", format_func=lambda n: labels.get(n, n))
+if st.query_params.get("name") != name:
+    st.query_params["name"] = name
 with st.expander("Rename or delete this collection"):
     new = st.text_input("New name", key="coll-rename")
     a, b = st.columns(2)
@@ -36,6 +40,7 @@ with st.expander("Rename or delete this collection"):
             st.error(escape(str(exc)))
         else:
             st.session_state.pop("coll-name", None)
+            st.query_params["name"] = " ".join(new.split())  # the renamed collection stays the one shown
             st.rerun()
     if b.button("Delete the collection (its annotations stay)", key="coll-delete"):
         store.delete_collection(name)
