@@ -6,13 +6,22 @@ earlier build is what the models would have made again.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
-from corpus_search import build_plan, build_vectors, entity_tagger
+from corpus_search import build_cache, build_plan, build_vectors, entity_tagger
 from corpus_search.api import Corpus, build
+from corpus_search.build_report import Progress
 from corpus_search.sentences import SentenceIndex
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, ROOT
+
+SRC = ROOT / "src"
 
 RECORD = 'id = "{id}"\ntitle = "A chapter"\nauthors = ["Ann Author"]\nyear = 2016\ntype = "report"\n'
 
@@ -159,3 +168,87 @@ def test_digest_files_that_are_not_ours_are_ignored_never_unpickled(tmp_path):
     good.save(tmp_path, ids)
     again = build_vectors.Digests.of_generation(tmp_path, ids)
     assert again.passage == {"doc:0000": b"\x01" * 16} and again.sentences == {"doc:0001": b"\x02" * 16}
+
+
+# -- a build that stops before it publishes -------------------------------------------------------
+
+class _StopAt(Progress):
+    """A user's Ctrl-C (or a crash) as the build reaches a stage."""
+
+    def __init__(self, stage: str):
+        self.at = stage
+
+    def stage(self, name: str, total: int) -> None:
+        if name == self.at:
+            raise KeyboardInterrupt
+
+
+def test_a_build_stopped_before_it_wrote_the_index_leaves_its_model_work_to_the_next(corpus, tmp_path, monkeypatch):
+    """Everything was tagged and embedded, in parts of 5 passages, when the build stopped: the next build
+    runs no model, and makes the index a build from nothing makes."""
+    monkeypatch.setenv("CORPUS_SEARCH_CHECKPOINT_PASSAGES", "5")
+    index = tmp_path / "index"
+    with pytest.raises(KeyboardInterrupt):
+        build(corpus, index, progress=_StopAt("write indexes"))
+    assert not list(index.glob("gen-*/manifest.json"))  # nothing was written
+    parts = sorted(p.name.split("-")[0] for p in (index / build_cache.CACHE_DIR).iterdir())
+    assert parts.count("vec") == 3 and parts.count("tags") == 3 and parts.count("sent") >= 1, parts
+
+    logged: list[str] = []
+    progress = Progress()
+    progress.log = logged.append
+    again = build(corpus, index, progress=progress)
+    assert again.work == {"tagged": 0, "tags_found_by_text": 0, "embedded": 0, "vectors_found_by_text": 0,
+                          "tags_from_stopped_build": 12, "vectors_from_stopped_build": 12}
+    assert any("stopped before it finished" in line for line in logged), logged
+    assert not (index / build_cache.CACHE_DIR).exists()  # published: the generation holds it all now
+    fresh = tmp_path / "fresh"
+    build(corpus, fresh)
+    _same(_snapshot(fresh), _snapshot(index))
+
+
+def test_a_build_killed_while_it_embeds_loses_only_the_part_it_was_making(corpus_copy, built_index, tmp_path):
+    """A real process, killed (SIGKILL: no handler runs) once it has saved two parts of its vectors. The
+    next build embeds only what was not saved, and its index is the one the bundled corpus always gives."""
+    index = tmp_path / "index"
+    env = {**os.environ, "CORPUS_SEARCH_CHECKPOINT_PASSAGES": "32", "PYTHONPATH": str(SRC)}
+    proc = subprocess.Popen([sys.executable, "-m", "corpus_search", "--corpus", str(corpus_copy), "--index",
+                             str(index), "build"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    cache = index / build_cache.CACHE_DIR
+    deadline = time.monotonic() + 300
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if cache.is_dir() and len(list(cache.glob("vec-*.npz"))) >= 2:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, f"the build ended before two parts were saved: {proc.stderr.read()[-500:]}"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the NER worker too
+        proc.wait()
+    saved = len(list(cache.glob("vec-*.npz")))
+
+    again = build(corpus_copy, index)
+    assert again.work["vectors_from_stopped_build"] >= 32 * saved
+    assert again.work["embedded"] + again.work["vectors_from_stopped_build"] == again.passages
+    assert again.work["tagged"] + again.work.get("tags_from_stopped_build", 0) == again.passages
+    _same(_snapshot(built_index), _snapshot(index))
+
+
+def test_a_damaged_part_of_the_build_cache_is_skipped_and_deleted(tmp_path):
+    cache = build_cache.BuildCache(tmp_path / "cache")
+    keys = [bytes([i]) * 16 for i in range(3)]
+    cache.add_vectors(keys, np.eye(3, 4, dtype=np.float32))
+    cache.add_vectors([bytes([9]) * 16], np.ones((1, 4), dtype=np.float32))
+    first, second = sorted(cache.folder.glob("vec-*.npz"), key=lambda p: p.stat().st_mtime_ns)
+    data = bytearray(first.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # a flipped bit on disk
+    first.write_bytes(bytes(data))
+    (cache.folder / "vec-0123.npz.tmp").write_bytes(data[:100])  # a part whose write never finished
+    np.save(cache.folder / "stray.npy", np.array([{"a": 1}], dtype=object))  # pickled: never opened
+
+    found = build_cache.BuildCache(cache.folder).vectors()
+    assert list(found) == [bytes([9]) * 16] and np.array_equal(found[bytes([9]) * 16], np.ones(4))
+    assert not first.exists() and second.exists()
+    cache.clear()
+    assert not cache.folder.exists() and build_cache.BuildCache(cache.folder).vectors() == {}

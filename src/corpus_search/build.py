@@ -10,6 +10,7 @@ This module runs the stages in order, one module each:
   build_sources   extract, clean and split each changed source in its own capped worker
   build_entities  spaCy NER in a worker process, then canonical names over the corpus
   build_vectors   passage and sentence vectors, carried over where unchanged
+  build_cache     the model outputs of a build that stopped before it published, taken up by the next
   build_write     write the generation through the store and the backends, then verify it
 The cluster build (cluster_build.py) swaps in its own extraction, tagger and encoder.
 """
@@ -24,6 +25,7 @@ from corpus_search import backends, build_entities, build_plan, build_sources, b
 from corpus_search import embedding_text, ocr
 from corpus_search import shards
 from corpus_search.annotations import after_build
+from corpus_search.build_cache import BuildCache
 from corpus_search.build_plan import PIPELINE_VERSION, models_manifest, source_key
 from corpus_search.build_report import BuildReport, Progress, SourceReport, in_order, report_of
 from corpus_search.cluster_build import Engine
@@ -72,6 +74,10 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
     started = time.perf_counter()
     timings: dict[str, float] = {}
     models = models_manifest()
+    cache = BuildCache.of_index(gens.root)
+    if scrub or force:
+        # A purge: the purged source's text must not outlive it in the cache. --force: everything anew.
+        cache.clear()
 
     # 1. What is there, and what changed.
     found = build_plan.survey(corpus)
@@ -85,6 +91,7 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
                 gens.prune()
             report = build_plan.unchanged_report(gens, found, previous.store, started)
             previous.store.close()
+            cache.clear()
             return report
         build_plan.carry_over_unchanged(found.sources, previous, retry)
 
@@ -112,24 +119,38 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
     need_docs = {p.doc_id for p in reread}
     defined = embedding_text.definitions(p for p in all_passages if p.doc_id in need_docs)
     # A passage an earlier build tagged or embedded with the very same text is not done again.
+    # So is one a stopped build already tagged or embedded (build_cache).
     tags_found = build_entities.tags_by_text(previous, new_passages)
+    fingerprint = build_entities.Tagger().fingerprint()
+    tags_saved = cache.tags(fingerprint, [p for p in new_passages if p.passage_id not in tags_found])
+    tags_found.update(tags_saved)
     to_tag = [p for p in new_passages if p.passage_id not in tags_found]
     vectors.update(build_vectors.found_by_text(previous, old, reread, defined, digests))
+    vectors_saved = build_vectors.found_in_cache(cache, reread, digests, vectors)
+    vectors.update(vectors_saved)
+    if tags_saved or vectors_saved:
+        progress.log(f"taken up from a build that stopped before it finished: the tags of {len(tags_saved)} "
+                     f"and the vectors of {len(vectors_saved)} passages")
     need = [p for p in reread if p.passage_id not in vectors]
     t = time.perf_counter()
-    tagger = engine.tagger(to_tag) if engine is not None else build_entities.NerJob(to_tag)
+    if engine is not None:
+        tagger = engine.tagger(to_tag)
+    else:
+        tagger = build_entities.NerJob(to_tag, on_part=lambda ps, raw: cache.add_tags(fingerprint, ps, raw))
     progress.stage("entities + embeddings", len(to_tag) + len(need))
     encoder = engine.encoder() if engine is not None else None
     if need:
         encoder = encoder or Encoder()
         vectors.update(build_vectors.embed(encoder, need, lambda done: progress.advance(tagger.done() + done),
-                                           defined))
+                                           defined, cache, digests))
     sentence_vectors = build_vectors.sentence_vectors(all_passages, reread, previous_gen, encoder, vectors, defined,
-                                                      digests, old)
+                                                      digests, old, cache)
     build_vectors.fill_in(digests, all_passages)  # what an index from before digests carried over
     timings["embeddings"] = time.perf_counter() - t
     t = time.perf_counter()
     raw = tagger.result(lambda n: progress.advance(n + len(need)))
+    if engine is not None:
+        cache.add_tags(fingerprint, to_tag, raw)
     raw += [m for found in tags_found.values() for m in found]
     # With NER in its own process this is only the wait after embedding finished.
     timings["entities"] = time.perf_counter() - t
@@ -158,6 +179,7 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
     gens.prune()
     if scrub:
         gens.remove_others(gen)
+    cache.clear()  # all of it is in the generation now
     timings["verify_publish"] = time.perf_counter() - t
 
     return BuildReport(
@@ -166,8 +188,10 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
         passages=len(all_passages),
         seconds=time.perf_counter() - started,
         stage_seconds=timings,
-        work={"tagged": len(to_tag), "tags_found_by_text": len(tags_found), "embedded": len(need),
-              "vectors_found_by_text": len(reread) - len(need)},
+        work={"tagged": len(to_tag), "tags_found_by_text": len(tags_found) - len(tags_saved), "embedded": len(need),
+              "vectors_found_by_text": len(reread) - len(need) - len(vectors_saved),
+              **({"tags_from_stopped_build": len(tags_saved), "vectors_from_stopped_build": len(vectors_saved)}
+                 if tags_saved or vectors_saved else {})},
         # User annotations live outside the generations; they are found again in the new text.
         annotations=after_build(gens.root, gen / STORE),
         removed=removed,

@@ -2,6 +2,8 @@
 
 NER runs in a worker process (spawned, so it holds none of the parent's torch threads) while the
 build embeds; a worker that dies or goes silent fails the build with one line instead of hanging it.
+It sends its mentions back a part at a time (build_cache.chunks), each saved at once
+(`on_part`), so a build stopped midway keeps the tagging it finished.
 cluster_build.py offers the same interface (`done`, `result`) over NER actors on a cluster.
 """
 
@@ -15,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from corpus_search import config
+from corpus_search.build_cache import chunks
 from corpus_search.build_plan import Previous, Source
 from corpus_search.entities import AliasTable, RawMention, Tagger, entity_mentions
 from corpus_search.errors import CorpusSearchError
@@ -53,8 +56,11 @@ class NerJob:
 
     MIN_PARALLEL = 50  # below this, starting a process costs more than it saves
 
-    def __init__(self, passages: list[Passage]):
+    def __init__(self, passages: list[Passage],
+                 on_part: Callable[[list[Passage], list[RawMention]], None] | None = None):
         self.passages = passages
+        self.on_part = on_part  # called with each part's passages and mentions as they come
+        self.parts: list[RawMention] = []
         self.count = 0
         self.final: tuple[str, object] | None = None
         self.proc = None
@@ -101,8 +107,15 @@ class NerJob:
         self.last_news = time.monotonic()
         if kind == "progress":
             self.count = value
+        elif kind == "part":
+            self._part(*value)
         else:
             self.final = (kind, value)
+
+    def _part(self, start: int, end: int, raw: list[RawMention]) -> None:
+        self.parts.extend(raw)
+        if self.on_part is not None:
+            self.on_part(self.passages[start:end], raw)
 
     def done(self) -> int:
         """Passages tagged so far (never blocks)."""
@@ -112,7 +125,8 @@ class NerJob:
 
     def result(self, progress: Callable[[int], None]) -> list[RawMention]:
         if self.proc is None:
-            return Tagger().tag(self.passages, progress=progress) if self.passages else []
+            tag_in_parts(self.passages, progress, self._part)
+            return self.parts
         while self.final is None:
             self._take()
             progress(self.count)
@@ -120,15 +134,28 @@ class NerJob:
         kind, value = self.final
         if kind == "error":
             raise CorpusSearchError(f"entity tagging failed: {value}")
-        return value
+        return self.parts
+
+
+def tag_in_parts(passages: list[Passage], progress: Callable[[int], None],
+                 part: Callable[[int, int, list[RawMention]], None]) -> None:
+    """Tag the passages a part at a time; `part(start, end, mentions)` after each, `progress(done)` within."""
+    tagger = Tagger()
+    start = 0
+    for piece in chunks(passages):
+        tagger_done = start
+        part(start, start + len(piece), tagger.tag(piece, progress=lambda n: progress(tagger_done + n)))
+        start += len(piece)
 
 
 def ner_worker(inbox, queue) -> None:
-    """Runs in the NER process: take the passages, tag them, report progress, send the raw mentions back."""
+    """Runs in the NER process: take the passages, tag them, report progress, send each part's raw mentions
+    back as it is done."""
     try:
         passages = inbox.get()
-        raw = Tagger().tag(passages, progress=lambda n: queue.put(("progress", n)))
-        queue.put(("done", raw))
+        tag_in_parts(passages, lambda n: queue.put(("progress", n)),
+                     lambda start, end, raw: queue.put(("part", (start, end, raw))))
+        queue.put(("done", None))
     except BaseException as exc:  # reported to the parent, which fails the build cleanly
         queue.put(("error", f"{type(exc).__name__}: {exc}"))
 

@@ -6,7 +6,8 @@ same passages make the same vectors either way.
 A source read again (a new PIPELINE_VERSION, an edited file) mostly gives passages the model has read
 before. Each generation keeps, per vector row, a digest of what the model read for the passage and for
 its sentences (`Digests`); a later build takes the vector of any passage or sentence set whose digest it
-finds there, and embeds only the rest.
+finds there, or in the build cache (what a build that stopped before publishing made, build_cache.py),
+and embeds only the rest, saving each part to that cache as soon as it is made.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from corpus_search import backends, embedding_text, sentences
+from corpus_search.build_cache import BuildCache, chunks
 from corpus_search.build_plan import Previous, Source
 from corpus_search.models import Passage
 from corpus_search.sentences import SentenceIndex
@@ -98,6 +100,18 @@ def found_by_text(previous: Previous | None, old: Digests, passages: list[Passag
     return {pid: got[old_pid] for pid, old_pid in pairs if old_pid in got}
 
 
+def found_in_cache(cache: BuildCache, passages: list[Passage], digests: Digests,
+                   have: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """passage id -> vector, for those of `passages` not in `have` whose model text a stopped build embedded
+    (their digests are in `digests`, from found_by_text)."""
+    lacking = [p for p in passages if p.passage_id not in have]
+    if not lacking:
+        return {}
+    saved = cache.vectors()
+    return {p.passage_id: saved[digests.passage[p.passage_id]] for p in lacking
+            if digests.passage.get(p.passage_id) in saved}
+
+
 def fill_in(digests: Digests, passages: list[Passage]) -> int:
     """Digest the passages carried over without one (an index built before digests were kept), so a later
     version change finds their vectors by text too. Their vectors were made by this very pipeline version
@@ -117,23 +131,35 @@ def fill_in(digests: Digests, passages: list[Passage]) -> int:
 
 
 def embed(encoder: Encoder, passages: list[Passage], progress: Callable[[int], None],
-          defined: dict[str, dict[str, str]] | None = None) -> dict[str, np.ndarray]:
+          defined: dict[str, dict[str, str]] | None = None, cache: BuildCache | None = None,
+          digests: Digests | None = None) -> dict[str, np.ndarray]:
     """passage id -> vector for passages that have none yet; `defined`: each document's abbreviations
-    (embedding_text.definitions), spelled out in what the model reads."""
-    encoded = encoder.encode(embedding_text.texts_for(passages, defined or {}), progress=progress)
-    return {p.passage_id: encoded[i] for i, p in enumerate(passages)}
+    (embedding_text.definitions), spelled out in what the model reads. With a `cache` (and the passages'
+    `digests`), each part is saved to it as soon as it is embedded."""
+    out: dict[str, np.ndarray] = {}
+    texts = embedding_text.texts_for(passages, defined or {})
+    done = 0
+    for part in chunks(range(len(passages))):
+        encoded = encoder.encode([texts[i] for i in part], progress=lambda n, before=done: progress(before + n))
+        out.update((passages[i].passage_id, encoded[j]) for j, i in enumerate(part))
+        if cache is not None and digests is not None:
+            cache.add_vectors([digests.passage[passages[i].passage_id] for i in part], encoded)
+        done += len(part)
+    return out
 
 
 def sentence_vectors(passages: list[Passage], need: list[Passage], previous_gen: Path | None,
                      encoder: Encoder | None, vectors: dict[str, np.ndarray],
                      defined: dict[str, dict[str, str]] | None = None,
-                     digests: Digests | None = None, old: Digests | None = None) -> dict:
+                     digests: Digests | None = None, old: Digests | None = None,
+                     cache: BuildCache | None = None) -> dict:
     """passage id -> (sentence spans, vectors): carried over from the previous generation, else embedded.
 
     `need` are the passages the previous generation did not hold unchanged (read again, or new): their
     sentences are found by digest in `old` (the previous generation's), or embedded; `encoder` is None when
     no passage needed one; `defined` as for `embed`, spelled out in each sentence. Each passage's sentence
-    digest goes into `digests` (carried over from `old` for the passages carried over).
+    digest goes into `digests` (carried over from `old` for the passages carried over). Sets of sentences
+    a stopped build embedded are taken from `cache`, and those embedded now are saved to it part by part.
     """
     out: dict = {}
     digests = digests if digests is not None else Digests()
@@ -171,15 +197,25 @@ def sentence_vectors(passages: list[Passage], need: list[Passage], previous_gen:
             if len(got_spans) == len(spans):
                 out[p.passage_id] = (got_spans, np.asarray(vecs))
                 continue
+        saved = cache.sentences().get(key) if cache is not None else None
+        if saved is not None and len(saved[0]) == len(spans):  # a stopped build embedded them
+            out[p.passage_id] = saved
+            continue
         todo.append(p)
     if todo:
-        per_text, matrix = sentences.embed(encoder or Encoder(), [p.text for p in todo],
-                                           [(defined or {}).get(p.doc_id, {}) for p in todo],
-                                           [embedding_text.float_title(p.section) for p in todo])
+        encoder = encoder or Encoder()
+    for part in chunks(todo):
+        per_text, matrix = sentences.embed(encoder, [p.text for p in part],
+                                           [(defined or {}).get(p.doc_id, {}) for p in part],
+                                           [embedding_text.float_title(p.section) for p in part])
         i = 0
-        for p, spans in zip(todo, per_text):
+        made = []
+        for p, spans in zip(part, per_text):
             out[p.passage_id] = (np.asarray(spans, dtype=np.int32).reshape(-1, 2), matrix[i:i + len(spans)])
+            made.append((digests.sentences[p.passage_id], *out[p.passage_id]))
             i += len(spans)
+        if cache is not None:
+            cache.add_sentences(made)
     return out
 
 

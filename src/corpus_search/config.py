@@ -98,6 +98,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("first_pass_min_rows", "20000", "Semantic search scans every passage vector (and long passages' sentence vector) exactly when "
             "there are fewer (or a filter allows fewer) than this: a small index is scanned in about a millisecond anyway."),
     Setting("keep_generations", "2", "Index generations kept on disk (current + rollback)."),
+    Setting("checkpoint_passages", "512", "A build saves its embeddings and entity tags every this many passages (in the index's "
+            "build-cache/), so a build stopped before it finishes loses at most that much model work: the next build takes up the rest."),
     Setting("max_limit", "1000", "Most results one search may ask for (--limit, a batch line's \"limit\", Corpus.search); more is an error."),
     Setting("max_quote_chars", "5000", "Longest quotation `quote` and `check` will verify (characters); longer is an error (in `check`, reported unchecked)."),
     Setting("max_batch_mb", "10", "Largest `batch` file (MiB) read; a larger one is refused before any search runs."),
