@@ -17,7 +17,7 @@ import pytest
 
 from corpus_search.annotations import (AnnotationConflict, AnnotationStore, annotate, export, import_text,
                                        note_html)
-from corpus_search.annotations.store import new_annotation
+from corpus_search.annotations.store import FILENAME, new_annotation, store_dir
 from corpus_search.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -212,6 +212,76 @@ def test_an_edit_begun_before_a_build_moved_the_note_is_not_a_conflict(corpus, s
     with pytest.raises(AnnotationConflict):  # a real concurrent edit is still refused
         store.update(made.id, made.version, note="a stale third")
     assert store.get(made.id).note == "second thoughts"
+
+
+def test_an_index_built_beside_another_leaves_the_others_notes_alone(built_index, tmp_path, monkeypatch):
+    """Two index folders side by side shared annotations/: building the second re-anchored the first's notes
+    against its own documents and orphaned every one. Each index now has a store of its own there."""
+    import sqlite3
+
+    from corpus_search.annotations import after_build, open_store
+    from corpus_search.api import Corpus, build
+    from corpus_search.generations import STORE, Generations
+
+    monkeypatch.setenv("CORPUS_SEARCH_ANNOTATIONS", "auto")
+    project = tmp_path / "project"
+    first = project / "indexes"
+    shutil.copytree(built_index, first)
+    corpus = Corpus.open(first)
+    passage = body_passages(corpus, "makocki2016")[2]
+    store = open_store(first)
+    made = annotate(corpus, passage.passage_id, store, quote=middle_words(passage.text), note="mine")
+    corpus.close()
+    store.close()
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    (scans / "memo.txt").write_text("A memo on the Power of Siberia pipeline, signed in Moscow.\n", encoding="utf-8")
+
+    second = project / "scans-index"
+    report = build(scans, second)
+    assert report.annotations == {}  # not the first index's notes
+    assert store_dir(second) == project / "annotations-scans-index" and store_dir(first) == project / "annotations"
+    store = open_store(first)
+    assert store.get(made.id).status == "anchored" and store.bound_to() == "indexes"
+
+    # A store from before binding: the second index's build leaves it as it is, the first's binds it.
+    with sqlite3.connect(project / "annotations" / FILENAME) as conn:
+        conn.execute("DELETE FROM meta WHERE key = 'index_name'")
+    counts = after_build(second, Generations(second).current() / STORE)
+    assert "none of the 1 notes" in counts["error"] and store.get(made.id).status == "anchored"
+    assert after_build(first, Generations(first).current() / STORE)["unchanged"] == 1
+    assert store.bound_to() == "indexes"
+    store.close()
+
+    # The project's index folder renamed: its notes go with it.
+    first.rename(project / "index-2025")
+    assert store_dir(project / "index-2025") == project / "annotations"
+    store = open_store(project / "index-2025")
+    assert store.bound_to() == "index-2025" and store.get(made.id).note == "mine"
+    store.close()
+
+
+def test_an_unchanged_build_places_the_orphans_again(built_index, corpus_copy, tmp_path, monkeypatch):
+    """Orphaned by a build that did not have their document, they stayed orphans at every build after it
+    that found nothing to do."""
+    from corpus_search.annotations import ORPHAN, open_store
+    from corpus_search.api import Corpus, build
+
+    monkeypatch.setenv("CORPUS_SEARCH_ANNOTATIONS", str(tmp_path / "annotations"))
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    assert not build(corpus_copy, index).changed
+    corpus = Corpus.open(index)
+    passage = body_passages(corpus, "alexeeva2018")[3]
+    store = open_store(index)
+    made = annotate(corpus, passage.passage_id, store, quote=middle_words(passage.text), note="kept")
+    corpus.close()
+    store.set_position(made.id, status=ORPHAN, anchored_by="", passage_start=None, passage_end=None)
+
+    report = build(corpus_copy, index)
+    assert not report.changed and report.annotations["exact"] == 1
+    assert store.get(made.id).status == "anchored"
+    store.close()
 
 
 # -- durability ---------------------------------------------------------------------------------

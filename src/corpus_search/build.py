@@ -92,6 +92,8 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
             report = build_plan.unchanged_report(gens, found, previous.store, started)
             previous.store.close()
             cache.clear()
+            # Orphans an earlier build could not place (their document away then) are tried again.
+            report.annotations = after_build(gens.root, previous.gen / STORE, orphans_only=True)
             return report
         build_plan.carry_over_unchanged(found.sources, previous, retry)
 

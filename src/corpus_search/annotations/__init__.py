@@ -18,6 +18,7 @@ from pathlib import Path
 from corpus_search.annotations.anchor import DocumentText, place, reanchor, reanchor_store
 from corpus_search.annotations.model import ANCHORED, ORPHAN, Annotation
 from corpus_search.annotations.note import note_html
+from corpus_search import config
 from corpus_search.annotations.store import (FILENAME, AnnotationConflict, AnnotationStore, check_note, new_annotation,
                                              store_dir)
 from corpus_search.annotations.w3c import loads, to_jsonld
@@ -30,7 +31,7 @@ __all__ = ["FILENAME", "store_dir"]
 __all__ += ["ANCHORED", "ORPHAN", "Annotation", "AnnotationConflict", "AnnotationStore", "DocumentText",
            "EXPORT_FORMATS",
            "after_build", "annotate", "annotate_span", "export", "import_text", "note_html", "open_store",
-           "place", "reanchor_store", "span_in_passage", "summary_line"]
+           "place", "reanchor_store", "claim", "span_in_passage", "summary_line"]
 
 EXPORT_FORMATS = ("w3c", "csv", "bibtex", "ris", "csl-json", "markdown")
 # An import file comes from outside: JSON this large is a mistake or an attack, not a reading list.
@@ -46,7 +47,20 @@ def open_store(index: Path | str, create: bool = True) -> AnnotationStore:
     folder = store_dir(index)
     if not create and not (folder / FILENAME).exists():
         return AnnotationStore(Path(":memory:"))
-    return AnnotationStore.open(folder)
+    store = AnnotationStore.open(folder)
+    claim(store, index)
+    return store
+
+
+def claim(store: AnnotationStore, index: Path | str, notes_found_here: bool = False) -> None:
+    """Bind a store of the default location to `index` (store_dir): a new one, or one whose index folder
+    was renamed. A store from before binding that holds notes is bound by the first build that finds
+    them in its documents (after_build)."""
+    if config.get("annotations") != "auto" or store.bound_to() == Path(index).resolve().name:
+        return
+    if store.bound_to() is None and store.count() and not notes_found_here:
+        return
+    store.bind(index)
 
 
 def span_in_passage(text: str, quote: str, offset: int | None = None) -> tuple[int, int]:
@@ -184,8 +198,10 @@ def export(annotations: Sequence[Annotation], fmt: str, corpus=None) -> tuple[st
     return export_items(items, fmt), warnings
 
 
-def after_build(index: Path, generation_store: Path) -> dict:
+def after_build(index: Path, generation_store: Path, orphans_only: bool = False) -> dict:
     """Re-anchor the annotations kept beside `index` in a just-built generation; counts for the report.
+    `orphans_only` (a build that found nothing to do): only when some are orphans, which their documents,
+    back since, may hold again.
 
     Never fails the build: the index is sound whatever happens to the annotations, and a store
     that cannot be opened is reported, not replaced.
@@ -195,8 +211,19 @@ def after_build(index: Path, generation_store: Path) -> dict:
         return {}
     try:
         annotations = AnnotationStore.open(folder)
+        if orphans_only and not annotations.list(orphans=True):
+            annotations.close()
+            return {}
         index_store = Store.open(generation_store)
         try:
+            if annotations.bound_to() is None or config.get("annotations") != "auto":
+                mine = {a.doc_id for a in annotations.list()}
+                if mine and not mine & {d.doc_id for d in index_store.documents()}:
+                    # Not one note on a document here: another index's store, not a corpus emptied of them.
+                    return {"error": f"none of the {len(annotations.list())} notes of {folder} is on a document "
+                                     "of this index, so they were left as they are (another index's notes? "
+                                     "the annotations setting gives this index a store of its own)"}
+                claim(annotations, index, notes_found_here=True)
             return reanchor_store(annotations, index_store)
         finally:
             index_store.close()

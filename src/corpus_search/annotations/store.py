@@ -22,6 +22,7 @@ from corpus_search import config
 from corpus_search.annotations.model import ANCHORED, ORPHAN, Annotation
 from corpus_search.errors import CorpusSearchError, NotFoundError, UsageError
 
+INDEX_KEY = "index_name"  # the index folder the store belongs to (store_dir)
 FILENAME = "annotations.sqlite"
 SCHEMA_VERSION = "1"
 
@@ -103,12 +104,45 @@ def default_author() -> str:
 
 
 def store_dir(index: Path | str) -> Path:
-    """Where the store lives: the `annotations` setting, or annotations/ beside the index folder."""
+    """Where the store lives: the `annotations` setting, or annotations/ beside the index folder.
+
+    Two index folders side by side (`indexes/` and `scans-index/`) would share annotations/ and each
+    build would re-anchor the other's notes against the wrong documents, orphaning them. The store
+    there is bound to the index folder it was made for (by name, so a project moved or copied whole
+    keeps it); another index beside it that still exists gets annotations-<its name>/ instead.
+    """
     folder = config.get("annotations")
     if folder != "auto":
         return Path(folder)
     index = Path(index).resolve()
-    return index.parent / "annotations"
+    shared = index.parent / "annotations"
+    if belongs_elsewhere(bound_to(shared / FILENAME), index):
+        return index.parent / f"annotations-{index.name}"
+    return shared
+
+
+def bound_to(path: Path) -> str | None:
+    """The name of the index folder the store at `path` is bound to (read only); None when unbound."""
+    if not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (INDEX_KEY,)).fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    return row[0] if row else None
+
+
+def belongs_elsewhere(bound: str | None, index: Path) -> bool:
+    """Whether a store bound to the index folder named `bound` is another index's, not `index`'s: that
+    index is still there beside it. Its folder gone, `index` is that index renamed."""
+    if bound is None or bound == index.name:
+        return False
+    other = index.parent / bound
+    return other.is_dir() and other.resolve() != index.resolve()
 
 
 def check_note(note: str) -> str:
@@ -162,6 +196,15 @@ class AnnotationStore:
 
     def close(self) -> None:
         self.conn.close()
+
+    def bound_to(self) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (INDEX_KEY,)).fetchone()
+        return row[0] if row else None
+
+    def bind(self, index: Path | str) -> None:
+        """Bind the store to the index folder it is used with (see store_dir), renamed or not."""
+        with self._tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (INDEX_KEY, Path(index).resolve().name))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

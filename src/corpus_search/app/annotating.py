@@ -67,7 +67,9 @@ def _open_store(folder: str) -> AnnotationStore:
 
 def store() -> AnnotationStore:
     """The annotation store that belongs with the app's index folder (shared by every session)."""
-    return _open_store(str(store_dir(common.index_dir())))
+    opened = _open_store(str(store_dir(common.index_dir())))
+    claim(opened, common.index_dir())
+    return opened
 
 
 def selection_listener(key: str) -> dict | None:
