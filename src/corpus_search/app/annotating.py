@@ -10,8 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from corpus_search.app import common
-from corpus_search.annotations import (EXPORT_FORMATS, AnnotationConflict, AnnotationStore, annotate_span, note_html,
-                                       span_in_passage)
+from corpus_search.annotations import (EXPORT_FORMATS, AnnotationConflict, AnnotationStore, annotate_span, claim,
+                                       note_html, span_in_passage)
 from corpus_search.annotations import export as export_annotations
 from corpus_search.annotations.store import store_dir
 from corpus_search.errors import CorpusSearchError
