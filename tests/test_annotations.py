@@ -214,6 +214,54 @@ def test_an_edit_begun_before_a_build_moved_the_note_is_not_a_conflict(corpus, s
     assert store.get(made.id).note == "second thoughts"
 
 
+def test_a_fuzzy_placement_is_whole_words():
+    from corpus_search.annotations import place
+
+    text = "Reports said that about forty-five ships were waiting at anchor off Fujairah, the port, on Monday."
+    found = place(text, "about forty ships were waiting at anchor off Fujairah", "Reports said that ", ", the port")
+    assert found.method == "fuzzy"
+    assert text[found.start:found.end] == "about forty-five ships were waiting at anchor off Fujairah"
+
+
+def test_a_note_moved_onto_changed_words_keeps_whole_words_and_the_words_it_was_made_on(
+        built_index, corpus_copy, tmp_path, monkeypatch):
+    """A word inside a note's quote lengthened ("forty" to "forty-five"): the fuzzy re-anchoring cut the
+    words at both ends ("out forty-five ... off Fujai") and the words the note was made on were lost."""
+    from corpus_search.annotations import import_text, open_store
+    from corpus_search.api import Corpus, build
+
+    index = tmp_path / "index"
+    shutil.copytree(built_index, index)
+    monkeypatch.setenv("CORPUS_SEARCH_ANNOTATIONS", str(tmp_path / "annotations"))
+    source = next(corpus_copy.glob("alexeeva*.txt"))
+    raw = source.read_text(encoding="utf-8")
+    corpus = Corpus.open(index)
+    passage = next(p for p in body_passages(corpus, "alexeeva2018")[4:] if raw.count(middle_words(p.text, 12)) == 1)
+    quote = middle_words(passage.text, 12)
+    store = open_store(index)
+    made = annotate(corpus, passage.passage_id, store, quote=quote, note="the heart of it")
+    corpus.close()
+    words = quote.split(" ")
+    words[1] = words[1] + "-and-more"  # the second word grows: the alignment slides into the first
+    source.write_text(raw.replace(quote, " ".join(words)), encoding="utf-8")
+
+    assert build(corpus_copy, index).annotations["fuzzy"] == 1
+    moved = store.get(made.id)
+    text = Corpus.open(index).store.document_text("alexeeva2018")
+    assert moved.exact == text[moved.doc_start:moved.doc_end]
+    assert moved.exact.split(" ")[0] == words[0] and moved.exact.split(" ")[-1] == words[-1], moved.exact
+    assert "-and-more" in moved.exact and moved.original == quote and moved.note == "the heart of it"
+    corpus = Corpus.open(index)
+    markdown, _ = export([moved], "markdown", corpus)
+    corpus.close()
+    assert quote in markdown and moved.exact in markdown  # the words it was made on, and the source's now
+    again = AnnotationStore.open(tmp_path / "copy")
+    import_text(export([moved], "w3c")[0], again)
+    assert again.get(made.id).original == quote
+    again.close()
+    store.close()
+
+
 def test_an_index_built_beside_another_leaves_the_others_notes_alone(built_index, tmp_path, monkeypatch):
     """Two index folders side by side shared annotations/: building the second re-anchored the first's notes
     against its own documents and orphaned every one. Each index now has a store of its own there."""

@@ -192,6 +192,8 @@ def export(annotations: Sequence[Annotation], fmt: str, corpus=None) -> tuple[st
             warnings.append(f"annotation {a.id} ({_short(a.exact)!r}) is an orphan: not in the {fmt} export")
             continue
         note = a.note + (f" (tags: {', '.join(a.tags)})" if a.tags else "")
+        if a.original:  # the quotation is the source's words now; the reader is told what the note was on
+            note += f' (the source changed under this note, made on: "{a.original}")'
         words = passage.text[a.passage_start : a.passage_end]
         items.append(ExportItem(passage, corpus.record(passage.doc_id), quote=words,
                                 offset=a.passage_start, end_offset=a.passage_end, note=note.strip()))
@@ -240,7 +242,8 @@ def summary_line(counts: dict) -> str:
     if "error" in counts:
         return f"annotations: not re-anchored ({counts['error']})"
     return (f"annotations: {counts['unchanged']} in place, {counts['exact']} re-anchored exactly, "
-            f"{counts['fuzzy']} re-anchored fuzzily, {counts['orphaned']} orphaned (kept with their quotes)")
+            f"{counts['fuzzy']} re-anchored fuzzily (on changed words; the words each was made on are kept), "
+            f"{counts['orphaned']} orphaned (kept with their quotes)")
 
 
 def _short(text: str, n: int = 60) -> str:

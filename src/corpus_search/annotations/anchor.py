@@ -69,7 +69,75 @@ def _fuzzy(text: str, exact: str, prefix: str, suffix: str) -> Placement | None:
     inner = fuzz.partial_ratio_alignment(exact, text[lo:hi], score_cutoff=cutoff)
     if inner is None:
         return None  # the context survived but the quoted words did not
-    return Placement(lo + inner.dest_start, lo + inner.dest_end, "fuzzy", round(inner.score, 1))
+    start, end = _best_words(text, exact, lo + inner.dest_start, lo + inner.dest_end)
+    return Placement(start, end, "fuzzy", round(fuzz.ratio(exact, text[start:end]), 1))
+
+
+def _best_words(text: str, exact: str, start: int, end: int) -> tuple[int, int]:
+    """The whole words that best match `exact` around an alignment. The alignment is as long as the quote,
+    so on changed words ("about forty ships" where the source now says "about forty-five ships") it starts
+    or ends inside a word and leaves words out ("out forty-five"). Widened to whole words, then grown or
+    shrunk a word at a time at either end while that matches the quote better."""
+    from rapidfuzz import fuzz
+
+    start, end = _whole_words(text, start, end)
+    score = fuzz.ratio(exact, text[start:end])
+    for _ in range(2 * len(exact.split()) + 4):
+        tries = ((_word_before(text, start), end), (start, _word_after(text, end)),
+                 (_word_after(text, start, skip_word=True), end), (start, _word_before(text, end, skip_word=True)))
+        best = max(((fuzz.ratio(exact, text[s:e]), s, e) for s, e in tries if s < e), default=(0.0, start, end))
+        if best[0] <= score:
+            break
+        score, start, end = best
+    return _whole_words(text, start, end)
+
+
+def _wordish(ch: str) -> bool:
+    return ch.isalnum() or ch in "-\u2010'\u2019"
+
+
+def _whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span widened to the words it cuts into, and trimmed of spaces."""
+    while 0 < start < len(text) and _wordish(text[start - 1]) and _wordish(text[start]):
+        start -= 1
+    while 0 < end < len(text) and _wordish(text[end - 1]) and _wordish(text[end]):
+        end += 1
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _word_before(text: str, i: int, skip_word: bool = False) -> int:
+    """The start of the word before offset i (with skip_word: the end of the word i is in, back over spaces)."""
+    if skip_word:
+        while i > 0 and not text[i - 1].isspace():
+            i -= 1
+        while i > 0 and text[i - 1].isspace():
+            i -= 1
+        return i
+    while i > 0 and text[i - 1].isspace():
+        i -= 1
+    while i > 0 and not text[i - 1].isspace():
+        i -= 1
+    return i
+
+
+def _word_after(text: str, i: int, skip_word: bool = False) -> int:
+    """The end of the word after offset i (with skip_word: the start of the next word after the one at i)."""
+    n = len(text)
+    if skip_word:
+        while i < n and not text[i].isspace():
+            i += 1
+        while i < n and text[i].isspace():
+            i += 1
+        return i
+    while i < n and text[i].isspace():
+        i += 1
+    while i < n and not text[i].isspace():
+        i += 1
+    return i
 
 
 def selector_context(doc_text: str, start: int, end: int) -> tuple[str, str]:
@@ -125,6 +193,8 @@ def reanchor(annotation: Annotation, doc: DocumentText | None) -> tuple[str, dic
     # from the source's text, and `anchored_by` says it moved.
     if found.method != "position" or annotation.orphan:
         fields["anchored_by"] = found.method
+    if found.method == "fuzzy" and fields["exact"] != annotation.exact and not annotation.original:
+        fields["original"] = annotation.exact  # the words the note was made on are never lost
     if found.method == "position":
         # An orphan whose words are back where they were (its document restored) is re-anchored exactly.
         outcome = "exact" if annotation.orphan else "unchanged"

@@ -44,6 +44,9 @@ class Annotation:
     anchored_by: str = "created"  # created | position | exact | fuzzy | imported
     source: str = ""  # the URI it was annotated on, when imported from elsewhere
     version: int = 1
+    # The words the note was made on, when the source changed under it and a fuzzy re-anchoring moved
+    # it onto the words the source has now (`exact`); "" while they are the same.
+    original: str = ""
 
     @property
     def orphan(self) -> bool:

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS annotations (
     status TEXT NOT NULL,
     anchored_by TEXT NOT NULL,
     source TEXT NOT NULL,
-    version INTEGER NOT NULL
+    version INTEGER NOT NULL,
+    original TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS annotations_doc ON annotations (doc_id, doc_start);
 CREATE TABLE IF NOT EXISTS tags (
@@ -74,7 +75,7 @@ CREATE TABLE IF NOT EXISTS collection_items (
 # Columns of the annotations table, in the model's field order.
 _COLUMNS = tuple(f.name for f in dataclasses.fields(Annotation) if f.name not in ("tags", "collections"))
 _POSITION_FIELDS = ("doc_id", "file_sha256", "exact", "prefix", "suffix", "passage_id", "passage_start",
-                    "passage_end", "doc_start", "doc_end", "page", "paragraph", "status", "anchored_by")
+                    "passage_end", "doc_start", "doc_end", "page", "paragraph", "status", "anchored_by", "original")
 
 
 class AnnotationConflict(CorpusSearchError):
@@ -182,6 +183,9 @@ class AnnotationStore:
                     if statement.strip():
                         self.conn.execute(statement)
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+                columns = {row[1] for row in self.conn.execute("PRAGMA table_info(annotations)")}
+                if "original" not in columns:  # a store from before it was kept
+                    self.conn.execute("ALTER TABLE annotations ADD COLUMN original TEXT NOT NULL DEFAULT ''")
         except sqlite3.DatabaseError as exc:  # not a database, or a disk that refuses writes
             raise CorpusSearchError(f"cannot open the annotation store {path}: {exc}; it is your data, so it is "
                                     "never replaced: move it aside to start a new one") from None

@@ -27,7 +27,7 @@ DOC_URI = "urn:corpus-search:doc:"
 PASSAGE_URI = "urn:corpus-search:passage:"
 ID_URI = "urn:uuid:"
 _EXTRA = ("passage_id", "passage_start", "passage_end", "page", "paragraph", "file_sha256", "collections",
-          "status", "anchored_by", "source", "version")
+          "status", "anchored_by", "source", "version", "original")
 
 
 def to_jsonld(annotations: list[Annotation], label: str = "corpus-search annotations") -> dict[str, Any]:
@@ -179,6 +179,7 @@ def from_w3c(row: dict[str, Any]) -> Annotation:
         anchored_by=_text(extra.get("anchored_by")) or ("imported" if not extra else ""),
         source=_text(extra.get("source")) or ("" if doc_id else source),
         version=_int(extra.get("version")) or 1,
+        original=_text(extra.get("original"), 10**6),
     )
 
 

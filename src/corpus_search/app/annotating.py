@@ -172,6 +172,9 @@ def note_card(a, with_quote: bool = True) -> str:
         parts.append(f"<q>{escape(a.exact[:400])}</q>")
     if a.orphan:
         parts.append('<span class="cs-badge">orphan: not found in the current source</span>')
+    if a.original:
+        parts.append(f'<div class="cs-meta">The source changed under this note; it was made on: '
+                     f'<q>{escape(a.original[:400])}</q></div>')
     if a.note:
         parts.append(note_html(a.note))
     meta = [escape(a.author), escape(a.updated[:16].replace("T", " "))]
