@@ -262,6 +262,37 @@ def test_a_note_moved_onto_changed_words_keeps_whole_words_and_the_words_it_was_
     store.close()
 
 
+def test_a_note_follows_its_file_renamed(tmp_path, monkeypatch):
+    """A source with no record takes its id from its file name: renamed, its notes were orphaned although
+    the file was byte for byte the same. They follow it now, found by the file's hash."""
+    from corpus_search.annotations import open_store
+    from corpus_search.api import Corpus, build
+
+    monkeypatch.setenv("CORPUS_SEARCH_ANNOTATIONS", str(tmp_path / "annotations"))
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    paras = [p for p in (ROOT / "corpus" / "makocki-popescu-2016-chaillot.txt").read_text(encoding="utf-8")
+             .split("\n\n") if len(p) > 400][:4]
+    (folder / "field-notes.txt").write_text("\n\n".join(paras) + "\n", encoding="utf-8")
+    index = tmp_path / "index"
+    build(folder, index)
+    corpus = Corpus.open(index)
+    passage = max(corpus.passages(corpus.documents()[0].doc_id), key=lambda p: len(p.text))
+    store = open_store(index)
+    made = annotate(corpus, passage.passage_id, store, quote=middle_words(passage.text), note="follow me")
+    corpus.close()
+
+    (folder / "field-notes.txt").rename(folder / "field-notes-2016.txt")
+    counts = build(folder, index).annotations
+    assert counts["orphaned"] == 0 and counts["exact"] == 1, counts
+    moved = store.get(made.id)
+    assert moved.status == "anchored" and moved.doc_id != made.doc_id and moved.exact == made.exact
+    corpus = Corpus.open(index)
+    assert corpus.passage(moved.passage_id).text[moved.passage_start:moved.passage_end] == made.exact
+    corpus.close()
+    store.close()
+
+
 def test_an_index_built_beside_another_leaves_the_others_notes_alone(built_index, tmp_path, monkeypatch):
     """Two index folders side by side shared annotations/: building the second re-anchored the first's notes
     against its own documents and orphaned every one. Each index now has a store of its own there."""

@@ -219,10 +219,12 @@ def after_build(index: Path, generation_store: Path, orphans_only: bool = False)
         index_store = Store.open(generation_store)
         try:
             if annotations.bound_to() is None or config.get("annotations") != "auto":
-                mine = {a.doc_id for a in annotations.list()}
-                if mine and not mine & {d.doc_id for d in index_store.documents()}:
+                notes = annotations.list()
+                here = index_store.documents()
+                if notes and not ({a.doc_id for a in notes} & {d.doc_id for d in here}
+                                  or {a.file_sha256 for a in notes} & {d.sha256 for d in here}):
                     # Not one note on a document here: another index's store, not a corpus emptied of them.
-                    return {"error": f"none of the {len(annotations.list())} notes of {folder} is on a document "
+                    return {"error": f"none of the {len(notes)} notes of {folder} is on a document "
                                      "of this index, so they were left as they are (another index's notes? "
                                      "the annotations setting gives this index a store of its own)"}
                 claim(annotations, index, notes_found_here=True)

@@ -196,8 +196,9 @@ def reanchor(annotation: Annotation, doc: DocumentText | None) -> tuple[str, dic
     if found.method == "fuzzy" and fields["exact"] != annotation.exact and not annotation.original:
         fields["original"] = annotation.exact  # the words the note was made on are never lost
     if found.method == "position":
-        # An orphan whose words are back where they were (its document restored) is re-anchored exactly.
-        outcome = "exact" if annotation.orphan else "unchanged"
+        # An orphan whose words are back where they were (its document restored), or words found in the
+        # same file under a new name, are re-anchored exactly.
+        outcome = "exact" if annotation.orphan or doc.doc_id != annotation.doc_id else "unchanged"
     else:
         outcome = found.method
     current = dataclasses.asdict(annotation)
@@ -208,11 +209,18 @@ def reanchor_store(annotations, index_store) -> dict[str, int]:
     """Re-anchor every annotation against an index store; returns counts by outcome."""
     counts = {"unchanged": 0, "exact": 0, "fuzzy": 0, "orphaned": 0}
     docs: dict[str, DocumentText | None] = {}
-    known = {d.doc_id for d in index_store.documents()}
+    documents = index_store.documents()
+    known = {d.doc_id for d in documents}
+    by_file: dict[str, list[str]] = {}
+    for d in documents:
+        by_file.setdefault(d.sha256, []).append(d.doc_id)
     for ann in annotations.list():
-        if ann.doc_id not in docs:
-            docs[ann.doc_id] = DocumentText.load(index_store, ann.doc_id) if ann.doc_id in known else None
-        outcome, changes = reanchor(ann, docs[ann.doc_id])
+        doc_id = ann.doc_id
+        if doc_id not in known and len(by_file.get(ann.file_sha256, ())) == 1:
+            doc_id = by_file[ann.file_sha256][0]  # the same file renamed (an id made from its name changes)
+        if doc_id not in docs:
+            docs[doc_id] = DocumentText.load(index_store, doc_id) if doc_id in known else None
+        outcome, changes = reanchor(ann, docs[doc_id])
         if changes:
             annotations.set_position(ann.id, **changes)
         counts[outcome] += 1
