@@ -180,3 +180,25 @@ def test_a_tagger_that_goes_silent_stops_the_build_with_an_error_not_a_hang(smal
         (corpus / "many.txt").unlink()
         (corpus / "many.toml").unlink()
     assert Generations(index).current().name == before  # readers still have the index they had
+
+
+def test_the_same_file_twice_is_indexed_once_and_the_copy_is_named(tmp_path):
+    """A copy under another name doubled every hit and every place a quotation was found, without a word."""
+    corpus = tmp_path / "corpus"
+    (corpus / "inbox").mkdir(parents=True)
+    text = "Gazprom signed the Power of Siberia contract with CNPC in May 2014.\n"
+    _write(corpus, "contract", text, "contract", title="The contract")
+    (corpus / "inbox" / "a-copy.txt").write_text(text, encoding="utf-8")  # sorts first; it has no record
+    (corpus / "other.txt").write_text("The Altai pipeline would carry gas to China.\n", encoding="utf-8")
+    report = build(corpus, tmp_path / "index")
+    by_path = {s.path: s for s in report.sources}
+    assert by_path["contract.txt"].status == "ok" and by_path["other.txt"].status == "ok"
+    copy = by_path["inbox/a-copy.txt"]
+    assert copy.status == "skipped" and copy.message.startswith("the same file as contract.txt")
+    corpus_ = Corpus.open(tmp_path / "index")
+    try:
+        hits = corpus_.search("Power of Siberia contract", mode="keyword").hits
+        assert [h.passage.doc_id for h in hits] == ["contract"]
+        assert corpus_.record("contract").title == "The contract"
+    finally:
+        corpus_.close()

@@ -24,7 +24,7 @@ from corpus_search.errors import CorpusSearchError, IndexMissingError, SourceErr
 from corpus_search.generations import KEYWORD, STORE, Generations
 from corpus_search.ingest import sha256_file
 from corpus_search.models import STATUS_FAILED, STATUS_SKIPPED, Document, Passage, Record
-from corpus_search.records import find_sources, find_unsupported, load_record
+from corpus_search.records import find_sources, find_unsupported, load_record, sidecar
 from corpus_search.sentences import VECTORS as SENTENCE_VECTORS
 from corpus_search.store import Store
 
@@ -109,12 +109,31 @@ def survey(corpus: Path) -> Survey:
     sources: list[Source] = []
     failed: list[SourceReport] = []
     seen_ids: dict[str, str] = {}
+    by_bytes: dict[str, int] = {}  # file digest -> its source's place in `sources`
     for path in find_sources(corpus):
         rel = path.relative_to(corpus).as_posix()
         try:
             record = load_record(path, corpus)
         except SourceError as exc:
             failed.append(SourceReport(rel, "", STATUS_FAILED, str(exc), 0, False))
+            continue
+        try:
+            digest = sha256_file(path)
+        except OSError as exc:
+            failed.append(SourceReport(rel, record.doc_id, STATUS_FAILED, f"cannot read: {exc.strerror}", 0, False))
+            continue
+        source = Source(path, rel, record, digest, source_key(digest, record, path.suffix))
+        if digest in by_bytes:
+            # The same file twice (a copy in another folder, a download saved again) would double every
+            # hit and every quotation's places: it is indexed once, and the copy is named as such. The
+            # one with a record of its own is kept, else the first by path.
+            kept = sources[by_bytes[digest]]
+            if sidecar(path).is_file() and not sidecar(kept.path).is_file() and record.doc_id not in seen_ids:
+                del seen_ids[kept.record.doc_id]
+                seen_ids[record.doc_id] = rel
+                sources[by_bytes[digest]], source, kept = source, kept, source
+            skipped.append(SourceReport(source.rel, "", STATUS_SKIPPED,
+                                        f"the same file as {kept.rel} (identical bytes), which is indexed", 0, False))
             continue
         if record.doc_id in seen_ids:
             failed.append(
@@ -123,12 +142,8 @@ def survey(corpus: Path) -> Survey:
             )
             continue
         seen_ids[record.doc_id] = rel
-        try:
-            digest = sha256_file(path)
-        except OSError as exc:
-            failed.append(SourceReport(rel, record.doc_id, STATUS_FAILED, f"cannot read: {exc.strerror}", 0, False))
-            continue
-        sources.append(Source(path, rel, record, digest, source_key(digest, record, path.suffix)))
+        by_bytes[digest] = len(sources)
+        sources.append(source)
     return Survey(sources, failed, skipped, seen_ids)
 
 
