@@ -420,3 +420,32 @@ def test_an_upload_left_untitled_takes_the_title_its_page_states_and_a_typed_tit
     other.mkdir()
     typed = save_upload(other, "saved-page.html", page, UploadRecord(title="My title", authors=(), year=None, type="webpage"))
     assert with_found(load_record(typed.path, other), found).title == "My title"
+
+
+def test_the_lines_a_reply_quotes_lose_their_marks_so_a_quotation_of_them_is_found(tmp_path):
+    """A reply chain kept its "> " marks in the text: "the Gulf supplies a large share of global urea
+    exports", quoted from the earlier message, was "not found" (a typo, it said)."""
+    from email.message import EmailMessage
+
+    from corpus_search.api import Corpus, build
+
+    said = ("The relationship is not anything like the Soviet-Chinese brotherhood of the 1950s, and both "
+            "sides know it.")
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Editor <ed@example.org>", "Reporter <r@example.org>", "Re: draft"
+    msg["Date"] = "Mon, 13 Apr 2026 09:00:00 +0000"
+    msg.set_content("Agreed, keep it.\nOn Sun, 12 Apr 2026, Reporter <r@example.org> wrote:\n"
+                    "> " + said[:60] + "\n> " + said[60:] + "\n>\n>> An older line.\n")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    F.eml(corpus / "reply.eml", msg)
+    build(corpus, tmp_path / "index")
+    c = Corpus.open(tmp_path / "index")
+    try:
+        text = c.store.document_text(c.documents()[0].doc_id)
+        assert ">" not in text.replace("<r@example.org>", "").replace("<ed@example.org>", "")
+        report = c.quote(said)
+        assert report.found and report.matches[0].exact, report
+        assert "Agreed, keep it." not in c.passage(report.matches[0].passage_id).text
+    finally:
+        c.close()

@@ -30,6 +30,7 @@ from corpus_search.store import Store
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
+# 16: an e-mail's quoted lines lose their ">" marks (a paragraph of their own), so quotations of them are found;
 # 15: the model reads the abbreviations the entities read: a glossary table's rows ("DOD | Department of
 #     Defense") and mixed-case ones ("biological opinion (BiOp)") are spelled out for it too;
 # 14: a table of figures has a sentence vector per row, read after the table's title and header rows;
@@ -43,7 +44,7 @@ from corpus_search.store import Store
 # 8: a letter and a number ("Q1", "G7") are not a word and its footnote marker;
 # 7: table rows join, cut-off lead-ins; 6: a lead-in ending in a colon joins the quotation or list it introduces;
 # 5: passage kinds in plain text (titles, footnote runs, reference lists); 4: OCR, printed page numbers, languages
-PIPELINE_VERSION = "15"
+PIPELINE_VERSION = "16"
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """E-mail (.eml) and mailboxes (.mbox): headers into the record, the body as text, attachments as documents.
 
 A message is one page: its From/To/Date/Subject lines, then its body (the plain-text part, or the
-HTML part read as a web page). Each attachment is a document of its own, read by the extractor of
+HTML part read as a web page). The ">" marks of the lines a reply quotes are taken off (a paragraph
+break where the quoting starts or ends), so a quotation of those words is found verbatim. Each attachment is a document of its own, read by the extractor of
 its format (a PDF as a PDF) in this same capped process; an attachment of a format no extractor
 reads is listed as skipped. An mbox is a folder of messages: each message is a document of its
 own, with its attachments, and the mbox itself holds no text.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import email
 import mailbox
+import re
 import tempfile
 from email import policy
 from email.message import EmailMessage
@@ -30,6 +32,7 @@ from corpus_search.models import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, STATUS_
 
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
 _MAX_PARTS = 1000  # MIME parts walked in one message: a message of a million empty parts is an attack
+_QUOTED = re.compile(r"^((?:[ \t]{0,3}>)+)[ \t]?")  # "> ", ">> ", "> > " at a line's start
 
 
 def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
@@ -105,7 +108,28 @@ def _part_text(part: EmailMessage) -> str:
         return ""
     if part.get_content_subtype() == "html":
         return read_html(content)[0]
-    return content
+    return unquote_reply(content)
+
+
+def unquote_reply(text: str) -> str:
+    """A plain-text body with the quoting marks of a reply's quoted lines taken off, and a blank line
+    wherever the depth of quoting changes (the quoted words are a paragraph of their own), and before
+    the line that introduces them ("On 12 April, Jane Roe wrote:"), which goes with them."""
+    lines = text.splitlines()
+    depths, bodies = [], []
+    for line in lines:
+        m = _QUOTED.match(line)
+        depths.append(m.group(1).count(">") if m else 0)
+        bodies.append(line[m.end():] if m else line)
+    out: list[str] = []
+    for i, body in enumerate(bodies):
+        opens = (i + 1 < len(bodies) and depths[i + 1] > depths[i] and body.rstrip().endswith(":"))
+        if out and out[-1].strip() and (opens or (i and depths[i] != depths[i - 1]
+                                                  and not (bodies[i - 1].rstrip().endswith(":")
+                                                           and depths[i] > depths[i - 1]))):
+            out.append("")
+        out.append(body)
+    return "\n".join(out)
 
 
 def _attachments(message: EmailMessage, body_part, record: Record, isolated: bool) -> tuple[tuple, int]:
