@@ -449,3 +449,21 @@ def test_the_lines_a_reply_quotes_lose_their_marks_so_a_quotation_of_them_is_fou
         assert "Agreed, keep it." not in c.passage(report.matches[0].passage_id).text
     finally:
         c.close()
+
+
+def test_a_word_files_author_is_read_from_its_properties_unless_it_is_an_account(tmp_path):
+    """A .docx with no record cited "(n.d.)" with no author, though its properties named its author; an
+    account name ("Administrator") is still no author."""
+    from corpus_search.ingest import extract
+    from corpus_search.records import load_record
+
+    body = "\n\n".join(F.paragraphs(F.IRAN_MD)[:2])
+    found = {}
+    for name, author in (("signed", "Paul K. Kerr"), ("account", "Administrator")):
+        md = tmp_path / f"{name}.md"
+        md.write_text(body + "\n", encoding="utf-8")
+        path = F.pandoc(md, tmp_path / f"{name}.docx", "-M", "title=Iran and Nuclear Weapons Production",
+                        "-M", f"author={author}")
+        found[name] = extract(path, load_record(path, tmp_path)).found
+    assert found["signed"] == {"authors": ["Paul K. Kerr"], "title": "Iran and Nuclear Weapons Production"}
+    assert "authors" not in found["account"] and found["account"]["title"]

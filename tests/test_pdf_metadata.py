@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from corpus_search.extractors.pdf import extract, pdf_metadata
+from corpus_search.extractors.common import stated_metadata
+from corpus_search.extractors.pdf import extract
 from corpus_search.models import Record
 from corpus_search.records import with_found
 from tests.conftest import EXTRA_CRS
@@ -41,7 +42,7 @@ def test_a_crs_report_names_its_title_and_authors():
      {"authors": ["Clayton Thomas", "Christopher M. Blanchard", "Jim Zanotti"]}),
 ])
 def test_what_reads_as_a_title_and_names(info, expected):
-    assert pdf_metadata(info) == expected
+    assert stated_metadata(info) == expected
 
 
 def test_a_pdf_whose_properties_are_junk_keeps_its_file_name(tmp_path):

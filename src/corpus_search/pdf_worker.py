@@ -85,7 +85,7 @@ def extract(path: str, password: str | None) -> dict[str, Any]:
 
 
 def _info(reader: Any) -> dict[str, str]:
-    """The document information dictionary's title and author, as strings (pdf_metadata judges them)."""
+    """The document information dictionary's title and author, as strings (extractors.common.stated_metadata judges them)."""
     try:
         info = reader.metadata or {}
         return {key: str(info.get(name))[:1000] for key, name in (("title", "/Title"), ("author", "/Author"))

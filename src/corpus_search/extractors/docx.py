@@ -15,7 +15,7 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from corpus_search.extraction import Extraction
-from corpus_search.extractors.common import Unreadable, ZipBudget, local, open_zip, parse_xml
+from corpus_search.extractors.common import Unreadable, ZipBudget, local, open_zip, parse_xml, stated_metadata
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
 
 
@@ -166,9 +166,15 @@ def _footnotes(budget: ZipBudget) -> dict[str, str]:
 
 
 def _core(budget: ZipBudget) -> dict[str, Any]:
-    """The title Word keeps in the file's properties (its author field is whoever typed it: left out)."""
+    """The title Word keeps in the file's properties, and its author where it reads as a name (not an account
+    name such as "Administrator" or "jsmith": the rules a PDF's author gets)."""
+    info: dict[str, str] = {}
     with budget.open(_CORE) as stream:
         for _, el in parse_xml(stream):
-            if local(el.tag) == "title" and (el.text or "").strip():
-                return {"title": " ".join(el.text.split())}
-    return {}
+            tag = local(el.tag)
+            if tag in ("title", "creator") and (el.text or "").strip() and tag not in info:
+                info[tag] = el.text
+    found = stated_metadata({"author": info.get("creator", "")})
+    if info.get("title", "").strip():
+        found["title"] = " ".join(info["title"].split())
+    return found

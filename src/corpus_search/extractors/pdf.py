@@ -12,6 +12,7 @@ from typing import Any
 
 from corpus_search import config, ocr, pdf_worker, workers
 from corpus_search.extraction import Extraction, failed
+from corpus_search.extractors.common import stated_metadata
 from corpus_search.models import (
     STATUS_EMPTY,
     STATUS_FAILED,
@@ -80,57 +81,11 @@ def _extract_pdf(path: Path, record: Record, isolated: bool = False, ocr_options
         # "run OCR on it first" is stale advice once OCR ran: say what it did instead.
         message = ocr_note if status == STATUS_NO_TEXT else "; ".join(filter(None, (message, ocr_note)))
     return Extraction(pages=pages, status=status, message=message, skipped_pages=skipped,
-                      found=pdf_metadata(result.get("info") or {}))
+                      found=stated_metadata(result.get("info") or {}))
 
 
 # What a PDF's information dictionary holds when nobody filled it in: the name of the file it was made from, the
 # word processor's placeholder, the account that typed it.
-_FILE_NAME = re.compile(r"\.(?:docx?|pdf|rtf|odt|tex|dvi|ps|indd|qxd|pages|pptx?|xlsx?|txt|html?)\s*$", re.I)
-_MADE_BY = re.compile(r"^(?:Microsoft (?:Word|PowerPoint|Excel)|Word|PowerPoint)\s+-\s+", re.I)
-_PLACEHOLDER = re.compile(r"^(?:untitled|document|doc|title|presentation|slide|new document|no title|none|unknown|"
-                          r"default|draft|report|pdf|print|scan|scanned document|image)[\s_-]*\d*$", re.I)
-_ACCOUNTS = {"admin", "administrator", "user", "owner", "author", "unknown", "default", "windows user",
-             "microsoft office user", "office user", "staff", "guest", "root", "none", "anonymous", "pc", "home"}
-
-
-def pdf_metadata(info: dict[str, str]) -> dict[str, Any]:
-    """The title and authors a PDF states about itself, where they read as a title and names: a cited PDF with
-    no .toml record was "R48903.3 (n.d.)" though its properties said "The Strait of Hormuz in Brief ..." by
-    "John Frittelli, Ben Goldman". Left out: a file name ("Microsoft Word - draft3.docx"), a placeholder
-    ("Untitled-1"), an identifier with no space, an account name ("Administrator", "jsmith")."""
-    found: dict[str, Any] = {}
-    title = " ".join(str(info.get("title") or "").split())
-    if (len(title) > 3 and re.search(r"[^\W\d_]", title) and " " in title and not _FILE_NAME.search(title)
-            and not _MADE_BY.match(title) and not _PLACEHOLDER.match(title)):
-        found["title"] = title[:500]
-    names = [n for n in _names(" ".join(str(info.get("author") or "").split())) if _is_name(n)]
-    if names:
-        found["authors"] = names[:20]
-    return found
-
-
-def _names(author: str) -> list[str]:
-    """'A; B' as a list of names; 'A, B', 'A and B', 'A & B' too when every part reads as a person's whole name
-    ("John Frittelli, Ben Goldman"), not for "Smith, John" or "Department of Health and Human Services"."""
-    if ";" in author:
-        return [p.strip() for p in author.split(";") if p.strip()]
-    parts = [p.strip() for p in re.split(r",\s*(?:and\s+)?|\s+and\s+|\s+&\s+", author) if p.strip()]
-    if len(parts) > 1 and all(_person(p) for p in parts):
-        return parts
-    return [author] if author else []
-
-
-def _person(name: str) -> bool:
-    """A person's whole name: two to four capitalised words or initials ("Anya L. Fink", "Paul K. Kerr")."""
-    words = name.split()
-    return 2 <= len(words) <= 4 and all(w[0].isupper() and not re.search(r"[\d@/]", w) for w in words)
-
-
-def _is_name(name: str) -> bool:
-    """A person's or a body's name, not an account: letters, a capital, two words or more or all capitals."""
-    if not name or len(name) > 100 or name.casefold() in _ACCOUNTS or re.search(r"[\d@\\/_]", name):
-        return False
-    return bool(re.search(r"[^\W\d_]", name)) and name[0].isupper() and (" " in name or (name.isupper() and len(name) > 2))
 
 
 def _ocr_pages(path: Path, raw_pages: list[dict[str, Any]], record: Record, options: Any) -> str:
