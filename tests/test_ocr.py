@@ -153,17 +153,19 @@ def test_a_quotation_from_the_born_digital_copy_is_found_on_the_same_page_of_the
         assert scan_json["ocr"] is True and "ocr_equivalent" in scan_json
 
 
-def test_a_quotation_that_differs_only_by_ocr_confusions_says_where(scanned):
+@pytest.mark.parametrize("ocr_has, typed_as", [("m", "rn"), ("e", "c"), ("i", "l")])
+def test_a_quotation_that_differs_only_by_ocr_confusions_says_where(scanned, ocr_has, typed_as):
     from corpus_search.quote import render_report
 
     scan_id = _source(scanned["report"], "scan-only.pdf").doc_id
     with _opened(scanned["index"]) as corpus:
         passage = max(corpus.passages(scan_id), key=lambda p: len(p.text))
         words = passage.text.split()[:15]
-        # The clean copy and the OCR text differ by what Tesseract confuses: here "m" typed where OCR has "rn".
-        target = next(i for i, w in enumerate(words) if "m" in w and w.isalpha())
+        # The clean copy and the OCR text differ by what Tesseract confuses: here "m" typed where OCR has "rn"
+        # ("e" where it read "c", "I" where it read "L").
+        target = next(i for i, w in enumerate(words) if ocr_has in w and w.isalpha())
         typed = list(words)
-        typed[target] = words[target].replace("m", "rn", 1)
+        typed[target] = words[target].replace(ocr_has, typed_as, 1)
         result = corpus.quote(" ".join(typed))
         assert result.found
         match = next(m for m in result.matches if m.doc_id == scan_id)

@@ -169,8 +169,10 @@ def locate(ready: Prepared, stream: Stream, a: int, b: int, pattern: Pattern) ->
 # ---------------------------------------------------------------- OCR-equivalent matches
 
 # Characters Tesseract confuses, folded to one: a quotation typed from a clean copy still finds the
-# scanned copy. "rn" read for "m" is handled apart (two characters for one).
-_OCR_CHARS = str.maketrans({"1": "l", "|": "l", "0": "o"})
+# scanned copy. "rn" read for "m" is handled apart (two characters for one). Seen on a 150 dpi scan:
+# "LAEA" for "IAEA", "cither" for "either". Only OCR'd passages are matched so, and the words that
+# differ are named in the report, so a real misquotation of those letters is shown, not hidden.
+_OCR_CHARS = str.maketrans({"1": "l", "|": "l", "i": "l", "0": "o", "c": "e", "5": "s"})
 
 
 def ocr_skeleton(skeleton: str) -> tuple[str, list[tuple[int, int]]]:
