@@ -167,6 +167,8 @@ def test_quote_check_finds_the_quotation_on_page_17(app):
     passage = [m.value for m in app.markdown if "<mark>" in m.value][0]
     assert "<mark>the relationship is not anything like the Soviet&#45;Chinese brotherhood</mark>" in passage
     assert any("17" in c.value for c in app.code)  # the citations carry the page
+    # These are Dai Bingguo's words, which the source quotes: the page says so.
+    assert any("quoting someone" in i.value for i in app.info), [i.value for i in app.info]
 
 
 def test_quote_check_shows_what_differs_for_an_altered_quotation(app):

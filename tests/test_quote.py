@@ -412,3 +412,25 @@ def test_a_quotation_on_a_page_numbered_in_roman_numerals_gives_that_page(tmp_pa
         assert report.to_json()["matches"][0]["page_label"] == "ii"
     finally:
         store.close()
+
+
+def test_a_verbatim_quotation_says_where_the_source_itself_quotes_someone(tmp_path):
+    """Found verbatim, with nothing said: the sentence was the source quoting an official, or it put two of
+    the words in quotation marks. A writer citing them needs to know whose words they are."""
+    store = Store.create(tmp_path / "s.db")
+    text = ("Dai Bingguo said: \u2018the relationship is not anything like the Soviet-Chinese brotherhood, but a true "
+            "partnership\u2019 (31 May 2016). Russia deployed \u201cseveral dozen\u201d nuclear weapons to Belarus, "
+            "officials\u2019 statements say.")
+    store.add_document(Document("d", "d.txt", "0" * 64, Record(doc_id="d", title="T")), 0, text,
+                       [Passage("d:0000", "d", 0, text, page=4, page_end=4, start=0, end=len(text))])
+    store.commit()
+    within = verify(store, "the relationship is not anything like the Soviet-Chinese brotherhood").matches[0]
+    assert within.exact and within.source_quotes == ("within",)
+    words = verify(store, "Russia deployed several dozen nuclear weapons to Belarus").matches[0]
+    assert words.exact and words.source_quotes == ("\u201cseveral dozen\u201d",)
+    assert "puts \u201cseveral dozen\u201d in quotation marks" in render_report(
+        verify(store, "Russia deployed several dozen nuclear weapons to Belarus"))
+    assert verify(store, 'Russia deployed "several dozen" nuclear weapons').matches[0].source_quotes == ()
+    plain = verify(store, "nuclear weapons to Belarus, officials' statements say").matches[0]
+    assert plain.exact and plain.source_quotes == ()  # an apostrophe opens no quotation
+    store.close()

@@ -319,6 +319,9 @@ class QuoteMatch:
     pdf_page: int | None = None  # the PDF's own page where the quotation starts (PDF sources)
     page_label: str | None = None  # the printed page when it is no plain number ("ii"): then `page` is None
     paragraph_end: int | None = None  # the paragraph it ends in, when it runs on into the next numbered one
+    # Where the source itself quotes someone and the quotation does not say so: "within" (the whole
+    # quotation sits inside the source's quotation marks) or the words it puts in marks ("“several dozen”").
+    source_quotes: tuple[str, ...] = ()
 
 
 def fields_json(obj: Any) -> dict[str, Any]:

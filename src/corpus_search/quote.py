@@ -9,6 +9,7 @@ This module joins them and keeps the names callers have always imported from her
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from rapidfuzz import fuzz
 
@@ -39,6 +40,7 @@ def verify(store: Store, text: str, semantic: Semantic | None = None, limit: int
         pattern = parse_quote(PASTED_MARKER.sub("", text))
         matches = exact(ready, pattern)
     matches = [_as_typed(pattern, m) for m in with_ocr(ready, pattern, matches)]
+    matches = [_quoting(ready, text, m) for m in matches]
     if any(m.exact or m.ocr_equivalent for m in matches):
         return QuoteReport(text, True, tuple(sorted(matches, key=lambda m: not (m.exact or m.ocr_equivalent))),
                            Verdict.FOUND)
@@ -46,6 +48,41 @@ def verify(store: Store, text: str, semantic: Semantic | None = None, limit: int
         return QuoteReport(text, False, tuple(sorted(matches, key=lambda m: -m.similarity)), Verdict.ALTERED)
     near, paraphrase = closest(ready, pattern, semantic, limit)
     return QuoteReport(text, False, tuple(near), verdict_of(False, near, paraphrase))
+
+
+_OPEN, _CLOSE = "\u201c\u00ab\u201e", "\u201d\u00bb"  # “ « „  and  ” »
+_INNER = re.compile(r'[\u201c\u00ab\u201e"][^\u201c\u201d\u00ab\u00bb\u201e"\n]{1,200}[\u201d\u00bb"]'
+                    r"|(?<!\w)\u2018[^\u2018\n]{1,200}?\u2019(?!\w)")  # ‘single’, not an apostrophe (Russia’s)
+_STRAIGHT_SINGLE = re.compile(r"(?<!\w)'|'(?!\w)")  # 'a quotation' typed with straight marks, not don't
+_SINGLE_OPEN = re.compile(r"(?<!\w)\u2018")
+_SINGLE_CLOSE = re.compile(r"(?<=\S)\u2019(?!\w)")
+
+
+def _quoting(ready, typed: str, match: QuoteMatch) -> QuoteMatch:
+    """Say where the source quotes someone in the words quoted and the quotation drops its marks: a
+    verbatim match hid that "several dozen" was the source quoting an official, or that a whole sentence
+    was the source quoting the Pentagon. A writer who cites those words needs to know whose they are."""
+    if not (match.exact or match.ocr_equivalent):
+        return match
+    inner = typed.strip().strip('"\'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e')
+    marked = any(c in inner for c in '"\u201c\u201d\u00ab\u00bb\u201e\u2018') or _STRAIGHT_SINGLE.search(inner)
+    found = [] if marked else [m.group() for m in _INNER.finditer(match.source_text)]
+    i = ready.index.get(match.passage_id)
+    if i is not None and _within_marks(ready.passages[i].text, match.start):
+        found.insert(0, "within")
+    return dataclasses.replace(match, source_quotes=tuple(found)) if found else match
+
+
+def _within_marks(text: str, start: int) -> bool:
+    """Whether offset `start` of a passage is inside quotation marks the passage opens before it."""
+    before = text[:start]
+    curly_open = max(before.rfind(c) for c in _OPEN)
+    if curly_open >= 0 and max(before.rfind(c) for c in _CLOSE) < curly_open:
+        return True
+    single_open = max((m.start() for m in _SINGLE_OPEN.finditer(before)), default=-1)
+    if single_open >= 0 and not _SINGLE_CLOSE.search(before, single_open + 1):
+        return True
+    return before.count('"') % 2 == 1
 
 
 def _as_typed(pattern, match: QuoteMatch) -> QuoteMatch:

@@ -56,6 +56,21 @@ def render_diff(diff: Sequence[Sequence[str]]) -> str:
     return " ".join(parts)
 
 
+def quoting_notes(m) -> list[str]:
+    """Where the source quotes someone (QuoteMatch.source_quotes), said for the CLI and the app."""
+    out = []
+    if "within" in m.source_quotes:
+        out.append("The source is quoting someone here: these words are inside its quotation marks.")
+    inner = [q for q in m.source_quotes if q != "within"]
+    if inner:
+        out.append(f"The source puts {', '.join(inner)} in quotation marks.")
+    return out
+
+
+def _quoting_lines(m) -> list[str]:
+    return [f"    note:   {n[0].lower()}{n[1:]}" for n in quoting_notes(m)]
+
+
 def render_report(report: QuoteReport) -> str:
     """The report as a person reads it: where the quotation is, or what the source really says."""
     lines = []
@@ -67,6 +82,7 @@ def render_report(report: QuoteReport) -> str:
             lines.append(f"  {m.doc_id}, {_where(m)} [{', '.join(m.passage_ids) or m.passage_id}]"
                          + (" (OCR text)" if m.ocr else ""))
             lines.append(f"    source: {m.source_text}")
+            lines.extend(_quoting_lines(m))
             lines.append(f"    cite:   {m.citation}")
         ocr_only = [m for m in report.matches if m.ocr_equivalent]
         if ocr_only:

@@ -15,6 +15,7 @@ from corpus_search.cite import STYLES
 from corpus_search.errors import CorpusSearchError
 from corpus_search.models import Verdict
 from corpus_search.render import diff_html, escape, passage_locator
+from corpus_search.quote_report import quoting_notes
 
 VERDICTS = {Verdict.FOUND: "Found verbatim", Verdict.ALTERED: "Close, but altered",
             Verdict.PARAPHRASE: "Same meaning, other words", Verdict.NOT_FOUND: "Not in the sources",
@@ -43,6 +44,8 @@ def show_match(m, i: int, expanded: bool, verdict: str = "") -> None:
             what = f" ({escape(m.difference)})" if m.difference else ""
             st.markdown(f"**Similarity {m.similarity:.0%}**{what}")
         st.markdown(common.passage_html(passage.text, [(m.start, m.end)], width=900), unsafe_allow_html=True)
+        for note in quoting_notes(m):
+            st.info(escape(note), icon=":material/format_quote:")
         if unrelated:
             if st.button("Open in reader", key=f"q-open-{i}", icon=":material/menu_book:"):
                 common.open_reader(m.passage_id, m.doc_id, span=(m.start, m.end))
