@@ -74,6 +74,12 @@ def test_hyphen_judge(left: str, right: str, join: bool) -> None:
         (["in Q1 of 2025 the Union1 said", "the E.U.2 and"], ["1", "2"]),
         # Bracketed markers glued to the text; a bracketed year or a spaced "[3]" is no note.
         (["debt[1] rose", "held abroad.[2] Then", "in [3] a", "see [2027] and"], ["1", "2"]),
+        # After a number that ends a sentence: the note number goes on with a capital after it
+        # ("as of April 1.38 A prolonged closure", R48903); a decimal goes on in small letters.
+        ([f"note{n}" for n in range(1, 38)] + ["had not departed as of April 1.38 A prolonged closure"],
+         [str(n) for n in range(1, 39)]),
+        ([f"note{n}" for n in range(1, 38)] + ["output rose 22.38 percent. Then 3.038 The"],
+         [str(n) for n in range(1, 38)]),
     ],
 )
 def test_markers_follow_the_note_sequence(lines: list[str], lifted: list[str]) -> None:

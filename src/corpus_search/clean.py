@@ -154,6 +154,11 @@ _MARKER = re.compile(
     r"(?:(?<=[^\W\d_])|(?<=[^\d\s][.,;:!?\u2019\u201d\"')\]]))(?:\[(\d{1,3})\]|(\d{1,3}))(?=[\s,.;:)]|$)"
 )
 
+# After a number that ends a sentence ("had not departed as of April 1.38 A prolonged closure"): two or
+# three digits glued to the full stop, a capital after them, and (as every marker) the next note's
+# number. "22.8 percent", "$1.3 billion" go on in small letters and stay numbers.
+_MARKER_AFTER_NUMBER = re.compile(r"(?<=\d\.)([1-9]\d{1,2})(?=\s+[A-Z\u201c\u2018\"(])")
+
 # A single letter before the digits, alone as a word: "Q1 of 2025" (then "Q2", "Q3"... follow the note
 # order), "G7", "H2 2026". A note is glued to a word, not to one letter.
 _CODE = re.compile(r"(?<![\w.'’-])[^\W\d_]$")
@@ -172,8 +177,11 @@ class MarkerTracker:
         out: list[str] = []
         pos = 0
         count = 0
-        for match in _MARKER.finditer(line):
-            number = int(match.group(1) or match.group(2))
+        found = sorted([*_MARKER.finditer(line), *_MARKER_AFTER_NUMBER.finditer(line)], key=lambda m: m.start())
+        for match in found:
+            if match.start() < pos:
+                continue
+            number = int(next(g for g in match.groups() if g))
             if not self.last < number <= self.last + self.max_gap:
                 continue  # "G20", "2014": not the next note, so part of the text
             if _CODE.search(line, 0, match.start()):
