@@ -132,6 +132,21 @@ def test_e_mail_headers_land_in_the_record(built):
     assert (record.date, record.year, record.type) == ("2026-04-09", 2026, "email")
 
 
+def test_an_e_mail_is_cited_as_a_message_from_its_sender_to_its_recipients(built):
+    """It was cited like a publication: "Clayton Thomas, U.S.-Iran Ceasefire ... (April 9, 2026)", with no
+    word of whom it was sent to."""
+    from corpus_search.cite import cite
+
+    record = built["api"].record("mail-ceasefire")
+    subject = "U.S.-Iran Ceasefire: Assessment, Reactions, and Issues"
+    assert cite(record, None, "chicago") == (f"Clayton Thomas, “{subject},” email message to Analyst One and "
+                                             "b2@example.org, April 9, 2026.")
+    assert cite(record, None, "mla") == (f"Thomas, Clayton. “{subject}.” Received by Analyst One and "
+                                         "b2@example.org, 9 Apr. 2026.")
+    assert cite(record, None, "apa") == f"Thomas, C. (2026, April 9). {subject} [Email to Analyst One and b2@example.org]."
+    assert "howpublished = {Email to Analyst One and b2@example.org}" in cite(record, None, "bibtex")
+
+
 def test_web_page_title_author_and_date_land_in_the_record(built):
     record = built["api"].record("russia")
     author = F.header_field(F.RUSSIA_MD, "Author")

@@ -89,6 +89,8 @@ def bibtex(record: Record, loc: Locator, key: str | None = None, note: str = "")
     fields.append(("pages", first if final in ("", first) else f"{first}--{final}"))
     if loc.label == "paragraph":
         note = "; ".join(p for p in (loc.text(), note) if p)
+    if record.type == "email":
+        fields.append(("howpublished", "Email" + (f" to {' and '.join(record.recipients)}" if record.recipients else "")))
     fields += [("edition", record.version or ""), ("doi", record.doi or ""), ("url", record.url or ""),
                ("note", note)]
     # Imported here: bibtexparser takes ~0.1-0.3 s to import, and every search cites its hits in Chicago.

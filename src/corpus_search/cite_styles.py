@@ -12,7 +12,60 @@ from corpus_search.locators import Locator
 from corpus_search.models import Record
 
 
+# An e-mail is a personal communication, cited by who wrote it to whom and when, with its subject line
+# (Chicago 17th ed. 14.214; MLA Handbook 9th ed. "Received by"; APA 7th 8.9 has no reference entry for
+# one, so the entry takes APA's form for an unpublished work with the description in brackets).
+
+
+def _email_to(record: Record) -> str:
+    return join_names(list(record.recipients)) if record.recipients else ""
+
+
+def _email_note(record: Record) -> str:
+    authors = list(record.authors)
+    to = _email_to(record)
+    said = "email message" + (f" to {to}" if to else "") + f", {long_date(record)}"
+    if record.title:  # the comma goes inside the closing quotation mark (Chicago 6.9)
+        said = f"“{end_sentence(record.title, ',')}” {said}"
+    return end_sentence(", ".join(p for p in (join_names(authors), said) if p))
+
+
+def _email_bibliography(record: Record) -> str:
+    authors = list(record.authors)
+    family, given = split_name(authors[0]) if authors else ("", "")
+    who = end_sentence(f"{family}, {given}".strip(", ")) if authors else ""
+    to = _email_to(record)
+    said = end_sentence(("Email message" + (f" to {to}" if to else "")) + f", {long_date(record)}")
+    return " ".join(p for p in (who, f"“{end_sentence(record.title)}”" if record.title else "", said) if p)
+
+
+def _email_apa(record: Record) -> str:
+    authors = list(record.authors)
+    family, given = split_name(authors[0]) if authors else ("", "")
+    who = f"{family}, {initials(given)}".strip(", ") if authors else ""
+    date = date_parts(record)
+    months = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+              "November", "December")
+    when = (f"({date[0]}" + (f", {months[date[1] - 1]}" + (f" {date[2]}" if len(date) > 2 else "") if len(date) > 1
+                             else "") + ")") if date else "(n.d.)"
+    to = _email_to(record)
+    what = f"[Email{' to ' + to if to else ''}]"
+    return " ".join(p for p in (f"{end_sentence(who)} {when}." if who else when + ".",
+                                f"{record.title.rstrip('.')} {what}." if record.title else f"{what}.") if p)
+
+
+def _email_mla(record: Record) -> str:
+    authors = list(record.authors)
+    family, given = split_name(authors[0]) if authors else ("", "")
+    who = end_sentence(f"{family}, {given}".strip(", ")) if authors else ""
+    to = _email_to(record)
+    received = end_sentence(", ".join(p for p in (f"Received by {to}" if to else "", long_date(record, mla=True)) if p))
+    return " ".join(p for p in (who, f"“{end_sentence(record.title)}”" if record.title else "", received) if p)
+
+
 def chicago_note(record: Record, loc: Locator, em: tuple[str, str] = ("", "")) -> str:
+    if record.type == "email":
+        return _email_note(record)
     authors, translators, editors = people_of(record)
     names = authors if len(authors) <= 3 else [authors[0] + " et al."]
     head = join_names(names) if names else ""
@@ -56,6 +109,8 @@ def chicago_note(record: Record, loc: Locator, em: tuple[str, str] = ("", "")) -
 
 
 def chicago_bibliography(record: Record, em: tuple[str, str] = ("", "")) -> str:
+    if record.type == "email":
+        return _email_bibliography(record)
     authors, translators, editors = people_of(record)
     listed = []
     for i, name in enumerate(authors[:10]):
@@ -97,6 +152,8 @@ def chicago_bibliography(record: Record, em: tuple[str, str] = ("", "")) -> str:
 
 def apa(record: Record, loc: Locator, em: tuple[str, str] = ("", "")) -> str:
     """APA 7th reference entry, followed by the in-text locator "(p. 17)" when there is one."""
+    if record.type == "email":
+        return _email_apa(record)
     authors, translators, _ = people_of(record)
     names = []
     for name in authors:
@@ -144,6 +201,8 @@ def apa(record: Record, loc: Locator, em: tuple[str, str] = ("", "")) -> str:
 
 def mla(record: Record, loc: Locator, em: tuple[str, str] = ("", "")) -> str:
     """MLA 9th works-cited entry, followed by the in-text citation "(Makocki and Popescu 17)"."""
+    if record.type == "email":
+        return _email_mla(record)
     authors, translators, _ = people_of(record)
     if authors:
         family, given = split_name(authors[0])
