@@ -482,3 +482,23 @@ def test_a_word_files_author_is_read_from_its_properties_unless_it_is_an_account
         found[name] = extract(path, load_record(path, tmp_path)).found
     assert found["signed"] == {"authors": ["Paul K. Kerr"], "title": "Iran and Nuclear Weapons Production"}
     assert "authors" not in found["account"] and found["account"]["title"]
+
+
+@pytest.mark.parametrize("head, title, site", [
+    # the title is the page's heading and a short name: the name is the site's
+    ("<title>Shipping insurers balk | The Maritime Ledger</title>", "Shipping insurers balk", "The Maritime Ledger"),
+    # the page names its site: only that name comes off
+    ('<title>Pipelines | Gazprom | The Ledger</title><meta property="og:site_name" content="The Ledger">',
+     "Pipelines | Gazprom", "The Ledger"),
+    # a separator inside a title that is not the heading: the title stays whole
+    ("<title>Russia - China: a partnership</title>", "Russia - China: a partnership", None),
+])
+def test_a_web_pages_title_loses_the_sites_name_which_becomes_its_publisher(head, title, site):
+    from corpus_search.extractors.html import read_html
+    from corpus_search.models import Record
+    from corpus_search.records import with_found
+
+    _, found = read_html(f"<html><head>{head}</head><body><h1>Shipping insurers balk</h1><p>Text.</p></body></html>")
+    assert (found["title"], found.get("publisher")) == (title, site)
+    record = with_found(Record(doc_id="page", title="page", guessed=True), found)
+    assert (record.title, record.publisher) == (title, site)

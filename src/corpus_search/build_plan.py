@@ -32,7 +32,8 @@ from corpus_search.store import Store
 # so unchanged files are processed again.
 # 16: an e-mail's quoted lines lose their ">" marks (a paragraph of their own), so quotations of them are found;
 #     a Word file's author is read from its properties (not an account name); a note number glued to a
-#     number that ends a sentence ("as of April 1.38 A prolonged") is lifted;
+#     number that ends a sentence ("as of April 1.38 A prolonged") is lifted; a web page's title loses its
+#     site's name ("... | The Maritime Ledger"), which becomes its publisher;
 # 15: the model reads the abbreviations the entities read: a glossary table's rows ("DOD | Department of
 #     Defense") and mixed-case ones ("biological opinion (BiOp)") are spelled out for it too;
 # 14: a table of figures has a sentence vector per row, read after the table's title and header rows;

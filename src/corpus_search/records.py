@@ -152,7 +152,7 @@ def with_found(record: Record, found: dict) -> Record:
         names = tuple(plain(str(n)) for n in found.get(key) or () if plain(str(n)))
         if names and not getattr(record, key):
             changes[key] = names
-    for key in ("date", "url"):
+    for key in ("date", "url", "publisher"):
         value = plain(str(found.get(key) or ""))
         if value and getattr(record, key) is None:
             changes[key] = value

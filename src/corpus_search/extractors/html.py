@@ -128,8 +128,11 @@ def _found(reader: _Reader) -> dict[str, Any]:
     found: dict[str, Any] = {}
     title = next((meta[k][0] for k in _TITLE_META if k in meta), None) or " ".join("".join(reader.title).split()) \
         or reader.h1
+    title, site = _site_off(title or "", next((meta[k][0] for k in _SITE_META if k in meta), ""), reader.h1)
     if title:
         found["title"] = title
+    if site:
+        found["publisher"] = site
     for key in _AUTHOR_META:
         names = [n for n in meta.get(key, []) if n.strip() and not n.lower().startswith(("http:", "https:"))]
         if names:
@@ -142,6 +145,27 @@ def _found(reader: _Reader) -> dict[str, Any]:
         found["url"] = reader.canonical
     found["type"] = "webpage"
     return found
+
+
+_SITE_META = ("og:site_name", "application-name", "citation_publisher", "dc.publisher")
+_SITE_SEPARATOR = re.compile(r"\s+[|\u2013\u2014\u00b7-]\s+")
+
+
+def _site_off(title: str, site: str, h1: str | None) -> tuple[str, str]:
+    """(the page's title, the site's name): a <title> often ends in the site's name ("Shipping insurers
+    balk | The Maritime Ledger"), which is no part of the article's title. Taken off where the page names
+    its site (og:site_name) or where the title is the page's heading followed by a short name."""
+    title, site = " ".join(title.split()), " ".join(site.split())
+    last = None
+    for last in _SITE_SEPARATOR.finditer(title):
+        pass
+    if last is not None:
+        head, tail = title[: last.start()], title[last.end():]
+        if site and tail.casefold() == site.casefold():
+            return head, site
+        if h1 and " ".join(h1.split()).casefold() == head.casefold() and len(tail.split()) <= 6:
+            return head, site or tail
+    return title, site
 
 
 def normalise_date(value: str) -> str:
