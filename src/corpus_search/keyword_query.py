@@ -64,22 +64,44 @@ def _spelled(glob: str) -> list[str]:
     return words
 
 
-def _stem_globs(text: str) -> list[tuple[re.Pattern, str]]:
-    """(pattern, letters it leaves off) for a glob and for the glob without its last letters, one or more (those
-    after its last wildcard; a stemmer takes them off): "p*l?ne" -> p.*l.ne, p.*l.n + "e", p.*l. + "ne"."""
+def _stem_globs(text: str) -> list[tuple[str, str]]:
+    """(glob, letters it leaves off) for a glob and for the glob without its last letters, one or more (those
+    after its last wildcard; a stemmer takes them off): "p*l?ne" -> p*l?ne, p*l?n + "e", p*l? + "ne"."""
+    text = re.sub(r"\*+", "*", text)  # "a**b" is "a*b"
     last = max(text.rfind("?"), text.rfind("*"))
-    head = "".join({"?": ".", "*": ".*"}.get(ch, re.escape(ch)) for ch in text[: last + 1])
-    tail = text[last + 1 :]
-    return [(re.compile(head + re.escape(tail[: len(tail) - cut]), re.S), tail[len(tail) - cut :])
-            for cut in range(len(tail) + 1)]
+    head, tail = text[: last + 1], text[last + 1 :]
+    return [(head + tail[: len(tail) - cut], tail[len(tail) - cut :]) for cut in range(len(tail) + 1)]
+
+
+def glob_match(glob: str, word: str) -> bool:
+    """Whether `word` matches `glob` ("?" one character, "*" any run): the greedy match that goes back only to
+    the last "*", so at most len(glob) x len(word) steps. A regular expression built from the glob backtracked
+    exponentially: "*e*e*e*e*e*e*e*e*e*e?q" against a run of 60 "e"s ran for minutes."""
+    g = w = 0
+    star, mark = -1, 0
+    while w < len(word):
+        if g < len(glob) and (glob[g] == "?" or glob[g] == word[w]):
+            g += 1
+            w += 1
+        elif g < len(glob) and glob[g] == "*":
+            star, mark = g, w
+            g += 1
+        elif star >= 0:
+            g, mark = star + 1, mark + 1
+            w = mark
+        else:
+            return False
+    while g < len(glob) and glob[g] == "*":
+        g += 1
+    return g == len(glob)
 
 
 def stem_glob_matches(text: str, term: str, globs=None) -> bool:
     """Whether an indexed term (a stem) stands for a word the glob matches: it matches the glob, or the glob less
     its last letters, and those letters put back make a word whose stem it is ("pipelin" for "pipel?ne", as
     "pipeline" stems to "pipelin"; not "held" for "hel?um", as "heldum" is no word stemmed to "held")."""
-    for pattern, left_off in globs or _stem_globs(text):
-        if pattern.fullmatch(term) and (not left_off or term_of(term + left_off) == term):
+    for glob, left_off in globs or _stem_globs(text):
+        if glob_match(glob, term) and (not left_off or term_of(term + left_off) == term):
             return True
     return False
 
