@@ -202,3 +202,29 @@ def test_the_same_file_twice_is_indexed_once_and_the_copy_is_named(tmp_path):
         assert corpus_.record("contract").title == "The contract"
     finally:
         corpus_.close()
+
+
+def test_a_record_that_is_a_fifo_or_too_big_fails_only_its_source(tmp_path):
+    """A FIFO record hung the build for ever (an endless one used all memory); now that source fails, the rest builds."""
+    import threading
+
+    from corpus_search.records import MAX_RECORD_KIB
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    _write(corpus, "good", "Gazprom and CNPC signed a gas deal.", "good")
+    (corpus / "stuck.txt").write_text("Text of the stuck source.")
+    os.mkfifo(corpus / "stuck.toml")
+    (corpus / "big.txt").write_text("Text of the big record's source.")
+    (corpus / "big.toml").write_text('title = "Big"\n' + "# padding\n" * (MAX_RECORD_KIB * 110))
+    done = threading.Event()  # so that the old code, blocked reading the FIFO, ends (and this test fails)
+    threading.Thread(target=lambda: done.wait(60) or os.close(os.open(corpus / "stuck.toml", os.O_RDWR)),
+                     daemon=True).start()
+    try:
+        report = build(corpus, tmp_path / "i")
+    finally:
+        done.set()
+    by_path = {s.path: s for s in report.sources}
+    assert by_path["good.txt"].status == "ok"
+    assert by_path["stuck.txt"].status == "failed" and "stuck.toml is not a regular file" in by_path["stuck.txt"].message
+    assert by_path["big.txt"].status == "failed" and f"over {MAX_RECORD_KIB} KiB" in by_path["big.txt"].message
+    assert "\n" not in by_path["stuck.txt"].line()

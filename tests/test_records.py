@@ -41,3 +41,47 @@ def test_a_title_guessed_from_a_hostile_file_name_is_printable(tmp_path):
 def test_the_bundled_records_read_as_before():
     titles = {load_record(p, ROOT / "corpus").title for p in (ROOT / "corpus").glob("*.txt")}
     assert "China and Russia: an Eastern partnership in the making?" in titles
+
+
+def _unblock_fifo_later(fifo, seconds: float):
+    """Opens `fifo` for writing after `seconds` (then closes it): code that blocks reading it ends, and its test fails."""
+    import os
+    import threading
+
+    def later():
+        if not done.wait(seconds):
+            fd = os.open(fifo, os.O_RDWR)  # never blocks, even with no reader
+            os.close(fd)
+    done = threading.Event()
+    threading.Thread(target=later, daemon=True).start()
+    return done
+
+
+def test_a_record_that_is_a_fifo_fails_at_once_instead_of_hanging(tmp_path):
+    import os
+    import time
+
+    from corpus_search.errors import SourceError
+    (tmp_path / "stuck.txt").write_text("Text of the stuck source.\n", encoding="utf-8")
+    os.mkfifo(tmp_path / "stuck.toml")
+    done = _unblock_fifo_later(tmp_path / "stuck.toml", 5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(SourceError, match=r"its record stuck\.toml is not a regular file"):
+            load_record(tmp_path / "stuck.txt", tmp_path)
+    finally:
+        done.set()
+    assert time.monotonic() - started < 4
+
+
+def test_a_record_linked_to_a_device_or_too_big_fails_with_one_line(tmp_path):
+    from corpus_search.errors import SourceError
+    from corpus_search.records import MAX_RECORD_KIB
+    (tmp_path / "z.txt").write_text("Some text.\n", encoding="utf-8")
+    (tmp_path / "z.toml").symlink_to("/dev/null")  # a device (as /dev/zero, which would fill the memory)
+    with pytest.raises(SourceError, match=r"its record z\.toml is not a regular file"):
+        load_record(tmp_path / "z.txt", tmp_path)
+    (tmp_path / "big.txt").write_text("Some text.\n", encoding="utf-8")
+    (tmp_path / "big.toml").write_text('title = "Big"\n' + "# padding\n" * (MAX_RECORD_KIB * 110), encoding="utf-8")
+    with pytest.raises(SourceError, match=rf"its record big\.toml is over {MAX_RECORD_KIB} KiB"):
+        load_record(tmp_path / "big.txt", tmp_path)

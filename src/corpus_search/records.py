@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +20,7 @@ _ID_OK = re.compile(r"[^A-Za-z0-9_.-]+")
 # Control characters (C0, DEL, C1) and bidi embeddings/overrides/isolates: in a title or a name they
 # could rewrite a terminal (ESC, OSC) or reorder what a reader sees; a field is one line of text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
+MAX_RECORD_KIB = 256  # a record is a few lines; a bigger one is a mistake (or /dev/zero behind a link)
 
 
 def plain(value: str) -> str:
@@ -37,14 +40,30 @@ def default_doc_id(path: Path, corpus: Path) -> str:
 def load_record(path: Path, corpus: Path) -> Record:
     """The record beside `path`, or one guessed from the file name (marked `guessed`)."""
     toml_path = sidecar(path)
-    if not toml_path.exists():
+    if not os.path.lexists(toml_path):
         title = plain(path.stem.replace("_", " ").replace("-", " ")) or plain(path.name) or "untitled"
         return Record(doc_id=default_doc_id(path, corpus), title=title, type="document", guessed=True)
     try:
-        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_record_text(toml_path))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise SourceError(f"{toml_path.name}: record is not valid TOML ({exc}); fix or delete it") from None
     return record_from_dict(data, default_doc_id(path, corpus))
+
+
+def read_record_text(toml_path: Path) -> str:
+    """A record file's text; a FIFO, a device or an endless file fails at once instead of hanging the build."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer would otherwise wait for ever; checked by fstat before reading.
+        fd = os.open(toml_path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise SourceError(f"its record {toml_path.name} cannot be read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SourceError(f"its record {toml_path.name} is not a regular file; replace it with a .toml file")
+        data = f.read(MAX_RECORD_KIB * 1024 + 1)
+    if len(data) > MAX_RECORD_KIB * 1024:
+        raise SourceError(f"its record {toml_path.name} is over {MAX_RECORD_KIB} KiB; a record is a few lines of TOML")
+    return data.decode("utf-8")
 
 
 def record_from_dict(data: dict, fallback_id: str) -> Record:

@@ -19,7 +19,7 @@ import tomli_w
 from corpus_search import config
 from corpus_search.errors import UsageError
 from corpus_search.ingest import sha256_file
-from corpus_search.records import SOURCE_SUFFIXES, default_doc_id, find_sources, load_record, sidecar
+from corpus_search.records import SOURCE_SUFFIXES, default_doc_id, find_sources, load_record, read_record_text, sidecar
 from corpus_search.trash import remove
 
 UPLOAD_DIR = "uploads"
@@ -153,7 +153,7 @@ def set_password(corpus: Path, rel_path: str, password: str) -> Path:
         raise UsageError(f"no source {rel_path!r} in the corpus folder")
     record = sidecar(source)
     line = tomli_w.dumps({"password": password})  # quoted and escaped as TOML wants
-    text = record.read_text(encoding="utf-8") if record.exists() else ""
+    text = read_record_text(record) if os.path.lexists(record) else ""
     lines = text.splitlines(keepends=True)
     kept = [x for x in lines if not re.match(r"\s*password\s*=", x)]
     # A top-level key goes before the first [table] header.
