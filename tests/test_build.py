@@ -228,3 +228,22 @@ def test_a_record_that_is_a_fifo_or_too_big_fails_only_its_source(tmp_path):
     assert by_path["stuck.txt"].status == "failed" and "stuck.toml is not a regular file" in by_path["stuck.txt"].message
     assert by_path["big.txt"].status == "failed" and f"over {MAX_RECORD_KIB} KiB" in by_path["big.txt"].message
     assert "\n" not in by_path["stuck.txt"].line()
+
+
+def test_a_wrongly_typed_record_fails_only_its_source(tmp_path):
+    """year = "20x8" was an internal error that stopped the whole build: nothing was indexed."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    _write(corpus, "good", "Good text about gas in Siberia.", "good")
+    (corpus / "other.txt").write_text("Other text.")
+    (corpus / "other.toml").write_text('year = "20x8"\n')
+    (corpus / "third.txt").write_text("Third text.")
+    (corpus / "third.toml").write_text("authors = 5\n")
+    report = build(corpus, tmp_path / "i")
+    by_path = {s.path: s for s in report.sources}
+    assert by_path["good.txt"].status == "ok"
+    assert by_path["other.txt"].status == "failed" and 'year "20x8" is not a whole number' in by_path["other.txt"].message
+    assert by_path["third.txt"].status == "failed" and "authors 5 is not a name" in by_path["third.txt"].message
+    c = Corpus.open(tmp_path / "i")
+    assert c.search("Siberia", mode="keyword").hits
+    c.close()

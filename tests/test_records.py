@@ -85,3 +85,34 @@ def test_a_record_linked_to_a_device_or_too_big_fails_with_one_line(tmp_path):
     (tmp_path / "big.toml").write_text('title = "Big"\n' + "# padding\n" * (MAX_RECORD_KIB * 110), encoding="utf-8")
     with pytest.raises(SourceError, match=rf"its record big\.toml is over {MAX_RECORD_KIB} KiB"):
         load_record(tmp_path / "big.txt", tmp_path)
+
+
+@pytest.mark.parametrize("line, reason", [
+    ('year = "20x8"', 'year "20x8" is not a whole number'),
+    ("year = inf", "year inf is not a whole number"),
+    ("year = [1, 2]", "year [1, 2] is not a whole number"),
+    ("year = true", "year True is not a whole number"),
+    ("authors = 5", "authors 5 is not a name or a list of names"),
+    ("authors = [{ name = 'x' }]", "authors [{'name': 'x'}] is not a name or a list of names"),
+    ('numbered_paragraphs = "no"', 'numbered_paragraphs "no" is not true or false'),
+    ("numbered_paragraphs = 1", "numbered_paragraphs 1 is not true or false"),
+])
+def test_a_wrongly_typed_record_field_fails_with_a_reason_naming_it(tmp_path, line, reason):
+    from corpus_search.errors import SourceError
+    (tmp_path / "a.txt").write_text("Some text.\n", encoding="utf-8")
+    (tmp_path / "a.toml").write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(SourceError) as caught:
+        load_record(tmp_path / "a.txt", tmp_path)
+    assert str(caught.value).startswith(reason) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("line, field, value", [
+    ('year = "2016"', "year", 2016), ("year = 2016.0", "year", 2016),
+    ("numbered_paragraphs = true", "numbered_paragraphs", True),
+    ('numbered_paragraphs = "false"', "numbered_paragraphs", False),
+    ('authors = "Ann Author; Bo Li"', "authors", ("Ann Author", "Bo Li")),
+])
+def test_record_fields_in_a_usual_form_are_read(tmp_path, line, field, value):
+    (tmp_path / "a.txt").write_text("Some text.\n", encoding="utf-8")
+    (tmp_path / "a.toml").write_text(line + "\n", encoding="utf-8")
+    assert getattr(load_record(tmp_path / "a.txt", tmp_path), field) == value

@@ -79,9 +79,12 @@ def record_from_dict(data: dict, fallback_id: str) -> Record:
         value = data.get(key) or ()
         if isinstance(value, str):
             value = value.split(";")
-        return tuple(plain(str(v)) for v in value if plain(str(v)))
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise SourceError(f"{key} {_shown(data.get(key))} is not a name or a list of names "
+                              '(authors = ["Ann Author", "Bo Li"])')
+        return tuple(plain(v) for v in value if plain(v))
 
-    year = data.get("year")
+    year = _year(data.get("year"))
     if year is None and data.get("date"):
         match = re.match(r"(\d{4})", str(data["date"]))
         year = int(match.group(1)) if match else None
@@ -91,7 +94,7 @@ def record_from_dict(data: dict, fallback_id: str) -> Record:
         authors=names("authors"),
         contributors=names("contributors"),
         type=str(data.get("type") or "report"),
-        year=int(year) if year is not None else None,
+        year=year,
         date=text("date"),
         publisher=text("publisher"),
         place=text("place"),
@@ -106,12 +109,41 @@ def record_from_dict(data: dict, fallback_id: str) -> Record:
         doi=text("doi"),
         page_starts=text("page_starts"),
         page_offset=_page_offset(data.get("page_offset")),
-        numbered_paragraphs=bool(data.get("numbered_paragraphs", False)),
+        numbered_paragraphs=_flag(data, "numbered_paragraphs"),
         cite_by=str(data.get("cite_by") or "page"),
         password=None if data.get("password") is None else str(data["password"]),  # exactly as typed
         recipients=names("recipients"),
         title_guessed=data.get("title_guessed") is True,
     )
+
+
+def _shown(value: object) -> str:
+    """A value as the record holds it, on one short line, for an error message."""
+    text = plain(value if isinstance(value, str) else repr(value))
+    return '"' + (text if len(text) <= 40 else text[:37] + "...") + '"' if isinstance(value, str) else text[:40]
+
+
+def _year(value: object) -> int | None:
+    """A record's year: a whole number (2016, "2016", 2016.0), or None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SourceError(f"year {_shown(value)} is not a whole number (year = 2016)")
+    return value
+
+
+def _flag(data: dict, key: str) -> bool:
+    """A yes-or-no field: true or false (or the strings "true" and "false"); "no" is not read as yes."""
+    value = data.get(key, False)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise SourceError(f"{key} {_shown(value)} is not true or false ({key} = true)")
+    return value
 
 
 def _page_offset(value: object) -> int | None:
