@@ -247,3 +247,20 @@ def test_a_wrongly_typed_record_fails_only_its_source(tmp_path):
     c = Corpus.open(tmp_path / "i")
     assert c.search("Siberia", mode="keyword").hits
     c.close()
+
+
+def test_a_link_to_a_file_outside_the_corpus_is_not_indexed(tmp_path):
+    """passwd.txt -> a file outside the corpus was built as ok and its words were searchable."""
+    corpus, elsewhere = tmp_path / "c", tmp_path / "elsewhere"
+    corpus.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "secret.txt").write_text("root:x:0:0:root:/root:/bin/bash zanzibarite\n")
+    _write(corpus, "good", "Gazprom and CNPC signed a gas deal.", "good")
+    (corpus / "passwd.txt").symlink_to(elsewhere / "secret.txt")
+    report = build(corpus, tmp_path / "i")
+    by_path = {s.path: s for s in report.sources}
+    assert by_path["good.txt"].status == "ok"
+    assert by_path["passwd.txt"].status == "skipped" and "outside the corpus folder" in by_path["passwd.txt"].message
+    c = Corpus.open(tmp_path / "i")
+    assert not c.search("zanzibarite", mode="keyword").hits and c.search("Gazprom", mode="keyword").hits
+    c.close()

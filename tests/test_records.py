@@ -76,11 +76,13 @@ def test_a_record_that_is_a_fifo_fails_at_once_instead_of_hanging(tmp_path):
 
 def test_a_record_linked_to_a_device_or_too_big_fails_with_one_line(tmp_path):
     from corpus_search.errors import SourceError
-    from corpus_search.records import MAX_RECORD_KIB
+    from corpus_search.records import MAX_RECORD_KIB, read_record_text
     (tmp_path / "z.txt").write_text("Some text.\n", encoding="utf-8")
     (tmp_path / "z.toml").symlink_to("/dev/null")  # a device (as /dev/zero, which would fill the memory)
-    with pytest.raises(SourceError, match=r"its record z\.toml is not a regular file"):
+    with pytest.raises(SourceError, match=r"its record z\.toml is (not a regular file|a link to a file outside)"):
         load_record(tmp_path / "z.txt", tmp_path)
+    with pytest.raises(SourceError, match=r"its record z\.toml is not a regular file"):
+        read_record_text(tmp_path / "z.toml")  # as the app's set_password reads it
     (tmp_path / "big.txt").write_text("Some text.\n", encoding="utf-8")
     (tmp_path / "big.toml").write_text('title = "Big"\n' + "# padding\n" * (MAX_RECORD_KIB * 110), encoding="utf-8")
     with pytest.raises(SourceError, match=rf"its record big\.toml is over {MAX_RECORD_KIB} KiB"):
@@ -116,3 +118,23 @@ def test_record_fields_in_a_usual_form_are_read(tmp_path, line, field, value):
     (tmp_path / "a.txt").write_text("Some text.\n", encoding="utf-8")
     (tmp_path / "a.toml").write_text(line + "\n", encoding="utf-8")
     assert getattr(load_record(tmp_path / "a.txt", tmp_path), field) == value
+
+
+def test_a_link_to_a_file_outside_the_corpus_is_no_source(tmp_path):
+    from corpus_search.errors import SourceError
+    from corpus_search.records import find_sources, find_unsupported
+    corpus, elsewhere = tmp_path / "corpus", tmp_path / "elsewhere"
+    (corpus / "sub").mkdir(parents=True)
+    elsewhere.mkdir()
+    (elsewhere / "secret.txt").write_text("root:x:0:0\n", encoding="utf-8")
+    (corpus / "real.txt").write_text("Some text.\n", encoding="utf-8")
+    (corpus / "passwd.txt").symlink_to(elsewhere / "secret.txt")
+    (corpus / "sub" / "alias.txt").symlink_to("../real.txt")  # a link inside the corpus may stay
+    found = [p.relative_to(corpus).as_posix() for p in find_sources(corpus)]
+    assert found == ["real.txt", "sub/alias.txt"]
+    skipped = {p.name: why for p, why in find_unsupported(corpus)}
+    assert "outside the corpus folder" in skipped["passwd.txt"]
+    (elsewhere / "secret.toml").write_text('title = "Secret"\n', encoding="utf-8")
+    (corpus / "real.toml").symlink_to(elsewhere / "secret.toml")
+    with pytest.raises(SourceError, match=r"its record real\.toml is a link to a file outside the corpus folder"):
+        load_record(corpus / "real.txt", corpus)

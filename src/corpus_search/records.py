@@ -43,6 +43,8 @@ def load_record(path: Path, corpus: Path) -> Record:
     if not os.path.lexists(toml_path):
         title = plain(path.stem.replace("_", " ").replace("-", " ")) or plain(path.name) or "untitled"
         return Record(doc_id=default_doc_id(path, corpus), title=title, type="document", guessed=True)
+    if not inside(toml_path, corpus.resolve()):
+        raise SourceError(f"its record {toml_path.name} is a link to a file outside the corpus folder; copy it in instead")
     try:
         data = tomllib.loads(read_record_text(toml_path))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -162,22 +164,38 @@ def find_sources(corpus: Path) -> list[Path]:
     return [p for p in _walk(corpus) if p.suffix.lower() in SOURCE_SUFFIXES]
 
 
-def _walk(corpus: Path):
-    """Every file under the corpus folder that could be a source, in a stable order (hidden and _ folders skipped)."""
+def _walk(corpus: Path, outside: bool = False):
+    """Every file under the corpus folder that could be a source, in a stable order (hidden and _ folders skipped).
+
+    A symbolic link to a file outside the corpus folder is no source (it would index /etc/passwd, say):
+    with `outside`, only those links are listed.
+    """
     if not corpus.is_dir():
         raise UsageError(f"corpus folder {corpus} does not exist; pass --corpus DIR")
+    root = corpus.resolve()
     for path in sorted(corpus.rglob("*")):
         rel = path.relative_to(corpus)
         if any(part.startswith((".", "_")) for part in rel.parts) or not path.is_file():
             continue
         if path.name.lower() == "readme.md":
             continue
-        yield path
+        if inside(path, root) != outside:
+            yield path
+
+
+def inside(path: Path, root: Path) -> bool:
+    """Whether `path`, its links followed, is a file inside the (resolved) folder `root`."""
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop
+        return False
 
 
 def find_unsupported(corpus: Path) -> list[tuple[Path, str]]:
     """Files under the corpus folder the build does not read, each with the reason (shown as status "skipped")."""
-    found: list[tuple[Path, str]] = []
+    found: list[tuple[Path, str]] = [
+        (path, "a link to a file outside the corpus folder, which is not read; copy the file in instead")
+        for path in _walk(corpus, outside=True)]
     files = list(_walk(corpus))
     stems = {p.with_suffix("") for p in files if p.suffix.lower() != ".toml"}
     for path in files:

@@ -19,7 +19,8 @@ import tomli_w
 from corpus_search import config
 from corpus_search.errors import UsageError
 from corpus_search.ingest import sha256_file
-from corpus_search.records import SOURCE_SUFFIXES, default_doc_id, find_sources, load_record, read_record_text, sidecar
+from corpus_search.records import (SOURCE_SUFFIXES, default_doc_id, find_sources, inside, load_record, read_record_text,
+                                   sidecar)
 from corpus_search.trash import remove
 
 UPLOAD_DIR = "uploads"
@@ -168,7 +169,8 @@ def set_password(corpus: Path, rel_path: str, password: str) -> Path:
 def find_duplicate(corpus: Path, digest: str, size: int) -> Path | None:
     """A source already in the corpus with these exact bytes, if any."""
     guess = list((corpus / UPLOAD_DIR).glob(f"{digest[:16]}.*")) if (corpus / UPLOAD_DIR).is_dir() else []
-    candidates = [p for p in guess if p.suffix.lower() in SOURCE_SUFFIXES] + find_sources(corpus)
+    root = corpus.resolve()
+    candidates = [p for p in guess if p.suffix.lower() in SOURCE_SUFFIXES and inside(p, root)] + find_sources(corpus)
     for path in candidates:
         try:
             if path.stat().st_size == size and sha256_file(path) == digest:
