@@ -264,3 +264,22 @@ def test_a_link_to_a_file_outside_the_corpus_is_not_indexed(tmp_path):
     c = Corpus.open(tmp_path / "i")
     assert not c.search("zanzibarite", mode="keyword").hits and c.search("Gazprom", mode="keyword").hits
     c.close()
+
+
+def test_a_file_whose_name_is_not_utf8_is_skipped_and_the_build_goes_on(tmp_path):
+    """One such name stopped every build (UnicodeEncodeError keying it) and `documents`."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    _write(corpus, "good", "Gazprom and CNPC signed a gas deal.", "good")
+    build(corpus, tmp_path / "i")
+    (corpus / os.fsdecode(b"caf\xe9.txt")).write_text("Latin-1 name about Gazprom.")
+    report = build(corpus, tmp_path / "i")
+    by_path = {s.path: s for s in report.sources}
+    assert by_path["good.txt"].status == "ok"
+    assert by_path["caf\\xe9.txt"].status == "skipped"
+    assert by_path["caf\\xe9.txt"].line() == "caf\\xe9.txt: skipped: its name is not valid UTF-8; rename it"
+    c = Corpus.open(tmp_path / "i", corpus=corpus)
+    rows = {r["path"]: r for r in c.documents_json()}
+    assert set(rows) == {"good.txt", "caf\\xe9.txt"}  # once, as the build saw it, not again as "added"
+    json.dumps(rows, ensure_ascii=False).encode("utf-8")
+    c.close()

@@ -456,3 +456,16 @@ def test_hostile_json_in_the_trash_or_the_build_state_is_skipped(corpus, tmp_pat
                            "build_job; print(build_job.cancel(Path(sys.argv[1])))", str(tmp_path / "index")],
                           capture_output=True, text=True, timeout=60, start_new_session=True)
     assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr
+
+
+def test_removing_a_file_whose_name_is_not_utf8_is_one_line_and_leaves_no_debris(tmp_path):
+    """`remove caf\\xe9.txt` failed writing its entry and left _trash/<id>/.entry.json.tmp behind."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    name = os.fsdecode(b"caf\xe9.txt")
+    (corpus / name).write_text("Latin-1 name.\n", encoding="utf-8")
+    with pytest.raises(UsageError) as caught:
+        trash.remove(corpus, name)
+    assert str(caught.value) == "'caf\\xe9.txt': its name is not valid UTF-8; rename it (mv) and build again"
+    assert (corpus / name).is_file()
+    assert not (corpus / "_trash").exists() or not any((corpus / "_trash").rglob("*"))

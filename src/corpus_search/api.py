@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from corpus_search import backends, build as building, config, shapes
+from corpus_search import backends, build as building, config, shapes, shown
 from corpus_search.build import KEYWORD, STORE, BuildReport, Progress
 from corpus_search.check import check_draft
 from corpus_search.cite import cite
@@ -293,7 +293,8 @@ class Corpus:
         from corpus_search.records import find_sources, find_unsupported
 
         present = {p.relative_to(folder).as_posix() for p in find_sources(folder)}
-        unsupported = {p.relative_to(folder).as_posix(): why for p, why in find_unsupported(folder)}
+        # As the build reports them (build_plan.survey): a name that is not UTF-8 escaped, so it can be stored.
+        unsupported = {shown.path(p.relative_to(folder).as_posix()): why for p, why in find_unsupported(folder)}
         docs = {d.path for d in self.documents() if d.parent is None}
         known = docs | {u["path"] for u in self.unindexed()}
         added = [{"path": rel, "status": "skipped", "message": f"{unsupported[rel]} (added after the last build)"

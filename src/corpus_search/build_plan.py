@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from importlib import metadata
 from pathlib import Path
 
-from corpus_search import backends, config, entity_rules, extractors
+from corpus_search import backends, config, entity_rules, extractors, shown
 from corpus_search.backends import VectorBackend
 from corpus_search.build_report import BuildReport, SourceReport, in_order, report_of
 from corpus_search.entities import RawMention
@@ -108,7 +108,7 @@ class Survey:
 
 def survey(corpus: Path) -> Survey:
     """Every source under `corpus` with its record and key; nothing silent: every other file is reported too."""
-    skipped = [SourceReport(p.relative_to(corpus).as_posix(), "", STATUS_SKIPPED, why, 0, False)
+    skipped = [SourceReport(shown.path(p.relative_to(corpus).as_posix()), "", STATUS_SKIPPED, why, 0, False)
                for p, why in find_unsupported(corpus)]
     sources: list[Source] = []
     failed: list[SourceReport] = []

@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
+from corpus_search import shown
 from corpus_search.errors import SourceError, UsageError
 from corpus_search.extractors import SUFFIXES as SOURCE_SUFFIXES
 from corpus_search.extractors import unsupported_message
@@ -167,8 +168,8 @@ def find_sources(corpus: Path) -> list[Path]:
 def _walk(corpus: Path, outside: bool = False):
     """Every file under the corpus folder that could be a source, in a stable order (hidden and _ folders skipped).
 
-    A symbolic link to a file outside the corpus folder is no source (it would index /etc/passwd, say):
-    with `outside`, only those links are listed.
+    A symbolic link to a file outside the corpus folder is no source (it would index /etc/passwd, say), nor
+    a file whose name is not UTF-8 (it cannot be stored or printed): with `outside`, only those are listed.
     """
     if not corpus.is_dir():
         raise UsageError(f"corpus folder {corpus} does not exist; pass --corpus DIR")
@@ -179,7 +180,7 @@ def _walk(corpus: Path, outside: bool = False):
             continue
         if path.name.lower() == "readme.md":
             continue
-        if inside(path, root) != outside:
+        if (inside(path, root) and shown.utf8(str(rel))) != outside:
             yield path
 
 
@@ -194,7 +195,8 @@ def inside(path: Path, root: Path) -> bool:
 def find_unsupported(corpus: Path) -> list[tuple[Path, str]]:
     """Files under the corpus folder the build does not read, each with the reason (shown as status "skipped")."""
     found: list[tuple[Path, str]] = [
-        (path, "a link to a file outside the corpus folder, which is not read; copy the file in instead")
+        (path, "a link to a file outside the corpus folder, which is not read; copy the file in instead"
+         if shown.utf8(str(path.relative_to(corpus))) else "its name is not valid UTF-8; rename it")
         for path in _walk(corpus, outside=True)]
     files = list(_walk(corpus))
     stems = {p.with_suffix("") for p in files if p.suffix.lower() != ".toml"}

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus_search import ocr
+from corpus_search import ocr, shown
 from corpus_search.errors import CorpusSearchError, NotFoundError, UsageError
 from corpus_search.generations import STORE, Generations
 from corpus_search.ingest import sha256_file
@@ -99,7 +99,11 @@ def remove(corpus: Path, rel_path: str) -> TrashItem:
     item = TrashItem(_new_id(), rel, now, tuple(files))
     entry = _trash_root(root, create=True) / item.id
     entry.mkdir()
-    _write_json(entry / ENTRY, item.to_json())
+    try:
+        _write_json(entry / ENTRY, item.to_json())
+    except (OSError, ValueError) as exc:  # a removal leaves a whole entry or none, never a half-written one
+        shutil.rmtree(entry, ignore_errors=True)
+        raise CorpusSearchError(f"cannot move {_shown(rel)} to the trash: {getattr(exc, 'strerror', None) or exc}") from None
     # Source first: a build running meanwhile sees a record without its source (ignored),
     # never a source without its record.
     done = []
@@ -272,6 +276,8 @@ def source_path(corpus: Path, rel_path: str) -> tuple[Path, Path, str]:
     """(corpus, source path, relative path) of an existing source, its parents checked to be real folders."""
     root = Path(corpus).resolve()
     rel = check_rel(Path(corpus), rel_path)
+    if not shown.utf8(rel):
+        raise UsageError(f"{_shown(rel)}: its name is not valid UTF-8; rename it (mv) and build again")
     _check_parents(root, rel)
     path = root / rel
     if path.suffix.lower() not in SOURCE_SUFFIXES or path.name.lower() == "readme.md":
@@ -380,6 +386,6 @@ def _write_json(path: Path, data: dict) -> None:
 
 
 def _shown(name: object) -> str:
-    text = " ".join("".join(ch if ch.isprintable() else " " for ch in str(name)).split())
-    return repr(text if len(text) <= 60 else text[:57] + "...")
+    text = shown.path(str(name))
+    return "'" + (text if len(text) <= 60 else text[:57] + "...") + "'"
 
