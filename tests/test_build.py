@@ -283,3 +283,34 @@ def test_a_file_whose_name_is_not_utf8_is_skipped_and_the_build_goes_on(tmp_path
     assert set(rows) == {"good.txt", "caf\\xe9.txt"}  # once, as the build saw it, not again as "added"
     json.dumps(rows, ensure_ascii=False).encode("utf-8")
     c.close()
+
+
+def test_a_pdfs_password_opens_it_but_is_never_kept_in_the_index_or_shown(tmp_path):
+    """The password in a record was copied in clear into store.sqlite and printed by `documents --json`."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import TESTDATA_PDF
+    from corpus_search import page_image
+    corpus, index = tmp_path / "c", tmp_path / "i"
+    corpus.mkdir()
+    shutil.copy(TESTDATA_PDF / "sample-files/005-libreoffice-writer-password/libreoffice-writer-password.pdf",
+                corpus / "lo.pdf")
+    (corpus / "lo.toml").write_text('title = "LO"\npassword = "openpassword"\n')
+    report = build(corpus, index)
+    assert {s.path: s.status for s in report.sources}["lo.pdf"] == "ok"  # the password was used
+    for path in index.rglob("*"):
+        assert not path.is_file() or b"openpassword" not in path.read_bytes(), path
+    shown = subprocess.run([sys.executable, "-m", "corpus_search", "--corpus", str(corpus), "--index", str(index),
+                            "documents", "--json"], capture_output=True, text=True, check=True).stdout
+    assert "openpassword" not in shown and json.loads(shown)[0]["record"]["password"] is None
+    c = Corpus.open(index, corpus=corpus)
+    doc = c.document(c.documents()[0].doc_id)
+    assert doc.record.password is None
+    assert page_image.page_image(index, corpus, doc, 1).width > 0  # the page renderer reads it from the record
+    c.close()
+    # A changed password still reads the file again (the source key covers it).
+    (corpus / "lo.toml").write_text('title = "LO"\npassword = "wrong"\n')
+    again = build(corpus, index)
+    assert again.changed and {s.path: s.status for s in again.sources}["lo.pdf"] == "needs a password"

@@ -240,8 +240,10 @@ class Document:
     attachment: str | None = None  # its name inside the parent ("report.pdf", "message 3")
 
     def to_json(self) -> dict[str, Any]:
+        """The storage and output form: the record without its password, which only opens the file
+        (read again from the .toml record when needed, never kept in the index or shown)."""
         data = fields_json(self)
-        data["record"] = self.record.to_json()
+        data["record"] = {**self.record.to_json(), "password": None}
         return data
 
     @classmethod

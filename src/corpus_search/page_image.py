@@ -66,6 +66,8 @@ def page_image(index_root: Path, corpus_root: Path, doc: Document, pdf_page: int
         except (ValueError, KeyError, TypeError):
             pass  # a damaged cache entry is rendered again
     source = _source_path(corpus_root, doc)
+    if password is None:  # the index never holds a password: it is read from the source's .toml record
+        password = _password_of(source, Path(corpus_root).resolve())
     folder.mkdir(parents=True, exist_ok=True)
     # The worker writes a private file, moved into the cache only once the whole render succeeded: a
     # worker stopped at the time cap after saving the image (while reading the text boxes) leaves nothing.
@@ -106,6 +108,14 @@ def _source_path(corpus_root: Path, doc: Document) -> Path:
     if sha256_file(path) != doc.sha256:
         raise SourceError(f"{doc.path} changed since the index was built; rebuild it to see its pages")
     return path
+
+
+def _password_of(source: Path, corpus_root: Path) -> str | None:
+    from corpus_search.records import load_record
+    try:
+        return load_record(source, corpus_root).password
+    except SourceError:
+        return None  # the page renderer then says the PDF needs a password
 
 
 def _render(path: Path, index: int, width: int, out: str, password: str | None) -> dict:

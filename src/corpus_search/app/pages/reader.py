@@ -111,7 +111,7 @@ def _original_page(view, pdf_pages: list[int]) -> None:
     number = st.selectbox("PDF page", pdf_pages, index=pdf_pages.index(default), key=f"pdfpage-{doc_id}-{view.label}",
                           format_func=lambda n: f"PDF page {n} of {document.pages}") if len(pdf_pages) > 1 else default
     try:
-        image = page_image.page_image(corpus.root, common.corpus_dir(), document, int(number), record.password)
+        image = page_image.page_image(corpus.root, common.corpus_dir(), document, int(number))
     except CorpusSearchError as exc:
         st.warning(escape(f"The original page cannot be shown: {exc}"))
         return
