@@ -314,3 +314,26 @@ def test_a_pdfs_password_opens_it_but_is_never_kept_in_the_index_or_shown(tmp_pa
     (corpus / "lo.toml").write_text('title = "LO"\npassword = "wrong"\n')
     again = build(corpus, index)
     assert again.changed and {s.path: s.status for s in again.sources}["lo.pdf"] == "needs a password"
+
+
+def test_control_characters_in_file_names_are_shown_escaped_by_the_cli(tmp_path):
+    """A name holding ESC sequences cleared the screen and set the window title; one holding a newline split its line."""
+    import subprocess
+    import sys
+    corpus, index = tmp_path / "c", tmp_path / "i"
+    corpus.mkdir()
+    (corpus / "x\x1b[2J\x1b]0;owned\x07.txt").write_text("Text about Gazprom.")
+    (corpus / "two\nlines.txt").write_text("Other text about CNPC.")
+
+    def run(*args):
+        done = subprocess.run([sys.executable, "-m", "corpus_search", "--corpus", str(corpus), "--index", str(index),
+                               *args], capture_output=True, text=True)
+        return done.stdout + done.stderr
+
+    for out in (run("build"), run("documents"), run("remove", "two\nlines.txt"), run("restore", "two\nlines.txt"),
+                run("remove", "x\x1b[2J.txt")):
+        assert "\x1b" not in out and "\x07" not in out, out
+    built = run("build", "--force")
+    assert "x\\x1b[2J\\x1b]0;owned\\x07.txt: ok" in built and "two\\x0alines.txt: ok" in built
+    assert [line for line in built.splitlines() if line.startswith("two")] == [
+        line for line in built.splitlines() if "lines.txt" in line]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from corpus_search import shown
 from corpus_search.models import STATUS_FAILED, STATUS_SKIPPED, Document
 
 
@@ -29,6 +30,10 @@ class SourceReport:
     attachment: str | None = None  # its name inside the parent file
 
     def line(self) -> str:
+        """One line for a terminal: a file name's control characters (ESC, a newline) are shown escaped."""
+        return shown.path(self._line())
+
+    def _line(self) -> str:
         state = self.status + (f": {self.message}" if self.message else "")
         if self.status == STATUS_SKIPPED and not self.doc_id:
             return f"{self.path}: {state}"

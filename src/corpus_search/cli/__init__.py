@@ -15,6 +15,7 @@ import click
 from corpus_search.cli import (annotation_commands, app_commands, entity_commands, index_commands, quote_commands,
                                search_commands, source_commands)
 from corpus_search.cli.group import cli
+from corpus_search import shown
 from corpus_search.errors import CorpusSearchError
 
 __all__ = ["cli", "main"]
@@ -26,7 +27,7 @@ COMMAND_MODULES = (search_commands, quote_commands, entity_commands, annotation_
 
 def _error_line(message: str, most: int = 600) -> str:
     """One short line: an error that quotes its input (a 100 KB passage id, say) shows its ends, not all of it."""
-    line = " ".join(str(message).split())
+    line = shown.path(" ".join(str(message).split()))  # a file name's escapes never reach the terminal
     return line if len(line) <= most else f"{line[:most // 2]} … {line[-most // 2:]}"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from corpus_search import config
+from corpus_search import config, shown
 
 
 class CliProgress:
@@ -44,7 +44,7 @@ class CliProgress:
 
     def log(self, message: str) -> None:
         self._end_line()
-        click.echo(message, err=True)
+        click.echo(shown.path(message), err=True)
 
     def _end_line(self) -> None:
         if self.tty and self.name:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from corpus_search import shapes
+from corpus_search import shapes, shown
 from corpus_search.cli.group import CliProgress, cli, dump, open_corpus
 from corpus_search.errors import UsageError
 from corpus_search.trash import list_trash, plan_purge, purge, remove, restore
@@ -24,10 +24,10 @@ def documents(ctx, as_json) -> None:
     for d in docs:
         message = "; ".join(filter(None, (d.message, shapes.GONE if d.parent is None and d.path in gone else "")))
         msg = f": {message}" if message else ""
-        inside = f"\t(in {d.parent}: {d.attachment})" if d.parent else ""
-        click.echo(f"{d.doc_id}\t{d.status}{msg}\t{d.passages} passages\t{d.record.title}{inside}")
+        inside = "\t" + shown.path(f"(in {d.parent}: {d.attachment})") if d.parent else ""
+        click.echo(f"{d.doc_id}\t{d.status}{shown.path(msg)}\t{d.passages} passages\t{d.record.title}{inside}")
     for u in [*corpus.unindexed(), *added]:  # files that are no document: named, never silently left out
-        click.echo(f"-\t{u['status']}: {u['message']}\t0 passages\t{u['path']}")
+        click.echo(f"-\t{u['status']}: {shown.path(u['message'])}\t0 passages\t{shown.path(u['path'])}")
 
 
 @cli.command("remove")
@@ -40,7 +40,7 @@ def remove_cmd(ctx, path, as_json) -> None:
     if as_json:
         dump(shapes.trash_item(item))
         return
-    click.echo(f"moved {item.path} to the trash as {item.id} (`corpus-search restore {item.id}` puts it back); "
+    click.echo(f"moved {shown.path(item.path)} to the trash as {item.id} (`corpus-search restore {item.id}` puts it back); "
                "`corpus-search build` drops it from the index")
 
 
@@ -56,7 +56,7 @@ def trash_cmd(ctx, as_json) -> None:
     if not items:
         click.echo("the trash is empty")
     for i in items:
-        click.echo(f"{i.id}\t{i.removed_at}\t{i.path}\t{', '.join(f.path for f in i.files)}")
+        click.echo(f"{i.id}\t{i.removed_at}\t{shown.path(i.path)}\t{shown.path(', '.join(f.path for f in i.files))}")
 
 
 @cli.command("restore")
@@ -69,7 +69,7 @@ def restore_cmd(ctx, key, as_json) -> None:
     if as_json:
         dump(shapes.trash_item(item))
         return
-    click.echo(f"restored {', '.join(f.path for f in item.files)}; `corpus-search build` indexes it again")
+    click.echo(f"restored {shown.path(', '.join(f.path for f in item.files))}; `corpus-search build` indexes it again")
 
 
 @cli.command("purge")
@@ -89,4 +89,4 @@ def purge_cmd(ctx, key, yes, as_json) -> None:
     if as_json:
         dump(shapes.purge_report(plan))
         return
-    click.echo(f"purged: deleted {plan.describe()}; the index holds nothing of it, in any generation")
+    click.echo(f"purged: deleted {shown.path(plan.describe())}; the index holds nothing of it, in any generation")
