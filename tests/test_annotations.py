@@ -41,10 +41,17 @@ def middle_words(text: str, n: int = 8) -> str:
     return " ".join(words[k : k + n])
 
 
-def run_cli(*args, index, env_extra=None, input=None):
+def run_cli(*args, index, env_extra=None, input=None, preexec_fn=None):
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(SRC), **(env_extra or {}))
     return subprocess.run([sys.executable, "-m", "corpus_search", "--index", str(index), *args],
-                          capture_output=True, text=True, env=env, timeout=300, input=input)
+                          capture_output=True, text=True, env=env, timeout=300, input=input, preexec_fn=preexec_fn)
+
+
+def _memory_cap(gib: int = 4):
+    """A child's address-space limit, so a file read whole fails fast instead of filling the machine."""
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_AS, (gib << 30, gib << 30))
 
 
 # -- creating and reading -------------------------------------------------------------------------
@@ -500,7 +507,7 @@ def test_a_hypothesis_export_imports_onto_the_right_document_and_page(corpus, st
     export_file = {"export_date": "2024-03-06T00:00:00.000Z", "export_userid": "acct:jdoe@hypothes.is",
                    "client_version": "1.1400.0", "annotations": [row, lost]}
     counts = import_text(json.dumps(export_file), store, corpus.store)
-    assert counts == {"format": "hypothesis", "imported": 2, "skipped": 0, "anchored": 1, "orphaned": 1}
+    assert counts == {"format": "hypothesis", "imported": 2, "skipped": 0, "anchored": 1, "orphaned": 1, "long_quotes": 0}
     placed = store.list(tag="imported")
     anchored = next(a for a in placed if not a.orphan)
     assert anchored.doc_id == "alexeeva2018" and anchored.passage_id == passage.passage_id
@@ -572,6 +579,33 @@ def test_an_import_with_one_oversized_note_stores_nothing(store):
         import_text('{"hello": 1}', store)
 
 
+def test_an_import_with_a_quote_over_the_quote_cap_is_placed_only_verbatim_and_quickly(corpus, store):
+    """A pasted 8,000-character quote was matched fuzzily against every document: 22 s here, 96 s at 16,000."""
+    text = corpus.store.document_text("makocki2016")
+    verbatim = text[1000:7000]
+    rows = [{"uri": "https://example.org/x", "user": "acct:a@hypothes.is", "text": note,
+             "target": [{"selector": [{"type": "TextQuoteSelector", "exact": exact}]}]}
+            for note, exact in (("nowhere", ("China Russia gas " * 500)[:8000]), ("verbatim", verbatim))]
+    started = time.monotonic()
+    counts = import_text(json.dumps({"rows": rows}), store, corpus.store)
+    assert time.monotonic() - started < 5
+    assert counts == {"format": "hypothesis", "imported": 2, "skipped": 0, "anchored": 1, "orphaned": 1,
+                      "long_quotes": 2}
+    placed = {a.note: a for a in store.list()}
+    assert placed["nowhere"].orphan and placed["nowhere"].exact.startswith("China Russia gas")
+    assert placed["verbatim"].doc_id == "makocki2016" and placed["verbatim"].exact == verbatim
+
+
+def test_a_hypothesis_row_without_its_user_is_read_as_hypothesis_with_its_note(store):
+    """Labelled "w3c", the row was read for a W3C body: its note (Hypothesis's "text") was lost."""
+    row = {"uri": "makocki2016", "text": "my note", "tags": ["t"],
+           "target": [{"selector": [{"type": "TextQuoteSelector", "exact": "gas"}]}]}
+    counts = import_text(json.dumps({"rows": [row], "total": 1}), store)
+    assert counts["format"] == "hypothesis"
+    [a] = store.list()
+    assert a.note == "my note" and a.tags == ("t",) and a.source == "makocki2016"
+
+
 # -- the command line -------------------------------------------------------------------------------
 
 def test_cli_annotate_list_export_import(corpus, built_index, tmp_path):
@@ -611,3 +645,18 @@ def test_cli_annotate_list_export_import(corpus, built_index, tmp_path):
         assert proc.returncode != 0
         lines = [line for line in proc.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: p.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8"),  # RecursionError: exit 70
+    lambda p: p.symlink_to("/dev/zero"),  # read whole before the cap: MemoryError, exit 70
+    lambda p: p.write_bytes(b'{"rows": [{"uri": "caf\xe9"}]}'),  # not UTF-8
+], ids=["nested-json", "dev-zero", "latin-1"])
+def test_a_hostile_import_file_is_one_usage_error_line(built_index, tmp_path, make):
+    path = tmp_path / "import.json"
+    make(path)
+    proc = run_cli("annotations", "import", str(path), index=built_index,
+                   env_extra={"CORPUS_SEARCH_ANNOTATIONS": str(tmp_path / "ann")}, preexec_fn=_memory_cap())
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert "internal error" not in proc.stderr

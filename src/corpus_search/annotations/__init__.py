@@ -31,7 +31,7 @@ __all__ = ["FILENAME", "store_dir"]
 __all__ += ["ANCHORED", "ORPHAN", "Annotation", "AnnotationConflict", "AnnotationStore", "DocumentText",
            "EXPORT_FORMATS",
            "after_build", "annotate", "annotate_span", "export", "import_text", "note_html", "open_store",
-           "place", "reanchor_store", "claim", "span_in_passage", "summary_line"]
+           "place", "read_import", "reanchor_store", "claim", "span_in_passage", "summary_line"]
 
 EXPORT_FORMATS = ("w3c", "csv", "bibtex", "ris", "csl-json", "markdown")
 # An import file comes from outside: JSON this large is a mistake or an attack, not a reading list.
@@ -113,20 +113,41 @@ def annotate_span(corpus, passage, start: int, end: int, store: AnnotationStore,
     return store.add(annotation)
 
 
+def read_import(path: Path) -> str:
+    """An import file's text, read under the cap: at most IMPORT_MAX_CHARS bytes plus one (`/dev/zero` stops)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(IMPORT_MAX_CHARS + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > IMPORT_MAX_CHARS:
+        raise UsageError(f"{path} is larger than {IMPORT_MAX_CHARS // (1024 * 1024)} MiB, the most an import reads: "
+                         "split it into several files")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text; import takes W3C JSON-LD or a Hypothesis export") from None
+
+
 def import_text(text: str, store: AnnotationStore, index_store=None) -> dict[str, int]:
-    """Import a W3C JSON-LD or Hypothesis file; anchor what is new in the current index. Returns counts."""
+    """Import a W3C JSON-LD or Hypothesis file; anchor what is new in the current index. Returns counts.
+
+    `long_quotes` counts those longer than the max_quote_chars setting: they are placed only where their
+    words are verbatim (anchor.place), else kept as orphans, so one pasted chapter cannot hang the import."""
     if len(text) > IMPORT_MAX_CHARS:
         raise UsageError(f"the file holds {len(text):,} characters; imports are capped at {IMPORT_MAX_CHARS:,}: "
                          "split it into several files")
     kind, annotations = import_annotations(text)
     for ann in annotations:  # all or nothing: a note over the cap refuses the file before any is stored
         check_note(ann.note)
-    counts = {"format": kind, "imported": 0, "skipped": 0, "anchored": 0, "orphaned": 0}
+    counts = {"format": kind, "imported": 0, "skipped": 0, "anchored": 0, "orphaned": 0, "long_quotes": 0}
     docs = _documents(index_store)
+    longest = config.get_int("max_quote_chars")
     for ann in annotations:
         if _exists(store, ann.id):
             counts["skipped"] += 1
             continue
+        counts["long_quotes"] += len(ann.exact) > longest
         if index_store is not None:
             ann = _place_imported(ann, index_store, docs)
         store.add(ann)

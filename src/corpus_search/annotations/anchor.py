@@ -3,7 +3,7 @@
 The order Hypothesis uses: the stored position if the words are still there; else every exact
 occurrence of the quote, the one whose surroundings best match the stored prefix and suffix (and
 nearest the old position); else an approximate match of prefix + quote + suffix, accepted only
-above the `anchor_fuzzy_min` similarity. What cannot be placed is an orphan: kept, never dropped.
+above the `anchor_fuzzy_min` similarity (not tried for a quote longer than `max_quote_chars`). What cannot be placed is an orphan: kept, never dropped.
 """
 
 from __future__ import annotations
@@ -41,7 +41,12 @@ def place(text: str, exact: str, prefix: str = "", suffix: str = "", hint: int |
         best = max(starts, key=lambda s: (_context_score(text, s, s + len(exact), prefix, suffix),
                                           -abs(s - hint) if hint is not None else 0))
         return Placement(best, best + len(exact), "exact")
-    return _fuzzy(text, exact, prefix, suffix)
+    if len(exact) > config.get_int("max_quote_chars"):
+        # Fuzzy matching grows with the square of the quote (16,000 characters took 96 s a document, at
+        # every build): a quote this long is placed only where its words are verbatim, else kept as an orphan.
+        return None
+    # Context as long as ours (CONTEXT): an imported selector may carry 10,000 characters of it.
+    return _fuzzy(text, exact, prefix[-CONTEXT:], suffix[:CONTEXT])
 
 
 def _context_score(text: str, start: int, end: int, prefix: str, suffix: str) -> int:

@@ -76,10 +76,13 @@ def loads(text: str) -> tuple[str, list[Annotation]]:
     """Parse an import file: ('w3c' or 'hypothesis', its annotations); a bad file is a UsageError."""
     try:
         data = json.loads(text)
+        rows = _rows(data)
     except json.JSONDecodeError as exc:
         raise UsageError(f"not JSON ({exc.msg} at line {exc.lineno}); import takes W3C JSON-LD or a Hypothesis "
                          "export") from None
-    rows = _rows(data)
+    except RecursionError:  # '[' * 100000: no annotation file nests a thousand deep
+        raise UsageError("the JSON is nested too deeply to be an annotation file; import takes W3C JSON-LD or a "
+                         "Hypothesis export") from None
     if not rows:
         raise UsageError("no annotations found: expected W3C JSON-LD (an Annotation or AnnotationCollection) or a "
                          "Hypothesis export ({\"annotations\": [...]} or {\"rows\": [...]})")
@@ -104,7 +107,10 @@ def _rows(data: Any) -> list[dict[str, Any]]:
 
 
 def _is_hypothesis(row: dict[str, Any]) -> bool:
-    return "uri" in row and "user" in row and "type" not in row
+    """An API row (`uri`, `user`, its note in `text`); a W3C annotation has a `type` and its note in `body`.
+    A row of `uri` and `text` without `user` (trimmed by a script) is still Hypothesis's: read as W3C, its
+    note was lost."""
+    return "type" not in row and "body" not in row and ("uri" in row or "user" in row)
 
 
 def _selectors(target: Any) -> tuple[dict[str, Any], dict[str, Any], str]:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from corpus_search import shapes
+from corpus_search import config, shapes
 from corpus_search.annotations import EXPORT_FORMATS, annotate as run_annotate, export as run_export, import_text
-from corpus_search.annotations import open_store
+from corpus_search.annotations import open_store, read_import
 from corpus_search.cli.group import cli, dump, open_corpus
-from corpus_search.errors import IndexMissingError, UsageError
+from corpus_search.errors import IndexMissingError
 from corpus_search.locators import locator_text
 
 
@@ -129,10 +129,7 @@ def annotations_export(ctx, fmt, collection, tag, doc_id) -> None:
 @click.pass_context
 def annotations_import(ctx, file, as_json) -> None:
     """Import W3C JSON-LD or a Hypothesis JSON export; each annotation is anchored in the current sources."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read {file}: {exc}") from None
+    text = read_import(file)
     try:
         corpus = open_corpus(ctx)
     except IndexMissingError as exc:
@@ -144,3 +141,7 @@ def annotations_import(ctx, file, as_json) -> None:
         return
     click.echo(f"{counts['imported']} imported from {counts['format']} ({counts['anchored']} anchored, "
                f"{counts['orphaned']} orphans kept with their quotes), {counts['skipped']} already there")
+    if counts["long_quotes"]:
+        click.echo(f"note: {counts['long_quotes']} of them quote more than {config.get_int('max_quote_chars'):,} characters: "
+                   "placed only where their words are verbatim, else kept as orphans (CORPUS_SEARCH_MAX_QUOTE_CHARS)",
+                   err=True)
