@@ -218,6 +218,23 @@ def test_batch_with_too_many_queries_is_refused(built_index, tmp_path):
     assert "10,001 queries" in line and "10,000" in line
 
 
+def test_screen_with_too_many_names_is_refused_before_any_is_screened(built_index, tmp_path):
+    """200,000 names still ran at 180 s: there was no cap."""
+    many = tmp_path / "many.csv"
+    many.write_text("name,aliases\n" + "".join(f"Name{i},\n" for i in range(10_001)))
+    line = one_error_line(run("screen", str(many), index=built_index))
+    assert "10,001 names" in line and "10,000" in line and "CORPUS_SEARCH_MAX_SCREEN_NAMES" in line
+
+
+def test_screen_of_dev_zero_and_of_a_huge_cell_is_one_usage_line(built_index, tmp_path):
+    line = one_error_line(proc := run("screen", "/dev/zero", index=built_index))
+    assert proc.returncode == 2 and "larger than 10 MiB" in line and "CORPUS_SEARCH_MAX_SCREEN_MB" in line
+    cell = tmp_path / "cell.csv"
+    cell.write_text("name,aliases\n" + "a" * 200_000 + ",\n")  # over csv's 131,072-character field limit
+    line = one_error_line(proc := run("screen", str(cell), index=built_index))
+    assert proc.returncode == 2 and "internal error" not in line and "cell.csv:2" in line
+
+
 def test_batch_line_limits_are_capped_and_typed(built_index, tmp_path):
     queries = tmp_path / "q.jsonl"
     queries.write_text('{"query": "gas", "limit": 10000000}\n{"query": "gas", "limit": "all"}\n'

@@ -104,6 +104,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_quote_chars", "5000", "Longest quotation `quote` and `check` will verify (characters); longer is an error (in `check`, reported unchecked)."),
     Setting("max_batch_mb", "10", "Largest `batch` file (MiB) read; a larger one is refused before any search runs."),
     Setting("max_batch_queries", "10000", "Most queries one `batch` file may hold."),
+    Setting("max_screen_mb", "10", "Largest names list (MiB) `screen` (and the app's Screen page) reads; a larger one is refused before any name is screened."),
+    Setting("max_screen_names", "10000", "Most names one `screen` list may hold (each is searched through every passage)."),
     Setting("max_draft_mb", "20", "Largest draft (MiB on disk, and of text once read) `check` reads; a larger one is refused."),
     Setting("max_draft_unzipped_mb", "256", "Most a .docx draft's document.xml may unzip to (MiB; a 2.6 MB Word file held 94): a zip bomb stops here."),
     Setting("max_draft_quotes", "2000", "Most quotations `check` verifies in one draft; more is an error."),

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus_search import shapes
+from corpus_search import config, shapes
 from corpus_search.cite import cite
 from corpus_search.entities import alias_key, resolve
 from corpus_search.errors import UsageError
@@ -70,12 +70,23 @@ class ScreenResult:
 
 
 def read_names(path: Path) -> list[ScreenName]:
-    """A CSV with a `name` column (else the first column) and optional `aliases` (separated by ';' or '|')."""
+    """A CSV with a `name` column (else the first column) and optional `aliases` (separated by ';' or '|'),
+    read under the max_screen_mb cap: at most the cap plus one byte is read."""
+    max_mb = config.get_int("max_screen_mb")
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        with open(path, "rb") as f:
+            raw = f.read(max_mb * 1024 * 1024 + 1)
+        if len(raw) > max_mb * 1024 * 1024:  # said before decoding: the cut may fall inside a character
+            raise _too_large(str(path), max_mb)
+        text = raw.decode("utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read names list {path} ({exc}); give a UTF-8 CSV with a 'name' column") from None
     return parse_names(text, str(path))
+
+
+def _too_large(where: str, max_mb: int) -> UsageError:
+    return UsageError(f"{where} is larger than {max_mb} MiB, the most `screen` reads "
+                      "(split it, or set CORPUS_SEARCH_MAX_SCREEN_MB)")
 
 
 def _delimiter(text: str) -> str:
@@ -97,8 +108,17 @@ def _delimiter(text: str) -> str:
 
 def parse_names(text: str, where: str = "names") -> list[ScreenName]:
     """A names list: CSV with a 'name' column and an optional 'aliases' one (several aliases split by ';' or '|'),
-    or a name per line; a file separated by semicolons or tabs is read as such."""
-    rows = list(csv.reader(io.StringIO(text), delimiter=_delimiter(text)))
+    or a name per line; a file separated by semicolons or tabs is read as such. At most max_screen_mb of
+    text and max_screen_names names: each name is searched through every passage."""
+    max_mb = config.get_int("max_screen_mb")
+    if len(text.encode("utf-8", "surrogatepass")) > max_mb * 1024 * 1024:
+        raise _too_large(where, max_mb)
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # a cell over csv's field limit (131,072 characters) is no name
+        raise UsageError(f"{where}:{reader.line_num}: not a names list ({exc}); give a CSV with a 'name' "
+                         "column") from None
     rows = [r for r in rows if any(c.strip() for c in r)]
     if not rows:
         raise UsageError(f"{where}: no names in it; give a CSV with a 'name' column")
@@ -117,6 +137,10 @@ def parse_names(text: str, where: str = "names") -> list[ScreenName]:
         out.append(ScreenName(name, aliases))
     if not out:
         raise UsageError(f"{where}: no names in it; give a CSV with a 'name' column")
+    max_names = config.get_int("max_screen_names")
+    if len(out) > max_names:
+        raise UsageError(f"{where} holds {len(out):,} names; the most one `screen` runs is {max_names:,} "
+                         "(split it, or set CORPUS_SEARCH_MAX_SCREEN_NAMES)")
     return out
 
 
