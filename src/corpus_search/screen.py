@@ -19,6 +19,7 @@ from corpus_search import config, shapes
 from corpus_search.cite import cite
 from corpus_search.entities import alias_key, resolve
 from corpus_search.errors import UsageError
+from corpus_search.export import csv_cell
 from corpus_search.locators import HYPHEN, Locator, find_locator
 
 
@@ -232,11 +233,17 @@ def to_csv(results: Sequence[ScreenResult]) -> str:
     # "paragraph" and "where" (the locator as the app shows it) come last: columns scripts read by place stay put.
     w.writerow(["name", "found", "passage_id", "doc_id", "page", "matched", "via", "entity", "citation", "pdf_page",
                 "paragraph", "where"])
+    for cells in _csv_rows(results):
+        # A name comes from a list someone sent: "=HYPERLINK(...)" must reach a spreadsheet as text.
+        w.writerow([csv_cell(c) for c in cells])
+    return out.getvalue()
+
+
+def _csv_rows(results: Sequence[ScreenResult]):
     for r in results:
         if not r.matches:
-            w.writerow([r.name.name, "no", "", "", "", "", "", "", "", "", "", ""])
+            yield [r.name.name, "no", "", "", "", "", "", "", "", "", "", ""]
         for m in r.matches:
-            w.writerow([r.name.name, "yes", m.passage_id, m.doc_id, "" if m.page is None else m.page, m.matched,
-                        m.via, m.entity or "", m.citation, "" if m.pdf_page is None else m.pdf_page,
-                        "" if m.paragraph is None else m.paragraph, m.where()])
-    return out.getvalue()
+            yield [r.name.name, "yes", m.passage_id, m.doc_id, "" if m.page is None else m.page, m.matched,
+                   m.via, m.entity or "", m.citation, "" if m.pdf_page is None else m.pdf_page,
+                   "" if m.paragraph is None else m.paragraph, m.where()]
