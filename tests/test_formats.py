@@ -502,3 +502,17 @@ def test_a_web_pages_title_loses_the_sites_name_which_becomes_its_publisher(head
     assert (found["title"], found.get("publisher")) == (title, site)
     record = with_found(Record(doc_id="page", title="page", guessed=True), found)
     assert (record.title, record.publisher) == (title, site)
+
+
+@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode", "unicode_escape", "utf-16", "bogus-x", "windows-1252"])
+def test_a_web_page_that_declares_a_charset_it_is_not_in_is_read_as_cp1252(tmp_path, charset):
+    """"undefined" and "idna" are Python codecs that refuse any page: the page failed ("could not be read:
+    UnicodeError") instead of falling back to cp1252 as an unknown charset does."""
+    from corpus_search.ingest import extract
+
+    page = tmp_path / "page.html"
+    page.write_bytes(f'<html><head><meta charset="{charset}"></head><body><p>Caf\xe9 \\n text about '
+                     'pipelines \x93here\x94.</p></body></html>'.encode("latin-1"))
+    extraction = extract(page, Record(doc_id="page", title="page"))
+    assert extraction.status == STATUS_OK, extraction.message
+    assert "Caf\u00e9 \\n text about pipelines \u201chere\u201d." in extraction.pages[0].text

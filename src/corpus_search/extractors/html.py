@@ -7,6 +7,7 @@ paragraphs are the block elements' text, separated by blank lines.
 
 from __future__ import annotations
 
+import codecs
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -175,6 +176,13 @@ def normalise_date(value: str) -> str:
     return match.group(1) if match else value
 
 
+# Python codecs a page may name that are no web charset (WHATWG Encoding lists none): they fail on any page
+# ("undefined", "idna", "punycode"), rewrite its backslashes (the escape codecs), or, for a <meta> that was
+# read as ASCII, cannot be what the page is in (UTF-16 and UTF-32 without a byte-order mark).
+_NOT_CHARSETS = frozenset({"undefined", "idna", "punycode", "unicode-escape", "raw-unicode-escape", "utf-7",
+                           "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"})
+
+
 def decode_html(raw: bytes) -> str:
     """Bytes to text: a byte-order mark, else UTF-8, else the charset the page declares, else cp1252."""
     for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
@@ -187,8 +195,10 @@ def decode_html(raw: bytes) -> str:
     declared = re.search(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", raw[:4096], re.I)
     if declared:
         try:
-            return raw.decode(declared.group(1).decode("ascii"), errors="replace")
-        except LookupError:
+            codec = codecs.lookup(declared.group(1).decode("ascii"))
+            if codec.name not in _NOT_CHARSETS:
+                return raw.decode(codec.name, errors="replace")
+        except (LookupError, UnicodeError):  # "undefined" and "idna" are codecs that refuse to decode a page
             pass
     return raw.decode("cp1252", errors="replace")
 
