@@ -178,6 +178,16 @@ def test_check_exits_0_when_every_quotation_is_verbatim(built_index, tmp_path):
     assert proc.stdout.rstrip().endswith("1 quotation: 1 found")
 
 
+@pytest.mark.parametrize("name, content", [("draft.pdf", b"%PDF-1.7"), ("draft.docx", b"PK\x03\x04 not a zip")])
+def test_check_of_a_draft_it_cannot_read_exits_2_not_the_misquotation_exit_1(built_index, tmp_path, name, content):
+    """Both exited 1, so a script could not tell a broken draft from a quotation not found."""
+    draft = tmp_path / name
+    draft.write_bytes(content)
+    proc = run("check", str(draft), index=built_index)
+    line = one_error_line(proc)
+    assert proc.returncode == 2 and line.startswith("error: ") and name in line, proc.stderr
+
+
 def test_export_ris_and_bibtex_from_a_search_and_a_quotation(built_index):
     import bibtexparser
     import rispy

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus_search import config, workers
-from corpus_search.errors import QueryError, SourceError
+from corpus_search.errors import DraftError, QueryError
 from corpus_search.models import Verdict
 from corpus_search.quote import QuoteReport, Semantic, max_quote_chars, quote_length, render_report, verify
 from corpus_search.store import Store
@@ -97,14 +97,14 @@ def read_draft(path: Path) -> str:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in DRAFT_SUFFIXES:
-        raise SourceError(f"{path.name}: drafts must be {', '.join(DRAFT_SUFFIXES)}; save it as one of those")
+        raise DraftError(f"{path.name}: drafts must be {', '.join(DRAFT_SUFFIXES)}; save it as one of those")
     max_mb = config.get_int("max_draft_mb")
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise DraftError(f"cannot read {path}: {exc.strerror or exc}") from None
     if size > max_mb * 1024 * 1024:
-        raise SourceError(f"{path.name} is {size / 1024 / 1024:.1f} MiB; the largest draft `check` reads is "
+        raise DraftError(f"{path.name} is {size / 1024 / 1024:.1f} MiB; the largest draft `check` reads is "
                           f"{max_mb} MiB (set CORPUS_SEARCH_MAX_DRAFT_MB to allow more)")
     result = _run_draft_worker(path)
     if result.get("ok"):
@@ -112,16 +112,16 @@ def read_draft(path: Path) -> str:
     kind, detail = result.get("kind"), str(result.get("message", ""))
     if kind in ("too-large", "unzips-too-large"):
         setting = "MAX_DRAFT_UNZIPPED_MB" if kind == "unzips-too-large" else "MAX_DRAFT_MB"
-        raise SourceError(f"{path.name}: {detail}, the most `check` reads (set CORPUS_SEARCH_{setting} to allow more)")
+        raise DraftError(f"{path.name}: {detail}, the most `check` reads (set CORPUS_SEARCH_{setting} to allow more)")
     if kind == "memory":
-        raise SourceError(_memory_message(path))
+        raise DraftError(_memory_message(path))
     if kind == "encoding":
-        raise SourceError(f"{path.name} is not UTF-8 text; save it as UTF-8")
-    raise SourceError(f"{path.name} is not a readable {suffix} file ({detail}); re-save it")
+        raise DraftError(f"{path.name} is not UTF-8 text; save it as UTF-8")
+    raise DraftError(f"{path.name} is not a readable {suffix} file ({detail}); re-save it")
 
 
 def _run_draft_worker(path: Path) -> dict[str, Any]:
-    """The worker's JSON answer; a timeout, crash or memory kill becomes a SourceError."""
+    """The worker's JSON answer; a timeout, crash or memory kill becomes a DraftError."""
     timeout = config.get_float("draft_timeout")
     memory_mb = config.get_int("draft_memory_mb")
     max_text = config.get_int("max_draft_mb") * 1024 * 1024
@@ -130,15 +130,15 @@ def _run_draft_worker(path: Path) -> dict[str, Any]:
     run = workers.run_json([sys.executable, "-P", str(_WORKER), str(path), str(max_text), str(max_unzipped),
                             str(max(memory_mb, 0))], None, timeout)
     if run.start_error:
-        raise SourceError(f"could not start the draft reader: {run.start_error}")
+        raise DraftError(f"could not start the draft reader: {run.start_error}")
     if run.timed_out:
-        raise SourceError(f"{path.name}: reading it took longer than {timeout:g} s; stopped "
+        raise DraftError(f"{path.name}: reading it took longer than {timeout:g} s; stopped "
                           "(set CORPUS_SEARCH_DRAFT_TIMEOUT to allow more)")
     if run.result is not None and run.returncode == 0:
         return run.result
     if run.out_of_memory:
-        raise SourceError(_memory_message(path))
-    raise SourceError(f"{path.name}: the draft reader crashed ({run.last_error or f'exit {run.returncode}'})")
+        raise DraftError(_memory_message(path))
+    raise DraftError(f"{path.name}: the draft reader crashed ({run.last_error or f'exit {run.returncode}'})")
 
 
 def _memory_message(path: Path) -> str:

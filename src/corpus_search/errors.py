@@ -37,6 +37,13 @@ class SourceError(CorpusSearchError):
         self.status = status
 
 
+class DraftError(SourceError):
+    """A draft `check` cannot read (wrong type, too large, broken, not UTF-8): an input error, exit 2,
+    so a script tells it from a misquotation (exit 1)."""
+
+    exit_code = 2
+
+
 class BuildLockedError(CorpusSearchError):
     """Another build holds the lock on the index folder."""
 

@@ -38,7 +38,8 @@ def quote(ctx, text, limit, as_json) -> None:
 def check(ctx, draft, as_json) -> None:
     """Check every quotation in a draft (.txt, .md, .docx) against the sources.
 
-    Exits 1 when any quotation is not found verbatim (as `quote` does), so a script can stop on it."""
+    Exits 1 when any quotation is not found verbatim (as `quote` does), so a script can stop on it; a draft
+    that cannot be read exits 2, as every input error does."""
     corpus = open_corpus(ctx)
     reports = corpus.check_draft(read_draft(draft))
     if as_json:
