@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from corpus_search import config
+from corpus_search import capped, config
 from corpus_search.errors import CorpusSearchError, UsageError
 from corpus_search.models import SEARCH_MODES, SearchResult
 
@@ -56,18 +56,8 @@ def read_lines(file: Path) -> list[tuple[int, str]]:
     """
     max_mb, max_queries = config.get_int("max_batch_mb"), config.get_int("max_batch_queries")
     cap = max_mb * 1024 * 1024
-    try:
-        with open(file, "rb") as f:
-            raw = f.read(cap + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {file}: {exc.strerror or exc}") from None
-    if len(raw) > cap:
-        raise UsageError(f"{file} is larger than {max_mb} MiB, the most `batch` reads "
-                         "(split it, or set CORPUS_SEARCH_MAX_BATCH_MB)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UsageError(f"{file} is not UTF-8 text") from None
+    text = capped.read_text(file, cap, f"{file} is larger than {max_mb} MiB, the most `batch` reads "
+                            "(split it, or set CORPUS_SEARCH_MAX_BATCH_MB)", f"{file} is not UTF-8 text")
     lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
              if line.strip() and not line.lstrip().startswith("#")]
     if len(lines) > max_queries:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus_search import config, shapes
+from corpus_search import capped, config, shapes
 from corpus_search.cite import cite
 from corpus_search.entities import alias_key, resolve
 from corpus_search.errors import UsageError
@@ -74,14 +74,8 @@ def read_names(path: Path) -> list[ScreenName]:
     """A CSV with a `name` column (else the first column) and optional `aliases` (separated by ';' or '|'),
     read under the max_screen_mb cap: at most the cap plus one byte is read."""
     max_mb = config.get_int("max_screen_mb")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(max_mb * 1024 * 1024 + 1)
-        if len(raw) > max_mb * 1024 * 1024:  # said before decoding: the cut may fall inside a character
-            raise _too_large(str(path), max_mb)
-        text = raw.decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read names list {path} ({exc}); give a UTF-8 CSV with a 'name' column") from None
+    text = capped.read_text(path, max_mb * 1024 * 1024, str(_too_large(str(path), max_mb)),
+                            f"cannot read names list {path}: it is not UTF-8 text; give a UTF-8 CSV with a 'name' column")
     return parse_names(text, str(path))
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from corpus_search.annotations.anchor import DocumentText, place, reanchor, reanchor_store
 from corpus_search.annotations.model import ANCHORED, ORPHAN, Annotation
 from corpus_search.annotations.note import note_html
-from corpus_search import config
+from corpus_search import capped, config
 from corpus_search.annotations.store import (FILENAME, AnnotationConflict, AnnotationStore, check_note, new_annotation,
                                              store_dir)
 from corpus_search.annotations.w3c import loads, to_jsonld
@@ -115,18 +115,11 @@ def annotate_span(corpus, passage, start: int, end: int, store: AnnotationStore,
 
 def read_import(path: Path) -> str:
     """An import file's text, read under the cap: at most IMPORT_MAX_CHARS bytes plus one (`/dev/zero` stops)."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(IMPORT_MAX_CHARS + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(raw) > IMPORT_MAX_CHARS:
-        raise UsageError(f"{path} is larger than {IMPORT_MAX_CHARS // (1024 * 1024)} MiB, the most an import reads: "
-                         "split it into several files")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UsageError(f"{path} is not UTF-8 text; import takes W3C JSON-LD or a Hypothesis export") from None
+    return capped.read_text(
+        path, IMPORT_MAX_CHARS,
+        f"{path} is larger than {IMPORT_MAX_CHARS // (1024 * 1024)} MiB, the most an import reads: split it into "
+        "several files",
+        f"{path} is not UTF-8 text; import takes W3C JSON-LD or a Hypothesis export")
 
 
 def import_text(text: str, store: AnnotationStore, index_store=None) -> dict[str, int]:
