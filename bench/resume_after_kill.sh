@@ -2,7 +2,7 @@
 # A build of the bundled corpus killed (SIGKILL) once four parts of its vectors are saved, then the same build again:
 # what the build cache (src/corpus_search/build_cache.py) saves. Figures in BENCHMARKS.md.
 set -e
-cd /work/main
+cd "$(dirname "$0")/.."
 export PYTHONPATH=$PWD/src HF_HUB_OFFLINE=1 CORPUS_SEARCH_CHECKPOINT_PASSAGES=64
 rm -rf /tmp/br && mkdir -p /tmp/br
 s=$(date +%s.%N); .venv/bin/python -m corpus_search --corpus corpus --index /tmp/br/fresh build >/dev/null 2>&1; echo "fresh build: $(echo "$(date +%s.%N)-$s" | bc) s"
