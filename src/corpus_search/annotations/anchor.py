@@ -3,7 +3,8 @@
 The order Hypothesis uses: the stored position if the words are still there; else every exact
 occurrence of the quote, the one whose surroundings best match the stored prefix and suffix (and
 nearest the old position); else an approximate match of prefix + quote + suffix, accepted only
-above the `anchor_fuzzy_min` similarity (not tried for a quote longer than `max_quote_chars`). What cannot be placed is an orphan: kept, never dropped.
+above the `anchor_fuzzy_min` similarity (not tried for a quote longer than `max_quote_chars`). What
+cannot be placed is an orphan: kept, never dropped.
 """
 
 from __future__ import annotations
