@@ -9,7 +9,7 @@ import tomllib
 from dataclasses import replace
 from pathlib import Path
 
-from corpus_search import shown
+from corpus_search import capped, shown
 from corpus_search.errors import SourceError, UsageError
 from corpus_search.extractors import SUFFIXES as SOURCE_SUFFIXES
 from corpus_search.extractors import unsupported_message
@@ -56,14 +56,11 @@ def load_record(path: Path, corpus: Path) -> Record:
 def read_record_text(toml_path: Path) -> str:
     """A record file's text; a FIFO, a device or an endless file fails at once instead of hanging the build."""
     try:
-        # O_NONBLOCK: opening a FIFO with no writer would otherwise wait for ever; checked by fstat before reading.
-        fd = os.open(toml_path, os.O_RDONLY | os.O_NONBLOCK)
+        mode, data = capped.read_head(toml_path, MAX_RECORD_KIB * 1024, only_regular=True)
     except OSError as exc:
         raise SourceError(f"its record {toml_path.name} cannot be read: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SourceError(f"its record {toml_path.name} is not a regular file; replace it with a .toml file")
-        data = f.read(MAX_RECORD_KIB * 1024 + 1)
+    if not stat.S_ISREG(mode):  # a FIFO, a device such as /dev/zero: nothing was read from it
+        raise SourceError(f"its record {toml_path.name} is not a regular file; replace it with a .toml file")
     if len(data) > MAX_RECORD_KIB * 1024:
         raise SourceError(f"its record {toml_path.name} is over {MAX_RECORD_KIB} KiB; a record is a few lines of TOML")
     return data.decode("utf-8")
