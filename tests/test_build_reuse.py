@@ -207,6 +207,27 @@ def test_a_build_stopped_before_it_wrote_the_index_leaves_its_model_work_to_the_
     _same(_snapshot(fresh), _snapshot(index))
 
 
+class _Stages(Progress):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.totals: dict[str, int] = {}
+
+    def stage(self, name: str, total: int) -> None:
+        self.totals[name] = total
+
+    def log(self, message: str) -> None:
+        self.lines.append(message)
+
+
+def test_the_one_bar_for_both_models_says_what_its_steps_are(corpus, tmp_path):
+    """Tagging and embedding share a bar counting both, so 12 passages make 24 steps: said before it starts."""
+    progress = _Stages()
+    report = build(corpus, tmp_path / "index", progress=progress)
+    assert report.passages == 12 and report.work["tagged"] == 12 and report.work["embedded"] == 12
+    assert progress.totals["entities + embeddings"] == 24
+    assert "entities + embeddings: 12 passages to tag and 12 to embed, 24 steps" in progress.lines, progress.lines
+
+
 def test_a_build_killed_while_it_embeds_loses_only_the_part_it_was_making(corpus_copy, built_index, tmp_path):
     """A real process, killed (SIGKILL: no handler runs) once it has saved two parts of its vectors. The
     next build embeds only what was not saved, and its index is the one the bundled corpus always gives."""

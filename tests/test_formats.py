@@ -200,6 +200,11 @@ def test_attachments_are_linked_to_their_message_in_documents_json(built):
     pdf = docs[("mail/ceasefire.eml", "R48903.3.pdf")]
     assert (pdf["parent"], pdf["status"], pdf["doc_id"]) == ("mail-ceasefire", STATUS_OK, "mail-ceasefire.att1-r48903-3")
     assert pdf["pages"] == 8 and pdf["passages"] > 10
+    # Cited with the date its first page prints ("April 10, 2026"), not "(n.d.)".
+    record = built["api"].record("mail-ceasefire.att1-r48903-3")
+    assert (record.date, record.year) == ("2026-04-10", 2026)
+    first = built["api"].passages("mail-ceasefire.att1-r48903-3")[0]
+    assert "(2026" in built["api"].cite(first.passage_id, style="apa")
     message = docs[("mail/ceasefire.eml", None)]
     assert message["parent"] is None and "2 attachments" in message["message"]
 

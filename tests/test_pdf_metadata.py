@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from pypdf import PdfReader, PdfWriter
 
-from corpus_search.extractors.common import stated_metadata
+from corpus_search.extractors.common import printed_date, stated_metadata
 from corpus_search.extractors.pdf import extract
 from corpus_search.models import Record
 from corpus_search.records import with_found
@@ -18,12 +20,12 @@ def test_a_crs_report_names_its_title_and_authors():
     guessed = Record(doc_id="r48903.3", title="R48903.3", guessed=True, title_guessed=True)
     found = extract(path, guessed).found
     assert found == {"title": "The Strait of Hormuz in Brief: Non-Oil Shipments and Effects on U.S. Shippers",
-                     "authors": ["John Frittelli", "Ben Goldman"]}
+                     "authors": ["John Frittelli", "Ben Goldman"], "date": "2026-04-10"}
     record = with_found(guessed, found)
     assert record.title.startswith("The Strait of Hormuz") and record.authors == ("John Frittelli", "Ben Goldman")
-    # What a .toml record says wins.
+    # What a .toml record says wins; what it leaves out (here the date) the file fills in.
     declared = Record(doc_id="r48903.3", title="Strait of Hormuz", authors=("CRS",))
-    assert with_found(declared, found) == declared
+    assert with_found(declared, found) == replace(declared, date="2026-04-10", year=2026)
 
 
 @pytest.mark.parametrize("info, expected", [
@@ -54,3 +56,34 @@ def test_a_pdf_whose_properties_are_junk_keeps_its_file_name(tmp_path):
     with path.open("wb") as fh:
         writer.write(fh)
     assert extract(path, Record(doc_id="draft", title="draft", guessed=True)).found == {}
+
+
+@pytest.mark.parametrize("name, date", [
+    ("in-focus/IF10491.14.pdf", "2026-04-10"),  # "Updated April 10, 2026" under the site's address
+    ("insights/IN12678v4-u-s-iran-ceasefire-assessment-reactions-and-issu.pdf", "2026-04-09"),  # under a banner
+])
+def test_a_pdf_without_a_record_is_dated_by_the_date_its_first_page_prints(name, date):
+    """A PDF attached to an e-mail, or saved with no .toml, was cited "(n.d.)" though its first page says when."""
+    path = EXTRA_CRS / name
+    guessed = Record(doc_id="x", title="x", guessed=True, title_guessed=True)
+    record = with_found(guessed, extract(path, guessed).found)
+    assert (record.date, record.year) == (date, int(date[:4]))
+    # A record's own date still wins.
+    assert with_found(Record(doc_id="x", title="x", date="2025-01-02", year=2025), {"date": date}).date == "2025-01-02"
+
+
+@pytest.mark.parametrize("page, expected", [
+    ("https://crsreports.congress.gov\nUpdated April 22, 2026\nRussia's Nuclear Weapons\n", "2026-04-22"),
+    ("Title of the paper\n10 March 2016\nAbstract", "2016-03-10"),
+    ("Occasional paper\nPublished: Sept. 2019\n", "2019-09"),
+    ("Minutes\nDate: 2024-11-05\n", "2024-11-05"),
+    ("Working paper\nDecember 2016\n", "2016-12"),
+    # Dates the text talks about, not when it was written: in a sentence, a range, too far down, impossible.
+    ("Title\nOn April 7, 2026, the United States and Iran agreed to a ceasefire.\n", None),
+    ("Title\nJanuary 2020 - March 2021\n", None),
+    ("\n".join(["Line"] * 20) + "\nApril 1, 2020", None),
+    ("Title\nFebruary 31, 2020\nMarch 2999\n", None),
+    ("Table of figures\n2019\n", None),  # a year alone is a heading or a table cell
+])
+def test_which_lines_are_a_documents_own_date(page, expected):
+    assert printed_date(page, latest_year=2027) == expected

@@ -139,6 +139,10 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
         tagger = engine.tagger(to_tag)
     else:
         tagger = build_entities.NerJob(to_tag, on_part=lambda ps, raw: cache.add_tags(fingerprint, ps, raw))
+    # One bar for two models: its steps are passages tagged plus passages embedded, so say so first,
+    # or "666/666" reads as 666 passages where there are 333.
+    progress.log(f"entities + embeddings: {len(to_tag)} passages to tag and {len(need)} to embed, "
+                 f"{len(to_tag) + len(need)} steps")
     progress.stage("entities + embeddings", len(to_tag) + len(need))
     encoder = engine.encoder() if engine is not None else None
     if need:
