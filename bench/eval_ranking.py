@@ -10,7 +10,7 @@ Run:  .venv/bin/python bench/eval_ranking.py --index DIR [--set dev|heldout|all]
 
 The fresh held-out sets (bench/eval/README.md) run over a bigger corpus, which this script assembles
 and indexes with the project's own build (incremental, so a second run only checks it):
-      .venv/bin/python bench/eval_ranking.py --set fresh|fresh2|fresh3|fresh4|fresh5|fresh6|fresh7|fresh8|fresh9 [--scratch DIR] [--json FILE] [--misses]
+      .venv/bin/python bench/eval_ranking.py --set fresh|fresh2|fresh3|fresh4|fresh5|fresh6|fresh7|fresh8|fresh9|fresh10 [--scratch DIR] [--json FILE] [--misses]
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ FRESH_SETS["fresh6"] = FRESH_SETS["fresh5"] + [("fresh6_docs", "fresh6")]
 FRESH_SETS["fresh7"] = FRESH_SETS["fresh6"] + [("fresh7_docs", "fresh7")]
 FRESH_SETS["fresh8"] = FRESH_SETS["fresh7"] + [("fresh8_docs", "fresh8")]
 FRESH_SETS["fresh9"] = FRESH_SETS["fresh8"] + [("fresh9_docs", "fresh9")]
+FRESH_SETS["fresh10"] = FRESH_SETS["fresh9"] + [("fresh10_docs", "fresh10")]
 
 
 def norm(text: str) -> str:
@@ -59,7 +60,8 @@ def load(which: str) -> list[dict]:
              "fresh2": ["questions_fresh2.jsonl"], "fresh3": ["questions_fresh3.jsonl"],
              "fresh4": ["questions_fresh4.jsonl"], "fresh5": ["questions_fresh5.jsonl"],
              "fresh6": ["questions_fresh6.jsonl"], "fresh7": ["questions_fresh7.jsonl"],
-             "fresh8": ["questions_fresh8.jsonl"], "fresh9": ["questions_fresh9.jsonl"]}[which]
+             "fresh8": ["questions_fresh8.jsonl"], "fresh9": ["questions_fresh9.jsonl"],
+             "fresh10": ["questions_fresh10.jsonl"]}[which]
     return [json.loads(line) for n in names for line in (EVAL / n).read_text(encoding="utf-8").splitlines() if line]
 
 
@@ -164,11 +166,11 @@ def ours(corpus, query: str, mode: str, env: dict[str, str] | None = None, name:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--index", help="an index of corpus/ (not with --set fresh, fresh2, fresh3, fresh4, fresh5, fresh6, fresh7, fresh8 or fresh9, "
-                                    "which build their own)")
+    ap.add_argument("--index", help="an index of corpus/ (not with --set fresh, fresh2, fresh3, fresh4, fresh5, fresh6, "
+                                    "fresh7, fresh8, fresh9 or fresh10, which build their own)")
     ap.add_argument("--set", default="dev", choices=("dev", "heldout", "all", *FRESH_SETS))
-    ap.add_argument("--scratch", help="--set fresh, fresh2, fresh3, fresh4, fresh5, fresh6, fresh7, fresh8 or fresh9: where its corpus copy and index go "
-                                      "(default /tmp/eval-ranking-SET)")
+    ap.add_argument("--scratch", help="--set fresh, fresh2, fresh3, fresh4, fresh5, fresh6, fresh7, fresh8, fresh9 or fresh10: "
+                                      "where its corpus copy and index go (default /tmp/eval-ranking-SET)")
     ap.add_argument("--json")
     ap.add_argument("--misses", action="store_true", help="print the questions each system misses in its top 5")
     ap.add_argument("--ablations", action="store_true", help="also score each part of the ranking switched off alone")
