@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from corpus_search.errors import QueryError
-from corpus_search.models import Document, Passage, Record
+from corpus_search.models import Difference, Document, Passage, Record, Verdict
 from corpus_search.quote import CLOSE, _gapped_matches, classify, parse_quote, render_report, similarity, verify, word_diff
 from corpus_search.store import Store
 
@@ -172,6 +172,22 @@ def test_ellipsis_parts_in_order_in_one_or_two_passages(store, typed):
 )
 def test_ellipsis_parts_that_do_not_belong_together(store, typed):
     assert not verify(store, typed).found
+
+
+def test_ellipsis_parts_the_source_has_in_the_other_order_are_shown_rearranged(store):
+    """Both parts are verbatim in one passage, B before A: "NOT FOUND in the corpus" with half of it as the
+    closest text hid that. It is the source's words rearranged, shown over the span that holds them both."""
+    report = verify(store, "The first deliveries may not take place ... Gazprom dragged its feet")
+    assert not report.found and report.verdict == Verdict.ALTERED
+    match = report.matches[0]
+    assert match.difference == Difference.REORDERED and match.passage_id == "doc:0001"
+    assert match.source_text.startswith("Gazprom dragged its feet") and match.source_text.endswith(
+        "The first deliveries may not take place")
+    assert "reordered" in render_report(report)
+    # Parts from two documents, or from passages that are not adjacent, are no rearrangement.
+    for typed in ("fisheries in the North Atlantic ... Gazprom dragged its feet",
+                  "to fully embrace economic opportunities ... Moscow's 'turn to the East'"):
+        assert all(m.difference != Difference.REORDERED for m in verify(store, typed).matches), typed
 
 
 def test_bracketed_insertions_are_editorial(store):

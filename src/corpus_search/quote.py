@@ -14,7 +14,7 @@ import re
 from rapidfuzz import fuzz
 
 from corpus_search.quote_diff import classify, similarity, tokens, word_diff, wording_changed
-from corpus_search.quote_match import exact, prepared, with_ocr
+from corpus_search.quote_match import build_match, exact, prepared, with_ocr
 from corpus_search.quote_near import CLOSE, SEMANTIC_PARAPHRASE, Semantic, closest
 from corpus_search.quote_parse import PASTED_MARKER, check_length, gapped_matches, max_quote_chars, parse_quote, quote_length
 from corpus_search.quote_report import QuoteReport, render_diff, render_report, verdict_of
@@ -47,7 +47,49 @@ def verify(store: Store, text: str, semantic: Semantic | None = None, limit: int
     if matches:  # found only with a capital or an apostrophe changed: altered, the source's words shown
         return QuoteReport(text, False, tuple(sorted(matches, key=lambda m: -m.similarity)), Verdict.ALTERED)
     near, paraphrase = closest(ready, pattern, semantic, limit)
+    moved = _pieces_moved(ready, pattern)
+    if moved:
+        rest = [n for n in near if all(n.passage_id != m.passage_id or n.end <= m.start or n.start >= m.end
+                                       for m in moved)]
+        return QuoteReport(text, False, tuple((moved + rest)[:limit]), Verdict.ALTERED)
     return QuoteReport(text, False, tuple(near), verdict_of(False, near, paraphrase))
+
+
+def _pieces_moved(ready, pattern, most: int = 3) -> list[QuoteMatch]:
+    """A quotation "A ... B" whose pieces are each verbatim in one passage of a source, or in two adjacent ones,
+    but B comes before A there: the source's words rearranged, shown as such over the span that holds them all.
+    It was "NOT FOUND in the corpus", with half of it as the closest text."""
+    if len(pattern.pieces) < 2 or any(len(tokens(piece)) < 2 for piece in pattern.pieces):
+        return []  # a one-word piece ("the ... of") is everywhere
+    places = []
+    for piece in pattern.pieces:
+        found = [m for m in exact(ready, parse_quote(piece)) if len(m.passage_ids) <= 1]
+        if not found:
+            return []
+        places.append([(ready.index[m.passage_id], m.start, m.end) for m in found])
+    out: dict[tuple[int, int], QuoteMatch] = {}
+    for i, start, end in places[0]:
+        doc = ready.passages[i].doc_id
+        chosen = [(i, start, end)]
+        for others in places[1:]:
+            near = [o for o in others if abs(o[0] - i) <= 1 and ready.passages[o[0]].doc_id == doc]
+            if not near:
+                break
+            chosen.append(min(near, key=lambda o: (abs(o[0] - i), abs(o[1] - start))))
+        else:
+            if all(chosen[k][:2] < chosen[k + 1][:2] for k in range(len(chosen) - 1)):
+                continue  # in the quoted order: only further apart than its gaps allow, not moved
+            first, last = min(chosen), max(chosen, key=lambda c: (c[0], c[2]))
+            key = (first[0], first[1])
+            if key not in out:
+                match = build_match(ready, first[0], first[1], last[0], last[2], exact=False, similarity=0.0)
+                alike = fuzz.token_sort_ratio(fold(pattern.plain), fold(match.source_text)) / 100
+                out[key] = dataclasses.replace(match, similarity=round(min(alike, 0.99), 4),
+                                               difference=Difference.REORDERED,
+                                               diff=word_diff(pattern.plain, match.source_text))
+        if len(out) >= most:
+            break
+    return list(out.values())
 
 
 _OPEN, _CLOSE = "\u201c\u00ab\u201e", "\u201d\u00bb"  # “ « „  and  ” »
