@@ -229,8 +229,18 @@ def test_upload_stores_a_safe_name_rebuilds_and_dedupes(tmp_path, monkeypatch):
         at.button[[b.label for b in at.button].index("Add and rebuild")].click().run()
         assert not at.exception, at.exception
 
+    # A refused form keeps what was typed.
+    at.file_uploader(key="up_file").upload("kept.txt", data, "text/plain")
+    at.text_input(key="up_title").input("Kept title")
+    at.text_input(key="up_year").input("20x9")
+    at.button[[b.label for b in at.button].index("Add and rebuild")].click().run()
+    assert any("The year must be a number" in e.value for e in at.error)
+    assert (at.text_input(key="up_title").value, at.text_input(key="up_year").value) == ("Kept title", "20x9")
+
     upload("../../evil.txt")
     assert any("Saved as uploads/" in s.value for s in at.success), [e.value for e in at.error]
+    # A file added leaves an empty form for the next one.
+    assert (at.text_input(key="up_title").value, at.text_input(key="up_year").value) == ("", "")
     wait_for_build(index)
     stored = list((corpus / "uploads").iterdir())
     assert sorted(p.suffix for p in stored) == [".toml", ".txt"]

@@ -100,6 +100,12 @@ else:
         st.warning(escape(f"{d.path}: {d.status}: {d.message}"))
 
 st.subheader("Add a document")
+_UPLOAD_KEYS = ("up_file", "up_title", "up_authors", "up_year", "up_type", "up_publisher", "up_journal", "up_password")
+# A file added leaves an empty form for the next one (its outcome said above it); a refused one keeps what was
+# typed, so a mistyped year costs one field, not the form.
+done = st.session_state.pop("_up_done", None)
+if done is not None:
+    getattr(st, done[0])(done[1])
 with st.form("upload", clear_on_submit=False):
     upload = st.file_uploader("PDF, Word, web page, e-mail, e-book, plain text or Markdown",
                               type=[x.lstrip(".") for x in SOURCE_SUFFIXES], key="up_file")
@@ -133,16 +139,20 @@ if submitted:
             st.error(escape(str(exc)))
         else:
             if saved.duplicate and password:
-                st.success(f"This file is already in the corpus (as {saved.path.relative_to(common.corpus_dir())}); "
-                           "its password is now in its record. Rebuilding the index…")
+                done = ("success", f"This file is already in the corpus (as {saved.path.relative_to(common.corpus_dir())}); "
+                        "its password is now in its record. Rebuilding the index…")
                 common.run_build(retry=(saved.doc_id,))
             elif saved.duplicate:
-                st.info(f"This file is already in the corpus (as {saved.path.relative_to(common.corpus_dir())}, "
+                done = ("info", f"This file is already in the corpus (as {saved.path.relative_to(common.corpus_dir())}, "
                         f"document {saved.doc_id}); nothing was added.")
             else:
-                st.success(f"Saved as {saved.path.relative_to(common.corpus_dir())} (document {saved.doc_id}). "
-                           "Rebuilding the index…")
+                done = ("success", f"Saved as {saved.path.relative_to(common.corpus_dir())} (document {saved.doc_id}). "
+                        "Rebuilding the index…")
                 common.run_build()
+            st.session_state["_up_done"] = done
+            for key in _UPLOAD_KEYS:
+                st.session_state.pop(key, None)
+            st.rerun()
 
 
 
