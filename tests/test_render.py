@@ -7,6 +7,7 @@ import re
 import pytest
 
 from corpus_search.render import (
+    annotate,
     authors_line,
     diff_html,
     escape,
@@ -182,3 +183,15 @@ def test_the_summary_says_which_other_forms_of_a_name_were_searched():
 
     result = replace(_result("keyword", 10, 42, 42, 507, query="EEU"), also_searched=(("EEU", "Eurasian Economic Union"),))
     assert search_summary(result) == "42 passages match; showing 10 (also searched: Eurasian Economic Union for EEU)"
+
+
+def test_the_users_own_highlight_is_never_the_search_words_colour():
+    """In the reader, a passage with the search's words and the user's own highlight drew both in the search's
+    yellow: the user could not see their own highlight. Where they overlap, the user's wins."""
+    text = "The Power of Siberia pipeline carries gas from Russia to China."
+    html = annotate(text, spans=[(4, 9), (47, 53)], own=[(13, 29), (47, 62)])
+    assert "<mark>Power</mark>" in html
+    assert '<mark class="cs-ann">Siberia pipeline</mark>' in html
+    assert '<mark class="cs-ann">Russia to China</mark>' in html  # the search's "Russia" inside it
+    assert "<mark>Russia" not in html
+    assert re.sub(r"<[^>]+>", "", html) == escape(text)

@@ -150,20 +150,26 @@ def badge(text: str, kind: str = "") -> str:
 
 
 def annotate(text: str, spans: Iterable[Sequence[int]] = (), notes: Iterable[Sequence] = (),
-             breaks: Iterable[Sequence] = (), evidence: Sequence[int] | None = None) -> str:
+             breaks: Iterable[Sequence] = (), evidence: Sequence[int] | None = None,
+             own: Iterable[Sequence[int]] = ()) -> str:
     """Escaped `text` with spans in `<mark>`, footnote markers as `<sup>` and page breaks as `[p. N]` tags.
 
     `notes` and `breaks` are (offset, label) pairs, as Passage.note_marks and Passage.page_breaks hold them.
     `evidence` (start, end) is the sentence that answers the search, wrapped in `<span class="cs-evidence">`.
+    `own` are the user's own highlights, in `<mark class="cs-ann">`: never the colour of the search's words,
+    even where the two overlap (there the user's wins).
     """
+    spans, own = list(spans), list(own)
     inserts: list[tuple[int, int, str]] = []
     for off, label in breaks:
         inserts.append((int(off), 0, f'<span class="cs-pagebreak">&#91;p&#46; {escape(str(label))}&#93;</span> '))
     for off, label in notes:
         inserts.append((int(off), 1, f'<sup class="cs-note">{escape(str(label))}</sup>'))
-    merged = merge_spans(spans, len(text))
+    mine = merge_spans(own, len(text)) if own else []
+    merged = _without(merge_spans(spans, len(text)), mine)
     ev = merge_spans([evidence], len(text)) if evidence is not None else []
     cuts = sorted({0, len(text)} | {s for s, _ in merged} | {e for _, e in merged}
+                  | {s for s, _ in mine} | {e for _, e in mine}
                   | {s for s, _ in ev} | {e for _, e in ev}
                   | {min(max(0, o), len(text)) for o, _, _ in inserts})
     parts: list[str] = []
@@ -173,12 +179,29 @@ def annotate(text: str, spans: Iterable[Sequence[int]] = (), notes: Iterable[Seq
         if b is None:
             break
         piece = escape_fragment(text[a:b])
-        if any(s <= a and b <= e for s, e in merged):
+        if any(s <= a and b <= e for s, e in mine):
+            piece = f'<mark class="cs-ann">{piece}</mark>'
+        elif any(s <= a and b <= e for s, e in merged):
             piece = f"<mark>{piece}</mark>"
         if any(s <= a and b <= e for s, e in ev):
             piece = f'<span class="cs-evidence">{piece}</span>'
         parts.append(piece)
     return "".join(parts)
+
+
+def _without(spans: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of `spans` outside every span of `cut` (both sorted and merged)."""
+    out = []
+    for s, e in spans:
+        for a, b in cut:
+            if b <= s or a >= e:
+                continue
+            if a > s:
+                out.append((s, a))
+            s = max(s, b)
+        if s < e:
+            out.append((s, e))
+    return out
 
 
 def evidence_snippet(text: str, spans: Sequence[Sequence[int]], evidence: Sequence[int] | None,

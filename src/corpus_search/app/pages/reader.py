@@ -145,10 +145,9 @@ with text_col:
             continue
         spans = highlight_spans(p.text, terms) if p.passage_id == hit and terms else []
         own = [a for a in notes_by_pid.get(p.passage_id, ()) if not a.orphan and a.passage_end]
-        body = annotate(p.text, spans + [(a.passage_start, a.passage_end) for a in own], notes=p.note_marks,
-                        breaks=p.page_breaks, evidence=evidence if p.passage_id == hit else None)
-        if own and not spans:  # only the user's highlights: drawn as annotations
-            body = body.replace("<mark>", '<mark class="cs-ann">')
+        body = annotate(p.text, spans, notes=p.note_marks, breaks=p.page_breaks,
+                        evidence=evidence if p.passage_id == hit else None,
+                        own=[(a.passage_start, a.passage_end) for a in own])
         if p.paragraph is not None:
             body = f'<span class="cs-badge">¶ {p.paragraph}</span>' + body
         if p.kind == "heading":
