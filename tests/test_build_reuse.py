@@ -207,6 +207,38 @@ def test_a_build_stopped_before_it_wrote_the_index_leaves_its_model_work_to_the_
     _same(_snapshot(fresh), _snapshot(index))
 
 
+def test_a_document_moved_to_the_trash_and_restored_runs_no_model_again(corpus, tmp_path):
+    """The undo of a removal re-embedded and re-tagged the whole document: the build that removed it had
+    emptied the cache and the generation after it no longer held its work. Now that build saves it."""
+    from corpus_search import trash
+
+    index = tmp_path / "index"
+    build(corpus, index)
+    item = trash.remove(corpus, "second.txt")
+    gone = build(corpus, index)
+    assert [r["doc_id"] for r in gone.removed] == ["second"]
+    assert list((index / build_cache.CACHE_DIR).glob("vec-*.npz"))  # the removed document's work, kept
+    trash.restore(corpus, item.id)
+    logged: list[str] = []
+    progress = Progress()
+    progress.log = logged.append
+    back = build(corpus, index, progress=progress)
+    assert back.work["tagged"] == 0 and back.work["embedded"] == 0, back.work
+    assert back.work["tags_from_stopped_build"] == back.work["vectors_from_stopped_build"] == 5
+    assert any("a document the last build removed" in line for line in logged), logged
+    assert not (index / build_cache.CACHE_DIR).exists()
+    fresh = tmp_path / "fresh"
+    build(corpus, fresh)
+    _same(_snapshot(fresh), _snapshot(index))
+
+    # A purge leaves none of the purged document's work behind, there either.
+    item = trash.remove(corpus, "second.txt")
+    build(corpus, index)
+    assert (index / build_cache.CACHE_DIR).exists()
+    trash.purge(corpus, index, item.id)
+    assert not (index / build_cache.CACHE_DIR).exists()
+
+
 class _Stages(Progress):
     def __init__(self) -> None:
         self.lines: list[str] = []

@@ -131,8 +131,8 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
     vectors_saved = build_vectors.found_in_cache(cache, reread, digests, vectors)
     vectors.update(vectors_saved)
     if tags_saved or vectors_saved:
-        progress.log(f"taken up from a build that stopped before it finished: the tags of {len(tags_saved)} "
-                     f"and the vectors of {len(vectors_saved)} passages")
+        progress.log(f"taken up from a build that stopped before it finished, or from a document the last build "
+                     f"removed: the tags of {len(tags_saved)} and the vectors of {len(vectors_saved)} passages")
     need = [p for p in reread if p.passage_id not in vectors]
     t = time.perf_counter()
     if engine is not None:
@@ -162,11 +162,15 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
     timings["entities"] = time.perf_counter() - t
     mentions, table = build_entities.canonical_mentions(sources, raw, corpus / "_entities")
     removed: list[dict] = []
+    removed_work = None
     if previous is not None:
         # By path: a file there still (read, or failed before it was read) is no removal; a renamed one is.
         present = {s.rel for s in sources} | {r.path for r in found.failed + found.skipped}
         removed = [{"path": d.path, "doc_id": d.doc_id, "passages": d.passages}
                    for d in previous.store.documents() if d.parent is None and d.path not in present]
+        # Read now, saved once this build has published (which empties the cache): a document moved to
+        # the trash and restored, the usual undo, is then neither tagged nor embedded again.
+        removed_work = build_vectors.work_of_documents(previous, old, [r["doc_id"] for r in removed], fingerprint)
         previous.store.close()
 
     # 5. Write, verify and publish a new generation.
@@ -186,6 +190,8 @@ def _build_locked(corpus: Path, gens: Generations, progress: Progress, force: bo
     if scrub:
         gens.remove_others(gen)
     cache.clear()  # all of it is in the generation now
+    if removed_work is not None and not scrub:
+        removed_work.save(cache)
     timings["verify_publish"] = time.perf_counter() - t
 
     return BuildReport(

@@ -17,6 +17,10 @@ Each part is written to a temporary name, flushed to disk and renamed; its name 
 bytes, checked on reading, so a torn or damaged part is skipped (and deleted), never trusted. Nothing is
 unpickled. The folder is emptied once a build publishes (all of it is in the generation then) and
 before a purge's build, so the text of a purged source outlives it here no more than in the generations.
+
+A build that removed documents (moved to the trash, or out of the folder) then saves their work here, read
+from the generation before it: restoring one, the usual undo, runs no model on it. The next build that
+publishes empties it again, and a purge's build saves nothing.
 """
 
 from __future__ import annotations

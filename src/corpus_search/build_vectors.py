@@ -22,6 +22,7 @@ import numpy as np
 from corpus_search import backends, embedding_text, sentences
 from corpus_search.build_cache import BuildCache, chunks
 from corpus_search.build_plan import Previous, Source
+from corpus_search.entity_keys import RawMention
 from corpus_search.models import Passage
 from corpus_search.sentences import SentenceIndex
 from corpus_search.vector_index import Encoder, model_name
@@ -228,3 +229,53 @@ def save_sentences(gen: Path, ids: list[str], sentence_vectors: dict, dim: int) 
         mats.append(vecs)
     SentenceIndex.save(gen, np.concatenate(mats) if mats else np.zeros((0, dim), np.float32),
                        np.concatenate(rows) if rows else np.zeros((0, 3), np.int32))
+
+
+@dataclass
+class SavedWork:
+    """The model outputs of some passages of a generation, to be put in the build cache (build_cache)."""
+
+    vector_keys: list[bytes]
+    vectors: np.ndarray | None
+    sentences: list[tuple[bytes, np.ndarray, np.ndarray]]
+    fingerprint: str | None  # the tagger's, when the generation's tags are this tagger's
+    passages: list[Passage]
+    raw: list[RawMention]
+
+    def save(self, cache: BuildCache) -> None:
+        if self.vectors is not None:
+            cache.add_vectors(self.vector_keys, self.vectors)
+        cache.add_sentences(self.sentences)
+        if self.fingerprint is not None:
+            cache.add_tags(self.fingerprint, self.passages, self.raw)
+
+
+def work_of_documents(previous: Previous, old: Digests, doc_ids: list[str], fingerprint: str) -> SavedWork | None:
+    """What the models made of these documents (and of the ones read from inside them) in the previous
+    generation: their vectors, sentence vectors and tags, by the digests the next build looks them up by."""
+    wanted = set(doc_ids)
+    for parent, kids in previous.children.items():
+        if parent in wanted:
+            stack = list(kids)
+            while stack:
+                kid = stack.pop()
+                wanted.add(kid.doc_id)
+                stack.extend(previous.children.get(kid.doc_id, ()))
+    passages = [p for d in sorted(wanted) for p in previous.store.passages(d)]
+    if not passages:
+        return None
+    pids = [p.passage_id for p in passages]
+    got = previous.vectors.vectors_for([pid for pid in pids if pid in old.passage])
+    keys = [pid for pid in pids if pid in got]
+    sentences: list[tuple[bytes, np.ndarray, np.ndarray]] = []
+    index = SentenceIndex.open(previous.gen)
+    if index is not None and old.sentences:
+        row_of = {pid: row for row, pid in enumerate(previous.vectors.ids)}
+        for pid in pids:
+            if pid in old.sentences and pid in row_of:
+                spans, vecs = index.of_passage(row_of[pid])
+                sentences.append((old.sentences[pid], spans, vecs))
+    same_tagger = previous.manifest.get("tagger") == fingerprint
+    raw = [RawMention(*row) for row in previous.store.raw_mentions(pids)] if same_tagger else []
+    return SavedWork([old.passage[pid] for pid in keys], np.stack([got[pid] for pid in keys]) if keys else None,
+                     sentences, fingerprint if same_tagger else None, passages, raw)
