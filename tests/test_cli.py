@@ -407,3 +407,13 @@ def test_build_names_the_sources_it_dropped(tmp_path):
     (corpus / "note.txt").rename(corpus / "note2.txt")
     data = json.loads(run("build", "--json", index=index, corpus=corpus).stdout)
     assert data["removed"] == [{"path": "note.txt", "doc_id": "note", "passages": 1}]
+
+
+def test_a_hits_head_line_cuts_a_long_title_at_a_word_and_leaves_out_an_empty_field(built_index):
+    """"U.S.-Iran Ceasefire: Assessment, Reactions, and Issues fo | p. 2": a title cut mid-word, and a text
+    file with no page showed "title |  | body"."""
+    proc = run("search", "two-week ceasefire", "--mode", "keyword", "--limit", "5", index=built_index)
+    heads = [ln for ln in proc.stdout.splitlines() if re.match(r"^\s+\d+\. ", ln)]
+    assert any(h.split(". ", 1)[1].startswith("U.S.-Iran Ceasefire: Assessment, Reactions, and Issues for… | p. ")
+               for h in heads), heads
+    assert all("|  |" not in h and not h.rstrip().endswith("|") for h in heads), heads

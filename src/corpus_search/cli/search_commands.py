@@ -58,7 +58,9 @@ def search(ctx, query, mode, entities, rollup, labels, doc_ids, kinds, langs, li
 def _print_hit(corpus, hit) -> None:
     p = hit.passage
     record = corpus.record(p.doc_id)
-    head = f"{hit.rank:>3}. {record.title[:60]} | {locator_of(p)} | {p.kind}"
+    # A text file has no page to name: no empty field then. A long title is cut at a word, and says so.
+    title = record.title if len(record.title) <= 60 else record.title[:60].rsplit(" ", 1)[0].rstrip(" :,;") + "…"
+    head = f"{hit.rank:>3}. " + " | ".join(x for x in (title, locator_of(p), p.kind) if x)
     click.echo(click.style(head, bold=True))
     if p.section:
         click.echo(f"     {p.section}")
