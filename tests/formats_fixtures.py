@@ -23,6 +23,7 @@ CHINA_MD = MD / "in-focus" / "IF13204v2-china-s-15th-five-year-plan-s-t-and-econ
 CEASEFIRE_MD = MD / "insights" / "IN12678v4-u-s-iran-ceasefire-assessment-reactions-and-issu.md"
 AUSTRALIA_MD = MD / "in-focus" / "IF10491v14-australia-background-and-u-s-relations.md"
 HORMUZ_PDF = CRS / "pdf" / "reports" / "R48903.3.pdf"
+HORMUZ_MD = MD / "reports" / "R48903v3-the-strait-of-hormuz-in-brief-non-oil-shipments-.md"
 
 
 def available() -> bool:
@@ -46,6 +47,14 @@ def header_field(md: Path, name: str) -> str:
     return match.group(1).strip()
 
 
+def notes_table(md: Path) -> str:
+    """The numbered notes a report's Markdown keeps as bare "| 1. | text |" lines, as a Markdown table under a
+    header row (pandoc reads no table without one): "| Note 1 | text |", a label that reads as no footnote."""
+    rows = re.findall(r"^\|\s*(\d+)\.\s*\|\s*(.+?)\s*\|?\s*$", md.read_text(encoding="utf-8"), re.M)
+    assert rows, md
+    return "| Note | Source |\n|---|---|\n" + "".join(f"| Note {n} | {text} |\n" for n, text in rows)
+
+
 def pandoc(md: Path, out: Path, *args: str) -> Path:
     subprocess.run(["pandoc", str(md), "-f", "markdown", "-o", str(out), *args], check=True, timeout=120)
     return out
@@ -53,6 +62,19 @@ def pandoc(md: Path, out: Path, *args: str) -> Path:
 
 def docx(md: Path, out: Path) -> Path:
     return pandoc(md, out)
+
+
+def endnotes_docx(md: Path, out: Path) -> Path:
+    """A Word file whose notes are endnotes: pandoc's footnotes moved to word/endnotes.xml, each part and
+    reference renamed as Word names endnotes (w:endnote, w:endnoteReference, the relationship, the style)."""
+    made = pandoc(md, out.with_name(out.stem + "-footnotes.docx"))
+    with zipfile.ZipFile(made) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename.endswith((".xml", ".rels")):
+                data = data.replace(b"footnote", b"endnote").replace(b"Footnote", b"Endnote")
+            dst.writestr(info.filename.replace("footnotes.xml", "endnotes.xml"), data)
+    return out
 
 
 def html_page(md: Path, out: Path, title: str, author: str, date: str) -> Path:

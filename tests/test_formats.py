@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -313,6 +314,105 @@ def test_a_word_table_keeps_its_rows_and_cells(tmp_path):
                   + " |\n| IF12672 | " + F.header_field(F.RUSSIA_MD, "Author") + " |\n", encoding="utf-8")
     text = extract(F.docx(md, tmp_path / "table.docx"), Record(doc_id="t", title="T")).pages[0].text
     assert text.splitlines()[1] == "IF12106 | " + F.header_field(F.IRAN_MD, "Author")
+
+
+def test_a_long_word_table_is_cut_between_its_rows_with_the_header_row_leading(tmp_path):
+    """A Word table of forty rows was one paragraph: its passages were cut where a sentence in a cell seemed to
+    end, halfway through a row, and its header row was a passage of its own. A web page's table is cut between
+    rows, and a Word table is now too."""
+    from corpus_search.ingest import extract
+    from corpus_search.passage_text import MAX_PASSAGE
+    from corpus_search.passages import split_document
+
+    md = tmp_path / "notes.md"
+    md.write_text("# Footnotes of the report\n\n" + F.notes_table(F.HORMUZ_MD), encoding="utf-8")
+    record = Record(doc_id="notes", title="Notes")
+    passages = split_document(record, extract(F.docx(md, tmp_path / "notes.docx"), record).pages).passages
+    table = [p for p in passages if " | " in p.text]
+    assert len(table) > 1 and all(len(p.text) <= MAX_PASSAGE for p in table)
+    assert table[0].text.startswith("Note | Source Note 1 | ")
+    # every passage opens with a row, and the rows run on from one passage to the next, none cut in two
+    assert all(re.match(r"Note \d+ \| ", p.text) for p in table[1:]), [p.text[:30] for p in table]
+    numbers = [int(n) for p in table for n in re.findall(r"(?:^| )Note (\d+) \| ", p.text)]
+    assert numbers == list(range(1, 41))
+    assert {p.section for p in table} == {"Footnotes of the report"} and {p.kind for p in table} == {"body"}
+
+
+def test_a_word_footnote_is_cited_with_the_section_that_refers_to_it(tmp_path):
+    """A Word file's notes come after its last paragraph: a note to the first section was cited with the last."""
+    from corpus_search.ingest import extract
+    from corpus_search.passages import split_document
+
+    first, second, third = F.paragraphs(F.IRAN_MD)[:3]
+    md = tmp_path / "sections.md"
+    md.write_text(f"# Background\n\n{first}^[{third}]\n\n# Issues for Congress\n\n{second}\n", encoding="utf-8")
+    record = Record(doc_id="sections", title="Sections")
+    passages = split_document(record, extract(F.docx(md, tmp_path / "sections.docx"), record).pages).passages
+    notes = [p for p in passages if p.kind == "footnote"]
+    assert [(_straight(p.text)[:60], p.section) for p in notes] == [(third[:60], "Background")]
+    referring = next(p for p in passages if p.notes == ("1",) and p.kind == "body")
+    assert referring.section == "Background" and _straight(referring.text).startswith(first[:60])
+    assert next(p for p in passages if _straight(p.text).startswith(second[:60])).section == "Issues for Congress"
+
+
+def test_a_word_endnote_is_a_footnote_passage_in_the_section_that_refers_to_it(tmp_path):
+    """Endnotes (word/endnotes.xml) were not read at all: their text was lost and their references dropped."""
+    from corpus_search.ingest import extract
+    from corpus_search.passages import split_document
+
+    first, second, third = F.paragraphs(F.IRAN_MD)[:3]
+    md = tmp_path / "endnotes.md"
+    md.write_text(f"# Background\n\n{first}^[{third}]\n\n# Issues for Congress\n\n{second}\n", encoding="utf-8")
+    path = F.endnotes_docx(md, tmp_path / "endnotes.docx")
+    with zipfile.ZipFile(path) as archive:
+        assert "word/endnotes.xml" in archive.namelist() and "word/footnotes.xml" not in archive.namelist()
+    record = Record(doc_id="endnotes", title="Endnotes")
+    passages = split_document(record, extract(path, record).pages).passages
+    assert [(p.kind, _straight(p.text)[:60], p.section) for p in passages if third[:60] in _straight(p.text)] == [
+        ("footnote", third[:60], "Background")]
+    assert next(p for p in passages if _straight(p.text).startswith(first[:60])).notes == ("1",)
+
+
+_SIGNATURE = ["Jane Roe", "Senior Editor", "The Maritime Ledger", "Tel. +1 555 0100"]
+
+
+def _signed_message(kind: str, body: str, quoted: str) -> "EmailMessage":
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "Jane Roe <jane@example.org>", "Clayton Thomas <ct@example.org>", "Re: Hormuz"
+    msg["Date"] = "Mon, 13 Apr 2026 09:00:00 +0000"
+    attribution = "On Sun, 12 Apr 2026, Clayton Thomas <ct@example.org> wrote:"
+    if kind == "html":  # as Outlook writes one: each line of the signature a paragraph of its own
+        lines = "".join(f"<p>{html.escape(line)}</p>" for line in ["Best regards,", *_SIGNATURE])
+        msg.set_content(f"<html><body><p>{html.escape(body)}</p>{lines}<div>{html.escape(attribution)}</div>"
+                        f"<blockquote><p>{html.escape(quoted)}</p></blockquote></body></html>", subtype="html")
+    elif kind == "delimiter":  # "-- " and the lines after it set apart by blank lines, then a quoted message
+        msg.set_content(f"{body}\n\n-- \n" + "\n\n".join(_SIGNATURE) + f"\n\n{attribution}\n> {quoted}\n")
+    else:  # a closing line, a name and a title, and the message it answers
+        msg.set_content(f"{body}\n\nBest,\n\n{_SIGNATURE[0]}\n{_SIGNATURE[1]}\n\n{attribution}\n> {quoted}\n")
+    return msg
+
+
+@pytest.mark.parametrize("kind", ["closing", "delimiter", "html"])
+def test_an_e_mail_signature_is_one_body_passage_and_heads_nothing(tmp_path, kind):
+    """A signature's short lines ("Jane Roe", "Senior Editor") read as headings, and the message quoted after
+    them was cited under "Jane Roe"."""
+    from corpus_search.ingest import extract
+    from corpus_search.passages import split_document
+
+    body, quoted = F.paragraphs(F.CEASEFIRE_MD)[:2]
+    record = Record(doc_id="signed", title="Signed")
+    path = F.eml(tmp_path / f"{kind}.eml", _signed_message(kind, body, quoted))
+    passages = split_document(record, extract(path, record).pages).passages
+    assert [p.text for p in passages if p.kind == "heading"] == []
+    assert {p.section for p in passages} == {""}
+    signature = [p for p in passages if "Jane Roe" in p.text and "Senior Editor" in p.text]
+    assert len(signature) == 1 and signature[0].kind == "body"
+    assert signature[0].text.endswith(" ".join(_SIGNATURE[:2] if kind == "closing" else _SIGNATURE))
+    if kind == "delimiter":  # the delimiter's dashes are no broken word to glue to the name
+        assert signature[0].text.startswith("-- Jane Roe")
+    assert any(_straight(p.text).endswith(quoted) for p in passages)
 
 
 def test_an_epub_reads_its_chapters_and_its_title(tmp_path):

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus_search.models import Page, Record
+from corpus_search.passage_text import MAX_PASSAGE
 from corpus_search.passages import Split, split_document
 from corpus_search.records import load_record
 
@@ -564,3 +565,40 @@ def test_a_lead_in_does_not_swallow_a_numbered_paragraph() -> None:
 def test_a_heading_that_ends_on_a_particle_stays_a_heading(heading: str) -> None:
     passages = _split_text(f"Program Status\n\n{_PARAGRAPH}\n\n{heading}\n\n{_PARAGRAPH} Last.\n")
     assert passages[-1].section == heading
+
+
+def test_a_footnote_at_the_foot_of_the_page_is_in_the_section_that_refers_to_it() -> None:
+    # The notes follow the page's last paragraph, under the heading that came after the marker.
+    note = "The agency's annual report to the committee, 2024, p. 12."
+    text = (f"Water Rights\n\n{_PARAGRAPH[:-1]} of the basin.1\n\nDrought Aid\n\n{_PARAGRAPH} Again.\n\n"
+            f"1 {note}\n")
+    passages = _split_text(text)
+    assert [(p.kind, p.section) for p in passages if p.text == note] == [("footnote", "Water Rights")]
+    assert [p.section for p in passages if p.notes == ("1",) and p.kind == "body"] == ["Water Rights"]
+    assert passages[-2].section == "Drought Aid" and passages[-2].text.endswith("Again.")
+
+
+def test_a_table_too_long_for_one_passage_is_cut_between_rows() -> None:
+    # A Word or Markdown table arrives as one paragraph, a line per row, with no blank line between rows.
+    rows = [f"Reach {n} of the lower basin | {1900 + n} | {n * 37 % 100}.{n % 10}% of the compact's allocation"
+            for n in range(1, 61)]
+    passages = _split_text(f"Water Rights\n\n{_PARAGRAPH}\n\nStorage by reach:\n\nReach | Year | Share\n"
+                           + "\n".join(rows) + f"\n\n{_PARAGRAPH} Last.\n")
+    table = [p for p in passages if " | " in p.text]
+    assert len(table) > 1 and all(len(p.text) <= MAX_PASSAGE for p in table)
+    assert table[0].text.startswith("Storage by reach: Reach | Year | Share Reach 1 of the lower basin | 1901")
+    assert all(p.text.startswith("Reach ") and p.text.endswith("allocation") for p in table[1:])
+    assert " ".join(p.text for p in table).endswith(" ".join(rows))
+    assert {p.kind for p in passages[1:]} == {"body"} and {p.section for p in passages} == {"Water Rights"}
+
+
+@pytest.mark.parametrize("signature", [
+    ["Best regards,", "Jane Roe", "Senior Editor"],  # a line to a paragraph, as a letter's HTML or Word copy has it
+    ["Thanks,", "Jane Roe\nSenior Editor"],
+    ["Jane Roe", "Senior Editor", "Tel. +1 555 0100"],
+])
+def test_a_sign_off_and_the_lines_under_it_are_no_headings(signature: list[str]) -> None:
+    text = f"Water Rights\n\n{_PARAGRAPH}\n\n" + "\n\n".join(signature) + f"\n\n{_PARAGRAPH} Again.\n"
+    passages = _split_text(text)
+    assert [p.text for p in passages if p.kind == "heading"] == ["Water Rights"]
+    assert {p.section for p in passages} == {"Water Rights"}

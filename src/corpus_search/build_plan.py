@@ -30,6 +30,12 @@ from corpus_search.store import Store
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
+# 17: a footnote is in the section of the paragraph that refers to it (not of the last heading before the
+#     page's foot, or a Word file's end), and a Word file's endnotes are read as notes; a table given as one
+#     paragraph of rows (Word, Markdown) is cut between rows, and its rows do not make a page read as a
+#     PDF's lines; a sign-off and the short lines after it (a name, a title) are no heading, nor is a line
+#     with a phone number or an address; an e-mail's signature is one paragraph; a line of dashes ("-- ")
+#     is joined to the next with a space;
 # 16: an e-mail's quoted lines lose their ">" marks (a paragraph of their own), so quotations of them are found;
 #     a Word file's author is read from its properties (not an account name); a note number glued to a
 #     number that ends a sentence ("as of April 1.38 A prolonged") is lifted; a web page's title loses its
@@ -47,7 +53,7 @@ from corpus_search.store import Store
 # 8: a letter and a number ("Q1", "G7") are not a word and its footnote marker;
 # 7: table rows join, cut-off lead-ins; 6: a lead-in ending in a colon joins the quotation or list it introduces;
 # 5: passage kinds in plain text (titles, footnote runs, reference lists); 4: OCR, printed page numbers, languages
-PIPELINE_VERSION = "16"
+PIPELINE_VERSION = "17"
 
 
 @dataclass

@@ -240,6 +240,31 @@ def group_blocks(lines: list[str], page: int, blank_mode: bool, doc: Doc) -> lis
     return blocks
 
 
+# A table row as our Word and web extractors write one, and as text exports carry them: cells between
+# " | " ("Dec. 2023 | $26.2 | 30%", "| Share of returns | Average credit" with an empty first cell).
+_CELL_BAR = re.compile(r"(?:^|\s)\|(?:\s|$)")
+
+
+def table_cells(text: str) -> int:
+    """How many cells a line shaped as a table row has ("Georgia | $3,394": 2); 0 for any other line."""
+    return len(text.split("|")) if _CELL_BAR.search(text) else 0
+
+
+# A letter's or an e-mail's closing line ("Best regards,", "Thanks,", "Yours sincerely") or the signature
+# delimiter ("-- ", RFC 3676): the short lines after it are a name, a title, an address, never a heading.
+SIGN_OFF = re.compile(
+    r"^(?:--|(?=.*\b(?:regards|wishes|thanks|thank|cheers|sincerely|yours|best|respectfully|faithfully|care)\b)"
+    r"(?:(?:best|kind|warm|warmest|many|with|all|the|yours|truly|sincerely|faithfully|respectfully|cheers|thanks"
+    r"|thank|you|regards|wishes|take|care)\b[ \t]*){1,4}[,.!]?)$", re.I)
+# A line that gives a way to reach someone: a telephone number, an e-mail address, a web address.
+CONTACT = re.compile(r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}"  # +1 555 0100
+                     r"|\(\d{3}\)\s*\d{3}[-.\s]\d{4}|(?<![\d.])\d{3}[-.]\d{3}[-.]\d{4}(?!\d)"  # (202) 555-0100
+                     r"|[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{0,200}\w|\b(?:https?://|www\.)\S", re.I)
+# Where a reply's quotation of an earlier message, or a forwarded message, begins.
+REPLY_START = re.compile(r"^(?:On\s.{4,300}\swrote:|-{2,}\s*(?:Original|Forwarded)\s+Message\s*-{2,}"
+                         r"|Begin forwarded message:|_{8,}$|From:\s.+\s(?:Sent|Date):\s)", re.I)
+
+
 def heading_like(text: str, longest: int = 100) -> bool:
     """Short, capitalised, no closing punctuation except '?' or an ellipsis ("Thanks, all!" is a sentence)."""
     text = SENTINEL.sub("", text).strip()
@@ -262,6 +287,7 @@ def _split_glued_heading(block: Block, doc: Doc) -> list[Block]:
         and len(block.lines[1]) >= 0.6 * doc.width  # a paragraph starts on the next line
         and not FOOTNOTE_START.match(first)
         and not CAPTION.match(first)
+        and not (table_cells(SENTINEL.sub("", first)) >= 2 and table_cells(SENTINEL.sub("", block.lines[1])) >= 2)
     ):
         return [Block([first], block.page), Block(block.lines[1:], block.page)]
     return [block]

@@ -10,8 +10,19 @@ from __future__ import annotations
 import re
 import statistics
 
-from corpus_search.clean import PAGE_CLOSE, PAGE_OPEN
-from corpus_search.passage_blocks import CAPTION, FLOAT_TITLE, TERMINAL, Block, Doc, heading_like
+from corpus_search.clean import NOTE_CLOSE, NOTE_OPEN, PAGE_CLOSE, PAGE_OPEN, SENTINEL
+from corpus_search.passage_blocks import (
+    CAPTION,
+    CONTACT,
+    FLOAT_TITLE,
+    REPLY_START,
+    SIGN_OFF,
+    TERMINAL,
+    Block,
+    Doc,
+    heading_like,
+    table_cells,
+)
 
 _BOX = re.compile(r"^box\s+\d+[a-z]?\s*[:.–—-]", re.I)
 _CHAPTER = re.compile(r"^(chapter|part)\s+(\d+|[ivxlc]+|one|two|three|four|five|six|seven|eight|nine|ten)\b\.?$", re.I)
@@ -32,9 +43,6 @@ _REFERENCE_LISTS = frozenset({
 # "For Further Reading", "Related CRS Products", "Related Reports": headings of lists of other works
 _REFERENCE_LIST = re.compile(r"(?:for )?(?:further|additional|suggested|recommended|more) readings?"
                              r"|related (?:\w+ )?(?:reports|products|publications|readings?)")
-# A table row as our Word and web extractors write one, and as text exports carry them: cells between
-# " | " ("Dec. 2023 | $26.2 | 30%", "| Share of returns | Average credit" with an empty first cell).
-_CELL_BAR = re.compile(r"(?:^|\s)\|(?:\s|$)")
 _FIGURE_CELL = re.compile(r"\|\s*[-+–−(]?[$€£¥]?\d[\d,.]*\s*(?:%|[A-Za-z]{1,3}\.?)?\)?\s*$")  # "| $2,248", "| 0.3%"
 # A paragraph that stops on a word no sentence or heading ends with ("... the Commandant directed the
 # Marines to", "... budget request notes that"): the sentence goes on in the next paragraph.
@@ -47,6 +55,7 @@ _MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|
 _DATELINE = re.compile(rf"^(?:(?:updated|revised|published|issued|dated|as of)\s+)?(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}"
                        rf"|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{4}})$", re.I)
 _TITLE_LONGEST = 200  # characters: a document's title runs longer than a section heading
+_NOTE_MARK = re.compile(f"{NOTE_OPEN}(\\d+){NOTE_CLOSE}")  # a lifted note marker (clean.SENTINEL)
 _PARA_NO = re.compile(r"^(\d{1,3})(?=[^\W\d_]|[“‘\"(\[])")
 
 
@@ -106,7 +115,7 @@ def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     # where blank lines separate paragraphs, as a PDF's first lines may be a running head instead.
     title = block is doc.first and doc.blank_mode
     if (len(block.lines) > 2 or not heading_like(text, _TITLE_LONGEST if title else 100)
-            or _UNFINISHED.search(text) or _table_row(blocks, i)):
+            or _UNFINISHED.search(text) or _table_row(blocks, i) or CONTACT.search(text) or _signed(blocks, i)):
         return False
     if _CHAPTER.match(text) or text.lower().rstrip(":") in _KEYWORDS:
         return True
@@ -116,8 +125,10 @@ def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     # (a title within three: its date line and first heading come between).
     for j in range(i + 1, min(i + (5 if title else 4), len(blocks))):
         nxt = blocks[j]
-        if nxt.kind == "footnote":
-            return False
+        if nxt.kind == "footnote" or REPLY_START.match(nxt.plain):
+            return False  # a message quoted or forwarded after a sign-off is not its section
+        if len(nxt.plain) <= 100 and CONTACT.search(nxt.plain):
+            return False  # a name or a title above a phone number or an address: a signature's lines
         if nxt.paragraph is not None or len(nxt.plain) > 120 or len(nxt.lines) >= 3 or _is_sentence(nxt.plain):
             return True
         if not heading_like(nxt.plain):
@@ -126,9 +137,18 @@ def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     return not doc.blank_mode and i == len(blocks) - 1 and len(block.lines) == 1
 
 
-def table_cells(text: str) -> int:
-    """How many cells a line shaped as a table row has ("Georgia | $3,394": 2); 0 for any other line."""
-    return len(text.split("|")) if _CELL_BAR.search(text) else 0
+def _signed(blocks: list[Block], i: int) -> bool:
+    """Is block i a sign-off, or below one? It opens with a closing line or "--", or a closing line ends
+    one of the few short blocks (a name, a title, an organisation) right above it."""
+    for j in range(i, max(i - 6, -1), -1):
+        if j < i and len(blocks[j].lines) > 2:
+            return False
+        lines = [SENTINEL.sub("", ln).strip() for ln in blocks[j].lines if not ln.startswith(PAGE_OPEN)]
+        if lines and SIGN_OFF.match(lines[0] if j == i else lines[-1]):
+            return True
+        if j < i and (len(blocks[j].plain) > 80 or _is_sentence(blocks[j].plain)):
+            return False
+    return False
 
 
 def _table_row(blocks: list[Block], i: int) -> bool:
@@ -265,6 +285,24 @@ def assign_sections(ordered: list[Block], doc: Doc) -> None:
             else:
                 cited = False
         block.section = " / ".join(path)
+    _note_sections(ordered)
+
+
+def _note_sections(ordered: list[Block]) -> None:
+    """A footnote is in the section of the paragraph that refers to it, not of the paragraph it follows.
+
+    The notes of a page come after its last paragraph, and a Word file's after the document's: under
+    the last heading, so a note to the introduction was cited with the conclusion. A note no marker
+    refers to keeps the section it sits in.
+    """
+    marked: dict[str, str] = {}  # note number -> the section of the last block before it that refers to it
+    for block in ordered:
+        if block.kind != "footnote":
+            for line in block.lines:
+                for number in _NOTE_MARK.findall(line):
+                    marked[number] = block.section
+        elif block.note is not None and block.note in marked:
+            block.section = marked[block.note]
 
 
 # The lines that close a figure or table (passage_blocks.FLOAT_TITLE): its source, its notes, and the
@@ -337,9 +375,11 @@ def join_lead_ins(ordered: list[Block], doc: Doc, limit: int) -> list[Block]:
     introduces it, as a Word table is: a row alone does not say what its figures are. Joined only
     when the next block is body text of the same section, not a numbered paragraph (those are cited
     by number), on the same or the next page, and the two fit in one passage (`limit` characters).
+    A table that came as one paragraph, a line per row (a Word or Markdown table), is taken row by row
+    too, so a table too long for one passage is cut between two rows, not inside a row.
     """
     out: list[Block] = []
-    for block in ordered:
+    for block in (row for whole in ordered for row in _table_rows(whole)):
         prev = out[-1] if out else None
         if (prev is not None and prev.kind == "body" and block.kind == "body"
                 and prev.section == block.section and block.paragraph is None
@@ -355,6 +395,37 @@ def join_lead_ins(ordered: list[Block], doc: Doc, limit: int) -> list[Block]:
                 continue
         out.append(block)
     return out
+
+
+def _table_rows(block: Block) -> list[Block]:
+    """A paragraph of table rows, a line each, as a block per row (the lines that are no row stay with the
+    row above them, as a cell's second line would); any other block as it is.
+
+    A Word table of eighty rows was one paragraph: its passages were cut wherever a sentence seemed to end,
+    inside a row, and its header row stood alone. Row blocks are joined again by `join_lead_ins`.
+    """
+    if (block.kind != "body" or block.paragraph is not None or len(block.lines) < 2
+            or sum(table_cells(SENTINEL.sub("", ln)) >= 2 for ln in block.lines) < 2):
+        return [block]
+    rows: list[Block] = []
+    page, breaks = block.page, []  # the page of the line being read; page breaks waiting for the next line
+    for line in block.lines:
+        if line.startswith(PAGE_OPEN):
+            breaks.append(line)
+            continue
+        if rows and table_cells(SENTINEL.sub("", line)) >= 2:
+            # A row after a page break starts on the later page; `join_lead_ins` puts the break back.
+            page += len(breaks)
+            rows.append(Block([line], page, kind=block.kind, section=block.section))
+        elif rows:
+            rows[-1].lines.extend(breaks + [line])
+            page += len(breaks)
+        else:
+            rows.append(Block(breaks + [line], page, kind=block.kind, top=block.top, section=block.section))
+            page += len(breaks)
+        breaks = []
+    rows[-1].lines.extend(breaks)
+    return rows
 
 
 def _last_line(block: Block) -> str:

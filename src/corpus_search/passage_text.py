@@ -27,7 +27,7 @@ def join_lines(lines: list[str], doc: Doc) -> str:
             continue
         if not parts:
             new = [line]
-        elif parts[-1].endswith(("-", "\u2010", "\u2011")):
+        elif parts[-1].endswith(("-", "\u2010", "\u2011")) and not _RULE.fullmatch(parts[-1]):
             fragment = split_fragment(_plain_tail(parts), SENTINEL.sub("", line))
             if fragment and doc.judge.join(*fragment):
                 parts[-1] = parts[-1][:-1]
@@ -44,6 +44,8 @@ def join_lines(lines: list[str], doc: Doc) -> str:
     return "".join(parts)
 
 
+# A line of dashes only (an e-mail's "-- " signature delimiter, a rule): no word is broken at its end.
+_RULE = re.compile("[-\u2010\u2011]+")
 _TAIL = 400  # characters of a paragraph's end that decide a line-end hyphen (a word is far shorter)
 
 

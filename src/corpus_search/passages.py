@@ -28,7 +28,15 @@ from dataclasses import dataclass, replace
 from corpus_search.clean import PAGE_OPEN, SENTINEL, HyphenJudge, normalize, repeated_edges, squeeze_spaces
 from corpus_search.models import Page, Passage, Record
 from corpus_search.offsets import add_raw_maps
-from corpus_search.passage_blocks import Block, Doc, drop_furniture, group_blocks, lift_footnotes, typical_width
+from corpus_search.passage_blocks import (
+    Block,
+    Doc,
+    drop_furniture,
+    group_blocks,
+    lift_footnotes,
+    table_cells,
+    typical_width,
+)
 from corpus_search.passage_layout import (
     assign_sections,
     classify,
@@ -70,7 +78,10 @@ def split_document(record: Record, pages: list[Page], pdf: bool = False) -> Spli
     doc.physical = [p.index + 1 for p in pages] if pdf else []
     doc.stats["pages"] = len(pages)
     nonblank = sum(1 for ln in all_lines if ln)
-    blank_mode = nonblank > 0 and (len(all_lines) - nonblank) >= 0.15 * nonblank
+    # A table's rows, a line each with no blank line between (a Word or Markdown table), say nothing of how
+    # the text's paragraphs are set apart: a page that is mostly a table was read as a PDF's lines.
+    rows = sum(1 for ln in all_lines if table_cells(ln) >= 2)
+    blank_mode = nonblank > 0 and (len(all_lines) - nonblank) >= 0.15 * (nonblank - rows)
     doc.blank_mode = blank_mode
 
     edges = repeated_edges(page_lines)

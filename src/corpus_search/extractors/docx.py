@@ -3,9 +3,11 @@
 Pages: a Word file has no fixed pages (they depend on the printer and fonts), so a .docx is one page
 unless it holds explicit page breaks (a break of type "page", or "page break before" on a
 paragraph); then each break starts a page, numbered from 1 (plus the record's page_offset).
-Footnotes: the reference becomes a number glued to the word before it ("ceasefire.3") and the note's
-text goes to the foot of its page, as in a PDF, so the passage splitter lifts both the same way.
-Tables: one line per row, cells separated by " | ", the table one paragraph.
+Footnotes and endnotes: the reference becomes a number glued to the word before it ("ceasefire.3") and
+the note's text goes to the foot of its page, as in a PDF, so the passage splitter lifts both the same way (and puts
+each note in the section of the paragraph that refers to it, not under the page's last heading).
+Tables: one line per row, cells separated by " | ", the table one paragraph (the splitter cuts a long
+one between rows).
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_DOCUMENT, _FOOTNOTES, _CORE = "word/document.xml", "word/footnotes.xml", "docProps/core.xml"
+_DOCUMENT, _CORE = "word/document.xml", "docProps/core.xml"
+# Where each kind of note is kept; endnotes are numbered on with the footnotes, in the order the text refers to them.
+_NOTES = {"footnote": "word/footnotes.xml", "endnote": "word/endnotes.xml"}
 _PAGE = "\f"
 
 
@@ -30,8 +34,9 @@ def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
         if _DOCUMENT not in names:
             raise Unreadable("not a Word document (the zip holds no word/document.xml)")
         budget = ZipBudget(archive)
-        budget.check([n for n in (_DOCUMENT, _FOOTNOTES, _CORE) if n in names])
-        notes = _footnotes(budget) if _FOOTNOTES in names else {}
+        budget.check([n for n in (_DOCUMENT, *_NOTES.values(), _CORE) if n in names])
+        notes = {key: text for kind, member in _NOTES.items() if member in names
+                 for key, text in _notes(budget, member, kind).items()}
         body = _Body(notes)
         with budget.open(_DOCUMENT) as stream:
             body.read(stream)
@@ -61,8 +66,8 @@ def _paragraph_text(node: Element, notes: dict[str, str] | None = None, refs: li
             parts.append(_PAGE if el.get(f"{_W}type") == "page" else "\n")
         elif tag == f"{_W}pageBreakBefore" and el.get(f"{_W}val", "true") not in ("0", "false"):
             parts.insert(0, _PAGE)
-        elif tag == f"{_W}footnoteReference" and notes is not None and refs is not None:
-            note_id = el.get(f"{_W}id", "")
+        elif tag in (f"{_W}footnoteReference", f"{_W}endnoteReference") and notes is not None and refs is not None:
+            note_id = f"{local(tag)[:-len('Reference')]}:{el.get(f'{_W}id', '')}"  # "footnote:2", "endnote:2"
             if note_id in notes:
                 refs.append(note_id)
                 # Glued to the word before it, like a superscript in a PDF's text layer.
@@ -150,17 +155,17 @@ class _Body:
         return pages
 
 
-def _footnotes(budget: ZipBudget) -> dict[str, str]:
-    """Footnote id -> its text (the separator pseudo-notes left out)."""
+def _notes(budget: ZipBudget, member: str, kind: str) -> dict[str, str]:
+    """"footnote:id" (or "endnote:id") -> the note's text (the separator pseudo-notes left out)."""
     notes: dict[str, str] = {}
-    with budget.open(_FOOTNOTES) as stream:
+    with budget.open(member) as stream:
         for _, el in parse_xml(stream):
-            if el.tag == f"{_W}footnote":
+            if el.tag == f"{_W}{kind}":
                 if el.get(f"{_W}type") in (None, "normal"):
                     paragraphs = [_paragraph_text(p) for p in el.iter(f"{_W}p")]
                     text = " ".join(" ".join(paragraphs).split())
                     if text:
-                        notes[el.get(f"{_W}id", "")] = text
+                        notes[f"{kind}:{el.get(f'{_W}id', '')}"] = text
                 el.clear()
     return notes
 

@@ -2,7 +2,9 @@
 
 A message is one page: its From/To/Date/Subject lines, then its body (the plain-text part, or the
 HTML part read as a web page). The ">" marks of the lines a reply quotes are taken off (a paragraph
-break where the quoting starts or ends), so a quotation of those words is found verbatim. Each attachment is a document of its own, read by the extractor of
+break where the quoting starts or ends), so a quotation of those words is found verbatim. The sign-off
+that ends the message's own text is gathered into one paragraph (`gather_signature`), so its short lines
+are not read as headings. Each attachment is a document of its own, read by the extractor of
 its format (a PDF as a PDF) in this same capped process; an attachment of a format no extractor
 reads is listed as skipped. An mbox is a folder of messages: each message is a document of its
 own, with its attachments, and the mbox itself holds no text.
@@ -28,6 +30,7 @@ from corpus_search.extractors.html import read_html
 # loads this module only when a file needs it (extractors.for_suffix), after ingest itself has loaded.
 from corpus_search.ingest import extract as extract_file
 from corpus_search.models import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, Page, Record
+from corpus_search.passage_blocks import CONTACT, REPLY_START, SIGN_OFF
 
 
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
@@ -107,8 +110,55 @@ def _part_text(part: EmailMessage) -> str:
     if not isinstance(content, str):
         return ""
     if part.get_content_subtype() == "html":
-        return read_html(content)[0]
-    return unquote_reply(content)
+        return gather_signature(read_html(content)[0])
+    return unquote_reply(gather_signature(content))
+
+
+_SIGNATURE_LINES = 8  # short lines: more are text, not a sign-off
+_AFTER_DELIMITER = 15  # lines after "-- ": more, and the dashes were a rule in the text, not a delimiter
+
+
+def gather_signature(text: str) -> str:
+    """The sign-off that ends the message's own text (before any quoted or forwarded message), one paragraph.
+
+    A sign-off is the delimiter "-- " and all after it (RFC 3676), or a closing line ("Best regards,") and
+    the short lines after it, or, with neither, a run of short lines at the end that gives a phone number,
+    an e-mail or a web address. Written a line to a paragraph (an HTML signature's lines, or blank lines
+    between), each short line ("Jane Roe", "Senior Editor") read as a heading, and the quoted message after
+    it as its section. The words and their order are kept; only the blank lines inside the sign-off go.
+    """
+    lines = text.split("\n")
+    end = next((i for i, ln in enumerate(lines) if _QUOTED.match(ln) or REPLY_START.match(ln.strip())
+                or ln.rstrip().endswith(" wrote:")), len(lines))
+    while end and lines[end - 1].strip() and end < len(lines) and lines[end].rstrip().endswith(" wrote:"):
+        end -= 1  # an attribution wrapped over two lines: "On Sun, 12 Apr 2026, Tom Smith <\nt@x.org> wrote:"
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start = next((i for i in range(end - 1, -1, -1) if lines[i].strip() == "--"), None)
+    if start is None or sum(1 for ln in lines[start:end] if ln.strip()) > _AFTER_DELIMITER + 1:
+        start = _sign_off_start(lines, end)
+    if start is None:
+        return text
+    signature = [ln.strip() for ln in lines[start:end] if ln.strip()]
+    before = lines[:start]
+    return "\n".join(before + ([""] if before and before[-1].strip() else []) + signature + lines[end:])
+
+
+def _sign_off_start(lines: list[str], end: int) -> int | None:
+    """Where a closing line and the short lines after it, or short lines with a phone number or an address,
+    start, walking up from `end`; None when the text before `end` closes with neither."""
+    start, short, contact = end, 0, False
+    for i in range(end - 1, -1, -1):
+        line = lines[i].strip()
+        if not line:
+            continue
+        if SIGN_OFF.match(line):
+            return i if short else None  # "Thanks," alone is a last paragraph, not a signature
+        short += 1
+        if short > _SIGNATURE_LINES or len(line) > 72 or (len(line.split()) >= 5 and line[-1:] in ".?!:"):
+            break
+        start, contact = i, contact or bool(CONTACT.search(line))
+    return start if contact and short >= 2 else None
 
 
 def unquote_reply(text: str) -> str:
