@@ -87,3 +87,30 @@ def test_a_pdf_without_a_record_is_dated_by_the_date_its_first_page_prints(name,
 ])
 def test_which_lines_are_a_documents_own_date(page, expected):
     assert printed_date(page, latest_year=2027) == expected
+
+
+def test_word_text_and_markdown_files_are_dated_by_their_printed_date_too(tmp_path):
+    """The same rule for every format whose file states no date: a memo's "Date: 3 March 2026" line."""
+    import shutil
+    import subprocess
+
+    from corpus_search.extractors import docx, markdown, text
+
+    body = "Memorandum on port fees\n\nDate: 3 March 2026\n\nOn 1 January 2025, the fees rose by a third.\n"
+    guessed = Record(doc_id="m", title="m", guessed=True, title_guessed=True)
+    (tmp_path / "memo.txt").write_text(body, encoding="utf-8")
+    assert text.extract(tmp_path / "memo.txt", guessed).found == {"date": "2026-03-03"}
+    (tmp_path / "memo.md").write_text("# " + body, encoding="utf-8")
+    assert markdown.extract(tmp_path / "memo.md", guessed).found == {"title": "Memorandum on port fees",
+                                                                     "date": "2026-03-03"}
+    # Front matter that states a date wins over the printed one.
+    (tmp_path / "front.md").write_text("---\ndate: 2025-12-01\n---\n# " + body, encoding="utf-8")
+    assert markdown.extract(tmp_path / "front.md", guessed).found["date"] == "2025-12-01"
+    if shutil.which("pandoc") is None:
+        pytest.skip("pandoc is not installed (make pandoc)")
+    subprocess.run(["pandoc", str(tmp_path / "memo.txt"), "-f", "markdown", "-o", str(tmp_path / "memo.docx")],
+                   check=True, timeout=120)
+    assert docx.extract(tmp_path / "memo.docx", guessed).found.get("date") == "2026-03-03"
+    # A date the text talks about is not the document's.
+    (tmp_path / "event.txt").write_text("Port fees\n\nOn 1 January 2025, the fees rose.\n", encoding="utf-8")
+    assert "date" not in text.extract(tmp_path / "event.txt", guessed).found

@@ -179,7 +179,7 @@ def printed_date(first_page: str, latest_year: int) -> str | None:
 
     A file without a .toml record was cited "(n.d.)" although its first page says when it was written. Only a
     line that is all date counts: "On April 7, 2026, the United States and Iran agreed" is an event."""
-    lines = [" ".join(line.split()) for line in first_page.splitlines() if line.strip()][:_HEAD_LINES]
+    lines = [" ".join(line.split()) for line in first_page[:4000].splitlines() if line.strip()][:_HEAD_LINES]
     for line in lines:
         if len(line) > 40:
             continue
@@ -199,3 +199,12 @@ def printed_date(first_page: str, latest_year: int) -> str | None:
                 continue
             return f"{year:04d}-{month:02d}" + (f"-{day:02d}" if day else "")
     return None
+
+
+def with_printed_date(found: dict[str, Any], first_page: str) -> dict[str, Any]:
+    """`found` with the date the first page prints (`printed_date`), where the file's own metadata gave none."""
+    if not found.get("date"):
+        date = printed_date(first_page, datetime.date.today().year + 1)
+        if date:
+            found = {**found, "date": date}
+    return found

@@ -17,7 +17,15 @@ from typing import Any
 from xml.etree.ElementTree import Element
 
 from corpus_search.extraction import Extraction
-from corpus_search.extractors.common import Unreadable, ZipBudget, local, open_zip, parse_xml, stated_metadata
+from corpus_search.extractors.common import (
+    Unreadable,
+    ZipBudget,
+    local,
+    open_zip,
+    parse_xml,
+    stated_metadata,
+    with_printed_date,
+)
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
 
 
@@ -47,7 +55,7 @@ def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
     paged = len(texts) > 1
     pages = [Page(index=i, text=t, label=str(i + 1 + (record.page_offset or 0)) if paged else None)
              for i, t in enumerate(texts)]
-    return Extraction(pages=pages, status=STATUS_OK, message="", found=found)
+    return Extraction(pages=pages, status=STATUS_OK, message="", found=with_printed_date(found, texts[0]))
 
 
 def _paragraph_text(node: Element, notes: dict[str, str] | None = None, refs: list[str] | None = None) -> str:

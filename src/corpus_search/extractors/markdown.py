@@ -24,6 +24,7 @@ from typing import Any
 
 from corpus_search.extraction import Extraction
 from corpus_search.extractors import text as plain
+from corpus_search.extractors.common import with_printed_date
 from corpus_search.models import STATUS_EMPTY, Page, Record
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
@@ -69,7 +70,8 @@ def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
     if not any(p.text.strip() for p in pages):
         return Extraction(pages=[], status=STATUS_EMPTY, message="the file holds only Markdown markup",
                           encoding=read.encoding, found=found)
-    return Extraction(pages=pages, status=read.status, message=read.message, encoding=read.encoding, found=found)
+    return Extraction(pages=pages, status=read.status, message=read.message, encoding=read.encoding,
+                      found=with_printed_date(found, pages[0].text))
 
 
 def render(markdown: str) -> str:

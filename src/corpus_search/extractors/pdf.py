@@ -3,7 +3,6 @@ source worker), the printed page numbers, OCR of pages without a usable text lay
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 import sys
@@ -13,7 +12,7 @@ from typing import Any
 
 from corpus_search import config, ocr, pdf_worker, workers
 from corpus_search.extraction import Extraction, failed
-from corpus_search.extractors.common import printed_date, stated_metadata
+from corpus_search.extractors.common import stated_metadata, with_printed_date
 from corpus_search.models import (
     STATUS_EMPTY,
     STATUS_FAILED,
@@ -88,12 +87,8 @@ def _extract_pdf(path: Path, record: Record, isolated: bool = False, ocr_options
 def _found(info: dict, raw_pages: list[dict]) -> dict:
     """What the file says about itself: its properties' title and authors, and the date its first page prints
     (read before cleaning, which may take a date repeated on every page for a running head)."""
-    found = stated_metadata(info)
     first = next((str(item.get("text") or "") for item in raw_pages[:2] if str(item.get("text") or "").strip()), "")
-    date = printed_date(first, datetime.date.today().year + 1)
-    if date:
-        found["date"] = date
-    return found
+    return with_printed_date(stated_metadata(info), first)
 
 
 # What a PDF's information dictionary holds when nobody filled it in: the name of the file it was made from, the

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from corpus_search.extraction import Extraction, failed
+from corpus_search.extractors.common import with_printed_date
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
 
 # Longest BOM first: the UTF-32 LE BOM begins with the UTF-16 LE one.
@@ -46,7 +47,8 @@ def extract(path: Path, record: Record, isolated: bool = False) -> Extraction:
     pages = [
         Page(index=i, text=t, label=str(i + 1 + (record.page_offset or 0)) if paged else None) for i, t in enumerate(texts)
     ]
-    return Extraction(pages=pages, status=STATUS_OK, message=note, encoding=encoding)
+    return Extraction(pages=pages, status=STATUS_OK, message=note, encoding=encoding,
+                      found=with_printed_date({}, pages[0].text))
 
 
 def _decode(raw: bytes) -> tuple[str, str, str] | Extraction:
