@@ -4,6 +4,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+# apt waits for a lock another install holds (up to 10 min) instead of failing: a fresh machine that lost
+# that race was left without tesseract, chromium and the word list, and its tests skipped or scored apart.
+APT    := apt-get -o DPkg::Lock::Timeout=600
 PIP    := $(PY) -m pip
 CLI    := $(VENV)/bin/corpus-search
 PORT   ?= 8501
@@ -32,31 +35,31 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser).
 browser:
 	@if [ -x /usr/bin/chromium ]; then :; \
-	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed: browser tests will be skipped"; \
+	elif [ "$$(id -u)" = 0 ]; then ($(APT) update -qq && $(APT) install -y -qq chromium >/dev/null) || echo "chromium could not be installed: browser tests will be skipped"; \
 	else echo "chromium missing and not root: browser tests will be skipped (sudo apt-get install chromium)"; fi
 
 # Debian's Tesseract (OCR of scanned PDFs) with its English data; CORPUS_SEARCH_OCR_LANGUAGE may name
 # other packs (tesseract-ocr-rus, tesseract-ocr-chi-sim, ...), installed the same way.
 tesseract:
 	@if command -v tesseract >/dev/null && [ -n "$$(tesseract --list-langs 2>/dev/null | grep -x eng)" ]; then :; \
-	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null) || echo "tesseract could not be installed: scanned PDFs will not be OCR'd and the OCR tests will be skipped"; \
+	elif [ "$$(id -u)" = 0 ]; then ($(APT) update -qq && $(APT) install -y -qq tesseract-ocr tesseract-ocr-eng >/dev/null) || echo "tesseract could not be installed: scanned PDFs will not be OCR'd and the OCR tests will be skipped"; \
 	else echo "tesseract missing and not root: scanned PDFs will not be OCR'd and the OCR tests will be skipped (sudo apt-get install tesseract-ocr tesseract-ocr-eng)"; fi
 # Debian's iproute2 (`ip netns`) for tests/test_hosts.py, which runs cluster nodes in network namespaces
 # (root only); minimal Debian images leave it out.
 iproute2:
 	@if command -v ip >/dev/null || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ]; then :; \
-	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null) || echo "iproute2 could not be installed: the several-hosts tests will be skipped"; \
+	elif [ "$$(id -u)" = 0 ]; then ($(APT) update -qq && $(APT) install -y -qq iproute2 >/dev/null) || echo "iproute2 could not be installed: the several-hosts tests will be skipped"; \
 	else echo "no ip command and not root: the several-hosts tests will be skipped (they need root and iproute2)"; fi
 # Debian's pandoc: tests/formats_fixtures.py makes the Word and web-page fixtures from the CRS reports'
 # Markdown with it (real text, not hand-written samples); without it those format tests are skipped.
 pandoc:
 	@if command -v pandoc >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq pandoc >/dev/null) || echo "pandoc could not be installed: the Word/web-page format tests will be skipped"; \
+	elif [ "$$(id -u)" = 0 ]; then ($(APT) update -qq && $(APT) install -y -qq pandoc >/dev/null) || echo "pandoc could not be installed: the Word/web-page format tests will be skipped"; \
 	else echo "pandoc missing and not root: the Word/web-page format tests will be skipped (sudo apt-get install pandoc)"; fi
 # Debian's English word list: the entity noise rules take its lower-case words as ordinary words.
 wordlist:
 	@if [ -r /usr/share/dict/words ]; then :; \
-	elif [ "$$(id -u)" = 0 ]; then (apt-get update -qq && apt-get install -y -qq wamerican >/dev/null) || echo "wamerican could not be installed: entity rules use the corpus's own words"; \
+	elif [ "$$(id -u)" = 0 ]; then ($(APT) update -qq && $(APT) install -y -qq wamerican >/dev/null) || echo "wamerican could not be installed: entity rules use the corpus's own words"; \
 	else echo "no /usr/share/dict/words: entity rules use the corpus's own words (sudo apt-get install wamerican)"; fi
 
 # Builds when sources changed or no index exists; otherwise returns at once.
