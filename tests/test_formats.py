@@ -316,6 +316,17 @@ def test_a_word_table_keeps_its_rows_and_cells(tmp_path):
     assert text.splitlines()[1] == "IF12106 | " + F.header_field(F.IRAN_MD, "Author")
 
 
+def test_an_empty_word_table_cell_keeps_the_cells_after_it_in_their_columns(tmp_path):
+    """"Oman | | 12" lost its empty cell and read "Oman | 12": 12 moved under the wrong year."""
+    from corpus_search.ingest import extract
+
+    md = tmp_path / "table.md"
+    md.write_text("| Country | 2025 | 2026 |\n|---|---|---|\n| Oman |  | 12 |\n| Qatar | 7 | 9 |\n", encoding="utf-8")
+    text = extract(F.docx(md, tmp_path / "table.docx"), Record(doc_id="t", title="T")).pages[0].text
+    rows = [" ".join(r.split()) for r in text.splitlines()]
+    assert rows == ["Country | 2025 | 2026", "Oman | | 12", "Qatar | 7 | 9"], rows
+
+
 def test_a_long_word_table_is_cut_between_its_rows_with_the_header_row_leading(tmp_path):
     """A Word table of forty rows was one paragraph: its passages were cut where a sentence in a cell seemed to
     end, halfway through a row, and its header row was a passage of its own. A web page's table is cut between

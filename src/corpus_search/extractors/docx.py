@@ -123,9 +123,10 @@ class _Body:
                 self.cells.append(" ".join(self.cell))
                 self.cell = []
             elif event == "end" and self.table_depth == 1 and tag == f"{_W}tr":
-                row = " | ".join(c for c in self.cells if c)
-                if row:
-                    self.rows.append(row)
+                # An empty cell stays a cell: dropped, the cells after it moved one column left
+                # ("Georgia | $3,394" under "State | 2023 | 2024"), and the row said what the table does not.
+                if any(self.cells):
+                    self.rows.append(" | ".join(self.cells))
                 self.cells = []
 
     def _paragraph(self, el: Element) -> None:
