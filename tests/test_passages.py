@@ -602,3 +602,15 @@ def test_a_sign_off_and_the_lines_under_it_are_no_headings(signature: list[str])
     passages = _split_text(text)
     assert [p.text for p in passages if p.kind == "heading"] == ["Water Rights"]
     assert {p.section for p in passages} == {"Water Rights"}
+
+
+def test_a_forwarded_messages_header_lines_are_no_headings():
+    """"Sent: Monday, April 13, 2026 9:12 AM", "To: Legal Desk" and "Subject: ..." in a forwarded e-mail's body
+    were headings, and the message under them was cited under "Sent: Monday ... / To: Legal Desk / Subject: ..."."""
+    body = ("Forwarded for the file.\n\n"
+            "From: Jane Roe\n\nSent: Monday, April 13, 2026 9:12 AM\n\nTo: Legal Desk\n\nSubject: Hormuz fertilizer angle\n\n"
+            "Insurers in London told us that war-risk premiums for bulk carriers bound for the Gulf had tripled since "
+            "March, and that several fertilizer shippers had paused bookings until the strait reopened to traffic.\n")
+    passages = split_document(Record(doc_id="m", title="m"), [Page(index=0, text=body)]).passages
+    assert [p.kind for p in passages] == ["body"] * 6, [(p.kind, p.text[:30]) for p in passages]
+    assert all(not p.section for p in passages), [p.section for p in passages]
