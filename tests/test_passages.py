@@ -614,3 +614,15 @@ def test_a_forwarded_messages_header_lines_are_no_headings():
     passages = split_document(Record(doc_id="m", title="m"), [Page(index=0, text=body)]).passages
     assert [p.kind for p in passages] == ["body"] * 6, [(p.kind, p.text[:30]) for p in passages]
     assert all(not p.section for p in passages), [p.section for p in passages]
+
+
+def test_a_markdown_table_caption_is_a_caption_not_a_heading():
+    """pandoc's "Table: Port fees by year" line was a heading, and the text after it was cited under it."""
+    body = ("Port fees\n\nThe fees rose in every port of the Gulf over the last two years, as the table below shows "
+            "for the three largest ones.\n\nCountry | 2025 | 2026\nOman | 10 | 12\nQatar | 7 | 9\n\n"
+            "Table: Port fees by year, in dollars per ton\n\nThe rise was steepest where the insurers had raised "
+            "their war-risk premiums, in Oman above all the others.\n")
+    passages = split_document(Record(doc_id="m", title="m"), [Page(index=0, text=body)]).passages
+    caption = next(p for p in passages if p.text.startswith("Table:"))
+    assert caption.kind == "caption"
+    assert passages[-1].kind == "body" and passages[-1].section == "Port fees"

@@ -26,7 +26,8 @@ from corpus_search.models import Record
 TERMINAL = re.compile(r"[.!?…][’”\"')\]]*$")
 # A figure's or table's title ("Table 2. Transfers to the Highway Trust Fund"); a caption is one, or its source line.
 FLOAT_TITLE = re.compile(r"^(figure|fig\.|table|chart|graph|map|exhibit)\s*\d+[a-z]?\s*[:.–—-]", re.I)
-CAPTION = re.compile(rf"{FLOAT_TITLE.pattern}|^sources?(\s+for\s+data)?\s*:", re.I)
+# Also a table's caption as Markdown writes one, with no number ("Table: Port fees by year", pandoc's syntax).
+CAPTION = re.compile(rf"{FLOAT_TITLE.pattern}|^sources?(\s+for\s+data)?\s*:|^table:\s+\S", re.I)
 
 
 @dataclass
