@@ -559,6 +559,7 @@ def test_the_lines_a_reply_quotes_lose_their_marks_so_a_quotation_of_them_is_fou
     from email.message import EmailMessage
 
     from corpus_search.api import Corpus, build
+    from corpus_search.quote_report import quoting_notes
 
     said = ("The relationship is not anything like the Soviet-Chinese brotherhood of the 1950s, and both "
             "sides know it.")
@@ -578,6 +579,17 @@ def test_the_lines_a_reply_quotes_lose_their_marks_so_a_quotation_of_them_is_fou
         report = c.quote(said)
         assert report.found and report.matches[0].exact, report
         assert "Agreed, keep it." not in c.passage(report.matches[0].passage_id).text
+        # Those are the reporter's words, which the editor's reply quotes: said, with who wrote them.
+        match = report.matches[0]
+        assert c.passage(match.passage_id).kind == "quote"
+        assert match.source_quotes[0] == "quoted message: On Sun, 12 Apr 2026, Reporter <r@example.org> wrote:"
+        assert ("The e-mail quotes an earlier message here (\u201cOn Sun, 12 Apr 2026, Reporter <r@example.org> "
+                "wrote:\u201d): these are that message's words, not its sender's.") in quoting_notes(match)
+        assert report.to_json()["matches"][0]["source_quotes"][0].startswith("quoted message: ")
+        # The editor's own words are no quotation of anyone.
+        own = c.quote("Agreed, keep it.")
+        assert own.found and not any(q.startswith("quoted message") for q in own.matches[0].source_quotes)
+        assert c.passage(own.matches[0].passage_id).kind == "body"
     finally:
         c.close()
 

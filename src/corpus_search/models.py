@@ -145,6 +145,8 @@ class Page:
     text: str
     label: str | None = None  # printed page label ("ii", "17") when known
     ocr_confidence: float | None = None  # mean OCR word confidence (0-100) when the text came from OCR
+    # spans of `text` that quote another message (an e-mail reply's quoted lines): passages there are "quote"
+    quoted: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from corpus_search.clean import PAGE_OPEN, SENTINEL, HyphenJudge, normalize, repeated_edges, squeeze_spaces
 from corpus_search.models import Page, Passage, Record
-from corpus_search.offsets import add_raw_maps
+from corpus_search.offsets import add_raw_maps, page_starts, raw_offset
 from corpus_search.passage_blocks import (
     Block,
     Doc,
@@ -105,7 +105,23 @@ def split_document(record: Record, pages: list[Page], pdf: bool = False) -> Spli
     float_sections(ordered, doc)
     ordered = join_lead_ins(ordered, doc, MAX_PASSAGE)
     split = _finish(ordered, doc)
-    return replace(split, passages=add_raw_maps(split.passages, pages))
+    passages = add_raw_maps(split.passages, pages)
+    if any(p.quoted for p in pages):
+        passages = _mark_quoted(passages, pages)
+    return replace(split, passages=passages)
+
+
+def _mark_quoted(passages: list[Passage], pages: list[Page]) -> list[Passage]:
+    """Body passages wholly inside what the source quotes from another message (Page.quoted) are "quote":
+    in a reply, the earlier message's words, which a quotation check must not pass off as the sender's."""
+    starts = page_starts(pages)
+    spans = [(starts[i] + a, starts[i] + b) for i, page in enumerate(pages) for a, b in page.quoted]
+    out = []
+    for p in passages:
+        first, last = raw_offset(p, 0), raw_offset(p, max(len(p.text) - 1, 0))
+        inside = first is not None and last is not None and any(a <= first and last < b for a, b in spans)
+        out.append(replace(p, kind="quote") if inside and p.kind == "body" else p)
+    return out
 
 
 def _physical(doc: Doc, position: int) -> int | None:

@@ -112,7 +112,24 @@ def _quoting(ready, typed: str, match: QuoteMatch) -> QuoteMatch:
     i = ready.index.get(match.passage_id)
     if i is not None and _within_marks(ready.passages[i].text, match.start):
         found.insert(0, "within")
+    if i is not None and ready.passages[i].kind == "quote":
+        found.insert(0, _quoted_message(ready, i))
     return dataclasses.replace(match, source_quotes=tuple(found)) if found else match
+
+
+QUOTED_MESSAGE = "quoted message"
+_INTRO = re.compile(r"^(On\s.{4,300}?\swrote:)")
+
+
+def _quoted_message(ready, i: int) -> str:
+    """"quoted message", with the line that introduces the quotation where the source has one ("On 12 April,
+    Jane Roe wrote:"): passage i is in what a reply quotes of an earlier message (Kind "quote")."""
+    first = i
+    while (first > 0 and ready.passages[first - 1].kind == "quote"
+           and ready.passages[first - 1].doc_id == ready.passages[i].doc_id):
+        first -= 1
+    intro = _INTRO.match(ready.passages[first].text)
+    return f"{QUOTED_MESSAGE}: {intro.group(1)}" if intro else QUOTED_MESSAGE
 
 
 def _within_marks(text: str, start: int) -> bool:

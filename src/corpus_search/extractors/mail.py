@@ -52,13 +52,16 @@ def read_message(message: EmailMessage, record: Record, isolated: bool) -> Extra
         raise Unreadable("not an e-mail message: no From, To, Cc, Date or Subject header")
     found = _found(message)
     body_part = message.get_body(preferencelist=("plain", "html"))
-    body = _part_text(body_part) if body_part is not None else ""
+    body, quoted = _part_text(body_part) if body_part is not None else ("", [])
     attachments, left_out = _attachments(message, body_part, record, isolated)
     text = "\n\n".join(t for t in (head, body.strip()) if t)
+    # The quoted spans, moved to where the stripped body sits after the headers.
+    shift = (len(head) + 2 if head and body.strip() else 0) - (len(body) - len(body.lstrip()))
+    quoted = [(a + shift, min(b, len(body.rstrip())) + shift) for a, b in quoted if b > a]
     notes = [n for n in (_defect_note(message), _count_note(attachments), _left_out_note(left_out, "attachments"))
              if n]
-    return Extraction(pages=[Page(index=0, text=text)], status=STATUS_OK, message="; ".join(notes), found=found,
-                      attachments=attachments)
+    return Extraction(pages=[Page(index=0, text=text, quoted=tuple(quoted))], status=STATUS_OK,
+                      message="; ".join(notes), found=found, attachments=attachments)
 
 
 def _header(message: EmailMessage, name: str) -> str:
@@ -98,7 +101,8 @@ def _people(message: EmailMessage, name: str) -> list[str]:
         return []
 
 
-def _part_text(part: EmailMessage) -> str:
+def _part_text(part: EmailMessage) -> tuple[str, list[tuple[int, int]]]:
+    """The body's text, and the spans in it of what it quotes from an earlier message (`quoted_reply`)."""
     try:
         content = part.get_content()
     except (LookupError, UnicodeError, ValueError, AssertionError):
@@ -108,10 +112,10 @@ def _part_text(part: EmailMessage) -> str:
     if isinstance(content, bytes):
         content = content.decode("utf-8", errors="replace")
     if not isinstance(content, str):
-        return ""
+        return "", []
     if part.get_content_subtype() == "html":
-        return gather_signature(read_html(content)[0])
-    return unquote_reply(gather_signature(content))
+        return gather_signature(read_html(content)[0]), []
+    return quoted_reply(gather_signature(content))
 
 
 _SIGNATURE_LINES = 8  # short lines: more are text, not a sign-off
@@ -165,6 +169,12 @@ def unquote_reply(text: str) -> str:
     """A plain-text body with the quoting marks of a reply's quoted lines taken off, and a blank line
     wherever the depth of quoting changes (the quoted words are a paragraph of their own), and before
     the line that introduces them ("On 12 April, Jane Roe wrote:"), which goes with them."""
+    return quoted_reply(text)[0]
+
+
+def quoted_reply(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """`unquote_reply`'s text, and the spans in it of what the message quotes (its quoted lines, with the line
+    that introduces them): the words of an earlier message, not of this one's sender."""
     lines = text.splitlines()
     depths, bodies = [], []
     for line in lines:
@@ -172,14 +182,27 @@ def unquote_reply(text: str) -> str:
         depths.append(m.group(1).count(">") if m else 0)
         bodies.append(line[m.end():] if m else line)
     out: list[str] = []
+    spans: list[tuple[int, int]] = []
+    at = 0
+    own_since = True  # a line of the sender's own since the last quoted one
     for i, body in enumerate(bodies):
         opens = (i + 1 < len(bodies) and depths[i + 1] > depths[i] and body.rstrip().endswith(":"))
         if out and out[-1].strip() and (opens or (i and depths[i] != depths[i - 1]
                                                   and not (bodies[i - 1].rstrip().endswith(":")
                                                            and depths[i] > depths[i - 1]))):
             out.append("")
+            at += 1
+        if (depths[i] or opens) and body.strip():
+            if spans and not own_since:
+                spans[-1] = (spans[-1][0], at + len(body))  # one quotation, its blank lines too
+            else:
+                spans.append((at, at + len(body)))
+            own_since = False
+        elif body.strip():
+            own_since = True
         out.append(body)
-    return "\n".join(out)
+        at += len(body) + 1
+    return "\n".join(out), spans
 
 
 def _attachments(message: EmailMessage, body_part, record: Record, isolated: bool) -> tuple[tuple, int]:
