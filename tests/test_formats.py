@@ -387,7 +387,7 @@ def test_a_word_endnote_is_a_footnote_passage_in_the_section_that_refers_to_it(t
 _SIGNATURE = ["Jane Roe", "Senior Editor", "The Maritime Ledger", "Tel. +1 555 0100"]
 
 
-def _signed_message(kind: str, body: str, quoted: str) -> "EmailMessage":
+def _signed_message(kind: str, body: str, quoted: str):
     from email.message import EmailMessage
 
     msg = EmailMessage()
