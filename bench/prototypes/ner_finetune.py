@@ -121,26 +121,24 @@ def examples_for(nlp, base, gold: list, counts: dict) -> list:
     for g, text, pred in zip(gold, texts, base.pipe(texts, batch_size=32)):
         ref = nlp.make_doc(text)
         ents, missing, taken = [], [], []
+
+        def leave_free(span, why: str) -> None:
+            """The tokens of `span` are left unannotated (the model is free there), unless taken already."""
+            if any(s < span.end and span.start < e for s, e in taken):
+                counts["overlapping (skipped)"] += 1
+                return
+            missing.append(span)
+            taken.append((span.start, span.end))
+            counts[why] += 1
+
         for start, end, label in align(text, g.mentions, counts):
             counts["mentions"] += 1
             if label not in GOLD_LABELS:  # PROJECT: no spaCy label; leave the model free there
-                span = ref.char_span(start, end, alignment_mode="expand")
-                if any(s < span.end and span.start < e for s, e in taken):
-                    counts["overlapping (skipped)"] += 1
-                    continue
-                missing.append(span)
-                taken.append((span.start, span.end))
-                counts[f"{label} -> missing"] += 1
+                leave_free(ref.char_span(start, end, alignment_mode="expand"), f"{label} -> missing")
                 continue
             span = ref.char_span(start, end, label=label)
             if span is None:  # not on token boundaries: the tokens it covers are left unannotated
-                wide = ref.char_span(start, end, alignment_mode="expand")
-                if any(s < wide.end and wide.start < e for s, e in taken):
-                    counts["overlapping (skipped)"] += 1
-                    continue
-                missing.append(wide)
-                taken.append((wide.start, wide.end))
-                counts["off token boundaries (missing)"] += 1
+                leave_free(ref.char_span(start, end, alignment_mode="expand"), "off token boundaries (missing)")
                 continue
             if any(s < span.end and span.start < e for s, e in taken):
                 counts["overlapping (skipped)"] += 1
