@@ -644,3 +644,17 @@ def test_a_web_page_that_declares_a_charset_it_is_not_in_is_read_as_cp1252(tmp_p
     extraction = extract(page, Record(doc_id="page", title="page"))
     assert extraction.status == STATUS_OK, extraction.message
     assert "Caf\u00e9 \\n text about pipelines \u201chere\u201d." in extraction.pages[0].text
+
+
+def test_a_replys_quoted_spans_cover_the_quotation_and_its_attribution_even_wrapped():
+    """The spans `quote` marks as an earlier message's words: the quoted lines, their blank lines, and the
+    "On ..., X wrote:" line, also when a mail client wrapped it over two lines; never the sender's own lines."""
+    from corpus_search.extractors.mail import quoted_reply
+
+    text, spans = quoted_reply("Agreed.\nOn Sun, 12 Apr 2026, Tom Smith <\nt@x.org> wrote:\n> Premiums tripled.\n>\n"
+                               "> Bookings paused.\nMine again.\n> A second quotation.")
+    assert text == ("Agreed.\n\nOn Sun, 12 Apr 2026, Tom Smith <\nt@x.org> wrote:\nPremiums tripled.\n\n"
+                    "Bookings paused.\n\nMine again.\n\nA second quotation.")
+    assert [text[a:b] for a, b in spans] == [
+        "On Sun, 12 Apr 2026, Tom Smith <\nt@x.org> wrote:\nPremiums tripled.\n\nBookings paused.",
+        "A second quotation."]

@@ -181,18 +181,26 @@ def quoted_reply(text: str) -> tuple[str, list[tuple[int, int]]]:
         m = _QUOTED.match(line)
         depths.append(m.group(1).count(">") if m else 0)
         bodies.append(line[m.end():] if m else line)
+    opens = [i + 1 < len(bodies) and depths[i + 1] > depths[i] and body.rstrip().endswith(":")
+             for i, body in enumerate(bodies)]
+    # An attribution wrapped over two lines ("On Sun, 12 Apr 2026, Tom Smith <" / "t@x.org> wrote:") opens
+    # the quotation at its first line, and stays one line of text with its second.
+    wrapped = [bool(i and opens[i] and depths[i - 1] == depths[i] and bodies[i - 1].lstrip().startswith("On ")
+                    and not bodies[i].lstrip().startswith("On ")) for i in range(len(bodies))]
+    for i in range(len(bodies) - 1):
+        if wrapped[i + 1]:
+            opens[i] = True
     out: list[str] = []
     spans: list[tuple[int, int]] = []
     at = 0
     own_since = True  # a line of the sender's own since the last quoted one
     for i, body in enumerate(bodies):
-        opens = (i + 1 < len(bodies) and depths[i + 1] > depths[i] and body.rstrip().endswith(":"))
-        if out and out[-1].strip() and (opens or (i and depths[i] != depths[i - 1]
+        if out and out[-1].strip() and not wrapped[i] and (opens[i] or (i and depths[i] != depths[i - 1]
                                                   and not (bodies[i - 1].rstrip().endswith(":")
                                                            and depths[i] > depths[i - 1]))):
             out.append("")
             at += 1
-        if (depths[i] or opens) and body.strip():
+        if (depths[i] or opens[i]) and body.strip():
             if spans and not own_since:
                 spans[-1] = (spans[-1][0], at + len(body))  # one quotation, its blank lines too
             else:
