@@ -17,7 +17,7 @@ from corpus_search.quote_diff import classify, similarity, tokens, word_diff, wo
 from corpus_search.quote_match import build_match, exact, prepared, with_ocr
 from corpus_search.quote_near import CLOSE, SEMANTIC_PARAPHRASE, Semantic, closest
 from corpus_search.quote_parse import PASTED_MARKER, check_length, gapped_matches, max_quote_chars, parse_quote, quote_length
-from corpus_search.quote_report import QuoteReport, render_diff, render_report, verdict_of
+from corpus_search.quote_report import QUOTED_MESSAGE, QuoteReport, render_diff, render_report, verdict_of
 from corpus_search.models import Difference, QuoteMatch, Verdict
 from corpus_search.store import Store
 from corpus_search.textnorm import fold
@@ -55,17 +55,21 @@ def verify(store: Store, text: str, semantic: Semantic | None = None, limit: int
     return QuoteReport(text, False, tuple(near), verdict_of(False, near, paraphrase))
 
 
+_MOST_PIECES = 6  # each piece is searched on its own: a quotation cut into more is left to `closest`
+_MOST_PLACES = 500
+
+
 def _pieces_moved(ready, pattern, most: int = 3) -> list[QuoteMatch]:
     """A quotation "A ... B" whose pieces are each verbatim in one passage of a source, or in two adjacent ones,
     but B comes before A there: the source's words rearranged, shown as such over the span that holds them all.
     It was "NOT FOUND in the corpus", with half of it as the closest text."""
-    if len(pattern.pieces) < 2 or any(len(tokens(piece)) < 2 for piece in pattern.pieces):
+    if not 2 <= len(pattern.pieces) <= _MOST_PIECES or any(len(tokens(piece)) < 2 for piece in pattern.pieces):
         return []  # a one-word piece ("the ... of") is everywhere
     places = []
     for piece in pattern.pieces:
         found = [m for m in exact(ready, parse_quote(piece)) if len(m.passage_ids) <= 1]
-        if not found:
-            return []
+        if not found or len(found) > _MOST_PLACES:
+            return []  # not there, or so common ("of the state") that where it is says nothing
         places.append([(ready.index[m.passage_id], m.start, m.end) for m in found])
     out: dict[tuple[int, int], QuoteMatch] = {}
     for i, start, end in places[0]:
@@ -117,7 +121,6 @@ def _quoting(ready, typed: str, match: QuoteMatch) -> QuoteMatch:
     return dataclasses.replace(match, source_quotes=tuple(found)) if found else match
 
 
-QUOTED_MESSAGE = "quoted message"
 _INTRO = re.compile(r"^(On\s.{4,300}?\swrote:)")
 
 

@@ -56,17 +56,20 @@ def render_diff(diff: Sequence[Sequence[str]]) -> str:
     return " ".join(parts)
 
 
+QUOTED_MESSAGE = "quoted message"  # in QuoteMatch.source_quotes: the words are in what an e-mail reply quotes
+
+
 def quoting_notes(m) -> list[str]:
     """Where the source quotes someone (QuoteMatch.source_quotes), said for the CLI and the app."""
     out = []
     for q in m.source_quotes:
-        if q == "quoted message" or q.startswith("quoted message: "):
-            intro = q[len("quoted message: "):]
+        if q == QUOTED_MESSAGE or q.startswith(QUOTED_MESSAGE + ": "):
+            intro = q[len(QUOTED_MESSAGE) + 2:]
             out.append("The e-mail quotes an earlier message here" + (f" (\u201c{intro}\u201d)" if intro else "")
                        + ": these are that message's words, not its sender's.")
     if "within" in m.source_quotes:
         out.append("The source is quoting someone here: these words are inside its quotation marks.")
-    inner = [q for q in m.source_quotes if q != "within" and not q.startswith("quoted message")]
+    inner = [q for q in m.source_quotes if q != "within" and not q.startswith(QUOTED_MESSAGE)]
     if inner:
         out.append(f"The source puts {', '.join(inner)} in quotation marks.")
     return out
