@@ -11,6 +11,7 @@ import re
 import statistics
 
 from corpus_search.clean import NOTE_CLOSE, NOTE_OPEN, PAGE_CLOSE, PAGE_OPEN, SENTINEL
+from corpus_search.datelines import MONTH
 from corpus_search.passage_blocks import (
     CAPTION,
     CONTACT,
@@ -49,11 +50,9 @@ _FIGURE_CELL = re.compile(r"\|\s*[-+–−(]?[$€£¥]?\d[\d,.]*\s*(?:%|[A-Za-z
 # Not a word that can end a phrase ("Keep calm and carry on", "What it is", "Partners to reckon with").
 _UNFINISHED = re.compile(r"(?<![\w'’-])(?:to|the|a|an|of|and|or|nor|that|which|whether|than|from|into"
                          r"|its|their|our|his|her)$")
-_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?"
-          r"|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?")
 # A line that only dates the document ("Updated April 22, 2026", "3 May 2024"): front matter, no section.
-_DATELINE = re.compile(rf"^(?:(?:updated|revised|published|issued|dated|as of)\s+)?(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}"
-                       rf"|\d{{1,2}}\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{4}})$", re.I)
+_DATELINE = re.compile(rf"^(?:(?:updated|revised|published|issued|dated|as of)\s+)?(?:{MONTH}\s+\d{{1,2}},?\s+\d{{4}}"
+                       rf"|\d{{1,2}}\s+{MONTH}\s+\d{{4}}|{MONTH}\s+\d{{4}})$", re.I)
 _TITLE_LONGEST = 200  # characters: a document's title runs longer than a section heading
 _NOTE_MARK = re.compile(f"{NOTE_OPEN}(\\d+){NOTE_CLOSE}")  # a lifted note marker (clean.SENTINEL)
 _PARA_NO = re.compile(r"^(\d{1,3})(?=[^\W\d_]|[“‘\"(\[])")
