@@ -1,4 +1,4 @@
-"""The query encoder gives the same vectors as sentence-transformers itself, on either backend."""
+"""The query encoder gives the same vectors as sentence-transformers itself, on every backend."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def test_overlapping_torch_users_put_the_thread_count_back_once_the_last_leaves(
 
 
 @pytest.mark.parametrize("setting, few, expected", [
-    ("auto", True, "numpy"), ("auto", False, "torch"),
+    ("auto", True, "numpy"), ("auto", False, "onnx"), ("onnx", True, "onnx"),
     ("numpy", False, "numpy"), ("torch", True, "torch"), (" Torch ", True, "torch"),
 ])
 def test_the_setting_picks_the_backend(monkeypatch, setting, few, expected):
@@ -88,15 +88,16 @@ def test_the_setting_picks_the_backend(monkeypatch, setting, few, expected):
 
 
 def test_an_unknown_backend_is_a_usage_error(monkeypatch):
-    monkeypatch.setenv("CORPUS_SEARCH_QUERY_ENCODER", "onnx")
-    with pytest.raises(UsageError, match="unknown query encoder 'onnx'.*auto, numpy, torch"):
+    monkeypatch.setenv("CORPUS_SEARCH_QUERY_ENCODER", "tensorflow")
+    with pytest.raises(UsageError, match="unknown query encoder 'tensorflow'.*auto, numpy, torch, onnx"):
         backend_for(False)
     with pytest.raises(ValueError, match="unknown query encoder backend"):
-        QueryEncoder(model_path(), "onnx")
+        QueryEncoder(model_path(), "tensorflow")
 
 
-def test_a_cli_search_never_imports_torch_and_batch_of_many_does(built_index, tmp_path):
-    """A one-query CLI process skips torch's ~1 s import; a long batch pays it once for faster queries."""
+def test_a_cli_search_imports_no_runtime_and_a_batch_of_many_runs_onnx(built_index, tmp_path):
+    """A one-query CLI process skips ONNX Runtime's and torch's imports (about 1 s each); a long batch pays
+    ONNX Runtime's once for faster queries."""
     queries = tmp_path / "queries.txt"
     queries.write_text("\n".join(f"Altai pipeline {i}" for i in range(260)))
     probe = (
@@ -104,7 +105,8 @@ def test_a_cli_search_never_imports_torch_and_batch_of_many_does(built_index, tm
         "from click.testing import CliRunner\n"
         "from corpus_search.cli import cli\n"
         "r = CliRunner().invoke(cli, sys.argv[1:])\n"
-        "print(json.dumps([r.exit_code, 'torch' in sys.modules, sum(json.loads(x)['mode'] == 'semantic' for x in r.output.splitlines())]))\n"
+        "print(json.dumps([r.exit_code, 'torch' in sys.modules, 'onnxruntime' in sys.modules,"
+        " sum(json.loads(x)['mode'] == 'semantic' for x in r.output.splitlines())]))\n"
     )
     env = {**os.environ, "CORPUS_SEARCH_QUERY_ENCODER": "auto"}
 
@@ -113,7 +115,8 @@ def test_a_cli_search_never_imports_torch_and_batch_of_many_does(built_index, tm
                              capture_output=True, text=True, env=env, timeout=600)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    code, torch_loaded, answered = run("search", "Altai pipeline", "--mode", "semantic", "--json")
-    assert code == 0 and not torch_loaded and answered == 1
-    code, torch_loaded, answered = run("batch", str(queries), "--mode", "semantic", "--limit", "1", "--json")
-    assert code == 0 and torch_loaded and answered == 260
+    code, torch_loaded, onnx_loaded, answered = run("search", "Altai pipeline", "--mode", "semantic", "--json")
+    assert code == 0 and not torch_loaded and not onnx_loaded and answered == 1
+    code, torch_loaded, onnx_loaded, answered = run("batch", str(queries), "--mode", "semantic", "--limit", "1",
+                                                    "--json")
+    assert code == 0 and onnx_loaded and answered == 260

@@ -304,6 +304,22 @@ def test_bf16_is_kept_only_where_it_is_measured_faster(monkeypatch):
     query_encoder.bf16_is_fast.cache_clear()
 
 
+def test_a_cpu_whose_flags_name_no_bfloat16_is_answered_without_asking_torch():
+    """The onnx backend loads no torch: a CPU without bfloat16 instructions must not cost torch's import to learn it."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, pathlib\n"
+             "real = pathlib.Path.read_text\n"
+             "def fake(self, *a, **k):\n"
+             "    return 'processor : 0\\nflags : fpu sse2 avx2 avx512f\\n' if str(self) == '/proc/cpuinfo' else real(self, *a, **k)\n"
+             "pathlib.Path.read_text = fake\n"
+             "from corpus_search.query_encoder import bf16_supported\n"
+             "print(bf16_supported(), 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "False"], out.stderr
+
+
 def test_reduced_scores_in_bf16_are_close_to_float32(corpus):
     """The bfloat16 scan is an approximation of the float32 one (about 3 significant digits), never another ranking."""
     from corpus_search.query_encoder import bf16_supported

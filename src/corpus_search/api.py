@@ -73,8 +73,8 @@ class Corpus:
         self.keyword = backends.keyword_backend().open(generation / KEYWORD)
         self.vectors = backends.vector_backend().open(generation)
         self.sentences = SentenceIndex.open(generation)
-        if self._encoder_backend == "torch" and hasattr(self.vectors, "bf16"):
-            self.vectors.bf16 = True  # torch is loaded for the queries anyway (VectorIndex.scans_bf16 decides)
+        if self._encoder_backend != "numpy" and hasattr(self.vectors, "bf16"):
+            self.vectors.bf16 = True  # a process of many queries (VectorIndex.scans_bf16 decides, measuring)
         self.searcher = Searcher(self.store, self.keyword, self.vectors, self.encode_query, self.sentences)
 
     def _open_sharded(self) -> None:

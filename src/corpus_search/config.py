@@ -87,12 +87,13 @@ SETTINGS: tuple[Setting, ...] = (
             "vectors, on the same directions; 0: the build saves none and every scan is exact."),
     Setting("first_pass_rescore", "2000", "Semantic search: rows (passages, or long passages' sentences) the reduced first pass hands on "
             "to be re-scored exactly with the full vectors (at least 4 x the candidates asked for); more is closer to an exact scan and slower."),
-    Setting("first_pass_bf16", "auto", "auto: where queries are encoded with torch (see query_encoder) and the CPU multiplies "
+    Setting("first_pass_bf16", "auto", "auto: where queries are encoded with torch or ONNX Runtime (see query_encoder) and the CPU multiplies "
             "bfloat16 natively, semantic search's reduced first passes run in bfloat16, reading half the bytes; their best rows "
             "are still re-scored exactly in float32. 0: always float32."),
     Setting("query_encoder", "auto", "How queries are embedded: numpy (starts at once), torch (about twice as fast a query, "
-            "but importing torch costs about 1 s) or auto: torch in a process that runs many searches (the app, the API, "
-            "`batch`), numpy in a CLI `search`. The vectors agree to 1e-6."),
+            "but importing torch costs 1-3 s), onnx (ONNX Runtime: faster again, importing costs about 1 s) or auto: onnx "
+            "(torch if ONNX Runtime is missing) in a process that runs many searches (the app, the API, `batch`), numpy in "
+            "a CLI `search`. The vectors agree to 1e-6."),
     Setting("scan_threads", "1", "BLAS threads the semantic scans (passage and sentence vectors) may use; 0: the library's "
             "default (all cores). One measured fastest on a shared 2-core machine, as for the query encoder."),
     Setting("first_pass_min_rows", "20000", "Semantic search scans every passage vector (and long passages' sentence vector) exactly when "

@@ -8,11 +8,13 @@ BERT forward pass, with the model's own tokenizer.json through the Rust
 sentence-transformers modules say. Passages are still embedded at build time
 by sentence-transformers itself; tests check both give the same vectors.
 
-Two backends run the same pass. "numpy" starts at once. "torch" multiplies the
+Three backends run the same pass. "numpy" starts at once. "torch" multiplies the
 small matrices of one query about twice as fast (MKL against NumPy's OpenBLAS:
-encoding 8.2 -> 4.1 ms here), but importing torch costs about 1 s: it pays in a
-process that answers many queries (the app, the API, `batch`), not in a CLI
-search that answers one.
+encoding 8.2 -> 4.1 ms on one machine), but importing torch costs 1-3 s. "onnx" runs
+the pass as an ONNX Runtime graph (query_graph.py), faster again (3-7 ms against
+torch's 5-10 on another); importing it costs about 1 s. Those two pay in a process
+that answers many queries (the app, the API, `batch`), not in a CLI search that
+answers one.
 """
 
 from __future__ import annotations
@@ -59,7 +61,16 @@ def one_torch_thread():
 
 
 def bf16_supported() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (oneDNN says so); without it torch emulates it, slowly."""
+    """Whether this CPU multiplies bfloat16 natively (oneDNN says so); without it torch emulates it, slowly.
+
+    On Linux a CPU whose flags name no bfloat16 instructions is answered without importing torch (1-3 s), which
+    the onnx backend does not otherwise load."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        flags = None
+    if flags is not None and "flags" in flags and not any(f in flags for f in ("avx512_bf16", "amx_bf16")):
+        return False
     try:
         import torch
 
@@ -139,25 +150,31 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return sign * y
 
 
-BACKENDS = ("numpy", "torch")
+BACKENDS = ("numpy", "torch", "onnx")
 
 
 def backend_for(few_queries: bool) -> str:
-    """The backend setting CORPUS_SEARCH_QUERY_ENCODER picks; "auto": numpy for a process of `few_queries`."""
+    """The backend setting CORPUS_SEARCH_QUERY_ENCODER picks; "auto": numpy for a process of `few_queries`,
+    else onnx where ONNX Runtime is installed, torch where only torch is."""
     import importlib.util
 
     from corpus_search import config
     from corpus_search.errors import UsageError
 
     choice = config.get("query_encoder").strip().lower()
-    has_torch = importlib.util.find_spec("torch") is not None  # it comes with sentence-transformers
+    has = {name: importlib.util.find_spec(name) is not None for name in ("torch", "onnxruntime", "onnx")}
+    has_onnx = has["onnxruntime"] and has["onnx"]
     if choice == "auto":
-        return "torch" if has_torch and not few_queries else "numpy"
+        if few_queries:
+            return "numpy"
+        return "onnx" if has_onnx else "torch" if has["torch"] else "numpy"
     if choice not in BACKENDS:
         raise UsageError(f"unknown query encoder {choice!r} (CORPUS_SEARCH_QUERY_ENCODER); choose from auto, "
                          + ", ".join(BACKENDS))
-    if choice == "torch" and not has_torch:
+    if choice == "torch" and not has["torch"]:
         raise UsageError("CORPUS_SEARCH_QUERY_ENCODER=torch, but torch is not installed; run `make install`")
+    if choice == "onnx" and not has_onnx:
+        raise UsageError("CORPUS_SEARCH_QUERY_ENCODER=onnx, but onnxruntime or onnx is not installed; run `make install`")
     return choice
 
 
@@ -201,11 +218,14 @@ class QueryEncoder:
         # Both backends change a process-wide thread count for the length of one encoding.
         self._lock = threading.Lock()
         self._torch = self._torch_layers() if backend == "torch" else None
+        self._onnx = self._onnx_session() if backend == "onnx" else None
 
     def encode(self, text: str) -> np.ndarray:
         # One query's matrices are tiny: threads only fight each other (4x slower with
         # NumPy, 60x with torch, on a busy 2-core machine), so this runs on one.
         with self._lock:
+            if self._onnx is not None:
+                return _normalised(self._onnx.run(["pooled"], {"x": self._embed(text)})[0])
             if self._torch is not None:
                 return self._encode_torch(text)
             from threadpoolctl import ThreadpoolController
@@ -249,9 +269,13 @@ class QueryEncoder:
             h = _gelu(x @ inter + w[p + "intermediate.dense.bias"])
             x = _layer_norm(h @ out + w[p + "output.dense.bias"] + x, w[p + "output.LayerNorm.weight"],
                             w[p + "output.LayerNorm.bias"], self.eps)
-        pooled = x.mean(0)  # no padding: every token counts (the model's mean pooling)
-        norm = np.linalg.norm(pooled)
-        return (pooled / norm if norm else pooled).astype(np.float32)
+        return _normalised(x.mean(0))  # no padding: every token counts (the model's mean pooling)
+
+    def _onnx_session(self):
+        """An ONNX Runtime session of the same layers (query_graph.py), built from the weights in memory."""
+        from corpus_search import query_graph
+
+        return query_graph.session(query_graph.minilm_graph(self._layers, self.w, self.heads, self.eps))
 
     def _torch_layers(self) -> list[tuple]:
         """Each layer's weights as torch tensors, in the order `_encode_torch` uses them.
@@ -291,5 +315,9 @@ class QueryEncoder:
                 h = F.gelu(torch.addmm(inter_b, x, inter))  # BERT's exact (erf) GELU, as _gelu
                 x = F.layer_norm(torch.addmm(out_b, h, out) + x, (d,), ln2_w, ln2_b, self.eps)
             pooled = x.mean(0).numpy()  # no padding: every token counts (the model's mean pooling)
-        norm = np.linalg.norm(pooled)
-        return (pooled / norm if norm else pooled).astype(np.float32)
+        return _normalised(pooled)
+
+
+def _normalised(pooled: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(pooled)
+    return (pooled / norm if norm else pooled).astype(np.float32)
