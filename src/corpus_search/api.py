@@ -206,7 +206,8 @@ class Corpus:
     def hit_json(self, hit: Hit, explain: bool = False) -> dict[str, Any]:
         """One result of `search --json` (shapes.hit)."""
         p = hit.passage
-        return shapes.hit(hit, self.record(p.doc_id), self.cite(p.passage_id), explain)
+        return shapes.hit(hit, self.record(p.doc_id), self.cite(p.passage_id), explain,
+                          title_of=lambda doc_id: self.record(doc_id).title)
 
     # -- quotations and citations ---------------------------------------------
     def quote(self, text: str, limit: int = 5):

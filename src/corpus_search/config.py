@@ -82,6 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("evidence_vectors", "0", "Keyword search picks each hit's evidence sentence by the query's words alone; "
             "1: by meaning too, at the cost of one query encoding (~8 ms; keyword p50 at 100k passages is ~8 ms without it)."),
     Setting("candidates", "200", "Candidates each retriever contributes to hybrid fusion."),
+    Setting("collapse_copies_chars", "60", "Results whose passages hold the same text (spaces aside) and at least this many "
+            "characters show once, naming the other places (an attachment sent in two e-mails, the disclaimer every report "
+            "prints); 0: every copy is a result of its own."),
     Setting("first_pass_dims", "96", "Semantic search first scans the vectors projected on this many principal directions "
             "(saved by the build beside the full ones), then re-scores the best exactly; so does the scan of long passages' sentence "
             "vectors, on the same directions; 0: the build saves none and every scan is exact."),

@@ -272,6 +272,7 @@ class Hit:
     fused_score: float | None = None  # hybrid: reciprocal rank fusion before the kind weight
     kind_factor: float = 1.0  # hybrid: the weight of headings, captions and notes (ranking.kind_factor)
     evidence_score: float | None = None  # the evidence sentence's cosine with the query + share of its terms
+    copies: tuple[Passage, ...] = ()  # the same text elsewhere, ranked below this one (Searcher._distinct)
 
 
 @dataclass(frozen=True)

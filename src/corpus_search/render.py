@@ -343,6 +343,16 @@ def explain_line(hit) -> str:
     return " | ".join(parts)
 
 
+def copies_line(copies: Sequence, title_of) -> str:
+    """Where else a hit's text stands: "also in: Pipeline memo (p. 3) [memo-2]; Re: Altai [mail-7 > memo.pdf]"
+    (`title_of`: doc id -> title; the doc id tells two documents of one title apart)."""
+    places = []
+    for p in copies:
+        where = passage_locator_text(p.page, p.page_end, p.paragraph, p.page_label)
+        places.append(f"{title_of(p.doc_id)}{f' ({where})' if where else ''} [{p.doc_id}]")
+    return "also in: " + "; ".join(places) if places else ""
+
+
 def count(n: int, one: str, many: str) -> str:
     """"1 passage", "2 passages"."""
     return f"{n} {one if n == 1 else many}"

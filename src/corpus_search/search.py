@@ -266,9 +266,8 @@ class Searcher:
             retrieved = {pid: (kw_rank.get(pid, (None,))[0], sem_rank.get(pid, (None,))[0]) for pid, _ in ranked}
             ranked, reranked = self._rerank(ranked, query, qvec, terms, limit, same, wants, retrieved)
 
-        top = ranked[:limit]
+        top, passages, copies = self._distinct(ranked, limit)
         ids = [pid for pid, _ in top]
-        passages = self.store.get_passages(ids)
         # Facets count the passages that hold the query's words (the keyword side's, up to `depth`), so clicking one
         # leaves as many as it says; a hybrid search's other candidates are ranked by meaning over the whole corpus
         # and counted 3 "Donald Trump" passages for "Altai pipeline" that no filter then found by its words.
@@ -301,6 +300,7 @@ class Searcher:
                     semantic_score=None if s[1] is None else round(float(s[1]), 6),
                     fused_score=round(fused[pid], 6) if pid in fused else None,
                     kind_factor=factor,
+                    copies=tuple(copies.get(pid, ())),
                 )
             )
         return SearchResult(
@@ -317,6 +317,42 @@ class Searcher:
             also_searched=tuple((e.said, e.also) for e in also),
             by_meaning=mode != "keyword" and qvec is not None,
         )
+
+    def _distinct(self, ranked: list[tuple[str, float]], limit: int):
+        """(the first `limit` of `ranked` whose texts differ, their passages, passage id -> the copies of its text
+        ranked below it).
+
+        The same words in two places (an attachment sent in two e-mails, a file saved as PDF and as Word, the
+        disclaimer every report of a series prints) would fill the results with one text: a copy shows once, as
+        the first of its places, which names the others. Copies score alike, so they rank together; only those
+        ranked among the passages read here are named. Texts shorter than `collapse_copies_chars` (a heading
+        "Conclusion" in each report) are never copies."""
+        least = config.get_int("collapse_copies_chars")
+        passages: dict = {}
+        if least <= 0:
+            top = ranked[:limit]
+            return top, self.store.get_passages([pid for pid, _ in top]), {}
+        kept: list[tuple[str, float]] = []
+        first: dict[str, str] = {}  # text, spaces aside -> the passage id that shows it
+        copies: dict[str, list] = defaultdict(list)
+        at = 0
+        while len(kept) < limit and at < len(ranked):
+            window = ranked[at:at + max(limit - len(kept), 10 if at else limit)]
+            at += len(window)
+            found = self.store.get_passages([pid for pid, _ in window])
+            for pid, score in window:
+                p = found[pid]
+                key = " ".join(p.text.split()) if len(p.text) >= least else None
+                if key is not None and key in first:
+                    copies[first[key]].append(p)
+                    continue
+                if len(kept) == limit:
+                    break
+                if key is not None:
+                    first[key] = pid
+                kept.append((pid, score))
+                passages[pid] = p
+        return kept, passages, copies
 
     # -- the issue-16 ranking ---------------------------------------------------------
     def _passage_lengths(self):

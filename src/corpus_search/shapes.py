@@ -78,8 +78,9 @@ def evidence_page(hit: Hit) -> int | str | None:
     return int(label) if label is not None and label.isdigit() else label
 
 
-def hit(h: Hit, record: Record, citation: str, explain: bool = False) -> dict[str, Any]:
-    """One result of `search --json`; `explain` adds the scores behind its rank."""
+def hit(h: Hit, record: Record, citation: str, explain: bool = False, title_of=None) -> dict[str, Any]:
+    """One result of `search --json`; `explain` adds the scores behind its rank; `title_of` (doc id -> title)
+    names the documents of the hit's copies."""
     p = h.passage
     data = {
         "rank": h.rank,
@@ -107,6 +108,9 @@ def hit(h: Hit, record: Record, citation: str, explain: bool = False) -> dict[st
         "ocr_confidence": p.ocr_confidence,
         "pdf_page": p.pdf_page,
         "language": p.language,
+        # The same text elsewhere, ranked below this hit and shown once with it (Searcher._distinct).
+        "copies": [{"passage_id": c.passage_id, "doc_id": c.doc_id, "title": title_of(c.doc_id) if title_of else None,
+                    "page": c.page, "page_end": c.page_end, "pdf_page": c.pdf_page} for c in h.copies],
     }
     if explain:
         data.update(keyword_score=h.keyword_score, semantic_score=h.semantic_score, fused_score=h.fused_score,

@@ -10,7 +10,7 @@ from corpus_search import batch as batching, shapes
 from corpus_search.cli.group import cli, dump, open_corpus
 from corpus_search.locators import locator_of, locator_text
 from corpus_search.models import SEARCH_MODES
-from corpus_search.render import explain_line, search_summary
+from corpus_search.render import copies_line, explain_line, search_summary
 
 
 def search_options(f):
@@ -70,6 +70,8 @@ def _print_hit(corpus, hit) -> None:
         page = corpus.evidence_page(hit)
         click.echo("     evidence" + (f" ({locator_text('page', page)})" if page is not None else "") + ": "
                    + click.style(p.text[hit.evidence[0]:hit.evidence[1]], underline=True))
+    if hit.copies:
+        click.echo(f"     {copies_line(hit.copies, lambda doc_id: corpus.record(doc_id).title)}")
     click.echo(f"     [{p.passage_id}] score {hit.score:.4f}")
 
 

@@ -10,7 +10,7 @@ from corpus_search.errors import CorpusSearchError
 from corpus_search.languages import name as language_name
 from corpus_search.locators import locator_text
 from corpus_search.models import PASSAGE_KINDS
-from corpus_search.render import escape, evidence_snippet, explain_line, search_summary
+from corpus_search.render import copies_line, escape, evidence_snippet, explain_line, search_summary
 from corpus_search.search import MODES
 
 EXAMPLES = ("Power of Siberia", "gas price negotiations", "Russian arms sales to China")
@@ -177,6 +177,9 @@ with main:
                 page = corpus.evidence_page(hit)
                 st.caption("Marked: the sentence that best answers the search"
                            + (f" ({escape(locator_text('page', page))})" if page is not None else ""))
+            if hit.copies:
+                st.caption("The same text, shown once: "
+                           + escape(copies_line(hit.copies, lambda doc_id: corpus.record(doc_id).title)))
             if explain:
                 st.caption(escape(explain_line(hit)))
             names = [m.name for m in hit.entities if m.name in by_name]
