@@ -285,6 +285,17 @@ def test_semantic_candidates_are_used_and_paraphrase_reported(store):
     assert report.matches[0].passage_id == "doc:0002" and report.matches[0].difference == "paraphrase"
 
 
+def test_a_paraphrase_of_one_sentence_of_a_long_paragraph_is_that_paragraph(corpus):
+    """The source says it in paragraph 21, one sentence of a long paragraph: "Russia's current pivot towards China
+    would seem to be based above all on the realisation of major bilateral projects". Read by the paragraph's vector
+    alone, a heading of the other paper ("Russia needs to pivot to China for investment, trade growth") came first."""
+    report = corpus.quote("Russia's pivot to China is based on major bilateral projects")
+    assert not report.found and report.verdict == "paraphrase"
+    first = report.matches[0]
+    assert (first.doc_id, first.paragraph) == ("alexeeva2018", 21)
+    assert "major bilateral projects" in first.source_text
+
+
 # ---------------------------------------------------------------- pieces
 
 

@@ -170,8 +170,9 @@ class Corpus:
         return vec
 
     def semantic(self, text: str, k: int = 10) -> list[tuple[str, float]]:
-        """(passage_id, cosine) of the passages closest in meaning, best first."""
-        return self.vectors.search(self.encode_query(text), k=k)
+        """(passage_id, cosine) of the passages closest in meaning, best first: a long passage by its best
+        sentence too, as search ranks it (a quotation's paraphrase is one sentence of a long paragraph)."""
+        return self.searcher.by_meaning(self.encode_query(text), k)
 
     # -- search ------------------------------------------------------------------
     def search(

@@ -366,6 +366,10 @@ class Searcher:
                 np.maximum.at(self._lengths, rows[:, 0], rows[:, 2])
         return self._lengths
 
+    def by_meaning(self, qvec, k: int) -> list[tuple[str, float]]:
+        """(passage id, cosine) of the k passages closest in meaning, best first (`_semantic`, unfiltered)."""
+        return self._semantic(qvec, k, None)[:k]
+
     def _semantic(self, qvec, depth: int, allowed: Allowed | None) -> list[tuple[str, float]]:
         """Passages by cosine; a long passage also by its best sentence (max), so its tail is read."""
         with blas_threads(config.get_int("scan_threads")):  # see the setting: threads fight on a busy machine
