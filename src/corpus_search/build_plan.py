@@ -30,6 +30,10 @@ from corpus_search.store import Store
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
+# 18: what an e-mail quotes of an earlier message is kind quote in HTML too (a <blockquote> of a reply, Gmail's
+#     quote), and so is an Outlook reply's or a forwarded message's header and all after it; a header line
+#     ("From: Jane Roe") is never a heading glued to the next line, and a line ending in dashes
+#     ("-----Original Message-----") joins the next with a space, in every format;
 # 17: a footnote is in the section of the paragraph that refers to it (not of the last heading before the
 #     page's foot, or a Word file's end), and a Word file's endnotes are read as notes; a table given as one
 #     paragraph of rows (Word, Markdown) is cut between rows, and its rows do not make a page read as a
@@ -53,7 +57,7 @@ from corpus_search.store import Store
 # 8: a letter and a number ("Q1", "G7") are not a word and its footnote marker;
 # 7: table rows join, cut-off lead-ins; 6: a lead-in ending in a colon joins the quotation or list it introduces;
 # 5: passage kinds in plain text (titles, footnote runs, reference lists); 4: OCR, printed page numbers, languages
-PIPELINE_VERSION = "17"
+PIPELINE_VERSION = "18"
 
 
 @dataclass

@@ -263,7 +263,9 @@ CONTACT = re.compile(r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2
                      r"|[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{0,200}\w|\b(?:https?://|www\.)\S", re.I)
 # Where a reply's quotation of an earlier message, or a forwarded message, begins.
 REPLY_START = re.compile(r"^(?:On\s.{4,300}\swrote:|-{2,}\s*(?:Original|Forwarded)\s+Message\s*-{2,}"
-                         r"|Begin forwarded message:|_{8,}$|From:\s.+\s(?:Sent|Date):\s)", re.I)
+                         r"|Begin forwarded message:|_{8,}(?:$|\s+From:\s)|From:\s.+\s(?:Sent|Date):\s)", re.I)
+# A message's header line, as a forwarded or quoted e-mail carries it in its body ("Sent: Monday, April 13").
+HEADER_FIELD = re.compile(r"^(?:From|Sent|Date|To|Cc|Bcc|Subject|Reply-To)\s*:\s*\S", re.I)
 
 
 def heading_like(text: str, longest: int = 100) -> bool:
@@ -288,6 +290,7 @@ def _split_glued_heading(block: Block, doc: Doc) -> list[Block]:
         and len(block.lines[1]) >= 0.6 * doc.width  # a paragraph starts on the next line
         and not FOOTNOTE_START.match(first)
         and not CAPTION.match(first)
+        and not HEADER_FIELD.match(first)  # "From: Jane Roe" above "Sent: ...": a message's header, no heading
         and not (table_cells(SENTINEL.sub("", first)) >= 2 and table_cells(SENTINEL.sub("", block.lines[1])) >= 2)
     ):
         return [Block([first], block.page), Block(block.lines[1:], block.page)]

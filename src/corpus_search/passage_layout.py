@@ -16,6 +16,7 @@ from corpus_search.passage_blocks import (
     CAPTION,
     CONTACT,
     FLOAT_TITLE,
+    HEADER_FIELD,
     REPLY_START,
     SIGN_OFF,
     TERMINAL,
@@ -105,14 +106,10 @@ _AUTHOR_LINE = re.compile(r"^[A-Z][\w.’'-]*(?:\s+[A-Z][\w.’'-]*){1,3},?\s+(?
                           r"\s+(?:in|on|of|for)\s+[A-Z]")
 
 
-# A message's header line, as a forwarded or quoted e-mail carries it in its body ("Sent: Monday, April 13").
-_HEADER_FIELD = re.compile(r"^(?:From|Sent|Date|To|Cc|Bcc|Subject|Reply-To)\s*:\s*\S", re.I)
-
-
 def _is_heading(blocks: list[Block], i: int, doc: Doc) -> bool:
     block = blocks[i]
     text = block.plain
-    if _CITATION_START.match(text) or _AUTHOR_LINE.match(text) or _HEADER_FIELD.match(text):
+    if _CITATION_START.match(text) or _AUTHOR_LINE.match(text) or HEADER_FIELD.match(text):
         return False
     # A text's first paragraph may be its title, which runs longer than a section heading; only
     # where blank lines separate paragraphs, as a PDF's first lines may be a running head instead.

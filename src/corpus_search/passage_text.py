@@ -44,8 +44,9 @@ def join_lines(lines: list[str], doc: Doc) -> str:
     return "".join(parts)
 
 
-# A line of dashes only (an e-mail's "-- " signature delimiter, a rule): no word is broken at its end.
-_RULE = re.compile("[-\u2010\u2011]+")
+# A line of dashes only (an e-mail's "-- " signature delimiter, a rule), or ending in two or more
+# ("-----Original Message-----"): no word is broken at its end.
+_RULE = re.compile("(?:.*[-\u2010\u2011])?[-\u2010\u2011]+")
 _TAIL = 400  # characters of a paragraph's end that decide a line-end hyphen (a word is far shorter)
 
 

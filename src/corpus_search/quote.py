@@ -121,18 +121,23 @@ def _quoting(ready, typed: str, match: QuoteMatch) -> QuoteMatch:
     return dataclasses.replace(match, source_quotes=tuple(found)) if found else match
 
 
-_INTRO = re.compile(r"^(On\s.{4,300}?\swrote:)")
+# What introduces a quoted message: "On ..., X wrote:", or an Outlook or forwarded message's header from its
+# sender to its date ("From: Jane Roe <jane@x.org> Sent: Monday, April 13, 2026 9:00 AM"), the separator line
+# above it left out.
+_INTRO = re.compile(r"^(?:(On\s.{4,300}?\swrote:)|(?:-{2,}\s*(?:Original|Forwarded)\s+Message\s*-{2,}\s*"
+                    r"|Begin forwarded message:\s*|_{8,}\s*)?(From:\s.{1,300}?\s(?:Sent|Date):\s.{1,100}?)"
+                    r"(?=\s(?:To|Cc|Subject|Reply-To):|$))", re.I)
 
 
 def _quoted_message(ready, i: int) -> str:
     """"quoted message", with the line that introduces the quotation where the source has one ("On 12 April,
-    Jane Roe wrote:"): passage i is in what a reply quotes of an earlier message (Kind "quote")."""
+    Jane Roe wrote:", an Outlook or forwarded header's "From: ... Sent: ..."): passage i is in what a reply quotes of an earlier message (Kind "quote")."""
     first = i
     while (first > 0 and ready.passages[first - 1].kind == "quote"
            and ready.passages[first - 1].doc_id == ready.passages[i].doc_id):
         first -= 1
     intro = _INTRO.match(ready.passages[first].text)
-    return f"{QUOTED_MESSAGE}: {intro.group(1)}" if intro else QUOTED_MESSAGE
+    return f"{QUOTED_MESSAGE}: {intro.group(1) or intro.group(2)}" if intro else QUOTED_MESSAGE
 
 
 def _within_marks(text: str, start: int) -> bool:

@@ -2,7 +2,9 @@
 
 Parsed with the standard library's tokenizer, which runs nothing, fetches nothing and expands only
 HTML's own character references. A page is one page (a web page has none of its own); its
-paragraphs are the block elements' text, separated by blank lines.
+paragraphs are the block elements' text, separated by blank lines. Each block also knows the
+outermost quoting element around it (`read_blocks`): a <blockquote>, or Gmail's <div class="gmail_quote">,
+which the e-mail reader takes for the earlier message a reply quotes; a web page's text ignores it.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import codecs
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from corpus_search.extraction import Extraction
 from corpus_search.models import STATUS_EMPTY, STATUS_OK, Page, Record
@@ -30,6 +32,20 @@ _AUTHOR_META = ("citation_author", "dc.creator", "author", "article:author", "by
 _DATE_META = ("citation_publication_date", "citation_date", "dc.date", "dcterms.date", "article:published_time",
               "date", "pubdate")
 _TITLE_META = ("citation_title", "dc.title", "og:title")
+_QUOTING = frozenset({"blockquote", "div"})  # the elements a mail client wraps a quoted message in
+
+
+class Quoting(NamedTuple):
+    """The outermost quoting element around a block: its number in the page, and whether it says it holds
+    a quoted message (<blockquote type="cite">, class gmail_quote) rather than only being a blockquote."""
+
+    number: int
+    cited: bool
+
+
+class Block(NamedTuple):
+    text: str
+    quoting: Quoting | None
 
 
 class _Reader(HTMLParser):
@@ -37,7 +53,10 @@ class _Reader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.skip: list[str] = []  # open elements whose content is dropped
         self.main = 0  # depth inside <main>/<article>
-        self.blocks: list[tuple[str, bool]] = []  # (text, inside main)
+        self.blocks: list[tuple[str, bool, Quoting | None]] = []  # (text, inside main, quoting element)
+        self.open: dict[str, int] = {}  # how many <div>s and <blockquote>s are open
+        self.quoting: tuple[str, int, Quoting] | None = None  # the outermost quoting element: tag, its depth
+        self.quotings = 0
         self.parts: list[str] = []
         self.title: list[str] = []
         self.in_title = False
@@ -76,6 +95,12 @@ class _Reader(HTMLParser):
             self.parts.append(" | ")
         if tag == "h1" and self.h1 is None:
             self.in_h1 = True
+        if tag in _QUOTING:
+            self.open[tag] = self.open.get(tag, 0) + 1
+            cited = a.get("type", "").lower() == "cite" or any(c.startswith("gmail_quote") for c in a.get("class", "").split())
+            if self.quoting is None and (tag == "blockquote" or cited):
+                self.quotings += 1
+                self.quoting = (tag, self.open[tag], Quoting(self.quotings, cited))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
@@ -93,6 +118,10 @@ class _Reader(HTMLParser):
             self._flush()
             if tag in _MAIN and self.main:
                 self.main -= 1
+        if tag in _QUOTING and self.open.get(tag):
+            if self.quoting is not None and self.quoting[0] == tag and self.open[tag] == self.quoting[1]:
+                self.quoting = None
+            self.open[tag] -= 1
 
     def handle_data(self, data: str) -> None:
         if self.in_title:
@@ -105,7 +134,7 @@ class _Reader(HTMLParser):
         text = " ".join("".join(self.parts).split())
         self.parts = []
         if text:
-            self.blocks.append((text, self.main > 0))
+            self.blocks.append((text, self.main > 0, self.quoting[2] if self.quoting else None))
 
     def close(self) -> None:
         super().close()
@@ -114,14 +143,20 @@ class _Reader(HTMLParser):
 
 def read_html(markup: str) -> tuple[str, dict[str, Any]]:
     """(the main text as blank-line paragraphs, the record fields the page states)."""
+    blocks, found = read_blocks(markup)
+    return "\n\n".join(b.text for b in blocks), found
+
+
+def read_blocks(markup: str) -> tuple[list[Block], dict[str, Any]]:
+    """(the main text's paragraphs, each with the quoting element it is in, the record fields the page states)."""
     reader = _Reader()
     reader.feed(markup)
     reader.close()
-    inside = [t for t, in_main in reader.blocks if in_main]
+    inside = [Block(t, q) for t, in_main, q in reader.blocks if in_main]
     # A page that marks its main content is read from there only; otherwise all but the furniture.
-    blocks = inside if sum(len(t) for t in inside) >= 200 or (inside and len(inside) == len(reader.blocks)) \
-        else [t for t, _ in reader.blocks]
-    return "\n\n".join(blocks), _found(reader)
+    if sum(len(b.text) for b in inside) >= 200 or (inside and len(inside) == len(reader.blocks)):
+        return inside, _found(reader)
+    return [Block(t, q) for t, _, q in reader.blocks], _found(reader)
 
 
 def _found(reader: _Reader) -> dict[str, Any]:

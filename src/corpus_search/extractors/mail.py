@@ -1,8 +1,10 @@
 """E-mail (.eml) and mailboxes (.mbox): headers into the record, the body as text, attachments as documents.
 
 A message is one page: its From/To/Date/Subject lines, then its body (the plain-text part, or the
-HTML part read as a web page). The ">" marks of the lines a reply quotes are taken off (a paragraph
-break where the quoting starts or ends), so a quotation of those words is found verbatim. The sign-off
+HTML part read as a web page). What the message quotes of an earlier one is marked (Page.quoted, see
+`earlier_message`): a plain-text reply's ">" lines, whose marks are taken off (a paragraph break where the
+quoting starts or ends) so a quotation of those words is found verbatim; an HTML reply's <blockquote> or
+Gmail quote; an Outlook reply's or a forwarded message's header block and all after it. The sign-off
 that ends the message's own text is gathered into one paragraph (`gather_signature`), so its short lines
 are not read as headings. Each attachment is a document of its own, read by the extractor of
 its format (a PDF as a PDF) in this same capped process; an attachment of a format no extractor
@@ -25,12 +27,12 @@ from typing import Any
 from corpus_search import config, extractors
 from corpus_search.extraction import Attachment, Extraction
 from corpus_search.extractors.common import Unreadable
-from corpus_search.extractors.html import read_html
+from corpus_search.extractors.html import Block, read_blocks
 # An attachment goes through the one entry point (its caps and statuses). No import cycle: ingest
 # loads this module only when a file needs it (extractors.for_suffix), after ingest itself has loaded.
 from corpus_search.ingest import extract as extract_file
 from corpus_search.models import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, Page, Record
-from corpus_search.passage_blocks import CONTACT, REPLY_START, SIGN_OFF
+from corpus_search.passage_blocks import CONTACT, HEADER_FIELD, REPLY_START, SIGN_OFF
 
 
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
@@ -114,8 +116,140 @@ def _part_text(part: EmailMessage) -> tuple[str, list[tuple[int, int]]]:
     if not isinstance(content, str):
         return "", []
     if part.get_content_subtype() == "html":
-        return gather_signature(read_html(content)[0]), []
-    return quoted_reply(gather_signature(content))
+        return _html_reply(content)
+    return _plain_reply(content)
+
+
+def _plain_reply(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """A plain-text body: its ">" quotations (`quoted_reply`), and the earlier message under an Outlook or
+    forwarded header, which is quoted whole, its own ">" marks taken off too."""
+    lines = text.split("\n")
+    start = earlier_message(lines, [bool(_QUOTED.match(ln)) for ln in lines])
+    own, spans = quoted_reply(gather_signature("\n".join(lines[:start])))
+    if start == len(lines):
+        return own, spans
+    return _then_earlier(own, spans, quoted_reply("\n".join(lines[start:]))[0])
+
+
+def _html_reply(markup: str) -> tuple[str, list[tuple[int, int]]]:
+    """An HTML body as a web page reads (blank-line paragraphs), and the spans of what it quotes: each
+    <blockquote> that is a quoted message (`_cited`) with the line that introduces it, and, as in plain
+    text, the earlier message under an Outlook or forwarded header."""
+    blocks = _header_together(read_blocks(markup)[0])
+    texts = [b.text for b in blocks]
+    cited = _cited(blocks)
+    start = earlier_message(texts, cited)
+    at = [0]
+    for t in texts:
+        at.append(at[-1] + len(t) + 2)
+    spans: list[tuple[int, int]] = []
+    for i in (i for i in range(start) if cited[i]):
+        if i and cited[i - 1]:
+            spans[-1] = (spans[-1][0], at[i] + len(texts[i]))
+        else:
+            spans.append((at[i], at[i] + len(texts[i])))
+    own = "\n\n".join(texts[:start])
+    # The sign-off is the sender's own text's: the lines before the first quotation.
+    cut = spans[0][0] if spans else len(own)
+    signed = gather_signature(own[:cut])
+    shift = len(signed) - cut
+    own, spans = signed + own[cut:], [(a + shift, b + shift) for a, b in spans]
+    if start == len(texts):
+        return own, spans
+    return _then_earlier(own, spans, "\n\n".join(texts[start:]))
+
+
+def _cited(blocks: list[Block]) -> list[bool]:
+    """Which blocks are a quoted message, the line that introduces one included: a quoting element a mail
+    client marks as a quotation (<blockquote type="cite">, Gmail's gmail_quote) with the line before it
+    when that ends in a colon (as a ">" quotation's attribution, "On ..., Jane Roe wrote:"); a bare
+    <blockquote> only after such a line that names a date or an address ("On 12 April, Jane Roe wrote:",
+    "jane@x.org wrote:"), since a message may set its own quotation of a speech in one ("The minister
+    said:"). A web page's blockquotes never come here."""
+    out = [False] * len(blocks)
+    for i, block in enumerate(blocks):
+        if block.quoting is None or (i and blocks[i - 1].quoting == block.quoting):
+            continue  # not quoting, or not the first block of its quoting element
+        end = next((j for j in range(i, len(blocks)) if blocks[j].quoting != block.quoting), len(blocks))
+        before = blocks[i - 1].text if i and blocks[i - 1].quoting is None else ""
+        said = bool(_ATTRIBUTION.match(before))
+        if block.quoting.cited or said:
+            out[i:end] = [True] * (end - i)
+            if said or before.endswith(":"):
+                out[i - 1] = True
+    return out
+
+
+_ATTRIBUTION = re.compile(r"^(?:On\s.{4,300}|.{0,200}@.{0,200})\swrote:$")
+_EARLIER = re.compile(r"^(?:-{2,}\s*(?:Original|Forwarded)\s+Message\s*-{2,}|Begin forwarded message:)$", re.I)
+_RULE = re.compile(r"^_{8,}$")  # Outlook's rule above the header of the message it answers
+
+
+def earlier_message(lines: list[str], quoted: list[bool]) -> int:
+    """Where, in a body's lines (an HTML body's paragraphs), the earlier message an Outlook reply or a
+    forward carries begins; len(lines) when there is none. The sender's own text ends there: all after
+    is that message (Outlook quotes with no ">" marks, at the end, and its header is the only sign).
+
+    It begins at a line "-----Original Message-----", "---------- Forwarded message ---------" or "Begin
+    forwarded message:", or at a header block: a line "From: ..." and, on the lines right after it, at
+    least two more header fields, one the date ("Sent:", "Date:") and one "To:" or "Subject:" (with
+    Outlook's rule of underscores above it, if there is one). "From:" in a sentence, or a "From:" line
+    with no header under it, is no such sign. Lines already `quoted` (a ">" quotation, a blockquote) are
+    not looked at: a header there is in the quotation, and the sender's own text may follow it.
+
+    A forwarded message is marked as a reply's quoted message is, on purpose: its words are someone
+    else's, sent on, and an e-mail is cited as its sender's (From), so a quotation of them must say whose
+    they are just as a quotation of a reply's ">" lines does; the header names who wrote them.
+    """
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if quoted[i] or not text:
+            continue
+        if _EARLIER.match(text):
+            return i
+        if text[:5].lower() == "from:" and _header_block(lines[i:]):
+            rule = next((j for j in range(i - 1, -1, -1) if lines[j].strip()), None)
+            return rule if rule is not None and _RULE.match(lines[rule].strip()) and not quoted[rule] else i
+    return len(lines)
+
+
+def _header_block(lines: list[str]) -> bool:
+    """Whether `lines` (or paragraphs of lines) open with a message's header: "From:", then fields, a date and
+    a recipient or subject."""
+    fields = []
+    for line in "\n".join(lines[:12]).split("\n"):
+        if not HEADER_FIELD.match(line.strip()):
+            break
+        fields.append(line.strip().split(":", 1)[0].strip().lower())
+    return (len(fields) >= 3 and fields[0] == "from" and bool({"sent", "date"} & set(fields))
+            and bool({"to", "subject"} & set(fields)))
+
+
+def _header_together(blocks: list[Block]) -> list[Block]:
+    """An HTML body's paragraphs with a forwarded or quoted message's header lines (a paragraph each, set
+    apart by <br>) made one paragraph of lines, as plain text writes it: one passage, which opens the
+    quotation and names who wrote it."""
+    out: list[Block] = []
+    i = 0
+    while i < len(blocks):
+        j = i + (1 if _EARLIER.match(blocks[i].text) or _RULE.match(blocks[i].text) else 0)
+        texts = [b.text for b in blocks[j:j + 12]]
+        if texts and texts[0][:5].lower() == "from:" and _header_block(texts):
+            while j < len(blocks) and HEADER_FIELD.match(blocks[j].text):
+                j += 1
+            out.append(Block("\n".join(b.text for b in blocks[i:j]), blocks[i].quoting))
+            i = j
+        else:
+            out.append(blocks[i])
+            i += 1
+    return out
+
+
+def _then_earlier(own: str, spans: list[tuple[int, int]], earlier: str) -> tuple[str, list[tuple[int, int]]]:
+    """The sender's own text, then the earlier message as a paragraph of its own and one quoted span."""
+    own, earlier = own.rstrip(), earlier.strip("\n").rstrip()
+    start = len(own) + 2 if own else 0
+    return (own + "\n\n" + earlier if own else earlier), spans + [(start, start + len(earlier))]
 
 
 _SIGNATURE_LINES = 8  # short lines: more are text, not a sign-off
