@@ -47,6 +47,12 @@ OUTLOOK_HTML = f"""<html><head><meta name=Generator content="Microsoft Word 15 (
 <b>From:</b> Jane Roe &lt;jane@x.org&gt; <br><b>Sent:</b> Sunday, April 12, 2026 9:00 AM<br><b>To:</b> Tom Smith
 &lt;tom@x.org&gt;<br><b>Subject:</b> Hormuz figures<o:p></o:p></p></div></div><p class=MsoNormal><o:p>&nbsp;</o:p></p>
 <p class=MsoNormal>{EARLIER}<o:p></o:p></p><p class=MsoNormal>{EARLIER_TOO}<o:p></o:p></p></div></body></html>"""
+# Outlook's older HTML: the separator line and the header fields, each after a <br>.
+OUTLOOK_HTML_ORIGINAL = f"""<html><body><div><font face="Arial" size="2">{OWN}</font></div><div><br></div>
+<div><font face="Tahoma" size="2">-----Original Message-----<br><b>From:</b> Jane Roe [mailto:jane@x.org]<br>
+<b>Sent:</b> Sunday, April 12, 2026 9:00 AM<br><b>To:</b> Tom Smith<br><b>Subject:</b> Hormuz figures<br><br></font></div>
+<div><font face="Arial" size="2">{EARLIER}</font></div><div><font face="Arial" size="2">{EARLIER_TOO}</font></div>
+</body></html>"""
 
 FORWARD_HEADER = "From: Jane Roe <jane@x.org>\nDate: Sun, Apr 12, 2026 at 9:00 AM\nSubject: Hormuz figures\nTo: Tom Smith <tom@x.org>"
 FORWARD_PLAIN = f"{OWN}\n\n---------- Forwarded message ---------\n{FORWARD_HEADER}\n\n\n{EARLIER}\n\n{EARLIER_TOO}\n"
@@ -65,6 +71,8 @@ REPLIES = {
     "outlook-rule": (OUTLOOK_RULE, "plain", "From: Jane Roe <jane@x.org> Sent: Sunday, April 12, 2026 9:00 AM"),
     "outlook-bare": (OUTLOOK_BARE, "plain", "From: Jane Roe <jane@x.org> Sent: Sunday, April 12, 2026 9:00 AM"),
     "outlook-html": (OUTLOOK_HTML, "html", "From: Jane Roe <jane@x.org> Sent: Sunday, April 12, 2026 9:00 AM"),
+    "outlook-html-original": (OUTLOOK_HTML_ORIGINAL, "html",
+                              "From: Jane Roe [mailto:jane@x.org] Sent: Sunday, April 12, 2026 9:00 AM"),
     "forward-plain": (FORWARD_PLAIN, "plain", "From: Jane Roe <jane@x.org> Date: Sun, Apr 12, 2026 at 9:00 AM"),
     "forward-gmail": (FORWARD_GMAIL, "html", "From: Jane Roe <jane@x.org> Date: Sun, Apr 12, 2026 at 9:00 AM"),
 }
@@ -109,6 +117,18 @@ def test_the_earlier_messages_words_are_quote_passages_and_the_senders_are_not(t
     assert EARLIER in quoted and OWN not in quoted and "desk@x.org" not in quoted
     # The whole earlier message is quoted, from the line that introduces it to its end.
     assert page.text.rstrip().endswith(page.text[page.quoted[-1][0]:page.quoted[-1][1]].rstrip())
+
+
+def test_an_html_reply_between_the_quotations_it_answers_is_the_senders_own(tmp_path):
+    """Answers written between the quoted paragraphs (Thunderbird, Apple Mail): each blockquote is a
+    quotation, the answer between them is not, and the attribution opens the first."""
+    answer = "Yes, and the insurers confirmed it to us on Monday."
+    body = (f"<html><body><div>On 4/12/26 9:00 AM, Jane Roe wrote:</div><blockquote type=\"cite\"><p>{EARLIER}</p>"
+            f"</blockquote><p>{answer}</p><blockquote type=\"cite\"><p>{EARLIER_TOO}</p></blockquote><p>{OWN}</p>"
+            "</body></html>")
+    page, passages = _split(tmp_path, body, "html")
+    assert [page.text[a:b] for a, b in page.quoted] == [f"On 4/12/26 9:00 AM, Jane Roe wrote:\n\n{EARLIER}", EARLIER_TOO]
+    assert [_kind_of(passages, w) for w in (EARLIER, answer, EARLIER_TOO, OWN)] == ["quote", "body", "quote", "body"]
 
 
 @pytest.mark.parametrize("name", [n for n in REPLIES if n.startswith(("outlook", "forward"))])

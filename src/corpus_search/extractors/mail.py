@@ -202,12 +202,12 @@ def earlier_message(lines: list[str], quoted: list[bool]) -> int:
     they are just as a quotation of a reply's ">" lines does; the header names who wrote them.
     """
     for i, line in enumerate(lines):
-        text = line.strip()
-        if quoted[i] or not text:
+        if quoted[i] or not line.strip():
             continue
-        if _EARLIER.match(text):
+        first, *rest = line.strip().split("\n")  # an HTML paragraph of header lines (`_header_together`)
+        if _EARLIER.match(first) or (_RULE.match(first) and rest and _header_block(rest)):
             return i
-        if text[:5].lower() == "from:" and _header_block(lines[i:]):
+        if first[:5].lower() == "from:" and _header_block(lines[i:]):
             rule = next((j for j in range(i - 1, -1, -1) if lines[j].strip()), None)
             return rule if rule is not None and _RULE.match(lines[rule].strip()) and not quoted[rule] else i
     return len(lines)
