@@ -38,7 +38,7 @@ from corpus_search.models import Page, Passage
 from corpus_search.offsets import page_starts
 
 DPI = 200
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: page furniture at the page's edges (_furniture_outside)
 _CACHE_MAX_BYTES = 16 << 20  # a dense page's TSV is ~100 KB as JSON; anything near this is not ours
 _SCANNED_IMAGE_SHARE = 0.5  # an image covering this much of a textless page makes it a scanned page
 _DEADLINE_MARGIN = 5.0  # seconds left to the worker, after OCR, to clean, split and answer
@@ -175,6 +175,7 @@ def parse_tsv(tsv: str) -> PageText:
     lines: list[str] = []
     current: list[str] = []
     line_key = par_key = None
+    rows = []
     for row in tsv.splitlines()[1:]:
         cols = row.split("\t")
         if len(cols) < 12 or cols[0] != "5":
@@ -185,8 +186,9 @@ def parse_tsv(tsv: str) -> PageText:
             left, top, width, height = (int(c) for c in cols[6:10])
         except ValueError:
             continue
-        if not text or conf < 0:
-            continue
+        if text and conf >= 0:
+            rows.append((cols, text, conf, left, top, width, height))
+    for cols, text, conf, left, top, width, height in _furniture_outside(rows):
         key = (cols[2], cols[3], cols[4])
         if key != line_key:
             if current:
@@ -201,6 +203,35 @@ def parse_tsv(tsv: str) -> PageText:
         lines.append(" ".join(current))
     mean = round(sum(w.confidence for w in words) / len(words), 2) if words else None
     return PageText("\n".join(lines) + ("\n" if lines else ""), mean, tuple(words))
+
+
+_BODY_LINES = 3  # a block of this many lines is body text; page furniture is a line or two
+
+
+def _furniture_outside(rows: list[tuple]) -> list[tuple]:
+    """Word rows in Tesseract's block order, but with the page's furniture at its edges: a block of one or two
+    lines lying wholly above the first line of the body (every block of three lines or more) comes first, one
+    lying wholly below its last line comes last, each group in Tesseract's order.
+
+    Tesseract reads a two-column page column by column, and sets a running head or a date line printed over
+    the second column ("Updated April 22, 2026") between the columns: in the middle of the sentence the first
+    column ends and the second goes on with. At the page's top or foot, the cleaner takes it for what it is."""
+    blocks: dict[str, list[tuple]] = {}
+    for row in rows:
+        blocks.setdefault(row[0][2], []).append(row)
+    if len(blocks) < 2:
+        return rows
+    lines = {b: len({(r[0][3], r[0][4]) for r in rs}) for b, rs in blocks.items()}
+    top = {b: min(r[4] for r in rs) for b, rs in blocks.items()}
+    bottom = {b: max(r[4] + r[6] for r in rs) for b, rs in blocks.items()}
+    body = [b for b in blocks if lines[b] >= _BODY_LINES]
+    if not body:
+        return rows
+    first, last = min(top[b] for b in body), max(bottom[b] for b in body)
+    head = [b for b in blocks if lines[b] < _BODY_LINES and bottom[b] < first]
+    foot = [b for b in blocks if lines[b] < _BODY_LINES and top[b] > last]
+    middle = [b for b in blocks if b not in head and b not in foot]
+    return [row for b in head + middle + foot for row in blocks[b]]
 
 
 # ---------------------------------------------------------------- the cache
