@@ -345,6 +345,15 @@ def test_cards_mark_the_answering_sentence_and_explain_shows_the_scores(app):
     assert len(explained) == len(cards(app)) and all("semantic" in e and "fused" in e for e in explained)
 
 
+def test_a_text_every_report_prints_is_one_card_naming_the_other_reports(app):
+    """The CRS disclaimer stands on a page of each of the six reports: one card, and a caption with the others."""
+    search(app, "This document was prepared by the Congressional Research Service")
+    passages = [m.value for m in app.markdown if m.value.startswith('<div class="cs-passage">')]
+    assert sum("This document was prepared by" in html.unescape(re.sub(r"<[^>]+>", "", p)) for p in passages) == 1
+    shown = [html.unescape(c.value) for c in app.caption if "The same text, shown once" in c.value]
+    assert len(shown) == 1 and shown[0].count("[crs-") == 5
+
+
 def test_reader_marks_the_evidence_sentence_of_the_opened_hit(app):
     search(app, "Which Georgia port ships frozen chicken to the Gulf states?")
     app.button(key="open-1").click().run()
