@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from formats_fixtures import eml, message
 PDF = Path(__file__).resolve().parents[2] / "shared/testdata/pdf/sample-files/001-trivial/minimal-document.pdf"
 pytestmark = pytest.mark.skipif(not PDF.is_file(), reason="needs ../shared/testdata/pdf")
 QUERY = "Lorem ipsum dolor sit amet consetetur sadipscing"
+PLAN = ("The western route would carry gas from the Yamal fields through the Altai mountains to Xinjiang, "
+        "and the talks on its price have stalled since the spring.")
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +30,13 @@ def copies_index(tmp_path_factory) -> Path:
                                         ("Max Poe <max@example.org>", "Tue, 14 Apr 2026 10:30:00 +0000")), 1):
         eml(folder / f"mail-{i}.eml", message("See the memo attached.\n", f"Memo {i}", sender,
                                               "desk@example.org", date, [Path(memo)]))
+    # A message, and a reply that quotes it with ">" marks: the quoted paragraph is the message's, twice.
+    eml(folder / "plan.eml", message(PLAN + "\n", "Route", "Ann Lee <ann@example.org>", "desk@example.org",
+                                     "Wed, 15 Apr 2026 08:00:00 +0000"))
+    quoted = "\n".join("> " + line for line in textwrap.wrap(PLAN, 70))
+    eml(folder / "reply.eml", message(f"Agreed, let us say so.\n\nOn Wed, 15 Apr 2026, Ann Lee <ann@example.org> "
+                                      f"wrote:\n{quoted}\n", "Re: Route", "Max Poe <max@example.org>",
+                                      "ann@example.org", "Thu, 16 Apr 2026 09:00:00 +0000"))
     index = tmp_path_factory.mktemp("copies-index")
     build(folder, index)
     return index
@@ -70,6 +80,21 @@ def test_short_texts_alike_are_not_copies(opened):
     result = opened.search("See the memo attached", mode="keyword", limit=10)
     bodies = [h for h in result.hits if h.passage.text.startswith("See the memo attached")]
     assert len(bodies) == 2 and not any(h.copies for h in bodies)
+
+
+def test_a_reply_quoting_a_message_the_corpus_holds_shows_the_message_naming_the_reply(opened):
+    """The reply's quotation is the message's words: whichever ranks first, the card is the message's own."""
+    # The last query's words are the reply's ("Ann Lee ... wrote"): its quotation ranks above the message.
+    for mode, query in (("keyword", "western route Altai mountains Xinjiang price talks"),
+                        ("semantic", "western route Altai mountains Xinjiang price talks"),
+                        ("hybrid", "western route Altai mountains Xinjiang price talks"),
+                        ("keyword", "Ann Lee wrote western route Altai")):
+        hits = opened.search(query, mode=mode).hits
+        shown = [h for h in hits if "The western route" in h.passage.text]
+        assert len(shown) == 1, (mode, query)
+        assert shown[0].passage.kind == "body" and shown[0].passage.doc_id.startswith("plan"), (mode, query)
+        assert [c.kind for c in shown[0].copies] == ["quote"], (mode, query)
+        assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
 
 
 def test_the_setting_at_zero_shows_every_copy(opened, monkeypatch):

@@ -20,6 +20,7 @@ from corpus_search.entities import within as places_within
 from corpus_search.errors import QueryError, UsageError
 from corpus_search.keyword_query import negated, syntax_problems
 from corpus_search.models import PASSAGE_KINDS, Hit, Mention, SearchResult
+from corpus_search.passage_blocks import REPLY_START
 from corpus_search.store_passages import known_doc_id
 from corpus_search.query_aliases import AliasForms, Expansion, fiscal_year_forms, verb_forms
 from corpus_search.vector_index import blas_threads, first_pass_pool, reduced_scores, rescored
@@ -324,9 +325,10 @@ class Searcher:
 
         The same words in two places (an attachment sent in two e-mails, a file saved as PDF and as Word, the
         disclaimer every report of a series prints) would fill the results with one text: a copy shows once, as
-        the first of its places, which names the others. Copies score alike, so they rank together; only those
-        ranked among the passages read here are named. Texts shorter than `collapse_copies_chars` (a heading
-        "Conclusion" in each report) are never copies."""
+        the first of its places, which names the others (but a reply's quotation of a message gives way to the
+        message). Copies score alike, so they rank together; only those ranked among the passages read here are
+        named. Texts shorter than `collapse_copies_chars` (a heading "Conclusion" in each report) are never
+        copies."""
         least = config.get_int("collapse_copies_chars")
         passages: dict = {}
         if least <= 0:
@@ -342,9 +344,18 @@ class Searcher:
             found = self.store.get_passages([pid for pid, _ in window])
             for pid, score in window:
                 p = found[pid]
-                key = " ".join(p.text.split()) if len(p.text) >= least else None
+                key = _copy_key(p, least)
                 if key is not None and key in first:
-                    copies[first[key]].append(p)
+                    shown = first[key]
+                    if passages[shown].kind == "quote" and p.kind != "quote":
+                        # A reply quoting a message the corpus also holds: the message shows, naming the reply.
+                        at_rank = next(i for i, (q, _) in enumerate(kept) if q == shown)
+                        kept[at_rank] = (pid, kept[at_rank][1])
+                        passages[pid] = p
+                        copies[pid] = [passages.pop(shown), *copies.pop(shown, [])]
+                        first[key] = pid
+                    else:
+                        copies[shown].append(p)
                     continue
                 if len(kept) == limit:
                     break
@@ -526,6 +537,17 @@ class Searcher:
         rank = {label: i for i, label in enumerate(LABEL_ORDER)}
         ordered = sorted(counts.items(), key=lambda item: (rank.get(item[0], len(rank)), item[0]))
         return {label: tuple(c.most_common(per_label)) for label, c in ordered}
+
+
+def _copy_key(passage, least: int) -> str | None:
+    """What two copies of a text share: the text, spaces aside, without the "On ..., X wrote:" a reply's quotation
+    opens with; None for a text shorter than `least` characters."""
+    text = " ".join(passage.text.split())
+    if passage.kind == "quote":
+        intro = REPLY_START.match(text)
+        if intro and intro.group().endswith("wrote:"):
+            text = text[intro.end():].lstrip()
+    return text if len(text) >= least else None
 
 
 def check_limit(limit: object) -> int:
