@@ -4,6 +4,9 @@ and nothing executable read back from an index folder.
 Builds run the real CLI (`python -m corpus_search build`) in a subprocess over a small corpus in tmp_path,
 so a SIGKILL lands on a real build with the real models. Figures are printed (`pytest -s`) and, when
 CORPUS_SEARCH_RELIABILITY_LOG names a file, appended to it as JSON lines (docs/reliability.md quotes them).
+
+How many kill -9 trials run: CORPUS_SEARCH_KILL_TRIALS, else 8 under CORPUS_SEARCH_TEST_TRIALS=quick (the
+default, CI's) and 20 under CORPUS_SEARCH_TEST_TRIALS=full (tests/trials.py). The same assertions either way.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))
+import trials  # noqa: E402
+
 from corpus_search.api import Corpus
 from corpus_search.backends import row_order
 from corpus_search.errors import BuildLockedError, IndexMissingError
@@ -33,7 +39,9 @@ from corpus_search.generations import MANIFEST, Generations
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 8_2024  # issue 8; fixed so every run draws the same kill points
-KILL_TRIALS = int(os.environ.get("CORPUS_SEARCH_KILL_TRIALS", "20"))
+# CI's 8 trials: 2 change a source (the models load), 6 remove one; `full` runs the 20 the figures in
+# docs/reliability.md come from.
+KILL_TRIALS = int(os.environ.get("CORPUS_SEARCH_KILL_TRIALS") or trials.n(8, 20))
 RECORD = 'id = "{id}"\ntitle = "{title}"\nauthors = ["{author}"]\nyear = {year}\ntype = "report"\n'
 NEW_PARAGRAPH = (
     "\n\nA paragraph added after the first build: the Power of Siberia pipeline and the Altai route "

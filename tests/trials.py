@@ -1,7 +1,8 @@
-"""How long the cluster tests' trials run: CORPUS_SEARCH_TEST_TRIALS=quick (the default, CI's) or full.
+"""How long the long trials run: CORPUS_SEARCH_TEST_TRIALS=quick (the default, CI's) or full.
 
 The same assertions either way; `full` runs longer streams of tasks and queries around a lost worker or
-host, for a release or after changing the failover code.
+host (the cluster tests) and more kill -9 trials (tests/test_reliability.py), for a release or after
+changing the failover or publishing code.
 """
 
 from __future__ import annotations
