@@ -215,7 +215,7 @@ class QueryEncoder:
                 np.ascontiguousarray(self.w[p + "intermediate.dense.weight"].T),
                 np.ascontiguousarray(self.w[p + "output.dense.weight"].T),
             ))
-        # Both backends change a process-wide thread count for the length of one encoding.
+        # The numpy and torch backends change a process-wide thread count for the length of one encoding.
         self._lock = threading.Lock()
         self._torch = self._torch_layers() if backend == "torch" else None
         self._onnx = self._onnx_session() if backend == "onnx" else None

@@ -83,7 +83,7 @@ def batch(ctx, file, mode, entities, rollup, labels, doc_ids, kinds, langs, limi
     """Run many searches in one process: one query per line, or JSON lines."""
     lines = batching.read_lines(file)  # before the index opens: a bad file fails at once
     batching.parse_lines(file, lines)  # ...and so does a line that is not JSON, before any search runs
-    # Importing torch (~1 s) pays for itself after about 250 queries (~4 ms each saved; query_encoder.py).
+    # Importing ONNX Runtime or torch (~1 s) pays for itself after about 250 queries (4-8 ms each saved; query_encoder.py).
     corpus = open_corpus(ctx, few_queries=len(lines) < 250)
     defaults = batching.Defaults(mode=mode, entities=entities, labels=labels, doc_ids=doc_ids, kinds=kinds,
                                  langs=langs, limit=limit, rollup=rollup)
