@@ -32,14 +32,21 @@ def minilm_graph(layers: list[tuple], vectors: dict[str, np.ndarray], heads: int
         nodes.append(helper.make_node(op, inputs, [output], **attrs))
         return output
 
+    def dense(inp: str, name: str, matrix: np.ndarray, bias: np.ndarray) -> str:
+        return node("Add", [node("MatMul", [inp, const(name, matrix)], name + "_mm"), const(name + "_b", bias)],
+                    name + "_out")
+
+    def add_norm(a: str, residual: str, name: str, weight: np.ndarray, bias: np.ndarray) -> str:
+        return node("LayerNormalization", [node("Add", [a, residual], name + "_in"), const(name + "_w", weight),
+                                           const(name + "_b", bias)], name, axis=-1, epsilon=eps)
+
     const("heads_shape", np.array([0, heads, d // heads], dtype=np.int64))
     const("hidden_shape", np.array([0, d], dtype=np.int64))
     const("scale", np.array(1 / np.sqrt(d // heads), dtype=np.float32))
     x = "x"
     for i, (qkv, qkv_bias, attn_out, inter, out) in enumerate(layers):
         p, v = f"l{i}.", (lambda name, i=i: vectors[f"encoder.layer.{i}.{name}"].astype(np.float32))
-        y = node("Add", [node("MatMul", [x, const(p + "qkv", qkv)], p + "qkv_mm"),
-                         const(p + "qkv_b", qkv_bias.astype(np.float32))], p + "qkv_out")
+        y = dense(x, p + "qkv", qkv, qkv_bias.astype(np.float32))
         nodes.append(helper.make_node("Split", [y], [p + "q", p + "k", p + "v"], axis=1, num_outputs=3))
         # Heads first: q and v as (heads, tokens, head size), k as (heads, head size, tokens).
         q, k, val = (node("Transpose", [node("Reshape", [p + t, "heads_shape"], p + t + "_r")], p + t + "_t",
@@ -48,21 +55,12 @@ def minilm_graph(layers: list[tuple], vectors: dict[str, np.ndarray], heads: int
                      p + "probs", axis=-1)
         ctx = node("Reshape", [node("Transpose", [node("MatMul", [probs, val], p + "ctx_h")], p + "ctx_t",
                                     perm=[1, 0, 2]), "hidden_shape"], p + "ctx")
-        attn = node("Add", [node("MatMul", [ctx, const(p + "attn_out", attn_out)], p + "attn_mm"),
-                            const(p + "attn_b", v("attention.output.dense.bias"))], p + "attn")
-        x = node("LayerNormalization", [node("Add", [attn, x], p + "res1"),
-                                        const(p + "ln1_w", v("attention.output.LayerNorm.weight")),
-                                        const(p + "ln1_b", v("attention.output.LayerNorm.bias"))],
-                 p + "ln1", axis=-1, epsilon=eps)
-        h = node("Gelu", [node("Add", [node("MatMul", [x, const(p + "inter", inter)], p + "inter_mm"),
-                                       const(p + "inter_b", v("intermediate.dense.bias"))], p + "inter_out")],
-                 p + "gelu")  # exact (erf) GELU, as BERT's
-        o = node("Add", [node("MatMul", [h, const(p + "out", out)], p + "out_mm"),
-                         const(p + "out_b", v("output.dense.bias"))], p + "out_b_out")
-        x = node("LayerNormalization", [node("Add", [o, x], p + "res2"),
-                                        const(p + "ln2_w", v("output.LayerNorm.weight")),
-                                        const(p + "ln2_b", v("output.LayerNorm.bias"))],
-                 p + "ln2", axis=-1, epsilon=eps)
+        x = add_norm(dense(ctx, p + "attn", attn_out, v("attention.output.dense.bias")), x, p + "ln1",
+                     v("attention.output.LayerNorm.weight"), v("attention.output.LayerNorm.bias"))
+        # BERT's exact (erf) GELU.
+        h = node("Gelu", [dense(x, p + "inter", inter, v("intermediate.dense.bias"))], p + "gelu")
+        x = add_norm(dense(h, p + "out", out, v("output.dense.bias")), x, p + "ln2",
+                     v("output.LayerNorm.weight"), v("output.LayerNorm.bias"))
     # No padding: every token counts in the model's mean pooling.
     node("ReduceMean", [x, const("tokens_axis", np.array([0], dtype=np.int64))], "pooled", keepdims=0)
     graph = helper.make_graph(nodes, "all-MiniLM-L6-v2 query", [
