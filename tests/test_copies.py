@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import textwrap
@@ -46,9 +47,8 @@ def copies_index(tmp_path_factory) -> Path:
 def opened(copies_index):
     from corpus_search.api import Corpus
 
-    c = Corpus.open(copies_index)
-    yield c
-    c.close()
+    with contextlib.closing(Corpus.open(copies_index)) as c:
+        yield c
 
 
 def _lorem(hits):
@@ -123,8 +123,5 @@ def _doc_ids(index: Path) -> set[str]:
     """The three documents that hold the PDF's text: the file and the two attachments."""
     from corpus_search.api import Corpus
 
-    c = Corpus.open(index)
-    try:
+    with contextlib.closing(Corpus.open(index)) as c:
         return {d.doc_id for d in c.store.documents() if d.doc_id.startswith("memo") or d.attachment == "memo.pdf"}
-    finally:
-        c.close()
