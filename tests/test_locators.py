@@ -48,5 +48,9 @@ def test_quote_report_names_a_page_range():
     match = QuoteMatch(passage_id="d:0001", doc_id="d", exact=True, similarity=1.0, source_text="the words",
                        start=0, end=9, page=17, page_end=18)
     assert "d, pp. 17-18 [d:0001]" in render_report(QuoteReport("the words", True, (match,), "found"))
-    unknown = QuoteMatch(passage_id="d:0002", doc_id="d", exact=True, similarity=1.0, source_text="x", start=0, end=1)
+    unknown = QuoteMatch(passage_id="d:0002", doc_id="d", exact=True, similarity=1.0, source_text="x", start=0, end=1,
+                         pdf_page=3)
     assert "d, page unknown" in render_report(QuoteReport("x", True, (unknown,), "found"))
+    # An e-mail or a text file has no pages: none is named, nor said to be unknown.
+    pageless = QuoteMatch(passage_id="m:0003", doc_id="m", exact=True, similarity=1.0, source_text="x", start=0, end=1)
+    assert "  m [m:0003]" in render_report(QuoteReport("x", True, (pageless,), "found")).splitlines()

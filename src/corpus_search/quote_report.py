@@ -45,7 +45,10 @@ def verdict_of(found: bool, matches: Sequence[QuoteMatch], paraphrase: bool) -> 
 
 
 def _where(match: QuoteMatch) -> str:
-    return locator_of(match) or "page unknown"  # "p. ii" where the page is printed in roman numerals
+    """"d, p. 17" ("p. ii" where the page is printed in roman numerals); "d, page unknown" for a PDF page that
+    prints no number; "d" alone for a source that has no pages to name (an e-mail, a text file)."""
+    where = locator_of(match) or ("page unknown" if match.pdf_page is not None else "")
+    return f"{match.doc_id}, {where}" if where else match.doc_id
 
 
 def render_diff(diff: Sequence[Sequence[str]]) -> str:
@@ -87,7 +90,7 @@ def render_report(report: QuoteReport) -> str:
         if exact:
             lines.append(f"FOUND verbatim, {len(exact)} occurrence{'s' if len(exact) != 1 else ''}:")
         for m in exact:
-            lines.append(f"  {m.doc_id}, {_where(m)} [{', '.join(m.passage_ids) or m.passage_id}]"
+            lines.append(f"  {_where(m)} [{', '.join(m.passage_ids) or m.passage_id}]"
                          + (" (OCR text)" if m.ocr else ""))
             lines.append(f"    source: {m.source_text}")
             lines.extend(_quoting_lines(m))
@@ -97,7 +100,7 @@ def render_report(report: QuoteReport) -> str:
             lines.append(f"FOUND in OCR text only modulo OCR confusions, {len(ocr_only)} occurrence"
                          f"{'s' if len(ocr_only) != 1 else ''}:")
         for m in ocr_only:
-            lines.append(f"  {m.doc_id}, {_where(m)} [{', '.join(m.passage_ids) or m.passage_id}]")
+            lines.append(f"  {_where(m)} [{', '.join(m.passage_ids) or m.passage_id}]")
             lines.append(f"    source: {m.source_text}")
             for eq in m.ocr_equivalent:
                 lines.append(f"    OCR read {eq['source']!r} for {eq['quote']!r} (characters {eq['start']}-{eq['end']})")
@@ -115,7 +118,7 @@ def render_report(report: QuoteReport) -> str:
         if report.verdict == "altered" else []
     for m in shown or report.matches[:1]:
         kind = f", {m.difference}" if m.difference and report.verdict != "not found" else ""
-        lines.append(f"  {m.doc_id}, {_where(m)} (similarity {m.similarity:.2f}{kind})")
+        lines.append(f"  {_where(m)} (similarity {m.similarity:.2f}{kind})")
         lines.append(f"    source: {m.source_text}")
         if m.diff and report.verdict != "not found":
             lines.append(f"    diff:   {render_diff(m.diff)}")
