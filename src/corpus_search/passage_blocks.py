@@ -262,8 +262,10 @@ CONTACT = re.compile(r"\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2
                      r"|\(\d{3}\)\s*\d{3}[-.\s]\d{4}|(?<![\d.])\d{3}[-.]\d{3}[-.]\d{4}(?!\d)"  # (202) 555-0100
                      r"|[\w.+-]{1,64}@[\w-]{1,63}\.[\w.-]{0,200}\w|\b(?:https?://|www\.)\S", re.I)
 # Where a reply's quotation of an earlier message, or a forwarded message, begins.
-REPLY_START = re.compile(r"^(?:On\s.{4,300}\swrote:|-{2,}\s*(?:Original|Forwarded)\s+Message\s*-{2,}"
-                         r"|Begin forwarded message:|_{8,}(?:$|\s+From:\s)|From:\s.+\s(?:Sent|Date):\s)", re.I)
+# The line a mail client sets above a message it quotes or forwards whole (mail.earlier_message, quote's note).
+EARLIER_SEPARATOR = r"-{2,}\s*(?:Original|Forwarded)\s+Message\s*-{2,}|Begin forwarded message:"
+REPLY_START = re.compile(rf"^(?:On\s.{{4,300}}\swrote:|{EARLIER_SEPARATOR}"
+                         r"|_{8,}(?:$|\s+From:\s)|From:\s.+\s(?:Sent|Date):\s)", re.I)
 # A message's header line, as a forwarded or quoted e-mail carries it in its body ("Sent: Monday, April 13").
 HEADER_FIELD = re.compile(r"^(?:From|Sent|Date|To|Cc|Bcc|Subject|Reply-To)\s*:\s*\S", re.I)
 

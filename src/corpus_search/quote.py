@@ -13,6 +13,7 @@ import re
 
 from rapidfuzz import fuzz
 
+from corpus_search.passage_blocks import EARLIER_SEPARATOR
 from corpus_search.quote_diff import classify, similarity, tokens, word_diff, wording_changed
 from corpus_search.quote_match import build_match, exact, prepared, with_ocr
 from corpus_search.quote_near import CLOSE, SEMANTIC_PARAPHRASE, Semantic, closest
@@ -124,8 +125,8 @@ def _quoting(ready, typed: str, match: QuoteMatch) -> QuoteMatch:
 # What introduces a quoted message: "On ..., X wrote:", or an Outlook or forwarded message's header from its
 # sender to its date ("From: Jane Roe <jane@x.org> Sent: Monday, April 13, 2026 9:00 AM"), the separator line
 # above it left out.
-_INTRO = re.compile(r"^(?:(On\s.{4,300}?\swrote:)|(?:-{2,}\s*(?:Original|Forwarded)\s+Message\s*-{2,}\s*"
-                    r"|Begin forwarded message:\s*|_{8,}\s*)?(From:\s.{1,300}?\s(?:Sent|Date):\s.{1,100}?)"
+_INTRO = re.compile(rf"^(?:(On\s.{{4,300}}?\swrote:)|(?:(?:{EARLIER_SEPARATOR})\s*|_{{8,}}\s*)?"
+                    r"(From:\s.{1,300}?\s(?:Sent|Date):\s.{1,100}?)"
                     r"(?=\s(?:To|Cc|Subject|Reply-To):|$))", re.I)
 
 

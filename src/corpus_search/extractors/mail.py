@@ -32,7 +32,7 @@ from corpus_search.extractors.html import Block, read_blocks
 # loads this module only when a file needs it (extractors.for_suffix), after ingest itself has loaded.
 from corpus_search.ingest import extract as extract_file
 from corpus_search.models import STATUS_EMPTY, STATUS_FAILED, STATUS_OK, STATUS_SKIPPED, Page, Record
-from corpus_search.passage_blocks import CONTACT, HEADER_FIELD, REPLY_START, SIGN_OFF
+from corpus_search.passage_blocks import CONTACT, EARLIER_SEPARATOR, HEADER_FIELD, REPLY_START, SIGN_OFF
 
 
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
@@ -181,7 +181,7 @@ def _cited(blocks: list[Block]) -> list[bool]:
 
 
 _ATTRIBUTION = re.compile(r"^(?:On\s.{4,300}|.{0,200}@.{0,200})\swrote:$")
-_EARLIER = re.compile(r"^(?:-{2,}\s*(?:Original|Forwarded)\s+Message\s*-{2,}|Begin forwarded message:)$", re.I)
+_EARLIER = re.compile(rf"^(?:{EARLIER_SEPARATOR})$", re.I)
 _RULE = re.compile(r"^_{8,}$")  # Outlook's rule above the header of the message it answers
 
 
