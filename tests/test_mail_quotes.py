@@ -62,6 +62,20 @@ href="mailto:jane@x.org">jane@x.org</a>&gt;</span><br>Date: Sun, Apr 12, 2026 at
 figures<br>To: Tom Smith &lt;<a href="mailto:tom@x.org">tom@x.org</a>&gt;<br></div><br><br><div dir="ltr">
 <div>{EARLIER}</div><div><br></div><div>{EARLIER_TOO}</div></div></div></div>"""
 
+# Thunderbird's forward: its header fields in another order (Subject, Date, From, To), in plain text each after a
+# tab, in HTML a table of them below the separator line.
+TB_HEADER = "Subject: \tHormuz figures\nDate: \tSun, 12 Apr 2026 09:00:00 +0000\nFrom: \tJane Roe <jane@x.org>\nTo: \tTom Smith <tom@x.org>"
+TB_FORWARD_PLAIN = f"{OWN}\n\n\n-------- Forwarded Message --------\n{TB_HEADER}\n\n\n\n{EARLIER}\n\n{EARLIER_TOO}\n"
+TB_FORWARD_HTML = f"""<html><body><p>{OWN}</p><br><div class="moz-forward-container"><br><br>-------- Forwarded Message --------
+<table class="moz-email-headers-table" cellspacing="0" cellpadding="0" border="0"><tbody>
+<tr><th valign="BASELINE" nowrap="nowrap" align="RIGHT">Subject: </th><td>Hormuz figures</td></tr>
+<tr><th valign="BASELINE" nowrap="nowrap" align="RIGHT">Date: </th><td>Sun, 12 Apr 2026 09:00:00 +0000</td></tr>
+<tr><th valign="BASELINE" nowrap="nowrap" align="RIGHT">From: </th><td>Jane Roe <a class="moz-txt-link-rfc2396E"
+href="mailto:jane@x.org">&lt;jane@x.org&gt;</a></td></tr>
+<tr><th valign="BASELINE" nowrap="nowrap" align="RIGHT">To: </th><td>Tom Smith <a class="moz-txt-link-rfc2396E"
+href="mailto:tom@x.org">&lt;tom@x.org&gt;</a></td></tr></tbody></table><br><br><p>{EARLIER}</p><p>{EARLIER_TOO}</p>
+</div></body></html>"""
+
 # Each message: (its body, "plain" or "html", the line the quotation note names)
 REPLIES = {
     "apple": (APPLE, "html", "On Apr 12, 2026, at 09:00, Jane Roe <jane@x.org> wrote:"),
@@ -75,6 +89,8 @@ REPLIES = {
                               "From: Jane Roe [mailto:jane@x.org] Sent: Sunday, April 12, 2026 9:00 AM"),
     "forward-plain": (FORWARD_PLAIN, "plain", "From: Jane Roe <jane@x.org> Date: Sun, Apr 12, 2026 at 9:00 AM"),
     "forward-gmail": (FORWARD_GMAIL, "html", "From: Jane Roe <jane@x.org> Date: Sun, Apr 12, 2026 at 9:00 AM"),
+    "tb-forward-plain": (TB_FORWARD_PLAIN, "plain", "From: Jane Roe <jane@x.org> Date: Sun, 12 Apr 2026 09:00:00 +0000"),
+    "tb-forward-html": (TB_FORWARD_HTML, "html", "From: Jane Roe <jane@x.org> Date: Sun, 12 Apr 2026 09:00:00 +0000"),
 }
 
 

@@ -122,23 +122,54 @@ def _quoting(ready, typed: str, match: QuoteMatch) -> QuoteMatch:
     return dataclasses.replace(match, source_quotes=tuple(found)) if found else match
 
 
-# What introduces a quoted message: "On ..., X wrote:", or an Outlook or forwarded message's header from its
-# sender to its date ("From: Jane Roe <jane@x.org> Sent: Monday, April 13, 2026 9:00 AM"), the separator line
-# above it left out.
-_INTRO = re.compile(rf"^(?:(On\s.{{4,300}}?\swrote:)|(?:(?:{EARLIER_SEPARATOR})\s*|_{{8,}}\s*)?"
-                    r"(From:\s.{1,300}?\s(?:Sent|Date):\s.{1,100}?)"
-                    r"(?=\s(?:To|Cc|Subject|Reply-To):|$))", re.I)
+# What introduces a quoted message: "On ..., X wrote:", or the header of an Outlook or forwarded message.
+_WROTE = re.compile(r"^On\s.{4,300}?\swrote:", re.I)
+# The separator line above a quoted or forwarded header (a rule of underscores in newer Outlook), left out.
+_SEPARATOR = re.compile(rf"^(?:{EARLIER_SEPARATOR}|_{{8,}})\s*", re.I)
+# A header field as a passage holds it: "Date: Sun, ...", or "Date: | Sun, ..." from a table of fields (Thunderbird).
+_FIELD = re.compile(r"(?:^|(?<=\s))(From|Sent|Date|To|Cc|Bcc|Subject|Reply-To):(?:\s*\|)?\s", re.I)
+_LONGEST = {"from": 300, "sent": 100, "date": 100}  # longer: no header field, but a sentence that says "From:"
+
+
+def _header_intro(text: str) -> str | None:
+    """"From: <sender> Sent: <date>" (or "Date:") of a header block that opens `text`, in whatever order the
+    mail client wrote its fields (Outlook and Gmail: From first; Thunderbird: Subject, Date, From, To).
+    None when `text` opens with no such block or lacks either field."""
+    start = _SEPARATOR.match(text)
+    pos = start.end() if start else 0
+    fields = list(_FIELD.finditer(text, pos))
+    if not fields or fields[0].start() != pos:
+        return None
+    values: dict[str, tuple[str, str]] = {}
+    for f, after in zip(fields, [*fields[1:], None]):
+        name = f.group(1)
+        value = " ".join(text[f.end():after.start() if after else len(text)].split())
+        values.setdefault(name.casefold(), (name, value))
+    sender = values.get("from")
+    when = values.get("sent") or values.get("date")
+    if not sender or not when or not sender[1] or not when[1]:
+        return None
+    if any(len(value) > _LONGEST[name.casefold()] for name, value in (sender, when)):
+        return None
+    return f"{sender[0]}: {sender[1]} {when[0]}: {when[1]}"
 
 
 def _quoted_message(ready, i: int) -> str:
     """"quoted message", with the line that introduces the quotation where the source has one ("On 12 April,
-    Jane Roe wrote:", an Outlook or forwarded header's "From: ... Sent: ..."): passage i is in what a reply quotes of an earlier message (Kind "quote")."""
+    Jane Roe wrote:", an Outlook or forwarded header's "From: ... Sent: ..."): passage i is in what a reply
+    quotes of an earlier message (Kind "quote")."""
+    doc = ready.passages[i].doc_id
     first = i
-    while (first > 0 and ready.passages[first - 1].kind == "quote"
-           and ready.passages[first - 1].doc_id == ready.passages[i].doc_id):
+    while first > 0 and ready.passages[first - 1].kind == "quote" and ready.passages[first - 1].doc_id == doc:
         first -= 1
-    intro = _INTRO.match(ready.passages[first].text)
-    return f"{QUOTED_MESSAGE}: {intro.group(1) or intro.group(2)}" if intro else QUOTED_MESSAGE
+    text = ready.passages[first].text
+    separator = _SEPARATOR.match(text)
+    if separator and separator.end() == len(text) and first + 1 < len(ready.passages) and (
+            ready.passages[first + 1].doc_id == doc and ready.passages[first + 1].kind == "quote"):
+        text = ready.passages[first + 1].text  # the separator a passage of its own, the header the next
+    wrote = _WROTE.match(text)
+    intro = wrote.group() if wrote else _header_intro(text)
+    return f"{QUOTED_MESSAGE}: {intro}" if intro else QUOTED_MESSAGE
 
 
 def _within_marks(text: str, start: int) -> bool:
