@@ -54,8 +54,8 @@ def _open_corpus(index: str, generation: str):
     """One Corpus per index generation, shared by every session (read-only)."""
     corpus = Corpus.open(index, corpus_dir())  # entity curation lives in this corpus folder's _entities/
     try:
-        corpus.encode_query("warm up")  # load the embedding model now, not on the first search
-    except Exception:  # semantic search will report its own error; keyword search still works
+        corpus.warm_up()  # the embedding model and the first scans' set-up now, not on the first search
+    except Exception:  # the search will report its own error
         pass
     return corpus
 
