@@ -59,3 +59,20 @@ def test_quotation_carries_its_position_in_the_file(corpus):
     text = (CORPUS / "makocki-popescu-2016-chaillot.txt").read_text(encoding="utf-8")
     # The file breaks the line inside "Soviet-\nChinese"; the words are the same.
     assert re.sub(r"\s", "", fold(text[pos["start"] : pos["end"]])) == re.sub(r"\s", "", fold(match.source_text))
+
+
+def test_a_passage_that_opens_with_a_mark_maps_the_mark_too():
+    """The alignment goes by words: a passage opening with a quotation mark, a bullet or an ellipsis (or the
+    line "-----Original Message-----") had no position for what comes before its first word."""
+    opening = 0
+    for path in find_sources(CORPUS):
+        record = load_record(path, CORPUS)
+        pages = extract(path, record).pages
+        raw = raw_text(pages)
+        for p in split_document(record, pages).passages:
+            if p.text and not WORD.match(p.text):
+                opening += 1
+                r = raw_offset(p, 0)
+                assert r is not None and raw[r] == p.text[0], (path.name, p.text[:40])
+    assert opening >= 5
+

@@ -30,6 +30,8 @@ from corpus_search.store import Store
 
 # Bump when cleaning, splitting or tagging changes what a source turns into,
 # so unchanged files are processed again.
+# 20: a passage that opens with a mark (a quotation mark, a bullet, "-----Original Message-----") maps it to the
+#     source too, not only from its first word on (offsets._leading);
 # 19: OCR: a running head, a date line or a page's footer line Tesseract set between a two-column page's
 #     columns is read at the page's top or foot (ocr._furniture_outside);
 # 18: what an e-mail quotes of an earlier message is kind quote in HTML too (a <blockquote> of a reply, Gmail's
@@ -59,7 +61,7 @@ from corpus_search.store import Store
 # 8: a letter and a number ("Q1", "G7") are not a word and its footnote marker;
 # 7: table rows join, cut-off lead-ins; 6: a lead-in ending in a colon joins the quotation or list it introduces;
 # 5: passage kinds in plain text (titles, footnote runs, reference lists); 4: OCR, printed page numbers, languages
-PIPELINE_VERSION = "19"
+PIPELINE_VERSION = "20"
 
 
 @dataclass

@@ -72,10 +72,36 @@ def add_raw_maps(passages: Sequence[Passage], pages: Sequence[Page]) -> list[Pas
         hint = max(label_start.get(label, 0) if label else 0, last)
         first = bisect.bisect_left(rstarts, hint)
         runs = _align(_tokens(passage.text), rtoks, where, first)
+        if runs and runs[0][0] > 0:
+            runs[:1] = _leading(passage.text, raw, *runs[0])
         if runs and passage.kind != "footnote":  # notes sit at page feet, out of reading order
             last = runs[0][1]
         out.append(replace(passage, raw_map=tuple(runs)))
     return out
+
+
+def _leading(text: str, raw: str, pos: int, raw_pos: int) -> list[tuple[int, int]]:
+    """The runs of the first word's run moved back over what precedes it where the source has the same
+    characters (a run of spaces matching a run of any whitespace, "Message----- From" a line break): the
+    alignment goes by words, and a passage that opens with an opening quotation mark, a bullet or a separator
+    line ("-----Original Message-----", Outlook's rule of underscores) had no position for what came first."""
+    runs = [(pos, raw_pos)]
+    i, j = pos, raw_pos
+    while i > 0 and j > 0:
+        if text[i - 1].isspace() and raw[j - 1].isspace():
+            while i > 0 and text[i - 1].isspace():
+                i -= 1
+            while j > 0 and raw[j - 1].isspace():
+                j -= 1
+        elif text[i - 1] == raw[j - 1]:
+            i, j = i - 1, j - 1
+        else:
+            break
+        if runs[0][1] - runs[0][0] == j - i:
+            runs[0] = (i, j)
+        else:
+            runs.insert(0, (i, j))
+    return runs
 
 
 def _align(ptoks, rtoks, where, first: int) -> list[tuple[int, int]]:

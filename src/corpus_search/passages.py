@@ -119,8 +119,6 @@ def _mark_quoted(passages: list[Passage], pages: list[Page]) -> list[Passage]:
     out = []
     for p in passages:
         first, last = raw_offset(p, 0), raw_offset(p, max(len(p.text) - 1, 0))
-        if first is None and p.raw_map:  # the map starts after a cleaned character ("-----Original Message")
-            first = p.raw_map[0][1]
         inside = first is not None and last is not None and any(a <= first and last < b for a, b in spans)
         out.append(replace(p, kind="quote") if inside and p.kind == "body" else p)
     return out
