@@ -16,6 +16,30 @@ CORPUS = ROOT / "corpus"
 SHARED = ROOT.parent / "shared"
 TESTDATA_PDF = SHARED / "testdata" / "pdf"
 
+# Under pytest-xdist, `make test` runs `-n 2 --dist loadfile`: each module runs whole on one worker (its
+# module fixtures are built once), and these modules run one after another on the same worker, never
+# beside each other: they start local Ray clusters or Ray nodes in network namespaces, a Streamlit server
+# with Chromium, or kill builds at random points, and two of them at once on a small machine would
+# compete for the cores their trials and time limits were set for. (An xdist_group mark would say the
+# same, but xdist 3.8 cannot read it under pytest 9: it renames items through a field pytest 9 no longer
+# uses, so `--dist loadgroup` splits every group: pytest-dev/pytest-xdist#1386.)
+ONE_WORKER = {"test_browser.py", "test_cluster_build.py", "test_cluster_search.py", "test_hosts.py",
+              "test_reliability.py"}
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # optional: plain pytest, without xdist, never calls it
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModulesWithOneWorkerGroup(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return "one-worker" if module.rpartition("/")[2] in ONE_WORKER else module
+
+    return ModulesWithOneWorkerGroup(config, log)
+
 
 @pytest.fixture(scope="session")
 def built_index(tmp_path_factory) -> Path:
