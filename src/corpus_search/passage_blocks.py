@@ -267,7 +267,8 @@ EARLIER_SEPARATOR = r"-{2,}\s*(?:Original|Forwarded)\s+Message\s*-{2,}|Begin for
 REPLY_START = re.compile(rf"^(?:On\s.{{4,300}}\swrote:|{EARLIER_SEPARATOR}"
                          r"|_{8,}(?:$|\s+From:\s)|From:\s.+\s(?:Sent|Date):\s)", re.I)
 # A message's header line, as a forwarded or quoted e-mail carries it in its body ("Sent: Monday, April 13").
-HEADER_FIELD = re.compile(r"^(?:From|Sent|Date|To|Cc|Bcc|Subject|Reply-To)\s*:\s*\S", re.I)
+HEADER_NAMES = "From|Sent|Date|To|Cc|Bcc|Subject|Reply-To"  # also quote's note, which reads the fields' values
+HEADER_FIELD = re.compile(rf"^(?:{HEADER_NAMES})\s*:\s*\S", re.I)
 
 
 def heading_like(text: str, longest: int = 100) -> bool:

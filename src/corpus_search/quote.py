@@ -13,7 +13,7 @@ import re
 
 from rapidfuzz import fuzz
 
-from corpus_search.passage_blocks import EARLIER_SEPARATOR
+from corpus_search.passage_blocks import EARLIER_SEPARATOR, HEADER_NAMES
 from corpus_search.quote_diff import classify, similarity, tokens, word_diff, wording_changed
 from corpus_search.quote_match import build_match, exact, prepared, with_ocr
 from corpus_search.quote_near import CLOSE, SEMANTIC_PARAPHRASE, Semantic, closest
@@ -127,7 +127,7 @@ _WROTE = re.compile(r"^On\s.{4,300}?\swrote:", re.I)
 # The separator line above a quoted or forwarded header (a rule of underscores in newer Outlook), left out.
 _SEPARATOR = re.compile(rf"^(?:{EARLIER_SEPARATOR}|_{{8,}})\s*", re.I)
 # A header field as a passage holds it: "Date: Sun, ...", or "Date: | Sun, ..." from a table of fields (Thunderbird).
-_FIELD = re.compile(r"(?:^|(?<=\s))(From|Sent|Date|To|Cc|Bcc|Subject|Reply-To):(?:\s*\|)?\s", re.I)
+_FIELD = re.compile(rf"(?:^|(?<=\s))({HEADER_NAMES}):(?:\s*\|)?\s", re.I)
 _LONGEST = {"from": 300, "sent": 100, "date": 100}  # longer: no header field, but a sentence that says "From:"
 
 
